@@ -1,0 +1,13 @@
+//! analytics-svc — interaction events in, metrics, dashboards and analyses out.
+//! Routes and rules: ../shared/design/analytics-svc.md. Today it serves its health route.
+
+use axum::Router;
+use shared::{platform::ServiceState, service::Service};
+
+pub const SERVICE: Service = Service::Analytics;
+
+/// Every route of analytics-svc behind the shared pipeline (Lambda, local gateway and tests).
+pub fn router(state: ServiceState) -> Router {
+    let routes = Router::new().merge(shared::health::router(SERVICE, state.store.clone()));
+    shared::http::finish(routes, SERVICE, &state.platform)
+}

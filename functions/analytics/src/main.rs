@@ -1,0 +1,13 @@
+//! Lambda entry of analytics-svc: build the state once per cold start, then serve events.
+
+use shared::{
+    config::Config,
+    platform::{Platform, ServiceState},
+};
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    let platform = Platform::aws(Config::from_env()?).await;
+    let state = ServiceState::aws(platform, analytics::SERVICE);
+    shared::lambda::run(analytics::router(state)).await
+}

@@ -1,0 +1,189 @@
+//! eventzr-local: every service's router in one process, at the same paths as API
+//! Gateway, on the embedded store (or DynamoDB), with a dev signing key, the staging
+//! tenants seeded and a mail outbox at `GET /_local/outbox`.
+
+use std::{collections::HashMap, path::PathBuf, sync::Arc};
+
+use axum::{
+    Router,
+    extract::{Request, State},
+    response::Response,
+    routing::get,
+};
+use shared::{
+    Envelope,
+    auth::keys::PrivateKeySet,
+    clock::{Clock, SystemClock},
+    config::Config,
+    mail::{Outbox, SentMail},
+    platform::{Platform, ServiceState},
+    secrets::LocalSecrets,
+    service::Service,
+    store::{Store, dynamo::DynamoStore, memory::MemoryStore},
+};
+use tower::ServiceExt as _;
+
+/// Which Store backend the gateway runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreKind {
+    /// The embedded in-memory store (default; nothing to install).
+    Memory,
+    /// DynamoDB at `AWS_ENDPOINT_URL` (an emulator, DynamoDB Local or AWS); tables are
+    /// created when missing.
+    Dynamodb,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub store: StoreKind,
+    /// PEM/JSON private key set to load; generated (and written there) when missing.
+    pub key_file: Option<PathBuf>,
+    /// Also write every mail as JSON into this folder.
+    pub outbox_dir: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            store: StoreKind::Memory,
+            key_file: None,
+            outbox_dir: None,
+        }
+    }
+}
+
+/// The assembled gateway and the handles its tests use.
+pub struct Gateway {
+    pub router: Router,
+    pub outbox: Outbox,
+    pub keys: Arc<PrivateKeySet>,
+    pub platform: Platform,
+    pub stores: HashMap<Service, Arc<dyn Store>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("signing key: {0}")]
+    Key(String),
+    #[error("store: {0}")]
+    Store(#[from] shared::store::StoreError),
+}
+
+/// The private key set: loaded from `path` if it exists, else generated (and saved there).
+fn load_or_generate_keys(path: Option<&PathBuf>) -> Result<PrivateKeySet, GatewayError> {
+    if let Some(p) = path
+        && p.exists()
+    {
+        let json = std::fs::read_to_string(p).map_err(|e| GatewayError::Key(e.to_string()))?;
+        return PrivateKeySet::parse(&json).map_err(|e| GatewayError::Key(e.to_string()));
+    }
+    let set = PrivateKeySet::generate().map_err(|e| GatewayError::Key(e.to_string()))?;
+    if let Some(p) = path {
+        std::fs::write(p, set.to_json()).map_err(|e| GatewayError::Key(e.to_string()))?;
+    }
+    Ok(set)
+}
+
+pub async fn build(opts: &Options) -> Result<Gateway, GatewayError> {
+    let config = Config::local();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let keys = Arc::new(load_or_generate_keys(opts.key_file.as_ref())?);
+
+    // The services read the public set exactly as in AWS: a secret, by id.
+    let secrets = LocalSecrets::new();
+    secrets.set(
+        &config.jwt_public_keys_secret_id,
+        serde_json::to_string(&keys.public_set()).unwrap_or_default(),
+    );
+    secrets.set("local/eventzr/jwt-private-keys", keys.to_json());
+    secrets.set(&config.cursor_secret_id, shared::ids::random_token());
+
+    let mut outbox = Outbox::new(config.mail_sender.clone());
+    if let Some(dir) = &opts.outbox_dir {
+        outbox = outbox.with_dir(dir);
+    }
+    let platform = Platform::new(
+        config.clone(),
+        clock.clone(),
+        Arc::new(secrets),
+        Arc::new(outbox.clone()),
+    );
+
+    let mut stores: HashMap<Service, Arc<dyn Store>> = HashMap::new();
+    let sdk = match opts.store {
+        StoreKind::Dynamodb => Some(shared::platform::sdk_config().await),
+        StoreKind::Memory => None,
+    };
+    for svc in Service::ALL {
+        let store: Arc<dyn Store> = match &sdk {
+            None => Arc::new(MemoryStore::new()),
+            Some(sdk) => {
+                let client = aws_sdk_dynamodb::Client::new(sdk);
+                let table = config.table_for(svc);
+                shared::store::dynamo::ensure_table(&client, &table).await?;
+                Arc::new(DynamoStore::new(client, table))
+            }
+        };
+        stores.insert(svc, store);
+    }
+
+    let created = auth::seed::staging_tenants(stores[&Service::Auth].as_ref()).await?;
+    tracing::info!(created, "seeded the staging tenants");
+
+    let routers: HashMap<Service, Router> = Service::ALL
+        .into_iter()
+        .map(|svc| {
+            let state = ServiceState {
+                platform: platform.clone(),
+                store: stores[&svc].clone(),
+            };
+            let router = match svc {
+                Service::Auth => auth::router(state),
+                Service::Analytics => analytics::router(state),
+                Service::Reports => reports::router(state),
+                Service::Notify => notify::router(state),
+                Service::Search => search::router(state),
+                Service::Gateway => unreachable!("not a service"),
+            };
+            (svc, router)
+        })
+        .collect();
+
+    let own = shared::http::finish_gateway(
+        Router::new()
+            .route("/_local/outbox", get(list_outbox))
+            .with_state(outbox.clone()),
+        clock,
+    );
+    let dispatch = Arc::new(Dispatch { routers, own });
+    let router = Router::new().fallback(route).with_state(dispatch);
+    Ok(Gateway {
+        router,
+        outbox,
+        keys,
+        platform,
+        stores,
+    })
+}
+
+struct Dispatch {
+    routers: HashMap<Service, Router>,
+    own: Router,
+}
+
+/// API Gateway routes by path; so do we: `/<svc>/…` goes to that service's router.
+async fn route(State(d): State<Arc<Dispatch>>, req: Request) -> Response {
+    let router = Service::for_path(req.uri().path())
+        .and_then(|s| d.routers.get(&s))
+        .unwrap_or(&d.own)
+        .clone();
+    match router.oneshot(req).await {
+        Ok(resp) => resp,
+        Err(never) => match never {},
+    }
+}
+
+/// `GET /_local/outbox`: every mail sent since start, oldest first.
+async fn list_outbox(State(outbox): State<Outbox>) -> Envelope<Vec<SentMail>> {
+    Envelope::ok(outbox.sent())
+}

@@ -1,0 +1,61 @@
+//! `cargo run -p eventzr-local -- [--port 3000] [--store memory|dynamodb]`
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::Parser;
+use eventzr_local::{Options, StoreKind};
+
+/// Every EventZR service on one local port, as API Gateway would serve them.
+#[derive(Parser)]
+#[command(name = "eventzr-local", version)]
+struct Args {
+    /// Port on 127.0.0.1.
+    #[arg(long, env = "PORT", default_value_t = 3000)]
+    port: u16,
+    /// Store backend; `dynamodb` uses the standard AWS_ENDPOINT_URL and credentials.
+    #[arg(long, value_enum, default_value_t = StoreKind::Memory)]
+    store: StoreKind,
+    /// Private key set file (JSON); generated there when missing. Default: a new key per run.
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+    /// Also write each mail of the outbox as a JSON file into this folder.
+    #[arg(long)]
+    outbox_dir: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    shared::telemetry::init();
+    let args = Args::parse();
+    let gateway = eventzr_local::build(&Options {
+        store: args.store,
+        key_file: args.key_file,
+        outbox_dir: args.outbox_dir,
+    })
+    .await?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(%addr, store = ?args.store, "eventzr-local listening");
+    axum::serve(listener, gateway.router)
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    tracing::info!("eventzr-local stopped");
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, finish in-flight requests, exit 0.
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,178 @@
+//! `ApiJson<T>`: axum's `Json` with the platform's own rejections — 415 for a non-JSON
+//! content type, 413 over the body limit, 400 VALIDATION naming the field that failed.
+
+use axum::extract::{FromRequest, Request};
+use bytes::Bytes;
+use http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json_or_absent(req.headers()) {
+            return Err(ApiError::unsupported_media_type());
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
+            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "PAYLOAD_TOO_LARGE",
+                    "body is too large",
+                )
+            } else {
+                ApiError::field("body", "could not be read")
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// API-CONVENTIONS.md: parse as JSON whatever the header says, but a content type that
+/// is present and not JSON gets 415.
+pub fn is_json_or_absent(headers: &http::HeaderMap) -> bool {
+    let Some(ct) = headers.get(header::CONTENT_TYPE) else {
+        return true;
+    };
+    let Ok(ct) = ct.to_str() else { return false };
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Parses a JSON body; errors name the field (`user.email`, `items[2].qty`) or `body`.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::field("body", "a JSON body is required"));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::field(
+                "body",
+                format!(
+                    "is not valid JSON (line {}, column {})",
+                    inner.line(),
+                    inner.column()
+                ),
+            );
+        }
+        let message = strip_position(&inner.to_string());
+        // serde reports a missing field at its parent's path: name the field itself.
+        let field = match missing_field(&message) {
+            Some(name) if path == "." => name.to_owned(),
+            Some(name) => format!("{path}.{name}"),
+            None if path == "." => "body".to_owned(),
+            None => path,
+        };
+        let issue = if missing_field(&message).is_some() {
+            "is required".to_owned()
+        } else {
+            message
+        };
+        ApiError::field(field, issue)
+    })?;
+    de.end()
+        .map_err(|_| ApiError::field("body", "has trailing characters after the JSON value"))?;
+    Ok(value)
+}
+
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
+}
+
+fn missing_field(msg: &str) -> Option<&str> {
+    msg.strip_prefix("missing field `")?.strip_suffix('`')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    #[allow(dead_code)]
+    #[derive(Debug, Deserialize)]
+    struct Signup {
+        email: String,
+        profile: Profile,
+    }
+    #[allow(dead_code)]
+    #[derive(Debug, Deserialize)]
+    struct Profile {
+        age: u8,
+    }
+
+    fn fields(e: ApiError) -> serde_json::Value {
+        assert_eq!(e.name, "VALIDATION");
+        e.details.unwrap()["fields"].clone()
+    }
+
+    #[test]
+    fn a_missing_field_is_named() {
+        let e = parse_json::<Signup>(br#"{"profile":{"age":3}}"#).unwrap_err();
+        assert_eq!(
+            fields(e),
+            json!([{"field": "email", "issue": "is required"}])
+        );
+        let e = parse_json::<Signup>(br#"{"email":"a","profile":{}}"#).unwrap_err();
+        assert_eq!(fields(e)[0]["field"], "profile.age");
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_nested_field() {
+        let e = parse_json::<Signup>(br#"{"email":"a","profile":{"age":"x"}}"#).unwrap_err();
+        let f = fields(e);
+        assert_eq!(f[0]["field"], "profile.age");
+        assert!(f[0]["issue"].as_str().unwrap().starts_with("invalid type"));
+    }
+
+    #[test]
+    fn malformed_json_and_empty_bodies_blame_the_body() {
+        assert_eq!(
+            fields(parse_json::<Signup>(b"{\"email\": ").unwrap_err())[0]["field"],
+            "body"
+        );
+        assert_eq!(
+            fields(parse_json::<Signup>(b"  ").unwrap_err())[0]["field"],
+            "body"
+        );
+        let trailing = br#"{"email":"a","profile":{"age":1}} x"#;
+        assert_eq!(
+            fields(parse_json::<Signup>(trailing).unwrap_err())[0]["field"],
+            "body"
+        );
+    }
+
+    #[test]
+    fn content_types_other_than_json_are_refused() {
+        let mut h = http::HeaderMap::new();
+        assert!(is_json_or_absent(&h));
+        h.insert(
+            header::CONTENT_TYPE,
+            "application/json; charset=utf-8".parse().unwrap(),
+        );
+        assert!(is_json_or_absent(&h));
+        h.insert(
+            header::CONTENT_TYPE,
+            "application/merge-patch+json".parse().unwrap(),
+        );
+        assert!(is_json_or_absent(&h));
+        h.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
+        assert!(!is_json_or_absent(&h));
+    }
+}

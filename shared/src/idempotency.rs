@@ -1,0 +1,287 @@
+//! The Idempotency-Key layer (API-CONVENTIONS.md "Idempotency"), modelled on Powertools
+//! for AWS Lambda: a conditional put of an INPROGRESS record, the response saved as
+//! COMPLETED, replays byte for byte with `idempotent-replayed: true`.
+//!
+//! Record key: tenant + a hash of (service, caller, method, route template, key), so a
+//! key from another tenant or caller is a different record. Fingerprint: SHA-256 of
+//! method, path and the canonical JSON body.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use axum::{
+    body::Body,
+    extract::{MatchedPath, Request, State},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use http::{HeaderName, HeaderValue, Method, StatusCode, header};
+
+use crate::{
+    auth,
+    clock::Clock,
+    context::InvocationDeadline,
+    envelope::Enveloped,
+    error::ApiError,
+    http::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED},
+    ids::sha256_hex,
+    service::Service,
+    store::{Condition, Delete, Item, Key, Put, Store, StoreError, Update, Value, attr},
+};
+
+/// Records are kept (and keys honoured) for 24 hours.
+pub const RETENTION_SECS: i64 = 24 * 3600;
+/// Response headers replayed with the body (the request id is always the new request's).
+const KEPT_HEADERS: [HeaderName; 3] = [header::CONTENT_TYPE, header::LOCATION, header::RETRY_AFTER];
+
+const IN_PROGRESS: &str = "INPROGRESS";
+const COMPLETED: &str = "COMPLETED";
+
+/// The layer's settings; apply with [`layer`] to the routes that honour the header.
+pub struct Idempotency {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub service: Service,
+    /// How long an INPROGRESS record blocks retries when no Lambda deadline is known.
+    pub in_progress_secs: i64,
+    /// Largest request body read for fingerprinting (the pipeline's body limit).
+    pub body_limit: usize,
+}
+
+/// The middleware: `routes.layer(axum::middleware::from_fn_with_state(cfg, idempotency::middleware))`
+/// on the routes that honour the header (after they are added).
+pub async fn middleware(State(cfg): State<Arc<Idempotency>>, req: Request, next: Next) -> Response {
+    handle(cfg, req, next).await
+}
+
+fn key_is_valid(k: &str) -> bool {
+    (1..=255).contains(&k.len()) && k.bytes().all(|b| (0x20..=0x7e).contains(&b))
+}
+
+async fn handle(cfg: Arc<Idempotency>, req: Request, next: Next) -> Response {
+    let mutating = matches!(
+        *req.method(),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
+    let Some(raw_key) = req.headers().get(&IDEMPOTENCY_KEY).cloned() else {
+        return next.run(req).await;
+    };
+    if !mutating {
+        return next.run(req).await;
+    }
+    let Some(idem_key) = raw_key
+        .to_str()
+        .ok()
+        .filter(|k| key_is_valid(k))
+        .map(str::to_owned)
+    else {
+        return ApiError::field(
+            "Idempotency-Key",
+            "must be 1-255 printable ASCII characters",
+        )
+        .into_response();
+    };
+    match run(&cfg, idem_key, req, next).await {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+async fn run(
+    cfg: &Idempotency,
+    idem_key: String,
+    req: Request,
+    next: Next,
+) -> Result<Response, Response> {
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, cfg.body_limit)
+        .await
+        .map_err(|_| ApiError::payload_too_large(cfg.body_limit).into_response())?;
+    let route = parts
+        .extensions
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| parts.uri.path().to_owned());
+    let fingerprint = fingerprint(&parts.method, parts.uri.path(), &bytes);
+    let claims = auth::claims_of(&parts.extensions);
+    let caller = claims
+        .as_ref()
+        .map(|c| c.sub.as_str())
+        .unwrap_or("anonymous");
+    let scope = sha256_hex(
+        format!(
+            "{}\n{caller}\n{}\n{route}\n{idem_key}",
+            cfg.service.slug(),
+            parts.method
+        )
+        .as_bytes(),
+    );
+    let key = match &claims {
+        Some(c) => Key::tenant(&c.tenant(), &["IDEMP"], scope),
+        // Public routes have no tenant yet: their records live in one global partition.
+        None => Key::global("IDEMP#PUBLIC", scope),
+    };
+
+    let now = cfg.clock.epoch_seconds();
+    let in_progress_until = parts
+        .extensions
+        .get::<InvocationDeadline>()
+        .map(|d| d.0.timestamp())
+        .unwrap_or(now + cfg.in_progress_secs);
+    let record = Item::new(&key)
+        .with("status", IN_PROGRESS)
+        .with("fingerprint", fingerprint.as_str())
+        .with("in_progress_until", in_progress_until)
+        .with(attr::EXPIRES_AT, now + RETENTION_SECS);
+    // Take the key if nobody holds it: absent, expired (TTL is lazy), or abandoned
+    // in progress (a crashed or timed-out invocation).
+    let claimable = Condition::item_absent()
+        .or(Condition::le(attr::EXPIRES_AT, now))
+        .or(Condition::eq("status", IN_PROGRESS).and(Condition::lt("in_progress_until", now)));
+    match cfg.store.put(Put::new(record).when(claimable)).await {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed { current }) => {
+            let current = match current {
+                Some(item) => Some(*item),
+                None => cfg.store.get(&key).await.map_err(store_down)?,
+            };
+            return Err(existing(current, &fingerprint));
+        }
+        Err(e) => return Err(store_down(e)),
+    }
+
+    let req = Request::from_parts(parts, Body::from(bytes));
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if status.is_server_error()
+        || status == StatusCode::CONFLICT
+        || status == StatusCode::TOO_MANY_REQUESTS
+    {
+        // Not a final answer: let a retry run again.
+        let release = Delete::new(key).when(
+            Condition::eq("status", IN_PROGRESS).and(Condition::eq("fingerprint", fingerprint)),
+        );
+        if let Err(e) = cfg.store.delete(release).await {
+            tracing::warn!(error = %e, "could not release an idempotency record; it expires at in_progress_until");
+        }
+        return Ok(resp);
+    }
+    let (rparts, rbody) = resp.into_parts();
+    let body = axum::body::to_bytes(rbody, usize::MAX)
+        .await
+        .map_err(|e| ApiError::internal(e).into_response())?;
+    let headers: BTreeMap<String, Value> = KEPT_HEADERS
+        .iter()
+        .filter_map(|h| {
+            Some((
+                h.as_str().to_owned(),
+                Value::s(rparts.headers.get(h)?.to_str().ok()?),
+            ))
+        })
+        .collect();
+    let save = Update::new(key)
+        .set("status", COMPLETED)
+        .set("response_status", i64::from(status.as_u16()))
+        .set("response_headers", Value::M(headers))
+        .set("response_body", Value::B(body.to_vec()))
+        .remove("in_progress_until")
+        .when(Condition::eq("fingerprint", fingerprint));
+    if let Err(e) = cfg.store.update(save).await {
+        // The operation ran; answer it. A retry meets INPROGRESS until it lapses.
+        tracing::warn!(error = %e, "could not save an idempotent response");
+    }
+    Ok(Response::from_parts(rparts, Body::from(body)))
+}
+
+/// The answer for a key somebody already holds.
+fn existing(current: Option<Item>, fingerprint: &str) -> Response {
+    let Some(record) = current else {
+        // Released between our put and our read: the other request is finishing.
+        return in_progress();
+    };
+    if record.get_s("fingerprint") != Some(fingerprint) {
+        return ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "IDEMPOTENCY_KEY_REUSED",
+            "this Idempotency-Key was used with a different request",
+        )
+        .into_response();
+    }
+    if record.get_s("status") != Some(COMPLETED) {
+        return in_progress();
+    }
+    replay(&record)
+        .unwrap_or_else(|| ApiError::internal("unreadable idempotency record").into_response())
+}
+
+fn in_progress() -> Response {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "IDEMPOTENCY_IN_PROGRESS",
+        "a request with this Idempotency-Key is still in progress",
+    )
+    .with_retry_after(1)
+    .into_response()
+}
+
+fn replay(record: &Item) -> Option<Response> {
+    let status =
+        StatusCode::from_u16(u16::try_from(record.get_i64("response_status")?).ok()?).ok()?;
+    let body = record.get("response_body")?.as_b()?.to_vec();
+    let mut resp = (status, body).into_response();
+    if let Some(Value::M(headers)) = record.get("response_headers") {
+        for (name, value) in headers {
+            if let (Ok(n), Some(Ok(v))) = (
+                HeaderName::try_from(name.as_str()),
+                value.as_s().map(HeaderValue::from_str),
+            ) {
+                resp.headers_mut().insert(n, v);
+            }
+        }
+    }
+    resp.headers_mut()
+        .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+    // The stored body is already an envelope: the safety net must not rewrap a stored 4xx.
+    resp.extensions_mut().insert(Enveloped);
+    Some(resp)
+}
+
+fn store_down(e: StoreError) -> Response {
+    // The store is the guard: without it the operation must not run.
+    ApiError::unavailable(e).into_response()
+}
+
+/// SHA-256 over method, path and the body as canonical JSON (keys sorted, no spaces),
+/// so formatting and key order do not make a retry look like another request.
+pub fn fingerprint(method: &Method, path: &str, body: &[u8]) -> String {
+    let canonical = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| serde_json::to_vec(&v).ok())
+        .unwrap_or_else(|| body.to_vec());
+    let mut input = format!("{method}\n{path}\n").into_bytes();
+    input.extend_from_slice(&canonical);
+    sha256_hex(&input)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fingerprint_ignores_json_formatting_and_key_order() {
+        let a = fingerprint(&Method::POST, "/x", br#"{"a":1,"b":[1,2]}"#);
+        let b = fingerprint(&Method::POST, "/x", b"{ \"b\": [1, 2],\n \"a\": 1 }");
+        assert_eq!(a, b);
+        assert_ne!(a, fingerprint(&Method::POST, "/x", br#"{"a":2,"b":[1,2]}"#));
+        assert_ne!(a, fingerprint(&Method::PUT, "/x", br#"{"a":1,"b":[1,2]}"#));
+        assert_ne!(a, fingerprint(&Method::POST, "/y", br#"{"a":1,"b":[1,2]}"#));
+    }
+
+    #[test]
+    fn keys_are_1_to_255_printable_ascii_characters() {
+        assert!(key_is_valid("a"));
+        assert!(key_is_valid(&"k".repeat(255)));
+        assert!(!key_is_valid(""));
+        assert!(!key_is_valid(&"k".repeat(256)));
+        assert!(!key_is_valid("tab\there"));
+        assert!(!key_is_valid("ünïcode"));
+    }
+}

@@ -1,0 +1,30 @@
+//! EventZR's shared library: the request pipeline every service runs behind, and the
+//! ports (store, secrets, mail, clock) with their AWS and local backends.
+//! See ../design (ARCHITECTURE.md, API-CONVENTIONS.md) for the rules these implement.
+
+pub mod access;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod context;
+pub mod envelope;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod http;
+pub mod idempotency;
+pub mod ids;
+pub mod lambda;
+pub mod mail;
+pub mod paging;
+pub mod platform;
+pub mod secrets;
+pub mod service;
+pub mod store;
+pub mod telemetry;
+pub mod tenant;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
+
+pub use envelope::{Envelope, Page};
+pub use error::{ApiError, FieldError};

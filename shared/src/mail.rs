@@ -1,0 +1,206 @@
+//! The Mailer port: SES in AWS; an outbox (memory, optionally mirrored to a folder as
+//! JSON files) for local runs and tests, which read mail back from it.
+
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex},
+};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// One message to send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mail {
+    pub to: Vec<String>,
+    pub subject: String,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+}
+
+/// A mail the outbox holds, with its id and send time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentMail {
+    pub id: String,
+    pub from: String,
+    pub sent_at: String,
+    #[serde(flatten)]
+    pub mail: Mail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MailError {
+    #[error("mail rejected: {0}")]
+    Rejected(String),
+    #[error("mail provider unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[async_trait]
+pub trait Mailer: Send + Sync + 'static {
+    /// Sends and returns the provider's message id.
+    async fn send(&self, mail: &Mail) -> Result<String, MailError>;
+}
+
+/// Amazon SES (`SendEmail`) from one verified sender identity.
+#[derive(Clone)]
+pub struct SesMailer {
+    client: aws_sdk_ses::Client,
+    from: String,
+}
+
+impl SesMailer {
+    pub fn new(client: aws_sdk_ses::Client, from: impl Into<String>) -> Self {
+        SesMailer {
+            client,
+            from: from.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl Mailer for SesMailer {
+    async fn send(&self, mail: &Mail) -> Result<String, MailError> {
+        use aws_sdk_ses::{
+            error::ProvideErrorMetadata,
+            types::{Body, Content, Destination, Message},
+        };
+        let content = |s: &str| {
+            Content::builder()
+                .data(s)
+                .charset("UTF-8")
+                .build()
+                .map_err(|e| MailError::Rejected(e.to_string()))
+        };
+        let mut body = Body::builder().text(content(&mail.text)?);
+        if let Some(html) = &mail.html {
+            body = body.html(content(html)?);
+        }
+        let message = Message::builder()
+            .subject(content(&mail.subject)?)
+            .body(body.build())
+            .build();
+        let out = self
+            .client
+            .send_email()
+            .source(&self.from)
+            .destination(
+                Destination::builder()
+                    .set_to_addresses(Some(mail.to.clone()))
+                    .build(),
+            )
+            .message(message)
+            .send()
+            .await
+            .map_err(|e| {
+                let code = e.code().unwrap_or("transport error").to_owned();
+                match code.as_str() {
+                    "MessageRejected"
+                    | "MailFromDomainNotVerifiedException"
+                    | "InvalidParameterValue" => MailError::Rejected(code),
+                    _ => MailError::Unavailable(code),
+                }
+            })?;
+        Ok(out.message_id)
+    }
+}
+
+/// The local outbox: keeps every mail in memory (and as `<id>.json` in `dir` if set).
+#[derive(Clone, Default)]
+pub struct Outbox {
+    mails: Arc<Mutex<Vec<SentMail>>>,
+    dir: Option<PathBuf>,
+    from: String,
+}
+
+impl Outbox {
+    pub fn new(from: impl Into<String>) -> Self {
+        Outbox {
+            from: from.into(),
+            ..Default::default()
+        }
+    }
+    pub fn with_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dir = Some(dir.into());
+        self
+    }
+    /// Every mail sent so far, oldest first.
+    pub fn sent(&self) -> Vec<SentMail> {
+        self.mails.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+    /// Mails addressed to `to`, oldest first.
+    pub fn sent_to(&self, to: &str) -> Vec<SentMail> {
+        self.sent()
+            .into_iter()
+            .filter(|m| m.mail.to.iter().any(|t| t.eq_ignore_ascii_case(to)))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Mailer for Outbox {
+    async fn send(&self, mail: &Mail) -> Result<String, MailError> {
+        if mail.to.is_empty() {
+            return Err(MailError::Rejected("no recipient".into()));
+        }
+        let sent = SentMail {
+            id: crate::ids::new_id().to_string(),
+            from: self.from.clone(),
+            sent_at: crate::clock::rfc3339_millis(chrono::Utc::now()),
+            mail: mail.clone(),
+        };
+        if let Some(dir) = &self.dir {
+            let json =
+                serde_json::to_vec_pretty(&sent).map_err(|e| MailError::Rejected(e.to_string()))?;
+            tokio::fs::create_dir_all(dir)
+                .await
+                .and(tokio::fs::write(dir.join(format!("{}.json", sent.id)), json).await)
+                .map_err(|e| MailError::Unavailable(e.to_string()))?;
+        }
+        let id = sent.id.clone();
+        self.mails
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(sent);
+        Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn welcome(to: &str) -> Mail {
+        Mail {
+            to: vec![to.into()],
+            subject: "Welcome".into(),
+            text: "Hello".into(),
+            html: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_outbox_keeps_mail_in_order_and_on_disk() {
+        let dir = std::env::temp_dir().join(format!("ezr-outbox-{}", uuid::Uuid::new_v4()));
+        let outbox = Outbox::new("no-reply@eventzr.com").with_dir(&dir);
+        let id = outbox.send(&welcome("a@x.io")).await.unwrap();
+        outbox.send(&welcome("b@x.io")).await.unwrap();
+        assert_eq!(outbox.sent().len(), 2);
+        assert_eq!(outbox.sent_to("A@x.io")[0].id, id);
+        let on_disk: SentMail =
+            serde_json::from_slice(&std::fs::read(dir.join(format!("{id}.json"))).unwrap())
+                .unwrap();
+        assert_eq!(on_disk.mail.subject, "Welcome");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_outbox_refuses_mail_without_recipients() {
+        let outbox = Outbox::new("x@y.z");
+        let mut m = welcome("a@x.io");
+        m.to.clear();
+        assert!(matches!(outbox.send(&m).await, Err(MailError::Rejected(_))));
+        assert!(outbox.sent().is_empty());
+    }
+}

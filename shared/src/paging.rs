@@ -1,0 +1,300 @@
+//! Cursor paging (API-CONVENTIONS.md "Pagination"): `?limit=` (1-100, default 20) and
+//! `?cursor=`. A cursor is `base64url(payload).base64url(HMAC-SHA256)`, bound to the
+//! tenant, the caller, a hash of the query and a 24 h expiry, so it can be neither
+//! forged nor replayed against another tenant, caller or query.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use aws_lc_rs::hmac;
+use axum::extract::{FromRequestParts, Query};
+use base64::Engine as _;
+use http::request::Parts;
+use serde::{Deserialize, Serialize};
+use tokio::sync::OnceCell;
+
+use crate::{
+    auth::Claims, clock::Clock, envelope::Page, error::ApiError, ids::sha256_hex, secrets::Secrets,
+    store::ResumeKey, tenant::TenantId,
+};
+
+pub const DEFAULT_LIMIT: u32 = 20;
+pub const MAX_LIMIT: u32 = 100;
+pub const CURSOR_TTL_SECS: i64 = 24 * 3600;
+const MAX_CURSOR_LEN: usize = 4096;
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// `?limit=&cursor=` of a list route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageParams {
+    pub limit: u32,
+    pub cursor: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PageParams {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(q) = Query::<BTreeMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::field("query", "is not a valid query string"))?;
+        PageParams::parse(q.get("limit").map(String::as_str), q.get("cursor").cloned())
+    }
+}
+
+impl PageParams {
+    pub fn parse(limit: Option<&str>, cursor: Option<String>) -> Result<Self, ApiError> {
+        let limit = match limit {
+            None => DEFAULT_LIMIT,
+            Some(s) => s
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_LIMIT).contains(n))
+                .ok_or_else(|| {
+                    ApiError::field("limit", format!("must be an integer from 1 to {MAX_LIMIT}"))
+                })?,
+        };
+        Ok(PageParams {
+            limit,
+            cursor: cursor.filter(|c| !c.is_empty()),
+        })
+    }
+}
+
+/// What a cursor is bound to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CursorScope {
+    pub tenant: TenantId,
+    pub caller: String,
+    /// The route plus every filter of the query, in a stable form.
+    pub query: String,
+}
+
+impl CursorScope {
+    pub fn new(claims: &Claims, query: impl Into<String>) -> Self {
+        CursorScope {
+            tenant: claims.tenant(),
+            caller: claims.sub.clone(),
+            query: query.into(),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Payload {
+    t: String,
+    c: String,
+    q: String,
+    x: i64,
+    k: BTreeMap<String, String>,
+}
+
+enum KeySource {
+    Secret {
+        secrets: Arc<dyn Secrets>,
+        id: String,
+    },
+    Fixed(Vec<u8>),
+}
+
+/// Issues and checks cursors. The HMAC key loads on first use.
+pub struct Cursors {
+    source: KeySource,
+    key: OnceCell<hmac::Key>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Cursors {
+    pub fn from_secret(secrets: Arc<dyn Secrets>, id: String, clock: Arc<dyn Clock>) -> Self {
+        Cursors {
+            source: KeySource::Secret { secrets, id },
+            key: OnceCell::new(),
+            clock,
+        }
+    }
+    pub fn with_key(key: &[u8], clock: Arc<dyn Clock>) -> Self {
+        Cursors {
+            source: KeySource::Fixed(key.to_vec()),
+            key: OnceCell::new(),
+            clock,
+        }
+    }
+
+    async fn key(&self) -> Result<&hmac::Key, ApiError> {
+        self.key
+            .get_or_try_init(|| async {
+                let bytes = match &self.source {
+                    KeySource::Fixed(k) => k.clone(),
+                    KeySource::Secret { secrets, id } => secrets
+                        .get(id)
+                        .await
+                        .map_err(ApiError::unavailable)?
+                        .into_bytes(),
+                };
+                if bytes.len() < 16 {
+                    return Err(ApiError::internal("cursor key shorter than 16 bytes"));
+                }
+                Ok(hmac::Key::new(hmac::HMAC_SHA256, &bytes))
+            })
+            .await
+    }
+
+    pub async fn encode(
+        &self,
+        scope: &CursorScope,
+        resume: &ResumeKey,
+    ) -> Result<String, ApiError> {
+        let payload = Payload {
+            t: scope.tenant.to_string(),
+            c: scope.caller.clone(),
+            q: sha256_hex(scope.query.as_bytes()),
+            x: self.clock.epoch_seconds() + CURSOR_TTL_SECS,
+            k: resume.0.clone(),
+        };
+        let body = B64.encode(serde_json::to_vec(&payload).map_err(ApiError::internal)?);
+        let tag = hmac::sign(self.key().await?, body.as_bytes());
+        Ok(format!("{body}.{}", B64.encode(tag.as_ref())))
+    }
+
+    /// The resume key of a cursor issued for exactly this scope, else 400 INVALID_CURSOR.
+    pub async fn decode(&self, scope: &CursorScope, cursor: &str) -> Result<ResumeKey, ApiError> {
+        let key = self.key().await?;
+        let invalid = ApiError::invalid_cursor;
+        if cursor.len() > MAX_CURSOR_LEN {
+            return Err(invalid());
+        }
+        let (body, tag) = cursor.split_once('.').ok_or_else(invalid)?;
+        let tag = B64.decode(tag).map_err(|_| invalid())?;
+        // Constant-time check before the payload is even parsed.
+        hmac::verify(key, body.as_bytes(), &tag).map_err(|_| invalid())?;
+        let payload: Payload = serde_json::from_slice(&B64.decode(body).map_err(|_| invalid())?)
+            .map_err(|_| invalid())?;
+        let bound = payload.t == scope.tenant.to_string()
+            && payload.c == scope.caller
+            && payload.q == sha256_hex(scope.query.as_bytes());
+        if !bound || payload.x <= self.clock.epoch_seconds() {
+            return Err(invalid());
+        }
+        Ok(ResumeKey(payload.k))
+    }
+
+    /// The decoded cursor of `params`, if it has one.
+    pub async fn resume(
+        &self,
+        scope: &CursorScope,
+        params: &PageParams,
+    ) -> Result<Option<ResumeKey>, ApiError> {
+        match &params.cursor {
+            Some(c) => self.decode(scope, c).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The envelope's `page` for a result that stopped at `next`.
+    pub async fn page(
+        &self,
+        scope: &CursorScope,
+        limit: u32,
+        next: Option<&ResumeKey>,
+    ) -> Result<Page, ApiError> {
+        let next_cursor = match next {
+            Some(k) => Some(self.encode(scope, k).await?),
+            None => None,
+        };
+        Ok(Page {
+            has_more: next_cursor.is_some(),
+            next_cursor,
+            limit,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    fn scope(tenant: &str, caller: &str, query: &str) -> CursorScope {
+        CursorScope {
+            tenant: TenantId::parse(tenant).unwrap(),
+            caller: caller.into(),
+            query: query.into(),
+        }
+    }
+    const T1: &str = "a0000001-0000-0000-0000-000000000001";
+    const T3: &str = "a0000003-0000-0000-0000-000000000003";
+
+    fn resume() -> ResumeKey {
+        ResumeKey(BTreeMap::from([
+            ("pk".into(), format!("T#{T1}#USER")),
+            ("sk".into(), "u5".into()),
+        ]))
+    }
+
+    #[tokio::test]
+    async fn a_cursor_round_trips_within_its_scope() {
+        let c = Cursors::with_key(
+            b"0123456789abcdef0123",
+            Arc::new(ManualClock::starting_now()),
+        );
+        let s = scope(T1, "u1", "GET /auth/v1/users?role=admin");
+        let cur = c.encode(&s, &resume()).await.unwrap();
+        assert_eq!(c.decode(&s, &cur).await.unwrap(), resume());
+    }
+
+    #[tokio::test]
+    async fn cursors_for_another_tenant_caller_or_query_are_invalid() {
+        let c = Cursors::with_key(
+            b"0123456789abcdef0123",
+            Arc::new(ManualClock::starting_now()),
+        );
+        let cur = c.encode(&scope(T1, "u1", "q"), &resume()).await.unwrap();
+        for other in [
+            scope(T3, "u1", "q"),
+            scope(T1, "u2", "q"),
+            scope(T1, "u1", "q2"),
+        ] {
+            assert_eq!(
+                c.decode(&other, &cur).await.unwrap_err().name,
+                "INVALID_CURSOR"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn tampered_and_expired_cursors_are_invalid() {
+        let clock = ManualClock::starting_now();
+        let c = Cursors::with_key(b"0123456789abcdef0123", Arc::new(clock.clone()));
+        let s = scope(T1, "u1", "q");
+        let cur = c.encode(&s, &resume()).await.unwrap();
+        let (body, tag) = cur.split_once('.').unwrap();
+        // Re-point the payload at T3's partition, keeping the old tag.
+        let mut p: serde_json::Value = serde_json::from_slice(&B64.decode(body).unwrap()).unwrap();
+        p["k"]["pk"] = format!("T#{T3}#USER").into();
+        let forged = format!("{}.{tag}", B64.encode(serde_json::to_vec(&p).unwrap()));
+        assert!(c.decode(&s, &forged).await.is_err());
+        assert!(c.decode(&s, "garbage").await.is_err());
+        assert!(c.decode(&s, &"a".repeat(5000)).await.is_err());
+        clock.advance(chrono::Duration::hours(24));
+        assert!(c.decode(&s, &cur).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_cursor_from_another_key_is_invalid() {
+        let clock: Arc<dyn Clock> = Arc::new(ManualClock::starting_now());
+        let a = Cursors::with_key(b"0123456789abcdef0123", clock.clone());
+        let b = Cursors::with_key(b"another-key-0123456789", clock);
+        let s = scope(T1, "u1", "q");
+        let cur = a.encode(&s, &resume()).await.unwrap();
+        assert!(b.decode(&s, &cur).await.is_err());
+    }
+
+    #[test]
+    fn limits_default_to_20_and_stay_within_1_to_100() {
+        assert_eq!(PageParams::parse(None, None).unwrap().limit, 20);
+        assert_eq!(PageParams::parse(Some("100"), None).unwrap().limit, 100);
+        for bad in ["0", "101", "-1", "ten", ""] {
+            let e = PageParams::parse(Some(bad), None).unwrap_err();
+            assert_eq!(e.details.unwrap()["fields"][0]["field"], "limit");
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! What every service's state is built from, once per cold start: config, clock,
+//! secrets, the token verifier, cursors, mailer and (in AWS) the SDK configuration.
+
+use std::{sync::Arc, time::Duration};
+
+use crate::{
+    auth::{SecretKeys, Verifier},
+    clock::{Clock, SystemClock},
+    config::Config,
+    mail::{Mailer, SesMailer},
+    paging::Cursors,
+    secrets::{Secrets, SecretsManager},
+    service::Service,
+    store::{Store, dynamo::DynamoStore},
+};
+
+#[derive(Clone)]
+pub struct Platform {
+    pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+    pub secrets: Arc<dyn Secrets>,
+    pub verifier: Arc<Verifier>,
+    pub cursors: Arc<Cursors>,
+    pub mailer: Arc<dyn Mailer>,
+    aws: Option<aws_config::SdkConfig>,
+}
+
+impl Platform {
+    /// From parts (local gateway, tests): the verifier and cursors read their keys
+    /// from `secrets` on first use.
+    pub fn new(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        secrets: Arc<dyn Secrets>,
+        mailer: Arc<dyn Mailer>,
+    ) -> Self {
+        let verifier = Arc::new(Verifier::new(
+            Arc::new(SecretKeys {
+                secrets: secrets.clone(),
+                secret_id: config.jwt_public_keys_secret_id.clone(),
+            }),
+            clock.clone(),
+            &config.jwt_issuer,
+            &config.jwt_audience,
+        ));
+        let cursors = Arc::new(Cursors::from_secret(
+            secrets.clone(),
+            config.cursor_secret_id.clone(),
+            clock.clone(),
+        ));
+        Platform {
+            config: Arc::new(config),
+            clock,
+            secrets,
+            verifier,
+            cursors,
+            mailer,
+            aws: None,
+        }
+    }
+
+    /// In AWS: Secrets Manager, SES, DynamoDB through one SDK configuration. No network
+    /// calls here (credentials and keys resolve on first use).
+    pub async fn aws(config: Config) -> Self {
+        let sdk = sdk_config().await;
+        let secrets = Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(
+            &sdk,
+        )));
+        let mailer = Arc::new(SesMailer::new(
+            aws_sdk_ses::Client::new(&sdk),
+            config.mail_sender.clone(),
+        ));
+        let mut platform = Platform::new(config, Arc::new(SystemClock), secrets, mailer);
+        platform.aws = Some(sdk);
+        platform
+    }
+
+    /// The AWS SDK configuration, when running against AWS (or an emulator).
+    pub fn sdk(&self) -> Option<&aws_config::SdkConfig> {
+        self.aws.as_ref()
+    }
+
+    /// `service`'s DynamoDB table (AWS only; `None` for a local platform).
+    pub fn dynamo_store(&self, service: Service) -> Option<Arc<dyn Store>> {
+        let sdk = self.aws.as_ref()?;
+        Some(Arc::new(DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            self.config.table_for(service),
+        )))
+    }
+}
+
+/// One SDK configuration for every client: standard retries (3 attempts, jittered
+/// backoff) and bounded timeouts, so a slow dependency ends in 503, not a Lambda timeout.
+/// Honours the standard `AWS_ENDPOINT_URL` (emulators) and region/credential variables.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    use aws_config::{retry::RetryConfig, timeout::TimeoutConfig};
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(Duration::from_secs(3))
+                .operation_timeout(Duration::from_secs(8))
+                .build(),
+        )
+        .load()
+        .await
+}
+
+/// The state of a service that needs only its table (every service starts here; a
+/// service grows its own state type when it has repositories).
+#[derive(Clone)]
+pub struct ServiceState {
+    pub platform: Platform,
+    pub store: Arc<dyn Store>,
+}
+
+impl ServiceState {
+    /// A deployed function: its own DynamoDB table (`TABLE_NAME`).
+    pub fn aws(platform: Platform, service: Service) -> Self {
+        let store = platform
+            .dynamo_store(service)
+            .expect("an AWS platform has an SDK configuration");
+        ServiceState { platform, store }
+    }
+}

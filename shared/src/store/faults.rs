@@ -1,0 +1,312 @@
+//! A Store wrapper that fails on demand, for testing how callers meet a throttled or
+//! unreachable backend (503 + retry-after, no partial writes) without a real outage.
+//!
+//! ```ignore
+//! let store = Arc::new(FaultyStore::new(MemoryStore::new()));
+//! store.fail_next(1, Fault::Throttle);
+//! // … call the handler with `store.clone()` as its `Arc<dyn Store>` …
+//! assert_eq!(store.calls_of(Op::Put), 1);
+//! ```
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+
+use super::{
+    Delete, Item, Key, Put, Query, QueryPage, Store, StoreError, StoreResult, TransactOp, Update,
+};
+
+/// The failure a faulted call returns (as the DynamoDB backend would after its retries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// `StoreError::Throttled`.
+    Throttle,
+    /// `StoreError::Unavailable("timeout")`.
+    Timeout,
+}
+
+impl Fault {
+    fn error(self) -> StoreError {
+        match self {
+            Fault::Throttle => StoreError::Throttled,
+            Fault::Timeout => StoreError::Unavailable("timeout".into()),
+        }
+    }
+}
+
+/// The operations of the Store port, for per-operation counters and targeted faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Get,
+    Put,
+    Update,
+    Delete,
+    Query,
+    Transact,
+    Ping,
+}
+
+const OPS: usize = 7;
+
+#[derive(Debug, Clone, Copy)]
+enum Remaining {
+    Times(usize),
+    Always,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    fault: Fault,
+    remaining: Remaining,
+    /// Only calls of this operation fail (and use up the plan); None: every call.
+    only: Option<Op>,
+}
+
+/// Wraps any Store; faulted calls never reach the inner store.
+pub struct FaultyStore<S: ?Sized = dyn Store> {
+    inner: Arc<S>,
+    plan: Mutex<Option<Plan>>,
+    calls: [AtomicUsize; OPS],
+    faulted: AtomicUsize,
+}
+
+impl<S: Store> FaultyStore<S> {
+    pub fn new(inner: S) -> Self {
+        Self::wrap(Arc::new(inner))
+    }
+}
+
+impl<S: Store + ?Sized> FaultyStore<S> {
+    /// Wraps a store that the test also keeps a handle on (e.g. to inspect its items).
+    pub fn wrap(inner: Arc<S>) -> Self {
+        FaultyStore {
+            inner,
+            plan: Mutex::new(None),
+            calls: Default::default(),
+            faulted: AtomicUsize::new(0),
+        }
+    }
+    pub fn inner(&self) -> &Arc<S> {
+        &self.inner
+    }
+    /// The next `n` calls (of any operation) fail with `fault`.
+    pub fn fail_next(&self, n: usize, fault: Fault) {
+        self.set(Some(Plan {
+            fault,
+            remaining: Remaining::Times(n),
+            only: None,
+        }));
+    }
+    /// The next `n` calls of `op` fail with `fault`; other operations pass.
+    pub fn fail_next_of(&self, op: Op, n: usize, fault: Fault) {
+        self.set(Some(Plan {
+            fault,
+            remaining: Remaining::Times(n),
+            only: Some(op),
+        }));
+    }
+    /// Every call fails with `fault` until [`heal`](Self::heal).
+    pub fn fail_always(&self, fault: Fault) {
+        self.set(Some(Plan {
+            fault,
+            remaining: Remaining::Always,
+            only: None,
+        }));
+    }
+    /// Calls pass through again.
+    pub fn heal(&self) {
+        self.set(None);
+    }
+    /// Calls made to this store, faulted or not, over all operations.
+    pub fn calls(&self) -> usize {
+        self.calls.iter().map(|c| c.load(Ordering::SeqCst)).sum()
+    }
+    /// Calls made of one operation, faulted or not.
+    pub fn calls_of(&self, op: Op) -> usize {
+        self.calls[op as usize].load(Ordering::SeqCst)
+    }
+    /// Calls answered with a fault (they never reached the inner store).
+    pub fn faulted(&self) -> usize {
+        self.faulted.load(Ordering::SeqCst)
+    }
+
+    fn set(&self, plan: Option<Plan>) {
+        *self.plan.lock().unwrap_or_else(|e| e.into_inner()) = plan;
+    }
+
+    /// Counts the call and decides, under one lock, whether it fails.
+    fn enter(&self, op: Op) -> StoreResult<()> {
+        self.calls[op as usize].fetch_add(1, Ordering::SeqCst);
+        let mut plan = self.plan.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(p) = plan.as_mut() else {
+            return Ok(());
+        };
+        if p.only.is_some_and(|o| o != op) {
+            return Ok(());
+        }
+        let fault = p.fault;
+        match &mut p.remaining {
+            Remaining::Always => {}
+            Remaining::Times(0) => {
+                *plan = None;
+                return Ok(());
+            }
+            Remaining::Times(n) => {
+                *n -= 1;
+                if *n == 0 {
+                    *plan = None;
+                }
+            }
+        }
+        self.faulted.fetch_add(1, Ordering::SeqCst);
+        Err(fault.error())
+    }
+}
+
+#[async_trait]
+impl<S: Store + ?Sized> Store for FaultyStore<S> {
+    async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
+        self.enter(Op::Get)?;
+        self.inner.get(key).await
+    }
+    async fn put(&self, put: Put) -> StoreResult<()> {
+        self.enter(Op::Put)?;
+        self.inner.put(put).await
+    }
+    async fn update(&self, update: Update) -> StoreResult<Item> {
+        self.enter(Op::Update)?;
+        self.inner.update(update).await
+    }
+    async fn delete(&self, delete: Delete) -> StoreResult<Option<Item>> {
+        self.enter(Op::Delete)?;
+        self.inner.delete(delete).await
+    }
+    async fn query(&self, query: Query) -> StoreResult<QueryPage> {
+        self.enter(Op::Query)?;
+        self.inner.query(query).await
+    }
+    async fn transact(&self, ops: Vec<TransactOp>) -> StoreResult<()> {
+        self.enter(Op::Transact)?;
+        self.inner.transact(ops).await
+    }
+    async fn ping(&self) -> StoreResult<()> {
+        self.enter(Op::Ping)?;
+        self.inner.ping().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Answers every call successfully and counts what reached it.
+    #[derive(Default)]
+    struct Counting(AtomicUsize);
+
+    impl Counting {
+        fn hit<T>(&self, v: T) -> StoreResult<T> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(v)
+        }
+        fn reached(&self) -> usize {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    #[async_trait]
+    impl Store for Counting {
+        async fn get(&self, _: &Key) -> StoreResult<Option<Item>> {
+            self.hit(None)
+        }
+        async fn put(&self, _: Put) -> StoreResult<()> {
+            self.hit(())
+        }
+        async fn update(&self, u: Update) -> StoreResult<Item> {
+            self.hit(Item::new(&u.key))
+        }
+        async fn delete(&self, _: Delete) -> StoreResult<Option<Item>> {
+            self.hit(None)
+        }
+        async fn query(&self, _: Query) -> StoreResult<QueryPage> {
+            self.hit(QueryPage::default())
+        }
+        async fn transact(&self, _: Vec<TransactOp>) -> StoreResult<()> {
+            self.hit(())
+        }
+        async fn ping(&self) -> StoreResult<()> {
+            self.hit(())
+        }
+    }
+
+    fn key() -> Key {
+        Key::global("p", "s")
+    }
+
+    #[tokio::test]
+    async fn fail_next_fails_n_calls_without_reaching_the_inner_store() {
+        let inner = Arc::new(Counting::default());
+        let store = FaultyStore::wrap(inner.clone());
+        store.fail_next(2, Fault::Throttle);
+
+        assert!(matches!(
+            store.get(&key()).await,
+            Err(StoreError::Throttled)
+        ));
+        assert!(matches!(store.ping().await, Err(StoreError::Throttled)));
+        assert!(store.get(&key()).await.is_ok());
+
+        assert_eq!(inner.reached(), 1);
+        assert_eq!(store.calls(), 3);
+        assert_eq!(store.calls_of(Op::Get), 2);
+        assert_eq!(store.calls_of(Op::Ping), 1);
+        assert_eq!(store.faulted(), 2);
+    }
+
+    #[tokio::test]
+    async fn fail_always_holds_until_healed() {
+        let store = FaultyStore::new(Counting::default());
+        store.fail_always(Fault::Timeout);
+        for _ in 0..3 {
+            let err = store.put(Put::new(Item::new(&key()))).await.unwrap_err();
+            assert!(matches!(&err, StoreError::Unavailable(m) if m == "timeout"));
+            assert!(err.is_transient());
+        }
+        store.heal();
+        assert!(store.put(Put::new(Item::new(&key()))).await.is_ok());
+        assert_eq!(store.inner().reached(), 1);
+        assert_eq!(store.calls_of(Op::Put), 4);
+    }
+
+    #[tokio::test]
+    async fn a_targeted_fault_spares_other_operations() {
+        let store = FaultyStore::new(Counting::default());
+        store.fail_next_of(Op::Transact, 1, Fault::Throttle);
+        assert!(store.get(&key()).await.is_ok());
+        assert!(store.update(Update::new(key()).add("n", 1)).await.is_ok());
+        assert!(matches!(
+            store.transact(vec![]).await,
+            Err(StoreError::Throttled)
+        ));
+        assert!(store.transact(vec![]).await.is_ok());
+        assert_eq!(store.faulted(), 1);
+    }
+
+    #[tokio::test]
+    async fn fail_next_zero_faults_nothing() {
+        let store = FaultyStore::new(Counting::default());
+        store.fail_next(0, Fault::Throttle);
+        assert!(store.query(Query::partition("p")).await.is_ok());
+        assert!(store.delete(Delete::new(key())).await.is_ok());
+        assert_eq!(store.faulted(), 0);
+    }
+
+    #[test]
+    fn an_arc_dyn_store_can_be_wrapped_and_shared_across_threads() {
+        let inner: Arc<dyn Store> = Arc::new(Counting::default());
+        let store: Arc<dyn Store> = Arc::new(FaultyStore::wrap(inner));
+        fn assert_send_sync<T: Send + Sync>(_: &T) {}
+        assert_send_sync(&store);
+    }
+}

@@ -1,0 +1,118 @@
+//! The Store port: items in one service's table, addressed by tenant-first keys.
+//!
+//! Two backends implement it — [`dynamo::DynamoStore`] (aws-sdk-dynamodb) and
+//! [`memory::MemoryStore`] (embedded, for local runs and fast tests) — and one
+//! conformance suite ([`conformance`]) runs against both.
+
+pub mod dynamo;
+#[cfg(any(test, feature = "test-support"))]
+pub mod faults;
+pub mod memory;
+mod model;
+
+#[cfg(any(test, feature = "test-support"))]
+pub mod conformance;
+
+use async_trait::async_trait;
+
+pub use model::*;
+
+/// What can go wrong at the port. Handlers map the first two to domain outcomes;
+/// `Throttled`/`Unavailable` become 503 with `retry-after`; the rest are internal.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A condition did not hold. Carries the item as it was, when the backend returned it.
+    #[error("condition check failed")]
+    ConditionFailed { current: Option<Box<Item>> },
+    /// A transaction was cancelled; one reason per action, in order.
+    #[error("transaction cancelled: {reasons:?}")]
+    TransactionCanceled { reasons: Vec<CancelReason> },
+    /// The backend throttled us, still after the SDK's retries.
+    #[error("store throttled")]
+    Throttled,
+    /// Timeout, connection failure or a 5xx from the backend, after the SDK's retries.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The request itself was invalid (a bug in the caller: too many actions, bad key…).
+    #[error("invalid store request: {0}")]
+    Invalid(String),
+    /// Anything else (kept for the log, never shown to a client).
+    #[error("store error: {0}")]
+    Other(String),
+}
+
+impl StoreError {
+    pub fn is_condition_failed(&self) -> bool {
+        matches!(self, StoreError::ConditionFailed { .. })
+    }
+    /// True for the failures a client should retry later (503 + retry-after).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Throttled | StoreError::Unavailable(_))
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// One service's table.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Strongly consistent read of one item.
+    async fn get(&self, key: &Key) -> StoreResult<Option<Item>>;
+    /// Put (replace) an item, if its condition holds.
+    async fn put(&self, put: Put) -> StoreResult<()>;
+    /// Update (or create) an item, if its condition holds; returns the new item.
+    async fn update(&self, update: Update) -> StoreResult<Item>;
+    /// Delete an item, if its condition holds; returns the old item if there was one.
+    async fn delete(&self, delete: Delete) -> StoreResult<Option<Item>>;
+    /// Query one partition of the table or of an index.
+    async fn query(&self, query: Query) -> StoreResult<QueryPage>;
+    /// All or nothing, at most [`MAX_TRANSACT_ITEMS`] actions on distinct items.
+    async fn transact(&self, ops: Vec<TransactOp>) -> StoreResult<()>;
+    /// Reachability check for health routes (cheap; no item read).
+    async fn ping(&self) -> StoreResult<()>;
+}
+
+/// Checks shared by both backends before a transaction is attempted, so both refuse
+/// the same malformed requests.
+pub(crate) fn validate_transaction(ops: &[TransactOp]) -> StoreResult<()> {
+    if ops.is_empty() || ops.len() > MAX_TRANSACT_ITEMS {
+        return Err(StoreError::Invalid(format!(
+            "a transaction holds 1 to {MAX_TRANSACT_ITEMS} actions, got {}",
+            ops.len()
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for op in ops {
+        if let TransactOp::Put(p) = op
+            && p.item.key().is_none()
+        {
+            return Err(StoreError::Invalid("put item without pk/sk".into()));
+        }
+        if !seen.insert(op.key()) {
+            return Err(StoreError::Invalid(
+                "two actions of one transaction address the same item".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Queries DynamoDB refuses (and emulators may not), refused alike by both backends.
+pub(crate) fn validate_query(q: &Query) -> StoreResult<()> {
+    if q.limit == Some(0) {
+        return Err(StoreError::Invalid("a query limit is at least 1".into()));
+    }
+    if q.consistent && q.index == Index::Gsi1 {
+        return Err(StoreError::Invalid(
+            "consistent reads are not supported on global secondary indexes".into(),
+        ));
+    }
+    if let Some(SortKey::Between(lo, hi)) = &q.sk
+        && lo > hi
+    {
+        return Err(StoreError::Invalid(
+            "BETWEEN needs its lower bound first".into(),
+        ));
+    }
+    Ok(())
+}

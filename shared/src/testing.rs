@@ -1,0 +1,150 @@
+//! Test helpers for every crate's tests (feature `test-support`): a platform on local
+//! backends with a generated signing key, and a token builder.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+
+use crate::{
+    auth::{TokenClaims, keys::SigningKey},
+    clock::{Clock, ManualClock},
+    config::Config,
+    mail::Outbox,
+    platform::Platform,
+    secrets::LocalSecrets,
+    tenant::TenantId,
+};
+
+pub const T1: &str = "a0000001-0000-0000-0000-000000000001";
+pub const T3: &str = "a0000003-0000-0000-0000-000000000003";
+
+/// A local platform and the handles tests need to act on it.
+#[derive(Clone)]
+pub struct TestPlatform {
+    pub platform: Platform,
+    pub clock: ManualClock,
+    pub secrets: LocalSecrets,
+    pub outbox: Outbox,
+    pub key: Arc<SigningKey>,
+}
+
+impl TestPlatform {
+    pub fn new() -> Self {
+        Self::with_config(Config::local())
+    }
+
+    pub fn with_config(config: Config) -> Self {
+        let clock = ManualClock::starting_now();
+        let key = Arc::new(SigningKey::generate("test-key-1").expect("rsa keygen"));
+        let secrets = LocalSecrets::new();
+        let jwks = crate::auth::keys::Jwks {
+            keys: vec![key.public_jwk().clone()],
+        };
+        secrets.set(
+            &config.jwt_public_keys_secret_id,
+            serde_json::to_string(&jwks).unwrap(),
+        );
+        secrets.set(&config.cursor_secret_id, "test-cursor-key-0123456789abcdef");
+        let outbox = Outbox::new(config.mail_sender.clone());
+        let platform = Platform::new(
+            config,
+            Arc::new(clock.clone()),
+            Arc::new(secrets.clone()),
+            Arc::new(outbox.clone()),
+        );
+        TestPlatform {
+            platform,
+            clock,
+            secrets,
+            outbox,
+            key,
+        }
+    }
+
+    /// Claims for a caller of T1 with `roles`, valid for 15 minutes from the test clock.
+    pub fn claims(&self, roles: &[&str]) -> TokenClaims {
+        let now = self.clock.epoch_seconds();
+        TokenClaims {
+            sub: "user-1".into(),
+            tenant_id: T1.into(),
+            email: "user@eventzr.com".into(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            plan_tier: "ENTERPRISE".into(),
+            iat: now,
+            exp: now + 900,
+            nbf: None,
+            iss: self.platform.config.jwt_issuer.clone(),
+            aud: self.platform.config.jwt_audience.clone(),
+            jti: crate::ids::random_id().to_string(),
+            sid: Some("session-1".into()),
+        }
+    }
+
+    /// Signs claims with the published test key.
+    pub fn sign(&self, claims: &TokenClaims) -> String {
+        self.key.sign(claims).expect("sign")
+    }
+
+    /// A valid bearer token for a T1 caller with `roles`.
+    pub fn token(&self, roles: &[&str]) -> String {
+        self.sign(&self.claims(roles))
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by)
+    }
+}
+
+impl Default for TestPlatform {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pub fn t1() -> TenantId {
+    TenantId::parse(T1).unwrap()
+}
+pub fn t3() -> TenantId {
+    TenantId::parse(T3).unwrap()
+}
+
+/// Reads a response body as JSON.
+pub async fn json_body(resp: axum::response::Response) -> serde_json::Value {
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| panic!("body is not JSON: {}", String::from_utf8_lossy(&bytes)))
+}
+
+/// The over-the-wire emulator endpoint (`AWS_ENDPOINT_URL`), or `None` after printing one
+/// line saying the test was skipped. In CI (`CI` set) a missing endpoint is a failure:
+/// the wire tests must run there.
+pub fn emulator_endpoint(test: &str) -> Option<String> {
+    match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CI").is_err(),
+                "{test}: AWS_ENDPOINT_URL is not set, and CI must run the emulator tests (use scripts/test.sh)"
+            );
+            eprintln!(
+                "SKIPPED {test}: AWS_ENDPOINT_URL is not set (run scripts/test.sh to start the emulator)"
+            );
+            None
+        }
+    }
+}
+
+/// SDK configuration for the emulator at `endpoint` (dummy credentials, us-east-1).
+pub async fn emulator_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    use aws_config::{BehaviorVersion, Region};
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "emulator",
+        ))
+        .load()
+        .await
+}

@@ -1,0 +1,33 @@
+//! Store throttling and timeouts surface as 503 UNAVAILABLE with retry-after, never 500.
+
+use std::sync::Arc;
+
+use shared::{
+    service::Service,
+    store::{
+        faults::{Fault, FaultyStore},
+        memory::MemoryStore,
+    },
+};
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn a_throttled_or_timed_out_store_makes_health_503_with_retry_after() {
+    let faulty = Arc::new(FaultyStore::new(MemoryStore::new()));
+    let app = TestApp::with_store(Service::Analytics, faulty.clone());
+    for fault in [Fault::Throttle, Fault::Timeout] {
+        faulty.fail_always(fault);
+        let r = app.get("/analytics/v1/health", None).await;
+        r.assert_error(503, "ERR_ANALYTICS_UNAVAILABLE");
+        assert_eq!(r.header("retry-after"), Some("1"));
+        assert_eq!(r.json()["error"]["details"]["store"], "unreachable");
+        let text = String::from_utf8_lossy(&r.bytes).to_lowercase();
+        assert!(
+            !text.contains("throttl") && !text.contains("timeout"),
+            "no internals leak: {text}"
+        );
+    }
+    faulty.heal();
+    assert_eq!(app.get("/analytics/v1/health", None).await.status, 200);
+}

@@ -1,0 +1,230 @@
+//! A test service: routes exercising each shared piece, served over a memory store
+//! (or any store), with the handles tests act on.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
+
+use axum::{
+    Router,
+    body::Body,
+    extract::State,
+    routing::{get, post},
+};
+use http::{HeaderMap, Request, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use shared::{
+    ApiError, Envelope,
+    access::{RequireFeature, RequireRole, features, roles},
+    auth::Claims,
+    extract::ApiJson,
+    idempotency::{self, Idempotency},
+    service::Service,
+    store::{Store, memory::MemoryStore},
+    testing::TestPlatform,
+};
+use tower::ServiceExt as _;
+
+#[derive(Clone)]
+pub struct TestState {
+    pub calls: Arc<AtomicUsize>,
+    /// Held for writing by a test, it keeps handlers waiting (to abandon a request).
+    pub gate: Arc<tokio::sync::RwLock<()>>,
+}
+
+pub struct TestApp {
+    pub tp: TestPlatform,
+    pub router: Router,
+    pub calls: Arc<AtomicUsize>,
+    pub gate: Arc<tokio::sync::RwLock<()>>,
+    #[allow(dead_code)] // kept for tests that inspect stored state
+    pub store: Arc<dyn Store>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+pub struct Order {
+    pub item: String,
+    pub quantity: u32,
+    /// Test knobs: answer with this status, after this many milliseconds.
+    #[serde(default)]
+    pub fail_with: Option<u16>,
+    #[serde(default)]
+    pub delay_ms: Option<u64>,
+}
+
+async fn whoami(caller: Claims) -> Envelope<Value> {
+    Envelope::ok(json!({
+        "sub": caller.sub,
+        "tenant": caller.tenant(),
+        "roles": caller.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+        "plan": caller.plan.as_str(),
+    }))
+}
+
+async fn maybe_whoami(caller: Option<Claims>) -> Envelope<Value> {
+    Envelope::ok(json!({ "authenticated": caller.is_some() }))
+}
+
+async fn admin_only(caller: RequireRole<roles::Admin>) -> Envelope<Value> {
+    Envelope::ok(json!({ "sub": caller.sub }))
+}
+
+async fn heatmaps(caller: RequireFeature<features::Heatmaps>) -> Envelope<Value> {
+    Envelope::ok(json!({ "plan": caller.plan.as_str() }))
+}
+
+async fn create_order(
+    State(st): State<TestState>,
+    _caller: Option<Claims>,
+    ApiJson(order): ApiJson<Order>,
+) -> Result<Envelope<Value>, ApiError> {
+    st.calls.fetch_add(1, Ordering::SeqCst);
+    let _open = st.gate.read().await;
+    if let Some(ms) = order.delay_ms {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+    if let Some(code) = order.fail_with {
+        let status = StatusCode::from_u16(code).unwrap();
+        return Err(ApiError::new(
+            status,
+            "TEST_FAILURE",
+            "the test asked for it",
+        ));
+    }
+    Ok(Envelope::created(json!({
+        "orderId": shared::ids::new_id(),
+        "item": order.item,
+        "quantity": order.quantity,
+    })))
+}
+
+impl TestApp {
+    pub fn new(service: Service) -> Self {
+        Self::with_store(service, Arc::new(MemoryStore::new()))
+    }
+
+    pub fn with_store(service: Service, store: Arc<dyn Store>) -> Self {
+        let tp = TestPlatform::new();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let gate = Arc::new(tokio::sync::RwLock::new(()));
+        let base = service.base_path();
+        let idem = Arc::new(Idempotency {
+            store: store.clone(),
+            clock: tp.platform.clock.clone(),
+            service,
+            in_progress_secs: 30,
+            body_limit: tp.platform.config.body_limit,
+        });
+        let writes = Router::new()
+            .route(&format!("{base}/orders"), post(create_order))
+            .route(
+                &format!("{base}/orders/{{id}}"),
+                axum::routing::put(create_order),
+            )
+            .layer(axum::middleware::from_fn_with_state(
+                idem,
+                idempotency::middleware,
+            ))
+            .with_state(TestState {
+                calls: calls.clone(),
+                gate: gate.clone(),
+            });
+        let routes = Router::new()
+            .route(&format!("{base}/whoami"), get(whoami))
+            .route(&format!("{base}/maybe"), get(maybe_whoami))
+            .route(&format!("{base}/admin"), get(admin_only))
+            .route(&format!("{base}/heatmaps"), get(heatmaps))
+            .merge(writes)
+            .merge(shared::health::router(service, store.clone()));
+        let router = shared::http::finish(routes, service, &tp.platform);
+        TestApp {
+            tp,
+            router,
+            calls,
+            gate,
+            store,
+        }
+    }
+
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> Reply {
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec();
+        Reply {
+            status,
+            headers,
+            bytes,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        let mut req = Request::get(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        self.send(req.body(Body::empty()).unwrap()).await
+    }
+
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        key: Option<&str>,
+        body: &Value,
+    ) -> Reply {
+        let mut req = Request::post(path).header("content-type", "application/json");
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        if let Some(k) = key {
+            req = req.header("idempotency-key", k);
+        }
+        self.send(req.body(Body::from(body.to_string())).unwrap())
+            .await
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub bytes: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.bytes)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.bytes)))
+    }
+    pub fn code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    /// Asserts a status and error code, with the body in the failure message.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status.as_u16(), self.code().as_str()),
+            (status, code),
+            "body: {}",
+            String::from_utf8_lossy(&self.bytes)
+        );
+        assert!(self.json()["data"].is_null());
+    }
+}

@@ -1,0 +1,248 @@
+//! Route drift: the routes template.yaml declares to API Gateway, the routes the service
+//! routers serve and the routes events/ covers must be the same set.
+//!
+//! Limitation: axum has no public route listing, so "served by the routers" is obtained
+//! by probing every route of template.yaml and events/ (a request with that method and
+//! path, `{params}` as `x`, must not reach the router's fallback nor answer 405). A route
+//! that a router serves but neither template.yaml nor events/ mention goes unnoticed until
+//! each service crate exports its route table (`pub const ROUTES`) for this test to read.
+
+use std::collections::BTreeSet;
+
+use axum::{body::Body, http::Request, http::StatusCode};
+use shared::{ApiError, service::Service, testing::json_body};
+use tower::ServiceExt as _;
+use yaml_rust2::{Yaml, YamlLoader};
+
+use crate::helpers::{
+    Route, event_files, path_matches, probe_path, route_label, service_router, set_diff,
+    workspace_root,
+};
+
+const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+/// An `HttpApi` event of a function in template.yaml.
+struct TemplateRoute {
+    route: Route,
+    /// `Metadata.BuildProperties.Binary` of the function declaring it.
+    binary: Option<String>,
+    /// `<Function>.<Event>`, for messages.
+    origin: String,
+}
+
+/// Every `Type: HttpApi` event of template.yaml's resources.
+///
+/// yaml-rust2 0.13 accepts CloudFormation's short tags (`!Ref`, `!Sub`, `!GetAtt`, `!If`,
+/// …) as local tags and drops the tag: `!Ref HttpApi` loads as the string "HttpApi",
+/// `!If [a, b, c]` as the array. So the text needs no preprocessing; the other side of
+/// it is that an intrinsic in `Method`/`Path` would load as a plain string, which the
+/// method and path checks below refuse (the template's conventions forbid them there).
+fn template_routes() -> Result<Vec<TemplateRoute>, Vec<String>> {
+    let path = workspace_root().join("template.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let docs = YamlLoader::load_from_str(&text)
+        .unwrap_or_else(|e| panic!("template.yaml is not YAML: {e}"));
+    let resources = docs
+        .first()
+        .and_then(|d| d["Resources"].as_hash())
+        .expect("template.yaml has Resources");
+
+    let mut routes = Vec::new();
+    let mut errors = Vec::new();
+    for (name, resource) in resources {
+        let name = name.as_str().unwrap_or("?");
+        let Some(events) = resource["Properties"]["Events"].as_hash() else {
+            continue;
+        };
+        for (event_name, event) in events {
+            if event["Type"].as_str() != Some("HttpApi") {
+                continue;
+            }
+            let origin = format!("{name}.{}", event_name.as_str().unwrap_or("?"));
+            let props = &event["Properties"];
+            let method = props["Method"].as_str().map(str::to_ascii_uppercase);
+            let path = props["Path"].as_str().map(str::to_owned);
+            match (method, path) {
+                (Some(m), Some(p)) if METHODS.contains(&m.as_str()) && p.starts_with('/') && !p.contains('$') => {
+                    routes.push(TemplateRoute {
+                        route: (m, p),
+                        binary: str_at(resource, &["Metadata", "BuildProperties", "Binary"]),
+                        origin,
+                    })
+                }
+                (m, p) => errors.push(format!(
+                    "{origin}: HttpApi event needs a literal Method (one of {METHODS:?}) and Path (/…), found Method {m:?}, Path {p:?}"
+                )),
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(routes)
+    } else {
+        Err(errors)
+    }
+}
+
+fn str_at(node: &Yaml, keys: &[&str]) -> Option<String> {
+    keys.iter()
+        .fold(node, |n, k| &n[*k])
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// Whether `service`'s router serves `route`: neither its fallback (404 "no such route")
+/// nor 405 answers it. Any other answer (401, 400, 404 of a missing resource…) means a
+/// handler matched.
+async fn is_served(route: &Route) -> Result<bool, String> {
+    let (method, pattern) = route;
+    let service = Service::for_path(pattern)
+        .ok_or_else(|| format!("{}: the path is under no service", route_label(route)))?;
+    let req = Request::builder()
+        .method(method.as_str())
+        .uri(probe_path(pattern))
+        .body(Body::empty())
+        .map_err(|e| format!("{}: {e}", route_label(route)))?;
+    let resp = service_router(service)
+        .oneshot(req)
+        .await
+        .unwrap_or_else(|never| match never {});
+    Ok(match resp.status() {
+        StatusCode::METHOD_NOT_ALLOWED => false,
+        StatusCode::NOT_FOUND => {
+            json_body(resp).await["error"]["message"] != *ApiError::route_not_found().message
+        }
+        _ => true,
+    })
+}
+
+#[tokio::test]
+async fn template_routers_and_events_declare_the_same_routes() {
+    let template: BTreeSet<Route> = match template_routes() {
+        Ok(routes) => routes.into_iter().map(|r| r.route).collect(),
+        Err(errors) => panic!("template.yaml:\n  {}", errors.join("\n  ")),
+    };
+    let events: BTreeSet<Route> = event_files()
+        .iter()
+        .map(|e| {
+            e.route()
+                .unwrap_or_else(|| panic!("{}: routeKey is not `METHOD /path`", e.name))
+        })
+        .collect();
+    assert!(
+        !template.is_empty(),
+        "template.yaml declares no HttpApi route"
+    );
+
+    let mut served = BTreeSet::new();
+    let mut errors = Vec::new();
+    for route in template.union(&events) {
+        match is_served(route).await {
+            Ok(true) => {
+                served.insert(route.clone());
+            }
+            Ok(false) => {}
+            Err(e) => errors.push(e),
+        }
+    }
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+
+    let all: BTreeSet<Route> = template.union(&events).cloned().collect();
+    let diff = [
+        set_diff("template.yaml", &template, "events/", &events),
+        set_diff(
+            "template.yaml ∪ events/",
+            &all,
+            "the service routers",
+            &served,
+        ),
+    ]
+    .concat();
+    assert!(
+        diff.is_empty(),
+        "routes drifted between template.yaml, events/ and the service routers:\n{diff}"
+    );
+    println!(
+        "{} routes agree across template.yaml, events/ and the routers",
+        all.len()
+    );
+}
+
+#[test]
+fn every_template_route_is_wired_to_its_service_function() {
+    let routes = template_routes()
+        .unwrap_or_else(|errors| panic!("template.yaml:\n  {}", errors.join("\n  ")));
+    let wrong: Vec<String> = routes
+        .iter()
+        .filter_map(|r| {
+            let want = Service::for_path(&r.route.1).map(|s| format!("{}-svc", s.slug()));
+            (want.is_none() || r.binary != want).then(|| {
+                format!(
+                    "{} ({}): built from binary {:?}, expected {:?}",
+                    route_label(&r.route),
+                    r.origin,
+                    r.binary,
+                    want
+                )
+            })
+        })
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "routes wired to the wrong function:\n  {}",
+        wrong.join("\n  ")
+    );
+}
+
+#[test]
+fn every_event_route_key_matches_its_request() {
+    let mut errors = Vec::new();
+    for event in event_files() {
+        let e = &event.json;
+        let name = &event.name;
+        let raw_path = e["rawPath"].as_str().unwrap_or_default();
+        let method = e["requestContext"]["http"]["method"]
+            .as_str()
+            .unwrap_or_default();
+        if e["version"] != "2.0" {
+            errors.push(format!(
+                "{name}: version is {}, expected \"2.0\" (HTTP API payload v2)",
+                e["version"]
+            ));
+        }
+        if e["requestContext"]["routeKey"] != e["routeKey"] {
+            errors.push(format!(
+                "{name}: requestContext.routeKey differs from routeKey"
+            ));
+        }
+        if e["requestContext"]["http"]["path"] != raw_path {
+            errors.push(format!(
+                "{name}: requestContext.http.path differs from rawPath"
+            ));
+        }
+        if e["requestContext"]["stage"] != "$default" {
+            errors.push(format!("{name}: requestContext.stage is not \"$default\""));
+        }
+        match event.route() {
+            Some((m, pattern)) if m == method && path_matches(&pattern, raw_path) => {}
+            _ => errors.push(format!(
+                "{name}: routeKey {} does not match the request {method} {raw_path}",
+                e["routeKey"]
+            )),
+        }
+    }
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
+
+#[test]
+fn yaml_loader_reads_cloudformation_short_tags_as_their_values() {
+    let docs = YamlLoader::load_from_str(
+        "A: !Ref HttpApi\nB: !Sub ${Stage}-auth\nC: !GetAtt T.Arn\nD: !If [IsProd, true, false]\nE: !Not [!Equals [!Ref X, '']]\n",
+    )
+    .expect("short tags load");
+    let d = &docs[0];
+    assert_eq!(d["A"].as_str(), Some("HttpApi"));
+    assert_eq!(d["B"].as_str(), Some("${Stage}-auth"));
+    assert_eq!(d["C"].as_str(), Some("T.Arn"));
+    assert_eq!(d["D"][0].as_str(), Some("IsProd"));
+    assert_eq!(d["E"][0][0].as_str(), Some("X"));
+}
