@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Check template.yaml the way a deploy would, without an AWS account:
-#   1. install AWS SAM CLI and cargo-lambda (PyPI) into the its own venv .venv-sam/ (apart from the test venv: aws-sam-cli pins boto3/botocore versions that moto would move)
+#   1. install AWS SAM CLI and cargo-lambda (PyPI) into its own venv .venv-sam/ (apart from the test venv: aws-sam-cli pins boto3/botocore versions that moto would move)
 #   2. sam validate --lint           (cfn-lint over the SAM-transformed template)
 #   3. sam build                     (every function through rust-cargolambda)
 #

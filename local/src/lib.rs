@@ -1,6 +1,6 @@
 //! eventzr-local: every service's router in one process, at the same paths as API
 //! Gateway, on the embedded store (or DynamoDB), with a dev signing key, the staging
-//! tenants seeded and a mail outbox at `GET /_local/outbox`.
+//! tenants and accounts seeded and a mail outbox at `GET /_local/outbox`.
 
 use std::{collections::HashMap, path::PathBuf, sync::Arc};
 
@@ -67,6 +67,8 @@ pub enum GatewayError {
     Key(String),
     #[error("store: {0}")]
     Store(#[from] shared::store::StoreError),
+    #[error("seeding: {0}")]
+    Seed(String),
 }
 
 /// The private key set: loaded from `path` if it exists, else generated (and saved there).
@@ -127,8 +129,22 @@ pub async fn build(opts: &Options) -> Result<Gateway, GatewayError> {
         stores.insert(svc, store);
     }
 
-    let created = auth::seed::staging_tenants(stores[&Service::Auth].as_ref()).await?;
-    tracing::info!(created, "seeded the staging tenants");
+    let auth_state = auth::AuthState::new(
+        ServiceState {
+            platform: platform.clone(),
+            store: stores[&Service::Auth].clone(),
+        },
+        auth::AuthConfig::local(),
+    );
+    let now = shared::clock::rfc3339_millis(clock.now());
+    let seeded = auth::seed::staging(auth_state.store(), &auth_state.hasher, &now)
+        .await
+        .map_err(|e| GatewayError::Seed(e.to_string()))?;
+    tracing::info!(
+        tenants = seeded.tenants,
+        accounts = seeded.accounts,
+        "seeded the staging tenants and accounts"
+    );
 
     let routers: HashMap<Service, Router> = Service::ALL
         .into_iter()
@@ -138,7 +154,7 @@ pub async fn build(opts: &Options) -> Result<Gateway, GatewayError> {
                 store: stores[&svc].clone(),
             };
             let router = match svc {
-                Service::Auth => auth::router(state),
+                Service::Auth => auth::router(auth_state.clone()),
                 Service::Analytics => analytics::router(state),
                 Service::Reports => reports::router(state),
                 Service::Notify => notify::router(state),

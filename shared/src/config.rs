@@ -59,7 +59,7 @@ impl Config {
             allowed_origins: opt("ALLOWED_ORIGINS")
                 .map(|v| parse_list(&v))
                 .unwrap_or_default(),
-            mail_sender: opt("MAIL_SENDER").unwrap_or(local.mail_sender),
+            mail_sender: opt("SES_SENDER_IDENTITY").unwrap_or(local.mail_sender),
             body_limit: match opt("BODY_LIMIT_BYTES") {
                 Some(v) => v
                     .parse()

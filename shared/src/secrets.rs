@@ -1,5 +1,6 @@
 //! The secrets port: key material by id. Secrets Manager in AWS; an in-memory map
-//! (filled by the local gateway, or from files) locally. Callers cache what they load.
+//! locally, filled by the local gateway, or from `EVENTZR_SECRET_<ID>` environment
+//! variables, or from files. Callers cache what they load.
 
 use std::{
     collections::HashMap,
@@ -87,7 +88,9 @@ impl Secrets for SecretsManager {
     }
 }
 
-/// Local secrets: values set in memory, else read from `<dir>/<id with '/' as '_'>`.
+/// Local secrets: values set in memory, else the environment variable
+/// `EVENTZR_SECRET_<ID>` (id uppercased, other characters as `_`), else the file
+/// `<dir>/<id with '/' as '_'>`.
 #[derive(Clone, Default)]
 pub struct LocalSecrets {
     values: Arc<RwLock<HashMap<String, String>>>,
@@ -123,6 +126,9 @@ impl Secrets for LocalSecrets {
         {
             return Ok(v.clone());
         }
+        if let Ok(v) = std::env::var(env_name(id)) {
+            return Ok(v);
+        }
         let Some(dir) = &self.dir else {
             return Err(SecretsError::NotFound(id.to_owned()));
         };
@@ -133,9 +139,32 @@ impl Secrets for LocalSecrets {
     }
 }
 
+/// `dev/eventzr/cursor-key` -> `EVENTZR_SECRET_DEV_EVENTZR_CURSOR_KEY`.
+pub fn env_name(id: &str) -> String {
+    let id: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("EVENTZR_SECRET_{id}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn env_names_are_uppercase_with_underscores() {
+        assert_eq!(
+            env_name("dev/eventzr/cursor-key"),
+            "EVENTZR_SECRET_DEV_EVENTZR_CURSOR_KEY"
+        );
+    }
 
     #[tokio::test]
     async fn local_secrets_prefer_set_values_then_files() {

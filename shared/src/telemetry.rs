@@ -2,12 +2,20 @@
 //! What may be logged is decided at the call sites: the access log records route,
 //! status, latency, tenant and request id — never headers, bodies or query strings.
 
-use tracing_subscriber::{EnvFilter, fmt};
+use tracing_subscriber::{EnvFilter, fmt, fmt::MakeWriter};
 
-/// Installs the JSON subscriber once (later calls are no-ops).
+/// Installs the JSON subscriber on stdout once (later calls are no-ops).
 pub fn init() {
+    let _ = tracing::subscriber::set_global_default(subscriber(std::io::stdout));
+}
+
+/// The platform's subscriber writing to `writer` (tests capture the log with it).
+pub fn subscriber<W>(writer: W) -> impl tracing::Subscriber + Send + Sync + 'static
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = fmt()
+    fmt()
         .json()
         .with_env_filter(filter)
         .flatten_event(true)
@@ -15,5 +23,6 @@ pub fn init() {
         .with_span_list(false)
         .with_target(true)
         .with_ansi(false)
-        .try_init();
+        .with_writer(writer)
+        .finish()
 }

@@ -17,6 +17,8 @@ use crate::{
 
 pub const T1: &str = "a0000001-0000-0000-0000-000000000001";
 pub const T3: &str = "a0000003-0000-0000-0000-000000000003";
+/// Where tests and the local gateway keep the private key set.
+pub const PRIVATE_KEYS_SECRET_ID: &str = "local/eventzr/jwt-private-keys";
 
 /// A local platform and the handles tests need to act on it.
 #[derive(Clone)]
@@ -45,6 +47,12 @@ impl TestPlatform {
             serde_json::to_string(&jwks).unwrap(),
         );
         secrets.set(&config.cursor_secret_id, "test-cursor-key-0123456789abcdef");
+        // The private set auth-svc signs with holds the same key.
+        let private = serde_json::json!({
+            "active": key.kid(),
+            "keys": [{ "kid": key.kid(), "pem": key.to_pkcs8_pem() }],
+        });
+        secrets.set(PRIVATE_KEYS_SECRET_ID, private.to_string());
         let outbox = Outbox::new(config.mail_sender.clone());
         let platform = Platform::new(
             config,
@@ -147,4 +155,60 @@ pub async fn emulator_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
         ))
         .load()
         .await
+}
+
+/// Sends one request through a router and reads the whole response.
+pub async fn send(router: &axum::Router, req: http::Request<axum::body::Body>) -> Reply {
+    use tower::ServiceExt as _;
+    let resp = router
+        .clone()
+        .oneshot(req)
+        .await
+        .unwrap_or_else(|e| match e {});
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .expect("body")
+        .to_vec();
+    Reply {
+        status,
+        headers,
+        bytes,
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: http::StatusCode,
+    pub headers: http::HeaderMap,
+    pub bytes: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.bytes)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.bytes)))
+    }
+    pub fn code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    /// Asserts a status and error code, with the body in the failure message.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status.as_u16(), self.code().as_str()),
+            (status, code),
+            "body: {}",
+            String::from_utf8_lossy(&self.bytes)
+        );
+        assert!(self.json()["data"].is_null());
+    }
 }

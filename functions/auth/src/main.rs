@@ -1,5 +1,6 @@
 //! Lambda entry of auth-svc: build the state once per cold start, then serve events.
 
+use auth::{AuthConfig, AuthState};
 use shared::{
     config::Config,
     platform::{Platform, ServiceState},
@@ -8,6 +9,9 @@ use shared::{
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
     let platform = Platform::aws(Config::from_env()?).await;
-    let state = ServiceState::aws(platform, auth::SERVICE);
+    let state = AuthState::new(
+        ServiceState::aws(platform, auth::SERVICE),
+        AuthConfig::from_env()?,
+    );
     shared::lambda::run(auth::router(state)).await
 }

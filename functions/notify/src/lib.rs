@@ -6,6 +6,11 @@ use shared::{platform::ServiceState, service::Service};
 
 pub const SERVICE: Service = Service::Notify;
 
+/// Every (METHOD, path) this service serves, in API Gateway's `{param}` syntax, by
+/// route group (one Lambda function each in template.yaml, `ROUTE_GROUP`). The drift
+/// test holds it equal to template.yaml, events/ and what `router()` answers.
+pub const ROUTE_GROUPS: &[(&str, &[(&str, &str)])] = &[("health", &[("GET", "/notify/v1/health")])];
+
 /// Every route of notify-svc behind the shared pipeline (Lambda, local gateway and tests).
 pub fn router(state: ServiceState) -> Router {
     let routes = Router::new().merge(shared::health::router(SERVICE, state.store.clone()));

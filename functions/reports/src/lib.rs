@@ -6,6 +6,12 @@ use shared::{platform::ServiceState, service::Service};
 
 pub const SERVICE: Service = Service::Reports;
 
+/// Every (METHOD, path) this service serves, in API Gateway's `{param}` syntax, by
+/// route group (one Lambda function each in template.yaml, `ROUTE_GROUP`). The drift
+/// test holds it equal to template.yaml, events/ and what `router()` answers.
+pub const ROUTE_GROUPS: &[(&str, &[(&str, &str)])] =
+    &[("health", &[("GET", "/reports/v1/health")])];
+
 /// Every route of reports-svc behind the shared pipeline (Lambda, local gateway and tests).
 pub fn router(state: ServiceState) -> Router {
     let routes = Router::new().merge(shared::health::router(SERVICE, state.store.clone()));

@@ -12,9 +12,10 @@ use axum::{
     extract::State,
     routing::{get, post},
 };
-use http::{HeaderMap, Request, StatusCode};
+use http::{Request, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+pub use shared::testing::Reply;
 use shared::{
     ApiError, Envelope,
     access::{RequireFeature, RequireRole, features, roles},
@@ -25,7 +26,6 @@ use shared::{
     store::{Store, memory::MemoryStore},
     testing::TestPlatform,
 };
-use tower::ServiceExt as _;
 
 #[derive(Clone)]
 pub struct TestState {
@@ -153,18 +153,7 @@ impl TestApp {
     }
 
     pub async fn send(&self, req: Request<Body>) -> Reply {
-        let resp = self.router.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-            .await
-            .unwrap()
-            .to_vec();
-        Reply {
-            status,
-            headers,
-            bytes,
-        }
+        shared::testing::send(&self.router, req).await
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
@@ -191,40 +180,5 @@ impl TestApp {
         }
         self.send(req.body(Body::from(body.to_string())).unwrap())
             .await
-    }
-}
-
-/// A response, read whole.
-#[derive(Debug, Clone)]
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub bytes: Vec<u8>,
-}
-
-impl Reply {
-    pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.bytes)
-            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.bytes)))
-    }
-    pub fn code(&self) -> String {
-        self.json()["error"]["code"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned()
-    }
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-    /// Asserts a status and error code, with the body in the failure message.
-    #[track_caller]
-    pub fn assert_error(&self, status: u16, code: &str) {
-        assert_eq!(
-            (self.status.as_u16(), self.code().as_str()),
-            (status, code),
-            "body: {}",
-            String::from_utf8_lossy(&self.bytes)
-        );
-        assert!(self.json()["data"].is_null());
     }
 }

@@ -7,5 +7,6 @@ mod faults;
 mod guards;
 mod helpers;
 mod idempotency;
+mod logs;
 mod tokens;
 mod wire;

@@ -29,7 +29,7 @@ pub fn service_router(service: Service) -> Router {
         store: Arc::new(MemoryStore::new()),
     };
     match service {
-        Service::Auth => auth::router(state),
+        Service::Auth => auth::router(auth::AuthState::new(state, auth::AuthConfig::local())),
         Service::Analytics => analytics::router(state),
         Service::Reports => reports::router(state),
         Service::Notify => notify::router(state),

@@ -1,0 +1,39 @@
+//! auth-svc's own settings (beyond shared::config).
+
+use std::env;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// The private key set secret (readable by auth functions only).
+    pub private_keys_secret_id: String,
+    /// Where links in mail point (the front end), e.g. `https://app.eventzr.com`.
+    pub link_base_url: String,
+    pub access_ttl_secs: i64,
+    pub refresh_ttl_secs: i64,
+    /// A concurrent duplicate refresh inside this window gets the pair already issued.
+    pub refresh_grace_secs: i64,
+    pub session_limit: usize,
+}
+
+impl AuthConfig {
+    pub fn local() -> Self {
+        AuthConfig {
+            private_keys_secret_id: "local/eventzr/jwt-private-keys".into(),
+            link_base_url: "http://127.0.0.1:3000".into(),
+            access_ttl_secs: 900,
+            refresh_ttl_secs: 7 * 24 * 3600,
+            refresh_grace_secs: 10,
+            session_limit: 10,
+        }
+    }
+
+    pub fn from_env() -> Result<Self, String> {
+        let local = Self::local();
+        Ok(AuthConfig {
+            private_keys_secret_id: env::var("JWT_PRIVATE_KEYS_SECRET_ID")
+                .map_err(|_| "JWT_PRIVATE_KEYS_SECRET_ID is not set".to_owned())?,
+            link_base_url: env::var("LINK_BASE_URL").unwrap_or(local.link_base_url),
+            ..local
+        })
+    }
+}

@@ -1,0 +1,9 @@
+//! auth-svc's domain types: parsed at the edge, nothing past it takes a raw `String`.
+
+pub mod email;
+pub mod password;
+pub mod user;
+
+pub use email::{Email, Username};
+pub use password::{Password, PasswordHasher};
+pub use user::{User, UserStatus};

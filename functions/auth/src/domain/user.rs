@@ -1,0 +1,97 @@
+//! The user record as stored, and the view clients see (never a secret in it).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserStatus {
+    Active,
+    Suspended,
+}
+
+/// One user, stored at `T#<tenant>#USER#<id>` / `PROFILE`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub tenant_id: String,
+    pub email: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    pub name: String,
+    pub roles: Vec<String>,
+    pub status: UserStatus,
+    pub email_verified: bool,
+    #[serde(default)]
+    pub password_hash: Option<String>,
+    #[serde(default)]
+    pub locale: Option<String>,
+    #[serde(default)]
+    pub timezone: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// TOTP: base32 secret once confirmed; the last accepted time step (replay guard).
+    #[serde(default)]
+    pub totp_secret: Option<String>,
+    #[serde(default)]
+    pub totp_pending_secret: Option<String>,
+    #[serde(default)]
+    pub totp_last_step: Option<i64>,
+    /// SHA-256 of each unused recovery code.
+    #[serde(default)]
+    pub recovery_codes: Vec<String>,
+    /// Failed logins in the current 15-minute window, its start, and the lock's end.
+    #[serde(default)]
+    pub failed_logins: i64,
+    #[serde(default)]
+    pub failure_window_start: i64,
+    #[serde(default)]
+    pub locked_until: i64,
+}
+
+impl User {
+    pub fn mfa_enabled(&self) -> bool {
+        self.totp_secret.is_some()
+    }
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+}
+
+/// What `GET /profile`, admin reads and login return about a user.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    pub id: String,
+    pub email: String,
+    pub username: Option<String>,
+    pub name: String,
+    pub roles: Vec<String>,
+    pub tenant_id: String,
+    pub plan_tier: String,
+    pub status: UserStatus,
+    pub email_verified: bool,
+    pub mfa_enabled: bool,
+    pub locale: Option<String>,
+    pub timezone: Option<String>,
+    pub created_at: String,
+}
+
+impl UserView {
+    pub fn of(user: &User, plan_tier: &str) -> Self {
+        UserView {
+            id: user.id.clone(),
+            email: user.email.clone(),
+            username: user.username.clone(),
+            name: user.name.clone(),
+            roles: user.roles.clone(),
+            tenant_id: user.tenant_id.clone(),
+            plan_tier: plan_tier.to_owned(),
+            status: user.status,
+            email_verified: user.email_verified,
+            mfa_enabled: user.mfa_enabled(),
+            locale: user.locale.clone(),
+            timezone: user.timezone.clone(),
+            created_at: user.created_at.clone(),
+        }
+    }
+}

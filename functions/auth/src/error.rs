@@ -1,0 +1,121 @@
+//! auth-svc's outcomes, mapped once to statuses and `ERR_AUTH_*` names.
+
+use http::StatusCode;
+use shared::{ApiError, store::StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("account locked")]
+    AccountLocked { retry_after: u64 },
+    #[error("account suspended")]
+    AccountSuspended,
+    #[error("email not verified")]
+    AccountNotVerified,
+    #[error("email already registered")]
+    EmailTaken,
+    #[error("username already taken")]
+    UsernameTaken,
+    #[error("weak password: {0}")]
+    WeakPassword(&'static str),
+    #[error("refresh token expired")]
+    RefreshTokenExpired,
+    #[error("token revoked")]
+    TokenRevoked,
+    #[error("session not found")]
+    SessionNotFound,
+    #[error("too many sessions")]
+    MaxSessionsReached,
+    #[error("invalid MFA code")]
+    MfaInvalidCode,
+    #[error("MFA not enabled")]
+    MfaNotEnabled,
+    #[error("MFA already enabled")]
+    MfaAlreadyEnabled,
+    #[error("invalid or expired token")]
+    OneTimeTokenInvalid,
+    #[error("not found")]
+    NotFound,
+    #[error("last admin")]
+    LastAdmin,
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        use StatusCode as S;
+        let (status, name, message) = match e {
+            AuthError::InvalidCredentials => (
+                S::UNAUTHORIZED,
+                "INVALID_CREDENTIALS",
+                "invalid email or password",
+            ),
+            AuthError::AccountLocked { retry_after } => {
+                return ApiError::new(
+                    S::LOCKED,
+                    "ACCOUNT_LOCKED",
+                    "too many failed attempts; try again later",
+                )
+                .with_retry_after(retry_after);
+            }
+            AuthError::AccountSuspended => {
+                (S::FORBIDDEN, "ACCOUNT_SUSPENDED", "account is suspended")
+            }
+            AuthError::AccountNotVerified => (
+                S::FORBIDDEN,
+                "ACCOUNT_NOT_VERIFIED",
+                "verify your email first",
+            ),
+            AuthError::EmailTaken => (S::CONFLICT, "EMAIL_TAKEN", "email is already registered"),
+            AuthError::UsernameTaken => (S::CONFLICT, "USERNAME_TAKEN", "username is taken"),
+            AuthError::WeakPassword(why) => {
+                return ApiError::new(S::BAD_REQUEST, "WEAK_PASSWORD", why).with_details(
+                    serde_json::json!({"fields": [{"field": "password", "issue": why}]}),
+                );
+            }
+            AuthError::RefreshTokenExpired => (
+                S::UNAUTHORIZED,
+                "REFRESH_TOKEN_EXPIRED",
+                "refresh token expired; log in again",
+            ),
+            AuthError::TokenRevoked => return ApiError::token_revoked(),
+            AuthError::SessionNotFound => (S::NOT_FOUND, "SESSION_NOT_FOUND", "session not found"),
+            AuthError::MaxSessionsReached => {
+                return ApiError::new(
+                    S::TOO_MANY_REQUESTS,
+                    "MAX_SESSIONS_REACHED",
+                    "session limit reached",
+                )
+                .with_retry_after(60);
+            }
+            AuthError::MfaInvalidCode => (S::UNAUTHORIZED, "MFA_INVALID_CODE", "invalid code"),
+            AuthError::MfaNotEnabled => (S::BAD_REQUEST, "MFA_NOT_ENABLED", "MFA is not enabled"),
+            AuthError::MfaAlreadyEnabled => {
+                (S::CONFLICT, "MFA_ALREADY_ENABLED", "MFA is already enabled")
+            }
+            AuthError::OneTimeTokenInvalid => (
+                S::BAD_REQUEST,
+                "TOKEN_INVALID",
+                "token is invalid or expired",
+            ),
+            AuthError::NotFound => return ApiError::not_found(),
+            AuthError::LastAdmin => (
+                S::CONFLICT,
+                "LAST_ADMIN",
+                "the tenant needs at least one active admin",
+            ),
+            AuthError::Api(e) => return e,
+            AuthError::Store(e) => return e.into(),
+            AuthError::Internal(e) => return ApiError::internal(e),
+        };
+        ApiError::new(status, name, message)
+    }
+}
+
+pub type AuthResult<T> = Result<T, AuthError>;

@@ -1,0 +1,48 @@
+//! auth-svc's table: every key built here, from newtypes, tenant first. The only
+//! global keys are the lookups that precede knowing the tenant: email and username
+//! locks (login, uniqueness) and one-time tokens (links in mail).
+
+pub mod audit;
+pub mod one_time;
+pub mod sessions;
+pub mod tenants;
+pub mod users;
+
+use shared::{
+    store::{Key, tenant_pk},
+    tenant::TenantId,
+};
+
+use crate::domain::{Email, Username};
+
+pub fn tenant(t: &TenantId) -> Key {
+    Key::tenant(t, &["TENANT"], "META")
+}
+pub fn user(t: &TenantId, user_id: &str) -> Key {
+    Key::tenant(t, &["USER", user_id], "PROFILE")
+}
+/// gsi1 partition listing a tenant's users (sort: creation time, then id).
+pub fn users_index(t: &TenantId) -> String {
+    tenant_pk(t, &["USERS"])
+}
+pub fn user_partition(t: &TenantId, user_id: &str) -> String {
+    tenant_pk(t, &["USER", user_id])
+}
+pub fn session(t: &TenantId, user_id: &str, session_id: &str) -> Key {
+    Key::tenant(t, &["USER", user_id], format!("SESSION#{session_id}"))
+}
+pub const SESSION_PREFIX: &str = "SESSION#";
+pub fn email_lock(email: &Email) -> Key {
+    Key::global(format!("EMAIL#{}", email.as_ref()), "LOCK")
+}
+pub fn username_lock(username: &Username) -> Key {
+    Key::global(format!("USERNAME#{}", username.as_ref()), "LOCK")
+}
+/// One-time tokens are stored under the SHA-256 of the token, never the token itself.
+pub fn one_time(kind: &str, token_hash: &str) -> Key {
+    Key::global(format!("OTT#{token_hash}"), kind)
+}
+/// Audit events, one partition per tenant and month, sorted by time.
+pub fn audit(t: &TenantId, month: &str, sort: String) -> Key {
+    Key::tenant(t, &["AUDIT", month], sort)
+}

@@ -1,0 +1,151 @@
+//! Sessions (`T#<t>#USER#<u>` / `SESSION#<id>`): one per login, holding its refresh
+//! token family. Rotation is a conditional update on the current token's hash, so two
+//! concurrent refreshes cannot both rotate.
+
+use serde::{Deserialize, Serialize};
+use shared::{
+    store::{Condition, Delete, Item, Put, Query, SortKey, Store, StoreError, Update, attr},
+    tenant::TenantId,
+};
+
+use crate::error::{AuthError, AuthResult};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: String,
+    pub tenant_id: String,
+    pub user_id: String,
+    pub created_at: String,
+    pub created_epoch: i64,
+    pub last_used_at: String,
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    #[serde(default)]
+    pub ip: Option<String>,
+    /// SHA-256 of the current refresh token, and of the one it replaced.
+    pub rt_hash: String,
+    #[serde(default)]
+    pub rt_prev_hash: Option<String>,
+    #[serde(default)]
+    pub rotated_at: i64,
+    /// The pair issued by the last rotation, sealed, for the grace window.
+    #[serde(default)]
+    pub grace_pair: Option<String>,
+    /// 7 days after login, whatever the rotations.
+    pub absolute_expiry: i64,
+    #[serde(default)]
+    pub revoked: bool,
+}
+
+impl Session {
+    pub fn is_live(&self, now: i64) -> bool {
+        !self.revoked && now < self.absolute_expiry
+    }
+    fn tenant(&self) -> AuthResult<TenantId> {
+        TenantId::parse(&self.tenant_id).map_err(|e| AuthError::Internal(e.to_string()))
+    }
+}
+
+fn to_session(item: &Item) -> AuthResult<Session> {
+    item.to_record()
+        .map_err(|e| AuthError::Internal(format!("session record: {e}")))
+}
+
+pub async fn get(
+    store: &dyn Store,
+    t: &TenantId,
+    user_id: &str,
+    id: &str,
+) -> AuthResult<Option<Session>> {
+    match store.get(&super::session(t, user_id, id)).await? {
+        Some(item) => to_session(&item).map(Some),
+        None => Ok(None),
+    }
+}
+
+pub async fn put_new(store: &dyn Store, s: &Session) -> AuthResult<()> {
+    let key = super::session(&s.tenant()?, &s.user_id, &s.id);
+    let item = Item::from_record(&key, s)
+        .map_err(|e| AuthError::Internal(e.to_string()))?
+        .with(attr::EXPIRES_AT, s.absolute_expiry);
+    store
+        .put(Put::new(item).when(Condition::item_absent()))
+        .await?;
+    Ok(())
+}
+
+/// Every session of a user still on record (live or not), oldest first.
+pub async fn list(store: &dyn Store, t: &TenantId, user_id: &str) -> AuthResult<Vec<Session>> {
+    let mut out = Vec::new();
+    let mut start = None;
+    loop {
+        let page = store
+            .query(
+                Query::partition(super::user_partition(t, user_id))
+                    .sk(SortKey::BeginsWith(super::SESSION_PREFIX.into()))
+                    .consistent()
+                    .resume(start),
+            )
+            .await?;
+        for item in &page.items {
+            out.push(to_session(item)?);
+        }
+        match page.next {
+            Some(n) => start = Some(n),
+            None => break,
+        }
+    }
+    out.sort_by_key(|s| s.created_epoch);
+    Ok(out)
+}
+
+/// Rotates the refresh token if `old_hash` is still current. `Ok(false)`: someone else
+/// rotated first.
+pub async fn rotate(
+    store: &dyn Store,
+    s: &Session,
+    old_hash: &str,
+    new_hash: &str,
+    sealed_pair: &str,
+    now: i64,
+    now_text: &str,
+) -> AuthResult<bool> {
+    let key = super::session(&s.tenant()?, &s.user_id, &s.id);
+    let upd = Update::new(key)
+        .set("rt_prev_hash", old_hash)
+        .set("rt_hash", new_hash)
+        .set("rotated_at", now)
+        .set("grace_pair", sealed_pair)
+        .set("last_used_at", now_text)
+        .when(
+            Condition::eq("rt_hash", old_hash)
+                .and(Condition::eq("revoked", false))
+                .and(Condition::item_present()),
+        );
+    match store.update(upd).await {
+        Ok(_) => Ok(true),
+        Err(StoreError::ConditionFailed { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Revokes a session (and so its refresh family). Idempotent.
+pub async fn revoke(store: &dyn Store, t: &TenantId, user_id: &str, id: &str) -> AuthResult<bool> {
+    let upd = Update::new(super::session(t, user_id, id))
+        .set("revoked", true)
+        .remove("grace_pair")
+        .when(Condition::item_present());
+    match store.update(upd).await {
+        Ok(_) => Ok(true),
+        Err(StoreError::ConditionFailed { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Removes a session record (eviction past the session limit).
+pub async fn delete(store: &dyn Store, t: &TenantId, user_id: &str, id: &str) -> AuthResult<()> {
+    store
+        .delete(Delete::new(super::session(t, user_id, id)))
+        .await?;
+    Ok(())
+}

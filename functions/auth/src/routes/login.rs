@@ -1,0 +1,151 @@
+//! `POST /login`: email or username + password -> tokens, or the MFA challenge.
+//! No enumeration: an unknown account and a wrong password give the same 401 after the
+//! same argon2 work. Lockout: 5 failures in 15 minutes -> 423 for 15 minutes.
+
+use axum::{extract::State, response::IntoResponse, response::Response};
+use serde::Deserialize;
+use serde_json::json;
+use shared::{ApiError, Envelope, FieldError, extract::ApiJson, store::Update};
+
+use crate::{
+    domain::{Email, Password, User, UserStatus, Username},
+    error::{AuthError, AuthResult},
+    repo::{audit, users},
+    signin,
+    state::{AuthState, ClientMeta},
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    pub password: String,
+}
+
+pub async fn login(
+    State(st): State<AuthState>,
+    meta: ClientMeta,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> Result<Response, ApiError> {
+    if body.password.is_empty() {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "password",
+            "is required",
+        )]));
+    }
+    let password = Password::candidate(body.password);
+    let user = match (&body.email, &body.username) {
+        (Some(e), _) if e.contains('@') => {
+            users::by_email(
+                st.store(),
+                &Email::parse(e).map_err(|f| ApiError::validation(vec![f]))?,
+            )
+            .await?
+        }
+        // An `email` without '@' is taken as a username (the guides' "Username/Password").
+        (Some(u), _) | (None, Some(u)) => match Username::parse(u) {
+            Ok(u) => users::by_username(st.store(), &u).await?,
+            Err(_) => None,
+        },
+        (None, None) => {
+            return Err(ApiError::validation(vec![FieldError::new(
+                "email",
+                "email or username is required",
+            )]));
+        }
+    };
+    let outcome = check_password(&st, user, password).await?;
+    if outcome.mfa_enabled() {
+        return Ok(Envelope::ok(signin::mfa_challenge(&st, &outcome).await?).into_response());
+    }
+    Ok(Envelope::ok(signin::complete(&st, &outcome, &meta, "password").await?).into_response())
+}
+
+/// Verifies a password for a possibly unknown user, applying lockout, status and
+/// rehashing. Shared by login and password change.
+pub async fn check_password(
+    st: &AuthState,
+    user: Option<User>,
+    password: Password,
+) -> AuthResult<User> {
+    let hasher = st.hasher.clone();
+    let now = st.epoch();
+    let Some(user) = user else {
+        // Same argon2 work as a real check, off the async runtime's threads.
+        let _ = tokio::task::spawn_blocking(move || hasher.verify_dummy(&password)).await;
+        return Err(AuthError::InvalidCredentials);
+    };
+    if user.locked_until > now {
+        return Err(AuthError::AccountLocked {
+            retry_after: (user.locked_until - now) as u64,
+        });
+    }
+    let phc = user.password_hash.clone();
+    let (ok, password) = tokio::task::spawn_blocking(move || {
+        let ok = match &phc {
+            Some(phc) => hasher.verify(&password, phc),
+            None => {
+                hasher.verify_dummy(&password);
+                false
+            }
+        };
+        (ok, password)
+    })
+    .await
+    .map_err(|e| AuthError::Internal(e.to_string()))?;
+    let tenant = signin::tenant_of(&user)?;
+    if !ok {
+        let locked = users::record_failure(st.store(), &user, now).await?;
+        audit::record(
+            st.store(),
+            st.now(),
+            audit::Event {
+                tenant: &tenant,
+                kind: if locked.is_some() {
+                    "account.locked"
+                } else {
+                    "login.failed"
+                },
+                actor: None,
+                subject: Some(&user.id),
+                details: json!({}),
+            },
+        )
+        .await;
+        return Err(match locked {
+            Some(until) => AuthError::AccountLocked {
+                retry_after: (until - now) as u64,
+            },
+            None => AuthError::InvalidCredentials,
+        });
+    }
+    if user.status == UserStatus::Suspended {
+        return Err(AuthError::AccountSuspended);
+    }
+    if !user.email_verified {
+        return Err(AuthError::AccountNotVerified);
+    }
+    let mut user = user;
+    if user.failed_logins > 0 || user.locked_until > 0 {
+        user = users::clear_failures(st.store(), &user).await?;
+    }
+    if user
+        .password_hash
+        .as_deref()
+        .is_some_and(|h| st.hasher.needs_rehash(h))
+    {
+        let hasher = st.hasher.clone();
+        let new_hash = tokio::task::spawn_blocking(move || hasher.hash(&password))
+            .await
+            .map_err(|e| AuthError::Internal(e.to_string()))??;
+        user = users::update(
+            st.store(),
+            Update::new(users::key_of(&user)?).set("password_hash", new_hash),
+        )
+        .await?;
+    }
+    Ok(user)
+}

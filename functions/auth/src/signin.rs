@@ -1,0 +1,162 @@
+//! Completing a sign-in — whichever way the user proved who they are (password, MFA,
+//! verified email, magic link, OAuth, WebAuthn): a new session within the session
+//! limit, a token pair, an audit event.
+
+use serde::Serialize;
+use serde_json::json;
+use shared::tenant::TenantId;
+
+use crate::{
+    domain::User,
+    error::{AuthError, AuthResult},
+    repo::{
+        audit, one_time,
+        sessions::{self, Session},
+        tenants,
+    },
+    state::{AuthState, ClientMeta},
+    tokens::{RefreshToken, TokenPair},
+};
+
+/// The `user` of a login response.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginUser {
+    pub id: String,
+    pub email: String,
+    pub username: Option<String>,
+    pub roles: Vec<String>,
+    pub tenant_id: String,
+    pub plan_tier: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginResponse {
+    #[serde(flatten)]
+    pub tokens: TokenPair,
+    pub user: LoginUser,
+}
+
+/// The MFA challenge answered instead of tokens.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaChallenge {
+    pub mfa_required: bool,
+    pub mfa_token: String,
+    pub available_methods: Vec<&'static str>,
+}
+
+pub const MFA_TOKEN_TTL: i64 = 300;
+
+pub fn tenant_of(user: &User) -> AuthResult<TenantId> {
+    TenantId::parse(&user.tenant_id).map_err(|e| AuthError::Internal(e.to_string()))
+}
+
+/// A single-use, 5-minute MFA challenge for `user`.
+pub async fn mfa_challenge(st: &AuthState, user: &User) -> AuthResult<MfaChallenge> {
+    let token = one_time::issue(
+        st.store(),
+        one_time::Kind::Mfa,
+        Some(&tenant_of(user)?),
+        Some(&user.id),
+        json!({}),
+        st.epoch(),
+        MFA_TOKEN_TTL,
+    )
+    .await?;
+    Ok(MfaChallenge {
+        mfa_required: true,
+        mfa_token: token,
+        available_methods: vec!["totp"],
+    })
+}
+
+/// Opens a session for `user` and issues its first token pair.
+pub async fn complete(
+    st: &AuthState,
+    user: &User,
+    meta: &ClientMeta,
+    method: &str,
+) -> AuthResult<LoginResponse> {
+    let tenant_id = tenant_of(user)?;
+    let tenant = tenants::get(st.store(), &tenant_id).await?;
+    let plan = tenant
+        .as_ref()
+        .map(|t| t.plan_tier.clone())
+        .unwrap_or_else(|| "BASE".into());
+    enforce_session_limit(st, user, tenant.as_ref().is_some_and(|t| t.strict_sessions)).await?;
+
+    let now = st.now();
+    let session_id = shared::ids::new_id().to_string();
+    let refresh = RefreshToken::new(tenant_id, &user.id, &session_id);
+    let session = Session {
+        id: session_id.clone(),
+        tenant_id: user.tenant_id.clone(),
+        user_id: user.id.clone(),
+        created_at: shared::clock::rfc3339_millis(now),
+        created_epoch: now.timestamp(),
+        last_used_at: shared::clock::rfc3339_millis(now),
+        user_agent: meta.user_agent.clone(),
+        ip: meta.ip.clone(),
+        rt_hash: refresh.hash(),
+        rt_prev_hash: None,
+        rotated_at: 0,
+        grace_pair: None,
+        absolute_expiry: now.timestamp() + st.cfg.refresh_ttl_secs,
+        revoked: false,
+    };
+    sessions::put_new(st.store(), &session).await?;
+    let access = st.issuer.access_token(user, &plan, &session_id).await?;
+    audit::record(
+        st.store(),
+        now,
+        audit::Event {
+            tenant: &tenant_id,
+            kind: "login.succeeded",
+            actor: Some(&user.id),
+            subject: Some(&user.id),
+            details: json!({ "method": method, "session": session_id }),
+        },
+    )
+    .await;
+    Ok(LoginResponse {
+        tokens: TokenPair {
+            access_token: access,
+            refresh_token: refresh.encode(),
+            expires_in: st.issuer.access_ttl(),
+            token_type: "Bearer".into(),
+        },
+        user: LoginUser {
+            id: user.id.clone(),
+            email: user.email.clone(),
+            username: user.username.clone(),
+            roles: user.roles.clone(),
+            tenant_id: user.tenant_id.clone(),
+            plan_tier: plan,
+        },
+    })
+}
+
+/// At most `session_limit` live sessions: the oldest is evicted, or — in a tenant with
+/// strict sessions — the new login is refused with 429 MAX_SESSIONS_REACHED.
+async fn enforce_session_limit(st: &AuthState, user: &User, strict: bool) -> AuthResult<()> {
+    let tenant = tenant_of(user)?;
+    let now = st.epoch();
+    let live: Vec<Session> = sessions::list(st.store(), &tenant, &user.id)
+        .await?
+        .into_iter()
+        .filter(|s| s.is_live(now))
+        .collect();
+    if live.len() < st.cfg.session_limit {
+        return Ok(());
+    }
+    if strict {
+        return Err(AuthError::MaxSessionsReached);
+    }
+    let excess = live.len() + 1 - st.cfg.session_limit;
+    for old in live.iter().take(excess) {
+        sessions::revoke(st.store(), &tenant, &user.id, &old.id).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,119 @@
+//! auth-svc's state, built once per cold start (Lambda), by the local gateway, or by tests.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use http::request::Parts;
+use shared::{
+    ApiError,
+    auth::Claims,
+    platform::{Platform, ServiceState},
+    store::Store,
+    tenant::TenantId,
+};
+
+use crate::{
+    config::AuthConfig,
+    domain::PasswordHasher,
+    repo::sessions::{self, Session},
+    tokens::Issuer,
+};
+
+#[derive(Clone)]
+pub struct AuthState {
+    pub platform: Platform,
+    pub store: Arc<dyn Store>,
+    pub cfg: Arc<AuthConfig>,
+    pub issuer: Arc<Issuer>,
+    pub hasher: Arc<PasswordHasher>,
+}
+
+impl AuthState {
+    pub fn new(svc: ServiceState, cfg: AuthConfig) -> Self {
+        let p = &svc.platform;
+        let issuer = Issuer::new(
+            p.secrets.clone(),
+            cfg.private_keys_secret_id.clone(),
+            p.clock.clone(),
+            p.config.jwt_issuer.clone(),
+            p.config.jwt_audience.clone(),
+            cfg.access_ttl_secs,
+        );
+        AuthState {
+            platform: svc.platform,
+            store: svc.store,
+            cfg: Arc::new(cfg),
+            issuer: Arc::new(issuer),
+            hasher: Arc::new(PasswordHasher::owasp()),
+        }
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.platform.clock.now()
+    }
+    pub fn epoch(&self) -> i64 {
+        self.platform.clock.epoch_seconds()
+    }
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+}
+
+/// A caller whose token is valid AND whose session is still live. auth's own bearer
+/// routes use it, so a logout or revocation takes effect at once here; the other
+/// services accept a token until its `exp`.
+pub struct LiveCaller {
+    pub claims: Claims,
+    pub session: Session,
+}
+
+impl LiveCaller {
+    pub fn tenant(&self) -> TenantId {
+        self.claims.home_tenant()
+    }
+}
+
+impl FromRequestParts<AuthState> for LiveCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AuthState) -> Result<Self, ApiError> {
+        let claims = Claims::from_request_parts(parts, st).await?;
+        let sid = claims
+            .session_id
+            .clone()
+            .ok_or_else(ApiError::token_revoked)?;
+        let session = sessions::get(st.store(), &claims.home_tenant(), &claims.sub, &sid)
+            .await
+            .map_err(ApiError::from)?
+            .filter(|s| s.is_live(st.epoch()))
+            .ok_or_else(ApiError::token_revoked)?;
+        Ok(LiveCaller { claims, session })
+    }
+}
+
+/// Where a request came from, for the session list (never used for decisions).
+#[derive(Debug, Clone, Default)]
+pub struct ClientMeta {
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.chars().take(256).collect::<String>())
+        };
+        Ok(ClientMeta {
+            user_agent: header("user-agent"),
+            // API Gateway sets x-forwarded-for; its first entry is the client.
+            ip: header("x-forwarded-for")
+                .and_then(|v| v.split(',').next().map(|s| s.trim().to_owned())),
+        })
+    }
+}

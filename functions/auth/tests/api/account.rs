@@ -1,0 +1,1 @@
+//! Tests of route group `account` (see src/routes/account.rs).

@@ -1,0 +1,1 @@
+//! Tests of route group `admin` (see src/routes/admin.rs).

@@ -1,0 +1,124 @@
+//! A seeded auth-svc over any store, with the handles tests act on: the router, the
+//! test clock, the outbox, the signing key.
+
+use std::sync::Arc;
+
+use auth::{AuthConfig, AuthState};
+use axum::{Router, body::Body};
+use http::Request;
+use serde_json::Value;
+use shared::{
+    platform::ServiceState,
+    store::{Store, memory::MemoryStore},
+    testing::{Reply, TestPlatform, emulator_endpoint, emulator_sdk_config},
+};
+
+pub use auth::seed::{DEV_TOTP_SECRET, PASSWORD};
+
+pub struct TestAuth {
+    pub tp: TestPlatform,
+    pub state: AuthState,
+    pub router: Router,
+}
+
+impl TestAuth {
+    /// auth-svc on a fresh memory store with the staging tenants and accounts.
+    pub async fn new() -> Self {
+        Self::with_store(Arc::new(MemoryStore::new())).await
+    }
+
+    pub async fn with_store(store: Arc<dyn Store>) -> Self {
+        let tp = TestPlatform::new();
+        let state = AuthState::new(
+            ServiceState {
+                platform: tp.platform.clone(),
+                store,
+            },
+            AuthConfig::local(),
+        );
+        let now = shared::clock::rfc3339_millis(tp.platform.clock.now());
+        auth::seed::staging(state.store(), &state.hasher, &now)
+            .await
+            .expect("seed");
+        let router = auth::router(state.clone());
+        TestAuth { tp, state, router }
+    }
+
+    /// auth-svc on a fresh table of the emulator, or None (one SKIPPED line) without it.
+    pub async fn on_dynamodb(test: &str) -> Option<Self> {
+        let endpoint = emulator_endpoint(test)?;
+        let sdk = emulator_sdk_config(&endpoint).await;
+        let client = aws_sdk_dynamodb::Client::new(&sdk);
+        let table = format!("auth-test-{}", uuid::Uuid::new_v4().simple());
+        shared::store::dynamo::ensure_table(&client, &table)
+            .await
+            .expect("table");
+        Some(
+            Self::with_store(Arc::new(shared::store::dynamo::DynamoStore::new(
+                client, table,
+            )))
+            .await,
+        )
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> Reply {
+        shared::testing::send(&self.router, req).await
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let body = match body {
+            Some(b) => {
+                req = req.header("content-type", "application/json");
+                Body::from(b.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(req.body(body).unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.call("GET", path, token, None).await
+    }
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {
+        self.call("POST", path, token, Some(body)).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Reply {
+        self.post(
+            "/auth/v1/login",
+            None,
+            &serde_json::json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// Logs a staging account in; returns (access token, refresh token).
+    pub async fn tokens(&self, email: &str) -> (String, String) {
+        let r = self.login(email, PASSWORD).await;
+        assert_eq!(
+            r.status,
+            200,
+            "login {email}: {}",
+            String::from_utf8_lossy(&r.bytes)
+        );
+        let d = &r.json()["data"];
+        (
+            d["accessToken"].as_str().expect("accessToken").to_owned(),
+            d["refreshToken"].as_str().expect("refreshToken").to_owned(),
+        )
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        self.tp.advance(by)
+    }
+}

@@ -1,0 +1,1 @@
+//! Tests of route group `mfa` (see src/routes/mfa.rs).

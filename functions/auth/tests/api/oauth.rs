@@ -1,0 +1,1 @@
+//! Tests of route group `oauth` (see src/routes/oauth.rs).

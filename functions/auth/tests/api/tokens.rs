@@ -1,0 +1,1 @@
+//! Token attacks against auth-svc and cross-service verification.

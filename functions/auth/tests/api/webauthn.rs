@@ -1,0 +1,1 @@
+//! Tests of route group `webauthn` (see src/routes/webauthn.rs).
