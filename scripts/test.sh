@@ -12,4 +12,4 @@ cd "$ROOT"
 
 # The binary test starts the real eventzr-local; build it first.
 cargo build --quiet -p eventzr-local
-scripts/emulator.sh run -- cargo test --workspace "$@"
+scripts/emulator.sh run -- cargo test --workspace --no-fail-fast "$@"

@@ -69,17 +69,19 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             );
         }
         let message = strip_position(&inner.to_string());
-        // serde reports a missing field at its parent's path: name the field itself.
-        let field = match missing_field(&message) {
+        // serde reports a missing or unknown field at its parent's path: name the field.
+        let (name, issue) = match (missing_field(&message), unknown_field(&message)) {
+            (Some(name), _) => (Some(name), "is required".to_owned()),
+            (None, Some(name)) => (Some(name), "is not allowed here".to_owned()),
+            (None, None) => (None, message.clone()),
+        };
+        let field = match name {
             Some(name) if path == "." => name.to_owned(),
+            // An unknown field's path already ends with it.
+            Some(name) if path == name || path.ends_with(&format!(".{name}")) => path,
             Some(name) => format!("{path}.{name}"),
             None if path == "." => "body".to_owned(),
             None => path,
-        };
-        let issue = if missing_field(&message).is_some() {
-            "is required".to_owned()
-        } else {
-            message
         };
         ApiError::field(field, issue)
     })?;
@@ -97,6 +99,11 @@ fn strip_position(msg: &str) -> String {
 
 fn missing_field(msg: &str) -> Option<&str> {
     msg.strip_prefix("missing field `")?.strip_suffix('`')
+}
+
+fn unknown_field(msg: &str) -> Option<&str> {
+    let rest = msg.strip_prefix("unknown field `")?;
+    Some(&rest[..rest.find('`')?])
 }
 
 #[cfg(test)]
@@ -131,6 +138,22 @@ mod tests {
         );
         let e = parse_json::<Signup>(br#"{"email":"a","profile":{}}"#).unwrap_err();
         assert_eq!(fields(e)[0]["field"], "profile.age");
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Patch {
+        name: Option<String>,
+    }
+
+    #[test]
+    fn an_unknown_field_is_named() {
+        let e = parse_json::<Patch>(br#"{"name":"a","roles":["admin"]}"#).unwrap_err();
+        assert_eq!(
+            fields(e),
+            json!([{"field": "roles", "issue": "is not allowed here"}])
+        );
     }
 
     #[test]

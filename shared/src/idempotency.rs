@@ -47,6 +47,23 @@ pub struct Idempotency {
     pub body_limit: usize,
 }
 
+impl Idempotency {
+    /// The settings for `service`'s routes on its own table, from the platform's config.
+    pub fn for_service(
+        platform: &crate::platform::Platform,
+        service: Service,
+        store: Arc<dyn Store>,
+    ) -> Arc<Self> {
+        Arc::new(Idempotency {
+            store,
+            clock: platform.clock.clone(),
+            service,
+            in_progress_secs: platform.config.in_progress_secs,
+            body_limit: platform.config.body_limit,
+        })
+    }
+}
+
 /// The middleware: `routes.layer(axum::middleware::from_fn_with_state(cfg, idempotency::middleware))`
 /// on the routes that honour the header (after they are added).
 pub async fn middleware(State(cfg): State<Arc<Idempotency>>, req: Request, next: Next) -> Response {
@@ -254,11 +271,26 @@ fn store_down(e: StoreError) -> Response {
 pub fn fingerprint(method: &Method, path: &str, body: &[u8]) -> String {
     let canonical = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
-        .and_then(|v| serde_json::to_vec(&v).ok())
+        .and_then(|v| serde_json::to_vec(&sorted(v)).ok())
         .unwrap_or_else(|| body.to_vec());
     let mut input = format!("{method}\n{path}\n").into_bytes();
     input.extend_from_slice(&canonical);
     sha256_hex(&input)
+}
+
+/// Object keys in sorted order at every depth. Explicit, because serde_json's `Map` keeps
+/// insertion order whenever any crate in the build enables its `preserve_order` feature.
+fn sorted(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        J::Object(map) => {
+            let mut entries: Vec<_> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            J::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        J::Array(items) => J::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
 }
 
 #[cfg(test)]
@@ -270,6 +302,9 @@ mod tests {
         let a = fingerprint(&Method::POST, "/x", br#"{"a":1,"b":[1,2]}"#);
         let b = fingerprint(&Method::POST, "/x", b"{ \"b\": [1, 2],\n \"a\": 1 }");
         assert_eq!(a, b);
+        let nested_a = fingerprint(&Method::POST, "/x", br#"{"o":{"y":1,"x":[{"q":1,"p":2}]}}"#);
+        let nested_b = fingerprint(&Method::POST, "/x", br#"{"o":{"x":[{"p":2,"q":1}],"y":1}}"#);
+        assert_eq!(nested_a, nested_b);
         assert_ne!(a, fingerprint(&Method::POST, "/x", br#"{"a":2,"b":[1,2]}"#));
         assert_ne!(a, fingerprint(&Method::PUT, "/x", br#"{"a":1,"b":[1,2]}"#));
         assert_ne!(a, fingerprint(&Method::POST, "/y", br#"{"a":1,"b":[1,2]}"#));

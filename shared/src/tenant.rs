@@ -74,3 +74,21 @@ mod tests {
         );
     }
 }
+
+/// Extractor: the tenant a verified request acts on (see `Claims::tenant`), for handlers
+/// that need only the tenant. Rejects like `Claims` (401 without a valid token, 403 on an
+/// `x-tenant-id` mismatch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tenant(pub TenantId);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Tenant {
+    type Rejection = crate::error::ApiError;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let claims = crate::auth::Claims::from_request_parts(parts, state).await?;
+        Ok(Tenant(claims.tenant()))
+    }
+}

@@ -39,6 +39,13 @@ pub enum AuthError {
     NotFound,
     #[error("last admin")]
     LastAdmin,
+    #[error("webauthn verification failed")]
+    WebauthnFailed,
+    #[error("oauth state invalid")]
+    OAuthStateInvalid,
+    /// The provider failed (non-2xx, unreachable, bad id_token); the detail is logged only.
+    #[error("oauth provider error: {0}")]
+    OAuthProviderError(String),
     #[error(transparent)]
     Api(#[from] ApiError),
     #[error(transparent)]
@@ -109,6 +116,24 @@ impl From<AuthError> for ApiError {
                 S::CONFLICT,
                 "LAST_ADMIN",
                 "the tenant needs at least one active admin",
+            ),
+            AuthError::OAuthStateInvalid => (
+                S::BAD_REQUEST,
+                "OAUTH_STATE_INVALID",
+                "sign-in state is invalid or expired; start again",
+            ),
+            AuthError::OAuthProviderError(detail) => {
+                return ApiError::new(
+                    S::BAD_GATEWAY,
+                    "OAUTH_PROVIDER_ERROR",
+                    "the sign-in provider failed; try again",
+                )
+                .with_source(detail);
+            }
+            AuthError::WebauthnFailed => (
+                S::UNAUTHORIZED,
+                "WEBAUTHN_FAILED",
+                "passkey verification failed",
             ),
             AuthError::Api(e) => return e,
             AuthError::Store(e) => return e.into(),

@@ -5,6 +5,8 @@
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod oauth;
+pub mod ops;
 pub mod repo;
 pub mod routes;
 pub mod seed;
@@ -38,8 +40,8 @@ pub fn router(state: AuthState) -> Router {
     let routes = Router::new()
         .merge(routes::session::router())
         .merge(routes::mfa::router())
-        .merge(routes::account::router())
-        .merge(routes::admin::router())
+        .merge(routes::account::router(&state))
+        .merge(routes::admin::router(&state))
         .merge(routes::oauth::router())
         .merge(routes::webauthn::router())
         .with_state(state.clone())

@@ -101,6 +101,7 @@ pub async fn complete(
         ip: meta.ip.clone(),
         rt_hash: refresh.hash(),
         rt_prev_hash: None,
+        rt_retired: Vec::new(),
         rotated_at: 0,
         grace_pair: None,
         absolute_expiry: now.timestamp() + st.cfg.refresh_ttl_secs,

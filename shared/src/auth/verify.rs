@@ -25,6 +25,9 @@ pub const MAX_TOKEN_LEN: usize = 8 * 1024;
 pub const LEEWAY_SECS: i64 = 30;
 /// An unknown `kid` refreshes the key set at most this often.
 pub const MIN_REFRESH: Duration = Duration::seconds(60);
+/// A known key is re-checked against the published set this often, so a key removed
+/// after a rotation stops verifying on warm functions too.
+pub const MAX_AGE: Duration = Duration::minutes(10);
 
 /// Why a token was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,12 +72,16 @@ impl KeySource for SecretKeys {
     }
 }
 
-/// Keys by kid, loaded on first use (not at init) and refreshed on an unknown kid
-/// at most once per [`MIN_REFRESH`].
+type KeyMap = Arc<HashMap<String, Arc<DecodingKey>>>;
+
+/// Keys by kid, loaded on first use (not at init), refreshed on an unknown kid at most
+/// once per [`MIN_REFRESH`], and re-read when older than [`MAX_AGE`] (if that re-read
+/// fails, the cached set keeps serving: a Secrets Manager hiccup must not log everyone out).
 pub struct KeyCache {
     source: Arc<dyn KeySource>,
     clock: Arc<dyn Clock>,
-    keys: RwLock<Arc<HashMap<String, Arc<DecodingKey>>>>,
+    /// The keys and when they were fetched.
+    keys: RwLock<(KeyMap, Option<DateTime<Utc>>)>,
     last_fetch: tokio::sync::Mutex<Option<DateTime<Utc>>>,
 }
 
@@ -83,33 +90,41 @@ impl KeyCache {
         KeyCache {
             source,
             clock,
-            keys: RwLock::new(Arc::new(HashMap::new())),
+            keys: RwLock::new((Arc::new(HashMap::new()), None)),
             last_fetch: tokio::sync::Mutex::new(None),
         }
     }
 
-    fn cached(&self, kid: &str) -> Option<Arc<DecodingKey>> {
-        self.keys
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(kid)
-            .cloned()
+    /// The cached key for `kid`, and whether the cached set is younger than MAX_AGE.
+    fn cached(&self, kid: &str) -> (Option<Arc<DecodingKey>>, bool) {
+        let guard = self.keys.read().unwrap_or_else(|e| e.into_inner());
+        let fresh = guard.1.is_some_and(|at| self.clock.now() - at < MAX_AGE);
+        (guard.0.get(kid).cloned(), fresh)
     }
 
     pub async fn key(&self, kid: &str) -> Result<Option<Arc<DecodingKey>>, KeyError> {
-        if let Some(k) = self.cached(kid) {
+        if let (Some(k), true) = self.cached(kid) {
             return Ok(Some(k));
         }
         // One refresh at a time; whoever waited re-checks what the winner loaded.
         let mut last = self.last_fetch.lock().await;
-        if let Some(k) = self.cached(kid) {
-            return Ok(Some(k));
+        let (cached, fresh) = self.cached(kid);
+        if let (Some(k), true) = (&cached, fresh) {
+            return Ok(Some(k.clone()));
         }
         let now = self.clock.now();
-        if last.is_some_and(|t| now - t < MIN_REFRESH) {
+        if cached.is_none() && last.is_some_and(|t| now - t < MIN_REFRESH) {
             return Ok(None);
         }
-        let set = self.source.fetch().await?;
+        let set = match self.source.fetch().await {
+            Ok(set) => set,
+            Err(e) if cached.is_some() => {
+                tracing::warn!(error = %e, "could not re-read the public key set; serving the cached one");
+                *last = Some(now);
+                return Ok(cached);
+            }
+            Err(e) => return Err(e),
+        };
         *last = Some(now);
         let map: HashMap<_, _> = set
             .decoding_keys()
@@ -117,8 +132,8 @@ impl KeyCache {
             .map(|(kid, k)| (kid, Arc::new(k)))
             .collect();
         tracing::info!(keys = map.len(), "loaded the public key set");
-        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(map);
-        Ok(self.cached(kid))
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = (Arc::new(map), Some(now));
+        Ok(self.cached(kid).0)
     }
 }
 

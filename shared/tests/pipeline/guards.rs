@@ -123,3 +123,19 @@ async fn search_requires_x_tenant_id_on_authenticated_routes() {
         "health stays public"
     );
 }
+
+#[tokio::test]
+async fn the_tenant_extractor_gives_the_acting_tenant() {
+    let app = TestApp::new(Service::Reports);
+    let r = app
+        .get("/reports/v1/tenant", Some(&app.tp.token(&["user"])))
+        .await;
+    assert_eq!(r.json()["data"]["tenant"], T1);
+    app.get("/reports/v1/tenant", None)
+        .await
+        .assert_error(401, "ERR_REPORTS_UNAUTHORIZED");
+    let mut sys = app.tp.claims(&["system"]);
+    sys.tenant_id = "00000000-0000-0000-0000-000000000000".into();
+    let r = get_with_tenant(&app, "/reports/v1/tenant", &app.tp.sign(&sys), Some(T3)).await;
+    assert_eq!(r.json()["data"]["tenant"], T3);
+}

@@ -63,6 +63,10 @@ async fn whoami(caller: Claims) -> Envelope<Value> {
     }))
 }
 
+async fn tenant_only(shared::tenant::Tenant(t): shared::tenant::Tenant) -> Envelope<Value> {
+    Envelope::ok(json!({ "tenant": t }))
+}
+
 async fn maybe_whoami(caller: Option<Claims>) -> Envelope<Value> {
     Envelope::ok(json!({ "authenticated": caller.is_some() }))
 }
@@ -134,6 +138,7 @@ impl TestApp {
         let routes = Router::new()
             .route(&format!("{base}/whoami"), get(whoami))
             .route(&format!("{base}/maybe"), get(maybe_whoami))
+            .route(&format!("{base}/tenant"), get(tenant_only))
             .route(&format!("{base}/admin"), get(admin_only))
             .route(&format!("{base}/heatmaps"), get(heatmaps))
             .merge(writes)

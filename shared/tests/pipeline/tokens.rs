@@ -384,3 +384,46 @@ async fn public_routes_accept_no_token_but_not_a_bad_one() {
         .await
         .assert_error(401, "ERR_ANALYTICS_TOKEN_INVALID");
 }
+
+#[tokio::test]
+async fn a_key_removed_from_the_set_stops_verifying_within_ten_minutes() {
+    let app = app();
+    assert_eq!(
+        app.get(WHOAMI, Some(&app.tp.token(&["user"]))).await.status,
+        200
+    );
+    let successor = SigningKey::generate("test-key-2").unwrap();
+    let config = &app.tp.platform.config;
+    app.tp.secrets.set(
+        &config.jwt_public_keys_secret_id,
+        json!({"keys": [successor.public_jwk()]}).to_string(),
+    );
+    app.tp.advance(Duration::minutes(9));
+    assert_eq!(
+        app.get(WHOAMI, Some(&app.tp.token(&["user"]))).await.status,
+        200,
+        "still cached"
+    );
+    app.tp.advance(Duration::minutes(2));
+    app.get(WHOAMI, Some(&app.tp.token(&["user"])))
+        .await
+        .assert_error(401, "ERR_ANALYTICS_TOKEN_INVALID");
+}
+
+#[tokio::test]
+async fn a_failed_re_read_keeps_serving_the_cached_set() {
+    let app = app();
+    assert_eq!(
+        app.get(WHOAMI, Some(&app.tp.token(&["user"]))).await.status,
+        200
+    );
+    app.tp.secrets.set(
+        &app.tp.platform.config.jwt_public_keys_secret_id,
+        "not json",
+    );
+    app.tp.advance(Duration::minutes(11));
+    assert_eq!(
+        app.get(WHOAMI, Some(&app.tp.token(&["user"]))).await.status,
+        200
+    );
+}

@@ -7,7 +7,7 @@
 //! method is served on a declared path. A `.route()` on a path missing from the table
 //! itself stays invisible to the probe; keeping each group's `ROUTES` beside its `router()` is the guard.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use axum::{body::Body, http::Request, http::StatusCode};
 use shared::{ApiError, service::Service, testing::json_body};
@@ -26,6 +26,8 @@ struct TemplateRoute {
     route: Route,
     /// `Metadata.BuildProperties.Binary` of the function declaring it.
     binary: Option<String>,
+    /// `Properties.Environment.Variables.ROUTE_GROUP` of that function.
+    group: Option<String>,
     /// `<Function>.<Event>`, for messages.
     origin: String,
 }
@@ -67,6 +69,10 @@ fn template_routes() -> Result<Vec<TemplateRoute>, Vec<String>> {
                     routes.push(TemplateRoute {
                         route: (m, p),
                         binary: str_at(resource, &["Metadata", "BuildProperties", "Binary"]),
+                        group: str_at(
+                            resource,
+                            &["Properties", "Environment", "Variables", "ROUTE_GROUP"],
+                        ),
                         origin,
                     })
                 }
@@ -222,6 +228,40 @@ fn every_template_route_is_wired_to_its_service_function() {
     assert!(
         wrong.is_empty(),
         "routes wired to the wrong function:\n  {}",
+        wrong.join("\n  ")
+    );
+}
+
+#[test]
+fn every_template_route_sits_under_the_function_of_its_route_group() {
+    let routes = template_routes()
+        .unwrap_or_else(|errors| panic!("template.yaml:\n  {}", errors.join("\n  ")));
+    let group_of: BTreeMap<Route, &str> = service_route_groups()
+        .into_iter()
+        .flat_map(|(group, routes)| {
+            routes
+                .iter()
+                .map(move |(m, p)| ((m.to_string(), p.to_string()), group))
+        })
+        .collect();
+    let wrong: Vec<String> = routes
+        .iter()
+        .filter_map(|r| {
+            let want = group_of.get(&r.route).copied();
+            (want.is_none() || r.group.as_deref() != want).then(|| {
+                format!(
+                    "{} ({}): under ROUTE_GROUP {:?}, ROUTE_GROUPS puts it in {:?}",
+                    route_label(&r.route),
+                    r.origin,
+                    r.group,
+                    want
+                )
+            })
+        })
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "routes under the wrong route group's function:\n  {}",
         wrong.join("\n  ")
     );
 }

@@ -1,7 +1,10 @@
 //! auth-svc's domain types: parsed at the edge, nothing past it takes a raw `String`.
 
+pub mod admin;
 pub mod email;
+pub mod passkey;
 pub mod password;
+pub mod totp;
 pub mod user;
 
 pub use email::{Email, Username};

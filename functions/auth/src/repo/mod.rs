@@ -2,7 +2,10 @@
 //! global keys are the lookups that precede knowing the tenant: email and username
 //! locks (login, uniqueness) and one-time tokens (links in mail).
 
+pub mod admin;
 pub mod audit;
+pub mod credentials;
+pub mod mfa;
 pub mod one_time;
 pub mod sessions;
 pub mod tenants;

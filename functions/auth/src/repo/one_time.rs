@@ -71,6 +71,32 @@ pub async fn issue(
     Ok(token)
 }
 
+/// Reads a live token of `kind` without consuming it, to check what it was issued for
+/// before work that may still fail (a weak new password must not burn a reset link).
+/// Only `redeem` makes it single-use.
+pub async fn peek(store: &dyn Store, kind: Kind, token: &str, now: i64) -> AuthResult<Redeemed> {
+    if token.is_empty() || token.len() > 256 {
+        return Err(AuthError::OneTimeTokenInvalid);
+    }
+    let key = super::one_time(
+        kind.as_str(),
+        &shared::ids::sha256_hex(token.trim().as_bytes()),
+    );
+    match store.get(&key).await? {
+        Some(item) if item.get_i64(attr::EXPIRES_AT).is_some_and(|e| e > now) => Ok(Redeemed {
+            tenant: item
+                .get_s("tenant_id")
+                .and_then(|t| TenantId::parse(t).ok()),
+            user_id: item.get_s("user_id").map(str::to_owned),
+            data: item
+                .get_s("data")
+                .and_then(|d| serde_json::from_str(d).ok())
+                .unwrap_or(Value::Null),
+        }),
+        _ => Err(AuthError::OneTimeTokenInvalid),
+    }
+}
+
 /// Consumes a token of `kind`: exactly one caller gets it, and only before it expires.
 pub async fn redeem(store: &dyn Store, kind: Kind, token: &str, now: i64) -> AuthResult<Redeemed> {
     if token.is_empty() || token.len() > 256 {

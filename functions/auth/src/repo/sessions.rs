@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use shared::{
-    store::{Condition, Delete, Item, Put, Query, SortKey, Store, StoreError, Update, attr},
+    store::{Condition, Delete, Item, Put, Query, SortKey, Store, StoreError, Update, Value, attr},
     tenant::TenantId,
 };
 
@@ -26,6 +26,11 @@ pub struct Session {
     pub rt_hash: String,
     #[serde(default)]
     pub rt_prev_hash: Option<String>,
+    /// Hashes of the tokens retired before `rt_prev_hash`, newest first, at most
+    /// [`RETIRED_KEPT`]: presenting one is reuse (revoke the family), whereas a secret
+    /// never issued is only invalid — so knowing a session id is not enough to end it.
+    #[serde(default)]
+    pub rt_retired: Vec<String>,
     #[serde(default)]
     pub rotated_at: i64,
     /// The pair issued by the last rotation, sealed, for the grace window.
@@ -99,6 +104,10 @@ pub async fn list(store: &dyn Store, t: &TenantId, user_id: &str) -> AuthResult<
     Ok(out)
 }
 
+/// How many retired token hashes a session remembers beyond the previous one (at a
+/// refresh every 15 minutes, 8 hours of use). An older token is refused as invalid.
+pub const RETIRED_KEPT: usize = 32;
+
 /// Rotates the refresh token if `old_hash` is still current. `Ok(false)`: someone else
 /// rotated first.
 pub async fn rotate(
@@ -111,7 +120,17 @@ pub async fn rotate(
     now_text: &str,
 ) -> AuthResult<bool> {
     let key = super::session(&s.tenant()?, &s.user_id, &s.id);
+    // `s` is what the condition below pins (rt_hash unchanged means no rotation since it
+    // was read), so its history is the current one.
+    let retired: Vec<Value> = s
+        .rt_prev_hash
+        .iter()
+        .chain(&s.rt_retired)
+        .take(RETIRED_KEPT)
+        .map(|h| Value::S(h.clone()))
+        .collect();
     let upd = Update::new(key)
+        .set("rt_retired", Value::L(retired))
         .set("rt_prev_hash", old_hash)
         .set("rt_hash", new_hash)
         .set("rotated_at", now)

@@ -1,12 +1,225 @@
-//! Route group `account`: accounts by email: signup and verification, password forgot/reset/change, magic links.
-//! (One Lambda function in template.yaml.)
+//! Route group `account`: accounts by email — signup and verification, password
+//! forgot/reset/change, magic links. (One Lambda function in template.yaml.)
+//!
+//! Every link travels only in a mail (`{link_base_url}/<page>?token=<token>`); the token
+//! is a one-time token (repo::one_time), never logged nor echoed in a response.
+//! forgot/resend/magic-link answer 202 whether or not the account exists, after the same
+//! store reads and no sooner than `MIN_ANSWER` (no enumeration by answer or timing).
 
-use axum::Router;
+pub mod magic;
+pub mod password;
+pub mod signup;
 
-use crate::AuthState;
+use std::time::Duration;
 
-pub const ROUTES: &[(&str, &str)] = &[];
+use axum::{Router, routing::post};
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use shared::{
+    ApiError,
+    idempotency::{self, Idempotency},
+    mail::Mail,
+    tenant::TenantId,
+};
 
-pub fn router() -> Router<AuthState> {
+use crate::{
+    domain::{Email, Password, User, UserStatus},
+    error::{AuthError, AuthResult},
+    repo::{one_time::Redeemed, sessions, users},
+    signin::{self, LoginResponse, MfaChallenge},
+    state::{AuthState, ClientMeta},
+};
+
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/auth/v1/signup/email"),
+    ("POST", "/auth/v1/signup/verify"),
+    ("POST", "/auth/v1/signup/resend"),
+    ("POST", "/auth/v1/password/forgot"),
+    ("POST", "/auth/v1/password/reset"),
+    ("POST", "/auth/v1/password/change"),
+    ("POST", "/auth/v1/passwordless/magic-link"),
+    ("POST", "/auth/v1/passwordless/verify"),
+];
+
+/// The routes that answer tokens (the two `verify`s) stay outside the Idempotency-Key
+/// layer: it would keep their response — a refresh token in clear — for 24 hours, and
+/// their single-use token already makes a retry harmless. Every other route honours it.
+pub fn router(st: &AuthState) -> Router<AuthState> {
+    let idempotent = Router::new()
+        .route("/auth/v1/signup/email", post(signup::signup))
+        .route("/auth/v1/signup/resend", post(signup::resend))
+        .route("/auth/v1/password/forgot", post(password::forgot))
+        .route("/auth/v1/password/reset", post(password::reset))
+        .route("/auth/v1/password/change", post(password::change))
+        .route("/auth/v1/passwordless/magic-link", post(magic::magic_link))
+        .route_layer(axum::middleware::from_fn_with_state(
+            Idempotency::for_service(&st.platform, crate::SERVICE, st.store.clone()),
+            idempotency::middleware,
+        ));
     Router::new()
+        .route("/auth/v1/signup/verify", post(signup::verify))
+        .route("/auth/v1/passwordless/verify", post(magic::verify))
+        .merge(idempotent)
+}
+
+/// `{token}` of the verify routes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenBody {
+    pub token: String,
+}
+
+/// `{email}` of resend and forgot.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailBody {
+    pub email: String,
+}
+
+/// The `data` of every 202: the same whether or not a mail went out.
+#[derive(Debug, Serialize)]
+pub struct Accepted {
+    accepted: bool,
+}
+
+impl Accepted {
+    pub const YES: Accepted = Accepted { accepted: true };
+}
+
+/// What a completed sign-in answers: tokens, or the MFA challenge for MFA accounts.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum SignIn {
+    Tokens(Box<LoginResponse>),
+    Mfa(MfaChallenge),
+}
+
+/// Signs `user` in after a mailed link proved the address: tokens, or the MFA
+/// challenge (a link never skips the second factor).
+async fn sign_in(
+    st: &AuthState,
+    user: &User,
+    meta: &ClientMeta,
+    method: &str,
+) -> AuthResult<SignIn> {
+    if user.status == UserStatus::Suspended {
+        return Err(AuthError::AccountSuspended);
+    }
+    if user.mfa_enabled() {
+        return Ok(SignIn::Mfa(signin::mfa_challenge(st, user).await?));
+    }
+    Ok(SignIn::Tokens(Box::new(
+        signin::complete(st, user, meta, method).await?,
+    )))
+}
+
+pub fn parse_email(raw: &str) -> Result<Email, ApiError> {
+    Email::parse(raw).map_err(|f| ApiError::validation(vec![f]))
+}
+
+/// A new password under the policy; WEAK_PASSWORD names `field` (`password` at signup,
+/// `newPassword` on reset and change).
+pub fn new_password(raw: String, email: &Email, field: &str) -> Result<Password, ApiError> {
+    Password::new_for(raw, email).map_err(|e| match e {
+        AuthError::WeakPassword(why) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "WEAK_PASSWORD", why)
+                .with_details(json!({"fields": [{"field": field, "issue": why}]}))
+        }
+        e => e.into(),
+    })
+}
+
+/// argon2id off the async runtime's threads.
+async fn hash(st: &AuthState, password: Password) -> AuthResult<String> {
+    let hasher = st.hasher.clone();
+    tokio::task::spawn_blocking(move || hasher.hash(&password))
+        .await
+        .map_err(|e| AuthError::Internal(e.to_string()))?
+}
+
+/// The user a redeemed token was issued for (TOKEN_INVALID if it no longer exists).
+async fn user_of(st: &AuthState, redeemed: &Redeemed) -> AuthResult<User> {
+    let (Some(tenant), Some(id)) = (&redeemed.tenant, &redeemed.user_id) else {
+        return Err(AuthError::OneTimeTokenInvalid);
+    };
+    users::get(st.store(), tenant, id)
+        .await?
+        .ok_or(AuthError::OneTimeTokenInvalid)
+}
+
+/// Revokes every live session of `user` but `keep`; returns how many.
+async fn revoke_sessions(st: &AuthState, user: &User, keep: Option<&str>) -> AuthResult<usize> {
+    let tenant = signin::tenant_of(user)?;
+    let now = st.epoch();
+    let mut revoked = 0;
+    for s in sessions::list(st.store(), &tenant, &user.id).await? {
+        if s.is_live(now) && Some(s.id.as_str()) != keep {
+            sessions::revoke(st.store(), &tenant, &user.id, &s.id).await?;
+            revoked += 1;
+        }
+    }
+    Ok(revoked)
+}
+
+/// The least time forgot/resend/magic-link take: the known-account branch also writes
+/// a token and calls the mail provider, which the unknown branch cannot imitate.
+const MIN_ANSWER: Duration = Duration::from_millis(250);
+
+/// Runs `work` for the account behind `email` (if any) so that an unknown address reads
+/// the same items (by_email stops after the lock when there is no account: one more
+/// read) and answers after the same floor.
+async fn for_account<F, Fut>(st: &AuthState, email: &Email, work: F) -> AuthResult<()>
+where
+    F: FnOnce(User) -> Fut,
+    Fut: Future<Output = AuthResult<()>>,
+{
+    let started = tokio::time::Instant::now();
+    let outcome = async {
+        match users::by_email(st.store(), email).await? {
+            Some(user) => work(user).await,
+            None => users::get(st.store(), &TenantId::SYSTEM, "absent")
+                .await
+                .map(drop),
+        }
+    }
+    .await;
+    tokio::time::sleep_until(started + MIN_ANSWER).await;
+    outcome
+}
+
+/// One kind of link mail.
+pub struct LinkMail {
+    pub subject: &'static str,
+    /// "… open this link to <action>".
+    pub action: &'static str,
+    /// The front end's page the link opens.
+    pub page: &'static str,
+    pub valid_for: &'static str,
+}
+
+/// Mails `token` as a link. A mail failure is logged, not answered: the caller answers
+/// the same either way (and can ask again), so it reveals nothing.
+async fn send_link(st: &AuthState, to: &str, kind: &LinkMail, token: &str) {
+    let link = format!(
+        "{}/{}?token={token}",
+        st.cfg.link_base_url.trim_end_matches('/'),
+        kind.page
+    );
+    let (action, valid_for) = (kind.action, kind.valid_for);
+    let ignore = "If you did not ask for this, ignore this mail; nothing changes.";
+    let mail = Mail {
+        to: vec![to.to_owned()],
+        subject: kind.subject.to_owned(),
+        text: format!(
+            "Hello,\n\nOpen this link to {action} (valid for {valid_for}):\n\n{link}\n\n{ignore}\n\n— EventZR\n"
+        ),
+        html: Some(format!(
+            "<p>Hello,</p><p>Open this link to {action} (valid for {valid_for}):</p>\
+             <p><a href=\"{link}\">{link}</a></p><p>{ignore}</p><p>— EventZR</p>"
+        )),
+    };
+    if let Err(e) = st.platform.mailer.send(&mail).await {
+        tracing::warn!(error = %e, page = kind.page, "could not send a link mail");
+    }
 }

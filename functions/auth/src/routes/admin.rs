@@ -1,12 +1,95 @@
-//! Route group `admin`: tenant administration (users: list, read, roles/status, unlock, invite) and tenants (system role).
-//! (One Lambda function in template.yaml.)
+//! Route group `admin`: tenant administration (users: list, read, roles/status, unlock,
+//! invite) and tenants (system role). (One Lambda function in template.yaml.)
+//!
+//! Every route needs a live session (auth's own bearer routes see a revocation at once)
+//! and a role: `admin` for users, `system` for tenants. Users are addressed under the
+//! caller's acting tenant (`Claims::tenant`: its own, or for `system` the one named by
+//! `x-tenant-id`), so another tenant's user id is simply not found.
 
-use axum::Router;
+pub mod invite;
+pub mod tenants;
+pub mod users;
 
-use crate::AuthState;
+use std::{marker::PhantomData, ops::Deref};
 
-pub const ROUTES: &[(&str, &str)] = &[];
+use axum::{
+    Router,
+    extract::FromRequestParts,
+    routing::{get, patch, post},
+};
+use http::request::Parts;
+use shared::{
+    ApiError,
+    access::{RoleRequirement, roles},
+    idempotency::{self, Idempotency},
+    tenant::TenantId,
+};
 
-pub fn router() -> Router<AuthState> {
+use crate::state::{AuthState, LiveCaller};
+
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/auth/v1/users"),
+    ("POST", "/auth/v1/users/invite"),
+    ("GET", "/auth/v1/users/{userId}"),
+    ("PATCH", "/auth/v1/users/{userId}"),
+    ("POST", "/auth/v1/users/{userId}/unlock"),
+    ("POST", "/auth/v1/tenants"),
+    ("PATCH", "/auth/v1/tenants/{tenantId}"),
+];
+
+/// The group's routes; the mutating ones honour `Idempotency-Key` (the layer lets GETs through).
+pub fn router(st: &AuthState) -> Router<AuthState> {
     Router::new()
+        .route("/auth/v1/users", get(users::list))
+        .route("/auth/v1/users/invite", post(invite::invite))
+        .route(
+            "/auth/v1/users/{userId}",
+            get(users::get).patch(users::patch),
+        )
+        .route("/auth/v1/users/{userId}/unlock", post(users::unlock))
+        .route("/auth/v1/tenants", post(tenants::create))
+        .route("/auth/v1/tenants/{tenantId}", patch(tenants::patch))
+        .route_layer(axum::middleware::from_fn_with_state(
+            Idempotency::for_service(&st.platform, crate::SERVICE, st.store.clone()),
+            idempotency::middleware,
+        ))
+}
+
+/// A caller with a live session holding at least role `R` (401, else 403 FORBIDDEN).
+pub struct Live<R> {
+    pub caller: LiveCaller,
+    role: PhantomData<R>,
+}
+
+pub type AdminCaller = Live<roles::Admin>;
+pub type SystemCaller = Live<roles::System>;
+
+impl<R> Live<R> {
+    /// The tenant the request acts on; every key of the request is built from it.
+    pub fn tenant(&self) -> TenantId {
+        self.caller.claims.tenant()
+    }
+    pub fn id(&self) -> &str {
+        &self.caller.claims.sub
+    }
+}
+
+impl<R> Deref for Live<R> {
+    type Target = LiveCaller;
+    fn deref(&self) -> &LiveCaller {
+        &self.caller
+    }
+}
+
+impl<R: RoleRequirement> FromRequestParts<AuthState> for Live<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AuthState) -> Result<Self, ApiError> {
+        let caller = LiveCaller::from_request_parts(parts, st).await?;
+        caller.claims.require_role(R::ROLE)?;
+        Ok(Live {
+            caller,
+            role: PhantomData,
+        })
+    }
 }

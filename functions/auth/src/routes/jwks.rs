@@ -1,5 +1,7 @@
 //! `GET /.well-known/jwks.json`: the public key set, as RFC 7517 defines it — a bare
 //! JWKS document rather than the envelope, because JWT libraries fetch this URL as is.
+//! Served as `application/jwk-set+json` (RFC 7517 §8.5): what it is, and it keeps the
+//! document apart from the enveloped `application/json` answers of every other route.
 
 use axum::{
     extract::State,
@@ -19,7 +21,7 @@ pub async fn jwks(State(st): State<AuthState>) -> Result<Response, ApiError> {
     let headers = resp.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
+        HeaderValue::from_static("application/jwk-set+json"),
     );
     headers.insert(
         header::CACHE_CONTROL,

@@ -129,7 +129,10 @@ pub async fn check_password(
         return Err(AuthError::AccountNotVerified);
     }
     let mut user = user;
-    if user.failed_logins > 0 || user.locked_until > 0 {
+    // With MFA on, the password is only the first factor: the count (which wrong MFA
+    // codes also feed) is cleared by the completed sign-in, not here — otherwise a fresh
+    // login after each batch of wrong codes would allow unlimited code guessing.
+    if (user.failed_logins > 0 || user.locked_until > 0) && !user.mfa_enabled() {
         user = users::clear_failures(st.store(), &user).await?;
     }
     if user

@@ -1,12 +1,280 @@
-//! Route group `oauth`: sign-in with google, github, microsoft and apple (authorization code + PKCE, state, nonce).
-//! (One Lambda function in template.yaml.)
+//! Route group `oauth`: sign-in with google, github, microsoft and apple (authorization
+//! code + PKCE S256, state, nonce). (One Lambda function in template.yaml.)
+//!
+//! `authorize` stores what the callback needs (provider, PKCE verifier, nonce,
+//! redirectUri) under a single-use 10-minute `state`; `callback` redeems it, exchanges
+//! the code and signs in the user whose verified email the provider vouches for.
+//! A provider that is not configured is 400 VALIDATION on `provider`, not 503: it is a
+//! standing property of the deployment, retrying never helps, and the front end learns
+//! to hide the button.
 
-use axum::Router;
+use axum::{
+    Router,
+    extract::{Path, Query, State, rejection::QueryRejection},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde::{Deserialize, Serialize};
+use shared::{ApiError, Envelope, FieldError, extract::ApiJson};
 
-use crate::AuthState;
+use crate::{
+    AuthState,
+    error::{AuthError, AuthResult},
+    oauth::{Provider, ProviderConfig, accounts, client},
+    repo::one_time::{self, Kind},
+    signin,
+    state::ClientMeta,
+};
 
-pub const ROUTES: &[(&str, &str)] = &[];
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/auth/v1/oauth/{provider}/authorize"),
+    ("POST", "/auth/v1/oauth/{provider}/callback"),
+];
 
 pub fn router() -> Router<AuthState> {
     Router::new()
+        .route("/auth/v1/oauth/{provider}/authorize", get(authorize))
+        .route("/auth/v1/oauth/{provider}/callback", post(callback))
+}
+
+/// How long a started sign-in may take at the provider.
+pub const STATE_TTL_SECS: i64 = 600;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizeQuery {
+    #[serde(default)]
+    pub redirect_uri: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizeView {
+    pub authorization_url: String,
+    pub state: String,
+}
+
+/// What the state carries from authorize to callback (stored, never sent).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Pending {
+    provider: String,
+    verifier: String,
+    nonce: String,
+    redirect_uri: String,
+}
+
+pub async fn authorize(
+    State(st): State<AuthState>,
+    Path(provider): Path<String>,
+    query: Result<Query<AuthorizeQuery>, QueryRejection>,
+) -> Result<Envelope<AuthorizeView>, ApiError> {
+    let (provider, cfg) = configured(&st, &provider)?;
+    let Query(query) = query.map_err(|_| ApiError::field("redirectUri", "is malformed"))?;
+    let redirect_uri = redirect_uri(&st, query.redirect_uri.as_deref())?;
+    // RFC 7636: a 43-character verifier from the CSPRNG (256 bits), sent as S256.
+    let pending = Pending {
+        provider: provider.as_str().to_owned(),
+        verifier: shared::ids::random_token(),
+        nonce: shared::ids::random_token(),
+        redirect_uri,
+    };
+    let data = serde_json::to_value(&pending).map_err(ApiError::internal)?;
+    let state = one_time::issue(
+        st.store(),
+        Kind::OAuthState,
+        None,
+        None,
+        data,
+        st.epoch(),
+        STATE_TTL_SECS,
+    )
+    .await?;
+    let authorization_url = authorization_url(provider, cfg, &pending, &state)?;
+    Ok(Envelope::ok(AuthorizeView {
+        authorization_url,
+        state,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackBody {
+    pub code: String,
+    pub state: String,
+}
+
+pub async fn callback(
+    State(st): State<AuthState>,
+    Path(provider): Path<String>,
+    meta: ClientMeta,
+    ApiJson(body): ApiJson<CallbackBody>,
+) -> Result<Response, ApiError> {
+    let (provider, cfg) = configured(&st, &provider)?;
+    body.validate()?;
+    let pending = redeem(&st, provider, &body.state).await?;
+    let secret = client::client_secret(cfg, st.platform.secrets.as_ref()).await?;
+    let tokens = client::exchange_code(
+        cfg,
+        &secret,
+        &body.code,
+        &pending.redirect_uri,
+        &pending.verifier,
+    )
+    .await?;
+    let missing =
+        |what: &str| AuthError::OAuthProviderError(format!("token answer without {what}"));
+    let identity = if provider.is_oidc() {
+        let id_token = tokens
+            .id_token
+            .as_deref()
+            .ok_or_else(|| missing("id_token"))?;
+        client::verify_id_token(cfg, id_token, &pending.nonce, st.epoch()).await?
+    } else {
+        let access = tokens
+            .access_token
+            .as_deref()
+            .ok_or_else(|| missing("access_token"))?;
+        client::github_identity(cfg, access).await?
+    };
+    let user = accounts::user_for(&st, provider, &identity).await?;
+    if user.mfa_enabled() {
+        return Ok(Envelope::ok(signin::mfa_challenge(&st, &user).await?).into_response());
+    }
+    let method = format!("oauth:{}", provider.as_str());
+    Ok(Envelope::ok(signin::complete(&st, &user, &meta, &method).await?).into_response())
+}
+
+impl CallbackBody {
+    fn validate(&self) -> Result<(), ApiError> {
+        let mut fields = Vec::new();
+        if self.code.trim().is_empty() || self.code.len() > 2048 {
+            fields.push(FieldError::new("code", "must be 1-2048 characters"));
+        }
+        if self.state.trim().is_empty() || self.state.len() > 256 {
+            fields.push(FieldError::new("state", "must be 1-256 characters"));
+        }
+        if fields.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::validation(fields))
+        }
+    }
+}
+
+/// An unknown provider is 404 (no such resource); a known one not set up here, 400.
+fn configured<'a>(
+    st: &'a AuthState,
+    raw: &str,
+) -> Result<(Provider, &'a ProviderConfig), ApiError> {
+    let provider = Provider::parse(raw).ok_or_else(ApiError::not_found)?;
+    let cfg = st
+        .cfg
+        .oauth
+        .get(provider)
+        .ok_or_else(|| ApiError::field("provider", "is not enabled"))?;
+    Ok((provider, cfg))
+}
+
+/// Consumes the state: single-use, unexpired, and issued for this provider.
+async fn redeem(st: &AuthState, provider: Provider, state: &str) -> AuthResult<Pending> {
+    let redeemed = one_time::redeem(st.store(), Kind::OAuthState, state, st.epoch())
+        .await
+        .map_err(|e| match e {
+            AuthError::OneTimeTokenInvalid => AuthError::OAuthStateInvalid,
+            e => e,
+        })?;
+    serde_json::from_value::<Pending>(redeemed.data)
+        .ok()
+        .filter(|p| p.provider == provider.as_str())
+        .ok_or(AuthError::OAuthStateInvalid)
+}
+
+/// Open-redirect guard: the front end may only be sent back under the link base URL or
+/// an allow-listed prefix.
+fn redirect_uri(st: &AuthState, raw: Option<&str>) -> Result<String, ApiError> {
+    let err = |issue: &str| ApiError::field("redirectUri", issue);
+    let uri = raw
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| err("is required"))?;
+    if uri.len() > 2048
+        || uri
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
+    {
+        return Err(err("is not a valid URI"));
+    }
+    let mut allowed = std::iter::once(st.cfg.link_base_url.as_str())
+        .chain(st.cfg.oauth.redirect_allowlist.iter().map(String::as_str));
+    if !allowed.any(|base| is_under(uri, base)) {
+        return Err(err("must point to the application"));
+    }
+    Ok(uri.to_owned())
+}
+
+/// `uri` is `base` or below it; what follows the prefix cannot extend the host
+/// (`https://app.eventzr.com.evil.io`, `…com@evil.io`, `…com:8443`).
+fn is_under(uri: &str, base: &str) -> bool {
+    let base = base.trim_end_matches('/');
+    !base.is_empty()
+        && uri
+            .strip_prefix(base)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?', '#']))
+}
+
+fn authorization_url(
+    provider: Provider,
+    cfg: &ProviderConfig,
+    pending: &Pending,
+    state: &str,
+) -> Result<String, ApiError> {
+    let challenge = crate::oauth::pkce_challenge(&pending.verifier);
+    let mut params = vec![
+        ("client_id", cfg.client_id.as_str()),
+        ("redirect_uri", pending.redirect_uri.as_str()),
+        ("response_type", "code"),
+        ("scope", provider.scope()),
+        ("state", state),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    if provider.is_oidc() {
+        params.push(("nonce", pending.nonce.as_str()));
+    }
+    if provider == Provider::Apple {
+        // Apple requires form_post when the name or email scope is asked for.
+        params.push(("response_mode", "form_post"));
+    }
+    url::Url::parse_with_params(&cfg.endpoints.authorize, &params)
+        .map(String::from)
+        .map_err(|e| {
+            ApiError::internal(format!("authorize endpoint of {}: {e}", provider.as_str()))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_under;
+
+    #[test]
+    fn redirects_must_stay_under_the_base() {
+        let base = "https://app.eventzr.com";
+        for ok in [
+            base,
+            "https://app.eventzr.com/",
+            "https://app.eventzr.com/oauth/cb?x=1",
+        ] {
+            assert!(is_under(ok, base), "{ok}");
+        }
+        for bad in [
+            "https://app.eventzr.com.evil.io/cb",
+            "https://app.eventzr.com@evil.io/cb",
+            "https://app.eventzr.com:8443/cb",
+            "https://evil.io/?https://app.eventzr.com",
+            "http://app.eventzr.com/cb",
+        ] {
+            assert!(!is_under(bad, base), "{bad}");
+        }
+    }
 }

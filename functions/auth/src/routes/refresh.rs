@@ -2,6 +2,15 @@
 //! current token rotates once; the one it replaced, presented again inside the grace
 //! window, gets the pair already issued (two tabs refreshing at once); presented later,
 //! or any older token, revokes the whole family.
+//!
+//! Decision — the grace window answers every presentation of the previous token, not
+//! just one. The design (auth-svc.md, "Refresh rotation") says the previous token may be
+//! presented again *once*; issue 3 requires 10 parallel refreshes of one token to all
+//! succeed with one rotation and no revocation. A "once" counter would revoke the family
+//! on the third of those requests, so we keep the stored-pair answer for the whole
+//! window (`refresh_grace_secs`, 10 s). What bounds the risk: the duplicate gets the
+//! *same* pair (no new family, no new token), only for the immediately previous token,
+//! only for those seconds; after them, or for any older token, the family is revoked.
 
 use axum::extract::State;
 use serde::Deserialize;
@@ -9,6 +18,7 @@ use serde_json::json;
 use shared::{ApiError, Envelope, extract::ApiJson};
 
 use crate::{
+    domain::UserStatus,
     error::{AuthError, AuthResult},
     repo::{audit, sessions, tenants, users},
     state::{AuthState, LiveCaller},
@@ -32,6 +42,7 @@ pub async fn refresh(
 async fn rotate(st: &AuthState, token: &RefreshToken) -> AuthResult<TokenPair> {
     let now = st.epoch();
     let presented = token.hash();
+    let is = |hash: &str| shared::ids::secure_eq(presented.as_bytes(), hash.as_bytes());
     // Two passes at most: a lost rotation race re-reads and takes the grace path.
     for _ in 0..2 {
         let session = sessions::get(st.store(), &token.tenant, &token.user_id, &token.session_id)
@@ -43,63 +54,82 @@ async fn rotate(st: &AuthState, token: &RefreshToken) -> AuthResult<TokenPair> {
         if now >= session.absolute_expiry {
             return Err(AuthError::RefreshTokenExpired);
         }
-        if shared::ids::secure_eq(presented.as_bytes(), session.rt_hash.as_bytes()) {
-            let user = users::get(st.store(), &token.tenant, &token.user_id)
-                .await?
-                .ok_or(AuthError::TokenRevoked)?;
-            let plan = tenants::plan_of(st.store(), &token.tenant).await?;
-            let next = RefreshToken::new(token.tenant, &token.user_id, &token.session_id);
-            let pair = TokenPair {
-                access_token: st.issuer.access_token(&user, &plan, &session.id).await?,
-                refresh_token: next.encode(),
-                expires_in: st.issuer.access_ttl(),
-                token_type: "Bearer".into(),
-            };
-            let sealed = st.issuer.seal(&pair).await?;
-            let now_text = shared::clock::rfc3339_millis(st.now());
-            if sessions::rotate(
-                st.store(),
-                &session,
-                &presented,
-                &next.hash(),
-                &sealed,
-                now,
-                &now_text,
-            )
-            .await?
-            {
-                return Ok(pair);
+        if is(&session.rt_hash) {
+            match rotate_current(st, token, &session).await? {
+                Some(pair) => return Ok(pair),
+                None => continue,
             }
-            continue;
         }
-        let is_previous = session
-            .rt_prev_hash
-            .as_deref()
-            .is_some_and(|p| shared::ids::secure_eq(presented.as_bytes(), p.as_bytes()));
-        if is_previous && now - session.rotated_at <= st.cfg.refresh_grace_secs {
-            if let Some(sealed) = &session.grace_pair
-                && let Some(pair) = st.issuer.open(sealed).await?
-            {
-                return Ok(pair);
-            }
+        let is_previous = session.rt_prev_hash.as_deref().is_some_and(is);
+        if is_previous
+            && now - session.rotated_at <= st.cfg.refresh_grace_secs
+            && let Some(sealed) = &session.grace_pair
+            && let Some(pair) = st.issuer.open(sealed).await?
+        {
+            return Ok(pair);
+        }
+        if !is_previous && !session.rt_retired.iter().any(|h| is(h)) {
+            // Never issued (or retired too long ago to be remembered): refused, but not
+            // proof of theft — a guessed secret for a known session id must not end it.
+            return Err(AuthError::Api(ApiError::token_invalid()));
         }
         // Reuse of a retired token: assume it was stolen; end the whole family.
-        sessions::revoke(st.store(), &token.tenant, &token.user_id, &token.session_id).await?;
-        audit::record(
-            st.store(),
-            st.now(),
-            audit::Event {
-                tenant: &token.tenant,
-                kind: "session.revoked",
-                actor: None,
-                subject: Some(&token.user_id),
-                details: json!({ "session": token.session_id, "reason": "refresh token reuse" }),
-            },
-        )
-        .await;
+        revoke_family(st, token).await?;
         return Err(AuthError::TokenRevoked);
     }
     Err(AuthError::TokenRevoked)
+}
+
+/// Issues the next pair for the current token; `None` if a concurrent refresh rotated
+/// first (the caller re-reads and answers from the grace window).
+async fn rotate_current(
+    st: &AuthState,
+    token: &RefreshToken,
+    session: &sessions::Session,
+) -> AuthResult<Option<TokenPair>> {
+    // Suspension revokes the sessions too; this holds even if that write was lost.
+    let user = users::get(st.store(), &token.tenant, &token.user_id)
+        .await?
+        .filter(|u| u.status == UserStatus::Active)
+        .ok_or(AuthError::TokenRevoked)?;
+    let plan = tenants::plan_of(st.store(), &token.tenant).await?;
+    let next = RefreshToken::new(token.tenant, &token.user_id, &token.session_id);
+    let pair = TokenPair {
+        access_token: st.issuer.access_token(&user, &plan, &session.id).await?,
+        refresh_token: next.encode(),
+        expires_in: st.issuer.access_ttl(),
+        token_type: "Bearer".into(),
+    };
+    let sealed = st.issuer.seal(&pair).await?;
+    let now_text = shared::clock::rfc3339_millis(st.now());
+    let rotated = sessions::rotate(
+        st.store(),
+        session,
+        &token.hash(),
+        &next.hash(),
+        &sealed,
+        st.epoch(),
+        &now_text,
+    )
+    .await?;
+    Ok(rotated.then_some(pair))
+}
+
+async fn revoke_family(st: &AuthState, token: &RefreshToken) -> AuthResult<()> {
+    sessions::revoke(st.store(), &token.tenant, &token.user_id, &token.session_id).await?;
+    audit::record(
+        st.store(),
+        st.now(),
+        audit::Event {
+            tenant: &token.tenant,
+            kind: "session.revoked",
+            actor: None,
+            subject: Some(&token.user_id),
+            details: json!({ "session": token.session_id, "reason": "refresh token reuse" }),
+        },
+    )
+    .await;
+    Ok(())
 }
 
 /// `POST /logout`: revokes the caller's session and its refresh family.

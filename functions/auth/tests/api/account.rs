@@ -1,1 +1,806 @@
-//! Tests of route group `account` (see src/routes/account.rs).
+//! Route group `account`: signup and verification, password forgot/reset/change, magic
+//! links — followed through the mail they send (the outbox here, SES over the wire).
+
+use std::sync::Arc;
+
+use auth::{
+    domain::Email,
+    repo::{
+        one_time::{self, Kind},
+        users,
+    },
+};
+use chrono::Duration;
+use futures_util::future::join_all;
+use serde_json::{Value, json};
+use shared::testing::t1;
+
+use crate::helpers::{PASSWORD, TestAuth};
+
+const NEW_PASSWORD: &str = "a brand new passphrase";
+
+fn signup_body(email: &str, password: &str) -> Value {
+    json!({"email": email, "password": password, "name": "Ada Founder", "tenantName": "Ada Events"})
+}
+
+/// The token of the last link to `page` mailed to `to`.
+fn mailed_token(app: &TestAuth, to: &str, page: &str) -> String {
+    let mails = app.tp.outbox.sent_to(to);
+    let mail = mails.last().unwrap_or_else(|| panic!("no mail to {to}"));
+    token_in(&mail.mail.text, page)
+}
+
+/// Follows `…/<page>?token=<token>` in a mail body.
+fn token_in(body: &str, page: &str) -> String {
+    let marker = format!("/{page}?token=");
+    let at = body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {page} link in: {body}"))
+        + marker.len();
+    body[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+async fn stored_user(app: &TestAuth, email: &str) -> Option<auth::domain::User> {
+    users::by_email(app.state.store(), &Email::parse(email).unwrap())
+        .await
+        .unwrap()
+}
+
+/// Signs a new founder up and follows the verification link; returns the verify reply.
+async fn signed_up_and_verified(
+    app: &TestAuth,
+    email: &str,
+    password: &str,
+) -> shared::testing::Reply {
+    let r = app
+        .post("/auth/v1/signup/email", None, &signup_body(email, password))
+        .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.bytes));
+    let token = mailed_token(app, email, "verify-email");
+    app.post("/auth/v1/signup/verify", None, &json!({"token": token}))
+        .await
+}
+
+#[tokio::test]
+async fn signup_mails_a_verification_link_and_login_waits_for_it() {
+    let app = TestAuth::new().await;
+    let r = app
+        .post(
+            "/auth/v1/signup/email",
+            None,
+            &signup_body("Ada@Example.com", NEW_PASSWORD),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let d = &r.json()["data"];
+    assert_eq!(d["verificationRequired"], true);
+    assert_eq!(d["user"]["email"], "ada@example.com");
+    assert_eq!(d["user"]["roles"], json!(["admin"]));
+    assert_eq!(d["user"]["planTier"], "BASE");
+    assert_eq!(d["user"]["emailVerified"], false);
+    assert!(d.get("accessToken").is_none() && d["user"].get("passwordHash").is_none());
+    let stored = stored_user(&app, "ada@example.com").await.expect("stored");
+    assert!(!stored.email_verified);
+    assert!(stored.password_hash.unwrap().starts_with("$argon2id$"));
+
+    let mails = app.tp.outbox.sent_to("ada@example.com");
+    assert_eq!(mails.len(), 1);
+    assert!(
+        mails[0]
+            .mail
+            .html
+            .as_deref()
+            .unwrap()
+            .contains("/verify-email?token=")
+    );
+    let token = mailed_token(&app, "ada@example.com", "verify-email");
+    assert_eq!(token.len(), 43);
+    assert!(!String::from_utf8_lossy(&r.bytes).contains(&token));
+
+    app.login("ada@example.com", NEW_PASSWORD)
+        .await
+        .assert_error(403, "ERR_AUTH_ACCOUNT_NOT_VERIFIED");
+    let v = app
+        .post("/auth/v1/signup/verify", None, &json!({"token": token}))
+        .await;
+    assert_eq!(v.status, 200);
+    assert!(v.json()["data"]["accessToken"].as_str().is_some());
+    assert_eq!(v.json()["data"]["user"]["email"], "ada@example.com");
+    assert!(
+        stored_user(&app, "ada@example.com")
+            .await
+            .unwrap()
+            .email_verified
+    );
+    assert_eq!(app.login("ada@example.com", NEW_PASSWORD).await.status, 200);
+    app.post("/auth/v1/signup/verify", None, &json!({"token": token}))
+        .await
+        .assert_error(400, "ERR_AUTH_TOKEN_INVALID");
+}
+
+#[tokio::test]
+async fn a_verification_link_expires_after_24_hours_and_resend_mails_a_new_one() {
+    let app = TestAuth::new().await;
+    app.post(
+        "/auth/v1/signup/email",
+        None,
+        &signup_body("late@example.com", NEW_PASSWORD),
+    )
+    .await;
+    let stale = mailed_token(&app, "late@example.com", "verify-email");
+    app.advance(Duration::hours(24) + Duration::seconds(1));
+    app.post("/auth/v1/signup/verify", None, &json!({"token": stale}))
+        .await
+        .assert_error(400, "ERR_AUTH_TOKEN_INVALID");
+    let r = app
+        .post(
+            "/auth/v1/signup/resend",
+            None,
+            &json!({"email": "late@example.com"}),
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    assert_eq!(app.tp.outbox.sent_to("late@example.com").len(), 2);
+    let fresh = mailed_token(&app, "late@example.com", "verify-email");
+    let v = app
+        .post("/auth/v1/signup/verify", None, &json!({"token": fresh}))
+        .await;
+    assert_eq!(v.status, 200);
+    // Verified now: a resend answers the same and mails nothing.
+    let r = app
+        .post(
+            "/auth/v1/signup/resend",
+            None,
+            &json!({"email": "late@example.com"}),
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    assert_eq!(app.tp.outbox.sent_to("late@example.com").len(), 2);
+}
+
+#[tokio::test]
+async fn signup_rejects_a_taken_email_or_username() {
+    let app = TestAuth::new().await;
+    app.post(
+        "/auth/v1/signup/email",
+        None,
+        &signup_body("PARTNER@eventzr.com", NEW_PASSWORD),
+    )
+    .await
+    .assert_error(409, "ERR_AUTH_EMAIL_TAKEN");
+    let mut first = signup_body("first@example.com", NEW_PASSWORD);
+    first["username"] = json!("ada");
+    assert_eq!(
+        app.post("/auth/v1/signup/email", None, &first).await.status,
+        201
+    );
+    let mut second = signup_body("second@example.com", NEW_PASSWORD);
+    second["username"] = json!("ADA");
+    app.post("/auth/v1/signup/email", None, &second)
+        .await
+        .assert_error(409, "ERR_AUTH_USERNAME_TAKEN");
+    assert!(stored_user(&app, "second@example.com").await.is_none());
+    assert!(app.tp.outbox.sent_to("second@example.com").is_empty());
+}
+
+#[tokio::test]
+async fn signup_rejects_weak_passwords_naming_the_field() {
+    let app = TestAuth::new().await;
+    for weak in ["short1!", "password1", "QWERTYUIOP", "weak@example.com"] {
+        let r = app
+            .post(
+                "/auth/v1/signup/email",
+                None,
+                &signup_body("weak@example.com", weak),
+            )
+            .await;
+        r.assert_error(400, "ERR_AUTH_WEAK_PASSWORD");
+        assert_eq!(
+            r.json()["error"]["details"]["fields"][0]["field"],
+            "password",
+            "{weak}"
+        );
+    }
+    assert!(stored_user(&app, "weak@example.com").await.is_none());
+}
+
+#[tokio::test]
+async fn signup_needs_exactly_one_of_tenant_name_or_invite_token() {
+    let app = TestAuth::new().await;
+    let field = |r: &shared::testing::Reply| {
+        r.assert_error(400, "ERR_AUTH_VALIDATION");
+        r.json()["error"]["details"]["fields"][0]["field"].clone()
+    };
+    let mut neither = signup_body("x@example.com", NEW_PASSWORD);
+    neither.as_object_mut().unwrap().remove("tenantName");
+    assert_eq!(
+        field(&app.post("/auth/v1/signup/email", None, &neither).await),
+        "tenantName"
+    );
+    let mut both = signup_body("x@example.com", NEW_PASSWORD);
+    both["inviteToken"] = json!("abc");
+    assert_eq!(
+        field(&app.post("/auth/v1/signup/email", None, &both).await),
+        "inviteToken"
+    );
+    let bad_email = signup_body("not-an-email", NEW_PASSWORD);
+    assert_eq!(
+        field(&app.post("/auth/v1/signup/email", None, &bad_email).await),
+        "email"
+    );
+    let mut role = signup_body("x@example.com", NEW_PASSWORD);
+    role["roles"] = json!(["system"]);
+    app.post("/auth/v1/signup/email", None, &role)
+        .await
+        .assert_error(400, "ERR_AUTH_VALIDATION");
+}
+
+#[tokio::test]
+async fn long_and_unicode_passwords_work_and_are_never_truncated() {
+    let app = TestAuth::new().await;
+    let long = format!("{}Z", "p".repeat(63)); // 64 characters
+    let unicode = "пароль-日本語-🔐-contraseña".to_owned();
+    for (email, password, near_miss) in [
+        (
+            "long@example.com",
+            long.clone(),
+            format!("{}Y", "p".repeat(63)),
+        ),
+        (
+            "longer@example.com",
+            format!("{long}{}", "q".repeat(40)),
+            format!("{long}{}r", "q".repeat(39)),
+        ),
+        (
+            "unicode@example.com",
+            unicode.clone(),
+            unicode.replace('🔐', "🔑"),
+        ),
+    ] {
+        assert_eq!(
+            signed_up_and_verified(&app, email, &password).await.status,
+            200
+        );
+        assert_eq!(app.login(email, &password).await.status, 200, "{email}");
+        app.login(email, &near_miss)
+            .await
+            .assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
+    }
+}
+
+#[tokio::test]
+async fn ten_parallel_signups_with_one_email_create_exactly_one_user() {
+    let app = TestAuth::new().await;
+    let calls = (0..10).map(|i| {
+        let mut body = signup_body("race@example.com", NEW_PASSWORD);
+        body["tenantName"] = json!(format!("Race {i}"));
+        let app = &app;
+        async move { app.post("/auth/v1/signup/email", None, &body).await }
+    });
+    let replies = join_all(calls).await;
+    let created = replies.iter().filter(|r| r.status == 201).count();
+    assert_eq!(created, 1);
+    for r in replies.iter().filter(|r| r.status != 201) {
+        r.assert_error(409, "ERR_AUTH_EMAIL_TAKEN");
+    }
+    assert_eq!(app.tp.outbox.sent_to("race@example.com").len(), 1);
+    let user = stored_user(&app, "race@example.com").await.unwrap();
+    let tenant = auth::signin::tenant_of(&user).unwrap();
+    let (listed, _) = users::list(app.state.store(), &tenant, 50, None)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+}
+
+#[tokio::test]
+async fn resend_forgot_and_magic_link_answer_202_and_mail_only_known_accounts() {
+    let app = TestAuth::new().await;
+    for path in [
+        "signup/resend",
+        "password/forgot",
+        "passwordless/magic-link",
+    ] {
+        let r = app
+            .post(
+                &format!("/auth/v1/{path}"),
+                None,
+                &json!({"email": "nobody@example.com"}),
+            )
+            .await;
+        assert_eq!(r.status, 202, "{path}");
+        assert_eq!(r.json()["data"], json!({"accepted": true}));
+    }
+    assert!(app.tp.outbox.sent().is_empty());
+
+    app.post(
+        "/auth/v1/signup/email",
+        None,
+        &signup_body("new@example.com", NEW_PASSWORD),
+    )
+    .await;
+    app.post(
+        "/auth/v1/signup/resend",
+        None,
+        &json!({"email": "new@example.com"}),
+    )
+    .await;
+    assert_eq!(app.tp.outbox.sent_to("new@example.com").len(), 2);
+    app.post(
+        "/auth/v1/password/forgot",
+        None,
+        &json!({"email": "user@eventzr.com"}),
+    )
+    .await;
+    mailed_token(&app, "user@eventzr.com", "reset-password");
+    app.post(
+        "/auth/v1/passwordless/magic-link",
+        None,
+        &json!({"email": "partner@eventzr.com"}),
+    )
+    .await;
+    mailed_token(&app, "partner@eventzr.com", "magic-link");
+    // An unverified account gets no magic link.
+    app.post(
+        "/auth/v1/passwordless/magic-link",
+        None,
+        &json!({"email": "new@example.com"}),
+    )
+    .await;
+    assert_eq!(app.tp.outbox.sent_to("new@example.com").len(), 2);
+}
+
+#[tokio::test]
+async fn a_locked_owner_can_reset_and_the_reset_clears_the_lock_and_ends_every_session() {
+    let app = TestAuth::new().await;
+    let (_, old_refresh) = app.tokens("user@eventzr.com").await;
+    for _ in 0..4 {
+        app.login("user@eventzr.com", "wrong password").await;
+    }
+    app.login("user@eventzr.com", "wrong password")
+        .await
+        .assert_error(423, "ERR_AUTH_ACCOUNT_LOCKED");
+
+    app.post(
+        "/auth/v1/password/forgot",
+        None,
+        &json!({"email": "user@eventzr.com"}),
+    )
+    .await;
+    let token = mailed_token(&app, "user@eventzr.com", "reset-password");
+    let body = json!({"token": token, "newPassword": NEW_PASSWORD});
+    let r = app.post("/auth/v1/password/reset", None, &body).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["data"], json!({"reset": true}));
+
+    let user = stored_user(&app, "user@eventzr.com").await.unwrap();
+    assert_eq!((user.locked_until, user.failed_logins), (0, 0));
+    app.post(
+        "/auth/v1/refresh",
+        None,
+        &json!({"refreshToken": old_refresh}),
+    )
+    .await
+    .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+    app.login("user@eventzr.com", PASSWORD)
+        .await
+        .assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
+    assert_eq!(
+        app.login("user@eventzr.com", NEW_PASSWORD).await.status,
+        200
+    );
+    app.post("/auth/v1/password/reset", None, &body)
+        .await
+        .assert_error(400, "ERR_AUTH_TOKEN_INVALID");
+}
+
+#[tokio::test]
+async fn a_reset_link_expires_after_30_minutes_and_a_weak_password_does_not_burn_it() {
+    let app = TestAuth::new().await;
+    app.post(
+        "/auth/v1/password/forgot",
+        None,
+        &json!({"email": "user@eventzr.com"}),
+    )
+    .await;
+    let token = mailed_token(&app, "user@eventzr.com", "reset-password");
+    let weak = app
+        .post(
+            "/auth/v1/password/reset",
+            None,
+            &json!({"token": token, "newPassword": "password1"}),
+        )
+        .await;
+    weak.assert_error(400, "ERR_AUTH_WEAK_PASSWORD");
+    assert_eq!(
+        weak.json()["error"]["details"]["fields"][0]["field"],
+        "newPassword"
+    );
+    app.advance(Duration::minutes(30) + Duration::seconds(1));
+    app.post(
+        "/auth/v1/password/reset",
+        None,
+        &json!({"token": token, "newPassword": NEW_PASSWORD}),
+    )
+    .await
+    .assert_error(400, "ERR_AUTH_TOKEN_INVALID");
+    assert_eq!(app.login("user@eventzr.com", PASSWORD).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_password_reset_never_bypasses_mfa() {
+    let app = TestAuth::new().await;
+    app.post(
+        "/auth/v1/password/forgot",
+        None,
+        &json!({"email": "dev@eventzr.com"}),
+    )
+    .await;
+    let token = mailed_token(&app, "dev@eventzr.com", "reset-password");
+    let r = app
+        .post(
+            "/auth/v1/password/reset",
+            None,
+            &json!({"token": token, "newPassword": NEW_PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.json()["data"].get("accessToken").is_none());
+    let login = app.login("dev@eventzr.com", NEW_PASSWORD).await;
+    assert_eq!(login.status, 200);
+    assert_eq!(login.json()["data"]["mfaRequired"], true);
+    assert!(login.json()["data"].get("accessToken").is_none());
+}
+
+#[tokio::test]
+async fn changing_the_password_ends_the_other_sessions_but_keeps_this_one() {
+    let app = TestAuth::new().await;
+    let (this_access, _) = app.tokens("organizer@eventzr.com").await;
+    let (other_access, other_refresh) = app.tokens("organizer@eventzr.com").await;
+    let body = json!({"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD});
+    let r = app
+        .post("/auth/v1/password/change", Some(&this_access), &body)
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.json()["data"],
+        json!({"changed": true, "revokedSessions": 1})
+    );
+    assert_eq!(
+        app.get("/auth/v1/profile", Some(&this_access)).await.status,
+        200
+    );
+    app.get("/auth/v1/profile", Some(&other_access))
+        .await
+        .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+    app.post(
+        "/auth/v1/refresh",
+        None,
+        &json!({"refreshToken": other_refresh}),
+    )
+    .await
+    .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+    assert_eq!(
+        app.login("organizer@eventzr.com", NEW_PASSWORD)
+            .await
+            .status,
+        200
+    );
+    app.login("organizer@eventzr.com", PASSWORD)
+        .await
+        .assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
+}
+
+#[tokio::test]
+async fn changing_the_password_checks_the_current_one_like_a_login() {
+    let app = TestAuth::new().await;
+    let (access, _) = app.tokens("admin@eventzr.com").await;
+    let change = |current: &str, new: &str| json!({"currentPassword": current, "newPassword": new});
+    app.post(
+        "/auth/v1/password/change",
+        None,
+        &change(PASSWORD, NEW_PASSWORD),
+    )
+    .await
+    .assert_error(401, "ERR_AUTH_UNAUTHORIZED");
+    app.post(
+        "/auth/v1/password/change",
+        Some(&access),
+        &change("not it", NEW_PASSWORD),
+    )
+    .await
+    .assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
+    assert_eq!(
+        stored_user(&app, "admin@eventzr.com")
+            .await
+            .unwrap()
+            .failed_logins,
+        1
+    );
+    let weak = app
+        .post(
+            "/auth/v1/password/change",
+            Some(&access),
+            &change(PASSWORD, "12345678"),
+        )
+        .await;
+    weak.assert_error(400, "ERR_AUTH_WEAK_PASSWORD");
+    assert_eq!(
+        weak.json()["error"]["details"]["fields"][0]["field"],
+        "newPassword"
+    );
+    assert_eq!(app.login("admin@eventzr.com", PASSWORD).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_magic_link_signs_partner_in_once_and_meets_mfa_for_dev() {
+    let app = TestAuth::new().await;
+    let redirect = "http://127.0.0.1:3000/dashboard?tab=events";
+    let r = app
+        .post(
+            "/auth/v1/passwordless/magic-link",
+            None,
+            &json!({"email": "partner@eventzr.com", "redirectUri": redirect}),
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    let token = mailed_token(&app, "partner@eventzr.com", "magic-link");
+    let v = app
+        .post(
+            "/auth/v1/passwordless/verify",
+            None,
+            &json!({"token": token}),
+        )
+        .await;
+    assert_eq!(v.status, 200);
+    let d = &v.json()["data"];
+    assert_eq!(d["user"]["email"], "partner@eventzr.com");
+    assert_eq!(d["redirectUri"], redirect);
+    assert_eq!(
+        app.get("/auth/v1/profile", d["accessToken"].as_str())
+            .await
+            .status,
+        200
+    );
+    app.post(
+        "/auth/v1/passwordless/verify",
+        None,
+        &json!({"token": token}),
+    )
+    .await
+    .assert_error(400, "ERR_AUTH_TOKEN_INVALID");
+
+    app.post(
+        "/auth/v1/passwordless/magic-link",
+        None,
+        &json!({"email": "dev@eventzr.com"}),
+    )
+    .await;
+    let token = mailed_token(&app, "dev@eventzr.com", "magic-link");
+    let v = app
+        .post(
+            "/auth/v1/passwordless/verify",
+            None,
+            &json!({"token": token}),
+        )
+        .await;
+    assert_eq!(v.status, 200);
+    assert_eq!(v.json()["data"]["mfaRequired"], true);
+    assert!(v.json()["data"].get("accessToken").is_none());
+}
+
+#[tokio::test]
+async fn a_magic_link_works_while_locked_expires_in_15_minutes_and_refuses_foreign_redirects() {
+    let app = TestAuth::new().await;
+    for _ in 0..5 {
+        app.login("user@eventzr.com", "wrong password").await;
+    }
+    let link = |email: &str| json!({"email": email});
+    app.post(
+        "/auth/v1/passwordless/magic-link",
+        None,
+        &link("user@eventzr.com"),
+    )
+    .await;
+    let token = mailed_token(&app, "user@eventzr.com", "magic-link");
+    let v = app
+        .post(
+            "/auth/v1/passwordless/verify",
+            None,
+            &json!({"token": token}),
+        )
+        .await;
+    assert_eq!(v.status, 200);
+    assert!(v.json()["data"]["accessToken"].as_str().is_some());
+
+    app.post(
+        "/auth/v1/passwordless/magic-link",
+        None,
+        &link("partner@eventzr.com"),
+    )
+    .await;
+    let token = mailed_token(&app, "partner@eventzr.com", "magic-link");
+    app.advance(Duration::minutes(15) + Duration::seconds(1));
+    app.post(
+        "/auth/v1/passwordless/verify",
+        None,
+        &json!({"token": token}),
+    )
+    .await
+    .assert_error(400, "ERR_AUTH_TOKEN_INVALID");
+
+    for evil in [
+        "https://evil.example/",
+        "http://127.0.0.1:3000.evil.example/x",
+    ] {
+        let r = app
+            .post(
+                "/auth/v1/passwordless/magic-link",
+                None,
+                &json!({"email": "partner@eventzr.com", "redirectUri": evil}),
+            )
+            .await;
+        r.assert_error(400, "ERR_AUTH_VALIDATION");
+        assert_eq!(
+            r.json()["error"]["details"]["fields"][0]["field"],
+            "redirectUri"
+        );
+    }
+}
+
+async fn invite(app: &TestAuth, email: &str, roles: &[&str]) -> String {
+    let now = app.state.epoch();
+    one_time::issue(
+        app.state.store(),
+        Kind::Invite,
+        Some(&t1()),
+        None,
+        json!({"email": email, "roles": roles}),
+        now,
+        7 * 24 * 3600,
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn an_invite_joins_its_tenant_with_its_roles_and_counts_as_verified() {
+    let app = TestAuth::new().await;
+    let token = invite(&app, "guest@example.com", &["organizer"]).await;
+    let body = |email: &str| json!({"email": email, "password": NEW_PASSWORD, "name": "Guest", "inviteToken": token});
+    // Another email: refused, and the invite stays usable for the invited address.
+    app.post("/auth/v1/signup/email", None, &body("intruder@example.com"))
+        .await
+        .assert_error(400, "ERR_AUTH_TOKEN_INVALID");
+    let r = app
+        .post("/auth/v1/signup/email", None, &body("Guest@Example.com"))
+        .await;
+    assert_eq!(r.status, 201);
+    let d = &r.json()["data"];
+    assert_eq!(d["verificationRequired"], false);
+    assert_eq!(d["user"]["tenantId"], auth::seed::T1);
+    assert_eq!(d["user"]["roles"], json!(["organizer"]));
+    assert_eq!(d["user"]["planTier"], "ENTERPRISE");
+    assert!(app.tp.outbox.sent().is_empty());
+    assert_eq!(
+        app.login("guest@example.com", NEW_PASSWORD).await.status,
+        200
+    );
+    // Single use.
+    app.post("/auth/v1/signup/email", None, &body("guest2@example.com"))
+        .await
+        .assert_error(400, "ERR_AUTH_TOKEN_INVALID");
+}
+
+#[tokio::test]
+async fn an_expired_invite_is_refused() {
+    let app = TestAuth::new().await;
+    let token = invite(&app, "late-guest@example.com", &["user"]).await;
+    app.advance(Duration::days(7) + Duration::seconds(1));
+    let body = json!({"email": "late-guest@example.com", "password": NEW_PASSWORD, "name": "G", "inviteToken": token});
+    app.post("/auth/v1/signup/email", None, &body)
+        .await
+        .assert_error(400, "ERR_AUTH_TOKEN_INVALID");
+    assert!(stored_user(&app, "late-guest@example.com").await.is_none());
+}
+
+#[tokio::test]
+async fn a_retried_signup_with_the_same_idempotency_key_replays_the_first_answer() {
+    let app = TestAuth::new().await;
+    let send = || {
+        let req = http::Request::post("/auth/v1/signup/email")
+            .header("content-type", "application/json")
+            .header("idempotency-key", "signup-7f3a")
+            .body(axum::body::Body::from(
+                signup_body("retry@example.com", NEW_PASSWORD).to_string(),
+            ))
+            .unwrap();
+        app.send(req)
+    };
+    let first = send().await;
+    let second = send().await;
+    assert_eq!((first.status.as_u16(), second.status.as_u16()), (201, 201));
+    assert_eq!(second.header("idempotent-replayed"), Some("true"));
+    assert_eq!(first.json()["data"], second.json()["data"]);
+    assert_eq!(app.tp.outbox.sent_to("retry@example.com").len(), 1);
+}
+
+/// Over the wire: DynamoDB on the emulator, and mail through SES, read back from the
+/// emulator's record of sent messages to follow the link.
+#[tokio::test]
+async fn signup_verify_and_login_work_over_the_wire_with_mail_through_ses() {
+    let Some(endpoint) = shared::testing::emulator_endpoint("account_over_the_wire") else {
+        return;
+    };
+    let sdk = shared::testing::emulator_sdk_config(&endpoint).await;
+    let ses = aws_sdk_ses::Client::new(&sdk);
+    ses.verify_email_identity()
+        .email_address("no-reply@eventzr.com")
+        .send()
+        .await
+        .expect("verify sender");
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let table = format!("auth-test-{}", uuid::Uuid::new_v4().simple());
+    shared::store::dynamo::ensure_table(&dynamo, &table)
+        .await
+        .expect("table");
+    let store = Arc::new(shared::store::dynamo::DynamoStore::new(dynamo, table));
+    let mailer = Arc::new(shared::mail::SesMailer::new(ses, "no-reply@eventzr.com"));
+    let app = TestAuth::with_parts(store, Some(mailer)).await;
+
+    let email = format!("wire-{}@example.com", uuid::Uuid::new_v4().simple());
+    let r = app
+        .post(
+            "/auth/v1/signup/email",
+            None,
+            &signup_body(&email, NEW_PASSWORD),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.bytes));
+    app.login(&email, NEW_PASSWORD)
+        .await
+        .assert_error(403, "ERR_AUTH_ACCOUNT_NOT_VERIFIED");
+
+    // auth builds reqwest without a default TLS provider (the OAuth client brings its
+    // own); a plain-HTTP client still needs one installed.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+        .await
+        .expect("moto data")
+        .json()
+        .await
+        .expect("moto json");
+    let sent = data["ses"]["Message"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["destinations"]["ToAddresses"][0] == email.as_str())
+        .unwrap_or_else(|| panic!("no SES message to {email}: {}", data["ses"]));
+    assert_eq!(sent["source"], "no-reply@eventzr.com");
+    let token = token_in(sent["body"].as_str().expect("body"), "verify-email");
+    let v = app
+        .post("/auth/v1/signup/verify", None, &json!({"token": token}))
+        .await;
+    assert_eq!(v.status, 200, "{}", String::from_utf8_lossy(&v.bytes));
+    assert!(v.json()["data"]["refreshToken"].as_str().is_some());
+    assert_eq!(app.login(&email, NEW_PASSWORD).await.status, 200);
+}
+
+#[tokio::test]
+async fn forgot_answers_unknown_and_known_emails_after_the_same_floor() {
+    let app = TestAuth::new().await;
+    for email in ["nobody@example.com", "user@eventzr.com"] {
+        let started = std::time::Instant::now();
+        let r = app
+            .post("/auth/v1/password/forgot", None, &json!({"email": email}))
+            .await;
+        assert_eq!(r.status, 202);
+        assert!(
+            started.elapsed() >= std::time::Duration::from_millis(250),
+            "{email}"
+        );
+    }
+    assert_eq!(app.tp.outbox.sent().len(), 1);
+}

@@ -1,1 +1,698 @@
-//! Tests of route group `admin` (see src/routes/admin.rs).
+//! Route group `admin`: the tenant's users (list, read, roles/status, unlock, invite)
+//! and tenants (system role).
+
+use std::collections::BTreeSet;
+
+use auth::{
+    repo::{one_time, tenants},
+    seed::{STAGING_ACCOUNTS, T1, T3},
+};
+use axum::body::Body;
+use http::Request;
+use serde_json::{Value, json};
+use shared::{
+    store::{Query, tenant_pk},
+    tenant::TenantId,
+    testing::Reply,
+};
+
+use crate::helpers::{PASSWORD, TestAuth};
+
+fn id_of(email: &str) -> &'static str {
+    STAGING_ACCOUNTS
+        .iter()
+        .find(|a| a.email == email)
+        .map(|a| a.id)
+        .expect("a staging account")
+}
+
+fn ids_in(tenant: &str) -> BTreeSet<String> {
+    STAGING_ACCOUNTS
+        .iter()
+        .filter(|a| a.tenant == tenant)
+        .map(|a| a.id.to_owned())
+        .collect()
+}
+
+fn user_path(email: &str) -> String {
+    format!("/auth/v1/users/{}", id_of(email))
+}
+
+async fn patch(app: &TestAuth, path: &str, token: &str, body: Value) -> Reply {
+    app.call("PATCH", path, Some(token), Some(&body)).await
+}
+
+async fn access(app: &TestAuth, email: &str) -> String {
+    app.tokens(email).await.0
+}
+
+/// Walks `GET /users?<query>` page by page; returns every id and the page sizes.
+async fn walk(app: &TestAuth, token: &str, query: &str) -> (Vec<String>, Vec<usize>) {
+    let (mut ids, mut sizes) = (Vec::new(), Vec::new());
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/auth/v1/users?{query}&cursor={c}"),
+            None => format!("/auth/v1/users?{query}"),
+        };
+        let r = app.get(&path, Some(token)).await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+        let body = r.json();
+        let page = body["data"].as_array().unwrap();
+        sizes.push(page.len());
+        ids.extend(page.iter().map(|u| u["id"].as_str().unwrap().to_owned()));
+        assert_eq!(
+            body["page"]["has_more"],
+            body["page"]["next_cursor"].is_string()
+        );
+        match body["page"]["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return (ids, sizes),
+        }
+    }
+}
+
+/// The audit event kinds written for `tenant` this month.
+async fn audit_kinds(app: &TestAuth, tenant: &str) -> Vec<String> {
+    let month = app.state.now().format("%Y-%m").to_string();
+    let pk = tenant_pk(&TenantId::parse(tenant).unwrap(), &["AUDIT", &month]);
+    let page = app.state.store().query(Query::partition(pk)).await.unwrap();
+    page.items
+        .iter()
+        .filter_map(|i| i.get_s("kind").map(str::to_owned))
+        .collect()
+}
+
+async fn stored_user(app: &TestAuth, tenant: &str, email: &str) -> auth::domain::User {
+    auth::repo::users::get(
+        app.state.store(),
+        &TenantId::parse(tenant).unwrap(),
+        id_of(email),
+    )
+    .await
+    .unwrap()
+    .expect("stored user")
+}
+
+#[tokio::test]
+async fn an_admin_pages_through_every_user_of_the_tenant_exactly_once() {
+    let app = TestAuth::new().await;
+    let token = access(&app, "admin@eventzr.com").await;
+    let (ids, sizes) = walk(&app, &token, "limit=2").await;
+    assert_eq!(sizes, [2, 2, 1]);
+    let unique: BTreeSet<_> = ids.iter().cloned().collect();
+    assert_eq!(unique.len(), ids.len(), "no user twice");
+    assert_eq!(unique, ids_in(T1), "all of T1, nobody else");
+}
+
+#[tokio::test]
+async fn a_cursor_replayed_by_another_tenants_admin_is_invalid() {
+    let app = TestAuth::new().await;
+    let t1 = access(&app, "admin@eventzr.com").await;
+    let r = app.get("/auth/v1/users?limit=2", Some(&t1)).await;
+    let cursor = r.json()["page"]["next_cursor"].as_str().unwrap().to_owned();
+    let t3 = access(&app, "admin@startup.co").await;
+    app.get(
+        &format!("/auth/v1/users?limit=2&cursor={cursor}"),
+        Some(&t3),
+    )
+    .await
+    .assert_error(400, "ERR_AUTH_INVALID_CURSOR");
+    // Bound to the query too: the same admin cannot reuse it with another filter.
+    app.get(
+        &format!("/auth/v1/users?limit=2&role=admin&cursor={cursor}"),
+        Some(&t1),
+    )
+    .await
+    .assert_error(400, "ERR_AUTH_INVALID_CURSOR");
+}
+
+#[tokio::test]
+async fn the_list_filters_by_role_and_status_and_names_a_bad_filter() {
+    let app = TestAuth::new().await;
+    let token = access(&app, "admin@eventzr.com").await;
+    let (admins, sizes) = walk(&app, &token, "role=admin&limit=1").await;
+    let expected: BTreeSet<String> = ["admin@eventzr.com", "dev@eventzr.com"]
+        .map(|e| id_of(e).to_owned())
+        .into();
+    assert_eq!(admins.into_iter().collect::<BTreeSet<_>>(), expected);
+    assert!(sizes.iter().all(|s| *s <= 1));
+    let (suspended, _) = walk(&app, &token, "status=suspended").await;
+    assert!(suspended.is_empty());
+    let r = app
+        .get("/auth/v1/users?role=root&status=gone", Some(&token))
+        .await;
+    r.assert_error(400, "ERR_AUTH_VALIDATION");
+    let fields: Vec<_> = r.json()["error"]["details"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(fields, ["role", "status"]);
+}
+
+#[tokio::test]
+async fn an_admin_reads_one_user_without_any_secret() {
+    let app = TestAuth::new().await;
+    let token = access(&app, "admin@eventzr.com").await;
+    let r = app.get(&user_path("dev@eventzr.com"), Some(&token)).await;
+    assert_eq!(r.status, 200);
+    let d = &r.json()["data"];
+    assert_eq!(d["email"], "dev@eventzr.com");
+    assert_eq!(d["mfaEnabled"], true);
+    let text = String::from_utf8_lossy(&r.bytes);
+    for secret in ["argon2", "JBSWY3DPEHPK3PXP", "password", "totp"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    app.get("/auth/v1/users/not-a-uuid", Some(&token))
+        .await
+        .assert_error(400, "ERR_AUTH_VALIDATION");
+}
+
+#[tokio::test]
+async fn another_tenants_admin_gets_404_for_a_t1_user_and_changes_nothing() {
+    let app = TestAuth::new().await;
+    let t3 = access(&app, "admin@startup.co").await;
+    let path = user_path("user@eventzr.com");
+    app.get(&path, Some(&t3))
+        .await
+        .assert_error(404, "ERR_AUTH_NOT_FOUND");
+    patch(
+        &app,
+        &path,
+        &t3,
+        json!({"status": "suspended", "roles": ["admin"]}),
+    )
+    .await
+    .assert_error(404, "ERR_AUTH_NOT_FOUND");
+    app.post(&format!("{path}/unlock"), Some(&t3), &json!({}))
+        .await
+        .assert_error(404, "ERR_AUTH_NOT_FOUND");
+    let user = stored_user(&app, T1, "user@eventzr.com").await;
+    assert_eq!(user.roles, ["user"]);
+    assert_eq!(user.status, auth::domain::UserStatus::Active);
+}
+
+#[tokio::test]
+async fn users_partners_and_organizers_are_forbidden() {
+    let app = TestAuth::new().await;
+    let path = user_path("admin@eventzr.com");
+    for email in [
+        "user@eventzr.com",
+        "organizer@eventzr.com",
+        "partner@eventzr.com",
+    ] {
+        let token = access(&app, email).await;
+        app.get("/auth/v1/users", Some(&token))
+            .await
+            .assert_error(403, "ERR_AUTH_FORBIDDEN");
+        app.get(&path, Some(&token))
+            .await
+            .assert_error(403, "ERR_AUTH_FORBIDDEN");
+        patch(&app, &path, &token, json!({"status": "suspended"}))
+            .await
+            .assert_error(403, "ERR_AUTH_FORBIDDEN");
+        app.post(&format!("{path}/unlock"), Some(&token), &json!({}))
+            .await
+            .assert_error(403, "ERR_AUTH_FORBIDDEN");
+        app.post(
+            "/auth/v1/users/invite",
+            Some(&token),
+            &json!({"email": "x@eventzr.com", "roles": ["user"]}),
+        )
+        .await
+        .assert_error(403, "ERR_AUTH_FORBIDDEN");
+    }
+    app.get("/auth/v1/users", None)
+        .await
+        .assert_error(401, "ERR_AUTH_UNAUTHORIZED");
+    assert_eq!(
+        stored_user(&app, T1, "admin@eventzr.com").await.status,
+        auth::domain::UserStatus::Active
+    );
+}
+
+#[tokio::test]
+async fn an_admin_cannot_grant_the_system_role() {
+    let app = TestAuth::new().await;
+    let token = access(&app, "admin@eventzr.com").await;
+    patch(
+        &app,
+        &user_path("user@eventzr.com"),
+        &token,
+        json!({"roles": ["user", "system"]}),
+    )
+    .await
+    .assert_error(403, "ERR_AUTH_FORBIDDEN");
+    assert_eq!(
+        stored_user(&app, T1, "user@eventzr.com").await.roles,
+        ["user"]
+    );
+    app.post(
+        "/auth/v1/users/invite",
+        Some(&token),
+        &json!({"email": "root@eventzr.com", "roles": ["system"]}),
+    )
+    .await
+    .assert_error(403, "ERR_AUTH_FORBIDDEN");
+    let r = patch(
+        &app,
+        &user_path("user@eventzr.com"),
+        &token,
+        json!({"roles": ["root"]}),
+    )
+    .await;
+    r.assert_error(400, "ERR_AUTH_VALIDATION");
+    assert_eq!(r.json()["error"]["details"]["fields"][0]["field"], "roles");
+    assert!(app.tp.outbox.sent().is_empty());
+}
+
+#[tokio::test]
+async fn an_admin_changes_roles_and_the_change_is_stored_and_audited() {
+    let app = TestAuth::new().await;
+    let token = access(&app, "admin@eventzr.com").await;
+    let r = patch(
+        &app,
+        &user_path("organizer@eventzr.com"),
+        &token,
+        json!({"roles": ["organizer", "partner"]}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["data"]["roles"], json!(["organizer", "partner"]));
+    let stored = stored_user(&app, T1, "organizer@eventzr.com").await;
+    assert_eq!(stored.roles, ["organizer", "partner"]);
+    assert!(
+        audit_kinds(&app, T1)
+            .await
+            .contains(&"role.changed".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn demoting_or_suspending_the_last_admin_of_a_tenant_is_refused() {
+    let app = TestAuth::new().await;
+    let token = access(&app, "admin@startup.co").await;
+    let path = user_path("admin@startup.co");
+    patch(&app, &path, &token, json!({"roles": ["user"]}))
+        .await
+        .assert_error(409, "ERR_AUTH_LAST_ADMIN");
+    patch(&app, &path, &token, json!({"status": "suspended"}))
+        .await
+        .assert_error(409, "ERR_AUTH_LAST_ADMIN");
+    let stored = stored_user(&app, T3, "admin@startup.co").await;
+    assert_eq!(stored.roles, ["admin"]);
+    assert_eq!(stored.status, auth::domain::UserStatus::Active);
+    // Keeping the admin role while adding others is fine.
+    let r = patch(
+        &app,
+        &path,
+        &token,
+        json!({"roles": ["admin", "organizer"]}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
+    two_admins_demote_each_other(&TestAuth::new().await).await;
+}
+
+#[tokio::test]
+async fn over_the_wire_two_admins_demoting_each_other_at_once_leave_one_admin() {
+    let name = "over_the_wire_two_admins_demoting_each_other_at_once_leave_one_admin";
+    if let Some(app) = TestAuth::on_dynamodb(name).await {
+        two_admins_demote_each_other(&app).await;
+    }
+}
+
+async fn two_admins_demote_each_other(app: &TestAuth) {
+    let admin = access(app, "admin@eventzr.com").await;
+    // T1's admins become exactly admin@ and organizer@.
+    for (email, roles) in [
+        ("organizer@eventzr.com", json!(["admin"])),
+        ("dev@eventzr.com", json!(["user"])),
+    ] {
+        let r = patch(app, &user_path(email), &admin, json!({ "roles": roles })).await;
+        assert_eq!(r.status, 200);
+    }
+    let organizer = access(app, "organizer@eventzr.com").await;
+    let demote = json!({"roles": ["user"]});
+    let (organizer_path, admin_path) = (
+        user_path("organizer@eventzr.com"),
+        user_path("admin@eventzr.com"),
+    );
+    let (a, b) = tokio::join!(
+        patch(app, &organizer_path, &admin, demote.clone()),
+        patch(app, &admin_path, &organizer, demote.clone()),
+    );
+    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409]);
+    let loser = if a.status == 409 { a } else { b };
+    loser.assert_error(409, "ERR_AUTH_LAST_ADMIN");
+    let mut admins = 0;
+    for email in ["admin@eventzr.com", "organizer@eventzr.com"] {
+        admins += usize::from(stored_user(app, T1, email).await.roles == ["admin"]);
+    }
+    assert_eq!(admins, 1);
+}
+
+#[tokio::test]
+async fn a_role_change_decided_on_a_stale_roster_is_not_committed() {
+    use auth::repo::{admin, users};
+    use shared::store::Update;
+    let app = TestAuth::new().await;
+    let (store, t1) = (app.state.store(), TenantId::parse(T1).unwrap());
+    let seen = admin::roster_version(store, &t1).await.unwrap();
+    let user = stored_user(&app, T1, "user@eventzr.com").await;
+    let first = Update::new(users::key_of(&user).unwrap()).set("status", "suspended");
+    assert!(admin::change_user(store, &t1, first, seen).await.unwrap());
+    // A second change decided on the same (now stale) version must re-read instead.
+    let second = Update::new(users::key_of(&user).unwrap()).set("status", "active");
+    assert!(!admin::change_user(store, &t1, second, seen).await.unwrap());
+    let after = stored_user(&app, T1, "user@eventzr.com").await;
+    assert_eq!(after.status, auth::domain::UserStatus::Suspended);
+    assert_eq!(admin::roster_version(store, &t1).await.unwrap(), seen + 1);
+}
+
+#[tokio::test]
+async fn suspending_a_user_revokes_their_sessions_and_blocks_login() {
+    let app = TestAuth::new().await;
+    let admin = access(&app, "admin@eventzr.com").await;
+    let (user_access, user_refresh) = app.tokens("user@eventzr.com").await;
+    let path = user_path("user@eventzr.com");
+    let r = patch(&app, &path, &admin, json!({"status": "suspended"})).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["data"]["status"], "suspended");
+    app.post(
+        "/auth/v1/refresh",
+        None,
+        &json!({"refreshToken": user_refresh}),
+    )
+    .await
+    .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+    app.get("/auth/v1/profile", Some(&user_access))
+        .await
+        .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+    app.login("user@eventzr.com", PASSWORD)
+        .await
+        .assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
+    assert!(
+        audit_kinds(&app, T1)
+            .await
+            .contains(&"user.suspended".to_owned())
+    );
+    let r = patch(&app, &path, &admin, json!({"status": "active"})).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(app.login("user@eventzr.com", PASSWORD).await.status, 200);
+}
+
+#[tokio::test]
+async fn unlock_after_five_failed_logins_lets_the_owner_log_in() {
+    let app = TestAuth::new().await;
+    let admin = access(&app, "admin@eventzr.com").await;
+    for _ in 0..5 {
+        app.login("user@eventzr.com", "wrong-password").await;
+    }
+    app.login("user@eventzr.com", PASSWORD)
+        .await
+        .assert_error(423, "ERR_AUTH_ACCOUNT_LOCKED");
+    let r = app
+        .post(
+            &format!("{}/unlock", user_path("user@eventzr.com")),
+            Some(&admin),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let stored = stored_user(&app, T1, "user@eventzr.com").await;
+    assert_eq!((stored.failed_logins, stored.locked_until), (0, 0));
+    assert_eq!(app.login("user@eventzr.com", PASSWORD).await.status, 200);
+    assert!(
+        audit_kinds(&app, T1)
+            .await
+            .contains(&"user.unlocked".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn an_invite_mails_a_single_use_link_bound_to_the_tenant() {
+    let app = TestAuth::new().await;
+    let admin = access(&app, "admin@eventzr.com").await;
+    let r = app
+        .post(
+            "/auth/v1/users/invite",
+            Some(&admin),
+            &json!({"email": "  New.Hire@EventZR.com ", "roles": ["organizer"]}),
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    assert_eq!(r.json()["data"]["email"], "new.hire@eventzr.com");
+    let mails = app.tp.outbox.sent_to("new.hire@eventzr.com");
+    assert_eq!(mails.len(), 1);
+    let prefix = "http://127.0.0.1:3000/accept-invite?token=";
+    let at = mails[0].mail.text.find(prefix).expect("a link") + prefix.len();
+    let token: String = mails[0].mail.text[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    assert!(
+        !String::from_utf8_lossy(&r.bytes).contains(&token),
+        "token only in the mail"
+    );
+    let now = app.state.epoch();
+    let redeemed = one_time::redeem(app.state.store(), one_time::Kind::Invite, &token, now)
+        .await
+        .expect("a valid invite");
+    assert_eq!(redeemed.tenant, Some(TenantId::parse(T1).unwrap()));
+    assert_eq!(
+        redeemed.data,
+        json!({"email": "new.hire@eventzr.com", "roles": ["organizer"]})
+    );
+    assert!(
+        one_time::redeem(app.state.store(), one_time::Kind::Invite, &token, now)
+            .await
+            .is_err(),
+        "single use"
+    );
+}
+
+#[tokio::test]
+async fn an_invite_expires_after_seven_days() {
+    let app = TestAuth::new().await;
+    let admin = access(&app, "admin@eventzr.com").await;
+    app.post(
+        "/auth/v1/users/invite",
+        Some(&admin),
+        &json!({"email": "late@eventzr.com", "roles": ["user"]}),
+    )
+    .await;
+    let text = app.tp.outbox.sent_to("late@eventzr.com")[0]
+        .mail
+        .text
+        .clone();
+    let token = text
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    app.advance(chrono::Duration::days(7));
+    let now = app.state.epoch();
+    assert!(
+        one_time::redeem(app.state.store(), one_time::Kind::Invite, &token, now)
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn an_invite_for_a_registered_email_is_refused() {
+    let app = TestAuth::new().await;
+    let admin = access(&app, "admin@eventzr.com").await;
+    app.post(
+        "/auth/v1/users/invite",
+        Some(&admin),
+        &json!({"email": "Partner@eventzr.com", "roles": ["user"]}),
+    )
+    .await
+    .assert_error(409, "ERR_AUTH_EMAIL_TAKEN");
+    let r = app
+        .post(
+            "/auth/v1/users/invite",
+            Some(&admin),
+            &json!({"email": "not-an-email", "roles": ["user"]}),
+        )
+        .await;
+    r.assert_error(400, "ERR_AUTH_VALIDATION");
+    assert_eq!(r.json()["error"]["details"]["fields"][0]["field"], "email");
+    assert!(app.tp.outbox.sent().is_empty());
+}
+
+#[tokio::test]
+async fn an_invite_replayed_with_its_idempotency_key_sends_one_mail() {
+    let app = TestAuth::new().await;
+    let admin = access(&app, "admin@eventzr.com").await;
+    let send = || {
+        app.send(
+            Request::post("/auth/v1/users/invite")
+                .header("authorization", format!("Bearer {admin}"))
+                .header("content-type", "application/json")
+                .header("idempotency-key", "invite-42")
+                .body(Body::from(
+                    json!({"email": "once@eventzr.com", "roles": ["user"]}).to_string(),
+                ))
+                .unwrap(),
+        )
+    };
+    let first = send().await;
+    let second = send().await;
+    assert_eq!((first.status.as_u16(), second.status.as_u16()), (202, 202));
+    assert_eq!(second.header("idempotent-replayed"), Some("true"));
+    assert_eq!(first.json()["data"], second.json()["data"]);
+    assert_eq!(app.tp.outbox.sent_to("once@eventzr.com").len(), 1);
+}
+
+#[tokio::test]
+async fn the_system_role_creates_and_patches_tenants() {
+    let app = TestAuth::new().await;
+    let system = access(&app, "system@eventzr.com").await;
+    let r = app
+        .post(
+            "/auth/v1/tenants",
+            Some(&system),
+            &json!({"name": " Acme Events ", "planTier": "professional"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.bytes));
+    let d = r.json()["data"].clone();
+    assert_eq!(
+        (
+            d["name"].as_str(),
+            d["planTier"].as_str(),
+            d["status"].as_str()
+        ),
+        (Some("Acme Events"), Some("PRO"), Some("active"))
+    );
+    let id = TenantId::parse(d["id"].as_str().unwrap()).expect("a UUID");
+    let r = patch(
+        &app,
+        &format!("/auth/v1/tenants/{id}"),
+        &system,
+        json!({"planTier": "pro_max", "status": "suspended"}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let stored = tenants::get(app.state.store(), &id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            stored.plan_tier.as_str(),
+            stored.status.as_str(),
+            stored.name.as_str()
+        ),
+        ("PROMAX", "suspended", "Acme Events")
+    );
+    let r = app
+        .post(
+            "/auth/v1/tenants",
+            Some(&system),
+            &json!({"name": "", "planTier": "gold"}),
+        )
+        .await;
+    r.assert_error(400, "ERR_AUTH_VALIDATION");
+    assert_eq!(
+        r.json()["error"]["details"]["fields"],
+        json!([
+            {"field": "name", "issue": "must be 1-100 characters"},
+            {"field": "planTier", "issue": "must be one of BASE, STUDENT, STARTUP, PRO, PROMAX, ENTERPRISE"},
+        ])
+    );
+    patch(
+        &app,
+        &format!("/auth/v1/tenants/{}", uuid::Uuid::new_v4()),
+        &system,
+        json!({"name": "X"}),
+    )
+    .await
+    .assert_error(404, "ERR_AUTH_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn the_platform_account_cannot_be_changed_through_the_admin_routes() {
+    let app = TestAuth::new().await;
+    let system = access(&app, "system@eventzr.com").await;
+    patch(
+        &app,
+        &user_path("system@eventzr.com"),
+        &system,
+        json!({"roles": ["user"]}),
+    )
+    .await
+    .assert_error(403, "ERR_AUTH_FORBIDDEN");
+    let stored = stored_user(&app, auth::seed::SYSTEM, "system@eventzr.com").await;
+    assert_eq!(stored.roles, ["system"]);
+}
+
+#[tokio::test]
+async fn a_tenant_admin_cannot_create_or_patch_tenants() {
+    let app = TestAuth::new().await;
+    let admin = access(&app, "admin@eventzr.com").await;
+    app.post(
+        "/auth/v1/tenants",
+        Some(&admin),
+        &json!({"name": "Mine", "planTier": "BASE"}),
+    )
+    .await
+    .assert_error(403, "ERR_AUTH_FORBIDDEN");
+    patch(
+        &app,
+        &format!("/auth/v1/tenants/{T1}"),
+        &admin,
+        json!({"planTier": "ENTERPRISE"}),
+    )
+    .await
+    .assert_error(403, "ERR_AUTH_FORBIDDEN");
+    let t3 = tenants::get(app.state.store(), &TenantId::parse(T3).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(t3.plan_tier, "STARTUP");
+}
+
+#[tokio::test]
+async fn over_the_wire_an_admin_lists_and_patches_users() {
+    let Some(app) = TestAuth::on_dynamodb("over_the_wire_an_admin_lists_and_patches_users").await
+    else {
+        return;
+    };
+    let token = access(&app, "admin@eventzr.com").await;
+    let (ids, _) = walk(&app, &token, "limit=2").await;
+    assert_eq!(ids.iter().cloned().collect::<BTreeSet<_>>(), ids_in(T1));
+    assert_eq!(ids.len(), ids_in(T1).len());
+    let r = patch(
+        &app,
+        &user_path("organizer@eventzr.com"),
+        &token,
+        json!({"roles": ["organizer", "partner"]}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        stored_user(&app, T1, "organizer@eventzr.com").await.roles,
+        ["organizer", "partner"]
+    );
+    let t3 = access(&app, "admin@startup.co").await;
+    patch(
+        &app,
+        &user_path("admin@startup.co"),
+        &t3,
+        json!({"roles": ["user"]}),
+    )
+    .await
+    .assert_error(409, "ERR_AUTH_LAST_ADMIN");
+}

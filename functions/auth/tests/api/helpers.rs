@@ -8,6 +8,7 @@ use axum::{Router, body::Body};
 use http::Request;
 use serde_json::Value;
 use shared::{
+    mail::Mailer,
     platform::ServiceState,
     store::{Store, memory::MemoryStore},
     testing::{Reply, TestPlatform, emulator_endpoint, emulator_sdk_config},
@@ -28,7 +29,16 @@ impl TestAuth {
     }
 
     pub async fn with_store(store: Arc<dyn Store>) -> Self {
-        let tp = TestPlatform::new();
+        Self::with_parts(store, None).await
+    }
+
+    /// Over `store`, sending mail through `mailer` instead of the outbox (e.g. SES on
+    /// the emulator) when one is given.
+    pub async fn with_parts(store: Arc<dyn Store>, mailer: Option<Arc<dyn Mailer>>) -> Self {
+        let mut tp = TestPlatform::new();
+        if let Some(mailer) = mailer {
+            tp.platform.mailer = mailer;
+        }
         let state = AuthState::new(
             ServiceState {
                 platform: tp.platform.clone(),
@@ -59,6 +69,14 @@ impl TestAuth {
             )))
             .await,
         )
+    }
+
+    /// The same service with other settings (e.g. OAuth providers). The token issuer
+    /// keeps the settings it was built with, so derive `cfg` from `AuthConfig::local()`.
+    pub fn with_config(mut self, cfg: AuthConfig) -> Self {
+        self.state.cfg = Arc::new(cfg);
+        self.router = auth::router(self.state.clone());
+        self
     }
 
     pub async fn send(&self, req: Request<Body>) -> Reply {

@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+mod cli;
 mod helpers;
 mod mfa;
 mod oauth;

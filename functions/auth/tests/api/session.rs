@@ -1,8 +1,116 @@
-//! Route group `session`: login, refresh, logout, sessions, profile, JWKS.
+//! Route group `session`: login, refresh, logout, sessions, profile, JWKS, current tenant.
 
-use serde_json::json;
+use std::time::{Duration as StdDuration, Instant};
+
+use auth::{
+    domain::{User, UserStatus},
+    repo::{
+        self,
+        sessions::{self, Session},
+        tenants::Tenant,
+        users,
+    },
+    tokens::RefreshToken,
+};
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+use chrono::Duration;
+use http::Request;
+use serde_json::{Value, json};
+use shared::{
+    store::{Item, Put, Update},
+    testing::{Reply, t1},
+};
 
 use crate::helpers::{PASSWORD, TestAuth};
+
+const USER: &str = "user@eventzr.com";
+const PARTNER: &str = "partner@eventzr.com";
+const ORGANIZER: &str = "organizer@eventzr.com";
+
+// ---- small local helpers -------------------------------------------------------------
+
+fn id_of(email: &str) -> &'static str {
+    auth::seed::STAGING_ACCOUNTS
+        .iter()
+        .find(|a| a.email == email)
+        .expect("a staging account")
+        .id
+}
+
+async fn stored_user(app: &TestAuth, email: &str) -> User {
+    users::get(app.state.store(), &t1(), id_of(email))
+        .await
+        .unwrap()
+        .expect("user on record")
+}
+
+async fn set_user(app: &TestAuth, email: &str, name: &str, value: impl Into<shared::store::Value>) {
+    app.state
+        .store()
+        .update(Update::new(repo::user(&t1(), id_of(email))).set(name, value))
+        .await
+        .expect("update user");
+}
+
+async fn stored_sessions(app: &TestAuth, email: &str) -> Vec<Session> {
+    sessions::list(app.state.store(), &t1(), id_of(email))
+        .await
+        .unwrap()
+}
+
+async fn live_sessions(app: &TestAuth, email: &str) -> Vec<Session> {
+    let now = app.state.epoch();
+    let mut all = stored_sessions(app, email).await;
+    all.retain(|s| s.is_live(now));
+    all
+}
+
+/// The claims of a JWT, read without verifying (the tests' own tokens).
+fn claims_of(jwt: &str) -> Value {
+    let payload = jwt.split('.').nth(1).expect("a JWT");
+    serde_json::from_slice(&B64.decode(payload).unwrap()).unwrap()
+}
+
+fn sid_of(jwt: &str) -> String {
+    claims_of(jwt)["sid"].as_str().unwrap().to_owned()
+}
+
+fn hash_of(refresh: &str) -> String {
+    RefreshToken::parse(refresh)
+        .expect("a refresh token")
+        .hash()
+}
+
+/// The single field a 400 VALIDATION names.
+#[track_caller]
+fn validation_field(r: &Reply) -> String {
+    r.assert_error(400, "ERR_AUTH_VALIDATION");
+    let fields = &r.json()["error"]["details"]["fields"];
+    fields[0]["field"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn refresh(app: &TestAuth, token: &str) -> Reply {
+    app.post("/auth/v1/refresh", None, &json!({ "refreshToken": token }))
+        .await
+}
+
+/// The new pair of a successful refresh: (access, refresh).
+#[track_caller]
+fn pair(r: &Reply) -> (String, String) {
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    let d = &r.json()["data"];
+    (
+        d["accessToken"].as_str().unwrap().to_owned(),
+        d["refreshToken"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn patch_profile(app: &TestAuth, token: &str, body: &Value) -> Reply {
+    app.call("PATCH", "/auth/v1/profile", Some(token), Some(body))
+        .await
+}
+
+// ---- login ----------------------------------------------------------------------------
 
 #[tokio::test]
 async fn the_seed_guide_login_returns_tokens_and_the_user() {
@@ -22,6 +130,212 @@ async fn the_seed_guide_login_returns_tokens_and_the_user() {
 }
 
 #[tokio::test]
+async fn login_by_email_ignores_case_and_surrounding_spaces() {
+    let app = TestAuth::new().await;
+    let r = app.login("  User@EventZR.COM ", PASSWORD).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    let d = &r.json()["data"];
+    assert_eq!(d["user"]["email"], USER);
+    assert_eq!(d["user"]["id"], id_of(USER));
+    let live = live_sessions(&app, USER).await;
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].id, sid_of(d["accessToken"].as_str().unwrap()));
+    assert_eq!(
+        live[0].rt_hash,
+        hash_of(d["refreshToken"].as_str().unwrap())
+    );
+}
+
+#[tokio::test]
+async fn login_by_username_works_once_the_profile_sets_one() {
+    let app = TestAuth::new().await;
+    let (access, _) = app.tokens(USER).await;
+    let r = patch_profile(&app, &access, &json!({ "username": "Ticket_Fan" })).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    assert_eq!(r.json()["data"]["username"], "ticket_fan");
+
+    let by_username = app
+        .post(
+            "/auth/v1/login",
+            None,
+            &json!({ "username": " TICKET_fan ", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(by_username.status, 200);
+    assert_eq!(by_username.json()["data"]["user"]["id"], id_of(USER));
+    assert_eq!(by_username.json()["data"]["user"]["username"], "ticket_fan");
+    // The guides' single "email" box also takes a username.
+    let in_email_field = app.login("ticket_fan", PASSWORD).await;
+    assert_eq!(in_email_field.status, 200);
+    assert_eq!(live_sessions(&app, USER).await.len(), 3);
+    app.post(
+        "/auth/v1/login",
+        None,
+        &json!({ "username": "ticket_fan", "password": "Password123?" }),
+    )
+    .await
+    .assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
+}
+
+#[tokio::test]
+async fn unknown_email_and_wrong_password_get_the_same_answer() {
+    let app = TestAuth::new().await;
+    let unknown = app.login("nobody@eventzr.com", PASSWORD).await;
+    let wrong = app.login("user@eventzr.com", "Password123?").await;
+    let unknown_name = app
+        .post(
+            "/auth/v1/login",
+            None,
+            &json!({ "username": "nobody_here", "password": PASSWORD }),
+        )
+        .await;
+    unknown.assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
+    wrong.assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
+    unknown_name.assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
+    assert_eq!(unknown.json()["error"], wrong.json()["error"]);
+    assert_eq!(unknown.json()["error"], unknown_name.json()["error"]);
+    assert_eq!(unknown.header("retry-after"), wrong.header("retry-after"));
+    assert!(stored_sessions(&app, USER).await.is_empty());
+    assert_eq!(stored_user(&app, USER).await.failed_logins, 1);
+}
+
+fn median(mut samples: Vec<StdDuration>) -> StdDuration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+#[tokio::test]
+async fn unknown_email_and_wrong_password_take_comparable_time() {
+    let app = TestAuth::new().await;
+    // Warm up both paths (first key load, allocator) before measuring.
+    app.login("nobody@eventzr.com", PASSWORD).await;
+    app.login(USER, "Password123?").await;
+    let (mut unknown, mut wrong) = (Vec::new(), Vec::new());
+    // Interleaved, so a busy machine slows both series alike.
+    for _ in 0..5 {
+        let t = Instant::now();
+        let r = app.login("nobody@eventzr.com", PASSWORD).await;
+        unknown.push(t.elapsed());
+        r.assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
+
+        let t = Instant::now();
+        let r = app.login(USER, "Password123?").await;
+        wrong.push(t.elapsed());
+        r.assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
+        // A new failure window each time, so the lockout never answers instead.
+        app.advance(Duration::minutes(16));
+    }
+    let (u, w) = (median(unknown), median(wrong));
+    let ratio = u.as_secs_f64().max(w.as_secs_f64()) / u.as_secs_f64().min(w.as_secs_f64());
+    assert!(
+        ratio < 3.0,
+        "unknown email median {u:?}, wrong password median {w:?}"
+    );
+}
+
+#[tokio::test]
+async fn five_wrong_passwords_lock_the_account_for_fifteen_minutes() {
+    let app = TestAuth::new().await;
+    for _ in 0..4 {
+        app.login(USER, "Password123?")
+            .await
+            .assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
+    }
+    let fifth = app.login(USER, "Password123?").await;
+    fifth.assert_error(423, "ERR_AUTH_ACCOUNT_LOCKED");
+    assert_eq!(fifth.header("retry-after"), Some("900"));
+    let stored = stored_user(&app, USER).await;
+    assert_eq!(stored.failed_logins, 5);
+    assert_eq!(stored.locked_until, app.state.epoch() + 900);
+
+    // The right password does not open a locked account.
+    app.advance(Duration::minutes(10));
+    let right = app.login(USER, PASSWORD).await;
+    right.assert_error(423, "ERR_AUTH_ACCOUNT_LOCKED");
+    assert_eq!(right.header("retry-after"), Some("300"));
+    assert!(stored_sessions(&app, USER).await.is_empty());
+
+    app.advance(Duration::minutes(5));
+    let r = app.login(USER, PASSWORD).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    let stored = stored_user(&app, USER).await;
+    assert_eq!(
+        (stored.failed_logins, stored.locked_until),
+        (0, 0),
+        "the counter is reset"
+    );
+    // A fresh count: one failure is again only a 401.
+    app.login(USER, "Password123?")
+        .await
+        .assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
+}
+
+#[tokio::test]
+async fn a_suspended_account_is_refused_with_403() {
+    let app = TestAuth::new().await;
+    set_user(&app, USER, "status", "suspended").await;
+    assert_eq!(stored_user(&app, USER).await.status, UserStatus::Suspended);
+    app.login(USER, PASSWORD)
+        .await
+        .assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
+    // A wrong password still answers like any other (nothing about the status leaks).
+    app.login(USER, "Password123?")
+        .await
+        .assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
+    assert!(stored_sessions(&app, USER).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_unverified_account_is_refused_with_403() {
+    let app = TestAuth::new().await;
+    set_user(&app, USER, "email_verified", false).await;
+    app.login(USER, PASSWORD)
+        .await
+        .assert_error(403, "ERR_AUTH_ACCOUNT_NOT_VERIFIED");
+    assert!(stored_sessions(&app, USER).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_missing_password_or_malformed_body_is_a_validation_error_naming_the_field() {
+    let app = TestAuth::new().await;
+    let cases = [
+        (json!({ "email": USER }), "password"),
+        (json!({ "email": USER, "password": "" }), "password"),
+        (json!({ "email": USER, "password": 123 }), "password"),
+        (json!({ "password": PASSWORD }), "email"),
+        (
+            json!({ "email": "not@an@email", "password": PASSWORD }),
+            "email",
+        ),
+        (json!([USER, PASSWORD]), "body"),
+    ];
+    for (body, field) in cases {
+        let r = app.post("/auth/v1/login", None, &body).await;
+        assert_eq!(validation_field(&r), field, "{body}");
+    }
+    let req = Request::post("/auth/v1/login")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from("{\"email\": \"user@eventzr.com\", "))
+        .unwrap();
+    assert_eq!(validation_field(&app.send(req).await), "body");
+    assert!(stored_sessions(&app, USER).await.is_empty());
+}
+
+#[tokio::test]
+async fn unknown_login_fields_are_refused() {
+    let app = TestAuth::new().await;
+    let r = app
+        .post(
+            "/auth/v1/login",
+            None,
+            &json!({ "email": USER, "password": PASSWORD, "tenantId": auth::seed::T3 }),
+        )
+        .await;
+    assert_eq!(validation_field(&r), "tenantId");
+    assert!(stored_sessions(&app, USER).await.is_empty());
+}
+
+#[tokio::test]
 async fn an_mfa_account_gets_the_challenge_instead_of_tokens() {
     let app = TestAuth::new().await;
     let r = app.login("dev@eventzr.com", PASSWORD).await;
@@ -33,14 +347,67 @@ async fn an_mfa_account_gets_the_challenge_instead_of_tokens() {
     assert!(d.get("accessToken").is_none());
 }
 
+// ---- refresh --------------------------------------------------------------------------
+
 #[tokio::test]
-async fn unknown_email_and_wrong_password_get_the_same_answer() {
+async fn a_refresh_rotates_and_the_old_access_token_works_until_it_expires() {
     let app = TestAuth::new().await;
-    let unknown = app.login("nobody@eventzr.com", PASSWORD).await;
-    let wrong = app.login("user@eventzr.com", "Password123?").await;
-    unknown.assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
-    wrong.assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
-    assert_eq!(unknown.json()["error"], wrong.json()["error"]);
+    let (old_access, first) = app.tokens(USER).await;
+    let (new_access, second) = pair(&refresh(&app, &first).await);
+    assert_ne!(second, first);
+    assert_eq!(sid_of(&new_access), sid_of(&old_access), "same session");
+    let stored = live_sessions(&app, USER).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].rt_hash, hash_of(&second));
+    assert_eq!(stored[0].rt_prev_hash, Some(hash_of(&first)));
+
+    // The new refresh token works, and the old access token until its exp.
+    let (_, third) = pair(&refresh(&app, &second).await);
+    assert_eq!(
+        app.get("/auth/v1/profile", Some(&old_access)).await.status,
+        200
+    );
+    app.advance(Duration::seconds(900 + 31));
+    app.get("/auth/v1/profile", Some(&old_access))
+        .await
+        .assert_error(401, "ERR_AUTH_TOKEN_EXPIRED");
+    let (fresh, _) = pair(&refresh(&app, &third).await);
+    assert_eq!(app.get("/auth/v1/profile", Some(&fresh)).await.status, 200);
+}
+
+#[tokio::test]
+async fn the_previous_token_inside_the_grace_window_gets_the_pair_already_issued() {
+    let app = TestAuth::new().await;
+    let (_, first) = app.tokens(USER).await;
+    let issued = refresh(&app, &first).await;
+    let (access, second) = pair(&issued);
+    app.advance(Duration::seconds(5));
+    let again = refresh(&app, &first).await;
+    assert_eq!(pair(&again), (access, second.clone()), "the same pair");
+    let stored = live_sessions(&app, USER).await;
+    assert_eq!(stored.len(), 1, "not revoked");
+    assert_eq!(stored[0].rt_hash, hash_of(&second), "no second rotation");
+    assert_eq!(refresh(&app, &second).await.status, 200);
+}
+
+#[tokio::test]
+async fn the_previous_token_after_the_grace_window_revokes_the_family() {
+    let app = TestAuth::new().await;
+    let (_, first) = app.tokens(USER).await;
+    let (access, second) = pair(&refresh(&app, &first).await);
+    app.advance(Duration::seconds(app.state.cfg.refresh_grace_secs + 1));
+    refresh(&app, &first)
+        .await
+        .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+    refresh(&app, &second)
+        .await
+        .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+    app.get("/auth/v1/profile", Some(&access))
+        .await
+        .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+    let stored = stored_sessions(&app, USER).await;
+    assert!(stored[0].revoked);
+    assert_eq!(stored[0].grace_pair, None, "the sealed pair is gone too");
 }
 
 #[tokio::test]
@@ -67,4 +434,654 @@ async fn a_refresh_rotates_and_reusing_an_older_token_revokes_the_family() {
     app.get("/auth/v1/profile", Some(&third_access))
         .await
         .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+}
+
+#[tokio::test]
+async fn a_token_many_rotations_old_still_revokes_the_family() {
+    let app = TestAuth::new().await;
+    let (_, first) = app.tokens(USER).await;
+    let mut current = first.clone();
+    for _ in 0..20 {
+        current = pair(&refresh(&app, &current).await).1;
+    }
+    assert_eq!(stored_sessions(&app, USER).await[0].rt_retired.len(), 19);
+    refresh(&app, &first)
+        .await
+        .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+    refresh(&app, &current)
+        .await
+        .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+    assert!(stored_sessions(&app, USER).await[0].revoked);
+}
+
+#[tokio::test]
+async fn a_logged_out_sessions_refresh_token_is_revoked() {
+    let app = TestAuth::new().await;
+    let (access, refresh_token) = app.tokens(USER).await;
+    assert_eq!(
+        app.post("/auth/v1/logout", Some(&access), &json!({}))
+            .await
+            .status,
+        200
+    );
+    refresh(&app, &refresh_token)
+        .await
+        .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+}
+
+#[tokio::test]
+async fn refresh_tokens_expire_seven_days_after_login_whatever_the_rotations() {
+    let app = TestAuth::new().await;
+    let (_, first) = app.tokens(USER).await;
+    app.advance(Duration::days(7) - Duration::seconds(60));
+    let (_, rotated) = pair(&refresh(&app, &first).await);
+    app.advance(Duration::seconds(60));
+    refresh(&app, &rotated)
+        .await
+        .assert_error(401, "ERR_AUTH_REFRESH_TOKEN_EXPIRED");
+    assert!(live_sessions(&app, USER).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_garbage_or_unknown_refresh_token_is_invalid() {
+    let app = TestAuth::new().await;
+    let (_, real) = app.tokens(USER).await;
+    let unknown_session = RefreshToken::new(t1(), id_of(USER), "no-such-session").encode();
+    let (route, _) = real.split_once('.').unwrap();
+    let wrong_secret = format!("{route}.{}", shared::ids::random_token());
+    for token in [
+        "garbage".to_owned(),
+        String::new(),
+        "a.b".to_owned(),
+        "x".repeat(2000),
+        unknown_session,
+    ] {
+        refresh(&app, &token)
+            .await
+            .assert_error(401, "ERR_AUTH_TOKEN_INVALID");
+    }
+    // A guessed secret for a real session id was never issued: invalid, and knowing the
+    // session id (it is in every access token) is not enough to end the session.
+    refresh(&app, &wrong_secret)
+        .await
+        .assert_error(401, "ERR_AUTH_TOKEN_INVALID");
+    assert_eq!(live_sessions(&app, USER).await.len(), 1);
+    assert_eq!(refresh(&app, &real).await.status, 200);
+    assert_eq!(
+        validation_field(&app.post("/auth/v1/refresh", None, &json!({})).await),
+        "refreshToken"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_parallel_refreshes_of_one_token_rotate_once_and_agree() {
+    let app = TestAuth::new().await;
+    let (_, first) = app.tokens(USER).await;
+    let tasks = (0..10).map(|_| {
+        let router = app.router.clone();
+        let body = json!({ "refreshToken": first }).to_string();
+        tokio::spawn(async move {
+            let req = Request::post("/auth/v1/refresh")
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body))
+                .unwrap();
+            shared::testing::send(&router, req).await
+        })
+    });
+    let replies = futures_util::future::join_all(tasks).await;
+    let pairs: Vec<(String, String)> = replies.iter().map(|r| pair(r.as_ref().unwrap())).collect();
+    assert!(
+        pairs.iter().all(|p| p.1 == pairs[0].1),
+        "one new refresh token for all"
+    );
+    let stored = stored_sessions(&app, USER).await;
+    assert_eq!(stored.len(), 1);
+    assert!(!stored[0].revoked);
+    assert_eq!(stored[0].rt_hash, hash_of(&pairs[0].1));
+    assert_eq!(
+        stored[0].rt_prev_hash,
+        Some(hash_of(&first)),
+        "exactly one rotation"
+    );
+    assert_eq!(refresh(&app, &pairs[0].1).await.status, 200);
+}
+
+// ---- session limit --------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_eleventh_login_evicts_the_oldest_session() {
+    let app = TestAuth::new().await;
+    let mut refresh_tokens = Vec::new();
+    for _ in 0..11 {
+        refresh_tokens.push(app.tokens(USER).await.1);
+    }
+    let live = live_sessions(&app, USER).await;
+    assert_eq!(live.len(), 10);
+    let oldest = RefreshToken::parse(&refresh_tokens[0]).unwrap().session_id;
+    assert!(
+        live.iter().all(|s| s.id != oldest),
+        "the oldest was evicted"
+    );
+    refresh(&app, &refresh_tokens[0])
+        .await
+        .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+    assert_eq!(refresh(&app, &refresh_tokens[1]).await.status, 200);
+    assert_eq!(refresh(&app, &refresh_tokens[10]).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_strict_tenant_refuses_the_eleventh_login_with_429() {
+    let app = TestAuth::new().await;
+    let key = repo::tenant(&t1());
+    let item = app.state.store().get(&key).await.unwrap().unwrap();
+    let mut tenant: Tenant = item.to_record().unwrap();
+    tenant.strict_sessions = true;
+    app.state
+        .store()
+        .put(Put::new(Item::from_record(&key, &tenant).unwrap()))
+        .await
+        .unwrap();
+
+    let mut refresh_tokens = Vec::new();
+    for _ in 0..10 {
+        refresh_tokens.push(app.tokens(USER).await.1);
+    }
+    let r = app.login(USER, PASSWORD).await;
+    r.assert_error(429, "ERR_AUTH_MAX_SESSIONS_REACHED");
+    assert!(r.header("retry-after").is_some());
+    assert_eq!(live_sessions(&app, USER).await.len(), 10);
+    assert_eq!(refresh(&app, &refresh_tokens[0]).await.status, 200);
+}
+
+// ---- logout and sessions --------------------------------------------------------------
+
+#[tokio::test]
+async fn logout_revokes_only_the_current_session() {
+    let app = TestAuth::new().await;
+    let (a_access, a_refresh) = app.tokens(USER).await;
+    let (b_access, b_refresh) = app.tokens(USER).await;
+    let r = app
+        .post("/auth/v1/logout", Some(&a_access), &json!({}))
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["data"]["revoked"], 1);
+    for path in [
+        "/auth/v1/profile",
+        "/auth/v1/sessions",
+        "/auth/v1/tenants/current",
+    ] {
+        app.get(path, Some(&a_access))
+            .await
+            .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+    }
+    app.post("/auth/v1/logout", Some(&a_access), &json!({}))
+        .await
+        .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+    assert_eq!(
+        app.get("/auth/v1/profile", Some(&b_access)).await.status,
+        200
+    );
+    refresh(&app, &a_refresh)
+        .await
+        .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+    assert_eq!(refresh(&app, &b_refresh).await.status, 200);
+    let live = live_sessions(&app, USER).await;
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].id, sid_of(&b_access));
+}
+
+#[tokio::test]
+async fn logout_all_revokes_every_session_of_the_caller_only() {
+    let app = TestAuth::new().await;
+    let mine: Vec<(String, String)> = [
+        app.tokens(USER).await,
+        app.tokens(USER).await,
+        app.tokens(USER).await,
+    ]
+    .into();
+    let (other, _) = app.tokens(PARTNER).await;
+    let r = app
+        .post("/auth/v1/logout/all", Some(&mine[1].0), &json!({}))
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["data"]["revoked"], 3);
+    for (access, refresh_token) in &mine {
+        app.get("/auth/v1/profile", Some(access))
+            .await
+            .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+        refresh(&app, refresh_token)
+            .await
+            .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+    }
+    assert!(live_sessions(&app, USER).await.is_empty());
+    assert_eq!(app.get("/auth/v1/profile", Some(&other)).await.status, 200);
+}
+
+#[tokio::test]
+async fn the_session_list_shows_live_sessions_and_marks_the_current_one_once() {
+    let app = TestAuth::new().await;
+    let with_agent = Request::post("/auth/v1/login")
+        .header("content-type", "application/json")
+        .header("user-agent", "Firefox/140")
+        .header("x-forwarded-for", "203.0.113.7, 10.0.0.1")
+        .body(axum::body::Body::from(
+            json!({ "email": USER, "password": PASSWORD }).to_string(),
+        ))
+        .unwrap();
+    let (browser, _) = pair(&app.send(with_agent).await);
+    let (current, _) = app.tokens(USER).await;
+    let (ended, _) = app.tokens(USER).await;
+    app.post("/auth/v1/logout", Some(&ended), &json!({})).await;
+
+    let r = app.get("/auth/v1/sessions", Some(&current)).await;
+    assert_eq!(r.status, 200);
+    let list = r.json()["data"].as_array().unwrap().clone();
+    assert_eq!(list.len(), 2, "the ended session is not listed");
+    let flagged: Vec<&Value> = list.iter().filter(|s| s["current"] == true).collect();
+    assert_eq!(flagged.len(), 1);
+    assert_eq!(flagged[0]["id"], sid_of(&current));
+    let other = list.iter().find(|s| s["id"] == sid_of(&browser)).unwrap();
+    assert_eq!(other["userAgent"], "Firefox/140");
+    assert_eq!(other["ip"], "203.0.113.7");
+    assert!(other["createdAt"].is_string() && other["lastUsedAt"].is_string());
+    let text = String::from_utf8_lossy(&r.bytes);
+    for secret in ["rt_hash", "rtHash", "grace", "rt_prev"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+}
+
+#[tokio::test]
+async fn deleting_another_users_session_is_not_found_and_ones_own_is_revoked() {
+    let app = TestAuth::new().await;
+    let (mine, _) = app.tokens(USER).await;
+    let (second, second_refresh) = app.tokens(USER).await;
+    let (theirs, their_refresh) = app.tokens(ORGANIZER).await;
+    let app = &app;
+    let delete = move |token: String, id: String| async move {
+        app.call(
+            "DELETE",
+            &format!("/auth/v1/sessions/{id}"),
+            Some(&token),
+            None,
+        )
+        .await
+    };
+
+    delete(mine.clone(), sid_of(&theirs))
+        .await
+        .assert_error(404, "ERR_AUTH_SESSION_NOT_FOUND");
+    delete(mine.clone(), "no-such-session".into())
+        .await
+        .assert_error(404, "ERR_AUTH_SESSION_NOT_FOUND");
+    assert_eq!(live_sessions(app, ORGANIZER).await.len(), 1);
+    assert_eq!(refresh(app, &their_refresh).await.status, 200);
+
+    let r = delete(mine.clone(), sid_of(&second)).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["data"]["id"], sid_of(&second));
+    app.get("/auth/v1/profile", Some(&second))
+        .await
+        .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+    refresh(app, &second_refresh)
+        .await
+        .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+    // Already revoked: not found the second time.
+    delete(mine.clone(), sid_of(&second))
+        .await
+        .assert_error(404, "ERR_AUTH_SESSION_NOT_FOUND");
+    let live = live_sessions(app, USER).await;
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].id, sid_of(&mine));
+}
+
+// ---- profile --------------------------------------------------------------------------
+
+/// Every key of a JSON value, at any depth.
+fn keys(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                out.push(k.clone());
+                keys(v, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|v| keys(v, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn the_profile_holds_no_secret_fields() {
+    let app = TestAuth::new().await;
+    let (access, _) = app.tokens(USER).await;
+    // Give the record every secret it can hold, then read it back.
+    set_user(&app, USER, "totp_secret", "JBSWY3DPEHPK3PXP").await;
+    set_user(&app, USER, "totp_pending_secret", "KRSXG5CTMVRXEZLU").await;
+    let r = app.get("/auth/v1/profile", Some(&access)).await;
+    assert_eq!(r.status, 200);
+    let body = r.json();
+    assert_eq!(body["data"]["id"], id_of(USER));
+    assert_eq!(body["data"]["mfaEnabled"], true);
+    let mut all = Vec::new();
+    keys(&body, &mut all);
+    for k in &all {
+        let k = k.to_ascii_lowercase();
+        for bad in [
+            "password", "hash", "totp", "recovery", "secret", "failed", "locked",
+        ] {
+            assert!(!k.contains(bad), "{k} in {body}");
+        }
+    }
+    let text = String::from_utf8_lossy(&r.bytes);
+    for secret in ["$argon2", "JBSWY3DPEHPK3PXP", "KRSXG5CTMVRXEZLU"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+}
+
+#[tokio::test]
+async fn patch_profile_changes_name_locale_timezone_and_username() {
+    let app = TestAuth::new().await;
+    let (access, _) = app.tokens(USER).await;
+    let r = patch_profile(
+        &app,
+        &access,
+        &json!({
+            "name": "  Ada Lovelace ",
+            "locale": "en-GB",
+            "timezone": "Europe/London",
+            "username": "Ada"
+        }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    let d = &r.json()["data"];
+    assert_eq!(
+        (&d["name"], &d["locale"], &d["timezone"], &d["username"]),
+        (
+            &json!("Ada Lovelace"),
+            &json!("en-GB"),
+            &json!("Europe/London"),
+            &json!("ada")
+        )
+    );
+    let stored = stored_user(&app, USER).await;
+    assert_eq!(stored.name, "Ada Lovelace");
+    assert_eq!(stored.locale.as_deref(), Some("en-GB"));
+    assert_eq!(stored.timezone.as_deref(), Some("Europe/London"));
+    assert_eq!(stored.username.as_deref(), Some("ada"));
+    assert_eq!(stored.roles, ["user"], "nothing else changed");
+
+    // A new username frees the old one for someone else.
+    let r = patch_profile(&app, &access, &json!({ "username": "countess" })).await;
+    assert_eq!(r.status, 200);
+    let (theirs, _) = app.tokens(ORGANIZER).await;
+    let r = patch_profile(&app, &theirs, &json!({ "username": "ada" })).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    assert_eq!(
+        stored_user(&app, ORGANIZER).await.username.as_deref(),
+        Some("ada")
+    );
+
+    // Bad values name their field.
+    for (body, field) in [
+        (json!({ "name": "   " }), "name"),
+        (json!({ "username": "a b" }), "username"),
+        (json!({ "timezone": "x".repeat(65) }), "timezone"),
+    ] {
+        assert_eq!(
+            validation_field(&patch_profile(&app, &access, &body).await),
+            field
+        );
+    }
+}
+
+#[tokio::test]
+async fn patch_profile_refuses_roles_tenant_verification_and_email_naming_the_field() {
+    let app = TestAuth::new().await;
+    let (access, _) = app.tokens(USER).await;
+    let before = stored_user(&app, USER).await;
+    for (field, value) in [
+        ("roles", json!(["admin"])),
+        ("tenantId", json!(auth::seed::T3)),
+        ("emailVerified", json!(false)),
+        ("email", json!("new@eventzr.com")),
+        ("status", json!("active")),
+    ] {
+        let body = json!({ "name": "Changed", field: value });
+        let r = patch_profile(&app, &access, &body).await;
+        assert_eq!(validation_field(&r), field, "{body}");
+    }
+    assert_eq!(stored_user(&app, USER).await, before, "nothing changed");
+}
+
+#[tokio::test]
+async fn a_username_taken_by_another_user_is_409() {
+    let app = TestAuth::new().await;
+    let (partner, _) = app.tokens(PARTNER).await;
+    let (user, _) = app.tokens(USER).await;
+    assert_eq!(
+        patch_profile(&app, &partner, &json!({ "username": "stage_left" }))
+            .await
+            .status,
+        200
+    );
+    let before = stored_user(&app, USER).await;
+    patch_profile(
+        &app,
+        &user,
+        &json!({ "username": "Stage_Left", "name": "Someone" }),
+    )
+    .await
+    .assert_error(409, "ERR_AUTH_USERNAME_TAKEN");
+    assert_eq!(stored_user(&app, USER).await, before, "nothing changed");
+    assert_eq!(
+        stored_user(&app, PARTNER).await.username.as_deref(),
+        Some("stage_left")
+    );
+}
+
+// ---- JWKS and tenant ------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_jwks_is_a_bare_cacheable_key_set_that_verifies_issued_tokens() {
+    let app = TestAuth::new().await;
+    let (access, _) = app.tokens(USER).await;
+    let r = app.get("/auth/v1/.well-known/jwks.json", None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("cache-control"), Some("public, max-age=300"));
+    assert!(r.header("content-type").unwrap().contains("json"));
+    let jwks = r.json();
+    assert!(
+        jwks.get("data").is_none() && jwks.get("meta").is_none(),
+        "bare"
+    );
+    let set = jwks["keys"].as_array().expect("keys");
+    for k in set {
+        for private in ["d", "p", "q", "dp", "dq", "qi"] {
+            assert!(k.get(private).is_none(), "private member {private}");
+        }
+    }
+
+    let header = jsonwebtoken::decode_header(&access).unwrap();
+    assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+    let jwk = set
+        .iter()
+        .find(|k| k["kid"].as_str() == header.kid.as_deref())
+        .expect("the token's key is published");
+    assert_eq!(
+        (jwk["kty"].as_str(), jwk["alg"].as_str()),
+        (Some("RSA"), Some("RS256"))
+    );
+    let key = jsonwebtoken::DecodingKey::from_rsa_components(
+        jwk["n"].as_str().unwrap(),
+        jwk["e"].as_str().unwrap(),
+    )
+    .unwrap();
+    let config = &app.tp.platform.config;
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_audience(&[&config.jwt_audience]);
+    validation.set_issuer(&[&config.jwt_issuer]);
+    let verified = jsonwebtoken::decode::<Value>(&access, &key, &validation).unwrap();
+    assert_eq!(verified.claims["sub"], id_of(USER));
+}
+
+#[tokio::test]
+async fn the_current_tenant_is_the_callers() {
+    let app = TestAuth::new().await;
+    let (access, _) = app.tokens(USER).await;
+    let r = app.get("/auth/v1/tenants/current", Some(&access)).await;
+    assert_eq!(r.status, 200);
+    let d = &r.json()["data"];
+    assert_eq!(d["id"], auth::seed::T1);
+    assert_eq!(d["name"], "EventZR");
+    assert_eq!(d["planTier"], "ENTERPRISE");
+    app.get("/auth/v1/tenants/current", None)
+        .await
+        .assert_error(401, "ERR_AUTH_UNAUTHORIZED");
+}
+
+// ---- logs -----------------------------------------------------------------------------
+
+mod log_capture {
+    use std::{
+        io::Write,
+        sync::{Arc, Mutex, OnceLock},
+    };
+
+    #[derive(Clone, Default)]
+    pub struct Captured(pub Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The whole `api` test binary logs into one buffer through the platform's
+    /// subscriber (installed once: a thread-local default would race with tracing's
+    /// per-callsite interest cache). Other modules needing the log should call this.
+    pub fn captured() -> &'static Captured {
+        static CAPTURED: OnceLock<Captured> = OnceLock::new();
+        CAPTURED.get_or_init(|| {
+            let captured = Captured::default();
+            let sink = captured.clone();
+            tracing::subscriber::set_global_default(shared::telemetry::subscriber(move || {
+                sink.clone()
+            }))
+            .expect("no other global subscriber in the api test binary");
+            captured
+        })
+    }
+
+    pub fn text() -> String {
+        String::from_utf8_lossy(&captured().0.lock().unwrap()).into_owned()
+    }
+}
+
+pub use log_capture::captured as captured_log;
+
+/// POSTs `body` with a fresh request id, remembered in `ids`.
+async fn send_logged(app: &TestAuth, ids: &mut Vec<String>, path: &str, body: Value) -> Reply {
+    let id = uuid::Uuid::new_v4().to_string();
+    ids.push(id.clone());
+    let req = Request::post(path)
+        .header("content-type", "application/json")
+        .header("x-request-id", id)
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    app.send(req).await
+}
+
+#[tokio::test]
+async fn logs_never_hold_refresh_tokens_or_password_hashes() {
+    captured_log();
+    let app = TestAuth::new().await;
+    let mut ids = Vec::new();
+    let login = json!({ "email": USER, "password": PASSWORD });
+    let (_, first) = pair(&send_logged(&app, &mut ids, "/auth/v1/login", login).await);
+    let body = json!({ "refreshToken": first });
+    let (_, second) = pair(&send_logged(&app, &mut ids, "/auth/v1/refresh", body).await);
+    let wrong = json!({ "email": USER, "password": "wrong-password" });
+    send_logged(&app, &mut ids, "/auth/v1/login", wrong).await;
+    let reuse = json!({ "refreshToken": first });
+    send_logged(&app, &mut ids, "/auth/v1/refresh", reuse).await;
+
+    let text = log_capture::text();
+    for id in &ids {
+        assert!(
+            text.lines()
+                .any(|l| l.contains(id.as_str()) && l.contains("\"access\"")),
+            "an access line for {id}"
+        );
+    }
+    let hash = stored_user(&app, USER).await.password_hash.unwrap();
+    for secret in [
+        first.as_str(),
+        second.as_str(),
+        first.split_once('.').unwrap().1,
+        "$argon2",
+        hash.as_str(),
+        PASSWORD,
+        "wrong-password",
+    ] {
+        assert!(!text.contains(secret), "the log contains {secret}");
+    }
+}
+
+// ---- over the wire --------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn login_refresh_concurrent_refreshes_and_logout_work_on_dynamodb() {
+    let Some(app) =
+        TestAuth::on_dynamodb("login_refresh_concurrent_refreshes_and_logout_work_on_dynamodb")
+            .await
+    else {
+        return;
+    };
+    let (access, first) = app.tokens(USER).await;
+    let (_, second) = pair(&refresh(&app, &first).await);
+    let tasks = (0..10).map(|_| {
+        let router = app.router.clone();
+        let body = json!({ "refreshToken": second }).to_string();
+        tokio::spawn(async move {
+            let req = Request::post("/auth/v1/refresh")
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body))
+                .unwrap();
+            shared::testing::send(&router, req).await
+        })
+    });
+    let pairs: Vec<(String, String)> = futures_util::future::join_all(tasks)
+        .await
+        .iter()
+        .map(|r| pair(r.as_ref().unwrap()))
+        .collect();
+    assert!(pairs.iter().all(|p| p.1 == pairs[0].1));
+    let stored = stored_sessions(&app, USER).await;
+    assert_eq!(stored.len(), 1);
+    assert!(!stored[0].revoked);
+    assert_eq!(stored[0].rt_prev_hash, Some(hash_of(&second)));
+    assert_eq!(stored[0].rt_hash, hash_of(&pairs[0].1));
+
+    assert_eq!(
+        app.get("/auth/v1/sessions", Some(&access)).await.status,
+        200
+    );
+    assert_eq!(
+        app.post("/auth/v1/logout", Some(&pairs[0].0), &json!({}))
+            .await
+            .status,
+        200
+    );
+    refresh(&app, &pairs[0].1)
+        .await
+        .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+    app.get("/auth/v1/profile", Some(&access))
+        .await
+        .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+    assert!(stored_sessions(&app, USER).await[0].revoked);
 }

@@ -1,0 +1,185 @@
+//! Data access of tenant administration: filtered user pages, the per-tenant roster
+//! guard behind the last-admin rule, tenant updates.
+//!
+//! Last admin: every role or status change of a tenant's users commits in one
+//! transaction with a bump of the tenant's roster item (`T#<t>#ADMINS` / `ROSTER`),
+//! conditional on the version read before deciding. Two admins demoting each other at
+//! once therefore cannot both commit: the second one's version is stale, it re-reads,
+//! sees it would remove the last admin, and gets 409 LAST_ADMIN. Rejected alternative:
+//! an active-admin counter item — every writer of users (signup, invites, seeding) would
+//! have to keep it exact, and one missed path would lock a tenant out for good.
+
+use std::collections::BTreeMap;
+
+use shared::{
+    store::{CancelReason, Condition, Key, ResumeKey, Store, StoreError, TransactOp, Update, attr},
+    tenant::TenantId,
+};
+
+use crate::{
+    domain::{User, UserStatus},
+    error::{AuthError, AuthResult},
+    repo::{tenants::Tenant, users},
+};
+
+fn roster(t: &TenantId) -> Key {
+    Key::tenant(t, &["ADMINS"], "ROSTER")
+}
+
+pub fn is_active_admin(u: &User) -> bool {
+    u.status == UserStatus::Active && u.has_role("admin")
+}
+
+/// Where a users-index query resumes after `user`: its table key plus its index key,
+/// as `users::create` writes them (DynamoDB takes any key of the index as the
+/// ExclusiveStartKey, so a page may stop in the middle of a batch).
+fn resume_after(t: &TenantId, user: &User) -> ResumeKey {
+    let key = super::user(t, &user.id);
+    ResumeKey(BTreeMap::from([
+        (attr::PK.to_owned(), key.pk),
+        (attr::SK.to_owned(), key.sk),
+        (attr::GSI1PK.to_owned(), super::users_index(t)),
+        (
+            attr::GSI1SK.to_owned(),
+            format!("{}#{}", user.created_at, user.id),
+        ),
+    ]))
+}
+
+/// Up to `limit` users of the tenant that `keep` accepts, in creation order, and where
+/// the next page starts. DynamoDB applies `Limit` before any filter, so this reads on
+/// until the page is full or the partition ends.
+pub async fn list_users(
+    store: &dyn Store,
+    t: &TenantId,
+    limit: u32,
+    mut start: Option<ResumeKey>,
+    filtered: bool,
+    keep: impl Fn(&User) -> bool,
+) -> AuthResult<(Vec<User>, Option<ResumeKey>)> {
+    // Unfiltered, one more than the page tells exactly whether more follow; filtered,
+    // wide batches keep the round trips few.
+    let batch = if filtered { 100 } else { limit + 1 };
+    let mut out = Vec::new();
+    loop {
+        let (users, next) = users::list(store, t, batch, start).await?;
+        for user in users {
+            if !keep(&user) {
+                continue;
+            }
+            if out.len() == limit as usize {
+                // A further match exists: the page ends after the last one kept.
+                let last = out.last().map(|u| resume_after(t, u));
+                return Ok((out, last));
+            }
+            out.push(user);
+        }
+        match next {
+            Some(n) => start = Some(n),
+            None => return Ok((out, None)),
+        }
+    }
+}
+
+/// The roster's version (0 before the first change).
+pub async fn roster_version(store: &dyn Store, t: &TenantId) -> AuthResult<i64> {
+    Ok(store
+        .get(&roster(t))
+        .await?
+        .and_then(|i| i.get_i64("version"))
+        .unwrap_or(0))
+}
+
+/// Commits a role/status change of one user (`change` on its key) if no other change of
+/// the tenant's users committed since version `seen` was read. `Ok(false)`: one did (or
+/// the transaction met a concurrent one); re-read and decide again.
+pub async fn change_user(
+    store: &dyn Store,
+    t: &TenantId,
+    change: Update,
+    seen: i64,
+) -> AuthResult<bool> {
+    let unchanged = if seen == 0 {
+        Condition::not_exists("version")
+    } else {
+        Condition::eq("version", seen)
+    };
+    let ops = vec![
+        TransactOp::Update(change.when(Condition::item_present())),
+        TransactOp::Update(
+            Update::new(roster(t))
+                .set("version", seen + 1)
+                .when(unchanged),
+        ),
+    ];
+    match store.transact(ops).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::TransactionCanceled { reasons })
+            if reasons.first() == Some(&CancelReason::ConditionFailed) =>
+        {
+            Err(AuthError::NotFound)
+        }
+        Err(StoreError::TransactionCanceled { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether the tenant keeps an active admin besides `except`. Candidates come from the
+/// users index (eventually consistent); each is confirmed by a strong read, so a stale
+/// index can only refuse a change wrongly, never leave a tenant without an admin.
+pub async fn has_other_active_admin(
+    store: &dyn Store,
+    t: &TenantId,
+    except: &str,
+) -> AuthResult<bool> {
+    let mut start = None;
+    loop {
+        let (page, next) = users::list(store, t, 100, start).await?;
+        for candidate in page.iter().filter(|u| u.id != except && is_active_admin(u)) {
+            let current = users::get(store, t, &candidate.id).await?;
+            if current.as_ref().is_some_and(is_active_admin) {
+                return Ok(true);
+            }
+        }
+        match next {
+            Some(n) => start = Some(n),
+            None => return Ok(false),
+        }
+    }
+}
+
+/// What a system caller may change on a tenant (canonical values).
+#[derive(Debug, Default)]
+pub struct TenantChange {
+    pub name: Option<String>,
+    pub plan_tier: Option<&'static str>,
+    pub status: Option<&'static str>,
+}
+
+/// Applies `change` to an existing tenant; NotFound when there is none.
+pub async fn update_tenant(
+    store: &dyn Store,
+    id: &TenantId,
+    change: &TenantChange,
+) -> AuthResult<Tenant> {
+    // Attribute names are the record's serde names (camelCase), as `tenants::create` stores them.
+    let mut upd = Update::new(super::tenant(id));
+    if let Some(n) = &change.name {
+        upd = upd.set("name", n.as_str());
+    }
+    if let Some(p) = change.plan_tier {
+        upd = upd.set("planTier", p);
+    }
+    if let Some(s) = change.status {
+        upd = upd.set("status", s);
+    }
+    let item = store
+        .update(upd.when(Condition::item_present()))
+        .await
+        .map_err(|e| match e {
+            StoreError::ConditionFailed { .. } => AuthError::NotFound,
+            e => e.into(),
+        })?;
+    item.to_record()
+        .map_err(|e| AuthError::Internal(format!("tenant record: {e}")))
+}

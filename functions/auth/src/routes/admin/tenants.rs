@@ -1,0 +1,130 @@
+//! `POST /tenants`, `PATCH /tenants/{tenantId}` (system role only: tenants are the
+//! platform's business, not a tenant admin's).
+
+use axum::extract::{Path, State};
+use serde::Deserialize;
+use serde_json::{Value as Json, json};
+use shared::{ApiError, Envelope, FieldError, extract::ApiJson, tenant::TenantId};
+
+use super::SystemCaller;
+use crate::{
+    domain::admin::{plan_tier, tenant_name, tenant_status},
+    error::AuthError,
+    repo::{
+        admin::{self, TenantChange},
+        audit,
+        tenants::{self, Tenant},
+    },
+    state::AuthState,
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewTenantBody {
+    pub name: String,
+    pub plan_tier: String,
+}
+
+pub async fn create(
+    State(st): State<AuthState>,
+    caller: SystemCaller,
+    ApiJson(body): ApiJson<NewTenantBody>,
+) -> Result<Envelope<Tenant>, ApiError> {
+    let (name, plan) = match (tenant_name(&body.name), plan_tier(&body.plan_tier)) {
+        (Ok(n), Ok(p)) => (n, p),
+        (n, p) => return Err(ApiError::validation(errors([n.err(), p.err()]))),
+    };
+    let tenant = Tenant {
+        id: shared::ids::new_id().to_string(),
+        name,
+        plan_tier: plan.as_str().to_owned(),
+        status: "active".into(),
+        strict_sessions: false,
+    };
+    if !tenants::create(st.store(), &tenant).await? {
+        return Err(AuthError::Internal("a new tenant id already exists".into()).into());
+    }
+    record(&st, &caller, "tenant.created", &tenant, json!({})).await;
+    Ok(Envelope::created(tenant))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TenantPatch {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub plan_tier: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+impl TryFrom<TenantPatch> for TenantChange {
+    type Error = ApiError;
+    fn try_from(body: TenantPatch) -> Result<Self, ApiError> {
+        if body.name.is_none() && body.plan_tier.is_none() && body.status.is_none() {
+            return Err(ApiError::field(
+                "body",
+                "give name, planTier, status or several",
+            ));
+        }
+        let name = body.name.as_deref().map(tenant_name).transpose();
+        let plan = body.plan_tier.as_deref().map(plan_tier).transpose();
+        let status = body.status.as_deref().map(tenant_status).transpose();
+        match (name, plan, status) {
+            (Ok(name), Ok(plan), Ok(status)) => Ok(TenantChange {
+                name,
+                plan_tier: plan.map(|p| p.as_str()),
+                status,
+            }),
+            (n, p, s) => Err(ApiError::validation(errors([n.err(), p.err(), s.err()]))),
+        }
+    }
+}
+
+pub async fn patch(
+    State(st): State<AuthState>,
+    caller: SystemCaller,
+    Path(tenant_id): Path<String>,
+    ApiJson(body): ApiJson<TenantPatch>,
+) -> Result<Envelope<Tenant>, ApiError> {
+    let id =
+        TenantId::parse(&tenant_id).map_err(|_| ApiError::field("tenantId", "must be a UUID"))?;
+    let change = TenantChange::try_from(body)?;
+    let tenant = admin::update_tenant(st.store(), &id, &change).await?;
+    let details = json!({
+        "name": change.name,
+        "planTier": change.plan_tier,
+        "status": change.status,
+    });
+    record(&st, &caller, "tenant.updated", &tenant, details).await;
+    Ok(Envelope::ok(tenant))
+}
+
+fn errors<const N: usize>(all: [Option<FieldError>; N]) -> Vec<FieldError> {
+    all.into_iter().flatten().collect()
+}
+
+async fn record(
+    st: &AuthState,
+    caller: &SystemCaller,
+    kind: &'static str,
+    t: &Tenant,
+    details: Json,
+) {
+    let Ok(tenant) = TenantId::parse(&t.id) else {
+        return;
+    };
+    audit::record(
+        st.store(),
+        st.now(),
+        audit::Event {
+            tenant: &tenant,
+            kind,
+            actor: Some(caller.id()),
+            subject: Some(&t.id),
+            details,
+        },
+    )
+    .await;
+}

@@ -1,0 +1,276 @@
+//! `/users…` (admin): the acting tenant's users. Keys are built from the caller's
+//! tenant, so another tenant's user id is a 404 (never 403: nothing leaks).
+
+use std::collections::BTreeMap;
+
+use axum::extract::{FromRequestParts, Path, Query, State};
+use http::request::Parts;
+use serde::Deserialize;
+use serde_json::{Value as Json, json};
+use shared::{
+    ApiError, Envelope, FieldError,
+    access::Role,
+    extract::ApiJson,
+    paging::{CursorScope, PageParams},
+    store::{Update, Value},
+    tenant::TenantId,
+};
+
+use super::AdminCaller;
+use crate::{
+    domain::{
+        User, UserStatus,
+        admin::{GrantedRoles, user_status, user_status_name},
+        user::UserView,
+    },
+    error::{AuthError, AuthResult},
+    repo::{admin, audit, sessions, tenants, users},
+    state::AuthState,
+};
+
+/// `?role=&status=` of `GET /users`.
+#[derive(Debug, Default, PartialEq)]
+pub struct ListFilter {
+    role: Option<Role>,
+    status: Option<UserStatus>,
+}
+
+impl ListFilter {
+    fn keeps(&self, u: &User) -> bool {
+        self.role.is_none_or(|r| u.has_role(r.as_str()))
+            && self.status.is_none_or(|s| u.status == s)
+    }
+    fn is_set(&self) -> bool {
+        self.role.is_some() || self.status.is_some()
+    }
+    /// The query a cursor is bound to: the route and every filter.
+    fn scope(&self) -> String {
+        format!(
+            "GET /auth/v1/users?role={}&status={}",
+            self.role.map_or("", Role::as_str),
+            self.status.map_or("", user_status_name)
+        )
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ListFilter {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, st: &S) -> Result<Self, ApiError> {
+        let Query(q) = Query::<BTreeMap<String, String>>::from_request_parts(parts, st)
+            .await
+            .map_err(|_| ApiError::field("query", "is not a valid query string"))?;
+        let mut errors = Vec::new();
+        let role = q.get("role").and_then(|r| {
+            Role::parse(r.trim()).or_else(|| {
+                errors.push(FieldError::new(
+                    "role",
+                    "must be user, partner, organizer, admin or system",
+                ));
+                None
+            })
+        });
+        let status = q
+            .get("status")
+            .and_then(|s| user_status("status", s).map_err(|e| errors.push(e)).ok());
+        if !errors.is_empty() {
+            return Err(ApiError::validation(errors));
+        }
+        Ok(ListFilter { role, status })
+    }
+}
+
+pub async fn list(
+    State(st): State<AuthState>,
+    caller: AdminCaller,
+    page: PageParams,
+    filter: ListFilter,
+) -> Result<Envelope<Vec<UserView>>, ApiError> {
+    let tenant = caller.tenant();
+    let scope = CursorScope::new(&caller.claims, filter.scope());
+    let start = st.platform.cursors.resume(&scope, &page).await?;
+    let (found, next) = admin::list_users(
+        st.store(),
+        &tenant,
+        page.limit,
+        start,
+        filter.is_set(),
+        |u| filter.keeps(u),
+    )
+    .await?;
+    let plan = tenants::plan_of(st.store(), &tenant).await?;
+    let page = st
+        .platform
+        .cursors
+        .page(&scope, page.limit, next.as_ref())
+        .await?;
+    let views = found.iter().map(|u| UserView::of(u, &plan)).collect();
+    Ok(Envelope::ok(views).with_page(page))
+}
+
+pub async fn get(
+    State(st): State<AuthState>,
+    caller: AdminCaller,
+    Path(user_id): Path<String>,
+) -> Result<Envelope<UserView>, ApiError> {
+    let user = find(&st, &caller.tenant(), &user_id).await?;
+    Ok(Envelope::ok(view(&st, &user).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    #[serde(default)]
+    pub roles: Option<Vec<String>>,
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// A parsed `UserPatch`: at least one of the two.
+struct Change {
+    roles: Option<GrantedRoles>,
+    status: Option<UserStatus>,
+}
+
+impl TryFrom<UserPatch> for Change {
+    type Error = ApiError;
+    fn try_from(body: UserPatch) -> Result<Self, ApiError> {
+        if body.roles.is_none() && body.status.is_none() {
+            return Err(ApiError::field("body", "give roles, status or both"));
+        }
+        let roles = body.roles.as_deref().map(GrantedRoles::parse).transpose()?;
+        let status = body
+            .status
+            .as_deref()
+            .map(|s| user_status("status", s))
+            .transpose()
+            .map_err(|e| ApiError::validation(vec![e]))?;
+        Ok(Change { roles, status })
+    }
+}
+
+pub async fn patch(
+    State(st): State<AuthState>,
+    caller: AdminCaller,
+    Path(user_id): Path<String>,
+    ApiJson(body): ApiJson<UserPatch>,
+) -> Result<Envelope<UserView>, ApiError> {
+    let change = Change::try_from(body)?;
+    let tenant = caller.tenant();
+    let (before, after) = apply(&st, &tenant, &user_id, &change).await?;
+    if after.status == UserStatus::Suspended {
+        // ASVS 7.4.2: a suspended account keeps no session (a retry re-revokes, harmlessly).
+        revoke_sessions(&st, &tenant, &after.id).await?;
+    }
+    if before.roles != after.roles {
+        let details = json!({ "from": before.roles, "to": after.roles });
+        record(&st, &caller, "role.changed", &after.id, details).await;
+    }
+    if before.status != after.status {
+        let kind = match after.status {
+            UserStatus::Suspended => "user.suspended",
+            UserStatus::Active => "user.reactivated",
+        };
+        record(&st, &caller, kind, &after.id, json!({})).await;
+    }
+    Ok(Envelope::ok(view(&st, &after).await?))
+}
+
+/// Reads, checks the last-admin rule and commits under the tenant's roster guard
+/// (repo::admin), re-deciding when another change committed in between.
+async fn apply(
+    st: &AuthState,
+    tenant: &TenantId,
+    user_id: &str,
+    change: &Change,
+) -> AuthResult<(User, User)> {
+    for _ in 0..3 {
+        let seen = admin::roster_version(st.store(), tenant).await?;
+        let before = find(st, tenant, user_id).await?;
+        if before.has_role("system") {
+            // The platform role is never granted here, so it must not be taken away here
+            // either: that could leave the platform without a system account.
+            return Err(ApiError::forbidden("the system role is managed by the platform").into());
+        }
+        let roles = change
+            .roles
+            .as_ref()
+            .map_or_else(|| before.roles.clone(), GrantedRoles::names);
+        let status = change.status.unwrap_or(before.status);
+        let stays_admin = status == UserStatus::Active && roles.iter().any(|r| r == "admin");
+        if admin::is_active_admin(&before)
+            && !stays_admin
+            && !admin::has_other_active_admin(st.store(), tenant, &before.id).await?
+        {
+            return Err(AuthError::LastAdmin);
+        }
+        let update = Update::new(users::key_of(&before)?)
+            .set("roles", Value::L(roles.into_iter().map(Value::S).collect()))
+            .set("status", user_status_name(status))
+            .set("updated_at", shared::clock::rfc3339_millis(st.now()));
+        if admin::change_user(st.store(), tenant, update, seen).await? {
+            let after = find(st, tenant, user_id).await?;
+            return Ok((before, after));
+        }
+    }
+    Err(ApiError::conflict("the tenant's users changed meanwhile; retry").into())
+}
+
+async fn revoke_sessions(st: &AuthState, tenant: &TenantId, user_id: &str) -> AuthResult<()> {
+    for s in sessions::list(st.store(), tenant, user_id).await? {
+        if !s.revoked {
+            sessions::revoke(st.store(), tenant, user_id, &s.id).await?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn unlock(
+    State(st): State<AuthState>,
+    caller: AdminCaller,
+    Path(user_id): Path<String>,
+) -> Result<Envelope<UserView>, ApiError> {
+    let user = find(&st, &caller.tenant(), &user_id).await?;
+    let user = users::clear_failures(st.store(), &user).await?;
+    record(&st, &caller, "user.unlocked", &user.id, json!({})).await;
+    Ok(Envelope::ok(view(&st, &user).await?))
+}
+
+/// The user `raw_id` of `tenant`; a malformed id is a 400 naming `userId`.
+async fn find(st: &AuthState, tenant: &TenantId, raw_id: &str) -> AuthResult<User> {
+    let id = uuid::Uuid::parse_str(raw_id)
+        .map_err(|_| ApiError::field("userId", "must be a UUID"))?
+        .to_string();
+    users::get(st.store(), tenant, &id)
+        .await?
+        .ok_or(AuthError::NotFound)
+}
+
+pub(super) async fn view(st: &AuthState, user: &User) -> AuthResult<UserView> {
+    let tenant =
+        TenantId::parse(&user.tenant_id).map_err(|e| AuthError::Internal(e.to_string()))?;
+    Ok(UserView::of(
+        user,
+        &tenants::plan_of(st.store(), &tenant).await?,
+    ))
+}
+
+pub(super) async fn record(
+    st: &AuthState,
+    caller: &AdminCaller,
+    kind: &'static str,
+    subject: &str,
+    details: Json,
+) {
+    audit::record(
+        st.store(),
+        st.now(),
+        audit::Event {
+            tenant: &caller.tenant(),
+            kind,
+            actor: Some(caller.id()),
+            subject: (!subject.is_empty()).then_some(subject),
+            details,
+        },
+    )
+    .await;
+}

@@ -1,0 +1,89 @@
+//! `POST /mfa/totp/verify`: the second step of a login that answered the MFA challenge.
+//!
+//! Retrying after a wrong code: the `mfaToken` stays valid until it is used for a
+//! successful sign-in or expires (5 minutes). The token is only *read* before the code
+//! is checked and is *consumed* (conditional delete) after the code was accepted, so it
+//! still opens exactly one session; wrong codes are bounded by the lockout (5 failures
+//! -> 423), not by the token. Re-issuing a fresh token with each failure was rejected:
+//! it gives no more protection and makes every client juggle tokens.
+
+use axum::extract::State;
+use serde::Deserialize;
+use shared::{ApiError, Envelope, FieldError, extract::ApiJson};
+
+use super::{ensure_unlocked, failed_code};
+use crate::{
+    domain::{User, UserStatus, totp::MfaCode},
+    error::{AuthError, AuthResult},
+    repo::{
+        mfa,
+        one_time::{self, Kind, Redeemed},
+        users,
+    },
+    signin::{self, LoginResponse},
+    state::{AuthState, ClientMeta},
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct VerifyBody {
+    pub mfa_token: String,
+    pub code: String,
+}
+
+pub async fn verify(
+    State(st): State<AuthState>,
+    meta: ClientMeta,
+    ApiJson(body): ApiJson<VerifyBody>,
+) -> Result<Envelope<LoginResponse>, ApiError> {
+    let code = parse(&body)?;
+    let now = st.epoch();
+    let challenge = one_time::peek(st.store(), Kind::Mfa, &body.mfa_token, now).await?;
+    let user = user_of(&st, &challenge).await?;
+    ensure_unlocked(&user, now)?;
+    if user.status == UserStatus::Suspended {
+        return Err(AuthError::AccountSuspended.into());
+    }
+    if !user.mfa_enabled() {
+        return Err(AuthError::MfaNotEnabled.into());
+    }
+    if !mfa::use_code(st.store(), &user, &code, now).await? {
+        return Err(failed_code(&st, &user, "login").await.into());
+    }
+    // Exactly one sign-in per challenge, even with two good codes at once.
+    one_time::redeem(st.store(), Kind::Mfa, &body.mfa_token, now).await?;
+    let user = if user.failed_logins > 0 {
+        users::clear_failures(st.store(), &user).await?
+    } else {
+        user
+    };
+    let method = match code {
+        MfaCode::Totp(_) => "totp",
+        MfaCode::Recovery(_) => "recovery_code",
+    };
+    Ok(Envelope::ok(
+        signin::complete(&st, &user, &meta, method).await?,
+    ))
+}
+
+fn parse(body: &VerifyBody) -> Result<MfaCode, ApiError> {
+    let mut errors = Vec::new();
+    if body.mfa_token.trim().is_empty() {
+        errors.push(FieldError::new("mfaToken", "is required"));
+    }
+    let code = MfaCode::parse(&body.code).map_err(|e| errors.push(e)).ok();
+    match code {
+        Some(code) if errors.is_empty() => Ok(code),
+        _ => Err(ApiError::validation(errors)),
+    }
+}
+
+/// The user the challenge was issued to; a challenge whose user is gone is invalid.
+async fn user_of(st: &AuthState, challenge: &Redeemed) -> AuthResult<User> {
+    let (Some(tenant), Some(user_id)) = (&challenge.tenant, &challenge.user_id) else {
+        return Err(AuthError::OneTimeTokenInvalid);
+    };
+    users::get(st.store(), tenant, user_id)
+        .await?
+        .ok_or(AuthError::OneTimeTokenInvalid)
+}
