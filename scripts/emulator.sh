@@ -24,7 +24,7 @@ running_pid() {
   local pid
   [[ -f "$PIDFILE" ]] || return 1
   pid="$(cat "$PIDFILE")"
-  [[ -n "$pid" ]] && ps -p "$pid" -o args= 2>/dev/null | grep -q moto_server || return 1
+  [[ -n "$pid" ]] && ps -p "$pid" -o args= 2>/dev/null | grep -q moto_serial || return 1
   echo "$pid"
 }
 
@@ -68,7 +68,9 @@ cmd_start() {
 
   # setsid: own process group, so stop can kill moto and any children together.
   # All fds are redirected so `$(emulator.sh start)` does not wait for the server to exit.
-  setsid "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" </dev/null >"$LOG" 2>&1 &
+  # scripts/moto_serial.py: moto_server with requests serialised (DynamoDB's transaction
+  # isolation; moto's threads alone break it under load).
+  setsid "$VENV/bin/python" "$ROOT/scripts/moto_serial.py" -H 127.0.0.1 -p "$port" </dev/null >"$LOG" 2>&1 &
   pid=$!
   echo "$pid" >"$PIDFILE"
   echo "$endpoint" >"$STATE/endpoint"

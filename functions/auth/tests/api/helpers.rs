@@ -23,8 +23,15 @@ pub struct TestAuth {
 }
 
 impl TestAuth {
-    /// auth-svc on a fresh memory store with the staging tenants and accounts.
+    /// auth-svc with the staging tenants and accounts on a fresh store: the memory store,
+    /// or a fresh DynamoDB table on the emulator when `EVENTZR_TEST_STORE=dynamodb`
+    /// (scripts/test.sh runs the whole suite both ways).
     pub async fn new() -> Self {
+        if std::env::var("EVENTZR_TEST_STORE").as_deref() == Ok("dynamodb") {
+            return Self::on_dynamodb("auth suite on DynamoDB")
+                .await
+                .expect("EVENTZR_TEST_STORE=dynamodb needs the emulator (AWS_ENDPOINT_URL)");
+        }
         Self::with_store(Arc::new(MemoryStore::new())).await
     }
 
