@@ -212,3 +212,88 @@ impl Reply {
         assert!(self.json()["data"].is_null());
     }
 }
+
+/// Tokens no honest signer would make, for attack tests.
+pub mod forge {
+    use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+    use serde_json::Value;
+
+    use crate::auth::keys::SigningKey;
+
+    /// A JWT from raw parts.
+    pub fn raw_token(header: &Value, claims: &Value, signature: &[u8]) -> String {
+        format!(
+            "{}.{}.{}",
+            B64.encode(header.to_string()),
+            B64.encode(claims.to_string()),
+            B64.encode(signature)
+        )
+    }
+
+    /// `claims` signed RS256 by `key` under a header of our choosing.
+    pub fn sign_as(key: &SigningKey, header: &Value, claims: &Value) -> String {
+        let input = format!(
+            "{}.{}",
+            B64.encode(header.to_string()),
+            B64.encode(claims.to_string())
+        );
+        let ek =
+            jsonwebtoken::EncodingKey::from_rsa_pem(key.to_pkcs8_pem().as_bytes()).expect("pem");
+        let sig = jsonwebtoken::crypto::sign(input.as_bytes(), &ek, jsonwebtoken::Algorithm::RS256)
+            .expect("sign");
+        format!("{input}.{sig}")
+    }
+}
+
+/// The log of a whole test binary, captured through the platform's subscriber.
+pub mod logs {
+    use std::{
+        io::Write,
+        sync::{Arc, Mutex, OnceLock},
+    };
+
+    #[derive(Clone, Default)]
+    pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Captured {
+        pub fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+        }
+        /// Every line, parsed (the subscriber writes JSON lines).
+        pub fn lines(&self) -> Vec<serde_json::Value> {
+            self.text()
+                .lines()
+                .map(|l| serde_json::from_str(l).expect("JSON log line"))
+                .collect()
+        }
+    }
+
+    /// Installs the capture as the binary's global subscriber on first use. Global, because
+    /// a thread-local default races with tracing's per-callsite interest cache while other
+    /// tests run in parallel; tests find their own lines by request id.
+    pub fn captured() -> &'static Captured {
+        static CAPTURED: OnceLock<Captured> = OnceLock::new();
+        CAPTURED.get_or_init(|| {
+            let captured = Captured::default();
+            let sink = captured.clone();
+            tracing::subscriber::set_global_default(crate::telemetry::subscriber(move || {
+                sink.clone()
+            }))
+            .expect("no other global subscriber in this test binary");
+            captured
+        })
+    }
+}

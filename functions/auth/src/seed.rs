@@ -6,7 +6,7 @@
 use shared::{store::Store, tenant::TenantId};
 
 use crate::{
-    domain::{Password, PasswordHasher, User, UserStatus},
+    domain::{Password, PasswordHasher, User},
     error::{AuthError, AuthResult},
     repo::{tenants, tenants::Tenant, users},
 };
@@ -141,26 +141,17 @@ pub async fn staging(store: &dyn Store, hasher: &PasswordHasher, now: &str) -> A
             continue;
         }
         let user = User {
-            id: a.id.into(),
-            tenant_id: a.tenant.into(),
-            email: a.email.into(),
-            username: None,
-            name: a.name.into(),
-            roles: a.roles.iter().map(|r| r.to_string()).collect(),
-            status: UserStatus::Active,
             email_verified: true,
             password_hash: Some(hash.clone()),
-            locale: None,
-            timezone: None,
-            created_at: now.into(),
-            updated_at: now.into(),
             totp_secret: a.totp.then(|| DEV_TOTP_SECRET.to_owned()),
-            totp_pending_secret: None,
-            totp_last_step: None,
-            recovery_codes: Vec::new(),
-            failed_logins: 0,
-            failure_window_start: 0,
-            locked_until: 0,
+            ..User::new(
+                a.id.into(),
+                a.tenant.into(),
+                a.email.into(),
+                a.name.into(),
+                a.roles.iter().map(|r| r.to_string()).collect(),
+                now,
+            )
         };
         match users::create(store, &user).await {
             Ok(()) => seeded.accounts += 1,

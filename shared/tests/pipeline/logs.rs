@@ -1,10 +1,5 @@
 //! The access log: one JSON line per request, and never a token, password or query string.
 
-use std::{
-    io::Write,
-    sync::{Arc, Mutex, OnceLock},
-};
-
 use axum::body::Body;
 use http::Request;
 
@@ -12,35 +7,6 @@ use serde_json::{Value, json};
 use shared::service::Service;
 
 use crate::helpers::TestApp;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The whole test binary logs into one buffer through the platform's subscriber: a
-/// thread-local default would race with tracing's per-callsite interest cache while
-/// other tests run in parallel. This test finds its own lines by request id.
-fn captured() -> &'static Captured {
-    static CAPTURED: OnceLock<Captured> = OnceLock::new();
-    CAPTURED.get_or_init(|| {
-        let captured = Captured::default();
-        let sink = captured.clone();
-        tracing::subscriber::set_global_default(shared::telemetry::subscriber(move || {
-            sink.clone()
-        }))
-        .expect("no other global subscriber in this test binary");
-        captured
-    })
-}
 
 async fn send(app: &TestApp, req: http::request::Builder, body: Body) -> (String, u16) {
     let id = uuid::Uuid::new_v4().to_string();
@@ -52,7 +18,7 @@ async fn send(app: &TestApp, req: http::request::Builder, body: Body) -> (String
 
 #[tokio::test]
 async fn each_request_logs_one_access_line_without_secrets() {
-    let captured = captured();
+    let captured = shared::testing::logs::captured();
     let app = TestApp::new(Service::Notify);
     let token = app.tp.token(&["organizer"]);
     let bearer = format!("Bearer {token}");
@@ -84,11 +50,8 @@ async fn each_request_logs_one_access_line_without_secrets() {
         [201, 200, 401, 404]
     );
 
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    let lines: Vec<Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON log line"))
-        .collect();
+    let text = captured.text();
+    let lines: Vec<Value> = captured.lines();
     let access_of = |id: &str| -> Vec<&Value> {
         lines
             .iter()

@@ -14,15 +14,7 @@ fn app() -> TestApp {
     TestApp::new(Service::Analytics)
 }
 
-/// A JWT from raw parts, for tokens no honest signer would make.
-fn raw_token(header: &Value, claims: &Value, signature: &[u8]) -> String {
-    format!(
-        "{}.{}.{}",
-        B64.encode(header.to_string()),
-        B64.encode(claims.to_string()),
-        B64.encode(signature)
-    )
-}
+use shared::testing::forge::{raw_token, sign_as};
 
 fn claims_json(app: &TestApp) -> Value {
     serde_json::to_value(app.tp.claims(&["user"])).unwrap()
@@ -30,7 +22,7 @@ fn claims_json(app: &TestApp) -> Value {
 
 /// Signs `claims` with the real key, but with a header of our choosing.
 fn sign_with_header(app: &TestApp, header: &Value, claims: &Value) -> String {
-    sign_with_header_by(&app.tp.key, header, claims)
+    sign_as(&app.tp.key, header, claims)
 }
 
 #[tokio::test]
@@ -157,7 +149,7 @@ async fn forged_and_malformed_tokens_are_invalid_and_a_valid_token_still_works_a
         ),
         (
             "embedded jwk",
-            sign_with_header_by(
+            sign_as(
                 &attacker,
                 &json!({"alg":"RS256","typ":"at+jwt","kid":"attacker","jwk":attacker.public_jwk()}),
                 &claims,
@@ -165,7 +157,7 @@ async fn forged_and_malformed_tokens_are_invalid_and_a_valid_token_still_works_a
         ),
         (
             "jku elsewhere",
-            sign_with_header_by(
+            sign_as(
                 &attacker,
                 &json!({"alg":"RS256","typ":"at+jwt","kid":"attacker","jku":"https://evil.example/jwks.json"}),
                 &claims,
@@ -173,7 +165,7 @@ async fn forged_and_malformed_tokens_are_invalid_and_a_valid_token_still_works_a
         ),
         (
             "x5u elsewhere",
-            sign_with_header_by(
+            sign_as(
                 &attacker,
                 &json!({"alg":"RS256","typ":"at+jwt","kid":"attacker","x5u":"https://evil.example/cert.pem"}),
                 &claims,
@@ -236,18 +228,6 @@ async fn forged_and_malformed_tokens_are_invalid_and_a_valid_token_still_works_a
         );
     }
     assert_eq!(app.get(WHOAMI, Some(&valid)).await.status, 200);
-}
-
-fn sign_with_header_by(key: &SigningKey, header: &Value, claims: &Value) -> String {
-    let input = format!(
-        "{}.{}",
-        B64.encode(header.to_string()),
-        B64.encode(claims.to_string())
-    );
-    let ek = jsonwebtoken::EncodingKey::from_rsa_pem(key.to_pkcs8_pem().as_bytes()).unwrap();
-    let sig =
-        jsonwebtoken::crypto::sign(input.as_bytes(), &ek, jsonwebtoken::Algorithm::RS256).unwrap();
-    format!("{input}.{sig}")
 }
 
 #[tokio::test]

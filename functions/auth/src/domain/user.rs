@@ -49,6 +49,40 @@ pub struct User {
 }
 
 impl User {
+    /// A new active user with no MFA and no failed logins; fields not given here
+    /// (username, password, verification) are set by the caller where they apply.
+    pub fn new(
+        id: String,
+        tenant_id: String,
+        email: String,
+        name: String,
+        roles: Vec<String>,
+        now: &str,
+    ) -> Self {
+        User {
+            id,
+            tenant_id,
+            email,
+            username: None,
+            name,
+            roles,
+            status: UserStatus::Active,
+            email_verified: false,
+            password_hash: None,
+            locale: None,
+            timezone: None,
+            created_at: now.to_owned(),
+            updated_at: now.to_owned(),
+            totp_secret: None,
+            totp_pending_secret: None,
+            totp_last_step: None,
+            recovery_codes: Vec::new(),
+            failed_logins: 0,
+            failure_window_start: 0,
+            locked_until: 0,
+        }
+    }
+
     pub fn mfa_enabled(&self) -> bool {
         self.totp_secret.is_some()
     }

@@ -67,26 +67,15 @@ async fn create(
         .take(100)
         .collect();
     let user = User {
-        id: shared::ids::new_id().to_string(),
-        tenant_id: tenant.to_string(),
-        email: email.as_ref().to_owned(),
-        username: None,
-        name: name.clone(),
-        roles: vec!["admin".into()],
-        status: UserStatus::Active,
         email_verified: true,
-        password_hash: None,
-        locale: None,
-        timezone: None,
-        created_at: now.clone(),
-        updated_at: now,
-        totp_secret: None,
-        totp_pending_secret: None,
-        totp_last_step: None,
-        recovery_codes: Vec::new(),
-        failed_logins: 0,
-        failure_window_start: 0,
-        locked_until: 0,
+        ..User::new(
+            shared::ids::new_id().to_string(),
+            tenant.to_string(),
+            email.as_ref().to_owned(),
+            name.clone(),
+            vec!["admin".into()],
+            &now,
+        )
     };
     // The user first: its email lock decides a race, and no tenant is left orphaned.
     users::create(st.store(), &user).await?;

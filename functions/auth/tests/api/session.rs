@@ -942,47 +942,7 @@ async fn the_current_tenant_is_the_callers() {
 
 // ---- logs -----------------------------------------------------------------------------
 
-mod log_capture {
-    use std::{
-        io::Write,
-        sync::{Arc, Mutex, OnceLock},
-    };
-
-    #[derive(Clone, Default)]
-    pub struct Captured(pub Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    /// The whole `api` test binary logs into one buffer through the platform's
-    /// subscriber (installed once: a thread-local default would race with tracing's
-    /// per-callsite interest cache). Other modules needing the log should call this.
-    pub fn captured() -> &'static Captured {
-        static CAPTURED: OnceLock<Captured> = OnceLock::new();
-        CAPTURED.get_or_init(|| {
-            let captured = Captured::default();
-            let sink = captured.clone();
-            tracing::subscriber::set_global_default(shared::telemetry::subscriber(move || {
-                sink.clone()
-            }))
-            .expect("no other global subscriber in the api test binary");
-            captured
-        })
-    }
-
-    pub fn text() -> String {
-        String::from_utf8_lossy(&captured().0.lock().unwrap()).into_owned()
-    }
-}
-
-pub use log_capture::captured as captured_log;
+use shared::testing::logs::captured as captured_log;
 
 /// POSTs `body` with a fresh request id, remembered in `ids`.
 async fn send_logged(app: &TestAuth, ids: &mut Vec<String>, path: &str, body: Value) -> Reply {
@@ -1010,7 +970,7 @@ async fn logs_never_hold_refresh_tokens_or_password_hashes() {
     let reuse = json!({ "refreshToken": first });
     send_logged(&app, &mut ids, "/auth/v1/refresh", reuse).await;
 
-    let text = log_capture::text();
+    let text = captured_log().text();
     for id in &ids {
         assert!(
             text.lines()

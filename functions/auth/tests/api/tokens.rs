@@ -17,31 +17,10 @@ use shared::{
 
 use crate::helpers::TestAuth;
 
+use shared::testing::forge::{raw_token, sign_as};
+
 const PROFILE: &str = "/auth/v1/profile";
 const USER: &str = "user@eventzr.com";
-
-/// A JWT from raw parts, for tokens no honest signer would make.
-fn raw_token(header: &Value, claims: &Value, signature: &[u8]) -> String {
-    format!(
-        "{}.{}.{}",
-        B64.encode(header.to_string()),
-        B64.encode(claims.to_string()),
-        B64.encode(signature)
-    )
-}
-
-/// Signs `claims` under a header of our choosing with `key` (RS256).
-fn sign_as(key: &SigningKey, header: &Value, claims: &Value) -> String {
-    let input = format!(
-        "{}.{}",
-        B64.encode(header.to_string()),
-        B64.encode(claims.to_string())
-    );
-    let ek = jsonwebtoken::EncodingKey::from_rsa_pem(key.to_pkcs8_pem().as_bytes()).unwrap();
-    let sig =
-        jsonwebtoken::crypto::sign(input.as_bytes(), &ek, jsonwebtoken::Algorithm::RS256).unwrap();
-    format!("{input}.{sig}")
-}
 
 /// The claims auth put in `jwt` (its own token: read, not verified).
 fn claims_of(jwt: &str) -> Value {

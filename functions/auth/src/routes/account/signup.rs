@@ -170,26 +170,16 @@ fn new_user(
 ) -> User {
     let now = shared::clock::rfc3339_millis(st.now());
     User {
-        id: shared::ids::new_id().to_string(),
-        tenant_id: tenant.to_string(),
-        email: a.email.as_ref().to_owned(),
         username: a.username.as_ref().map(|u| u.as_ref().to_owned()),
-        name: a.name.clone(),
-        roles,
-        status: UserStatus::Active,
-        email_verified: false,
         password_hash: Some(phc),
-        locale: None,
-        timezone: None,
-        created_at: now.clone(),
-        updated_at: now,
-        totp_secret: None,
-        totp_pending_secret: None,
-        totp_last_step: None,
-        recovery_codes: Vec::new(),
-        failed_logins: 0,
-        failure_window_start: 0,
-        locked_until: 0,
+        ..User::new(
+            shared::ids::new_id().to_string(),
+            tenant.to_string(),
+            a.email.as_ref().to_owned(),
+            a.name.clone(),
+            roles,
+            &now,
+        )
     }
 }
 
