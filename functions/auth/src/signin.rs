@@ -81,6 +81,9 @@ pub async fn complete(
 ) -> AuthResult<LoginResponse> {
     let tenant_id = tenant_of(user)?;
     let tenant = tenants::get(st.store(), &tenant_id).await?;
+    if tenant.as_ref().is_some_and(|t| t.is_suspended()) {
+        return Err(AuthError::AccountSuspended);
+    }
     let plan = tenant
         .as_ref()
         .map(|t| t.plan_tier.clone())

@@ -30,12 +30,20 @@ pub async fn get(store: &dyn Store, id: &TenantId) -> AuthResult<Option<Tenant>>
     }
 }
 
-/// The tenant's plan for tokens (BASE when the record is missing).
+impl Tenant {
+    pub fn is_suspended(&self) -> bool {
+        self.status == "suspended"
+    }
+}
+
+/// The plan to put in tokens of a tenant's user (BASE when the record is missing);
+/// a suspended tenant's users get no tokens at all (403 ACCOUNT_SUSPENDED).
 pub async fn plan_of(store: &dyn Store, id: &TenantId) -> AuthResult<String> {
-    Ok(get(store, id)
-        .await?
-        .map(|t| t.plan_tier)
-        .unwrap_or_else(|| "BASE".into()))
+    match get(store, id).await? {
+        Some(t) if t.is_suspended() => Err(AuthError::AccountSuspended),
+        Some(t) => Ok(t.plan_tier),
+        None => Ok("BASE".into()),
+    }
 }
 
 /// Creates a tenant; false if it already exists.

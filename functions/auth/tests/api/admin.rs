@@ -696,3 +696,27 @@ async fn over_the_wire_an_admin_lists_and_patches_users() {
     .await
     .assert_error(409, "ERR_AUTH_LAST_ADMIN");
 }
+
+#[tokio::test]
+async fn a_suspended_tenant_s_users_can_neither_sign_in_nor_refresh() {
+    let app = TestAuth::new().await;
+    let (_, refresh) = app.tokens("admin@startup.co").await;
+    let system = app.tokens("system@eventzr.com").await.0;
+    let r = app
+        .call(
+            "PATCH",
+            &format!("/auth/v1/tenants/{}", auth::seed::T3),
+            Some(&system),
+            Some(&json!({"status": "suspended"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    app.login("admin@startup.co", PASSWORD)
+        .await
+        .assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
+    app.post("/auth/v1/refresh", None, &json!({"refreshToken": refresh}))
+        .await
+        .assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
+    // T1 is untouched.
+    assert_eq!(app.login("user@eventzr.com", PASSWORD).await.status, 200);
+}

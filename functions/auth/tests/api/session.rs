@@ -1045,3 +1045,40 @@ async fn login_refresh_concurrent_refreshes_and_logout_work_on_dynamodb() {
         .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
     assert!(stored_sessions(&app, USER).await[0].revoked);
 }
+
+#[tokio::test]
+async fn logs_never_hold_totp_secrets_or_one_time_tokens() {
+    let log = captured_log();
+    let app = TestAuth::new().await;
+    let (access, _) = app.tokens("partner@eventzr.com").await;
+    let enroll = app
+        .call("POST", "/auth/v1/mfa/totp/enroll", Some(&access), None)
+        .await;
+    assert_eq!(
+        enroll.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&enroll.bytes)
+    );
+    let secret = enroll.json()["data"]["secret"].as_str().unwrap().to_owned();
+    let forgot = app
+        .post(
+            "/auth/v1/password/forgot",
+            None,
+            &json!({"email": "user@eventzr.com"}),
+        )
+        .await;
+    assert_eq!(forgot.status, 202);
+    let mail = app.tp.outbox.sent_to("user@eventzr.com");
+    let link = mail.last().expect("a reset mail").mail.text.clone();
+    let token = link
+        .split("token=")
+        .nth(1)
+        .and_then(|t| t.split(|c: char| c.is_whitespace()).next())
+        .expect("a token in the link")
+        .to_owned();
+    let text = log.text();
+    assert!(!text.contains(&secret), "the TOTP secret reached the log");
+    assert!(!text.contains(&token), "the reset token reached the log");
+    assert!(!text.contains(&access), "the access token reached the log");
+}
