@@ -8,19 +8,19 @@
 #   1. runs the whole workspace's tests (memory store, plus each crate's wire tests);
 #   2. runs auth-svc's API suite again with every test on a fresh DynamoDB table
 #      (EVENTZR_TEST_STORE=dynamodb).
+# (The eventzr-local binary test lives in local/tests, so cargo builds the binary itself.)
 # It stops the emulator whatever happens, and fails if either pass fails.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-
-# The binary test starts the real eventzr-local; build it first.
-cargo build --quiet -p eventzr-local
 
 # shellcheck disable=SC2016 # expanded by the inner shell
 scripts/emulator.sh run -- bash -c '
   status=0
   cargo test --workspace --no-fail-fast "$@" || status=$?
   echo "=== auth-svc API suite on DynamoDB (EVENTZR_TEST_STORE=dynamodb)"
-  EVENTZR_TEST_STORE=dynamodb cargo test -p auth-svc --test api --no-fail-fast "$@" || status=$?
+  # --workspace (not -p auth-svc) keeps the same feature resolution as the first pass,
+  # so nothing is rebuilt; it reruns the api tests of every crate, those of auth-svc on DynamoDB.
+  EVENTZR_TEST_STORE=dynamodb cargo test --workspace --test api --no-fail-fast "$@" || status=$?
   exit "$status"
 ' test.sh "$@"

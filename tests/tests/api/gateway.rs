@@ -1,13 +1,8 @@
 //! The local gateway over real HTTP: every service at its API Gateway path, the shared
-//! pipeline's envelope, request ids, CORS and errors; then on DynamoDB (emulator), and
-//! the built `eventzr-local` binary's start and clean stop.
+//! pipeline's envelope, request ids, CORS and errors; then on DynamoDB (emulator). The
+//! built binary's start and clean stop are tested in local/tests/binary.rs.
 
-use std::{
-    fs::File,
-    path::PathBuf,
-    process::{Child, Command},
-    time::{Duration, Instant},
-};
+use std::time::Duration;
 
 use eventzr_local::{Gateway, Options, StoreKind};
 use reqwest::{Client, Method, Response, StatusCode};
@@ -286,121 +281,4 @@ async fn the_gateway_on_dynamodb_creates_every_table_and_answers_health() {
             "{table}"
         );
     }
-}
-
-/// The `eventzr-local` binary beside this test binary (same target dir and profile, so
-/// CARGO_TARGET_DIR is honoured). Cargo builds another package's binaries only on request:
-/// `cargo build -p eventzr-local` must run first (scripts/test.sh does). Missing: skipped
-/// with one line, or a failure in CI.
-fn local_binary() -> Option<PathBuf> {
-    let exe = std::env::current_exe().expect("current exe");
-    // <target>/<profile>/deps/api-<hash>
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps");
-    let bin = profile_dir.join(format!("eventzr-local{}", std::env::consts::EXE_SUFFIX));
-    if bin.is_file() {
-        return Some(bin);
-    }
-    assert!(
-        std::env::var("CI").is_err(),
-        "{} is not built, and CI must run the binary test: run `cargo build -p eventzr-local` first (scripts/test.sh does)",
-        bin.display()
-    );
-    eprintln!(
-        "SKIPPED local_binary_starts_and_stops: {} is not built (run `cargo build -p eventzr-local`)",
-        bin.display()
-    );
-    None
-}
-
-/// Kills the child if the test ends before it exited (a failed assertion must not leave
-/// a server running).
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-#[tokio::test]
-async fn the_built_binary_serves_health_and_stops_cleanly_on_sigint() {
-    let Some(bin) = local_binary() else {
-        return;
-    };
-    let port = free_port();
-    let log_path =
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("eventzr-local-{port}.log"));
-    let log = File::create(&log_path).expect("log file");
-    let log_tail = || std::fs::read_to_string(&log_path).unwrap_or_default();
-    let mut child = ChildGuard(
-        Command::new(&bin)
-            .args(["--port", &port.to_string(), "--store", "memory"])
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display())),
-    );
-
-    // Up: health answers 200 within 20 s.
-    let client = http_client();
-    let url = format!("http://127.0.0.1:{port}/search/v1/health");
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.0.try_wait().expect("child status") {
-            panic!("eventzr-local exited early ({status}):\n{}", log_tail());
-        }
-        match client
-            .get(&url)
-            .timeout(Duration::from_secs(1))
-            .send()
-            .await
-        {
-            Ok(resp) if resp.status() == StatusCode::OK => break,
-            _ if started.elapsed() > Duration::from_secs(20) => {
-                panic!(
-                    "eventzr-local did not answer {url} with 200 within 20 s:\n{}",
-                    log_tail()
-                )
-            }
-            _ => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-
-    // Down: SIGINT (Ctrl-C) ends it with success within 10 s.
-    let pid = child.0.id().to_string();
-    let kill = Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .expect("run kill");
-    assert!(kill.success(), "kill -INT {pid} failed");
-    let stopping = Instant::now();
-    let status = loop {
-        if let Some(status) = child.0.try_wait().expect("child status") {
-            break status;
-        }
-        assert!(
-            stopping.elapsed() < Duration::from_secs(10),
-            "eventzr-local still running 10 s after SIGINT:\n{}",
-            log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert!(
-        status.success(),
-        "eventzr-local exited with {status}:\n{}",
-        log_tail()
-    );
 }
