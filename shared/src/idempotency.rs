@@ -3,8 +3,9 @@
 //! COMPLETED, replays byte for byte with `idempotent-replayed: true`.
 //!
 //! Record key: tenant + a hash of (service, caller, method, route template, key), so a
-//! key from another tenant or caller is a different record. Fingerprint: SHA-256 of
-//! method, path and the canonical JSON body.
+//! key from another tenant or caller is a different record. Fingerprint: HMAC-SHA256
+//! (stage key) of method, path and the canonical JSON body — keyed, because bodies may
+//! hold passwords and the record lives 24 h in the table.
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -45,6 +46,8 @@ pub struct Idempotency {
     pub in_progress_secs: i64,
     /// Largest request body read for fingerprinting (the pipeline's body limit).
     pub body_limit: usize,
+    /// Holds the stage's HMAC key that fingerprints are computed with.
+    pub keys: Arc<crate::paging::Cursors>,
 }
 
 impl Idempotency {
@@ -60,6 +63,7 @@ impl Idempotency {
             service,
             in_progress_secs: platform.config.in_progress_secs,
             body_limit: platform.config.body_limit,
+            keys: platform.cursors.clone(),
         })
     }
 }
@@ -117,7 +121,11 @@ async fn run(
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| parts.uri.path().to_owned());
-    let fingerprint = fingerprint(&parts.method, parts.uri.path(), &bytes);
+    let fingerprint = cfg
+        .keys
+        .mac_hex(&fingerprint_input(&parts.method, parts.uri.path(), &bytes))
+        .await
+        .map_err(IntoResponse::into_response)?;
     let claims = auth::claims_of(&parts.extensions);
     let caller = claims
         .as_ref()
@@ -266,16 +274,16 @@ fn store_down(e: StoreError) -> Response {
     ApiError::unavailable(e).into_response()
 }
 
-/// SHA-256 over method, path and the body as canonical JSON (keys sorted, no spaces),
-/// so formatting and key order do not make a retry look like another request.
-pub fn fingerprint(method: &Method, path: &str, body: &[u8]) -> String {
+/// Method, path and the body as canonical JSON (keys sorted, no spaces), so formatting
+/// and key order do not make a retry look like another request.
+pub fn fingerprint_input(method: &Method, path: &str, body: &[u8]) -> Vec<u8> {
     let canonical = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|v| serde_json::to_vec(&sorted(v)).ok())
         .unwrap_or_else(|| body.to_vec());
     let mut input = format!("{method}\n{path}\n").into_bytes();
     input.extend_from_slice(&canonical);
-    sha256_hex(&input)
+    input
 }
 
 /// Object keys in sorted order at every depth. Explicit, because serde_json's `Map` keeps
@@ -299,15 +307,26 @@ mod tests {
 
     #[test]
     fn the_fingerprint_ignores_json_formatting_and_key_order() {
-        let a = fingerprint(&Method::POST, "/x", br#"{"a":1,"b":[1,2]}"#);
-        let b = fingerprint(&Method::POST, "/x", b"{ \"b\": [1, 2],\n \"a\": 1 }");
+        let a = fingerprint_input(&Method::POST, "/x", br#"{"a":1,"b":[1,2]}"#);
+        let b = fingerprint_input(&Method::POST, "/x", b"{ \"b\": [1, 2],\n \"a\": 1 }");
         assert_eq!(a, b);
-        let nested_a = fingerprint(&Method::POST, "/x", br#"{"o":{"y":1,"x":[{"q":1,"p":2}]}}"#);
-        let nested_b = fingerprint(&Method::POST, "/x", br#"{"o":{"x":[{"p":2,"q":1}],"y":1}}"#);
+        let nested_a =
+            fingerprint_input(&Method::POST, "/x", br#"{"o":{"y":1,"x":[{"q":1,"p":2}]}}"#);
+        let nested_b =
+            fingerprint_input(&Method::POST, "/x", br#"{"o":{"x":[{"p":2,"q":1}],"y":1}}"#);
         assert_eq!(nested_a, nested_b);
-        assert_ne!(a, fingerprint(&Method::POST, "/x", br#"{"a":2,"b":[1,2]}"#));
-        assert_ne!(a, fingerprint(&Method::PUT, "/x", br#"{"a":1,"b":[1,2]}"#));
-        assert_ne!(a, fingerprint(&Method::POST, "/y", br#"{"a":1,"b":[1,2]}"#));
+        assert_ne!(
+            a,
+            fingerprint_input(&Method::POST, "/x", br#"{"a":2,"b":[1,2]}"#)
+        );
+        assert_ne!(
+            a,
+            fingerprint_input(&Method::PUT, "/x", br#"{"a":1,"b":[1,2]}"#)
+        );
+        assert_ne!(
+            a,
+            fingerprint_input(&Method::POST, "/y", br#"{"a":1,"b":[1,2]}"#)
+        );
     }
 
     #[test]

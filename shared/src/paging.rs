@@ -189,6 +189,14 @@ impl Cursors {
         }
     }
 
+    /// HMAC-SHA256 of `data` under the stage key, hex. Also keys idempotency fingerprints,
+    /// so a stored fingerprint of a body holding a password cannot be brute-forced from
+    /// the table alone.
+    pub async fn mac_hex(&self, data: &[u8]) -> Result<String, ApiError> {
+        let tag = hmac::sign(self.key().await?, data);
+        Ok(tag.as_ref().iter().map(|b| format!("{b:02x}")).collect())
+    }
+
     /// The envelope's `page` for a result that stopped at `next`.
     pub async fn page(
         &self,

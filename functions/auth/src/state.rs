@@ -67,9 +67,26 @@ pub struct LiveCaller {
     pub session: Session,
 }
 
+/// How recent a sign-in must be to add a second factor (step-up).
+pub const RECENT_SIGN_IN_SECS: i64 = 600;
+
 impl LiveCaller {
     pub fn tenant(&self) -> TenantId {
         self.claims.home_tenant()
+    }
+
+    /// Adding a sign-in method (TOTP, a passkey) needs a session opened in the last 10
+    /// minutes: a stolen access token from an older session must not let the thief add
+    /// their own authenticator (403 REAUTHENTICATION_REQUIRED; sign in again).
+    pub fn require_recent_sign_in(&self, now: i64) -> Result<(), ApiError> {
+        if now - self.session.created_epoch <= RECENT_SIGN_IN_SECS {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            http::StatusCode::FORBIDDEN,
+            "REAUTHENTICATION_REQUIRED",
+            "sign in again to add a sign-in method",
+        ))
     }
 }
 

@@ -114,13 +114,7 @@ impl TestApp {
         let calls = Arc::new(AtomicUsize::new(0));
         let gate = Arc::new(tokio::sync::RwLock::new(()));
         let base = service.base_path();
-        let idem = Arc::new(Idempotency {
-            store: store.clone(),
-            clock: tp.platform.clock.clone(),
-            service,
-            in_progress_secs: 30,
-            body_limit: tp.platform.config.body_limit,
-        });
+        let idem = Idempotency::for_service(&tp.platform, service, store.clone());
         let writes = Router::new()
             .route(&format!("{base}/orders"), post(create_order))
             .route(

@@ -276,3 +276,35 @@ async fn when_the_idempotency_store_fails_the_answer_is_503_and_nothing_runs() {
         201
     );
 }
+
+#[tokio::test]
+async fn the_stored_fingerprint_is_keyed_so_a_password_in_a_body_cannot_be_brute_forced() {
+    use shared::{idempotency::fingerprint_input, ids::sha256_hex, store::Key, testing::t1};
+    let app = TestApp::new(Service::Notify);
+    let token = app.tp.token(&["organizer"]);
+    let body = json!({"item": "Password123!", "quantity": 1});
+    assert_eq!(
+        app.post_json(ORDERS, Some(&token), Some("k-secret"), &body)
+            .await
+            .status,
+        201
+    );
+    let scope = sha256_hex(b"notify\nuser-1\nPOST\n/notify/v1/orders\nk-secret");
+    let record = app
+        .store
+        .get(&Key::tenant(&t1(), &["IDEMP"], scope))
+        .await
+        .unwrap()
+        .expect("the idempotency record");
+    let stored = record.get_s("fingerprint").unwrap();
+    let unkeyed = sha256_hex(&fingerprint_input(
+        &http::Method::POST,
+        ORDERS,
+        body.to_string().as_bytes(),
+    ));
+    assert_eq!(stored.len(), 64);
+    assert_ne!(
+        stored, unkeyed,
+        "a plain SHA-256 of the body would be crackable"
+    );
+}

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod email;
 pub mod passkey;
 pub mod password;
+pub mod redirect;
 pub mod totp;
 pub mod user;
 

@@ -20,11 +20,15 @@ use crate::error::{AuthError, AuthResult};
 
 const PREFIX: &str = "WEBAUTHN#";
 
+/// Keys hold the SHA-256 of the credential id: ids may be up to 1023 bytes, past
+/// DynamoDB's 1 KiB sort-key limit once encoded.
 pub fn key(t: &TenantId, user_id: &str, credential_id: &str) -> Key {
-    Key::tenant(t, &["USER", user_id], format!("{PREFIX}{credential_id}"))
+    let id = shared::ids::sha256_hex(credential_id.as_bytes());
+    Key::tenant(t, &["USER", user_id], format!("{PREFIX}{id}"))
 }
 fn lock(credential_id: &str) -> Key {
-    Key::global(format!("{PREFIX}{credential_id}"), "LOCK")
+    let id = shared::ids::sha256_hex(credential_id.as_bytes());
+    Key::global(format!("{PREFIX}{id}"), "LOCK")
 }
 /// The HMAC key behind the decoy credential ids shown for unknown emails: random per
 /// table, created on first use, never leaves the table.

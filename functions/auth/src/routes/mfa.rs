@@ -72,6 +72,7 @@ pub async fn enroll(
     State(st): State<AuthState>,
     caller: LiveCaller,
 ) -> Result<impl IntoResponse, ApiError> {
+    caller.require_recent_sign_in(st.epoch())?;
     let user = current_user(&st, &caller).await?;
     if user.mfa_enabled() {
         return Err(AuthError::MfaAlreadyEnabled.into());

@@ -49,6 +49,11 @@ pub async fn revoke(
     caller: LiveCaller,
     Path(session_id): Path<String>,
 ) -> Result<Envelope<serde_json::Value>, ApiError> {
+    // Session ids are UUIDs; anything else (say, a 2 KiB path segment that DynamoDB would
+    // refuse as a key) cannot name a session.
+    if uuid::Uuid::parse_str(&session_id).is_err() {
+        return Err(AuthError::SessionNotFound.into());
+    }
     // Keyed under the caller's own user: another user's session id is simply not found.
     let live = sessions::get(
         st.store(),

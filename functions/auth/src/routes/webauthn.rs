@@ -89,6 +89,7 @@ pub async fn register_options(
     State(st): State<AuthState>,
     caller: LiveCaller,
 ) -> Result<Envelope<Ceremony<CreationChallengeResponse>>, ApiError> {
+    caller.require_recent_sign_in(st.epoch())?;
     let tenant = caller.tenant();
     let user = users::get(st.store(), &tenant, &caller.claims.sub)
         .await?
@@ -119,6 +120,7 @@ pub async fn register(
     caller: LiveCaller,
     ApiJson(body): ApiJson<CeremonyBody>,
 ) -> Result<Envelope<Registered>, ApiError> {
+    caller.require_recent_sign_in(st.epoch())?;
     let response: RegisterPublicKeyCredential = parse_credential(body.credential)?;
     let tenant = caller.tenant();
     let (who, state) = take_state::<PasskeyRegistration>(&st, &body.challenge_id, REGISTER).await?;

@@ -348,11 +348,16 @@ async fn two_admins_demote_each_other(app: &TestAuth) {
         patch(app, &organizer_path, &admin, demote.clone()),
         patch(app, &admin_path, &organizer, demote.clone()),
     );
-    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
-    statuses.sort();
-    assert_eq!(statuses, [200, 409]);
-    let loser = if a.status == 409 { a } else { b };
-    loser.assert_error(409, "ERR_AUTH_LAST_ADMIN");
+    // Exactly one demotion wins. The loser is refused either by the last-admin rule
+    // (409), or — when the winner's demotion ended the loser's own session first, since a
+    // role change revokes sessions — as a revoked token (401). Never both applied.
+    let (winner, loser) = if a.status == 200 { (a, b) } else { (b, a) };
+    assert_eq!(winner.status, 200, "one demotion applies");
+    match loser.status.as_u16() {
+        409 => loser.assert_error(409, "ERR_AUTH_LAST_ADMIN"),
+        401 => loser.assert_error(401, "ERR_AUTH_TOKEN_REVOKED"),
+        other => panic!("the second demotion answered {other}"),
+    }
     let mut admins = 0;
     for email in ["admin@eventzr.com", "organizer@eventzr.com"] {
         admins += usize::from(stored_user(app, T1, email).await.roles == ["admin"]);
@@ -719,4 +724,44 @@ async fn a_suspended_tenant_s_users_can_neither_sign_in_nor_refresh() {
         .assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
     // T1 is untouched.
     assert_eq!(app.login("user@eventzr.com", PASSWORD).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_demoted_admin_loses_admin_rights_at_once() {
+    let app = TestAuth::new().await;
+    let admin = access(&app, "admin@eventzr.com").await;
+    let promote = patch(
+        &app,
+        &user_path("organizer@eventzr.com"),
+        &admin,
+        json!({"roles": ["admin"]}),
+    )
+    .await;
+    assert_eq!(promote.status, 200);
+    // Its roles changed, so organizer signs in again and gets a token that says admin.
+    let organizer = access(&app, "organizer@eventzr.com").await;
+    let demote = patch(
+        &app,
+        &user_path("admin@eventzr.com"),
+        &organizer,
+        json!({"roles": ["user"]}),
+    )
+    .await;
+    assert_eq!(demote.status, 200);
+    // The demoted admin's old token still says admin, but its session is over.
+    patch(
+        &app,
+        &user_path("admin@eventzr.com"),
+        &admin,
+        json!({"roles": ["admin"]}),
+    )
+    .await
+    .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+    app.post(
+        "/auth/v1/users/invite",
+        Some(&admin),
+        &json!({"email": "new@eventzr.com", "roles": ["admin"]}),
+    )
+    .await
+    .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
 }

@@ -618,3 +618,19 @@ async fn logging_in_again_does_not_reset_the_count_of_wrong_codes() {
         .await
         .assert_error(423, "ERR_AUTH_ACCOUNT_LOCKED");
 }
+
+#[tokio::test]
+async fn adding_totp_needs_a_sign_in_from_the_last_ten_minutes() {
+    let app = TestAuth::new().await;
+    let (old, _) = app.tokens("partner@eventzr.com").await;
+    // 11 minutes later the token (900 s) is still valid, but the sign-in is too old.
+    app.advance(chrono::Duration::minutes(11));
+    app.call("POST", "/auth/v1/mfa/totp/enroll", Some(&old), None)
+        .await
+        .assert_error(403, "ERR_AUTH_REAUTHENTICATION_REQUIRED");
+    let (fresh, _) = app.tokens("partner@eventzr.com").await;
+    let r = app
+        .call("POST", "/auth/v1/mfa/totp/enroll", Some(&fresh), None)
+        .await;
+    assert_eq!(r.status, 200);
+}

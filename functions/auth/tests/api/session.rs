@@ -1082,3 +1082,19 @@ async fn logs_never_hold_totp_secrets_or_one_time_tokens() {
     assert!(!text.contains(&token), "the reset token reached the log");
     assert!(!text.contains(&access), "the access token reached the log");
 }
+
+#[tokio::test]
+async fn a_malformed_or_huge_session_id_is_not_found_not_an_error() {
+    let app = TestAuth::new().await;
+    let (access, _) = app.tokens("user@eventzr.com").await;
+    for id in ["not-a-uuid".to_owned(), "x".repeat(3000)] {
+        app.call(
+            "DELETE",
+            &format!("/auth/v1/sessions/{id}"),
+            Some(&access),
+            None,
+        )
+        .await
+        .assert_error(404, "ERR_AUTH_SESSION_NOT_FOUND");
+    }
+}

@@ -526,3 +526,18 @@ async fn passkey_register_and_sign_in_work_on_dynamodb() {
         .await
         .assert_error(401, "ERR_AUTH_WEBAUTHN_FAILED");
 }
+
+#[tokio::test]
+async fn adding_a_passkey_needs_a_sign_in_from_the_last_ten_minutes() {
+    let app = TestAuth::new().await;
+    let (old, _) = app.tokens("partner@eventzr.com").await;
+    app.advance(chrono::Duration::minutes(11));
+    app.call(
+        "POST",
+        "/auth/v1/webauthn/register/options",
+        Some(&old),
+        None,
+    )
+    .await
+    .assert_error(403, "ERR_AUTH_REAUTHENTICATION_REQUIRED");
+}

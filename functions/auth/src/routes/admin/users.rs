@@ -157,8 +157,10 @@ pub async fn patch(
     let change = Change::try_from(body)?;
     let tenant = caller.tenant();
     let (before, after) = apply(&st, &tenant, &user_id, &change).await?;
-    if after.status == UserStatus::Suspended {
-        // ASVS 7.4.2: a suspended account keeps no session (a retry re-revokes, harmlessly).
+    if after.status == UserStatus::Suspended || before.roles != after.roles {
+        // ASVS 7.4.2: a suspended account keeps no session. A role change ends them too:
+        // tokens carry roles, so a demoted admin's token must not keep admin rights on
+        // auth's routes (which check that the session is live). A retry re-revokes, harmlessly.
         revoke_sessions(&st, &tenant, &after.id).await?;
     }
     if before.roles != after.roles {
