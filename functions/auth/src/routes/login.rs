@@ -83,6 +83,16 @@ pub async fn check_password(
             retry_after: (user.locked_until - now) as u64,
         });
     }
+    // The guess is counted before it is evaluated (atomically on the user item), so a
+    // burst of parallel requests gets no more guesses than the lockout allows.
+    let reservation = match users::reserve_attempt(st.store(), &user, now).await? {
+        Ok(r) => r,
+        Err(until) => {
+            return Err(AuthError::AccountLocked {
+                retry_after: (until - now).max(1) as u64,
+            });
+        }
+    };
     let phc = user.password_hash.clone();
     let (ok, password) = tokio::task::spawn_blocking(move || {
         let ok = match &phc {
@@ -98,7 +108,7 @@ pub async fn check_password(
     .map_err(|e| AuthError::Internal(e.to_string()))?;
     let tenant = signin::tenant_of(&user)?;
     if !ok {
-        let locked = users::record_failure(st.store(), &user, now).await?;
+        let locked = users::fail_attempt(st.store(), &user, &reservation, now).await?;
         audit::record(
             st.store(),
             st.now(),
@@ -122,19 +132,25 @@ pub async fn check_password(
             None => AuthError::InvalidCredentials,
         });
     }
-    if user.status == UserStatus::Suspended {
-        return Err(AuthError::AccountSuspended);
+    if user.status == UserStatus::Suspended || !user.email_verified {
+        users::release_attempt(st.store(), &user, &reservation).await?;
+        return Err(if user.status == UserStatus::Suspended {
+            AuthError::AccountSuspended
+        } else {
+            AuthError::AccountNotVerified
+        });
     }
-    if !user.email_verified {
-        return Err(AuthError::AccountNotVerified);
-    }
-    let mut user = user;
     // With MFA on, the password is only the first factor: the count (which wrong MFA
     // codes also feed) is cleared by the completed sign-in, not here — otherwise a fresh
-    // login after each batch of wrong codes would allow unlimited code guessing.
-    if (user.failed_logins > 0 || user.locked_until > 0) && !user.mfa_enabled() {
-        user = users::clear_failures(st.store(), &user).await?;
-    }
+    // login after each batch of wrong codes would allow unlimited code guessing. The
+    // attempt reserved for this (right) password is given back, though, so correct
+    // passwords alone never lock the owner out.
+    let mut user = if user.mfa_enabled() {
+        users::release_attempt(st.store(), &user, &reservation).await?;
+        user
+    } else {
+        users::clear_failures(st.store(), &user).await?
+    };
     if user
         .password_hash
         .as_deref()

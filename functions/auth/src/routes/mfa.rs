@@ -138,9 +138,13 @@ pub async fn disable(
     let user = current_user(&st, &caller).await?;
     let secret = user.totp_secret.clone().ok_or(AuthError::MfaNotEnabled)?;
     ensure_unlocked(&user, st.epoch())?;
+    let reservation = reserve_guess(&st, &user).await?;
     if !mfa::use_code(st.store(), &user, &code, st.epoch()).await? {
-        return Err(failed_code(&st, &user, "disable").await.into());
+        return Err(failed_code(&st, &user, &reservation, "disable")
+            .await
+            .into());
     }
+    users::release_attempt(st.store(), &user, &reservation).await?;
     mfa::disable(st.store(), &user, &secret)
         .await?
         .ok_or(AuthError::MfaNotEnabled)?;
@@ -167,11 +171,27 @@ fn ensure_unlocked(user: &User, now: i64) -> AuthResult<()> {
     Ok(())
 }
 
-/// A wrong second factor: counted toward the lockout (design "Failed MFA codes count
-/// too"), audited; 401 MFA_INVALID_CODE, or 423 once it locks the account.
-async fn failed_code(st: &AuthState, user: &User, during: &str) -> AuthError {
+/// Counts a second-factor guess toward the lockout BEFORE it is checked (see
+/// `users::reserve_attempt`); 423 when the account is locked.
+async fn reserve_guess(st: &AuthState, user: &User) -> AuthResult<users::Reservation> {
     let now = st.epoch();
-    let locked = match users::record_failure(st.store(), user, now).await {
+    users::reserve_attempt(st.store(), user, now)
+        .await?
+        .map_err(|until| AuthError::AccountLocked {
+            retry_after: (until - now).max(1) as u64,
+        })
+}
+
+/// A wrong second factor: its reserved attempt stands as the failure (design "Failed
+/// MFA codes count too"), audited; 401 MFA_INVALID_CODE, or 423 once it locks the account.
+async fn failed_code(
+    st: &AuthState,
+    user: &User,
+    reservation: &users::Reservation,
+    during: &str,
+) -> AuthError {
+    let now = st.epoch();
+    let locked = match users::fail_attempt(st.store(), user, reservation, now).await {
         Ok(locked) => locked,
         Err(e) => return e,
     };

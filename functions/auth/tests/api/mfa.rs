@@ -634,3 +634,67 @@ async fn adding_totp_needs_a_sign_in_from_the_last_ten_minutes() {
         .await;
     assert_eq!(r.status, 200);
 }
+
+// ---- lockout against parallel guesses ------------------------------------------------
+
+#[tokio::test]
+async fn a_burst_of_parallel_wrong_totp_codes_gets_at_most_five_guesses() {
+    let app = TestAuth::new().await;
+    let token = challenge(&app, DEV).await;
+    let wrong = dev_code(&app, 5);
+    let replies =
+        futures_util::future::join_all((0..20).map(|_| verify(&app, &token, &wrong))).await;
+    let (mut invalid, mut locked) = (0, 0);
+    for r in &replies {
+        if r.status == 401 {
+            r.assert_error(401, "ERR_AUTH_MFA_INVALID_CODE");
+            invalid += 1;
+        } else {
+            r.assert_error(423, "ERR_AUTH_ACCOUNT_LOCKED");
+            locked += 1;
+        }
+    }
+    // Five codes were evaluated (each audited as mfa.failed): four answered 401, the one
+    // that locked the account 423; the other fifteen were refused before any check.
+    assert_eq!((invalid, locked), (4, 16));
+    let kinds = audit_kinds(&app).await;
+    assert_eq!(kinds.iter().filter(|k| *k == "mfa.failed").count(), 5);
+    assert_eq!(kinds.iter().filter(|k| *k == "account.locked").count(), 1);
+    let stored = stored_user(&app, DEV).await;
+    assert_eq!(stored.failed_logins, 5);
+    assert_eq!(stored.locked_until, app.state.epoch() + 900);
+    // Locked: the right code does not get through.
+    verify(&app, &token, &dev_code(&app, 0))
+        .await
+        .assert_error(423, "ERR_AUTH_ACCOUNT_LOCKED");
+}
+
+#[tokio::test]
+async fn five_correct_passwords_of_an_mfa_account_without_completing_mfa_do_not_lock_it() {
+    let app = TestAuth::new().await;
+    for _ in 0..6 {
+        challenge(&app, DEV).await;
+    }
+    // In parallel too: each reserved attempt is given back once the password is right.
+    let replies = futures_util::future::join_all((0..5).map(|_| app.login(DEV, PASSWORD))).await;
+    for r in &replies {
+        assert_eq!(r.status, 200, "{}", body(r));
+    }
+    let stored = stored_user(&app, DEV).await;
+    assert_eq!((stored.failed_logins, stored.locked_until), (0, 0));
+    dev_access(&app).await;
+}
+
+#[tokio::test]
+async fn a_correct_password_does_not_give_back_wrong_codes() {
+    let app = TestAuth::new().await;
+    let token = challenge(&app, DEV).await;
+    for _ in 0..3 {
+        verify(&app, &token, &dev_code(&app, 5))
+            .await
+            .assert_error(401, "ERR_AUTH_MFA_INVALID_CODE");
+    }
+    challenge(&app, DEV).await;
+    challenge(&app, DEV).await;
+    assert_eq!(stored_user(&app, DEV).await.failed_logins, 3);
+}

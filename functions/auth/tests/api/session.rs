@@ -1098,3 +1098,66 @@ async fn a_malformed_or_huge_session_id_is_not_found_not_an_error() {
         .assert_error(404, "ERR_AUTH_SESSION_NOT_FOUND");
     }
 }
+
+// ---- lockout against parallel guesses ------------------------------------------------
+
+async fn audit_count(app: &TestAuth, kind: &str) -> usize {
+    let month = app.state.now().format("%Y-%m").to_string();
+    let pk = shared::store::tenant_pk(&t1(), &["AUDIT", &month]);
+    let page = app
+        .state
+        .store()
+        .query(shared::store::Query::partition(pk))
+        .await
+        .unwrap();
+    page.items
+        .iter()
+        .filter(|i| i.get_s("kind") == Some(kind))
+        .count()
+}
+
+#[tokio::test]
+async fn a_burst_of_parallel_wrong_passwords_gets_at_most_five_guesses() {
+    let app = TestAuth::new().await;
+    let replies =
+        futures_util::future::join_all((0..20).map(|_| app.login(USER, "Password123?"))).await;
+    let (mut invalid, mut locked) = (0, 0);
+    for r in &replies {
+        if r.status == 401 {
+            r.assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
+            invalid += 1;
+        } else {
+            r.assert_error(423, "ERR_AUTH_ACCOUNT_LOCKED");
+            assert!(r.header("retry-after").is_some());
+            locked += 1;
+        }
+    }
+    // Exactly five guesses were evaluated: four answered 401 and the fifth, which locked
+    // the account, 423 (as in the sequential case); the other fifteen were never tried.
+    assert_eq!((invalid, locked), (4, 16));
+    assert_eq!(
+        audit_count(&app, "login.failed").await + audit_count(&app, "account.locked").await,
+        5
+    );
+    let stored = stored_user(&app, USER).await;
+    assert_eq!(stored.failed_logins, 5);
+    assert_eq!(stored.locked_until, app.state.epoch() + 900);
+    // The right password does not open the account either.
+    app.login(USER, PASSWORD)
+        .await
+        .assert_error(423, "ERR_AUTH_ACCOUNT_LOCKED");
+    assert!(stored_sessions(&app, USER).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_burst_of_parallel_right_passwords_leaves_no_count_behind() {
+    let app = TestAuth::new().await;
+    // As many at once as the lockout allows guesses: every one is answered and given back.
+    // (More at once than that would find every attempt reserved and get a passing 423.)
+    let replies = futures_util::future::join_all((0..5).map(|_| app.login(USER, PASSWORD))).await;
+    for r in &replies {
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    }
+    let stored = stored_user(&app, USER).await;
+    assert_eq!((stored.failed_logins, stored.locked_until), (0, 0));
+}

@@ -11,7 +11,7 @@ use axum::extract::State;
 use serde::Deserialize;
 use shared::{ApiError, Envelope, FieldError, extract::ApiJson};
 
-use super::{ensure_unlocked, failed_code};
+use super::{ensure_unlocked, failed_code, reserve_guess};
 use crate::{
     domain::{User, UserStatus, totp::MfaCode},
     error::{AuthError, AuthResult},
@@ -47,16 +47,18 @@ pub async fn verify(
     if !user.mfa_enabled() {
         return Err(AuthError::MfaNotEnabled.into());
     }
+    // Counted before the code is checked, so parallel guesses cannot outrun the lockout.
+    let reservation = reserve_guess(&st, &user).await?;
     if !mfa::use_code(st.store(), &user, &code, now).await? {
-        return Err(failed_code(&st, &user, "login").await.into());
+        return Err(failed_code(&st, &user, &reservation, "login").await.into());
     }
     // Exactly one sign-in per challenge, even with two good codes at once.
-    one_time::redeem(st.store(), Kind::Mfa, &body.mfa_token, now).await?;
-    let user = if user.failed_logins > 0 {
-        users::clear_failures(st.store(), &user).await?
-    } else {
-        user
-    };
+    if let Err(e) = one_time::redeem(st.store(), Kind::Mfa, &body.mfa_token, now).await {
+        // The code was right: not a failed guess, even though this request loses.
+        users::release_attempt(st.store(), &user, &reservation).await?;
+        return Err(e.into());
+    }
+    let user = users::clear_failures(st.store(), &user).await?;
     let method = match code {
         MfaCode::Totp(_) => "totp",
         MfaCode::Recovery(_) => "recovery_code",
