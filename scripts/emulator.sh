@@ -18,13 +18,17 @@ PIDFILE="$STATE/pid"
 LOG="$STATE/moto.log"
 
 log() { echo "emulator: $*" >&2; }
+# shellcheck source=lib/venv.sh
+source "$ROOT/scripts/lib/venv.sh"
 
 # Pid from the pid file if that process is still our moto server (guards against pid reuse).
 running_pid() {
   local pid
   [[ -f "$PIDFILE" ]] || return 1
   pid="$(cat "$PIDFILE")"
-  [[ -n "$pid" ]] && ps -p "$pid" -o args= 2>/dev/null | grep -q moto_serial || return 1
+  # /proc rather than ps: procps is not on every clean machine.
+  [[ -n "$pid" && -r "/proc/$pid/cmdline" ]] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q moto_serial || return 1
   echo "$pid"
 }
 
@@ -47,7 +51,7 @@ cmd_setup() {
     return 0
   fi
   log "installing $(basename "$REQS") into .venv/"
-  [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
+  [[ -x "$VENV/bin/python" ]] || make_venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQS" >&2
   echo "$want" >"$STAMP"
 }

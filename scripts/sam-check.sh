@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Check template.yaml the way a deploy would, without an AWS account:
-#   1. install AWS SAM CLI and cargo-lambda (PyPI) into its own venv .venv-sam/ (apart from the test venv: aws-sam-cli pins boto3/botocore versions that moto would move)
+#   1. install AWS SAM CLI (and for a build cargo-lambda) from PyPI into its own venv .venv-sam/ (apart from the test venv: aws-sam-cli pins boto3/botocore versions that moto would move)
 #   2. sam validate --lint           (cfn-lint over the SAM-transformed template)
 #   3. sam build                     (every function through rust-cargolambda)
 #
@@ -30,8 +30,11 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 VENV="$ROOT/.venv-sam"
+# aws-sam-cli for validate; cargo-lambda (and zig) only for a build.
 REQUIREMENTS="$ROOT/scripts/requirements-sam.txt"
-STAMP="$VENV/.sam-check-requirements.sha256"
+BUILD_REQUIREMENTS="$ROOT/scripts/requirements-lambda.txt"
+# shellcheck source=lib/venv.sh
+source "$ROOT/scripts/lib/venv.sh"
 
 validate_only=false
 debug_build=false
@@ -74,23 +77,25 @@ summary() {
 ensure_venv() {
   if [[ ! -x "$VENV/bin/python" ]]; then
     log "creating $VENV"
-    python3 -m venv "$VENV"
+    make_venv "$VENV"
   fi
 }
 
+# install_tools REQUIREMENTS BINARY: pip-install a pinned requirements file into the
+# venv unless its stamp says it already is (a re-run costs a hash; a changed pin or
+# another Python reinstalls).
 install_tools() {
-  # The stamp ties the venv to these exact requirements and this Python, so a
-  # re-run costs a hash, and a changed pin reinstalls.
-  local want have=""
-  want="$( { sha256sum "$REQUIREMENTS"; "$VENV/bin/python" --version; } | sha256sum | cut -d' ' -f1)"
-  [[ -f "$STAMP" ]] && have="$(cat "$STAMP")"
-  if [[ "$want" == "$have" && -x "$VENV/bin/sam" && -x "$VENV/bin/cargo-lambda" ]]; then
-    log "tools up to date ($(basename "$REQUIREMENTS") unchanged), skipping install"
+  local reqs="$1" binary="$2" stamp want have=""
+  stamp="$VENV/.$(basename "$reqs").sha256"
+  want="$( { sha256sum "$reqs"; "$VENV/bin/python" --version; } | sha256sum | cut -d' ' -f1)"
+  [[ -f "$stamp" ]] && have="$(cat "$stamp")"
+  if [[ "$want" == "$have" && -x "$VENV/bin/$binary" ]]; then
+    log "$(basename "$reqs") already installed, skipping"
     return
   fi
-  "$VENV/bin/python" -m pip install --disable-pip-version-check --quiet -r "$REQUIREMENTS"
-  printf '%s\n' "$want" > "$STAMP"
-  log "installed: $("$VENV/bin/sam" --version), $("$VENV/bin/cargo-lambda" lambda --version)"
+  "$VENV/bin/python" -m pip install --disable-pip-version-check --quiet -r "$reqs"
+  printf '%s\n' "$want" > "$stamp"
+  log "installed $(basename "$reqs"): $("$VENV/bin/$binary" --version 2>&1 | head -1)"
 }
 
 # SAM needs a region to expand pseudo parameters (AWS::Region) while it
@@ -136,11 +141,12 @@ build() {
 }
 
 step "venv" ensure_venv
-step "install sam + cargo-lambda" install_tools
+step "install sam" install_tools "$REQUIREMENTS" sam
 step "sam validate --lint" validate
 if $validate_only; then
   log "--validate-only: skipping sam build"
 else
+  step "install cargo-lambda" install_tools "$BUILD_REQUIREMENTS" cargo-lambda
   step "sam build" build
 fi
 summary

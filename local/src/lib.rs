@@ -81,9 +81,20 @@ fn load_or_generate_keys(path: Option<&PathBuf>) -> Result<PrivateKeySet, Gatewa
     }
     let set = PrivateKeySet::generate().map_err(|e| GatewayError::Key(e.to_string()))?;
     if let Some(p) = path {
-        std::fs::write(p, set.to_json()).map_err(|e| GatewayError::Key(e.to_string()))?;
+        write_private(p, &set.to_json()).map_err(|e| GatewayError::Key(e.to_string()))?;
     }
     Ok(set)
+}
+
+/// Private keys go to a new file readable by its owner only (0600), never over an
+/// existing one.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    open.open(path)?.write_all(text.as_bytes())
 }
 
 pub async fn build(opts: &Options) -> Result<Gateway, GatewayError> {
@@ -202,4 +213,26 @@ async fn route(State(d): State<Arc<Dispatch>>, req: Request) -> Response {
 /// `GET /_local/outbox`: every mail sent since start, oldest first.
 async fn list_outbox(State(outbox): State<Outbox>) -> Envelope<Vec<SentMail>> {
     Envelope::ok(outbox.sent())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_key_file_is_private_and_loads_back_the_same_set() {
+        let dir = std::env::temp_dir().join(format!("eventzr-key-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("keys.json");
+        let made = load_or_generate_keys(Some(&path)).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let loaded = load_or_generate_keys(Some(&path)).unwrap();
+        assert_eq!(loaded.active_key().kid(), made.active_key().kid());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

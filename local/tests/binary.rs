@@ -49,7 +49,10 @@ async fn the_built_binary_serves_health_and_stops_cleanly_on_sigint() {
     );
 
     // Up: health answers 200 within 20 s.
-    let client = reqwest::Client::new();
+    let client = reqwest::Client::builder()
+        .no_proxy() // loopback only, whatever HTTP_PROXY says
+        .build()
+        .expect("http client");
     let url = format!("http://127.0.0.1:{port}/search/v1/health");
     let started = Instant::now();
     loop {
@@ -74,12 +77,10 @@ async fn the_built_binary_serves_health_and_stops_cleanly_on_sigint() {
     }
 
     // Down: SIGINT (Ctrl-C) ends it with success within 10 s.
-    let pid = child.0.id().to_string();
-    let kill = Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .expect("run kill");
-    assert!(kill.success(), "kill -INT {pid} failed");
+    let pid = child.0.id() as libc::pid_t;
+    // SAFETY: kill(2) with a pid we spawned and still hold (not yet reaped).
+    let sent = unsafe { libc::kill(pid, libc::SIGINT) };
+    assert_eq!(sent, 0, "SIGINT to {pid} failed");
     let stopping = Instant::now();
     let status = loop {
         if let Some(status) = child.0.try_wait().expect("child status") {

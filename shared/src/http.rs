@@ -12,6 +12,7 @@ use axum::{
 };
 use http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use tower_http::{
+    catch_panic::CatchPanicLayer,
     cors::{AllowOrigin, CorsLayer},
     limit::RequestBodyLimitLayer,
 };
@@ -46,7 +47,16 @@ pub fn finish(routes: Router, service: Service, platform: &Platform) -> Router {
         ))
         .layer(RequestBodyLimitLayer::new(platform.config.body_limit))
         .layer(cors(&platform.config.allowed_origins))
+        // Inside the request context: a panicking handler answers 500 in the envelope
+        // with its request id and access-log line, and the process keeps serving.
+        .layer(CatchPanicLayer::custom(panicked))
         .layer(middleware::from_fn_with_state(ctx, request_context))
+}
+
+/// The panic's message is not logged here (it may quote data); the panic hook has
+/// already written it with its location to stderr.
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::internal("a handler panicked").into_response()
 }
 
 /// The pipeline for a router that belongs to no service (the local gateway's own routes).
@@ -101,12 +111,15 @@ async fn request_context(State(st): State<ContextState>, req: Request, next: Nex
         .and_then(|v| v.to_str().ok())
         .and_then(|v| Uuid::parse_str(v.trim()).ok())
         .unwrap_or_else(crate::ids::random_id);
-    let trace_id = req
-        .headers()
-        .get("x-amzn-trace-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| std::env::var("_X_AMZN_TRACE_ID").ok());
+    // Lambda's own trace id first; a header is taken only in X-Ray's shape, so a
+    // client cannot write arbitrary text into every log line and `meta`.
+    let trace_id = std::env::var("_X_AMZN_TRACE_ID").ok().or_else(|| {
+        req.headers()
+            .get("x-amzn-trace-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| is_trace_header(v))
+            .map(str::to_owned)
+    });
     let ctx = Arc::new(RequestContext::new(
         st.service,
         request_id,
@@ -144,8 +157,16 @@ async fn request_context(State(st): State<ContextState>, req: Request, next: Nex
     resp
 }
 
+/// `Root=1-…;Parent=…;Sampled=1`: short, and only the characters X-Ray uses.
+fn is_trace_header(v: &str) -> bool {
+    v.len() <= 256
+        && v.starts_with("Root=")
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"=;-".contains(&b))
+}
+
 /// Errors produced below our own types (axum's 405, tower-http's 413, panics caught
-/// elsewhere) are re-issued in the envelope, keeping their headers (e.g. `allow`).
+/// by CatchPanicLayer) are re-issued in the envelope, keeping their headers (e.g. `allow`).
 fn envelope_safety_net(resp: Response) -> Response {
     let status = resp.status();
     if status.as_u16() < 400 || resp.extensions().get::<Enveloped>().is_some() {

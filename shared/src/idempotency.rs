@@ -127,10 +127,13 @@ async fn run(
         .await
         .map_err(IntoResponse::into_response)?;
     let claims = auth::claims_of(&parts.extensions);
-    let caller = claims
-        .as_ref()
-        .map(|c| c.sub.as_str())
-        .unwrap_or("anonymous");
+    // An anonymous caller is anybody: its key is bound to the request itself, so a
+    // stranger who reuses the key with another body (another email on forgot-password)
+    // runs their own request instead of replaying, or blocking, the first one.
+    let caller = match &claims {
+        Some(c) => c.sub.clone(),
+        None => format!("anonymous:{fingerprint}"),
+    };
     let scope = sha256_hex(
         format!(
             "{}\n{caller}\n{}\n{route}\n{idem_key}",

@@ -95,7 +95,17 @@ impl Platform {
 /// Honours the standard `AWS_ENDPOINT_URL` (emulators) and region/credential variables.
 pub async fn sdk_config() -> aws_config::SdkConfig {
     use aws_config::{retry::RetryConfig, timeout::TimeoutConfig};
+    use aws_smithy_http_client::tls;
+    // One HTTP client (one connection pool, one TLS configuration with the root
+    // certificates loaded once) for every AWS client of the process: left unset, each
+    // service client builds its own default stack at cold start.
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .build_https();
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http)
         .retry_config(RetryConfig::standard().with_max_attempts(3))
         .timeout_config(
             TimeoutConfig::builder()

@@ -136,12 +136,40 @@ pub fn emulator_endpoint(test: &str) -> Option<String> {
                 std::env::var("CI").is_err(),
                 "{test}: AWS_ENDPOINT_URL is not set, and CI must run the emulator tests (use scripts/test.sh)"
             );
-            eprintln!(
+            // Straight to the process's stderr: the test harness captures `eprintln!`
+            // and shows it only for failing tests, which would hide the skip.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr().lock(),
                 "SKIPPED {test}: AWS_ENDPOINT_URL is not set (run scripts/test.sh to start the emulator)"
             );
             None
         }
     }
+}
+
+/// The emulator's record of what it was sent (SES mail, SNS messages, …): moto's
+/// `/moto-api/data.json`. Plain HTTP on loopback, never through a proxy.
+pub async fn emulator_data(endpoint: &str) -> serde_json::Value {
+    use http_body_util::{BodyExt, Empty};
+    use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<bytes::Bytes>>();
+    let uri: http::Uri = format!("{endpoint}/moto-api/data.json")
+        .parse()
+        .expect("emulator endpoint is a URI");
+    let resp = client.get(uri).await.expect("emulator data");
+    assert!(
+        resp.status().is_success(),
+        "emulator data: {}",
+        resp.status()
+    );
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .expect("emulator body")
+        .to_bytes();
+    serde_json::from_slice(&body).expect("emulator data is JSON")
 }
 
 /// SDK configuration for the emulator at `endpoint` (dummy credentials, us-east-1).

@@ -94,7 +94,8 @@ impl Authenticator {
 }
 
 /// The `x-tenant-id` rule: when present it must equal the token's tenant, except for the
-/// `system` role, which may act on the tenant it names. Required on search.
+/// `system` role of the system tenant, which may act on the tenant it names on the routes
+/// that allow it (`allow_cross_tenant`). Required on search.
 fn apply_tenant_header(
     claims: &mut Claims,
     headers: &HeaderMap,
@@ -114,7 +115,8 @@ fn apply_tenant_header(
         .ok_or(AuthFailure::TenantMismatch)?;
     if named == claims.home_tenant() {
         Ok(())
-    } else if claims.has_role(crate::access::Role::System) {
+    } else if claims.has_role(crate::access::Role::System) && claims.home_tenant().is_system() {
+        // Recorded here; honoured only on routes that opt in (`allow_cross_tenant`).
         claims.act_on(named);
         Ok(())
     } else {
@@ -138,6 +140,25 @@ pub(crate) async fn authenticate(
     next.run(req).await
 }
 
+/// Marks a route on which a `system` caller may act on the tenant named by `x-tenant-id`
+/// (API-CONVENTIONS: "cross-tenant, only where a route says so"). Everywhere else such a
+/// request is refused with 403 before the handler runs.
+#[derive(Debug, Clone, Copy)]
+pub struct CrossTenant;
+
+/// The opt-in, as a layer: `get(handler).layer(allow_cross_tenant())`.
+pub fn allow_cross_tenant() -> axum::Extension<CrossTenant> {
+    axum::Extension(CrossTenant)
+}
+
+/// The claims of a verified request, if this route lets them act where they ask to.
+fn permitted(c: &Arc<Claims>, parts: &Parts) -> Result<Claims, ApiError> {
+    if c.tenant() != c.home_tenant() && parts.extensions.get::<CrossTenant>().is_none() {
+        return Err(AuthFailure::TenantMismatch.into());
+    }
+    Ok(Claims::clone(c))
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Claims {
     type Rejection = ApiError;
 
@@ -145,7 +166,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Claims {
         match parts.extensions.get::<Authenticated>() {
             None => Err(AuthFailure::Missing.into()),
             Some(Authenticated(Err(f))) => Err(f.clone().into()),
-            Some(Authenticated(Ok(c))) => Ok(Claims::clone(c)),
+            Some(Authenticated(Ok(c))) => permitted(c, parts),
         }
     }
 }
@@ -157,7 +178,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Claims {
         match parts.extensions.get::<Authenticated>() {
             None => Ok(None),
             Some(Authenticated(Err(f))) => Err(f.clone().into()),
-            Some(Authenticated(Ok(c))) => Ok(Some(Claims::clone(c))),
+            Some(Authenticated(Ok(c))) => permitted(c, parts).map(Some),
         }
     }
 }

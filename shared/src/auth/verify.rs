@@ -76,14 +76,21 @@ type KeyMap = Arc<HashMap<String, Arc<DecodingKey>>>;
 
 /// Keys by kid, loaded on first use (not at init), refreshed on an unknown kid at most
 /// once per [`MIN_REFRESH`], and re-read when older than [`MAX_AGE`] (if that re-read
-/// fails, the cached set keeps serving: a Secrets Manager hiccup must not log everyone out).
+/// fails, the cached set keeps serving: a Secrets Manager hiccup must not log everyone
+/// out). Every read of the source — successful or not — is rate-limited, so an outage
+/// never turns into one Secrets Manager call per request.
 pub struct KeyCache {
     source: Arc<dyn KeySource>,
     clock: Arc<dyn Clock>,
     /// The keys and when they were fetched.
     keys: RwLock<(KeyMap, Option<DateTime<Utc>>)>,
-    last_fetch: tokio::sync::Mutex<Option<DateTime<Utc>>>,
+    /// When the source was last read, and whether that read failed.
+    last_fetch: tokio::sync::Mutex<Option<(DateTime<Utc>, bool)>>,
 }
+
+/// With no key set loaded at all (a cold start while Secrets Manager fails), the source
+/// is retried this often: sooner than MIN_REFRESH, since nothing verifies until it works.
+pub const RETRY_UNLOADED: Duration = Duration::seconds(5);
 
 impl KeyCache {
     pub fn new(source: Arc<dyn KeySource>, clock: Arc<dyn Clock>) -> Self {
@@ -95,37 +102,49 @@ impl KeyCache {
         }
     }
 
-    /// The cached key for `kid`, and whether the cached set is younger than MAX_AGE.
-    fn cached(&self, kid: &str) -> (Option<Arc<DecodingKey>>, bool) {
+    /// The cached key for `kid`, whether the cached set is younger than MAX_AGE, and
+    /// whether any set was ever loaded.
+    fn cached(&self, kid: &str) -> (Option<Arc<DecodingKey>>, bool, bool) {
         let guard = self.keys.read().unwrap_or_else(|e| e.into_inner());
         let fresh = guard.1.is_some_and(|at| self.clock.now() - at < MAX_AGE);
-        (guard.0.get(kid).cloned(), fresh)
+        (guard.0.get(kid).cloned(), fresh, guard.1.is_some())
     }
 
     pub async fn key(&self, kid: &str) -> Result<Option<Arc<DecodingKey>>, KeyError> {
-        if let (Some(k), true) = self.cached(kid) {
+        if let (Some(k), true, _) = self.cached(kid) {
             return Ok(Some(k));
         }
         // One refresh at a time; whoever waited re-checks what the winner loaded.
         let mut last = self.last_fetch.lock().await;
-        let (cached, fresh) = self.cached(kid);
+        let (cached, fresh, loaded) = self.cached(kid);
         if let (Some(k), true) = (&cached, fresh) {
             return Ok(Some(k.clone()));
         }
         let now = self.clock.now();
-        if cached.is_none() && last.is_some_and(|t| now - t < MIN_REFRESH) {
-            return Ok(None);
+        let wait = if loaded { MIN_REFRESH } else { RETRY_UNLOADED };
+        if let Some((at, failed)) = *last
+            && now - at < wait
+        {
+            // Read recently: answer from what is cached (a stale key keeps verifying,
+            // an unknown kid stays unknown) rather than asking the source again.
+            return match cached {
+                Some(k) => Ok(Some(k)),
+                None if loaded || !failed => Ok(None),
+                None => Err(KeyError("the public key set could not be loaded".into())),
+            };
         }
         let set = match self.source.fetch().await {
             Ok(set) => set,
-            Err(e) if cached.is_some() => {
-                tracing::warn!(error = %e, "could not re-read the public key set; serving the cached one");
-                *last = Some(now);
-                return Ok(cached);
+            Err(e) => {
+                *last = Some((now, true));
+                if cached.is_some() {
+                    tracing::warn!(error = %e, "could not re-read the public key set; serving the cached one");
+                    return Ok(cached);
+                }
+                return Err(e);
             }
-            Err(e) => return Err(e),
         };
-        *last = Some(now);
+        *last = Some((now, false));
         let map: HashMap<_, _> = set
             .decoding_keys()
             .into_iter()
@@ -205,5 +224,104 @@ impl Verifier {
             return Err(VerifyError::Invalid("not yet valid"));
         }
         Claims::from_token(data.claims).map_err(|_| VerifyError::Invalid("claims"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::{auth::keys::SigningKey, clock::ManualClock};
+
+    /// A key source that counts its reads and fails while `down` is set.
+    struct Flaky {
+        set: Jwks,
+        reads: AtomicUsize,
+        down: AtomicBool,
+    }
+
+    #[async_trait]
+    impl KeySource for Flaky {
+        async fn fetch(&self) -> Result<Jwks, KeyError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            if self.down.load(Ordering::SeqCst) {
+                return Err(KeyError("secrets manager is down".into()));
+            }
+            Ok(self.set.clone())
+        }
+    }
+
+    fn cache(down: bool) -> (KeyCache, Arc<Flaky>, ManualClock, String) {
+        let key = SigningKey::generate("k1").unwrap();
+        let source = Arc::new(Flaky {
+            set: Jwks {
+                keys: vec![key.public_jwk().clone()],
+            },
+            reads: AtomicUsize::new(0),
+            down: AtomicBool::new(down),
+        });
+        let clock = ManualClock::starting_now();
+        let cache = KeyCache::new(source.clone(), Arc::new(clock.clone()));
+        (cache, source, clock, key.kid().to_owned())
+    }
+
+    #[tokio::test]
+    async fn a_stale_set_with_the_source_down_is_re_read_at_most_once_a_minute() {
+        let (cache, source, clock, kid) = cache(false);
+        assert!(cache.key(&kid).await.unwrap().is_some());
+        source.down.store(true, Ordering::SeqCst);
+        clock.advance(MAX_AGE + Duration::seconds(1));
+        for _ in 0..50 {
+            assert!(cache.key(&kid).await.unwrap().is_some(), "stale key serves");
+        }
+        assert_eq!(source.reads.load(Ordering::SeqCst), 2, "one failed re-read");
+        clock.advance(MIN_REFRESH);
+        assert!(cache.key(&kid).await.unwrap().is_some());
+        assert_eq!(
+            source.reads.load(Ordering::SeqCst),
+            3,
+            "next try a minute later"
+        );
+        source.down.store(false, Ordering::SeqCst);
+        clock.advance(MIN_REFRESH);
+        assert!(cache.key(&kid).await.unwrap().is_some());
+        assert!(cache.key(&kid).await.unwrap().is_some());
+        assert_eq!(
+            source.reads.load(Ordering::SeqCst),
+            4,
+            "fresh again after it works"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cold_start_with_the_source_down_retries_every_few_seconds_not_per_request() {
+        let (cache, source, clock, kid) = cache(true);
+        for _ in 0..20 {
+            assert!(cache.key(&kid).await.is_err(), "unavailable, not unknown");
+        }
+        assert_eq!(source.reads.load(Ordering::SeqCst), 1);
+        source.down.store(false, Ordering::SeqCst);
+        assert!(
+            cache.key(&kid).await.is_err(),
+            "still within the retry pause"
+        );
+        clock.advance(RETRY_UNLOADED);
+        assert!(cache.key(&kid).await.unwrap().is_some());
+        assert_eq!(source.reads.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn unknown_kids_do_not_re_read_the_source_more_than_once_a_minute() {
+        let (cache, source, clock, kid) = cache(false);
+        assert!(cache.key(&kid).await.unwrap().is_some());
+        for i in 0..30 {
+            assert!(cache.key(&format!("unknown-{i}")).await.unwrap().is_none());
+        }
+        assert_eq!(source.reads.load(Ordering::SeqCst), 1, "loaded just now");
+        clock.advance(MIN_REFRESH);
+        assert!(cache.key("unknown").await.unwrap().is_none());
+        assert!(cache.key("unknown").await.unwrap().is_none());
+        assert_eq!(source.reads.load(Ordering::SeqCst), 2);
     }
 }

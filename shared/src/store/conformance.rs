@@ -48,6 +48,7 @@ pub async fn run_all(store: &dyn Store) {
     query_filters_by_every_sort_key_condition(store).await;
     query_pages_through_every_item_exactly_once(store).await;
     query_limit_of_zero_is_invalid(store).await;
+    a_resume_key_from_another_partition_is_invalid(store).await;
     gsi1_holds_only_items_with_both_index_keys_in_index_order(store).await;
     gsi1_pages_forward_and_backward(store).await;
     transaction_applies_every_action(store).await;
@@ -718,6 +719,25 @@ pub async fn query_limit_of_zero_is_invalid(store: &dyn Store) {
     assert_invalid(
         store.query(Query::partition(partition()).limit(0)).await,
         "limit 0",
+    );
+}
+
+pub async fn a_resume_key_from_another_partition_is_invalid(store: &dyn Store) {
+    let p = seed_partition(store).await;
+    let first = store
+        .query(Query::partition(&p).consistent().limit(2))
+        .await
+        .unwrap();
+    let resume = first.next.expect("a first page of 2 of 5 has a resume key");
+    assert_invalid(
+        store
+            .query(
+                Query::partition(partition())
+                    .consistent()
+                    .resume(Some(resume)),
+            )
+            .await,
+        "a resume key of another partition",
     );
 }
 

@@ -202,7 +202,7 @@ impl Store for DynamoStore {
                     if reasons.is_empty() {
                         reasons = reasons_from_message(x.message().or(e.message()));
                     }
-                    StoreError::TransactionCanceled { reasons }
+                    cancelled(reasons)
                 }
                 _ => classify(e),
             })?;
@@ -341,10 +341,40 @@ const THROTTLING: &[&str] = &[
     "RequestLimitExceeded",
 ];
 const SERVER_SIDE: &[&str] = &[
+    // A concurrent transaction holds the item, or an idempotent transaction is still
+    // running: both clear up on a retry.
+    "TransactionConflictException",
+    "TransactionInProgressException",
     "InternalServerError",
     "InternalFailure",
     "ServiceUnavailable",
     "ServiceUnavailableException",
+];
+
+/// A cancelled transaction: a condition that failed is the caller's answer; otherwise a
+/// throttled or conflicting action means "try again later" (503), not a domain outcome.
+fn cancelled(reasons: Vec<CancelReason>) -> StoreError {
+    let other = |code: &str| {
+        reasons
+            .iter()
+            .any(|r| matches!(r, CancelReason::Other(c) if c == code))
+    };
+    if reasons.contains(&CancelReason::ConditionFailed) {
+        StoreError::TransactionCanceled { reasons }
+    } else if THROTTLING_REASONS.iter().any(|c| other(c)) {
+        StoreError::Throttled
+    } else if other("TransactionConflict") {
+        StoreError::Unavailable("transaction conflict".into())
+    } else {
+        StoreError::TransactionCanceled { reasons }
+    }
+}
+
+/// Cancellation reason codes that mean the table was throttled.
+const THROTTLING_REASONS: &[&str] = &[
+    "ThrottlingError",
+    "ProvisionedThroughputExceeded",
+    "RequestLimitExceeded",
 ];
 
 /// Maps an SDK error (after the SDK's own retries) to the port's error. Strings carry
@@ -1278,6 +1308,65 @@ mod tests {
                 reasons,
                 vec![CancelReason::None, CancelReason::ConditionFailed]
             );
+        }
+
+        fn two_ops() -> Vec<TransactOp> {
+            vec![
+                TransactOp::Put(Put::new(Item::new(&Key::global("a", "1")))),
+                TransactOp::Update(Update::new(Key::global("b", "1")).add("n", 1)),
+            ]
+        }
+
+        #[tokio::test]
+        async fn a_transaction_cancelled_by_throttling_is_throttled_not_a_domain_outcome() {
+            let f = fake(
+                400,
+                "",
+                r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"Transaction cancelled [None, ThrottlingError]","CancellationReasons":[{"Code":"None"},{"Code":"ThrottlingError","Message":"Throughput exceeds the current capacity"}]}"#,
+            )
+            .await;
+            let err = store(&f.url, None).transact(two_ops()).await.unwrap_err();
+            assert!(matches!(err, StoreError::Throttled), "{err:?}");
+            assert!(err.is_transient());
+        }
+
+        #[tokio::test]
+        async fn a_transaction_conflict_is_transient() {
+            let f = fake(
+                400,
+                "",
+                r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"Transaction cancelled [TransactionConflict, None]","CancellationReasons":[{"Code":"TransactionConflict"},{"Code":"None"}]}"#,
+            )
+            .await;
+            let err = store(&f.url, None).transact(two_ops()).await.unwrap_err();
+            assert!(err.is_transient(), "{err:?}");
+        }
+
+        #[tokio::test]
+        async fn a_failed_condition_wins_over_a_conflict_in_the_same_transaction() {
+            let f = fake(
+                400,
+                "",
+                r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"Transaction cancelled [ConditionalCheckFailed, ThrottlingError]","CancellationReasons":[{"Code":"ConditionalCheckFailed"},{"Code":"ThrottlingError"}]}"#,
+            )
+            .await;
+            let err = store(&f.url, None).transact(two_ops()).await.unwrap_err();
+            assert!(
+                matches!(err, StoreError::TransactionCanceled { .. }),
+                "{err:?}"
+            );
+        }
+
+        #[tokio::test]
+        async fn a_transaction_still_in_progress_is_transient() {
+            let f = fake(
+                400,
+                "",
+                r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionInProgressException","message":"Transaction is ongoing for the idempotency token"}"#,
+            )
+            .await;
+            let err = store(&f.url, None).transact(two_ops()).await.unwrap_err();
+            assert!(err.is_transient(), "{err:?}");
         }
 
         #[tokio::test]

@@ -114,5 +114,14 @@ pub(crate) fn validate_query(q: &Query) -> StoreResult<()> {
             "BETWEEN needs its lower bound first".into(),
         ));
     }
+    // Both backends refuse a resume key from another partition the same way (DynamoDB
+    // would answer a ValidationException; the memory store would skip silently).
+    if let Some(start) = &q.start
+        && start.0.get(q.index.key_attrs().0) != Some(&q.pk)
+    {
+        return Err(StoreError::Invalid(
+            "the resume key belongs to another partition".into(),
+        ));
+    }
     Ok(())
 }

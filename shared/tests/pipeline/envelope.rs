@@ -62,6 +62,27 @@ async fn the_lambda_trace_id_reaches_meta() {
 }
 
 #[tokio::test]
+async fn a_trace_header_that_is_not_x_ray_shaped_is_ignored() {
+    let app = TestApp::new(Service::Auth);
+    let req = Request::get("/auth/v1/health")
+        .header("x-amzn-trace-id", "Root=1 level=ERROR forged log line")
+        .body(Body::empty())
+        .unwrap();
+    let meta = &app.send(req).await.json()["meta"];
+    assert!(meta["trace_id"].is_null(), "{meta}");
+}
+
+#[tokio::test]
+async fn a_panicking_handler_answers_500_in_the_envelope_and_the_service_keeps_serving() {
+    let app = TestApp::new(Service::Auth);
+    let r = app.get("/auth/v1/panic", None).await;
+    r.assert_error(500, "ERR_AUTH_INTERNAL");
+    assert!(r.header("x-request-id").is_some());
+    assert!(!String::from_utf8_lossy(&r.bytes).contains("a handler bug"));
+    assert_eq!(app.get("/auth/v1/health", None).await.status, 200);
+}
+
+#[tokio::test]
 async fn unknown_paths_and_methods_answer_404_and_405_in_the_envelope() {
     let app = TestApp::new(Service::Notify);
     app.get("/notify/v1/nope", None)

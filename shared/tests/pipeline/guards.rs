@@ -91,7 +91,8 @@ async fn x_tenant_id_must_match_the_token_unless_the_caller_is_system() {
 
     let mut sys = app.tp.claims(&["system"]);
     sys.tenant_id = "00000000-0000-0000-0000-000000000000".into();
-    let r = get_with_tenant(&app, "/notify/v1/whoami", &app.tp.sign(&sys), Some(T3)).await;
+    let sys = app.tp.sign(&sys);
+    let r = get_with_tenant(&app, "/notify/v1/tenant", &sys, Some(T3)).await;
     assert_eq!(r.status, 200);
     assert_eq!(
         r.json()["data"]["tenant"],
@@ -99,6 +100,29 @@ async fn x_tenant_id_must_match_the_token_unless_the_caller_is_system() {
         "system acts on the tenant it names"
     );
     assert_eq!(r.json()["meta"]["tenant_id"], T3);
+}
+
+#[tokio::test]
+async fn system_acts_on_another_tenant_only_where_the_route_allows_it() {
+    let app = TestApp::new(Service::Notify);
+    let mut sys = app.tp.claims(&["system"]);
+    sys.tenant_id = "00000000-0000-0000-0000-000000000000".into();
+    let sys = app.tp.sign(&sys);
+    get_with_tenant(&app, "/notify/v1/whoami", &sys, Some(T3))
+        .await
+        .assert_error(403, "ERR_NOTIFY_FORBIDDEN");
+    assert_eq!(
+        get_with_tenant(&app, "/notify/v1/whoami", &sys, None)
+            .await
+            .json()["data"]["tenant"],
+        "00000000-0000-0000-0000-000000000000",
+        "without the header, its own tenant"
+    );
+    // A `system` role in a token of an ordinary tenant crosses nothing.
+    let stray = app.tp.token(&["system"]);
+    get_with_tenant(&app, "/notify/v1/tenant", &stray, Some(T3))
+        .await
+        .assert_error(403, "ERR_NOTIFY_FORBIDDEN");
 }
 
 #[tokio::test]

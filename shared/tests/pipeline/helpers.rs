@@ -132,9 +132,16 @@ impl TestApp {
         let routes = Router::new()
             .route(&format!("{base}/whoami"), get(whoami))
             .route(&format!("{base}/maybe"), get(maybe_whoami))
-            .route(&format!("{base}/tenant"), get(tenant_only))
+            .route(
+                &format!("{base}/tenant"),
+                get(tenant_only).layer(shared::auth::allow_cross_tenant()),
+            )
             .route(&format!("{base}/admin"), get(admin_only))
             .route(&format!("{base}/heatmaps"), get(heatmaps))
+            .route(
+                &format!("{base}/panic"),
+                get(|| async { panic!("a handler bug") as Envelope<Value> }),
+            )
             .merge(writes)
             .merge(shared::health::router(service, store.clone()));
         let router = shared::http::finish(routes, service, &tp.platform);

@@ -228,6 +228,23 @@ async fn memory_an_abandoned_in_progress_record_can_be_taken_over() {
 }
 
 #[tokio::test]
+async fn anonymous_callers_sharing_a_key_replay_only_the_very_same_request() {
+    let app = TestApp::new(Service::Notify);
+    let first = app.post_json(ORDERS, None, Some("k-anon"), &order(1)).await;
+    assert_eq!(first.status, 201);
+    // A stranger with the same key and another body runs their own request.
+    let other = app.post_json(ORDERS, None, Some("k-anon"), &order(2)).await;
+    assert_eq!(other.status, 201);
+    assert!(other.header("idempotent-replayed").is_none());
+    assert_eq!(app.calls(), 2);
+    // The same anonymous request again is a replay.
+    let again = app.post_json(ORDERS, None, Some("k-anon"), &order(1)).await;
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.bytes, first.bytes);
+    assert_eq!(app.calls(), 2);
+}
+
+#[tokio::test]
 async fn an_invalid_key_is_400_and_get_ignores_the_header() {
     let app = TestApp::new(Service::Notify);
     let token = app.tp.token(&["organizer"]);

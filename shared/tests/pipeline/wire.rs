@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
 use shared::{
     mail::{Mail, MailError, Mailer, SesMailer},
     secrets::{Secrets, SecretsError, SecretsManager},
@@ -123,12 +122,7 @@ async fn ses_adapter_sends_mail_the_emulator_records() {
     let id = mailer.send(&mail).await.unwrap();
 
     // moto keeps sent mail in its backend, readable at /moto-api/data.json.
-    let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let data = shared::testing::emulator_data(&endpoint).await;
     let sent = data["ses"]["Message"]
         .as_array()
         .and_then(|all| all.iter().find(|m| m["id"] == id.as_str()))

@@ -4,7 +4,8 @@
 //! Every route needs a live session (auth's own bearer routes see a revocation at once)
 //! and a role: `admin` for users, `system` for tenants. Users are addressed under the
 //! caller's acting tenant (`Claims::tenant`: its own, or for `system` the one named by
-//! `x-tenant-id`), so another tenant's user id is simply not found.
+//! `x-tenant-id` — these routes opt in with `allow_cross_tenant`), so another tenant's
+//! user id is simply not found.
 
 pub mod invite;
 pub mod tenants;
@@ -21,6 +22,7 @@ use http::request::Parts;
 use shared::{
     ApiError,
     access::{RoleRequirement, roles},
+    auth::allow_cross_tenant,
     idempotency::{self, Idempotency},
     tenant::TenantId,
 };
@@ -39,7 +41,8 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 /// The group's routes; the mutating ones honour `Idempotency-Key` (the layer lets GETs through).
 pub fn router(st: &AuthState) -> Router<AuthState> {
-    Router::new()
+    // A system caller administers another tenant's users by naming it in x-tenant-id.
+    let users = Router::new()
         .route("/auth/v1/users", get(users::list))
         .route("/auth/v1/users/invite", post(invite::invite))
         .route(
@@ -47,6 +50,9 @@ pub fn router(st: &AuthState) -> Router<AuthState> {
             get(users::get).patch(users::patch),
         )
         .route("/auth/v1/users/{userId}/unlock", post(users::unlock))
+        .route_layer(allow_cross_tenant());
+    Router::new()
+        .merge(users)
         .route("/auth/v1/tenants", post(tenants::create))
         .route("/auth/v1/tenants/{tenantId}", patch(tenants::patch))
         .route_layer(axum::middleware::from_fn_with_state(

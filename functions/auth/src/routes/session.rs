@@ -32,5 +32,8 @@ pub fn router() -> Router<AuthState> {
         .route("/auth/v1/profile", get(profile::get).patch(profile::patch))
         .route("/auth/v1/sessions", get(sessions::list))
         .route("/auth/v1/sessions/{sessionId}", delete(sessions::revoke))
-        .route("/auth/v1/tenants/current", get(tenants::current))
+        .route(
+            "/auth/v1/tenants/current",
+            get(tenants::current).layer(shared::auth::allow_cross_tenant()),
+        )
 }

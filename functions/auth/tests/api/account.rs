@@ -763,15 +763,7 @@ async fn signup_verify_and_login_work_over_the_wire_with_mail_through_ses() {
         .await
         .assert_error(403, "ERR_AUTH_ACCOUNT_NOT_VERIFIED");
 
-    // auth builds reqwest without a default TLS provider (the OAuth client brings its
-    // own); a plain-HTTP client still needs one installed.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
-        .await
-        .expect("moto data")
-        .json()
-        .await
-        .expect("moto json");
+    let data = shared::testing::emulator_data(&endpoint).await;
     let sent = data["ses"]["Message"]
         .as_array()
         .into_iter()

@@ -765,3 +765,34 @@ async fn a_demoted_admin_loses_admin_rights_at_once() {
     .await
     .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
 }
+
+#[tokio::test]
+async fn system_reads_another_tenant_s_users_and_tenant_but_not_as_that_tenant_elsewhere() {
+    let app = TestAuth::new().await;
+    let system = access(&app, "system@eventzr.com").await;
+    let as_t1 = |path: &str| {
+        Request::get(path)
+            .header("authorization", format!("Bearer {system}"))
+            .header("x-tenant-id", T1)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let r = app.send(as_t1("/auth/v1/users")).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    let emails: BTreeSet<_> = r.json()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(emails.contains("partner@eventzr.com"), "{emails:?}");
+    let r = app.send(as_t1("/auth/v1/tenants/current")).await;
+    assert_eq!(r.json()["data"]["id"], T1);
+    // Its own account routes never act on the named tenant.
+    app.send(as_t1("/auth/v1/profile"))
+        .await
+        .assert_error(403, "ERR_AUTH_FORBIDDEN");
+    app.send(as_t1("/auth/v1/sessions"))
+        .await
+        .assert_error(403, "ERR_AUTH_FORBIDDEN");
+}
