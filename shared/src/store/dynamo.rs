@@ -1310,47 +1310,32 @@ mod tests {
             );
         }
 
-        fn two_ops() -> Vec<TransactOp> {
-            vec![
+        /// What a two-action transaction fails with when DynamoDB answers `body` (400).
+        async fn transact_error(body: &'static str) -> StoreError {
+            let f = fake(400, "", body).await;
+            let ops = vec![
                 TransactOp::Put(Put::new(Item::new(&Key::global("a", "1")))),
                 TransactOp::Update(Update::new(Key::global("b", "1")).add("n", 1)),
-            ]
+            ];
+            store(&f.url, None).transact(ops).await.unwrap_err()
         }
 
         #[tokio::test]
         async fn a_transaction_cancelled_by_throttling_is_throttled_not_a_domain_outcome() {
-            let f = fake(
-                400,
-                "",
-                r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"Transaction cancelled [None, ThrottlingError]","CancellationReasons":[{"Code":"None"},{"Code":"ThrottlingError","Message":"Throughput exceeds the current capacity"}]}"#,
-            )
-            .await;
-            let err = store(&f.url, None).transact(two_ops()).await.unwrap_err();
+            let err = transact_error(r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"Transaction cancelled [None, ThrottlingError]","CancellationReasons":[{"Code":"None"},{"Code":"ThrottlingError","Message":"Throughput exceeds the current capacity"}]}"#).await;
             assert!(matches!(err, StoreError::Throttled), "{err:?}");
             assert!(err.is_transient());
         }
 
         #[tokio::test]
         async fn a_transaction_conflict_is_transient() {
-            let f = fake(
-                400,
-                "",
-                r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"Transaction cancelled [TransactionConflict, None]","CancellationReasons":[{"Code":"TransactionConflict"},{"Code":"None"}]}"#,
-            )
-            .await;
-            let err = store(&f.url, None).transact(two_ops()).await.unwrap_err();
+            let err = transact_error(r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"Transaction cancelled [TransactionConflict, None]","CancellationReasons":[{"Code":"TransactionConflict"},{"Code":"None"}]}"#).await;
             assert!(err.is_transient(), "{err:?}");
         }
 
         #[tokio::test]
         async fn a_failed_condition_wins_over_a_conflict_in_the_same_transaction() {
-            let f = fake(
-                400,
-                "",
-                r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"Transaction cancelled [ConditionalCheckFailed, ThrottlingError]","CancellationReasons":[{"Code":"ConditionalCheckFailed"},{"Code":"ThrottlingError"}]}"#,
-            )
-            .await;
-            let err = store(&f.url, None).transact(two_ops()).await.unwrap_err();
+            let err = transact_error(r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"Transaction cancelled [ConditionalCheckFailed, ThrottlingError]","CancellationReasons":[{"Code":"ConditionalCheckFailed"},{"Code":"ThrottlingError"}]}"#).await;
             assert!(
                 matches!(err, StoreError::TransactionCanceled { .. }),
                 "{err:?}"
@@ -1359,13 +1344,7 @@ mod tests {
 
         #[tokio::test]
         async fn a_transaction_still_in_progress_is_transient() {
-            let f = fake(
-                400,
-                "",
-                r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionInProgressException","message":"Transaction is ongoing for the idempotency token"}"#,
-            )
-            .await;
-            let err = store(&f.url, None).transact(two_ops()).await.unwrap_err();
+            let err = transact_error(r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionInProgressException","message":"Transaction is ongoing for the idempotency token"}"#).await;
             assert!(err.is_transient(), "{err:?}");
         }
 
