@@ -7,7 +7,9 @@
 # AWS_ENDPOINT_URL pointing at it (so the over-the-wire tests run instead of skipping):
 #   1. runs the whole workspace's tests (memory store, plus each crate's wire tests);
 #   2. runs auth-svc's API suite again with every test on a fresh DynamoDB table
-#      (EVENTZR_TEST_STORE=dynamodb).
+#      (EVENTZR_TEST_STORE=dynamodb);
+#   3. validates the OpenAPI documents the services serve (written to target/openapi/ by
+#      the tests crate in pass 1) with openapi-spec-validator, independently of utoipa.
 # (The eventzr-local binary test lives in local/tests, so cargo builds the binary itself.)
 # It stops the emulator whatever happens, and fails if either pass fails.
 set -euo pipefail
@@ -17,10 +19,19 @@ cd "$ROOT"
 # shellcheck disable=SC2016 # expanded by the inner shell
 scripts/emulator.sh run -- bash -c '
   status=0
+  rm -rf target/openapi # written afresh by this run, validated at the end
   cargo test --workspace --no-fail-fast "$@" || status=$?
   echo "=== auth-svc API suite on DynamoDB (EVENTZR_TEST_STORE=dynamodb)"
   # --workspace (not -p auth-svc) keeps the same feature resolution as the first pass,
   # so nothing is rebuilt; it reruns the api tests of every crate, those of auth-svc on DynamoDB.
   EVENTZR_TEST_STORE=dynamodb cargo test --workspace --test api --no-fail-fast "$@" || status=$?
+  echo "=== OpenAPI documents (openapi-spec-validator)"
+  shopt -s nullglob
+  docs=(target/openapi/*.json)
+  if (( ${#docs[@]} == 0 )); then
+    echo "no documents in target/openapi/ (the tests crate writes them)"; status=1
+  else
+    .venv/bin/openapi-spec-validator "${docs[@]}" || status=$?
+  fi
   exit "$status"
 ' test.sh "$@"

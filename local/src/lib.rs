@@ -179,7 +179,9 @@ pub async fn build(opts: &Options) -> Result<Gateway, GatewayError> {
     let own = shared::http::finish_gateway(
         Router::new()
             .route("/_local/outbox", get(list_outbox))
-            .with_state(outbox.clone()),
+            .route("/openapi.json", get(merged_openapi))
+            .with_state(outbox.clone())
+            .merge(shared::docs::routes("/docs")),
         clock,
     );
     let dispatch = Arc::new(Dispatch { routers, own });
@@ -208,6 +210,17 @@ async fn route(State(d): State<Arc<Dispatch>>, req: Request) -> Response {
         Ok(resp) => resp,
         Err(never) => match never {},
     }
+}
+
+/// `GET /openapi.json`: every service's document in one.
+async fn merged_openapi() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(shared::openapi::merge([
+        auth::openapi::document(),
+        analytics::openapi(),
+        reports::openapi(),
+        notify::openapi(),
+        search::openapi(),
+    ]))
 }
 
 /// `GET /_local/outbox`: every mail sent since start, oldest first.

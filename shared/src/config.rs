@@ -21,6 +21,9 @@ pub struct Config {
     pub body_limit: usize,
     /// Idempotency records stay INPROGRESS this long when no Lambda deadline is known.
     pub in_progress_secs: i64,
+    /// The stage's public API URL (`PUBLIC_API_URL`), listed as a server in the OpenAPI
+    /// documents beside the local gateway.
+    pub public_api_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +44,7 @@ impl Config {
             mail_sender: "no-reply@eventzr.com".into(),
             body_limit: DEFAULT_BODY_LIMIT,
             in_progress_secs: 30,
+            public_api_url: None,
         }
     }
 
@@ -67,6 +71,7 @@ impl Config {
                 None => DEFAULT_BODY_LIMIT,
             },
             in_progress_secs: local.in_progress_secs,
+            public_api_url: opt("PUBLIC_API_URL"),
             stage,
         })
     }

@@ -13,7 +13,7 @@ use crate::{clock::rfc3339_millis, context};
 pub struct Enveloped;
 
 /// `page` of list responses.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Page {
     pub next_cursor: Option<String>,
     pub has_more: bool,

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::{envelope::Envelope, error::ApiError, service::Service, store::Store};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Health {
     pub status: &'static str,
     pub service: &'static str,

@@ -6,6 +6,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod oauth;
+pub mod openapi;
 pub mod ops;
 pub mod repo;
 pub mod routes;
@@ -26,7 +27,15 @@ pub const SERVICE: Service = Service::Auth;
 /// route group (one Lambda function each in template.yaml, `ROUTE_GROUP`). The drift
 /// test holds it equal to template.yaml, events/ and what `router()` answers.
 pub const ROUTE_GROUPS: &[(&str, &[(&str, &str)])] = &[
-    ("health", &[("GET", "/auth/v1/health")]),
+    (
+        "health",
+        &[
+            ("GET", "/auth/v1/health"),
+            ("GET", "/auth/v1/openapi.json"),
+            ("GET", "/auth/v1/docs"),
+            ("GET", "/auth/v1/docs/scalar.js"),
+        ],
+    ),
     ("session", routes::session::ROUTES),
     ("mfa", routes::mfa::ROUTES),
     ("account", routes::account::ROUTES),
@@ -45,6 +54,11 @@ pub fn router(state: AuthState) -> Router {
         .merge(routes::oauth::router())
         .merge(routes::webauthn::router())
         .with_state(state.clone())
-        .merge(shared::health::router(SERVICE, state.store.clone()));
+        .merge(shared::openapi::health_group(
+            SERVICE,
+            state.store.clone(),
+            openapi::document,
+            &state.platform,
+        ));
     shared::http::finish(routes, SERVICE, &state.platform)
 }

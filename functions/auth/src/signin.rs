@@ -5,6 +5,7 @@
 use serde::Serialize;
 use serde_json::json;
 use shared::tenant::TenantId;
+use utoipa::ToSchema;
 
 use crate::{
     domain::User,
@@ -19,7 +20,7 @@ use crate::{
 };
 
 /// The `user` of a login response.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginUser {
     pub id: String,
@@ -30,7 +31,8 @@ pub struct LoginUser {
     pub plan_tier: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Tokens for a completed sign-in, and who signed in.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginResponse {
     #[serde(flatten)]
@@ -38,13 +40,25 @@ pub struct LoginResponse {
     pub user: LoginUser,
 }
 
-/// The MFA challenge answered instead of tokens.
-#[derive(Debug, Clone, Serialize)]
+/// The MFA challenge answered instead of tokens: send `mfaToken` with a code to
+/// `POST /auth/v1/mfa/totp/verify` within 5 minutes.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MfaChallenge {
+    #[schema(example = true)]
     pub mfa_required: bool,
     pub mfa_token: String,
+    #[schema(example = json!(["totp"]))]
     pub available_methods: Vec<&'static str>,
+}
+
+/// What a password (or magic-link, OAuth) step answers: tokens, or the MFA challenge.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // a schema only: the handlers answer one of the two
+pub enum SignInAnswer {
+    Tokens(LoginResponse),
+    MfaChallenge(MfaChallenge),
 }
 
 pub const MFA_TOKEN_TTL: i64 = 300;

@@ -25,12 +25,17 @@ use crate::{
 const KEYS_MAX_AGE: Duration = Duration::minutes(5);
 
 /// What a successful login, verification or refresh returns.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenPair {
+    /// RS256 JWT for `Authorization: Bearer`.
     pub access_token: String,
+    /// Single-use: `POST /auth/v1/refresh` answers a new pair.
     pub refresh_token: String,
+    /// Seconds the access token lives (900).
+    #[schema(example = 900)]
     pub expires_in: i64,
+    #[schema(example = "Bearer")]
     pub token_type: String,
 }
 

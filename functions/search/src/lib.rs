@@ -9,10 +9,28 @@ pub const SERVICE: Service = Service::Search;
 /// Every (METHOD, path) this service serves, in API Gateway's `{param}` syntax, by
 /// route group (one Lambda function each in template.yaml, `ROUTE_GROUP`). The drift
 /// test holds it equal to template.yaml, events/ and what `router()` answers.
-pub const ROUTE_GROUPS: &[(&str, &[(&str, &str)])] = &[("health", &[("GET", "/search/v1/health")])];
+pub const ROUTE_GROUPS: &[(&str, &[(&str, &str)])] = &[(
+    "health",
+    &[
+        ("GET", "/search/v1/health"),
+        ("GET", "/search/v1/openapi.json"),
+        ("GET", "/search/v1/docs"),
+        ("GET", "/search/v1/docs/scalar.js"),
+    ],
+)];
+
+/// This service's OpenAPI document (today: the shared routes only).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    shared::openapi::document(SERVICE, utoipa::openapi::OpenApi::default())
+}
 
 /// Every route of search-svc behind the shared pipeline (Lambda, local gateway and tests).
 pub fn router(state: ServiceState) -> Router {
-    let routes = Router::new().merge(shared::health::router(SERVICE, state.store.clone()));
+    let routes = Router::new().merge(shared::openapi::health_group(
+        SERVICE,
+        state.store.clone(),
+        openapi,
+        &state.platform,
+    ));
     shared::http::finish(routes, SERVICE, &state.platform)
 }

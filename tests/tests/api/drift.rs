@@ -138,6 +138,17 @@ pub fn service_route_groups() -> Vec<(&'static str, &'static [(&'static str, &'s
     .collect()
 }
 
+/// Every service's OpenAPI document, as it serves it.
+fn service_documents() -> Vec<utoipa::openapi::OpenApi> {
+    vec![
+        auth::openapi::document(),
+        analytics::openapi(),
+        reports::openapi(),
+        notify::openapi(),
+        search::openapi(),
+    ]
+}
+
 /// The union of every service crate's routes.
 fn service_routes() -> BTreeSet<Route> {
     service_route_groups()
@@ -185,8 +196,18 @@ async fn template_routers_and_events_declare_the_same_routes() {
     }
     assert!(errors.is_empty(), "{}", errors.join("\n"));
 
+    let documented: BTreeSet<Route> = service_documents()
+        .iter()
+        .flat_map(shared::openapi::routes_of)
+        .collect();
     let diff = [
         set_diff("template.yaml", &template, "events/", &events),
+        set_diff(
+            "template.yaml",
+            &template,
+            "the OpenAPI documents",
+            &documented,
+        ),
         set_diff(
             "template.yaml",
             &template,
@@ -201,7 +222,7 @@ async fn template_routers_and_events_declare_the_same_routes() {
     );
     let all = template;
     println!(
-        "{} routes agree across template.yaml, events/ and the routers",
+        "{} routes agree across template.yaml, events/, the routers and the OpenAPI documents",
         all.len()
     );
 }

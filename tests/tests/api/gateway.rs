@@ -228,6 +228,67 @@ async fn the_outbox_lists_mail_as_an_array() {
     assert_eq!(body["error"], Value::Null);
 }
 
+#[tokio::test]
+async fn the_gateway_serves_one_document_with_every_service_s_routes() {
+    let gw = TestGateway::spawn(&Options::default()).await;
+
+    let (status, _, doc) = read(gw.get("/openapi.json").await).await;
+
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    for path in [
+        "/auth/v1/login",
+        "/auth/v1/health",
+        "/search/v1/health",
+        "/notify/v1/openapi.json",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} missing");
+    }
+    assert!(doc["components"]["securitySchemes"]["bearerAuth"].is_object());
+    // What it documents is what the services serve: the gateway writes it for the validator.
+    let dir = crate::helpers::workspace_root().join("target/openapi");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("gateway.json"),
+        serde_json::to_vec_pretty(&doc).unwrap(),
+    )
+    .unwrap();
+}
+
+#[tokio::test]
+async fn the_reference_pages_load_their_script_and_document_from_the_same_origin() {
+    let gw = TestGateway::spawn(&Options::default()).await;
+    for (page, spec) in [
+        ("/docs", "/openapi.json"),
+        ("/auth/v1/docs", "/auth/v1/openapi.json"),
+    ] {
+        let resp = gw.get(page).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{page}");
+        let csp = resp.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(csp.contains("default-src 'self'"), "{csp}");
+        let html = resp.text().await.unwrap();
+        assert!(html.contains(r#"src="docs/scalar.js""#) && html.contains("url: 'openapi.json'"));
+        // The relative URLs resolve next to the page.
+        let script = gw.get(&format!("{page}/scalar.js")).await;
+        assert_eq!(script.status(), StatusCode::OK, "{page}/scalar.js");
+        assert_eq!(
+            script.headers()["content-type"],
+            "text/javascript; charset=utf-8"
+        );
+        assert_eq!(script.headers()["content-encoding"], "gzip");
+        let gz = script.bytes().await.unwrap();
+        assert!(
+            gz.starts_with(&[0x1f, 0x8b]) && gz.len() > 1_000_000,
+            "{} bytes",
+            gz.len()
+        );
+        assert_eq!(gw.get(spec).await.status(), StatusCode::OK, "{spec}");
+    }
+}
+
 /// The SDK's default chain (which `--store dynamodb` uses) needs credentials and a region;
 /// the emulator accepts any. scripts/emulator.sh exports these; set them when a caller
 /// exported only AWS_ENDPOINT_URL.

@@ -5,4 +5,5 @@
 mod drift;
 mod gateway;
 mod helpers;
+mod openapi;
 mod replay;

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum UserStatus {
     Active,
@@ -92,21 +92,32 @@ impl User {
 }
 
 /// What `GET /profile`, admin reads and login return about a user.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
+    #[schema(format = "uuid")]
     pub id: String,
+    #[schema(example = "partner@eventzr.com")]
     pub email: String,
     pub username: Option<String>,
     pub name: String,
+    /// `user`, `organizer`, `admin`, `partner`, `system`.
+    #[schema(example = json!(["partner"]))]
     pub roles: Vec<String>,
+    #[schema(format = "uuid", example = "a0000001-0000-0000-0000-000000000001")]
     pub tenant_id: String,
+    /// The tenant's plan (`BASE` when the tenant has no record).
+    #[schema(example = "ENTERPRISE")]
     pub plan_tier: String,
     pub status: UserStatus,
     pub email_verified: bool,
     pub mfa_enabled: bool,
+    /// A BCP 47 language tag, when set.
     pub locale: Option<String>,
+    /// An IANA time zone, when set.
     pub timezone: Option<String>,
+    /// RFC 3339, UTC.
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 

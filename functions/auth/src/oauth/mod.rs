@@ -16,7 +16,8 @@ pub fn pkce_challenge(verifier: &str) -> String {
 }
 
 /// The providers the design names. The path segment is the lowercase name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum Provider {
     Google,
     Github,

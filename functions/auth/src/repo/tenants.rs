@@ -8,15 +8,23 @@ use shared::{
 
 use crate::error::{AuthError, AuthResult};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A tenant (an organisation): its name, plan and status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Tenant {
+    #[schema(format = "uuid", example = "a0000001-0000-0000-0000-000000000001")]
     pub id: String,
+    #[schema(example = "EventZR")]
     pub name: String,
+    /// BASE, STUDENT, STARTUP, PRO, PROMAX or ENTERPRISE.
+    #[schema(example = "ENTERPRISE")]
     pub plan_tier: String,
+    /// `active` or `suspended` (a suspended tenant's users get no tokens).
+    #[schema(example = "active")]
     pub status: String,
     /// Refuse new sessions past the limit (429) instead of evicting the oldest.
     #[serde(default)]
+    #[schema(required = true)]
     pub strict_sessions: bool,
 }
 

@@ -22,6 +22,7 @@ use shared::{
     mail::Mail,
     tenant::TenantId,
 };
+use utoipa::ToSchema;
 
 use crate::{
     domain::{Email, Password, User, UserStatus},
@@ -64,22 +65,25 @@ pub fn router(st: &AuthState) -> Router<AuthState> {
 }
 
 /// `{token}` of the verify routes.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenBody {
+    /// The single-use token of the mailed link (its `token` query parameter).
     pub token: String,
 }
 
 /// `{email}` of resend and forgot.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmailBody {
+    #[schema(example = "partner@eventzr.com")]
     pub email: String,
 }
 
 /// The `data` of every 202: the same whether or not a mail went out.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Accepted {
+    #[schema(example = true)]
     accepted: bool,
 }
 
@@ -87,7 +91,8 @@ impl Accepted {
     pub const YES: Accepted = Accepted { accepted: true };
 }
 
-/// What a completed sign-in answers: tokens, or the MFA challenge for MFA accounts.
+/// What a completed sign-in answers: tokens, or the MFA challenge for MFA accounts
+/// (documented as `SignInAnswer`, which serializes the same).
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum SignIn {

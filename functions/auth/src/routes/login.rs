@@ -5,26 +5,52 @@
 use axum::{extract::State, response::IntoResponse, response::Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::{ApiError, Envelope, FieldError, extract::ApiJson, store::Update};
+use shared::{ApiError, Envelope, FieldError, extract::ApiJson, openapi::Data, store::Update};
+use utoipa::ToSchema;
 
 use crate::{
     domain::{Email, Password, User, UserStatus, Username},
     error::{AuthError, AuthResult},
     repo::{audit, users},
-    signin,
+    signin::{self, SignInAnswer},
     state::{AuthState, ClientMeta},
 };
 
-#[derive(Debug, Deserialize)]
+/// An email (or a username) and its password.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
+    /// The account's email; a value without `@` is taken as a username.
     #[serde(default)]
+    #[schema(example = "partner@eventzr.com")]
     pub email: Option<String>,
     #[serde(default)]
     pub username: Option<String>,
+    #[schema(example = "Password123!", format = Password)]
     pub password: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/v1/login",
+    tag = "session",
+    summary = "Sign in with a password",
+    description = "Tokens, or — for an account with MFA — a challenge to complete with \
+        `POST /auth/v1/mfa/totp/verify`. Unknown accounts and wrong passwords get the same \
+        answer after the same work. 5 failures in 15 minutes lock the account for 15 minutes.",
+    request_body(
+        content = LoginBody,
+        example = json!({"email": "partner@eventzr.com", "password": "Password123!"})
+    ),
+    responses(
+        (status = 200, description = "Signed in, or the MFA challenge", body = Data<SignInAnswer>),
+        (status = 401, description = "`ERR_AUTH_INVALID_CREDENTIALS`: no such account or a wrong password"),
+        (status = 403, description = "`ERR_AUTH_ACCOUNT_NOT_VERIFIED`: the email is not verified yet; \
+            `ERR_AUTH_ACCOUNT_SUSPENDED`: the account or its tenant is suspended"),
+        (status = 423, description = "`ERR_AUTH_ACCOUNT_LOCKED`: too many failures; retry after `Retry-After` seconds"),
+        (status = 429, description = "`ERR_AUTH_MAX_SESSIONS_REACHED`: the account has its maximum of live sessions"),
+    )
+)]
 pub async fn login(
     State(st): State<AuthState>,
     meta: ClientMeta,

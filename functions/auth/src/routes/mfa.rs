@@ -5,7 +5,7 @@
 //! recovery codes in the confirm response (both `cache-control: no-store`). None of
 //! these routes sits behind the Idempotency-Key layer, which would keep those bodies.
 
-mod verify;
+pub(crate) mod verify;
 
 use axum::{
     Router,
@@ -16,7 +16,8 @@ use axum::{
 use http::header;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use shared::{ApiError, Envelope, extract::ApiJson};
+use shared::{ApiError, Envelope, extract::ApiJson, openapi::Data};
+use utoipa::ToSchema;
 
 use crate::{
     AuthState,
@@ -45,29 +46,79 @@ pub fn router() -> Router<AuthState> {
         .route("/auth/v1/mfa/totp", delete(disable))
 }
 
-#[derive(Debug, Deserialize)]
+/// A code from the authenticator app (or, where accepted, a recovery code).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodeBody {
+    /// The app's current 6-digit code; where accepted, a recovery code
+    /// (`XXXX-XXXX-XXXX-XXXX`, case, spaces and dashes ignored).
+    #[schema(example = "123456")]
     pub code: String,
 }
 
-#[derive(Debug, Serialize)]
+/// A new TOTP secret, pending until confirmed.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Enrollment {
+    /// The base32 secret (RFC 6238: SHA-1, 6 digits, 30 s), for manual entry. Never
+    /// shown again.
+    #[schema(example = "JBSWY3DPEHPK3PXP")]
     pub secret: String,
+    /// The same secret as an `otpauth://` URI, for a QR code.
+    #[schema(
+        example = "otpauth://totp/EventZR:dev%40eventzr.com?secret=JBSWY3DPEHPK3PXP&issuer=EventZR&algorithm=SHA1&digits=6&period=30"
+    )]
     pub otpauth_uri: String,
 }
 
-#[derive(Debug, Serialize)]
+/// TOTP is on; the recovery codes.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Enabled {
+    #[schema(example = true)]
     pub mfa_enabled: bool,
-    /// Shown once; only their SHA-256 is stored.
+    /// 10 single-use codes, each accepted once in place of a TOTP code. Shown once; only
+    /// their SHA-256 is stored.
+    #[schema(example = json!(["ABCD-EFGH-IJKL-MNOP", "QRST-UVWX-YZ23-4567"]))]
     pub recovery_codes: Vec<String>,
+}
+
+/// TOTP is off.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Disabled {
+    #[schema(example = false)]
+    pub mfa_enabled: bool,
 }
 
 /// `POST /mfa/totp/enroll`: a fresh secret, pending until a code from it is confirmed.
 /// Enrolling again before confirming replaces the pending secret.
+#[utoipa::path(
+    post,
+    path = "/auth/v1/mfa/totp/enroll",
+    operation_id = "mfa_totp_enroll",
+    tag = "mfa",
+    summary = "Start TOTP enrollment",
+    description = "A fresh TOTP secret (RFC 6238: SHA-1, 6 digits, 30 s) for the caller's \
+        authenticator app; it stays pending, and MFA off, until `POST /auth/v1/mfa/totp/confirm` \
+        receives a code from it. Enrolling again before confirming replaces the pending \
+        secret. Needs a session opened in the last 10 minutes (sign in again otherwise). No \
+        body. The answer is `Cache-Control: no-store`.",
+    security(("bearerAuth" = [])),
+    responses(
+        (
+            status = 200,
+            description = "The pending secret (shown only here)",
+            body = Data<Enrollment>,
+            headers(("Cache-Control" = String, description = "`no-store`"))
+        ),
+        (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the session was logged out or revoked"),
+        (status = 403, description = "`ERR_AUTH_REAUTHENTICATION_REQUIRED`: the session was opened more \
+            than 10 minutes ago; sign in again"),
+        (status = 404, description = "`ERR_AUTH_NOT_FOUND`: the user no longer exists"),
+        (status = 409, description = "`ERR_AUTH_MFA_ALREADY_ENABLED`: TOTP is already on (disable it first)"),
+    )
+)]
 pub async fn enroll(
     State(st): State<AuthState>,
     caller: LiveCaller,
@@ -92,6 +143,37 @@ pub async fn enroll(
 /// Without a pending enrollment the answer is 400 MFA_NOT_ENABLED rather than
 /// VALIDATION on `code`: no code could succeed, the account's state is what is wrong
 /// (the client should call enroll, not re-prompt for a code).
+#[utoipa::path(
+    post,
+    path = "/auth/v1/mfa/totp/confirm",
+    operation_id = "mfa_totp_confirm",
+    tag = "mfa",
+    summary = "Confirm TOTP enrollment",
+    description = "A current 6-digit code from the pending secret of \
+        `POST /auth/v1/mfa/totp/enroll` turns TOTP on (logins then answer the MFA challenge) \
+        and answers 10 single-use recovery codes, shown only here. Recovery codes are not \
+        accepted. The answer is `Cache-Control: no-store`.",
+    security(("bearerAuth" = [])),
+    request_body(
+        content = CodeBody,
+        description = "A current code of the pending secret",
+        example = json!({"code": "123456"})
+    ),
+    responses(
+        (
+            status = 200,
+            description = "TOTP is on; the recovery codes (shown only here)",
+            body = Data<Enabled>,
+            headers(("Cache-Control" = String, description = "`no-store`"))
+        ),
+        (status = 400, description = "`ERR_AUTH_MFA_NOT_ENABLED`: no enrollment is pending (call enroll first)"),
+        (status = 401, description = "`ERR_AUTH_MFA_INVALID_CODE`: the code does not match the pending \
+            secret (or a concurrent enroll replaced it); `ERR_AUTH_TOKEN_REVOKED`: the session was \
+            logged out or revoked"),
+        (status = 404, description = "`ERR_AUTH_NOT_FOUND`: the user no longer exists"),
+        (status = 409, description = "`ERR_AUTH_MFA_ALREADY_ENABLED`: TOTP is already on"),
+    )
+)]
 pub async fn confirm(
     State(st): State<AuthState>,
     caller: LiveCaller,
@@ -129,11 +211,36 @@ pub async fn confirm(
 /// `DELETE /mfa/totp`: a current code (or a recovery code) turns TOTP off. A wrong code
 /// counts toward the lockout like a failed login: a stolen access token must not buy
 /// unlimited guesses at the second factor.
+#[utoipa::path(
+    delete,
+    path = "/auth/v1/mfa/totp",
+    operation_id = "mfa_totp_disable",
+    tag = "mfa",
+    summary = "Turn TOTP off",
+    description = "A current TOTP code, or an unused recovery code, turns TOTP off and \
+        discards the recovery codes. A wrong code counts toward the lockout like a failed \
+        login: 5 failures in 15 minutes lock the account for 15 minutes.",
+    security(("bearerAuth" = [])),
+    request_body(
+        content = CodeBody,
+        description = "A current code, or a recovery code",
+        example = json!({"code": "123456"})
+    ),
+    responses(
+        (status = 200, description = "TOTP is off", body = Data<Disabled>),
+        (status = 400, description = "`ERR_AUTH_MFA_NOT_ENABLED`: TOTP is not on"),
+        (status = 401, description = "`ERR_AUTH_MFA_INVALID_CODE`: the code is wrong, replayed or an \
+            already used recovery code; `ERR_AUTH_TOKEN_REVOKED`: the session was logged out or revoked"),
+        (status = 404, description = "`ERR_AUTH_NOT_FOUND`: the user no longer exists"),
+        (status = 423, description = "`ERR_AUTH_ACCOUNT_LOCKED`: too many failed logins or codes; retry \
+            after `Retry-After` seconds"),
+    )
+)]
 pub async fn disable(
     State(st): State<AuthState>,
     caller: LiveCaller,
     ApiJson(body): ApiJson<CodeBody>,
-) -> Result<Envelope<Value>, ApiError> {
+) -> Result<Envelope<Disabled>, ApiError> {
     let code = MfaCode::parse(&body.code).map_err(|f| ApiError::validation(vec![f]))?;
     let user = current_user(&st, &caller).await?;
     let secret = user.totp_secret.clone().ok_or(AuthError::MfaNotEnabled)?;
@@ -149,7 +256,7 @@ pub async fn disable(
         .await?
         .ok_or(AuthError::MfaNotEnabled)?;
     record(&st, &user, "mfa.disabled", json!({ "method": "totp" })).await;
-    Ok(Envelope::ok(json!({ "mfaEnabled": false })))
+    Ok(Envelope::ok(Disabled { mfa_enabled: false }))
 }
 
 async fn current_user(st: &AuthState, caller: &LiveCaller) -> AuthResult<User> {

@@ -15,14 +15,15 @@ use axum::{
     routing::{get, post},
 };
 use serde::{Deserialize, Serialize};
-use shared::{ApiError, Envelope, FieldError, extract::ApiJson};
+use shared::{ApiError, Envelope, FieldError, extract::ApiJson, openapi::Data};
+use utoipa::ToSchema;
 
 use crate::{
     AuthState,
     error::{AuthError, AuthResult},
     oauth::{Provider, ProviderConfig, accounts, client},
     repo::one_time::{self, Kind},
-    signin,
+    signin::{self, SignInAnswer},
     state::ClientMeta,
 };
 
@@ -47,10 +48,15 @@ pub struct AuthorizeQuery {
     pub redirect_uri: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// Where to send the browser to sign in at the provider.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthorizeView {
+    /// The provider's authorization endpoint with client id, redirect URI, scope, `state`,
+    /// the PKCE S256 challenge (and `nonce` for OpenID Connect providers).
+    #[schema(format = "uri")]
     pub authorization_url: String,
+    /// Single-use, 10 minutes: sent back with the code to the callback.
     pub state: String,
 }
 
@@ -64,6 +70,29 @@ struct Pending {
     redirect_uri: String,
 }
 
+#[utoipa::path(
+    get,
+    path = "/auth/v1/oauth/{provider}/authorize",
+    operation_id = "oauth_authorize",
+    tag = "oauth",
+    summary = "Start a sign-in with an OAuth provider",
+    description = "Answers (200, not a redirect) the provider's authorization URL for the front \
+        end to open, and the `state` it carries (single-use, 10 minutes; PKCE S256 and a nonce \
+        are kept server-side). The provider sends the user back to `redirectUri` with `code` \
+        and `state`, which the front end posts to `POST /auth/v1/oauth/{provider}/callback`.",
+    params(
+        ("provider" = crate::oauth::Provider, Path, description = "`google`, `github`, `microsoft` or `apple`; another name is 404 `ERR_AUTH_NOT_FOUND`, one not enabled in this deployment 400 `ERR_AUTH_VALIDATION` on `provider`"),
+        ("redirectUri" = String, Query, description = "Where the provider sends the user back: \
+            the front end's base URL or an allow-listed prefix, and below (else 400 \
+            `ERR_AUTH_VALIDATION` on `redirectUri`)", example = "http://127.0.0.1:3000/oauth/callback"),
+    ),
+    responses(
+        (status = 200, description = "The URL to open", body = Data<AuthorizeView>),
+        (status = 400, description = "`ERR_AUTH_VALIDATION`: the provider is not enabled here, or \
+            `redirectUri` is missing, malformed or not under an allowed base (`details.fields` names it)"),
+        (status = 404, description = "`ERR_AUTH_NOT_FOUND`: no such provider"),
+    )
+)]
 pub async fn authorize(
     State(st): State<AuthState>,
     Path(provider): Path<String>,
@@ -97,13 +126,47 @@ pub async fn authorize(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+/// What the provider sent back to `redirectUri`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallbackBody {
+    /// The authorization code, 1-2048 characters.
     pub code: String,
+    /// The `state` of the authorize answer, 1-256 characters.
     pub state: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/v1/oauth/{provider}/callback",
+    operation_id = "oauth_callback",
+    tag = "oauth",
+    summary = "Complete a sign-in with an OAuth provider",
+    description = "Redeems the `state` (single-use, issued for this provider), exchanges the code \
+        (with the PKCE verifier) and signs in the user whose email the provider verified: the \
+        existing verified account with that email, else a new account (admin of a new BASE \
+        tenant). Answers tokens, or — for an account with MFA — the challenge to complete with \
+        `POST /auth/v1/mfa/totp/verify` (200 JSON, not a redirect).",
+    params(("provider" = crate::oauth::Provider, Path, description = "`google`, `github`, `microsoft` or `apple`; another name is 404 `ERR_AUTH_NOT_FOUND`, one not enabled in this deployment 400 `ERR_AUTH_VALIDATION` on `provider`")),
+    request_body(
+        content = CallbackBody,
+        example = json!({"code": "<the code the provider sent>", "state": "<the state of the authorize answer>"})
+    ),
+    responses(
+        (status = 200, description = "Signed in, or the MFA challenge", body = Data<SignInAnswer>),
+        (status = 400, description = "`ERR_AUTH_OAUTH_STATE_INVALID`: the state is unknown, expired, \
+            used or issued for another provider (start again)"),
+        (status = 403, description = "`ERR_AUTH_ACCOUNT_NOT_VERIFIED`: the provider did not verify \
+            the email; `ERR_AUTH_ACCOUNT_SUSPENDED`: the account or its tenant is suspended"),
+        (status = 404, description = "`ERR_AUTH_NOT_FOUND`: no such provider"),
+        (status = 409, description = "`ERR_AUTH_EMAIL_TAKEN`: an account not yet verified holds this \
+            email (verify it or reset its password first)"),
+        (status = 429, description = "`ERR_AUTH_MAX_SESSIONS_REACHED`: the session limit is reached \
+            and the tenant refuses new sessions"),
+        (status = 502, description = "`ERR_AUTH_OAUTH_PROVIDER_ERROR`: the provider failed, was \
+            unreachable or answered an invalid token"),
+    )
+)]
 pub async fn callback(
     State(st): State<AuthState>,
     Path(provider): Path<String>,

@@ -7,8 +7,10 @@ use serde::Deserialize;
 use shared::{
     ApiError, Envelope, FieldError,
     extract::ApiJson,
+    openapi::Data,
     store::{Condition, Delete, Item, Put, TransactOp, Update},
 };
+use utoipa::ToSchema;
 
 use crate::{
     domain::{Username, user::UserView},
@@ -17,6 +19,21 @@ use crate::{
     state::{AuthState, LiveCaller},
 };
 
+#[utoipa::path(
+    get,
+    path = "/auth/v1/profile",
+    operation_id = "get_profile",
+    tag = "session",
+    summary = "The caller's user record",
+    description = "The signed-in user as stored, without secrets, with the tenant's plan.",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The caller's record", body = Data<UserView>),
+        (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the session was logged out or revoked"),
+        (status = 403, description = "`ERR_AUTH_ACCOUNT_SUSPENDED`: the caller's tenant is suspended"),
+        (status = 404, description = "`ERR_AUTH_NOT_FOUND`: the user no longer exists"),
+    )
+)]
 pub async fn get(
     State(st): State<AuthState>,
     caller: LiveCaller,
@@ -28,12 +45,32 @@ pub async fn get(
     Ok(Envelope::ok(UserView::of(&user, &plan)))
 }
 
-#[derive(Debug, Deserialize)]
+/// The fields to change; absent ones stay as they are. No other field is accepted.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
+    /// 1-100 characters, not all blank (trimmed).
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"\S",
+        example = "Partner Account"
+    )]
     pub name: Option<String>,
+    /// 3-32 letters, digits, `.`, `_` or `-`, stored lowercased; unique across the
+    /// platform (it can sign in in place of the email).
+    #[schema(pattern = "^[A-Za-z0-9._-]{3,32}$", example = "partner.eventzr")]
     pub username: Option<String>,
+    /// 1-35 characters, e.g. a BCP 47 tag.
+    #[schema(min_length = 1, max_length = 35, pattern = r"\S", example = "en-GB")]
     pub locale: Option<String>,
+    /// 1-64 characters, e.g. an IANA time zone.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"\S",
+        example = "Europe/London"
+    )]
     pub timezone: Option<String>,
 }
 
@@ -48,6 +85,28 @@ fn bounded(field: &str, v: &str, max: usize) -> Result<String, FieldError> {
     Ok(v.to_owned())
 }
 
+#[utoipa::path(
+    patch,
+    path = "/auth/v1/profile",
+    operation_id = "update_profile",
+    tag = "session",
+    summary = "Change the caller's name, username, locale or timezone",
+    description = "Only `name`, `username`, `locale` and `timezone` can be changed here; a \
+        body naming any other field (roles, tenant, email, verification) is refused with 400 \
+        naming it. Answers the updated record.",
+    security(("bearerAuth" = [])),
+    request_body(
+        content = ProfilePatch,
+        example = json!({"name": "Partner Account", "locale": "en-GB", "timezone": "Europe/London"})
+    ),
+    responses(
+        (status = 200, description = "The updated record", body = Data<UserView>),
+        (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the session was logged out or revoked"),
+        (status = 403, description = "`ERR_AUTH_ACCOUNT_SUSPENDED`: the caller's tenant is suspended"),
+        (status = 404, description = "`ERR_AUTH_NOT_FOUND`: the user no longer exists"),
+        (status = 409, description = "`ERR_AUTH_USERNAME_TAKEN`: another account has this username"),
+    )
+)]
 pub async fn patch(
     State(st): State<AuthState>,
     caller: LiveCaller,

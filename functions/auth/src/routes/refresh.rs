@@ -13,9 +13,10 @@
 //! only for those seconds; after them, or for any older token, the family is revoked.
 
 use axum::extract::State;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
-use shared::{ApiError, Envelope, extract::ApiJson};
+use shared::{ApiError, Envelope, extract::ApiJson, openapi::Data};
+use utoipa::ToSchema;
 
 use crate::{
     domain::UserStatus,
@@ -25,12 +26,47 @@ use crate::{
     tokens::{RefreshToken, TokenPair},
 };
 
-#[derive(Debug, Deserialize)]
+/// The refresh token of the last login or refresh.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RefreshBody {
+    /// Single-use; the answer carries its successor.
     pub refresh_token: String,
 }
 
+/// How many sessions a logout ended.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevokedSessions {
+    /// 1 for `POST /logout`; every live session for `POST /logout/all`.
+    #[schema(example = 1)]
+    pub revoked: u32,
+}
+
+#[utoipa::path(
+    post,
+    path = "/auth/v1/refresh",
+    operation_id = "refresh",
+    tag = "session",
+    summary = "Rotate a refresh token",
+    description = "Answers a new token pair and retires the presented refresh token. \
+        The token just replaced, presented again within a few seconds (two tabs refreshing \
+        at once), gets the same new pair; presented later, or any older token, revokes the \
+        whole session (reuse detection). A session ends 7 days after its login whatever \
+        the rotations.",
+    request_body(
+        content = RefreshBody,
+        example = json!({"refreshToken": "<refreshToken of POST /auth/v1/login>"})
+    ),
+    responses(
+        (status = 200, description = "The new pair", body = Data<TokenPair>),
+        (status = 401, description = "`ERR_AUTH_TOKEN_INVALID`: the refresh token is malformed, \
+            unknown or was never issued; `ERR_AUTH_TOKEN_REVOKED`: the session was logged out or \
+            revoked, a retired token was reused (which revokes the session), or the user is no \
+            longer active; `ERR_AUTH_REFRESH_TOKEN_EXPIRED`: the session is older than 7 days \
+            (log in again)"),
+        (status = 403, description = "`ERR_AUTH_ACCOUNT_SUSPENDED`: the user's tenant is suspended"),
+    )
+)]
 pub async fn refresh(
     State(st): State<AuthState>,
     ApiJson(body): ApiJson<RefreshBody>,
@@ -133,10 +169,25 @@ async fn revoke_family(st: &AuthState, token: &RefreshToken) -> AuthResult<()> {
 }
 
 /// `POST /logout`: revokes the caller's session and its refresh family.
+#[utoipa::path(
+    post,
+    path = "/auth/v1/logout",
+    operation_id = "logout",
+    tag = "session",
+    summary = "Log out this session",
+    description = "Revokes the session of the access token and its refresh token. The \
+        token stops working on auth-svc at once; the other services accept it until its \
+        `exp` (at most 15 minutes).",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The session is revoked (`revoked` is 1)", body = Data<RevokedSessions>),
+        (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the session was already logged out or revoked"),
+    )
+)]
 pub async fn logout(
     State(st): State<AuthState>,
     caller: LiveCaller,
-) -> Result<Envelope<serde_json::Value>, ApiError> {
+) -> Result<Envelope<RevokedSessions>, ApiError> {
     sessions::revoke(
         st.store(),
         &caller.tenant(),
@@ -150,14 +201,29 @@ pub async fn logout(
         json!({ "session": caller.session.id, "reason": "logout" }),
     )
     .await;
-    Ok(Envelope::ok(json!({ "revoked": 1 })))
+    Ok(Envelope::ok(RevokedSessions { revoked: 1 }))
 }
 
 /// `POST /logout/all`: revokes every session of the caller.
+#[utoipa::path(
+    post,
+    path = "/auth/v1/logout/all",
+    operation_id = "logout_all",
+    tag = "session",
+    summary = "Log out every session",
+    description = "Revokes every live session of the caller, this one included, with their \
+        refresh tokens. The other services accept issued access tokens until their `exp` \
+        (at most 15 minutes).",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The sessions are revoked; `revoked` counts them", body = Data<RevokedSessions>),
+        (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the session was already logged out or revoked"),
+    )
+)]
 pub async fn logout_all(
     State(st): State<AuthState>,
     caller: LiveCaller,
-) -> Result<Envelope<serde_json::Value>, ApiError> {
+) -> Result<Envelope<RevokedSessions>, ApiError> {
     let now = st.epoch();
     let mut revoked = 0;
     for s in sessions::list(st.store(), &caller.tenant(), &caller.claims.sub).await? {
@@ -172,7 +238,7 @@ pub async fn logout_all(
         json!({ "sessions": revoked, "reason": "logout all" }),
     )
     .await;
-    Ok(Envelope::ok(json!({ "revoked": revoked })))
+    Ok(Envelope::ok(RevokedSessions { revoked }))
 }
 
 async fn audit_revoked(st: &AuthState, caller: &LiveCaller, details: serde_json::Value) {

@@ -3,7 +3,8 @@
 use axum::extract::{Path, State};
 use serde::Serialize;
 use serde_json::json;
-use shared::{ApiError, Envelope};
+use shared::{ApiError, Envelope, openapi::Data};
+use utoipa::ToSchema;
 
 use crate::{
     error::AuthError,
@@ -11,17 +12,49 @@ use crate::{
     state::{AuthState, LiveCaller},
 };
 
-#[derive(Debug, Serialize)]
+/// One live session of the caller.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionView {
+    #[schema(format = "uuid")]
     pub id: String,
+    /// When the session was opened (RFC 3339, UTC).
+    #[schema(format = DateTime)]
     pub created_at: String,
+    /// When its refresh token was last rotated (RFC 3339, UTC).
+    #[schema(format = DateTime)]
     pub last_used_at: String,
+    /// The `User-Agent` of the sign-in (at most 256 characters), when sent.
     pub user_agent: Option<String>,
+    /// The client address of the sign-in, when known.
     pub ip: Option<String>,
+    /// True for the session of the access token making this request.
     pub current: bool,
 }
 
+/// A revoked session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionRevoked {
+    #[schema(format = "uuid")]
+    pub id: String,
+    #[schema(example = true)]
+    pub revoked: bool,
+}
+
+#[utoipa::path(
+    get,
+    path = "/auth/v1/sessions",
+    operation_id = "list_sessions",
+    tag = "session",
+    summary = "The caller's live sessions",
+    description = "Every live session of the caller (its own only), newest first; `current` \
+        marks the one of this access token. Not paged: the session limit (10 by default) bounds it.",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The sessions", body = Data<Vec<SessionView>>),
+        (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the session was logged out or revoked"),
+    )
+)]
 pub async fn list(
     State(st): State<AuthState>,
     caller: LiveCaller,
@@ -44,11 +77,28 @@ pub async fn list(
     Ok(Envelope::ok(views))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/auth/v1/sessions/{sessionId}",
+    operation_id = "revoke_session",
+    tag = "session",
+    summary = "Revoke one of the caller's sessions",
+    description = "Ends the session and its refresh token (signs out that device). Only the \
+        caller's own sessions can be named; revoking the current one logs this token out.",
+    security(("bearerAuth" = [])),
+    params(("sessionId" = String, Path, format = "uuid", description = "The `id` of a session of `GET /auth/v1/sessions`")),
+    responses(
+        (status = 200, description = "The session is revoked", body = Data<SessionRevoked>),
+        (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the session of the access token was logged out or revoked"),
+        (status = 404, description = "`ERR_AUTH_SESSION_NOT_FOUND`: no live session of the caller has this id \
+            (already revoked or expired, another user's, or not a UUID)"),
+    )
+)]
 pub async fn revoke(
     State(st): State<AuthState>,
     caller: LiveCaller,
     Path(session_id): Path<String>,
-) -> Result<Envelope<serde_json::Value>, ApiError> {
+) -> Result<Envelope<SessionRevoked>, ApiError> {
     // Session ids are UUIDs; anything else (say, a 2 KiB path segment that DynamoDB would
     // refuse as a key) cannot name a session.
     if uuid::Uuid::parse_str(&session_id).is_err() {
@@ -77,5 +127,8 @@ pub async fn revoke(
         },
     )
     .await;
-    Ok(Envelope::ok(json!({ "id": live.id, "revoked": true })))
+    Ok(Envelope::ok(SessionRevoked {
+        id: live.id,
+        revoked: true,
+    }))
 }

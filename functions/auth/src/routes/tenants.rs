@@ -2,7 +2,7 @@
 //! session must still be live (a logged-out token gets 401 TOKEN_REVOKED here).
 
 use axum::extract::State;
-use shared::{ApiError, Envelope};
+use shared::{ApiError, Envelope, openapi::Data};
 
 use crate::{
     error::AuthError,
@@ -10,6 +10,21 @@ use crate::{
     state::{AuthState, LiveCaller},
 };
 
+#[utoipa::path(
+    get,
+    path = "/auth/v1/tenants/current",
+    operation_id = "get_current_tenant",
+    tag = "session",
+    summary = "The caller's tenant",
+    description = "The tenant of the access token: id, name, plan, status and settings. A \
+        `system` caller may name another tenant in `x-tenant-id` to read that one.",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The tenant", body = Data<Tenant>),
+        (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the session was logged out or revoked"),
+        (status = 404, description = "`ERR_AUTH_NOT_FOUND`: the tenant has no record"),
+    )
+)]
 pub async fn current(
     State(st): State<AuthState>,
     caller: LiveCaller,

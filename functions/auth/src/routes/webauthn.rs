@@ -11,7 +11,8 @@ use axum::{Router, extract::State, routing::post};
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
-use shared::{ApiError, Envelope, FieldError, extract::ApiJson, tenant::TenantId};
+use shared::{ApiError, Envelope, FieldError, extract::ApiJson, openapi::Data, tenant::TenantId};
+use utoipa::ToSchema;
 use webauthn_rs::prelude::{
     AuthenticationResult, CreationChallengeResponse, Passkey, PasskeyAuthentication,
     PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
@@ -64,27 +65,86 @@ pub struct Ceremony<T> {
     pub options: T,
 }
 
-#[derive(Debug, Deserialize)]
+/// Registration options: `Ceremony<CreationChallengeResponse>` as serialized.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // a schema only: webauthn-rs's options carry no schema
+pub struct RegistrationOptions {
+    /// Send back as `challengeId` with the authenticator's response within 5 minutes;
+    /// single-use.
+    challenge_id: String,
+    /// `PublicKeyCredentialCreationOptions` (W3C WebAuthn L3 §5.4) for
+    /// `navigator.credentials.create({publicKey})`, binary fields base64url: `rp`, `user`,
+    /// `challenge`, `pubKeyCredParams`, `timeout`, `attestation`, `excludeCredentials` (the
+    /// caller's passkeys), `authenticatorSelection` (user verification required)...
+    #[schema(value_type = Object)]
+    public_key: Value,
+}
+
+/// Authentication options: `Ceremony<RequestChallengeResponse>` as serialized.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // a schema only
+pub struct AuthenticationOptions {
+    /// Send back as `challengeId` with the assertion within 5 minutes; single-use.
+    challenge_id: String,
+    /// `PublicKeyCredentialRequestOptions` (W3C WebAuthn L3 §5.5) for
+    /// `navigator.credentials.get({publicKey})`, binary fields base64url: `challenge`,
+    /// `timeout`, `rpId`, `allowCredentials`, `userVerification`.
+    #[schema(value_type = Object)]
+    public_key: Value,
+}
+
+/// The end of a ceremony: the options' `challengeId` and the authenticator's answer.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CeremonyBody {
+    /// The `challengeId` of the options call.
     pub challenge_id: String,
-    /// The authenticator's response as the browser's `PublicKeyCredential.toJSON()`.
+    /// The authenticator's response as the browser's `PublicKeyCredential.toJSON()`
+    /// (binary fields base64url).
+    #[schema(value_type = Object)]
     pub credential: Value,
 }
 
-#[derive(Debug, Deserialize)]
+/// Whose passkeys to ask for.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OptionsBody {
+    #[schema(example = "partner@eventzr.com")]
     pub email: String,
 }
 
-#[derive(Debug, Serialize)]
+/// A stored passkey.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Registered {
+    /// The credential's id, base64url.
     pub credential_id: String,
+    /// RFC 3339, UTC.
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/v1/webauthn/register/options",
+    operation_id = "webauthn_register_options",
+    tag = "webauthn",
+    summary = "Start registering a passkey",
+    description = "Options for `navigator.credentials.create()` for the caller's account \
+        (its existing passkeys excluded, user verification required) and the `challengeId` \
+        that names the stored challenge (5 minutes, single-use). Needs a session opened in the \
+        last 10 minutes (sign in again otherwise). No body.",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The creation options", body = Data<RegistrationOptions>),
+        (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the session was logged out or revoked"),
+        (status = 403, description = "`ERR_AUTH_REAUTHENTICATION_REQUIRED`: the session was opened more \
+            than 10 minutes ago; sign in again"),
+        (status = 404, description = "`ERR_AUTH_NOT_FOUND`: the user no longer exists"),
+    )
+)]
 pub async fn register_options(
     State(st): State<AuthState>,
     caller: LiveCaller,
@@ -115,6 +175,43 @@ pub async fn register_options(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/v1/webauthn/register",
+    operation_id = "webauthn_register",
+    tag = "webauthn",
+    summary = "Store a passkey",
+    description = "Verifies the authenticator's attestation (origin, RP id, challenge, user \
+        verification) against the challenge of `POST /auth/v1/webauthn/register/options` and \
+        stores the passkey; it then signs in with `POST /auth/v1/webauthn/authenticate`. The \
+        challenge is used up whatever the outcome. Needs a session opened in the last 10 \
+        minutes.",
+    security(("bearerAuth" = [])),
+    request_body(
+        content = CeremonyBody,
+        example = json!({
+            "challengeId": "<challengeId of the options>",
+            "credential": {
+                "id": "<credential id, base64url>",
+                "rawId": "<credential id, base64url>",
+                "type": "public-key",
+                "response": {
+                    "clientDataJSON": "<base64url>",
+                    "attestationObject": "<base64url>"
+                },
+                "extensions": {}
+            }
+        })
+    ),
+    responses(
+        (status = 201, description = "The passkey is stored", body = Data<Registered>),
+        (status = 401, description = "`ERR_AUTH_WEBAUTHN_FAILED`: the challenge is unknown, expired, \
+            used or another account's, the attestation does not verify, or the credential is \
+            already registered; `ERR_AUTH_TOKEN_REVOKED`: the session was logged out or revoked"),
+        (status = 403, description = "`ERR_AUTH_REAUTHENTICATION_REQUIRED`: the session was opened more \
+            than 10 minutes ago; sign in again"),
+    )
+)]
 pub async fn register(
     State(st): State<AuthState>,
     caller: LiveCaller,
@@ -152,6 +249,21 @@ pub async fn register(
 /// Public. No enumeration: an unknown email, or an account without passkeys, gets
 /// options of the same shape with a stored challenge and a decoy allow list (stable per
 /// email, keyed by a secret), after comparable store work.
+#[utoipa::path(
+    post,
+    path = "/auth/v1/webauthn/authenticate/options",
+    operation_id = "webauthn_authenticate_options",
+    tag = "webauthn",
+    summary = "Start signing in with a passkey",
+    description = "Options for `navigator.credentials.get()` listing the account's passkeys, \
+        and the `challengeId` of the stored challenge (5 minutes, single-use). No enumeration: \
+        an unknown email, or an account without passkeys, gets options of the same shape \
+        (whose assertion can never succeed).",
+    request_body(content = OptionsBody, example = json!({"email": "partner@eventzr.com"})),
+    responses(
+        (status = 200, description = "The request options", body = Data<AuthenticationOptions>),
+    )
+)]
 pub async fn authenticate_options(
     State(st): State<AuthState>,
     ApiJson(body): ApiJson<OptionsBody>,
@@ -190,6 +302,47 @@ pub async fn authenticate_options(
 /// Public. A verified assertion signs the user in. Passkeys require user verification
 /// (webauthn-rs's passkey policy), so they are phishing-resistant multi-factor on
 /// their own: no TOTP challenge follows, unlike a password login.
+#[utoipa::path(
+    post,
+    path = "/auth/v1/webauthn/authenticate",
+    operation_id = "webauthn_authenticate",
+    tag = "webauthn",
+    summary = "Sign in with a passkey",
+    description = "Verifies the assertion against the challenge of \
+        `POST /auth/v1/webauthn/authenticate/options` and answers the tokens. Passkeys \
+        require user verification, so no TOTP challenge follows. The authenticator's \
+        signature counter must increase (a stored non-zero counter that does not suggests a \
+        cloned authenticator); authenticators that always report 0 are accepted. The \
+        challenge is used up whatever the outcome.",
+    request_body(
+        content = CeremonyBody,
+        example = json!({
+            "challengeId": "<challengeId of the options>",
+            "credential": {
+                "id": "<credential id, base64url>",
+                "rawId": "<credential id, base64url>",
+                "type": "public-key",
+                "response": {
+                    "clientDataJSON": "<base64url>",
+                    "authenticatorData": "<base64url>",
+                    "signature": "<base64url>",
+                    "userHandle": "<base64url>"
+                },
+                "extensions": {}
+            }
+        })
+    ),
+    responses(
+        (status = 200, description = "Signed in", body = Data<LoginResponse>),
+        (status = 401, description = "`ERR_AUTH_WEBAUTHN_FAILED`: the challenge is unknown, expired, \
+            used or a registration's, the email had no passkeys, the assertion does not verify, \
+            or the signature counter did not increase"),
+        (status = 403, description = "`ERR_AUTH_ACCOUNT_SUSPENDED`: the account or its tenant is suspended"),
+        (status = 429, description = "`ERR_AUTH_MAX_SESSIONS_REACHED`: the session limit is reached \
+            and the tenant refuses new sessions rather than ending the oldest; retry after \
+            `Retry-After` seconds or log out elsewhere"),
+    )
+)]
 pub async fn authenticate(
     State(st): State<AuthState>,
     meta: ClientMeta,

@@ -5,13 +5,18 @@
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use shared::{ApiError, Envelope, FieldError, extract::ApiJson};
+use shared::{
+    ApiError, Envelope, FieldError,
+    extract::ApiJson,
+    openapi::{Data, IdempotencyKey},
+};
+use utoipa::ToSchema;
 
 use super::{Accepted, LinkMail, SignIn, TokenBody};
 use crate::{
     domain::UserStatus,
     repo::one_time::{self, Kind},
-    signin,
+    signin::{self, SignInAnswer},
     state::{AuthState, ClientMeta},
 };
 
@@ -24,10 +29,13 @@ const MAGIC_MAIL: LinkMail = LinkMail {
     valid_for: "15 minutes",
 };
 
-#[derive(Debug, Deserialize)]
+/// Who asks for a sign-in link, and where the front end goes once signed in.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MagicLinkBody {
+    #[schema(example = "partner@eventzr.com")]
     pub email: String,
+    /// Under the front end's base URL; answered back by `POST /auth/v1/passwordless/verify`.
     #[serde(default)]
     pub redirect_uri: Option<String>,
 }
@@ -39,6 +47,23 @@ fn redirect_uri(raw: &str, base: &str) -> Result<String, FieldError> {
 
 /// `POST /passwordless/magic-link`: 202 always; the link only for an active, verified
 /// account. `redirectUri` is bound to the token, not to the link, so nobody can swap it.
+#[utoipa::path(
+    post,
+    path = "/auth/v1/passwordless/magic-link",
+    operation_id = "magic_link",
+    tag = "account",
+    summary = "Mail a sign-in link",
+    description = "Always 202, whether or not the account exists (no enumeration); an active, \
+        verified account is mailed a single-use sign-in link valid for 15 minutes (to use with \
+        `POST /auth/v1/passwordless/verify`). Works while the account is locked. `redirectUri`, \
+        when given, must lie under the front end's base URL (else 400 `ERR_AUTH_VALIDATION` \
+        on `redirectUri`).",
+    params(IdempotencyKey),
+    request_body(content = MagicLinkBody, example = json!({"email": "partner@eventzr.com"})),
+    responses(
+        (status = 202, description = "Accepted (the same answer in every case)", body = Data<Accepted>),
+    )
+)]
 pub async fn magic_link(
     State(st): State<AuthState>,
     ApiJson(body): ApiJson<MagicLinkBody>,
@@ -71,10 +96,12 @@ pub async fn magic_link(
     Ok(Envelope::accepted(Accepted::YES))
 }
 
-#[derive(Debug, Serialize)]
+/// Tokens (or the MFA challenge), and where to go next.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MagicSignIn {
     #[serde(flatten)]
+    #[schema(value_type = SignInAnswer)]
     pub sign_in: SignIn,
     /// Where the front end goes next, as asked for when the link was requested.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -82,6 +109,25 @@ pub struct MagicSignIn {
 }
 
 /// `POST /passwordless/verify`: tokens, or the MFA challenge for MFA accounts.
+#[utoipa::path(
+    post,
+    path = "/auth/v1/passwordless/verify",
+    operation_id = "magic_link_verify",
+    tag = "account",
+    summary = "Sign in with a mailed link",
+    description = "Redeems the single-use token of the sign-in mail (15 minutes): tokens, or — \
+        for an account with MFA — the challenge to complete with `POST /auth/v1/mfa/totp/verify` \
+        (a link never skips the second factor); plus `redirectUri` when the link was asked for \
+        with one. Not idempotent by key: a retry with the same token is refused (the token is spent).",
+    request_body(content = TokenBody, example = json!({"token": "<the token of the mailed link>"})),
+    responses(
+        (status = 200, description = "Signed in, or the MFA challenge", body = Data<MagicSignIn>),
+        (status = 400, description = "`ERR_AUTH_TOKEN_INVALID`: the token is unknown, expired or already used"),
+        (status = 403, description = "`ERR_AUTH_ACCOUNT_SUSPENDED`: the account or its tenant is suspended"),
+        (status = 429, description = "`ERR_AUTH_MAX_SESSIONS_REACHED`: the session limit is reached \
+            and the tenant refuses new sessions"),
+    )
+)]
 pub async fn verify(
     State(st): State<AuthState>,
     meta: ClientMeta,

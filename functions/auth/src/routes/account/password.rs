@@ -7,7 +7,13 @@
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use shared::{ApiError, Envelope, FieldError, extract::ApiJson, store::Update};
+use shared::{
+    ApiError, Envelope, FieldError,
+    extract::ApiJson,
+    openapi::{Data, IdempotencyKey},
+    store::Update,
+};
+use utoipa::ToSchema;
 
 use super::{Accepted, EmailBody, LinkMail};
 use crate::{
@@ -33,6 +39,21 @@ const RESET_MAIL: LinkMail = LinkMail {
 };
 
 /// `POST /password/forgot`: 202 always; a single-use reset link for an existing account.
+#[utoipa::path(
+    post,
+    path = "/auth/v1/password/forgot",
+    operation_id = "password_forgot",
+    tag = "account",
+    summary = "Mail a password reset link",
+    description = "Always 202, whether or not the account exists (no enumeration); an existing \
+        account is mailed a single-use reset link valid for 30 minutes (to use with \
+        `POST /auth/v1/password/reset`). Works while the account is locked.",
+    params(IdempotencyKey),
+    request_body(content = EmailBody, example = json!({"email": "partner@eventzr.com"})),
+    responses(
+        (status = 202, description = "Accepted (the same answer in every case)", body = Data<Accepted>),
+    )
+)]
 pub async fn forgot(
     State(st): State<AuthState>,
     ApiJson(body): ApiJson<EmailBody>,
@@ -57,20 +78,46 @@ pub async fn forgot(
     Ok(Envelope::accepted(Accepted::YES))
 }
 
-#[derive(Debug, Deserialize)]
+/// The token of the reset mail and the new password.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResetBody {
+    /// The single-use token of the reset link.
     pub token: String,
+    /// 8-128 characters, not the email, not a common password.
+    #[schema(example = "Password123!", format = Password)]
     pub new_password: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ResetDone {
+    #[schema(example = true)]
     reset: bool,
 }
 
 /// `POST /password/reset`. The token is checked, the new password judged and hashed,
 /// and only then the token consumed: a weak password does not burn the link.
+#[utoipa::path(
+    post,
+    path = "/auth/v1/password/reset",
+    operation_id = "password_reset",
+    tag = "account",
+    summary = "Set a new password with a reset link",
+    description = "Sets the password, clears a lockout and ends every session of the account; \
+        answers no tokens (log in again, meeting MFA if enabled). A weak password does not \
+        spend the token: fix it and send again.",
+    params(IdempotencyKey),
+    request_body(
+        content = ResetBody,
+        example = json!({"token": "<the token of the mailed link>", "newPassword": "Password123!"})
+    ),
+    responses(
+        (status = 200, description = "Reset; every session of the account is revoked", body = Data<ResetDone>),
+        (status = 400, description = "`ERR_AUTH_TOKEN_INVALID`: the token is unknown, expired or already used; \
+            `ERR_AUTH_WEAK_PASSWORD`: the new password is too short, too long, the email or a common one \
+            (`details.fields` names `newPassword`)"),
+    )
+)]
 pub async fn reset(
     State(st): State<AuthState>,
     ApiJson(body): ApiJson<ResetBody>,
@@ -87,23 +134,56 @@ pub async fn reset(
     Ok(Envelope::ok(ResetDone { reset: true }))
 }
 
-#[derive(Debug, Deserialize)]
+/// The current password and the new one.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChangeBody {
+    #[schema(example = "Password123!", format = Password)]
     pub current_password: String,
+    /// 8-128 characters, not the email, not a common password.
+    #[schema(example = "Another-Password-456", format = Password)]
     pub new_password: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChangeDone {
+    #[schema(example = true)]
     changed: bool,
+    /// How many of the caller's other sessions ended.
+    #[schema(example = 1)]
     revoked_sessions: usize,
 }
 
 /// `POST /password/change`: the current password is checked as at login (a wrong one
 /// is 401 INVALID_CREDENTIALS and counts toward the lockout); the caller's other
 /// sessions end, this one stays.
+#[utoipa::path(
+    post,
+    path = "/auth/v1/password/change",
+    operation_id = "password_change",
+    tag = "account",
+    summary = "Change the caller's password",
+    description = "The current password is checked as at login (a wrong one counts toward the \
+        lockout: 5 failures in 15 minutes lock the account for 15 minutes). The caller's other \
+        sessions end; this one stays.",
+    params(IdempotencyKey),
+    security(("bearerAuth" = [])),
+    request_body(
+        content = ChangeBody,
+        example = json!({"currentPassword": "Password123!", "newPassword": "Another-Password-456"})
+    ),
+    responses(
+        (status = 200, description = "Changed; the caller's other sessions are revoked", body = Data<ChangeDone>),
+        (status = 400, description = "`ERR_AUTH_WEAK_PASSWORD`: the new password is too short, too long, \
+            the email or a common one (`details.fields` names `newPassword`)"),
+        (status = 401, description = "`ERR_AUTH_INVALID_CREDENTIALS`: the current password is wrong; \
+            `ERR_AUTH_TOKEN_REVOKED`: the token's session has ended"),
+        (status = 403, description = "`ERR_AUTH_ACCOUNT_SUSPENDED`: the account is suspended; \
+            `ERR_AUTH_ACCOUNT_NOT_VERIFIED`: the email is not verified"),
+        (status = 423, description = "`ERR_AUTH_ACCOUNT_LOCKED`: too many failures; retry after `Retry-After` seconds"),
+    )
+)]
 pub async fn change(
     State(st): State<AuthState>,
     caller: LiveCaller,

@@ -10,7 +10,14 @@
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use shared::{ApiError, Envelope, FieldError, extract::ApiJson, store::Update, tenant::TenantId};
+use shared::{
+    ApiError, Envelope, FieldError,
+    extract::ApiJson,
+    openapi::{Data, IdempotencyKey},
+    store::Update,
+    tenant::TenantId,
+};
+use utoipa::ToSchema;
 
 use super::{Accepted, EmailBody, LinkMail, SignIn, TokenBody};
 use crate::{
@@ -22,7 +29,7 @@ use crate::{
         tenants::{self, Tenant},
         users,
     },
-    signin,
+    signin::{self, SignInAnswer},
     state::{AuthState, ClientMeta},
 };
 
@@ -35,16 +42,26 @@ const VERIFY_MAIL: LinkMail = LinkMail {
     valid_for: "24 hours",
 };
 
-#[derive(Debug, Deserialize)]
+/// A new account: exactly one of `tenantName` (found a new organisation) and
+/// `inviteToken` (join the inviting one).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SignupBody {
+    #[schema(example = "new.founder@eventzr.com")]
     pub email: String,
+    /// 8-128 characters, not the email, not a common password.
+    #[schema(example = "Password123!", format = Password)]
     pub password: String,
+    /// The display name, 1-100 characters.
+    #[schema(example = "New Founder")]
     pub name: String,
     #[serde(default)]
     pub username: Option<String>,
+    /// A new BASE tenant, 1-100 characters, whose admin the new user becomes.
     #[serde(default)]
+    #[schema(example = "New Founder Events")]
     pub tenant_name: Option<String>,
+    /// The token of an invite mail (`POST /auth/v1/users/invite`); its email must match.
     #[serde(default)]
     pub invite_token: Option<String>,
 }
@@ -120,7 +137,8 @@ fn display_name(raw: &str) -> Result<String, FieldError> {
     Ok(name.to_owned())
 }
 
-#[derive(Debug, Serialize)]
+/// The new account.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SignupView {
     pub user: UserView,
@@ -128,6 +146,37 @@ pub struct SignupView {
     pub verification_required: bool,
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/v1/signup/email",
+    operation_id = "signup_email",
+    tag = "account",
+    summary = "Create an account",
+    description = "Either founds a tenant (`tenantName`: a new BASE tenant whose `admin` the \
+        user becomes) or joins one by invite (`inviteToken`: the invite's tenant and roles; the \
+        email must be the invited one). A founder is created unverified and mailed a 24-hour \
+        verification link (`POST /auth/v1/signup/verify`); an invitee counts as verified and may \
+        log in at once. No tokens are answered here.",
+    params(IdempotencyKey),
+    request_body(
+        content = SignupBody,
+        example = json!({
+            "email": "new.founder@eventzr.com",
+            "password": "Password123!",
+            "name": "New Founder",
+            "tenantName": "New Founder Events"
+        })
+    ),
+    responses(
+        (status = 201, description = "Created; `verificationRequired` until the mailed link is followed", body = Data<SignupView>),
+        (status = 400, description = "`ERR_AUTH_WEAK_PASSWORD`: the password is too short, too long, \
+            the email or a common one (`details.fields` names `password`); \
+            `ERR_AUTH_TOKEN_INVALID`: the invite is invalid, expired, used or for another email"),
+        (status = 403, description = "`ERR_AUTH_ACCOUNT_SUSPENDED`: the inviting tenant is suspended"),
+        (status = 409, description = "`ERR_AUTH_EMAIL_TAKEN`: the email is already registered; \
+            `ERR_AUTH_USERNAME_TAKEN`: the username is taken"),
+    )
+)]
 pub async fn signup(
     State(st): State<AuthState>,
     ApiJson(body): ApiJson<SignupBody>,
@@ -254,6 +303,25 @@ async fn send_verification(st: &AuthState, user: &User) -> AuthResult<()> {
 }
 
 /// `POST /signup/verify`: the mailed token marks the email verified and signs in.
+#[utoipa::path(
+    post,
+    path = "/auth/v1/signup/verify",
+    operation_id = "signup_verify",
+    tag = "account",
+    summary = "Verify the email of a new account",
+    description = "Redeems the single-use token of the verification mail (24 hours), marks the \
+        email verified and signs in: tokens, or — for an account with MFA — the challenge to \
+        complete with `POST /auth/v1/mfa/totp/verify`. Not idempotent by key: a retry with the \
+        same token is refused (the token is spent).",
+    request_body(content = TokenBody, example = json!({"token": "<the token of the mailed link>"})),
+    responses(
+        (status = 200, description = "Verified and signed in, or the MFA challenge", body = Data<SignInAnswer>),
+        (status = 400, description = "`ERR_AUTH_TOKEN_INVALID`: the token is unknown, expired or already used"),
+        (status = 403, description = "`ERR_AUTH_ACCOUNT_SUSPENDED`: the account or its tenant is suspended"),
+        (status = 429, description = "`ERR_AUTH_MAX_SESSIONS_REACHED`: the session limit is reached \
+            and the tenant refuses new sessions"),
+    )
+)]
 pub async fn verify(
     State(st): State<AuthState>,
     meta: ClientMeta,
@@ -286,6 +354,20 @@ pub async fn verify(
 }
 
 /// `POST /signup/resend`: 202 always; a new link only for an unverified active account.
+#[utoipa::path(
+    post,
+    path = "/auth/v1/signup/resend",
+    operation_id = "signup_resend",
+    tag = "account",
+    summary = "Mail the verification link again",
+    description = "Always 202 (whether or not the account exists, is verified or active: no \
+        enumeration); a new 24-hour link is mailed only to an unverified, active account.",
+    params(IdempotencyKey),
+    request_body(content = EmailBody, example = json!({"email": "new.founder@eventzr.com"})),
+    responses(
+        (status = 202, description = "Accepted (the same answer in every case)", body = Data<Accepted>),
+    )
+)]
 pub async fn resend(
     State(st): State<AuthState>,
     ApiJson(body): ApiJson<EmailBody>,

@@ -1,9 +1,16 @@
 //! `POST /users/invite` (admin): mails a single-use invite token for the acting tenant.
 
 use axum::extract::State;
-use serde::Deserialize;
-use serde_json::{Value as Json, json};
-use shared::{ApiError, Envelope, extract::ApiJson, mail::Mail, tenant::TenantId};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use shared::{
+    ApiError, Envelope,
+    extract::ApiJson,
+    mail::Mail,
+    openapi::{Data, IdempotencyKey},
+    tenant::TenantId,
+};
+use utoipa::ToSchema;
 
 use super::{AdminCaller, users::record};
 use crate::{
@@ -16,20 +23,59 @@ use crate::{
 /// Invitations are valid for 7 days.
 pub const INVITE_TTL_SECS: i64 = 7 * 24 * 3600;
 
-#[derive(Debug, Deserialize)]
+/// Whom to invite, with which roles.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteBody {
+    #[schema(example = "new.hire@eventzr.com")]
     pub email: String,
+    /// 1-10 of `user`, `partner`, `organizer`, `admin` (`system` cannot be granted).
+    #[schema(example = json!(["organizer"]))]
     pub roles: Vec<String>,
+}
+
+/// The invite sent (its token travels only in the mail).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Invitation {
+    /// The invited email, normalised.
+    #[schema(example = "new.hire@eventzr.com")]
+    pub email: String,
+    /// The roles the signup will get, normalised.
+    #[schema(example = json!(["organizer"]))]
+    pub roles: Vec<String>,
+    /// When the invite expires (7 days; RFC 3339, UTC).
+    #[schema(format = DateTime)]
+    pub expires_at: String,
 }
 
 /// Mails a single-use invite token; the signup that redeems it reads exactly
 /// `{"email": <normalised>, "roles": [...]}` and the token's tenant.
+#[utoipa::path(
+    post,
+    path = "/auth/v1/users/invite",
+    operation_id = "invite_user",
+    tag = "admin",
+    summary = "Invite a user into the tenant",
+    description = "Needs the `admin` role. Mails a single-use invite link valid for 7 days; the \
+        invitee signs up with it (`POST /auth/v1/signup/email` with `inviteToken`) and gets \
+        these roles in the acting tenant. A `system` caller may invite into another tenant by naming it in `x-tenant-id`.",
+    params(IdempotencyKey),
+    security(("bearerAuth" = [])),
+    request_body(content = InviteBody, example = json!({"email": "new.hire@eventzr.com", "roles": ["organizer"]})),
+    responses(
+        (status = 202, description = "The invite is mailed", body = Data<Invitation>),
+        (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the token's session has ended"),
+        (status = 403, description = "`ERR_AUTH_FORBIDDEN`: the caller lacks the `admin` role, or \
+            asks for the `system` role"),
+        (status = 409, description = "`ERR_AUTH_EMAIL_TAKEN`: the email is already registered"),
+    )
+)]
 pub async fn invite(
     State(st): State<AuthState>,
     caller: AdminCaller,
     ApiJson(body): ApiJson<InviteBody>,
-) -> Result<Envelope<Json>, ApiError> {
+) -> Result<Envelope<Invitation>, ApiError> {
     let email = Email::parse(&body.email).map_err(|e| ApiError::validation(vec![e]))?;
     let roles = GrantedRoles::parse(&body.roles)?.names();
     if users::by_email(st.store(), &email).await?.is_some() {
@@ -51,11 +97,11 @@ pub async fn invite(
     send_invite(&st, &tenant, &email, &token).await?;
     record(&st, &caller, "user.invited", "", json!({ "roles": roles })).await;
     let expires = chrono::DateTime::from_timestamp(now + INVITE_TTL_SECS, 0).unwrap_or_default();
-    Ok(Envelope::accepted(json!({
-        "email": email.as_ref(),
-        "roles": roles,
-        "expiresAt": shared::clock::rfc3339_millis(expires),
-    })))
+    Ok(Envelope::accepted(Invitation {
+        email: email.as_ref().to_owned(),
+        roles,
+        expires_at: shared::clock::rfc3339_millis(expires),
+    }))
 }
 
 async fn send_invite(

@@ -4,7 +4,13 @@
 use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
-use shared::{ApiError, Envelope, FieldError, extract::ApiJson, tenant::TenantId};
+use shared::{
+    ApiError, Envelope, FieldError,
+    extract::ApiJson,
+    openapi::{Data, IdempotencyKey},
+    tenant::TenantId,
+};
+use utoipa::ToSchema;
 
 use super::SystemCaller;
 use crate::{
@@ -18,13 +24,36 @@ use crate::{
     state::AuthState,
 };
 
-#[derive(Debug, Deserialize)]
+/// A new tenant.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewTenantBody {
+    /// 1-100 characters.
+    #[schema(example = "Acme Events")]
     pub name: String,
+    /// BASE, STUDENT, STARTUP, PRO, PROMAX or ENTERPRISE (case-insensitive; `professional`
+    /// and `pro_max` are accepted aliases).
+    #[schema(example = "STARTUP")]
     pub plan_tier: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/v1/tenants",
+    operation_id = "create_tenant",
+    tag = "admin",
+    summary = "Create a tenant",
+    description = "Needs the `system` role. The tenant starts `active` and without users: invite \
+        its first admin with `POST /auth/v1/users/invite` naming it in `x-tenant-id`.",
+    params(IdempotencyKey),
+    security(("bearerAuth" = [])),
+    request_body(content = NewTenantBody, example = json!({"name": "Acme Events", "planTier": "STARTUP"})),
+    responses(
+        (status = 201, description = "Created", body = Data<Tenant>),
+        (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the token's session has ended"),
+        (status = 403, description = "`ERR_AUTH_FORBIDDEN`: the caller lacks the `system` role"),
+    )
+)]
 pub async fn create(
     State(st): State<AuthState>,
     caller: SystemCaller,
@@ -48,14 +77,21 @@ pub async fn create(
     Ok(Envelope::created(tenant))
 }
 
-#[derive(Debug, Deserialize)]
+/// What to change: at least one of the three.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TenantPatch {
+    /// 1-100 characters.
     #[serde(default)]
+    #[schema(example = "Acme Events")]
     pub name: Option<String>,
+    /// BASE, STUDENT, STARTUP, PRO, PROMAX or ENTERPRISE.
     #[serde(default)]
+    #[schema(example = "PRO")]
     pub plan_tier: Option<String>,
+    /// `active` or `suspended`.
     #[serde(default)]
+    #[schema(example = "active")]
     pub status: Option<String>,
 }
 
@@ -82,6 +118,30 @@ impl TryFrom<TenantPatch> for TenantChange {
     }
 }
 
+#[utoipa::path(
+    patch,
+    path = "/auth/v1/tenants/{tenantId}",
+    operation_id = "update_tenant",
+    tag = "admin",
+    summary = "Change a tenant's name, plan or status",
+    description = "Needs the `system` role. A suspended tenant's users can no longer sign in or \
+        refresh (403 `ERR_AUTH_ACCOUNT_SUSPENDED`); a plan change reaches tokens issued from then on.",
+    params(
+        ("tenantId" = String, Path, format = "uuid", description = "The tenant's id (a UUID)"),
+        IdempotencyKey,
+    ),
+    security(("bearerAuth" = [])),
+    request_body(
+        content = TenantPatch,
+        example = json!({"planTier": "PRO"})
+    ),
+    responses(
+        (status = 200, description = "The tenant as changed", body = Data<Tenant>),
+        (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the token's session has ended"),
+        (status = 403, description = "`ERR_AUTH_FORBIDDEN`: the caller lacks the `system` role"),
+        (status = 404, description = "`ERR_AUTH_NOT_FOUND`: no such tenant"),
+    )
+)]
 pub async fn patch(
     State(st): State<AuthState>,
     caller: SystemCaller,

@@ -11,10 +11,12 @@ use shared::{
     ApiError, Envelope, FieldError,
     access::Role,
     extract::ApiJson,
+    openapi::{Data, IdempotencyKey, Paged},
     paging::{CursorScope, PageParams},
     store::{Update, Value},
     tenant::TenantId,
 };
+use utoipa::{IntoParams, ToSchema};
 
 use super::AdminCaller;
 use crate::{
@@ -53,6 +55,36 @@ impl ListFilter {
     }
 }
 
+/// The query of `GET /users` as documented (parsed by `PageParams` and `ListFilter`).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // a schema only
+pub struct ListQuery {
+    /// Items per page, 1-100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+    /// `page.next_cursor` of the previous page (bound to the same filters).
+    cursor: Option<String>,
+    /// Only users holding this role.
+    #[param(inline)]
+    role: Option<RoleName>,
+    /// Only users with this status.
+    #[param(inline)]
+    status: Option<UserStatus>,
+}
+
+/// A role name of the `role` filter.
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // a schema only
+pub enum RoleName {
+    User,
+    Partner,
+    Organizer,
+    Admin,
+    System,
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for ListFilter {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, st: &S) -> Result<Self, ApiError> {
@@ -79,6 +111,26 @@ impl<S: Send + Sync> FromRequestParts<S> for ListFilter {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/auth/v1/users",
+    operation_id = "list_users",
+    tag = "admin",
+    summary = "List the tenant's users",
+    description = "The acting tenant's users in creation order, one cursor page at a time, \
+        optionally filtered by `role` and `status`. Needs the `admin` role. A `system` caller may act on another tenant's users by naming it in `x-tenant-id`.",
+    params(ListQuery),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "One page of users", body = Paged<UserView>),
+        (status = 400, description = "`ERR_AUTH_VALIDATION`: `limit`, `role` or `status` is invalid \
+            (`details.fields` names it); `ERR_AUTH_INVALID_CURSOR`: the cursor is tampered, expired \
+            or was issued for another query, caller or tenant"),
+        (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the token's session has ended"),
+        (status = 403, description = "`ERR_AUTH_FORBIDDEN`: the caller lacks the `admin` role; \
+            `ERR_AUTH_ACCOUNT_SUSPENDED`: the acting tenant is suspended"),
+    )
+)]
 pub async fn list(
     State(st): State<AuthState>,
     caller: AdminCaller,
@@ -107,6 +159,24 @@ pub async fn list(
     Ok(Envelope::ok(views).with_page(page))
 }
 
+#[utoipa::path(
+    get,
+    path = "/auth/v1/users/{userId}",
+    operation_id = "get_user",
+    tag = "admin",
+    summary = "Read one of the tenant's users",
+    description = "Needs the `admin` role. A user of another tenant is not found (404, never 403). A `system` caller may act on another tenant's users by naming it in `x-tenant-id`.",
+    params(("userId" = String, Path, format = "uuid", description = "The user's id (a UUID)")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The user", body = Data<UserView>),
+        (status = 400, description = "`ERR_AUTH_VALIDATION`: `userId` is not a UUID"),
+        (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the token's session has ended"),
+        (status = 403, description = "`ERR_AUTH_FORBIDDEN`: the caller lacks the `admin` role; \
+            `ERR_AUTH_ACCOUNT_SUSPENDED`: the acting tenant is suspended"),
+        (status = 404, description = "`ERR_AUTH_NOT_FOUND`: no such user in the acting tenant"),
+    )
+)]
 pub async fn get(
     State(st): State<AuthState>,
     caller: AdminCaller,
@@ -116,12 +186,18 @@ pub async fn get(
     Ok(Envelope::ok(view(&st, &user).await?))
 }
 
-#[derive(Debug, Deserialize)]
+/// New roles, a new status, or both.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
+    /// 1-10 of `user`, `partner`, `organizer`, `admin` (replaces the current set; `system`
+    /// cannot be granted).
     #[serde(default)]
+    #[schema(example = json!(["organizer"]))]
     pub roles: Option<Vec<String>>,
+    /// `active` or `suspended`.
     #[serde(default)]
+    #[schema(example = "active")]
     pub status: Option<String>,
 }
 
@@ -148,6 +224,34 @@ impl TryFrom<UserPatch> for Change {
     }
 }
 
+#[utoipa::path(
+    patch,
+    path = "/auth/v1/users/{userId}",
+    operation_id = "update_user",
+    tag = "admin",
+    summary = "Change a user's roles or status",
+    description = "Needs the `admin` role. `roles` replaces the user's set; `system` can be \
+        neither granted nor taken away here, and the tenant's last active admin can be neither \
+        demoted nor suspended. Suspending the user or changing their roles ends all their \
+        sessions (their tokens carry the old roles). A `system` caller may act on another tenant's users by naming it in `x-tenant-id`.",
+    params(
+        ("userId" = String, Path, format = "uuid", description = "The user's id (a UUID)"),
+        IdempotencyKey,
+    ),
+    security(("bearerAuth" = [])),
+    request_body(content = UserPatch, example = json!({"roles": ["organizer"], "status": "active"})),
+    responses(
+        (status = 200, description = "The user as changed", body = Data<UserView>),
+        (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the token's session has ended"),
+        (status = 403, description = "`ERR_AUTH_FORBIDDEN`: the caller lacks the `admin` role, asks \
+            for the `system` role, or the user holds it; `ERR_AUTH_ACCOUNT_SUSPENDED`: the acting \
+            tenant is suspended"),
+        (status = 404, description = "`ERR_AUTH_NOT_FOUND`: no such user in the acting tenant"),
+        (status = 409, description = "`ERR_AUTH_LAST_ADMIN`: the change would leave the tenant \
+            without an active admin; `ERR_AUTH_CONFLICT`: the tenant's users kept changing \
+            meanwhile (retry)"),
+    )
+)]
 pub async fn patch(
     State(st): State<AuthState>,
     caller: AdminCaller,
@@ -226,6 +330,29 @@ async fn revoke_sessions(st: &AuthState, tenant: &TenantId, user_id: &str) -> Au
     Ok(())
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/v1/users/{userId}/unlock",
+    operation_id = "unlock_user",
+    tag = "admin",
+    summary = "Clear a user's lockout",
+    description = "Needs the `admin` role. Clears the failed-login count and the lock, so the \
+        user may log in again at once. A `system` caller may act on another tenant's users by naming it in `x-tenant-id`.",
+    params(
+        ("userId" = String, Path, format = "uuid", description = "The user's id (a UUID)"),
+        IdempotencyKey,
+    ),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The user, unlocked", body = Data<UserView>),
+        (status = 400, description = "`ERR_AUTH_VALIDATION`: `userId` is not a UUID, or the \
+            `Idempotency-Key` is malformed"),
+        (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the token's session has ended"),
+        (status = 403, description = "`ERR_AUTH_FORBIDDEN`: the caller lacks the `admin` role; \
+            `ERR_AUTH_ACCOUNT_SUSPENDED`: the acting tenant is suspended"),
+        (status = 404, description = "`ERR_AUTH_NOT_FOUND`: no such user in the acting tenant"),
+    )
+)]
 pub async fn unlock(
     State(st): State<AuthState>,
     caller: AdminCaller,

@@ -9,7 +9,8 @@
 
 use axum::extract::State;
 use serde::Deserialize;
-use shared::{ApiError, Envelope, FieldError, extract::ApiJson};
+use shared::{ApiError, Envelope, FieldError, extract::ApiJson, openapi::Data};
+use utoipa::ToSchema;
 
 use super::{ensure_unlocked, failed_code, reserve_guess};
 use crate::{
@@ -24,13 +25,51 @@ use crate::{
     state::{AuthState, ClientMeta},
 };
 
-#[derive(Debug, Deserialize)]
+/// The login's MFA challenge and a code.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct VerifyBody {
+    /// `mfaToken` of the challenge `POST /auth/v1/login` answered.
     pub mfa_token: String,
+    /// The authenticator app's current 6-digit code, or an unused recovery code
+    /// (`XXXX-XXXX-XXXX-XXXX`).
+    #[schema(example = "123456")]
     pub code: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/v1/mfa/totp/verify",
+    operation_id = "mfa_totp_verify",
+    tag = "mfa",
+    summary = "Complete a login with a TOTP or recovery code",
+    description = "The second step of a login that answered `mfaRequired`: the challenge's \
+        `mfaToken` with the current code of the account's authenticator app (or a recovery \
+        code, used up) answers the tokens. The `mfaToken` lives 5 minutes and stays valid \
+        after a wrong code, until it signs in once. Wrong codes count toward the lockout: \
+        5 failures (with the passwords') in 15 minutes lock the account for 15 minutes. A \
+        code accepted once is refused if replayed. Staging: dev@eventzr.com has TOTP with \
+        the secret JBSWY3DPEHPK3PXP.",
+    request_body(
+        content = VerifyBody,
+        description = "The `mfaToken` of the login of dev@eventzr.com / Password123!, and the \
+            current code of the secret JBSWY3DPEHPK3PXP",
+        example = json!({"mfaToken": "<mfaToken of POST /auth/v1/login>", "code": "123456"})
+    ),
+    responses(
+        (status = 200, description = "Signed in", body = Data<LoginResponse>),
+        (status = 400, description = "`ERR_AUTH_TOKEN_INVALID`: the `mfaToken` is unknown, expired or \
+            already used; `ERR_AUTH_MFA_NOT_ENABLED`: the account no longer has TOTP"),
+        (status = 401, description = "`ERR_AUTH_MFA_INVALID_CODE`: the code is wrong, replayed or an \
+            already used recovery code (the `mfaToken` stays valid)"),
+        (status = 403, description = "`ERR_AUTH_ACCOUNT_SUSPENDED`: the account or its tenant is suspended"),
+        (status = 423, description = "`ERR_AUTH_ACCOUNT_LOCKED`: too many failures; retry after \
+            `Retry-After` seconds"),
+        (status = 429, description = "`ERR_AUTH_MAX_SESSIONS_REACHED`: the session limit is reached \
+            and the tenant refuses new sessions rather than ending the oldest; retry after \
+            `Retry-After` seconds or log out elsewhere"),
+    )
+)]
 pub async fn verify(
     State(st): State<AuthState>,
     meta: ClientMeta,
