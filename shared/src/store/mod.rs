@@ -4,6 +4,8 @@
 //! [`memory::MemoryStore`] (embedded, for local runs and fast tests) — and one
 //! conformance suite ([`conformance`]) runs against both.
 
+#[cfg(any(test, feature = "test-support"))]
+pub mod counting;
 pub mod dynamo;
 #[cfg(any(test, feature = "test-support"))]
 pub mod faults;

@@ -7,6 +7,7 @@ mod cli;
 mod helpers;
 mod mfa;
 mod oauth;
+mod requests;
 mod session;
 mod tokens;
 mod webauthn;

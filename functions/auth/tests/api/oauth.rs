@@ -1,7 +1,7 @@
 //! Tests of route group `oauth` (see src/routes/oauth.rs), against a fake provider the
 //! test starts on 127.0.0.1:0.
 
-mod fake_provider;
+pub(crate) mod fake_provider;
 
 use std::collections::HashMap;
 

@@ -62,13 +62,13 @@ type SoftClient =
     Client<MemoryStore, AlwaysVerified, AvailableBackend, public_suffix::PublicSuffixList, ()>;
 
 /// A browser with a platform authenticator that keeps a signature counter.
-struct SoftKey {
+pub(crate) struct SoftKey {
     client: SoftClient,
     origin: Url,
 }
 
 impl SoftKey {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::with_store(MemoryStore::new(), true)
     }
 
@@ -94,7 +94,7 @@ impl SoftKey {
     }
 
     /// Answers `/register/options` data with the attestation JSON a browser would send.
-    async fn attest(&mut self, options: &Value) -> Value {
+    pub(crate) async fn attest(&mut self, options: &Value) -> Value {
         let request: CredentialCreationOptions =
             serde_json::from_value(json!({ "publicKey": options["publicKey"] }))
                 .expect("creation options parse as WebAuthn JSON");
@@ -107,7 +107,7 @@ impl SoftKey {
     }
 
     /// Answers `/authenticate/options` data with the assertion JSON a browser would send.
-    async fn assert(&mut self, options: &Value) -> Value {
+    pub(crate) async fn assert(&mut self, options: &Value) -> Value {
         let request: CredentialRequestOptions =
             serde_json::from_value(json!({ "publicKey": options["publicKey"] }))
                 .expect("request options parse as WebAuthn JSON");

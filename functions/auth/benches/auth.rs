@@ -1,0 +1,150 @@
+//! Warm in-process latency of auth-svc's sign-in paths: login with a password (argon2id
+//! at OWASP cost, the staging account partner@eventzr.com) and refresh (a rotation each
+//! time, always presenting the newest refresh token). Through `auth::router` over the
+//! memory store with the staging seed: no network, no emulator.
+//!
+//! `cargo bench -p auth-svc --bench auth`; p50/p99 land in
+//! `target/bench/inprocess-auth.{md,json}` (scripts/bench.sh's names).
+
+// The percentile recorder shared with shared/benches/pipeline.rs (this bench leaves part
+// of it unused).
+#[path = "../../../shared/benches/support/latency.rs"]
+#[allow(dead_code)]
+mod latency;
+
+use std::{cell::RefCell, path::Path, rc::Rc, sync::Arc, time::Duration};
+
+use auth::{AuthConfig, AuthState, repo::sessions};
+use axum::{Router, body::Body};
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use criterion::{Criterion, SamplingMode};
+use http::Request;
+use latency::Latencies;
+use serde_json::{Value, json};
+use shared::{
+    platform::ServiceState,
+    store::{Store, memory::MemoryStore},
+    tenant::TenantId,
+    testing::{Reply, TestPlatform},
+};
+
+const PARTNER: &str = "partner@eventzr.com";
+
+/// auth-svc with the staging tenants and accounts, as the API tests build it.
+async fn app() -> (TestPlatform, AuthState, Router) {
+    let tp = TestPlatform::new();
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let svc = ServiceState {
+        platform: tp.platform.clone(),
+        store,
+    };
+    let state = AuthState::new(svc, AuthConfig::local());
+    let now = shared::clock::rfc3339_millis(tp.platform.clock.now());
+    auth::seed::staging(state.store(), &state.hasher, &now)
+        .await
+        .expect("seed");
+    let router = auth::router(state.clone());
+    (tp, state, router)
+}
+
+fn post(path: &str, body: &Value) -> Request<Body> {
+    Request::post(path)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+/// Serves `req` through a clone of `router`, reading the whole answer.
+fn send(router: &Router, req: Request<Body>) -> impl Future<Output = Reply> + use<> {
+    let router = router.clone();
+    async move { shared::testing::send(&router, req).await }
+}
+
+fn data(r: &Reply) -> Value {
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    r.json()["data"].clone()
+}
+
+/// The tenant, user and session (`tenantId`, `sub`, `sid`) of an access token.
+fn session_of(access: &str) -> (TenantId, String, String) {
+    let payload = access.split('.').nth(1).expect("a JWT");
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    let s = |k: &str| claims[k].as_str().expect(k).to_owned();
+    (TenantId::parse(&s("tenantId")).unwrap(), s("sub"), s("sid"))
+}
+
+fn main() {
+    // The access log is formatted as in Lambda, then dropped.
+    tracing::subscriber::set_global_default(shared::telemetry::subscriber(std::io::sink))
+        .expect("subscriber");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (_tp, state, router) = rt.block_on(app());
+    let login_body = json!({ "email": PARTNER, "password": auth::seed::PASSWORD });
+    // Warm (the signing keys load on first use) and open the session refresh rotates.
+    let refresh = rt.block_on(async {
+        let first = data(&send(&router, post("/auth/v1/login", &login_body)).await);
+        let body = json!({ "refreshToken": first["refreshToken"] });
+        let next = data(&send(&router, post("/auth/v1/refresh", &body)).await);
+        next["refreshToken"].as_str().unwrap().to_owned()
+    });
+    let newest = Rc::new(RefCell::new(refresh));
+
+    let mut c = Criterion::default()
+        .without_plots()
+        .warm_up_time(Duration::from_secs(1))
+        .configure_from_args();
+    let mut lat = Latencies::default();
+
+    // argon2id takes tens of milliseconds: few samples, each of a few logins.
+    let mut g = c.benchmark_group("auth");
+    g.sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5));
+    let store = state.store.clone();
+    latency::bench_then(
+        &mut g,
+        &rt,
+        &mut lat,
+        ("login", "POST /auth/v1/login (password, argon2id)"),
+        || send(&router, post("/auth/v1/login", &login_body)),
+        // Each login opens a session: remove it, so every login meets the same account
+        // (no growing session list, no eviction past the session limit).
+        |reply| {
+            let store = store.clone();
+            async move {
+                let access = data(&reply)["accessToken"].as_str().unwrap().to_owned();
+                let (tenant, user, sid) = session_of(&access);
+                sessions::delete(store.as_ref(), &tenant, &user, &sid)
+                    .await
+                    .expect("remove the session");
+            }
+        },
+    );
+    g.finish();
+
+    let mut g = c.benchmark_group("auth");
+    g.sample_size(30).measurement_time(Duration::from_secs(3));
+    latency::bench_then(
+        &mut g,
+        &rt,
+        &mut lat,
+        ("refresh", "POST /auth/v1/refresh (rotation)"),
+        || {
+            let body = json!({ "refreshToken": *newest.borrow() });
+            send(&router, post("/auth/v1/refresh", &body))
+        },
+        |reply| {
+            let next = data(&reply)["refreshToken"].as_str().unwrap().to_owned();
+            *newest.borrow_mut() = next;
+            async {}
+        },
+    );
+    g.finish();
+    c.final_summary();
+
+    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/bench"));
+    lat.write(dir, "auth", "");
+}

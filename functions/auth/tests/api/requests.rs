@@ -1,0 +1,793 @@
+//! DynamoDB requests per route: every route of auth-svc runs its happy path once over a
+//! store that counts requests (each call of the Store port is one DynamoDB request), and
+//! must make exactly what [`TABLE`] allows — more is a regression, fewer means the row
+//! should come down. The table also says what each route fundamentally needs and why
+//! it makes more; the test writes it to `target/bench/dynamo-requests.md`.
+//!
+//! Only the measured request is counted: the counter is reset right before it, so set-up
+//! (logins, sign-ups, enrolments) is free. Each route runs on a fresh service with the
+//! staging seed and, where it matters, one live session: the routes that walk a user's
+//! sessions say what each further session costs.
+//!
+//! The design minimum follows the documented design (docs/DESIGN-NOTES.md): global
+//! lock items before the tenant is known, a lockout guess reserved before it is checked
+//! and cleared after, one audit item per security event (never in the transaction it
+//! records: an audit failure must not fail the request), the session limit and the
+//! tenant's plan and status at every sign-in. It leaves out the live-session check, reads
+//! of what the route just wrote or the token already carries, reads that a conditional
+//! write repeats, and back-to-back updates of one item.
+
+use std::{fmt::Write as _, sync::Arc};
+
+use auth::{
+    AuthConfig,
+    domain::totp::{TotpSecret, step_of},
+    oauth::{ClientSecret, OAuthConfig, Provider, ProviderConfig},
+};
+use axum::body::Body;
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use http::Request;
+use serde_json::{Value, json};
+use shared::{
+    store::{
+        counting::{CountingStore, Requests},
+        memory::MemoryStore,
+    },
+    testing::Reply,
+};
+
+use crate::helpers::{DEV_TOTP_SECRET, PASSWORD, TestAuth};
+
+use crate::{oauth::fake_provider, webauthn::SoftKey};
+
+/// The one request nearly every bearer route makes beyond its minimum.
+macro_rules! live {
+    () => {
+        "+1 live-session check (auth's own bearer routes read the caller's session item)"
+    };
+}
+/// Views that show the tenant's plan read the tenant item for it.
+macro_rules! plan {
+    () => {
+        "+1 tenant read for planTier (the token carries it, unless a system caller acts \
+         on another tenant)"
+    };
+}
+
+/// One route's budget.
+struct Row {
+    method: &'static str,
+    path: &'static str,
+    /// Requests the route makes: what it made when the table was last measured.
+    allowed: u64,
+    /// What the route fundamentally needs (see the module's comment).
+    minimum: u64,
+    /// Why `allowed` exceeds `minimum`, request by request ("" when it does not).
+    why: &'static str,
+}
+
+const fn row(
+    method: &'static str,
+    path: &'static str,
+    allowed: u64,
+    minimum: u64,
+    why: &'static str,
+) -> Row {
+    Row {
+        method,
+        path,
+        allowed,
+        minimum,
+        why,
+    }
+}
+
+// One row a route, kept on few lines for reading as a table.
+#[rustfmt::skip]
+const TABLE: &[Row] = &[
+    row("GET", "/auth/v1/health", 0, 0, "(plus 1 ping: reachability, not a data request)"),
+    row("GET", "/auth/v1/openapi.json", 0, 0, ""),
+    row("GET", "/auth/v1/docs", 0, 0, ""),
+    row("GET", "/auth/v1/docs/scalar.js", 0, 0, ""),
+    // ---- session
+    row("GET", "/auth/v1/.well-known/jwks.json", 0, 0, ""),
+    row("POST", "/auth/v1/login", 8, 8, ""),
+    row("POST", "/auth/v1/refresh", 4, 4, ""),
+    row("POST", "/auth/v1/logout", 3, 2, live!()),
+    row("POST", "/auth/v1/logout/all", 4, 3,
+        concat!(live!(), "; each further live session costs +1 revoke")),
+    row("GET", "/auth/v1/profile", 3, 1, concat!(live!(), "; ", plan!())),
+    row("PATCH", "/auth/v1/profile", 5, 1,
+        concat!(live!(), "; +1 user read before the update (needed for a username change only); \
+                 +1 user re-read after it (the update returns the new item); ", plan!())),
+    row("GET", "/auth/v1/sessions", 2, 1, live!()),
+    row("DELETE", "/auth/v1/sessions/{sessionId}", 4, 2,
+        concat!(live!(), "; +1 read of the target session, which a conditional revoke \
+                 (not revoked, not expired) would check itself")),
+    row("GET", "/auth/v1/tenants/current", 2, 1, live!()),
+    // ---- mfa
+    row("POST", "/auth/v1/mfa/totp/enroll", 3, 1,
+        concat!(live!(), "; +1 user read before the conditional update that already refuses \
+                 an enabled TOTP (and returns the record)")),
+    row("POST", "/auth/v1/mfa/totp/confirm", 4, 3, live!()),
+    row("POST", "/auth/v1/mfa/totp/verify", 10, 10, ""),
+    row("DELETE", "/auth/v1/mfa/totp", 7, 4,
+        concat!(live!(), "; +2: three back-to-back updates of the user item (record the \
+                 code's step, give the reserved guess back, disable) where one conditional \
+                 update would do")),
+    // ---- account
+    row("POST", "/auth/v1/signup/email", 5, 4,
+        "+1 tenant re-read for the plan of the tenant it has just created (BASE)"),
+    row("POST", "/auth/v1/signup/verify", 8, 8, ""),
+    row("POST", "/auth/v1/signup/resend", 3, 3, ""),
+    row("POST", "/auth/v1/password/forgot", 3, 3, ""),
+    row("POST", "/auth/v1/password/reset", 8, 7,
+        "+1 failure count cleared in a second update of the user item right after the \
+         password update; each further live session costs +1 revoke"),
+    row("POST", "/auth/v1/password/change", 7, 6,
+        concat!(live!(), "; each other live session costs +1 revoke")),
+    row("POST", "/auth/v1/passwordless/magic-link", 3, 3, ""),
+    row("POST", "/auth/v1/passwordless/verify", 6, 6, ""),
+    // ---- admin
+    row("GET", "/auth/v1/users", 3, 1, concat!(live!(), "; ", plan!())),
+    row("POST", "/auth/v1/users/invite", 5, 4, live!()),
+    row("GET", "/auth/v1/users/{userId}", 3, 1, concat!(live!(), "; ", plan!())),
+    row("PATCH", "/auth/v1/users/{userId}", 8, 5,
+        concat!(live!(), "; +1 user re-read after the transaction (its new values are \
+                 known); ", plan!(), "; each session of the user costs +1 revoke")),
+    row("POST", "/auth/v1/users/{userId}/unlock", 5, 2,
+        concat!(live!(), "; +1 user read before an update that already requires the item \
+                 and returns it; ", plan!())),
+    row("POST", "/auth/v1/tenants", 3, 2, live!()),
+    row("PATCH", "/auth/v1/tenants/{tenantId}", 3, 2, live!()),
+    // ---- oauth
+    row("GET", "/auth/v1/oauth/{provider}/authorize", 1, 1, ""),
+    row("POST", "/auth/v1/oauth/{provider}/callback", 7, 7, ""),
+    // ---- webauthn
+    row("POST", "/auth/v1/webauthn/register/options", 4, 3, live!()),
+    row("POST", "/auth/v1/webauthn/register", 4, 3, live!()),
+    row("POST", "/auth/v1/webauthn/authenticate/options", 4, 4, ""),
+    row("POST", "/auth/v1/webauthn/authenticate", 8, 8, ""),
+];
+
+/// Authenticated reads (GET with a bearer token) that make more than one request beyond
+/// the live-session check — the issue's budget — today. Each is checked to still exceed
+/// it, so fixing one means removing it here. All three read the tenant for planTier.
+const OVER_READ_BUDGET: &[&str] = &[
+    "GET /auth/v1/profile",
+    "GET /auth/v1/users",
+    "GET /auth/v1/users/{userId}",
+];
+
+/// The issue's budgets: an authenticated read, beyond the live-session check; what the
+/// Idempotency-Key layer may add to a write.
+const READ_BUDGET: u64 = 1;
+const IDEMPOTENCY_BUDGET: u64 = 3;
+
+#[tokio::test]
+async fn every_route_stays_within_its_dynamodb_request_budget() {
+    for (_, routes) in auth::ROUTE_GROUPS {
+        for (method, path) in *routes {
+            assert!(
+                TABLE.iter().any(|r| (r.method, r.path) == (*method, *path)),
+                "{method} {path} has no row in requests::TABLE: measure it and add one"
+            );
+        }
+    }
+    let mut measured = Vec::new();
+    let mut failures = Vec::new();
+    for r in TABLE {
+        let m = measure(r.method, r.path).await;
+        let n = m.requests.total();
+        if n != r.allowed {
+            failures.push(format!(
+                "{} {}: {n} requests{}, allowed {}{}",
+                r.method,
+                r.path,
+                breakdown(&m.requests),
+                r.allowed,
+                if n < r.allowed {
+                    ": fewer, lower its row"
+                } else {
+                    ""
+                }
+            ));
+        }
+        assert!(
+            r.minimum <= r.allowed,
+            "{} {}: minimum above allowed",
+            r.method,
+            r.path
+        );
+        assert!(
+            r.allowed == r.minimum || !r.why.is_empty(),
+            "{} {}: say why it exceeds its minimum",
+            r.method,
+            r.path
+        );
+        let route = format!("{} {}", r.method, r.path);
+        if r.method == "GET" && m.bearer {
+            let over = n.saturating_sub(1) > READ_BUDGET;
+            assert_eq!(
+                over,
+                OVER_READ_BUDGET.contains(&route.as_str()),
+                "{route}: {n} requests against the read budget (1 + live-session check)"
+            );
+        }
+        measured.push((r, m.requests));
+    }
+    let idem = idempotency_cost().await;
+    write_markdown(&measured, &idem);
+    assert!(
+        failures.is_empty(),
+        "requests per route changed:\n{}",
+        failures.join("\n")
+    );
+    assert!(
+        idem.with.total().saturating_sub(idem.without.total()) <= IDEMPOTENCY_BUDGET,
+        "the Idempotency-Key layer adds more than {IDEMPOTENCY_BUDGET}: {idem:?}"
+    );
+    // DESIGN-NOTES: the failed claim returns the stored record, so a replay costs one.
+    assert_eq!(idem.replay.total(), 1, "{idem:?}");
+}
+
+// ---- measuring ---------------------------------------------------------------------------
+
+/// One measured request: what it cost and whether it carried a bearer token.
+struct Measured {
+    requests: Requests,
+    bearer: bool,
+    reply: Reply,
+}
+
+/// auth-svc over a counting memory store.
+struct Meter {
+    app: TestAuth,
+    store: Arc<CountingStore<MemoryStore>>,
+}
+
+impl Meter {
+    async fn new() -> Self {
+        let store = Arc::new(CountingStore::new(MemoryStore::new()));
+        let app = TestAuth::with_store(store.clone()).await;
+        Meter { app, store }
+    }
+
+    /// Sends `req`, counting only its own store requests; its status must be `expect`.
+    async fn count(&self, expect: u16, req: Request<Body>) -> Measured {
+        let bearer = req.headers().contains_key("authorization");
+        let what = format!("{} {}", req.method(), req.uri());
+        self.store.reset();
+        let reply = self.app.send(req).await;
+        let requests = self.store.snapshot();
+        assert_eq!(
+            reply.status.as_u16(),
+            expect,
+            "{what}: {}",
+            String::from_utf8_lossy(&reply.bytes)
+        );
+        Measured {
+            requests,
+            bearer,
+            reply,
+        }
+    }
+
+    async fn call(
+        &self,
+        expect: u16,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Measured {
+        self.count(expect, request(method, path, token, body.as_ref(), None))
+            .await
+    }
+
+    async fn access(&self, email: &str) -> String {
+        self.app.tokens(email).await.0
+    }
+}
+
+fn request(
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+    idempotency_key: Option<&str>,
+) -> Request<Body> {
+    let mut req = Request::builder().method(method).uri(path);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    if let Some(k) = idempotency_key {
+        req = req.header("idempotency-key", k);
+    }
+    let body = match body {
+        Some(b) => {
+            req = req.header("content-type", "application/json");
+            Body::from(b.to_string())
+        }
+        None => Body::empty(),
+    };
+    req.body(body).unwrap()
+}
+
+const PARTNER: &str = "partner@eventzr.com";
+const USER: &str = "user@eventzr.com";
+const USER_ID: &str = "b0000001-0000-4000-8000-000000000002";
+const ADMIN: &str = "admin@eventzr.com";
+const DEV: &str = "dev@eventzr.com";
+const SYSTEM: &str = "system@eventzr.com";
+const NEW_PASSWORD: &str = "a brand new passphrase";
+
+/// The happy path of one route, on a fresh service.
+async fn measure(method: &str, path: &str) -> Measured {
+    let m = Meter::new().await;
+    match (method, path) {
+        (
+            "GET",
+            "/auth/v1/health"
+            | "/auth/v1/openapi.json"
+            | "/auth/v1/docs"
+            | "/auth/v1/docs/scalar.js"
+            | "/auth/v1/.well-known/jwks.json",
+        ) => m.call(200, method, path, None, None).await,
+        ("POST", "/auth/v1/login") => {
+            let body = json!({"email": PARTNER, "password": PASSWORD});
+            m.call(200, method, path, None, Some(body)).await
+        }
+        ("POST", "/auth/v1/refresh") => {
+            let (_, refresh) = m.app.tokens(PARTNER).await;
+            let body = json!({"refreshToken": refresh});
+            m.call(200, method, path, None, Some(body)).await
+        }
+        ("POST", "/auth/v1/logout" | "/auth/v1/logout/all") => {
+            m.call(200, method, path, Some(&m.access(PARTNER).await), None)
+                .await
+        }
+        ("GET", "/auth/v1/profile" | "/auth/v1/sessions" | "/auth/v1/tenants/current") => {
+            m.call(200, method, path, Some(&m.access(PARTNER).await), None)
+                .await
+        }
+        ("PATCH", "/auth/v1/profile") => {
+            let body = json!({"name": "Renamed Partner"});
+            m.call(
+                200,
+                method,
+                path,
+                Some(&m.access(PARTNER).await),
+                Some(body),
+            )
+            .await
+        }
+        ("DELETE", "/auth/v1/sessions/{sessionId}") => {
+            let other = m.access(PARTNER).await;
+            let access = m.access(PARTNER).await;
+            let path = format!("/auth/v1/sessions/{}", session_of(&other));
+            m.call(200, method, &path, Some(&access), None).await
+        }
+        ("POST", "/auth/v1/mfa/totp/enroll") => {
+            m.call(
+                200,
+                method,
+                path,
+                Some(&m.access(USER).await),
+                Some(json!({})),
+            )
+            .await
+        }
+        ("POST", "/auth/v1/mfa/totp/confirm") => {
+            let access = m.access(USER).await;
+            let r = m
+                .app
+                .post("/auth/v1/mfa/totp/enroll", Some(&access), &json!({}))
+                .await;
+            let secret = data(&r, 200)["secret"].as_str().unwrap().to_owned();
+            let body = json!({"code": code(&m, &secret)});
+            m.call(200, method, path, Some(&access), Some(body)).await
+        }
+        ("POST", "/auth/v1/mfa/totp/verify") => {
+            let body = json!({"mfaToken": mfa_token(&m).await, "code": code(&m, DEV_TOTP_SECRET)});
+            m.call(200, method, path, None, Some(body)).await
+        }
+        ("DELETE", "/auth/v1/mfa/totp") => {
+            let access = dev_access(&m).await;
+            // The sign-in used this step's code; a code is never accepted twice.
+            m.app.advance(chrono::Duration::seconds(30));
+            let body = json!({"code": code(&m, DEV_TOTP_SECRET)});
+            m.call(200, method, path, Some(&access), Some(body)).await
+        }
+        ("POST", "/auth/v1/signup/email") => {
+            m.call(
+                201,
+                method,
+                path,
+                None,
+                Some(signup_body("ada@example.com")),
+            )
+            .await
+        }
+        ("POST", "/auth/v1/signup/verify") => {
+            signed_up(&m, "ada@example.com").await;
+            let token = mailed_token(&m, "ada@example.com", "verify-email");
+            m.call(200, method, path, None, Some(json!({"token": token})))
+                .await
+        }
+        ("POST", "/auth/v1/signup/resend") => {
+            signed_up(&m, "ada@example.com").await;
+            let body = json!({"email": "ada@example.com"});
+            m.call(202, method, path, None, Some(body)).await
+        }
+        ("POST", "/auth/v1/password/forgot" | "/auth/v1/passwordless/magic-link") => {
+            m.call(202, method, path, None, Some(json!({"email": PARTNER})))
+                .await
+        }
+        ("POST", "/auth/v1/password/reset") => {
+            m.access(PARTNER).await; // one live session, which the reset ends
+            let r = m
+                .app
+                .post("/auth/v1/password/forgot", None, &json!({"email": PARTNER}))
+                .await;
+            assert_eq!(r.status, 202);
+            let token = mailed_token(&m, PARTNER, "reset-password");
+            let body = json!({"token": token, "newPassword": NEW_PASSWORD});
+            m.call(200, method, path, None, Some(body)).await
+        }
+        ("POST", "/auth/v1/password/change") => {
+            let body = json!({"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD});
+            m.call(
+                200,
+                method,
+                path,
+                Some(&m.access(PARTNER).await),
+                Some(body),
+            )
+            .await
+        }
+        ("POST", "/auth/v1/passwordless/verify") => {
+            let r = m
+                .app
+                .post(
+                    "/auth/v1/passwordless/magic-link",
+                    None,
+                    &json!({"email": PARTNER}),
+                )
+                .await;
+            assert_eq!(r.status, 202);
+            let token = mailed_token(&m, PARTNER, "magic-link");
+            m.call(200, method, path, None, Some(json!({"token": token})))
+                .await
+        }
+        ("GET", "/auth/v1/users") => {
+            m.call(200, method, path, Some(&m.access(ADMIN).await), None)
+                .await
+        }
+        ("POST", "/auth/v1/users/invite") => {
+            let body = json!({"email": "guest@example.com", "roles": ["organizer"]});
+            m.call(202, method, path, Some(&m.access(ADMIN).await), Some(body))
+                .await
+        }
+        ("GET", "/auth/v1/users/{userId}") => {
+            let path = format!("/auth/v1/users/{USER_ID}");
+            m.call(200, method, &path, Some(&m.access(ADMIN).await), None)
+                .await
+        }
+        ("PATCH", "/auth/v1/users/{userId}") => {
+            let path = format!("/auth/v1/users/{USER_ID}");
+            let body = json!({"roles": ["organizer"]});
+            m.call(200, method, &path, Some(&m.access(ADMIN).await), Some(body))
+                .await
+        }
+        ("POST", "/auth/v1/users/{userId}/unlock") => {
+            let path = format!("/auth/v1/users/{USER_ID}/unlock");
+            m.call(200, method, &path, Some(&m.access(ADMIN).await), None)
+                .await
+        }
+        ("POST", "/auth/v1/tenants") => {
+            m.call(
+                201,
+                method,
+                path,
+                Some(&m.access(SYSTEM).await),
+                Some(new_tenant()),
+            )
+            .await
+        }
+        ("PATCH", "/auth/v1/tenants/{tenantId}") => {
+            let path = format!("/auth/v1/tenants/{}", auth::seed::T3);
+            let body = json!({"planTier": "PRO"});
+            m.call(
+                200,
+                method,
+                &path,
+                Some(&m.access(SYSTEM).await),
+                Some(body),
+            )
+            .await
+        }
+        ("GET", "/auth/v1/oauth/{provider}/authorize") => {
+            let (m, _fake) = with_oauth(m).await;
+            m.call(200, method, &authorize_path(), None, None).await
+        }
+        ("POST", "/auth/v1/oauth/{provider}/callback") => {
+            let (m, fake) = with_oauth(m).await;
+            let r = m.app.get(&authorize_path(), None).await;
+            let started = data(&r, 200);
+            let url = url::Url::parse(started["authorizationUrl"].as_str().unwrap()).unwrap();
+            let params = url.query_pairs().into_owned().collect();
+            let code = fake.grant(&params, fake_provider::Login::verified(PARTNER));
+            let body = json!({"code": code, "state": started["state"]});
+            m.call(
+                200,
+                method,
+                "/auth/v1/oauth/google/callback",
+                None,
+                Some(body),
+            )
+            .await
+        }
+        ("POST", "/auth/v1/webauthn/register/options") => {
+            m.call(200, method, path, Some(&m.access(PARTNER).await), None)
+                .await
+        }
+        ("POST", "/auth/v1/webauthn/register") => {
+            let access = m.access(PARTNER).await;
+            let options = data(
+                &m.app
+                    .call("POST", REGISTER_OPTIONS, Some(&access), None)
+                    .await,
+                200,
+            );
+            let attestation = SoftKey::new().attest(&options).await;
+            let body = json!({"challengeId": options["challengeId"], "credential": attestation});
+            m.call(201, method, path, Some(&access), Some(body)).await
+        }
+        ("POST", "/auth/v1/webauthn/authenticate/options") => {
+            let mut key = SoftKey::new();
+            enrol(&m, &mut key).await;
+            m.call(200, method, path, None, Some(json!({"email": PARTNER})))
+                .await
+        }
+        ("POST", "/auth/v1/webauthn/authenticate") => {
+            let mut key = SoftKey::new();
+            enrol(&m, &mut key).await;
+            let r = m
+                .app
+                .post(AUTH_OPTIONS, None, &json!({"email": PARTNER}))
+                .await;
+            let options = data(&r, 200);
+            let assertion = key.assert(&options).await;
+            let body = json!({"challengeId": options["challengeId"], "credential": assertion});
+            m.call(200, method, path, None, Some(body)).await
+        }
+        _ => panic!("{method} {path}: no happy path to measure; add one to requests::measure"),
+    }
+}
+
+/// The Idempotency-Key layer's cost on one write (POST /tenants): without the header,
+/// with a fresh key, and a replay of that key.
+#[derive(Debug)]
+struct IdempotencyCost {
+    without: Requests,
+    with: Requests,
+    replay: Requests,
+}
+
+async fn idempotency_cost() -> IdempotencyCost {
+    let m = Meter::new().await;
+    let access = m.access(SYSTEM).await;
+    let send = |key: Option<&str>| {
+        request(
+            "POST",
+            "/auth/v1/tenants",
+            Some(&access),
+            Some(&new_tenant()),
+            key,
+        )
+    };
+    let without = m.count(201, send(None)).await.requests;
+    let with = m.count(201, send(Some("bench-tenant-1"))).await;
+    let replay = m.count(201, send(Some("bench-tenant-1"))).await;
+    assert_eq!(replay.reply.header("idempotent-replayed"), Some("true"));
+    assert_eq!(with.reply.json()["data"], replay.reply.json()["data"]);
+    IdempotencyCost {
+        without,
+        with: with.requests,
+        replay: replay.requests,
+    }
+}
+
+// ---- set-up helpers ----------------------------------------------------------------------
+
+fn data(r: &Reply, status: u16) -> Value {
+    assert_eq!(
+        r.status.as_u16(),
+        status,
+        "{}",
+        String::from_utf8_lossy(&r.bytes)
+    );
+    r.json()["data"].clone()
+}
+
+/// The session id (`sid`) of an access token.
+fn session_of(access: &str) -> String {
+    let payload = access.split('.').nth(1).expect("a JWT");
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    claims["sid"].as_str().expect("sid").to_owned()
+}
+
+/// The TOTP code of `base32` at the test clock's current step.
+fn code(m: &Meter, base32: &str) -> String {
+    TotpSecret::parse(base32)
+        .expect("base32")
+        .code_at_step(step_of(m.app.state.epoch()))
+}
+
+/// dev@ (TOTP on) past the password step: the MFA challenge's token.
+async fn mfa_token(m: &Meter) -> String {
+    let r = m.app.login(DEV, PASSWORD).await;
+    data(&r, 200)["mfaToken"]
+        .as_str()
+        .expect("mfaToken")
+        .to_owned()
+}
+
+/// dev@ signed in through the MFA step.
+async fn dev_access(m: &Meter) -> String {
+    let body = json!({"mfaToken": mfa_token(m).await, "code": code(m, DEV_TOTP_SECRET)});
+    let r = m.app.post("/auth/v1/mfa/totp/verify", None, &body).await;
+    data(&r, 200)["accessToken"].as_str().unwrap().to_owned()
+}
+
+fn signup_body(email: &str) -> Value {
+    json!({"email": email, "password": NEW_PASSWORD, "name": "Ada Founder", "tenantName": "Ada Events"})
+}
+
+async fn signed_up(m: &Meter, email: &str) {
+    let r = m
+        .app
+        .post("/auth/v1/signup/email", None, &signup_body(email))
+        .await;
+    data(&r, 201);
+}
+
+fn new_tenant() -> Value {
+    json!({"name": "Bench Events", "planTier": "STARTUP"})
+}
+
+/// The token of the last link to `page` mailed to `to`.
+fn mailed_token(m: &Meter, to: &str, page: &str) -> String {
+    let mails = m.app.tp.outbox.sent_to(to);
+    let text = &mails
+        .last()
+        .unwrap_or_else(|| panic!("no mail to {to}"))
+        .mail
+        .text;
+    let marker = format!("/{page}?token=");
+    let at = text
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {page} link"))
+        + marker.len();
+    text[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+fn authorize_path() -> String {
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("redirectUri", "http://127.0.0.1:3000/oauth/done")
+        .finish();
+    format!("/auth/v1/oauth/google/authorize?{q}")
+}
+
+/// The service with Google served by the fake provider.
+async fn with_oauth(m: Meter) -> (Meter, fake_provider::FakeProvider) {
+    let fake = fake_provider::FakeProvider::start(m.app.tp.platform.clock.clone()).await;
+    let secret = ClientSecret::Value(fake_provider::CLIENT_SECRET.into());
+    let google = ProviderConfig::at_base(&fake.base, fake_provider::CLIENT_ID, secret);
+    let cfg = AuthConfig {
+        oauth: OAuthConfig::default().with(Provider::Google, google),
+        ..AuthConfig::local()
+    };
+    let Meter { app, store } = m;
+    (
+        Meter {
+            app: app.with_config(cfg),
+            store,
+        },
+        fake,
+    )
+}
+
+// ---- passkeys (a software authenticator, as in the webauthn tests) -------------------------
+
+const REGISTER_OPTIONS: &str = "/auth/v1/webauthn/register/options";
+const AUTH_OPTIONS: &str = "/auth/v1/webauthn/authenticate/options";
+
+/// Registers a passkey for partner@ on `key`.
+async fn enrol(m: &Meter, key: &mut SoftKey) {
+    let access = m.access(PARTNER).await;
+    let options = data(
+        &m.app
+            .call("POST", REGISTER_OPTIONS, Some(&access), None)
+            .await,
+        200,
+    );
+    let attestation = key.attest(&options).await;
+    let body = json!({"challengeId": options["challengeId"], "credential": attestation});
+    let r = m
+        .app
+        .post("/auth/v1/webauthn/register", Some(&access), &body)
+        .await;
+    data(&r, 201);
+}
+
+fn write_markdown(measured: &[(&Row, Requests)], idem: &IdempotencyCost) {
+    // A fragment: scripts/bench.sh pastes it under its own heading in BENCHMARKS.md.
+    let mut md = String::from(
+        "One happy-path request per auth-svc route, over a counting memory store \
+         (functions/auth/tests/api/requests.rs). `requests` counts data requests \
+         (get, put, update, delete, query, transact). The design minimum follows the \
+         documented design and leaves out the live-session check: auth's own bearer \
+         routes read the caller's session item, so a logout or revocation takes effect \
+         at once (other services accept a token until it expires).\n\n\
+         | route | requests | design minimum | why above minimum |\n\
+         | --- | --- | --- | --- |\n",
+    );
+    for (r, n) in measured {
+        let kinds = breakdown(n);
+        let _ = writeln!(
+            md,
+            "| {} {} | {}{kinds} | {} | {} |",
+            r.method,
+            r.path,
+            n.total(),
+            r.minimum,
+            r.why
+        );
+    }
+    let _ = write!(
+        md,
+        "\nBudgets of the performance issue: an authenticated read makes at most \
+         {READ_BUDGET} request beyond the live-session check; over it today: {}.\n",
+        OVER_READ_BUDGET.join(", ")
+    );
+    let _ = write!(
+        md,
+        "\nIdempotency-Key on POST /auth/v1/tenants: {} requests without the header, \
+         {} with a fresh key (+{}; budget +{IDEMPOTENCY_BUDGET}), {} for a replay.\n",
+        idem.without.total(),
+        idem.with.total(),
+        idem.with.total().saturating_sub(idem.without.total()),
+        idem.replay.total()
+    );
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/bench");
+    std::fs::create_dir_all(dir).expect("target/bench");
+    std::fs::write(format!("{dir}/dynamo-requests.md"), md).expect("write the table");
+}
+
+/// ` (2 get, 1 put)`: the kinds that occurred, if any.
+fn breakdown(n: &Requests) -> String {
+    let kinds = [
+        ("get", n.get),
+        ("put", n.put),
+        ("update", n.update),
+        ("delete", n.delete),
+        ("query", n.query),
+        ("transact", n.transact),
+        ("ping", n.ping),
+    ];
+    let parts: Vec<String> = kinds
+        .iter()
+        .filter(|(_, c)| *c > 0)
+        .map(|(k, c)| format!("{c} {k}"))
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
+    }
+}

@@ -1,0 +1,245 @@
+//! A Store wrapper that counts the requests passing through it, by operation, for tests
+//! that hold a route to its DynamoDB request budget (each call of the port is one
+//! DynamoDB request: the backends make no hidden extra calls).
+//!
+//! ```ignore
+//! let store = Arc::new(CountingStore::new(MemoryStore::new()));
+//! // … build the service over `store.clone()` as its `Arc<dyn Store>`, log in …
+//! store.reset();
+//! // … send the request being measured …
+//! assert_eq!(store.snapshot().total(), 2);
+//! ```
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+
+use super::{Delete, Item, Key, Put, Query, QueryPage, Store, StoreResult, TransactOp, Update};
+
+/// Requests counted since the last [`CountingStore::reset`], by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Requests {
+    pub get: u64,
+    pub put: u64,
+    pub update: u64,
+    pub delete: u64,
+    pub query: u64,
+    /// One per transaction, whatever the number of its actions (one TransactWriteItems).
+    pub transact: u64,
+    /// Health checks: not a data request, so not part of [`total`](Self::total).
+    pub ping: u64,
+}
+
+impl Requests {
+    /// Data requests: every kind but `ping`.
+    pub fn total(&self) -> u64 {
+        self.get + self.put + self.update + self.delete + self.query + self.transact
+    }
+    /// Reads (`get`, `query`) among the data requests.
+    pub fn reads(&self) -> u64 {
+        self.get + self.query
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    get: AtomicU64,
+    put: AtomicU64,
+    update: AtomicU64,
+    delete: AtomicU64,
+    query: AtomicU64,
+    transact: AtomicU64,
+    ping: AtomicU64,
+}
+
+impl Counters {
+    fn all(&self) -> [&AtomicU64; 7] {
+        [
+            &self.get,
+            &self.put,
+            &self.update,
+            &self.delete,
+            &self.query,
+            &self.transact,
+            &self.ping,
+        ]
+    }
+}
+
+/// Wraps any Store; every call is counted (failed ones too: they cost a request) and
+/// passed on unchanged.
+pub struct CountingStore<S: ?Sized = dyn Store> {
+    inner: Arc<S>,
+    counts: Counters,
+}
+
+impl<S: Store> CountingStore<S> {
+    pub fn new(inner: S) -> Self {
+        Self::wrap(Arc::new(inner))
+    }
+}
+
+impl<S: Store + ?Sized> CountingStore<S> {
+    /// Wraps a store that the test also keeps a handle on.
+    pub fn wrap(inner: Arc<S>) -> Self {
+        CountingStore {
+            inner,
+            counts: Counters::default(),
+        }
+    }
+    pub fn inner(&self) -> &Arc<S> {
+        &self.inner
+    }
+    /// The counts so far. Read once the measured requests have completed: counts are
+    /// relaxed atomics, exact then but not a consistent cut of calls still in flight.
+    pub fn snapshot(&self) -> Requests {
+        let c = &self.counts;
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Requests {
+            get: load(&c.get),
+            put: load(&c.put),
+            update: load(&c.update),
+            delete: load(&c.delete),
+            query: load(&c.query),
+            transact: load(&c.transact),
+            ping: load(&c.ping),
+        }
+    }
+    /// Starts counting from zero (call it between requests, not during one).
+    pub fn reset(&self) {
+        for a in self.counts.all() {
+            a.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+fn hit(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+#[async_trait]
+impl<S: Store + ?Sized> Store for CountingStore<S> {
+    async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
+        hit(&self.counts.get);
+        self.inner.get(key).await
+    }
+    async fn put(&self, put: Put) -> StoreResult<()> {
+        hit(&self.counts.put);
+        self.inner.put(put).await
+    }
+    async fn update(&self, update: Update) -> StoreResult<Item> {
+        hit(&self.counts.update);
+        self.inner.update(update).await
+    }
+    async fn delete(&self, delete: Delete) -> StoreResult<Option<Item>> {
+        hit(&self.counts.delete);
+        self.inner.delete(delete).await
+    }
+    async fn query(&self, query: Query) -> StoreResult<QueryPage> {
+        hit(&self.counts.query);
+        self.inner.query(query).await
+    }
+    async fn transact(&self, ops: Vec<TransactOp>) -> StoreResult<()> {
+        hit(&self.counts.transact);
+        self.inner.transact(ops).await
+    }
+    async fn ping(&self) -> StoreResult<()> {
+        hit(&self.counts.ping);
+        self.inner.ping().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{
+        Condition,
+        faults::{Fault, FaultyStore},
+        memory::MemoryStore,
+    };
+
+    fn key() -> Key {
+        Key::global("p", "s")
+    }
+
+    #[tokio::test]
+    async fn counting_passes_every_call_through_and_counts_it_by_kind() {
+        let store = CountingStore::new(MemoryStore::new());
+        store
+            .put(Put::new(Item::new(&key()).with("n", 1i64)))
+            .await
+            .unwrap();
+        let item = store
+            .get(&key())
+            .await
+            .unwrap()
+            .expect("the put reached the store");
+        assert_eq!(item.get_i64("n"), Some(1));
+        let after = store.update(Update::new(key()).add("n", 2)).await.unwrap();
+        assert_eq!(after.get_i64("n"), Some(3));
+        assert_eq!(
+            store
+                .query(Query::partition("p"))
+                .await
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
+        let other = Key::global("p", "t");
+        let ops = vec![TransactOp::Put(Put::new(Item::new(&other)))];
+        store.transact(ops).await.unwrap();
+        assert!(store.delete(Delete::new(key())).await.unwrap().is_some());
+        store.ping().await.unwrap();
+
+        let n = store.snapshot();
+        assert_eq!(
+            n,
+            Requests {
+                get: 1,
+                put: 1,
+                update: 1,
+                delete: 1,
+                query: 1,
+                transact: 1,
+                ping: 1,
+            }
+        );
+        assert_eq!(n.total(), 6, "ping is no data request");
+        assert_eq!(n.reads(), 2);
+    }
+
+    #[tokio::test]
+    async fn failed_calls_count_too() {
+        let store = CountingStore::new(MemoryStore::new());
+        let put = Put::new(Item::new(&key())).when(Condition::item_present());
+        assert!(store.put(put).await.unwrap_err().is_condition_failed());
+        let faulty = Arc::new(FaultyStore::new(MemoryStore::new()));
+        faulty.fail_next(1, Fault::Throttle);
+        let counted = CountingStore::wrap(faulty.clone());
+        assert!(counted.get(&key()).await.is_err());
+        assert_eq!((store.snapshot().put, counted.snapshot().get), (1, 1));
+        assert_eq!(faulty.faulted(), 1);
+    }
+
+    #[tokio::test]
+    async fn reset_starts_the_count_again() {
+        let store = CountingStore::new(MemoryStore::new());
+        store.get(&key()).await.unwrap();
+        store.ping().await.unwrap();
+        store.reset();
+        assert_eq!(store.snapshot(), Requests::default());
+        store.get(&key()).await.unwrap();
+        assert_eq!(store.snapshot().total(), 1);
+    }
+
+    #[test]
+    fn a_counting_store_serves_as_an_arc_dyn_store_and_keeps_its_handle() {
+        let counting = Arc::new(CountingStore::new(MemoryStore::new()));
+        let store: Arc<dyn Store> = counting.clone();
+        fn assert_send_sync<T: Send + Sync>(_: &T) {}
+        assert_send_sync(&store);
+        assert_eq!(counting.snapshot().total(), 0);
+    }
+}
