@@ -59,13 +59,25 @@ OUT="$ROOT/target/bench"
 mkdir -p "$OUT"
 RESULTS="$OUT/whole-process.json"   # everything measured, for the report step
 echo '{}' >"$RESULTS"
-SERVER_PID=""
+SERVER_PID="" CHILD_PID=""
 cleanup() {
-  if [[ -n "$SERVER_PID" ]]; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
+  local pid
+  for pid in $CHILD_PID $SERVER_PID; do
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   moto_stop
+}
+# Long commands (wrk, cargo bench) run in the background and are waited for: bash
+# runs a trap only once the foreground command ends, so a TERM would otherwise wait
+# minutes; cleanup stops CHILD_PID.
+waited() {
+  local status=0
+  "$@" &
+  CHILD_PID=$!
+  wait "$CHILD_PID" || status=$?
+  CHILD_PID=""
+  return "$status"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -177,9 +189,9 @@ load() {
   local name="$1" url="$2" header="${3:-}" raw="$OUT/load-$1.txt"
   log "$LOADGEN ${THREADS} threads, ${CONNECTIONS} connections, ${DURATION}s: $name"
   if [[ $LOADGEN == wrk ]]; then
-    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency ${header:+-H "$header"} "$url" >"$raw"
+    waited wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency ${header:+-H "$header"} "$url" >"$raw"
   else
-    oha --no-tui -z "${DURATION}s" -c "$CONNECTIONS" --output-format json ${header:+-H "$header"} "$url" >"$raw"
+    waited oha --no-tui -z "${DURATION}s" -c "$CONNECTIONS" --output-format json ${header:+-H "$header"} "$url" >"$raw"
   fi
   record "load_$name" "$(python3 - "$LOADGEN" "$raw" <<'EOF'
 import json, re, sys
@@ -222,7 +234,7 @@ wait_http() {
 vmhwm() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status"; }
 
 port="$(free_port)"
-log "eventzr-local --port $port (memory store; access log to target/bench/eventzr-local.log)"
+log "eventzr-local --port $port (memory store; access log to a file, then only its head kept)"
 target/release/eventzr-local --port "$port" >"$OUT/eventzr-local.log" 2>&1 &
 SERVER_PID=$!
 wait_http "http://127.0.0.1:$port/auth/v1/health" || { log "eventzr-local did not come up"; exit 2; }
@@ -237,6 +249,8 @@ load health "http://127.0.0.1:$port/auth/v1/health"
 load profile "http://127.0.0.1:$port/auth/v1/profile" "Authorization: Bearer $token"
 record rss_eventzr_local "$(vmhwm "$SERVER_PID")"
 kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+# One access-log line per request is ~150 MB by now: keep the start, as a sample.
+head -n 20 "$OUT/eventzr-local.log" >"$OUT/eventzr-local.head.log" && rm -f "$OUT/eventzr-local.log"
 
 port="$(free_port)"
 target/release/hello-axum "$port" >/dev/null 2>&1 &
@@ -256,7 +270,10 @@ if $inprocess; then
   for c in "${INPROC_CMDS[@]}"; do
     log "$c"
     # With the emulator's AWS_* exports, so DynamoDB-wire measurements run too.
-    $c >"$OUT/$(echo "$c" | tr ' ' '_').log" 2>&1 || log "  failed (see target/bench/$(echo "$c" | tr ' ' '_').log)"
+    status=0
+    # shellcheck disable=SC2086 # the command's words
+    waited $c >"$OUT/$(echo "$c" | tr ' ' '_').log" 2>&1 || status=$?
+    ((status == 0)) || log "  failed, exit $status (see target/bench/$(echo "$c" | tr ' ' '_').log)"
   done
 fi
 moto_stop

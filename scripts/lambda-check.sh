@@ -46,6 +46,8 @@ done
 OUT="$ROOT/target/lambda-check"
 mkdir -p "$OUT"
 RUNNER_PID=""
+# Per run, so two checks in one checkout cannot read each other's half-written plan.
+PLAN="$(mktemp "${TMPDIR:-/tmp}/lambda-check-plan.XXXXXX")"
 cleanup() {
   # runtime_api.py stops its bootstrap on SIGTERM; then moto goes.
   if [[ -n "$RUNNER_PID" ]] && kill -0 "$RUNNER_PID" 2>/dev/null; then
@@ -53,6 +55,7 @@ cleanup() {
     wait "$RUNNER_PID" 2>/dev/null || true
   fi
   moto_stop
+  rm -f "$PLAN"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -74,7 +77,6 @@ done
 
 t_run="$(now)"
 moto_start "$OUT/moto.log" || exit 2
-PLAN="$OUT/plan.json"
 lambda_plan >"$PLAN"
 unassigned="$(plan_get "$PLAN" 'p["unassigned"]')"
 if [[ -n "$unassigned" ]]; then
@@ -85,7 +87,7 @@ fi
 log "preparing the emulator"
 aws_prepare "$PLAN" >&2 || { log "emulator setup failed"; exit 2; }
 
-total=0 failed_fns=0
+total=0 failed_fns=0 RESULT_FILES=()
 mapfile -t FUNCTIONS < <(plan_get "$PLAN" '[f["name"] for f in p["functions"] if f["events"]]')
 for fn in "${FUNCTIONS[@]}"; do
   binary="$(plan_get "$PLAN" "next(f['binary'] for f in p['functions'] if f['name'] == '$fn')")"
@@ -95,6 +97,7 @@ for fn in "${FUNCTIONS[@]}"; do
   total=$((total + ${#events[@]}))
   printf '== %s (%s, %d events)\n' "$fn" "$binary" "${#events[@]}"
   : >"$OUT/$fn.log"
+  rm -f "$OUT/$fn.json"; RESULT_FILES+=("$OUT/$fn.json")
   # In the background and waited for, so a TERM/INT reaches the trap (and the runner).
   python3 "$PERF/runtime_api.py" run --expect --meta-service "$service-svc" \
     --name "$fn" --log "$OUT/$fn.log" --json "$OUT/$fn.json" --label "$fn " \
@@ -110,7 +113,7 @@ for fn in "${FUNCTIONS[@]}"; do
 done
 moto_stop
 
-failed_events="$(cat "$OUT"/*.json 2>/dev/null | python3 -c '
+failed_events="$(cat "${RESULT_FILES[@]}" 2>/dev/null | python3 -c '
 import json, sys
 text = sys.stdin.read()
 dec, i, bad = json.JSONDecoder(), 0, 0
