@@ -14,13 +14,23 @@
 #      small Lambda Runtime API on loopback, fed the events API Gateway would route to
 #      that function (by routeKey), in file order; one PASS/FAIL line per event.
 #
+# Our own Runtime API rather than `cargo lambda watch`: watch builds and runs the crate
+# itself (`cargo run`), one function at a time, with its own environment; this runs the
+# very bootstrap files a deploy ships, each with its template environment, several
+# functions per binary.
+#
 # The function environment, the event-to-function routing, the tables and the secret
-# names are all read from template.yaml (scripts/perf/lambda_plan.py), stage `dev`.
+# names are all read from template.yaml (scripts/perf/lambda_plan.py), stage `dev`, with
+# one parameter changed: LinkBaseUrl=http://127.0.0.1:3000, the link base of the local
+# gateway and of the replay test, which events/ are written against (the magic-link
+# event's redirectUri lies under it; under the template's default front end,
+# https://app.eventzr.com, that event answers 400 ERR_AUTH_VALIDATION instead of 202).
 #
 # Usage: scripts/lambda-check.sh [--no-build] [--param NAME=VALUE]...
 #   --no-build          use the bootstraps already in target/lambda/ (after a previous run)
 #   --param NAME=VALUE  a template parameter other than its default, as `sam local invoke
-#                       --parameter-overrides` (e.g. LinkBaseUrl=http://127.0.0.1:3000)
+#                       --parameter-overrides` (e.g. LinkBaseUrl=https://app.eventzr.com
+#                       to run with the template's own default)
 # Exit status: 0 all events as expected, 1 any mismatch, 2 setup failure.
 # Output kept in target/lambda-check/: each function's log and results JSON, moto's log.
 set -euo pipefail
@@ -32,6 +42,7 @@ log() { printf '[lambda-check] %s\n' "$*" >&2; }
 source "$ROOT/scripts/perf/lib.sh"
 
 build=true
+PARAM_OVERRIDES=(LinkBaseUrl=http://127.0.0.1:3000)
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --no-build) build=false ;;
