@@ -59,6 +59,8 @@ pub struct Gateway {
     pub keys: Arc<PrivateKeySet>,
     pub platform: Platform,
     pub stores: HashMap<Service, Arc<dyn Store>>,
+    /// SMS and push messages notify-svc sent.
+    pub messages: notify::channels::local::Recorder,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +159,8 @@ pub async fn build(opts: &Options) -> Result<Gateway, GatewayError> {
         "seeded the staging tenants and accounts"
     );
 
+    // SMS and push messages notify-svc would have sent (`GET /_local/messages`).
+    let notify_recorder = notify::channels::local::Recorder::new();
     let routers: HashMap<Service, Router> = Service::ALL
         .into_iter()
         .map(|svc| {
@@ -168,7 +172,9 @@ pub async fn build(opts: &Options) -> Result<Gateway, GatewayError> {
                 Service::Auth => auth::router(auth_state.clone()),
                 Service::Analytics => analytics::router(state),
                 Service::Reports => reports::router(state),
-                Service::Notify => notify::router(state),
+                Service::Notify => {
+                    notify::router(notify::NotifyState::local(state, &notify_recorder))
+                }
                 Service::Search => search::router(state),
                 Service::Gateway => unreachable!("not a service"),
             };
@@ -181,6 +187,8 @@ pub async fn build(opts: &Options) -> Result<Gateway, GatewayError> {
             .route("/_local/outbox", get(list_outbox))
             .route("/openapi.json", get(merged_openapi))
             .with_state(outbox.clone())
+            .route("/_local/messages", get(list_messages))
+            .with_state(notify_recorder.clone())
             .merge(shared::docs::routes("/docs")),
         clock,
     );
@@ -192,6 +200,7 @@ pub async fn build(opts: &Options) -> Result<Gateway, GatewayError> {
         keys,
         platform,
         stores,
+        messages: notify_recorder,
     })
 }
 
@@ -221,6 +230,13 @@ async fn merged_openapi() -> axum::Json<utoipa::openapi::OpenApi> {
         notify::openapi(),
         search::openapi(),
     ]))
+}
+
+/// `GET /_local/messages`: every SMS and push message notify-svc sent since start.
+async fn list_messages(
+    State(recorder): State<notify::channels::local::Recorder>,
+) -> Envelope<Vec<notify::channels::local::Recorded>> {
+    Envelope::ok(recorder.sent())
 }
 
 /// `GET /_local/outbox`: every mail sent since start, oldest first.

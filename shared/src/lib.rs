@@ -6,6 +6,7 @@ pub mod access;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod contact;
 pub mod context;
 pub mod docs;
 pub mod envelope;

@@ -1,0 +1,120 @@
+//! A delivery: one message to one recipient over one channel, with its timeline.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Category, Channel, Priority, Status};
+
+/// Who a message is for. email/sms need the address; in_app and push need `userId`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Recipient {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "u0000001-0000-0000-0000-000000000001")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "user@eventzr.com")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "+14155550100")]
+    pub phone: Option<String>,
+}
+
+/// One transition of a delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TimelineEntry {
+    pub status: Status,
+    /// RFC 3339, UTC, milliseconds.
+    #[schema(format = DateTime)]
+    pub at: String,
+    /// Why (e.g. `suppressed: hard_bounce`, the provider's error), when there is a reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// The rendered message a delivery sends (kept for retries; erased with the delivery).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Rendered {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+impl Rendered {
+    /// The plain text of the message: its text body, else its subject.
+    pub fn plain(&self) -> String {
+        self.text
+            .clone()
+            .or_else(|| self.subject.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// A delivery as stored (and, minus internal fields, as answered).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    /// UUIDv7: sorts by creation time.
+    pub id: String,
+    pub tenant_id: String,
+    /// The send request that created it (deliveries of one send share it).
+    pub send_id: String,
+    pub channel: Channel,
+    pub category: Category,
+    pub priority: Priority,
+    pub status: Status,
+    pub recipient: Recipient,
+    /// The user who made the send (`system` for queue sends).
+    pub created_by: String,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_version: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    #[serde(default)]
+    pub content: Rendered,
+    /// When a `scheduled` delivery is due (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_at: Option<String>,
+    /// Provider attempts made so far.
+    #[serde(default)]
+    pub attempts: u32,
+    /// Epoch seconds the dispatcher may next pick it up (queued/scheduled only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<i64>,
+    /// A dispatcher's claim (epoch seconds) while `sending`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+impl Delivery {
+    /// The person this delivery counts against (caps, metrics): user id, else the address.
+    pub fn person(&self) -> Option<&str> {
+        self.recipient
+            .user_id
+            .as_deref()
+            .or(self.recipient.email.as_deref())
+            .or(self.recipient.phone.as_deref())
+    }
+    /// The address the channel sends to (for push: the user, whose devices are looked up).
+    pub fn address(&self) -> Option<&str> {
+        match self.channel {
+            Channel::Email => self.recipient.email.as_deref(),
+            Channel::Sms => self.recipient.phone.as_deref(),
+            Channel::Push | Channel::InApp => self.recipient.user_id.as_deref(),
+        }
+    }
+}

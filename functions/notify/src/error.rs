@@ -1,0 +1,178 @@
+//! notify-svc's outcomes, mapped once to statuses and `ERR_NOTIFY_*` names.
+
+use http::StatusCode;
+use serde_json::json;
+use shared::{ApiError, FieldError, store::StoreError};
+
+use crate::domain::{Channel, Status};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    /// The send would take a channel over the tenant's daily or monthly quota.
+    #[error("quota exceeded")]
+    QuotaExceeded {
+        channel: Channel,
+        period: &'static str,
+        limit: i64,
+        used: i64,
+        requested: i64,
+    },
+    #[error("invalid channel")]
+    InvalidChannel { field: String, value: String },
+    #[error("invalid contact")]
+    InvalidContact(FieldError),
+    /// Handlebars could not parse a template; `line`/`column` are 1-based when known.
+    #[error("invalid template: {message}")]
+    InvalidTemplate {
+        field: String,
+        message: String,
+        line: Option<usize>,
+        column: Option<usize>,
+    },
+    #[error("missing template variables")]
+    MissingTemplateVariables(Vec<String>),
+    #[error("template rendering failed: {0}")]
+    TemplateRenderingFailed(String),
+    #[error("template not found")]
+    TemplateNotFound,
+    #[error("delivery not cancellable")]
+    DeliveryNotCancellable { status: Status },
+    #[error("invalid signature")]
+    InvalidSignature,
+    /// The provider cannot be reached (or keeps throttling); the detail is logged only.
+    #[error("provider unavailable: {0}")]
+    ProviderUnavailable(String),
+    #[error("channel not configured")]
+    ChannelNotConfigured(Channel),
+    #[error("not found")]
+    NotFound,
+    /// Optimistic concurrency: the caller's `version` is not the current one.
+    #[error("version conflict")]
+    VersionConflict { current: i64 },
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+pub type NotifyResult<T> = Result<T, NotifyError>;
+
+impl From<FieldError> for NotifyError {
+    fn from(e: FieldError) -> Self {
+        NotifyError::Api(ApiError::validation(vec![e]))
+    }
+}
+
+impl From<NotifyError> for ApiError {
+    fn from(e: NotifyError) -> Self {
+        use StatusCode as S;
+        match e {
+            NotifyError::QuotaExceeded {
+                channel,
+                period,
+                limit,
+                used,
+                requested,
+            } => ApiError::new(
+                S::PAYMENT_REQUIRED,
+                "QUOTA_EXCEEDED",
+                format!(
+                    "this send would exceed the tenant's {period} {} quota",
+                    channel.as_str()
+                ),
+            )
+            .with_details(json!({
+                "channel": channel.as_str(),
+                "period": period,
+                "limit": limit,
+                "used": used,
+                "requested": requested,
+            })),
+            NotifyError::InvalidChannel { field, value } => ApiError::new(
+                S::BAD_REQUEST,
+                "INVALID_CHANNEL",
+                format!("{field}: unknown channel '{}'", truncate(&value)),
+            )
+            .with_details(json!({ "field": field, "allowed": ["email", "sms", "push", "in_app"] })),
+            NotifyError::InvalidContact(f) => ApiError::new(
+                S::BAD_REQUEST,
+                "INVALID_CONTACT",
+                format!("{}: {}", f.field, f.issue),
+            )
+            .with_details(json!({ "fields": [f] })),
+            NotifyError::InvalidTemplate {
+                field,
+                message,
+                line,
+                column,
+            } => ApiError::new(
+                S::BAD_REQUEST,
+                "INVALID_TEMPLATE",
+                format!("{field} is not a valid Handlebars template: {message}"),
+            )
+            .with_details(json!({ "field": field, "line": line, "column": column })),
+            NotifyError::MissingTemplateVariables(names) => ApiError::new(
+                S::BAD_REQUEST,
+                "MISSING_TEMPLATE_VARIABLES",
+                format!(
+                    "variables required by the template are missing: {}",
+                    names.join(", ")
+                ),
+            )
+            .with_details(json!({ "missing": names })),
+            NotifyError::TemplateRenderingFailed(reason) => ApiError::new(
+                S::UNPROCESSABLE_ENTITY,
+                "TEMPLATE_RENDERING_FAILED",
+                format!("the template could not be rendered: {reason}"),
+            ),
+            NotifyError::TemplateNotFound => {
+                ApiError::new(S::NOT_FOUND, "TEMPLATE_NOT_FOUND", "no such template")
+            }
+            NotifyError::DeliveryNotCancellable { status } => ApiError::new(
+                S::CONFLICT,
+                "DELIVERY_NOT_CANCELLABLE",
+                format!(
+                    "a {} delivery cannot be cancelled (only queued or scheduled)",
+                    status.as_str()
+                ),
+            )
+            .with_details(json!({ "status": status.as_str() })),
+            NotifyError::InvalidSignature => ApiError::new(
+                S::UNAUTHORIZED,
+                "INVALID_SIGNATURE",
+                "the signature is not valid",
+            ),
+            NotifyError::ProviderUnavailable(detail) => ApiError::new(
+                S::SERVICE_UNAVAILABLE,
+                "PROVIDER_UNAVAILABLE",
+                "the provider is unavailable; try again later",
+            )
+            .with_retry_after(30)
+            .with_source(detail),
+            NotifyError::ChannelNotConfigured(channel) => ApiError::new(
+                S::BAD_REQUEST,
+                "CHANNEL_NOT_CONFIGURED",
+                format!(
+                    "the {} channel is not set up on this stage",
+                    channel.as_str()
+                ),
+            )
+            .with_details(json!({ "channel": channel.as_str() })),
+            NotifyError::NotFound => ApiError::not_found(),
+            NotifyError::VersionConflict { current } => {
+                ApiError::conflict("the template changed since you read it")
+                    .with_details(json!({ "currentVersion": current }))
+            }
+            NotifyError::Api(e) => e,
+            NotifyError::Store(e) => e.into(),
+            NotifyError::Internal(detail) => ApiError::internal(detail),
+        }
+    }
+}
+
+/// Echoed client values are cut short (an error must not mirror a 256 KiB body).
+fn truncate(s: &str) -> String {
+    s.chars().take(40).collect()
+}

@@ -1,0 +1,1 @@
+//! Counters (TODO me)

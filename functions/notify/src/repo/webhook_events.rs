@@ -1,0 +1,1 @@
+//! TODO(helper W): webhook event ids seen (dedupe by conditional put, with TTL).

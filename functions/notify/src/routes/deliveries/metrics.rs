@@ -1,0 +1,17 @@
+//! TODO(me)
+
+use axum::Router;
+
+use crate::state::NotifyState;
+
+// Routes (listed in the parent module):
+// ("GET", "/notify/v1/metrics"),
+
+pub fn router(_st: &NotifyState) -> Router<NotifyState> {
+    Router::new()
+}
+
+/// This module's part of the OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    utoipa::openapi::OpenApi::default()
+}

@@ -1,0 +1,20 @@
+//! TODO(helper P)
+
+use axum::Router;
+
+use crate::state::NotifyState;
+
+// Routes (listed in the parent module):
+// ("GET", "/notify/v1/preferences"),
+// ("PUT", "/notify/v1/preferences"),
+// ("GET", "/notify/v1/preferences/defaults"),
+// ("PUT", "/notify/v1/preferences/defaults"),
+
+pub fn router(_st: &NotifyState) -> Router<NotifyState> {
+    Router::new()
+}
+
+/// This module's part of the OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    utoipa::openapi::OpenApi::default()
+}

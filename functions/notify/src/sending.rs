@@ -1,0 +1,1 @@
+//! The send use case (TODO me)

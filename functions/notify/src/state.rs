@@ -1,0 +1,54 @@
+//! notify-svc's state, built once per cold start (Lambda), by the local gateway, or by tests.
+
+use std::sync::Arc;
+
+use shared::{platform::Platform, platform::ServiceState, store::Store};
+
+use crate::{
+    channels::{Channels, local::Recorder},
+    config::NotifyConfig,
+    webhook::Webhooks,
+};
+
+#[derive(Clone)]
+pub struct NotifyState {
+    pub platform: Platform,
+    pub store: Arc<dyn Store>,
+    pub cfg: Arc<NotifyConfig>,
+    pub channels: Channels,
+    pub webhooks: Arc<Webhooks>,
+}
+
+impl NotifyState {
+    pub fn new(svc: ServiceState, cfg: NotifyConfig, channels: Channels) -> Self {
+        let webhooks = Arc::new(Webhooks::new(&svc.platform, &cfg));
+        NotifyState {
+            platform: svc.platform,
+            store: svc.store,
+            cfg: Arc::new(cfg),
+            channels,
+            webhooks,
+        }
+    }
+
+    /// Local gateway and tests: mail to the platform's mailer (the outbox), SMS and push
+    /// to `recorder`.
+    pub fn local(svc: ServiceState, recorder: &Recorder) -> Self {
+        let channels = Channels {
+            email: Some(svc.platform.mailer.clone()),
+            sms: Some(Arc::new(recorder.clone())),
+            push: Some(Arc::new(recorder.clone())),
+        };
+        Self::new(svc, NotifyConfig::local(), channels)
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.platform.clock.now()
+    }
+    pub fn epoch(&self) -> i64 {
+        self.platform.clock.epoch_seconds()
+    }
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+}

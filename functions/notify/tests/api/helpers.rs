@@ -1,0 +1,187 @@
+//! A notify-svc over any store, with the handles tests act on: the router, the test
+//! clock, the mail outbox, the SMS/push recorder, and tokens for any caller.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use axum::{Router, body::Body};
+use http::Request;
+use notify::{NotifyState, channels::local::Recorder};
+use serde_json::Value;
+use shared::{
+    platform::ServiceState,
+    store::{Store, memory::MemoryStore},
+    testing::{Reply, T1, T3, TestPlatform, emulator_endpoint, emulator_sdk_config},
+};
+
+/// The staging tenants' ids (API-CONVENTIONS.md "Staging accounts").
+pub const TENANT_1: &str = T1;
+pub const TENANT_3: &str = T3;
+
+/// A caller: who the token is for.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub sub: String,
+    pub tenant: String,
+    pub email: String,
+    pub roles: Vec<String>,
+    pub plan: String,
+}
+
+impl Caller {
+    /// A caller of T1 with one role, id `<role>-1`, email `<role>@eventzr.com`.
+    pub fn t1(role: &str) -> Self {
+        Caller {
+            sub: format!("{role}-1"),
+            tenant: T1.into(),
+            email: format!("{role}@eventzr.com"),
+            roles: vec![role.into()],
+            plan: "ENTERPRISE".into(),
+        }
+    }
+    /// A caller of T3 (StartupCo, plan STARTUP).
+    pub fn t3(role: &str) -> Self {
+        Caller {
+            sub: format!("t3-{role}-1"),
+            tenant: T3.into(),
+            email: format!("{role}@startup.co"),
+            roles: vec![role.into()],
+            plan: "STARTUP".into(),
+        }
+    }
+    pub fn sub(mut self, sub: &str) -> Self {
+        self.sub = sub.into();
+        self
+    }
+    pub fn plan(mut self, plan: &str) -> Self {
+        self.plan = plan.into();
+        self
+    }
+}
+
+pub struct TestNotify {
+    pub tp: TestPlatform,
+    pub state: NotifyState,
+    pub router: Router,
+    /// SMS and push messages sent (local provider).
+    pub recorder: Recorder,
+}
+
+impl TestNotify {
+    /// notify-svc on a fresh store: the memory store, or a fresh DynamoDB table on the
+    /// emulator when `EVENTZR_TEST_STORE=dynamodb`.
+    pub async fn new() -> Self {
+        if std::env::var("EVENTZR_TEST_STORE").as_deref() == Ok("dynamodb") {
+            let endpoint = emulator_endpoint("notify suite on DynamoDB")
+                .expect("EVENTZR_TEST_STORE=dynamodb needs the emulator (AWS_ENDPOINT_URL)");
+            return Self::with_store(dynamo_table(&endpoint).await);
+        }
+        Self::with_store(Arc::new(MemoryStore::new()))
+    }
+
+    pub fn with_store(store: Arc<dyn Store>) -> Self {
+        let tp = TestPlatform::new();
+        let recorder = Recorder::new();
+        let state = NotifyState::local(
+            ServiceState {
+                platform: tp.platform.clone(),
+                store,
+            },
+            &recorder,
+        );
+        let router = notify::router(state.clone());
+        TestNotify {
+            tp,
+            state,
+            router,
+            recorder,
+        }
+    }
+
+    /// The same service after a change to its state (config, channels…).
+    pub fn with_state(mut self, change: impl FnOnce(&mut NotifyState)) -> Self {
+        change(&mut self.state);
+        self.router = notify::router(self.state.clone());
+        self
+    }
+
+    /// A signed access token for `caller`, valid 15 minutes from the test clock.
+    pub fn token(&self, caller: &Caller) -> String {
+        let mut c = self.tp.claims(&[]);
+        c.sub = caller.sub.clone();
+        c.tenant_id = caller.tenant.clone();
+        c.email = caller.email.clone();
+        c.roles = caller.roles.clone();
+        c.plan_tier = caller.plan.clone();
+        self.tp.sign(&c)
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> Reply {
+        shared::testing::send(&self.router, req).await
+    }
+
+    /// One request as `caller` (None: anonymous), with a JSON body when given.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        caller: Option<&Caller>,
+        body: Option<&Value>,
+    ) -> Reply {
+        self.call_with(method, path, caller, body, &[]).await
+    }
+
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        caller: Option<&Caller>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(c) = caller {
+            req = req.header("authorization", format!("Bearer {}", self.token(c)));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let body = match body {
+            Some(b) => {
+                req = req.header("content-type", "application/json");
+                Body::from(b.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(req.body(body).unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str, caller: &Caller) -> Reply {
+        self.call("GET", path, Some(caller), None).await
+    }
+    pub async fn post(&self, path: &str, caller: &Caller, body: &Value) -> Reply {
+        self.call("POST", path, Some(caller), Some(body)).await
+    }
+    pub async fn put(&self, path: &str, caller: &Caller, body: &Value) -> Reply {
+        self.call("PUT", path, Some(caller), Some(body)).await
+    }
+    pub async fn delete(&self, path: &str, caller: &Caller) -> Reply {
+        self.call("DELETE", path, Some(caller), None).await
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        self.tp.advance(by)
+    }
+}
+
+/// A fresh notify table on the emulator.
+pub async fn dynamo_table(endpoint: &str) -> Arc<dyn Store> {
+    let sdk = emulator_sdk_config(endpoint).await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let table = format!("notify-test-{}", uuid::Uuid::new_v4().simple());
+    shared::store::dynamo::ensure_table(&client, &table)
+        .await
+        .expect("table");
+    Arc::new(shared::store::dynamo::DynamoStore::new(client, table))
+}

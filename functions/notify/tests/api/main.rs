@@ -1,0 +1,6 @@
+//! notify-svc through its router: every route's happy path and named errors, on the
+//! memory store, and over the wire against the emulator (DynamoDB, SES, SNS) where a
+//! test says so (scripts/test.sh runs the whole suite again with
+//! `EVENTZR_TEST_STORE=dynamodb`).
+
+mod helpers;
