@@ -8,6 +8,14 @@ pub fn new_id() -> Uuid {
     Uuid::now_v7()
 }
 
+/// A UUIDv7 for `at` (the injectable clock's time), so ids of records created under a
+/// test clock sort, and can be range-queried, by that time.
+pub fn id_at(at: chrono::DateTime<chrono::Utc>) -> Uuid {
+    let secs = u64::try_from(at.timestamp()).unwrap_or(0);
+    let ts = uuid::Timestamp::from_unix(uuid::NoContext, secs, at.timestamp_subsec_nanos());
+    Uuid::new_v7(ts)
+}
+
 /// Random id where ordering would leak timing (request ids).
 pub fn random_id() -> Uuid {
     Uuid::new_v4()

@@ -182,3 +182,64 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
+
+/// One secret, re-read at most every `ttl` (a rotation is picked up within it) and
+/// never more than once per `ttl` after a failure — so a caller hammering a route that
+/// checks it cannot turn into a Secrets Manager request per call.
+pub struct CachedSecret {
+    secrets: Arc<dyn Secrets>,
+    id: String,
+    ttl: std::time::Duration,
+    slot: tokio::sync::Mutex<Option<(std::time::Instant, Result<String, SecretsError>)>>,
+}
+
+impl CachedSecret {
+    pub fn new(secrets: Arc<dyn Secrets>, id: impl Into<String>, ttl: std::time::Duration) -> Self {
+        CachedSecret {
+            secrets,
+            id: id.into(),
+            ttl,
+            slot: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The secret's value (from the cache while fresh).
+    pub async fn get(&self) -> Result<String, SecretsError> {
+        let mut slot = self.slot.lock().await;
+        if let Some((at, value)) = slot.as_ref()
+            && at.elapsed() < self.ttl
+        {
+            return value.clone();
+        }
+        let value = if self.id.is_empty() {
+            Err(SecretsError::NotFound("(no secret id configured)".into()))
+        } else {
+            self.secrets.get(&self.id).await
+        };
+        *slot = Some((std::time::Instant::now(), value.clone()));
+        value
+    }
+}
+
+#[cfg(test)]
+mod cached_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_cached_secret_is_read_once_per_ttl_even_when_missing() {
+        let local = LocalSecrets::new();
+        let cached = CachedSecret::new(
+            Arc::new(local.clone()),
+            "k",
+            std::time::Duration::from_secs(60),
+        );
+        assert!(cached.get().await.is_err());
+        local.set("k", "v1");
+        // Still the remembered failure: no re-read inside the TTL.
+        assert!(cached.get().await.is_err());
+        let fresh = CachedSecret::new(Arc::new(local.clone()), "k", std::time::Duration::ZERO);
+        assert_eq!(fresh.get().await.unwrap(), "v1");
+        local.set("k", "v2");
+        assert_eq!(fresh.get().await.unwrap(), "v2");
+    }
+}

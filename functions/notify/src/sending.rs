@@ -1,1 +1,497 @@
-//! The send use case (TODO me)
+//! The send use case (notify-svc.md "Checks, in order"): for each recipient x channel,
+//! suppression -> preference -> frequency cap -> quiet hours; the tenant's quota for
+//! the whole request; then each delivery is stored and sent now (bounded) or left
+//! `queued` / `scheduled` for the dispatcher. Used by `POST /send` and, with principal
+//! `system`, by the send queue's consumer.
+//!
+//! Rendering happens once per request before any check: its outcome does not depend on
+//! the recipient (variables are per request), and doing it first means a template error
+//! refuses the request before quota is reserved or anything is written — the order's
+//! observable result (400/422, nothing sent) is the spec's.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use shared::{access::PlanTier, mail::Mail, tenant::TenantId};
+use utoipa::ToSchema;
+
+use crate::{
+    channels::{ChannelError, PushMessage},
+    domain::{
+        Category, Channel, Delivery, Priority, Recipient, Status, TimelineEntry,
+        delivery::Rendered, quota::plan_caps,
+    },
+    error::{NotifyError, NotifyResult},
+    repo::{self, counters, deliveries, deliveries::Change},
+    state::NotifyState,
+};
+
+/// Who sends: the tenant (keys), the user (or `system`), the plan (quotas).
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub tenant: TenantId,
+    pub sub: String,
+    pub plan: PlanTier,
+}
+
+/// What to send: already validated (routes/send.rs).
+#[derive(Debug, Clone)]
+pub struct SendCommand {
+    pub channels: Vec<Channel>,
+    pub recipients: Vec<Recipient>,
+    pub content: Rendered,
+    pub template: Option<(String, i64)>,
+    pub locale: Option<String>,
+    pub category: Category,
+    pub priority: Priority,
+    pub scheduled_at: Option<DateTime<Utc>>,
+}
+
+/// One delivery's outcome in the 202 answer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryOutcome {
+    #[schema(format = "uuid")]
+    pub id: String,
+    pub channel: Channel,
+    pub recipient: Recipient,
+    pub status: Status,
+    /// Why it is not (yet) sent: `suppressed: hard_bounce`, `opted out`, `daily cap
+    /// reached`, `quiet hours`, the provider's answer…
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub scheduled_at: Option<String>,
+}
+
+/// `202` of `POST /send`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SendOutcome {
+    #[schema(format = "uuid")]
+    pub send_id: String,
+    pub deliveries: Vec<DeliveryOutcome>,
+}
+
+impl DeliveryOutcome {
+    pub fn of(d: &Delivery) -> Self {
+        DeliveryOutcome {
+            id: d.id.clone(),
+            channel: d.channel,
+            recipient: d.recipient.clone(),
+            status: d.status,
+            detail: d.timeline.last().and_then(|e| e.detail.clone()),
+            scheduled_at: d.scheduled_at.clone(),
+        }
+    }
+}
+
+/// A recipient x channel before it is stored: where the checks sent it.
+struct Planned {
+    recipient: Recipient,
+    channel: Channel,
+    status: Status,
+    detail: Option<String>,
+    due: Option<DateTime<Utc>>,
+    /// The person a frequency cap is taken for (once per person per send).
+    cap: Option<(String, u32)>,
+}
+
+pub async fn send(st: &NotifyState, p: &Principal, cmd: SendCommand) -> NotifyResult<SendOutcome> {
+    for ch in &cmd.channels {
+        if !st.channels.is_configured(*ch) {
+            return Err(NotifyError::ChannelNotConfigured(*ch));
+        }
+    }
+    let now = st.now();
+    let store = st.store();
+    let t = &p.tenant;
+
+    // 1-4: per recipient (reads only; caps are taken after the quota is reserved).
+    let mut planned = Vec::new();
+    for r in &cmd.recipients {
+        let prefs = repo::preferences::effective(store, t, r.user_id.as_deref()).await?;
+        let person = r.user_id.clone().or(r.email.clone()).or(r.phone.clone());
+        let mut cap_checked: Option<Option<String>> = None;
+        for &ch in &cmd.channels {
+            let mut plan = Planned {
+                recipient: r.clone(),
+                channel: ch,
+                status: Status::Queued,
+                detail: None,
+                due: None,
+                cap: None,
+            };
+            let contact = match ch {
+                Channel::Email => r.email.as_deref(),
+                Channel::Sms => r.phone.as_deref(),
+                Channel::Push | Channel::InApp => None,
+            };
+            if let Some(c) = contact
+                && let Some(s) = repo::suppressions::find(store, t, c).await?
+            {
+                plan.status = Status::Suppressed;
+                plan.detail = Some(format!("suppressed: {}", s.reason));
+            } else if !prefs.allows(cmd.category, ch) {
+                plan.status = Status::Skipped;
+                plan.detail = Some("opted out".into());
+            } else {
+                if let (Some(cap), Some(person)) = (prefs.daily_cap(cmd.category), &person) {
+                    // Counted once per person per send, whatever the channels.
+                    let over = match &cap_checked {
+                        Some(v) => v.clone(),
+                        None => {
+                            let sent =
+                                counters::cap_count(store, t, person, cmd.category, now).await?;
+                            let v =
+                                (sent >= i64::from(cap)).then(|| "daily cap reached".to_owned());
+                            cap_checked = Some(v.clone());
+                            v
+                        }
+                    };
+                    if let Some(why) = over {
+                        plan.status = Status::Skipped;
+                        plan.detail = Some(why);
+                    } else {
+                        plan.cap = Some((person.clone(), cap));
+                    }
+                }
+                if plan.status == Status::Queued {
+                    let quiet = (cmd.priority != Priority::Critical)
+                        .then(|| prefs.quiet_until(cmd.scheduled_at.unwrap_or(now)))
+                        .flatten();
+                    match (quiet, cmd.scheduled_at) {
+                        (Some(end), _) => {
+                            plan.status = Status::Scheduled;
+                            plan.detail = Some("quiet hours".into());
+                            plan.due = Some(end);
+                        }
+                        (None, Some(at)) if at > now => {
+                            plan.status = Status::Scheduled;
+                            plan.due = Some(at);
+                        }
+                        _ => plan.due = Some(now),
+                    }
+                }
+            }
+            planned.push(plan);
+        }
+    }
+
+    // 5: the quota, for everything that will be sent, all or nothing.
+    let quota = counters::settings(store, t).await?;
+    let mut wanted: BTreeMap<Channel, (i64, crate::domain::quota::Caps)> = BTreeMap::new();
+    for pl in planned
+        .iter()
+        .filter(|p| matches!(p.status, Status::Queued | Status::Scheduled))
+    {
+        let caps = quota.effective(pl.channel, plan_caps(p.plan, pl.channel));
+        wanted.entry(pl.channel).or_insert((0, caps)).0 += 1;
+    }
+    counters::reserve(store, t, now, &wanted).await?;
+
+    // Frequency caps, now that the send will happen: a cap a concurrent send took
+    // meanwhile skips that person (and gives their quota back).
+    let mut taken: BTreeMap<String, bool> = BTreeMap::new();
+    for pl in planned.iter_mut() {
+        let Some((person, cap)) = pl.cap.clone() else {
+            continue;
+        };
+        let ok = match taken.get(&person) {
+            Some(ok) => *ok,
+            None => {
+                let ok = counters::take_cap(store, t, &person, cmd.category, cap, now).await?;
+                taken.insert(person.clone(), ok);
+                ok
+            }
+        };
+        if !ok {
+            counters::release(store, t, pl.channel, now, 1).await?;
+            pl.status = Status::Skipped;
+            pl.detail = Some("daily cap reached".into());
+            pl.due = None;
+        }
+    }
+
+    // Store every delivery with its outcome so far.
+    let send_id = shared::ids::id_at(now).to_string();
+    let at = shared::clock::rfc3339_millis(now);
+    let mut ds: Vec<Delivery> = planned
+        .into_iter()
+        .map(|pl| {
+            let mut timeline = vec![TimelineEntry {
+                status: Status::Queued,
+                at: at.clone(),
+                detail: None,
+            }];
+            if pl.status != Status::Queued {
+                timeline.push(TimelineEntry {
+                    status: pl.status,
+                    at: at.clone(),
+                    detail: pl.detail.clone(),
+                });
+            }
+            Delivery {
+                id: shared::ids::id_at(now).to_string(),
+                tenant_id: t.to_string(),
+                send_id: send_id.clone(),
+                channel: pl.channel,
+                category: cmd.category,
+                priority: cmd.priority,
+                status: pl.status,
+                recipient: pl.recipient,
+                created_by: p.sub.clone(),
+                created_at: at.clone(),
+                updated_at: at.clone(),
+                template_id: cmd.template.as_ref().map(|(id, _)| id.clone()),
+                template_version: cmd.template.as_ref().map(|(_, v)| *v),
+                locale: cmd.locale.clone(),
+                content: cmd.content.clone(),
+                scheduled_at: (pl.status == Status::Scheduled)
+                    .then(|| pl.due.map(shared::clock::rfc3339_millis))
+                    .flatten(),
+                attempts: 0,
+                next_attempt_at: pl.due.map(|d| d.timestamp()),
+                lease_until: None,
+                provider_message_id: None,
+                last_error: None,
+                timeline,
+                rev: 0,
+                due_sk: None,
+            }
+        })
+        .collect();
+    deliveries::create_all(store, now, &mut ds).await?;
+
+    // 7: send what is due now, within the request's budget; the rest stays queued.
+    let budget = Duration::from_millis(st.cfg.send_budget_ms);
+    let started = std::time::Instant::now();
+    let mut out = Vec::with_capacity(ds.len());
+    for d in ds {
+        if d.status == Status::Queued && started.elapsed() < budget {
+            let d = match attempt(st, &d).await? {
+                Some(updated) => updated,
+                None => d,
+            };
+            out.push(DeliveryOutcome::of(&d));
+        } else {
+            out.push(DeliveryOutcome::of(&d));
+        }
+    }
+    Ok(SendOutcome {
+        send_id,
+        deliveries: out,
+    })
+}
+
+/// Claims a queued (or due scheduled) delivery and sends it. None: another sender or
+/// dispatcher claimed it first. Provider failures are recorded on the delivery: a
+/// retryable one re-queues it with backoff (until `max_attempts`: `failed`), a
+/// rejection fails it.
+pub async fn attempt(st: &NotifyState, d: &Delivery) -> NotifyResult<Option<Delivery>> {
+    let store = st.store();
+    let now = st.now();
+    let lease = now.timestamp() + LEASE_SECS;
+    // The claim keeps a due entry at the lease's end: if this process dies mid-send,
+    // the dispatcher picks the delivery up again then.
+    let Some(claimed) = deliveries::apply(
+        store,
+        now,
+        d,
+        Status::Sending,
+        Change {
+            due_at: Some(lease),
+            lease_until: Some(lease),
+            attempts: Some(d.attempts + 1),
+            ..Change::default()
+        },
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let result = deliver(st, &claimed).await;
+    let now = st.now();
+    let next = match result {
+        Ok(Outcome::Sent(message_id)) => {
+            deliveries::apply(
+                store,
+                now,
+                &claimed,
+                Status::Sent,
+                Change {
+                    provider_message_id: message_id,
+                    ..Change::default()
+                },
+            )
+            .await?
+        }
+        Ok(Outcome::Delivered) => {
+            deliveries::transition(store, now, &claimed, Status::Delivered, None).await?
+        }
+        Ok(Outcome::NoTarget(why)) => {
+            deliveries::apply(
+                store,
+                now,
+                &claimed,
+                Status::Failed,
+                Change {
+                    detail: Some(why.clone()),
+                    last_error: Some(why),
+                    ..Change::default()
+                },
+            )
+            .await?
+        }
+        Err(e) => {
+            let why = e.to_string();
+            if e.is_retryable() && claimed.attempts < st.cfg.max_attempts {
+                let wait = backoff(st.cfg.retry_base_secs, claimed.attempts);
+                deliveries::apply(
+                    store,
+                    now,
+                    &claimed,
+                    Status::Queued,
+                    Change {
+                        detail: Some(format!(
+                            "attempt {} failed: {why}; retry in {wait} s",
+                            claimed.attempts
+                        )),
+                        due_at: Some(now.timestamp() + wait),
+                        last_error: Some(why),
+                        ..Change::default()
+                    },
+                )
+                .await?
+            } else {
+                tracing::warn!(delivery = %claimed.id, channel = claimed.channel.as_str(), attempts = claimed.attempts, error = %why, "delivery failed");
+                deliveries::apply(
+                    store,
+                    now,
+                    &claimed,
+                    Status::Failed,
+                    Change {
+                        detail: Some(why.clone()),
+                        last_error: Some(why),
+                        ..Change::default()
+                    },
+                )
+                .await?
+            }
+        }
+    };
+    Ok(Some(next.unwrap_or(claimed)))
+}
+
+/// How long a claim holds before another dispatcher may take the delivery over.
+pub const LEASE_SECS: i64 = 120;
+
+/// Exponential backoff: base x 2^(attempt-1), capped at 6 hours.
+pub fn backoff(base_secs: i64, attempt: u32) -> i64 {
+    let factor = 1i64 << attempt.saturating_sub(1).min(16);
+    (base_secs.saturating_mul(factor)).min(6 * 3600)
+}
+
+enum Outcome {
+    Sent(Option<String>),
+    Delivered,
+    NoTarget(String),
+}
+
+async fn deliver(st: &NotifyState, d: &Delivery) -> Result<Outcome, ChannelError> {
+    let missing = |what: &str| ChannelError::Rejected(format!("the recipient has no {what}"));
+    match d.channel {
+        Channel::Email => {
+            let mailer = st
+                .channels
+                .email
+                .as_ref()
+                .ok_or_else(|| ChannelError::Rejected("email is not configured".into()))?;
+            let to = d.recipient.email.clone().ok_or_else(|| missing("email"))?;
+            let mail = Mail {
+                to: vec![to],
+                subject: d.content.subject.clone().unwrap_or_default(),
+                text: d
+                    .content
+                    .text
+                    .clone()
+                    .unwrap_or_else(|| d.content.subject.clone().unwrap_or_default()),
+                html: d.content.html.clone(),
+            };
+            Ok(Outcome::Sent(Some(mailer.send(&mail).await?)))
+        }
+        Channel::Sms => {
+            let sms = st
+                .channels
+                .sms
+                .as_ref()
+                .ok_or_else(|| ChannelError::Rejected("sms is not configured".into()))?;
+            let to = d
+                .recipient
+                .phone
+                .as_deref()
+                .ok_or_else(|| missing("phone"))?;
+            Ok(Outcome::Sent(Some(sms.send(to, &d.content.plain()).await?)))
+        }
+        Channel::Push => {
+            let push = st
+                .channels
+                .push
+                .as_ref()
+                .ok_or_else(|| ChannelError::Rejected("push is not configured".into()))?;
+            let user = d
+                .recipient
+                .user_id
+                .as_deref()
+                .ok_or_else(|| missing("userId"))?;
+            let tenant =
+                TenantId::parse(&d.tenant_id).map_err(|e| ChannelError::Rejected(e.to_string()))?;
+            let devices = repo::devices::list(st.store(), &tenant, user)
+                .await
+                .map_err(|e| ChannelError::Unavailable(e.to_string()))?;
+            if devices.is_empty() {
+                return Ok(Outcome::NoTarget("no registered devices".into()));
+            }
+            let msg = PushMessage {
+                title: d.content.subject.clone().unwrap_or_default(),
+                body: d.content.plain(),
+            };
+            // Sent when at least one device took it; the first id identifies the send.
+            let mut first = None;
+            let mut last_err = None;
+            for dev in &devices {
+                match push.send(&dev.endpoint, &msg).await {
+                    Ok(id) => {
+                        first.get_or_insert(id);
+                    }
+                    Err(e) => last_err = Some(e),
+                }
+            }
+            match (first, last_err) {
+                (Some(id), _) => Ok(Outcome::Sent(Some(id))),
+                (None, Some(e)) => Err(e),
+                (None, None) => Ok(Outcome::NoTarget("no registered devices".into())),
+            }
+        }
+        Channel::InApp => {
+            let tenant =
+                TenantId::parse(&d.tenant_id).map_err(|e| ChannelError::Rejected(e.to_string()))?;
+            repo::inbox::deliver(st.store(), &tenant, d)
+                .await
+                .map_err(|e| ChannelError::Unavailable(e.to_string()))?;
+            Ok(Outcome::Delivered)
+        }
+    }
+}
+
+/// Helper for routes: variables must be a JSON object (or absent).
+pub fn variables_object(v: Option<Value>) -> NotifyResult<Value> {
+    match v {
+        None | Some(Value::Null) => Ok(Value::Object(Default::default())),
+        Some(v @ Value::Object(_)) => Ok(v),
+        Some(_) => Err(shared::FieldError::new("variables", "must be an object").into()),
+    }
+}

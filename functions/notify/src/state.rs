@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use shared::{platform::Platform, platform::ServiceState, store::Store};
+use shared::{platform::Platform, platform::ServiceState, secrets::CachedSecret, store::Store};
 
 use crate::{
     channels::{Channels, local::Recorder},
@@ -17,17 +17,25 @@ pub struct NotifyState {
     pub cfg: Arc<NotifyConfig>,
     pub channels: Channels,
     pub webhooks: Arc<Webhooks>,
+    /// The key `POST /jobs/dispatch` must present (re-read every 5 minutes).
+    pub internal_key: Arc<CachedSecret>,
 }
 
 impl NotifyState {
     pub fn new(svc: ServiceState, cfg: NotifyConfig, channels: Channels) -> Self {
         let webhooks = Arc::new(Webhooks::new(&svc.platform, &cfg));
+        let internal_key = Arc::new(CachedSecret::new(
+            svc.platform.secrets.clone(),
+            cfg.internal_api_key_secret_id.clone(),
+            std::time::Duration::from_secs(300),
+        ));
         NotifyState {
             platform: svc.platform,
             store: svc.store,
             cfg: Arc::new(cfg),
             channels,
             webhooks,
+            internal_key,
         }
     }
 

@@ -98,6 +98,12 @@ pub struct Delivery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     pub timeline: Vec<TimelineEntry>,
+    /// Bumped by every write: updates are conditional on it (optimistic concurrency).
+    #[serde(default)]
+    pub rev: i64,
+    /// The sort key of its dispatcher entry, while it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_sk: Option<String>,
 }
 
 impl Delivery {

@@ -1,1 +1,255 @@
-//! Counters (TODO me)
+//! Atomic counters: quota usage per channel per day/month, frequency caps per person
+//! per category per day, and the metrics buckets (written by repo::deliveries, read
+//! here). All are `ADD` updates; reservations are conditional on the limit.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use shared::{
+    store::{
+        CancelReason, Condition, Key, Put, Query, Store, StoreError, TransactOp, Update, Value,
+    },
+    tenant::TenantId,
+};
+
+use crate::{
+    domain::{Category, Channel, quota::Caps},
+    error::{NotifyError, NotifyResult},
+};
+
+fn day(now: DateTime<Utc>) -> String {
+    now.format("%Y-%m-%d").to_string()
+}
+fn month(now: DateTime<Utc>) -> String {
+    now.format("%Y-%m").to_string()
+}
+fn daily_key(t: &TenantId, ch: Channel, now: DateTime<Utc>) -> Key {
+    Key::tenant(t, &["QUOTA"], format!("D#{}#{}", day(now), ch.as_str()))
+}
+fn monthly_key(t: &TenantId, ch: Channel, now: DateTime<Utc>) -> Key {
+    Key::tenant(t, &["QUOTA"], format!("M#{}#{}", month(now), ch.as_str()))
+}
+
+/// Counters are kept a little past their period (TTL), for the admin route and audits.
+fn expiry(now: DateTime<Utc>, days: i64) -> i64 {
+    now.timestamp() + days * 86_400
+}
+
+/// The admin's own caps (never above the plan's), per channel.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaSettings {
+    #[serde(default)]
+    pub channels: BTreeMap<Channel, LoweredCaps>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoweredCaps {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly: Option<i64>,
+}
+
+impl QuotaSettings {
+    /// The caps in force: the plan's, lowered by the admin's.
+    pub fn effective(&self, channel: Channel, plan: Caps) -> Caps {
+        let own = self.channels.get(&channel).copied().unwrap_or_default();
+        Caps {
+            daily: own.daily.map_or(plan.daily, |d| d.min(plan.daily)),
+            monthly: own.monthly.map_or(plan.monthly, |m| m.min(plan.monthly)),
+        }
+    }
+}
+
+pub async fn settings(store: &dyn Store, t: &TenantId) -> NotifyResult<QuotaSettings> {
+    match store.get(&super::settings(t, "QUOTAS")).await? {
+        Some(item) => super::record(&item, "quota settings"),
+        None => Ok(QuotaSettings::default()),
+    }
+}
+
+pub async fn put_settings(store: &dyn Store, t: &TenantId, s: &QuotaSettings) -> NotifyResult<()> {
+    let item = super::item(&super::settings(t, "QUOTAS"), s, "quota settings")?;
+    store.put(Put::new(item)).await?;
+    Ok(())
+}
+
+/// Today's and this month's usage of `channel`.
+pub async fn usage(
+    store: &dyn Store,
+    t: &TenantId,
+    channel: Channel,
+    now: DateTime<Utc>,
+) -> NotifyResult<(i64, i64)> {
+    let read = |k: Key| async move {
+        Ok::<_, NotifyError>(
+            store
+                .get(&k)
+                .await?
+                .and_then(|i| i.get_i64("used"))
+                .unwrap_or(0),
+        )
+    };
+    Ok((
+        read(daily_key(t, channel, now)).await?,
+        read(monthly_key(t, channel, now)).await?,
+    ))
+}
+
+/// Reserves `wanted[channel]` sends against each channel's caps, all or nothing (one
+/// transaction). Refused: `QuotaExceeded` naming the first channel and period over.
+pub async fn reserve(
+    store: &dyn Store,
+    t: &TenantId,
+    now: DateTime<Utc>,
+    wanted: &BTreeMap<Channel, (i64, Caps)>,
+) -> NotifyResult<()> {
+    let mut ops = Vec::new();
+    let mut checks = Vec::new();
+    for (&ch, &(n, caps)) in wanted {
+        if n <= 0 {
+            continue;
+        }
+        for (key, limit, period, ttl) in [
+            (daily_key(t, ch, now), caps.daily, "daily", 3),
+            (monthly_key(t, ch, now), caps.monthly, "monthly", 62),
+        ] {
+            if n > limit {
+                return Err(NotifyError::QuotaExceeded {
+                    channel: ch,
+                    period,
+                    limit,
+                    used: 0,
+                    requested: n,
+                });
+            }
+            ops.push(TransactOp::Update(
+                Update::new(key)
+                    .add("used", n)
+                    .set("expires_at", expiry(now, ttl))
+                    .when(
+                        Condition::not_exists("used")
+                            .or(Condition::le("used", Value::n(limit - n))),
+                    ),
+            ));
+            checks.push((ch, period, limit, n));
+        }
+    }
+    if ops.is_empty() {
+        return Ok(());
+    }
+    match store.transact(ops).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::TransactionCanceled { reasons }) => {
+            let over = reasons
+                .iter()
+                .position(|r| *r == CancelReason::ConditionFailed);
+            match over.and_then(|i| checks.get(i)) {
+                Some(&(channel, period, limit, requested)) => {
+                    let (d, m) = usage(store, t, channel, now).await?;
+                    let used = if period == "daily" { d } else { m };
+                    Err(NotifyError::QuotaExceeded {
+                        channel,
+                        period,
+                        limit,
+                        used,
+                        requested,
+                    })
+                }
+                None => Err(StoreError::TransactionCanceled { reasons }.into()),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Gives back `n` reserved sends of `channel` (a recipient dropped after reserving).
+pub async fn release(
+    store: &dyn Store,
+    t: &TenantId,
+    channel: Channel,
+    now: DateTime<Utc>,
+    n: i64,
+) -> NotifyResult<()> {
+    if n <= 0 {
+        return Ok(());
+    }
+    store
+        .transact(vec![
+            TransactOp::Update(Update::new(daily_key(t, channel, now)).add("used", -n)),
+            TransactOp::Update(Update::new(monthly_key(t, channel, now)).add("used", -n)),
+        ])
+        .await?;
+    Ok(())
+}
+
+fn cap_key(t: &TenantId, person: &str, category: Category, now: DateTime<Utc>) -> Key {
+    Key::tenant(
+        t,
+        &["CAP", person],
+        format!("{}#{}", day(now), category.as_str()),
+    )
+}
+
+/// How many `category` messages `person` has been sent today.
+pub async fn cap_count(
+    store: &dyn Store,
+    t: &TenantId,
+    person: &str,
+    category: Category,
+    now: DateTime<Utc>,
+) -> NotifyResult<i64> {
+    Ok(store
+        .get(&cap_key(t, person, category, now))
+        .await?
+        .and_then(|i| i.get_i64("n"))
+        .unwrap_or(0))
+}
+
+/// Counts one more `category` message to `person` today if that stays within `cap`.
+/// False: the cap is reached (a concurrent send took the last one).
+pub async fn take_cap(
+    store: &dyn Store,
+    t: &TenantId,
+    person: &str,
+    category: Category,
+    cap: u32,
+    now: DateTime<Utc>,
+) -> NotifyResult<bool> {
+    let update = Update::new(cap_key(t, person, category, now))
+        .add("n", 1)
+        .set("expires_at", expiry(now, 2))
+        .when(Condition::not_exists("n").or(Condition::lt("n", i64::from(cap))));
+    match store.update(update).await {
+        Ok(_) => Ok(true),
+        Err(e) if e.is_condition_failed() => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// One day's metrics bucket: (channel, status) -> count. `user` None: the tenant's.
+pub async fn metrics_day(
+    store: &dyn Store,
+    t: &TenantId,
+    user: Option<&str>,
+    day: &str,
+) -> NotifyResult<Vec<(String, String, i64)>> {
+    let pk = match user {
+        Some(u) => shared::store::tenant_pk(t, &["U", u, "MET", day]),
+        None => shared::store::tenant_pk(t, &["MET", day]),
+    };
+    let page = store.query(Query::partition(pk)).await?;
+    Ok(page
+        .items
+        .iter()
+        .filter_map(|i| {
+            let (ch, st) = i
+                .key()?
+                .sk
+                .split_once('#')
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))?;
+            Some((ch, st, i.get_i64("n").unwrap_or(0)))
+        })
+        .collect())
+}

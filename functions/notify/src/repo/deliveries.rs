@@ -1,35 +1,382 @@
-//! Deliveries (see repo/mod.rs for keys). TODO(me): bodies.
+//! Deliveries (keys: repo/mod.rs). Every write replaces the item on the condition that
+//! its `rev` is the one read (optimistic concurrency), in one transaction with what must
+//! change alongside: the dispatcher's due entry, the provider message id mapping, and
+//! the day's metrics buckets (so a transition is counted exactly once).
 
 use chrono::{DateTime, Utc};
-use shared::{store::Store, tenant::TenantId};
-
-use crate::{
-    domain::{Delivery, Status},
-    error::NotifyResult,
+use shared::{
+    store::{
+        Condition, Delete, Item, Key, Put, Query, QueryPage, ResumeKey, SortKey, Store, StoreError,
+        TransactOp, Update, attr,
+    },
+    tenant::TenantId,
 };
 
+use crate::{
+    domain::{Delivery, Status, TimelineEntry},
+    error::{NotifyError, NotifyResult},
+};
+
+/// Dispatcher entries are spread over this many partitions.
+pub const DUE_SHARDS: u32 = 8;
+
+fn rfc(now: DateTime<Utc>) -> String {
+    shared::clock::rfc3339_millis(now)
+}
+
+fn tenant_of(d: &Delivery) -> NotifyResult<TenantId> {
+    TenantId::parse(&d.tenant_id)
+        .map_err(|e| NotifyError::Internal(format!("delivery tenant: {e}")))
+}
+
+fn delivery_item(d: &Delivery) -> NotifyResult<Item> {
+    let t = tenant_of(d)?;
+    let mut item = super::item(&super::delivery(&t, &d.id), d, "delivery")?;
+    if let Some(user) = &d.recipient.user_id {
+        item.set(attr::GSI1PK, super::user_deliveries_partition(&t, user));
+        item.set(attr::GSI1SK, d.id.clone());
+    }
+    Ok(item)
+}
+
+/// The shard of a delivery's due entries (stable per delivery).
+fn shard(id: &str) -> u32 {
+    id.bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+        % DUE_SHARDS
+}
+
+pub fn due_partition(shard: u32) -> String {
+    format!("DUE#{shard}")
+}
+
+fn due_key(d: &Delivery, at: i64) -> Key {
+    Key::global(
+        due_partition(shard(&d.id)),
+        format!("{at:010}#{}#{}", d.tenant_id, d.id),
+    )
+}
+
+fn message_key(provider_message_id: &str) -> Key {
+    Key::global(format!("MSG#{provider_message_id}"), "MSG")
+}
+
+fn day(now: DateTime<Utc>) -> String {
+    now.format("%Y-%m-%d").to_string()
+}
+
+/// The metrics buckets a delivery reaching `status` at `now` is counted in.
+fn metric_updates(
+    t: &TenantId,
+    d: &Delivery,
+    status: Status,
+    now: DateTime<Utc>,
+) -> Vec<TransactOp> {
+    let sk = format!("{}#{}", d.channel.as_str(), status.as_str());
+    let day = day(now);
+    let mut ops = vec![TransactOp::Update(
+        Update::new(Key::tenant(t, &["MET", &day], sk.clone())).add("n", 1),
+    )];
+    if let Some(user) = &d.recipient.user_id {
+        ops.push(TransactOp::Update(
+            Update::new(Key::tenant(t, &["U", user, "MET", &day], sk)).add("n", 1),
+        ));
+    }
+    ops
+}
+
+/// Stores new deliveries, each with its due entry (queued/scheduled) and its first
+/// metrics count. Each delivery is one transaction; they run concurrently.
+pub async fn create_all(
+    store: &dyn Store,
+    now: DateTime<Utc>,
+    ds: &mut [Delivery],
+) -> NotifyResult<()> {
+    for d in ds.iter_mut() {
+        if let (Status::Queued | Status::Scheduled, Some(at)) = (d.status, d.next_attempt_at) {
+            d.due_sk = Some(due_key(d, at).sk);
+        }
+    }
+    // 16 at a time: a 100-recipient send is not 100 round trips in a row.
+    for chunk in ds.chunks(16) {
+        futures_util::future::try_join_all(chunk.iter().map(|d| create(store, now, d))).await?;
+    }
+    Ok(())
+}
+
+async fn create(store: &dyn Store, now: DateTime<Utc>, d: &Delivery) -> NotifyResult<()> {
+    let t = tenant_of(d)?;
+    let mut ops = vec![TransactOp::Put(
+        Put::new(delivery_item(d)?).when(Condition::item_absent()),
+    )];
+    if let (Some(sk), Some(at)) = (&d.due_sk, d.next_attempt_at) {
+        ops.push(TransactOp::Put(Put::new(due_item(d, sk, at))));
+    }
+    ops.extend(metric_updates(&t, d, d.status, now));
+    store.transact(ops).await?;
+    Ok(())
+}
+
+fn due_item(d: &Delivery, sk: &str, at: i64) -> Item {
+    Item::new(&Key::global(due_partition(shard(&d.id)), sk.to_owned()))
+        .with("tenant_id", d.tenant_id.clone())
+        .with("delivery_id", d.id.clone())
+        .with("due_at", at)
+}
+
 /// Delivery `id` of tenant `t` (strongly consistent), if it exists.
-pub async fn get(_store: &dyn Store, _t: &TenantId, _id: &str) -> NotifyResult<Option<Delivery>> {
-    Ok(None)
+pub async fn get(store: &dyn Store, t: &TenantId, id: &str) -> NotifyResult<Option<Delivery>> {
+    if uuid::Uuid::parse_str(id).is_err() {
+        return Ok(None);
+    }
+    match store.get(&super::delivery(t, id)).await? {
+        Some(item) => super::record(&item, "delivery").map(Some),
+        None => Ok(None),
+    }
 }
 
-/// Moves `d` to `to` (appending to its timeline, counting it in the metrics) if it is
-/// still in the status it was read in and the state machine allows it. Returns the
-/// updated delivery, or None when it had changed meanwhile or the move is not allowed.
+/// What a write changes besides the status.
+#[derive(Debug, Default)]
+pub struct Change {
+    pub detail: Option<String>,
+    /// New dispatcher time (epoch seconds): keeps or moves the due entry. None removes it.
+    pub due_at: Option<i64>,
+    pub attempts: Option<u32>,
+    pub lease_until: Option<i64>,
+    pub provider_message_id: Option<String>,
+    pub last_error: Option<String>,
+    pub scheduled_at: Option<String>,
+}
+
+/// Moves `d` to `to` (timeline entry, metrics) if it is unchanged since it was read and
+/// the state machine allows it. None: it changed meanwhile, or the move is not allowed.
 pub async fn transition(
-    _store: &dyn Store,
-    _now: DateTime<Utc>,
-    _d: &Delivery,
-    _to: Status,
-    _detail: Option<String>,
+    store: &dyn Store,
+    now: DateTime<Utc>,
+    d: &Delivery,
+    to: Status,
+    detail: Option<String>,
 ) -> NotifyResult<Option<Delivery>> {
-    Ok(None)
+    apply(
+        store,
+        now,
+        d,
+        to,
+        Change {
+            detail,
+            ..Change::default()
+        },
+    )
+    .await
 }
 
-/// The delivery a provider's message id belongs to (provider webhooks): its tenant and id.
-pub async fn find_by_message_id(
-    _store: &dyn Store,
-    _provider_message_id: &str,
+/// [`transition`] with the other fields a dispatcher or sender changes.
+pub async fn apply(
+    store: &dyn Store,
+    now: DateTime<Utc>,
+    d: &Delivery,
+    to: Status,
+    change: Change,
 ) -> NotifyResult<Option<Delivery>> {
-    Ok(None)
+    if to != d.status && !d.status.can_become(to) {
+        return Ok(None);
+    }
+    let t = tenant_of(d)?;
+    let mut next = d.clone();
+    next.rev = d.rev + 1;
+    next.updated_at = rfc(now);
+    if to != d.status {
+        next.status = to;
+        next.timeline.push(TimelineEntry {
+            status: to,
+            at: rfc(now),
+            detail: change.detail.clone(),
+        });
+    }
+    if let Some(a) = change.attempts {
+        next.attempts = a;
+    }
+    next.lease_until = change.lease_until;
+    if change.provider_message_id.is_some() {
+        next.provider_message_id = change.provider_message_id.clone();
+    }
+    if change.last_error.is_some() {
+        next.last_error = change.last_error.clone();
+    }
+    if change.scheduled_at.is_some() {
+        next.scheduled_at = change.scheduled_at.clone();
+    }
+    next.next_attempt_at = change.due_at;
+    next.due_sk = change.due_at.map(|at| due_key(d, at).sk);
+
+    let mut ops = vec![TransactOp::Put(
+        Put::new(delivery_item(&next)?).when(Condition::eq("rev", d.rev)),
+    )];
+    if d.due_sk != next.due_sk {
+        if let Some(old) = &d.due_sk {
+            ops.push(TransactOp::Delete(Delete::new(Key::global(
+                due_partition(shard(&d.id)),
+                old.clone(),
+            ))));
+        }
+        if let (Some(sk), Some(at)) = (&next.due_sk, next.next_attempt_at) {
+            ops.push(TransactOp::Put(Put::new(due_item(&next, sk, at))));
+        }
+    }
+    if let Some(mid) = &change.provider_message_id {
+        ops.push(TransactOp::Put(Put::new(
+            Item::new(&message_key(mid))
+                .with("tenant_id", d.tenant_id.clone())
+                .with("delivery_id", d.id.clone()),
+        )));
+    }
+    if to != d.status {
+        ops.extend(metric_updates(&t, d, to, now));
+    }
+    match store.transact(ops).await {
+        Ok(()) => Ok(Some(next)),
+        Err(StoreError::TransactionCanceled { reasons })
+            if reasons.first() == Some(&shared::store::CancelReason::ConditionFailed) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The delivery a provider's message id belongs to (provider webhooks).
+pub async fn find_by_message_id(
+    store: &dyn Store,
+    provider_message_id: &str,
+) -> NotifyResult<Option<Delivery>> {
+    if provider_message_id.is_empty() || provider_message_id.len() > 512 {
+        return Ok(None);
+    }
+    let Some(map) = store.get(&message_key(provider_message_id)).await? else {
+        return Ok(None);
+    };
+    let (Some(tenant), Some(id)) = (map.get_s("tenant_id"), map.get_s("delivery_id")) else {
+        return Ok(None);
+    };
+    let t = TenantId::parse(tenant).map_err(|e| NotifyError::Internal(e.to_string()))?;
+    get(store, &t, id).await
+}
+
+/// Erases a delivery (privacy request): the record, its due entry, its message id
+/// mapping and its inbox item. Returns false when there was none.
+pub async fn erase(store: &dyn Store, t: &TenantId, id: &str) -> NotifyResult<bool> {
+    let Some(d) = get(store, t, id).await? else {
+        return Ok(false);
+    };
+    let mut ops = vec![TransactOp::Delete(Delete::new(super::delivery(t, id)))];
+    if let Some(sk) = &d.due_sk {
+        ops.push(TransactOp::Delete(Delete::new(Key::global(
+            due_partition(shard(&d.id)),
+            sk.clone(),
+        ))));
+    }
+    if let Some(mid) = &d.provider_message_id {
+        ops.push(TransactOp::Delete(Delete::new(message_key(mid))));
+    }
+    if let (crate::domain::Channel::InApp, Some(user)) = (d.channel, &d.recipient.user_id) {
+        ops.push(TransactOp::Delete(Delete::new(super::inbox_item(
+            t, user, id,
+        ))));
+    }
+    store.transact(ops).await?;
+    Ok(true)
+}
+
+/// One due entry of the dispatcher.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Due {
+    pub tenant: TenantId,
+    pub delivery_id: String,
+    pub key: Key,
+}
+
+/// Entries of `shard` due at or before `now_epoch`, oldest first.
+pub async fn due(
+    store: &dyn Store,
+    shard: u32,
+    now_epoch: i64,
+    limit: u32,
+) -> NotifyResult<Vec<Due>> {
+    let page = store
+        .query(
+            Query::partition(due_partition(shard))
+                // `~` sorts after every `#<tenant>#<id>` suffix of this second.
+                .sk(SortKey::Le(format!("{now_epoch:010}~")))
+                .limit(limit),
+        )
+        .await?;
+    Ok(page
+        .items
+        .iter()
+        .filter_map(|item| {
+            Some(Due {
+                tenant: TenantId::parse(item.get_s("tenant_id")?).ok()?,
+                delivery_id: item.get_s("delivery_id")?.to_owned(),
+                key: item.key()?,
+            })
+        })
+        .collect())
+}
+
+/// Drops a due entry whose delivery no longer needs it (or no longer exists).
+pub async fn drop_due(store: &dyn Store, key: &Key) -> NotifyResult<()> {
+    store.delete(Delete::new(key.clone())).await?;
+    Ok(())
+}
+
+/// Which deliveries a list reads.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    Tenant,
+    User(String),
+}
+
+/// One page of deliveries (newest first), between ids `lo..=hi` when given.
+pub async fn page(
+    store: &dyn Store,
+    t: &TenantId,
+    scope: &Scope,
+    range: (Option<String>, Option<String>),
+    start: Option<ResumeKey>,
+    limit: u32,
+) -> NotifyResult<(Vec<Delivery>, Option<ResumeKey>)> {
+    let mut q = match scope {
+        Scope::Tenant => Query::partition(super::deliveries_partition(t)),
+        Scope::User(u) => {
+            Query::partition(super::user_deliveries_partition(t, u)).on(shared::store::Index::Gsi1)
+        }
+    };
+    q = q.backward().limit(limit).resume(start);
+    q.sk = match range {
+        (Some(lo), Some(hi)) => Some(SortKey::Between(lo, hi)),
+        (Some(lo), None) => Some(SortKey::Ge(lo)),
+        (None, Some(hi)) => Some(SortKey::Le(hi)),
+        (None, None) => None,
+    };
+    let QueryPage { items, next } = store.query(q).await?;
+    let ds = items
+        .iter()
+        .map(|i| super::record(i, "delivery"))
+        .collect::<NotifyResult<Vec<Delivery>>>()?;
+    Ok((ds, next))
+}
+
+/// The resume key that continues a listing after `d` (when a filtered page stops early).
+pub fn resume_after(t: &TenantId, scope: &Scope, d: &Delivery) -> ResumeKey {
+    let mut k = std::collections::BTreeMap::new();
+    k.insert(attr::PK.to_owned(), super::deliveries_partition(t));
+    k.insert(attr::SK.to_owned(), d.id.clone());
+    if let Scope::User(u) = scope {
+        k.insert(
+            attr::GSI1PK.to_owned(),
+            super::user_deliveries_partition(t, u),
+        );
+        k.insert(attr::GSI1SK.to_owned(), d.id.clone());
+    }
+    ResumeKey(k)
 }

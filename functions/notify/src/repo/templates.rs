@@ -15,3 +15,14 @@ pub async fn get(
 ) -> NotifyResult<Option<TemplateVersion>> {
     Ok(None)
 }
+
+/// The latest version of an active (not archived) template, else TEMPLATE_NOT_FOUND.
+pub async fn get_active(
+    store: &dyn Store,
+    t: &TenantId,
+    id: &str,
+) -> NotifyResult<TemplateVersion> {
+    get(store, t, id, None)
+        .await?
+        .ok_or(crate::error::NotifyError::TemplateNotFound)
+}

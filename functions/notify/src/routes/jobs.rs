@@ -1,16 +1,82 @@
-//! TODO(me)
+//! Route group `jobs`: `POST /jobs/dispatch`, for the scheduler only (internal API key).
 
-use axum::Router;
+use std::time::Duration;
 
-use crate::state::NotifyState;
+use axum::{Router, extract::State, routing::post};
+use http::HeaderMap;
+use shared::{ApiError, Envelope, openapi::Data};
+use utoipa::OpenApi;
+
+use crate::{dispatch, state::NotifyState};
 
 pub const ROUTES: &[(&str, &str)] = &[("POST", "/notify/v1/jobs/dispatch")];
 
 pub fn router(_st: &NotifyState) -> Router<NotifyState> {
-    Router::new()
+    Router::new().route("/notify/v1/jobs/dispatch", post(run_dispatch))
 }
 
-/// This module's part of the OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    utoipa::openapi::OpenApi::default()
+    #[derive(OpenApi)]
+    #[openapi(paths(run_dispatch))]
+    struct Doc;
+    Doc::openapi()
+}
+
+/// How long one run may send (the function's timeout is above it).
+pub const RUN_BUDGET: Duration = Duration::from_secs(45);
+
+/// Checks `x-internal-api-key` against the secret, in constant time. A missing or
+/// unreadable secret refuses every caller (fails closed).
+pub async fn require_internal_key(st: &NotifyState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let given = headers
+        .get("x-internal-api-key")
+        .map(|v| v.as_bytes().to_vec())
+        .unwrap_or_default();
+    let expected = match st.internal_key.get().await {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::error!(error = %e, "internal API key secret unreadable: refusing jobs");
+            return Err(ApiError::unauthorized(
+                "a valid internal API key is required",
+            ));
+        }
+    };
+    if given.is_empty() || !shared::ids::secure_eq(&given, expected.trim().as_bytes()) {
+        return Err(ApiError::unauthorized(
+            "a valid internal API key is required",
+        ));
+    }
+    Ok(())
+}
+
+#[utoipa::path(
+    post,
+    path = "/notify/v1/jobs/dispatch",
+    operation_id = "dispatch",
+    tag = "jobs",
+    summary = "Send due deliveries, retry queued ones",
+    description = "Claims each due `scheduled` delivery and each `queued` one whose retry time has \
+        come (a conditional update: concurrent runs never send one twice), sends it, and records \
+        the outcome; a provider failure is retried with exponential backoff and ends `failed` \
+        after 5 attempts. Runs every minute from an EventBridge schedule. No body.",
+    security(("internalApiKey" = [])),
+    responses(
+        (status = 200, description = "What the run did", body = Data<dispatch::Report>),
+        (status = 401, description = "`ERR_NOTIFY_UNAUTHORIZED`: missing or wrong `x-internal-api-key`"),
+    )
+)]
+pub async fn run_dispatch(
+    State(st): State<NotifyState>,
+    headers: HeaderMap,
+) -> Result<Envelope<dispatch::Report>, ApiError> {
+    require_internal_key(&st, &headers).await?;
+    let report = dispatch::run(&st, RUN_BUDGET).await?;
+    tracing::info!(
+        due = report.due,
+        sent = report.sent,
+        retried = report.retried,
+        failed = report.failed,
+        "dispatch run"
+    );
+    Ok(Envelope::ok(report))
 }

@@ -3,4 +3,6 @@
 //! test says so (scripts/test.sh runs the whole suite again with
 //! `EVENTZR_TEST_STORE=dynamodb`).
 
+mod deliveries;
 mod helpers;
+mod send;

@@ -1,18 +1,184 @@
-//! TODO(me): GET|PUT /admin/quotas
+//! `GET|PUT /admin/quotas`: the tenant's caps per channel (the plan's, which an admin
+//! may lower, never raise) and today's / this month's usage.
 
-use axum::Router;
+use std::collections::BTreeMap;
 
-use crate::state::NotifyState;
+use axum::{Router, extract::State, routing::get};
+use serde::{Deserialize, Serialize};
+use shared::{
+    ApiError, Envelope, FieldError,
+    access::{RequireRole, roles},
+    extract::ApiJson,
+    openapi::Data,
+};
+use utoipa::{OpenApi, ToSchema};
 
-// Routes (listed in the parent module):
-// ("GET", "/notify/v1/admin/quotas"),
-// ("PUT", "/notify/v1/admin/quotas"),
+use crate::{
+    domain::{Channel, quota::plan_caps},
+    repo::counters::{self, LoweredCaps, QuotaSettings},
+    state::NotifyState,
+};
 
 pub fn router(_st: &NotifyState) -> Router<NotifyState> {
-    Router::new()
+    Router::new().route("/notify/v1/admin/quotas", get(get_quotas).put(put_quotas))
 }
 
-/// This module's part of the OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    utoipa::openapi::OpenApi::default()
+    #[derive(OpenApi)]
+    #[openapi(paths(get_quotas, put_quotas))]
+    struct Doc;
+    Doc::openapi()
+}
+
+/// One period of one channel.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Period {
+    /// The cap in force.
+    pub limit: i64,
+    /// What the plan allows.
+    pub plan_limit: i64,
+    pub used: i64,
+    pub remaining: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelQuota {
+    pub channel: Channel,
+    pub daily: Period,
+    pub monthly: Period,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Quotas {
+    #[schema(example = "ENTERPRISE")]
+    pub plan: String,
+    pub channels: Vec<ChannelQuota>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/notify/v1/admin/quotas",
+    operation_id = "get_quotas",
+    tag = "admin",
+    summary = "Quotas and usage per channel",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Caps and usage (UTC day and month)", body = Data<Quotas>),
+        (status = 403, description = "`ERR_NOTIFY_FORBIDDEN`: admin role required"),
+    )
+)]
+pub async fn get_quotas(
+    State(st): State<NotifyState>,
+    caller: RequireRole<roles::Admin>,
+) -> Result<Envelope<Quotas>, ApiError> {
+    Ok(Envelope::ok(view(&st, &caller).await?))
+}
+
+async fn view(st: &NotifyState, caller: &shared::auth::Claims) -> Result<Quotas, ApiError> {
+    let t = caller.tenant();
+    let settings = counters::settings(st.store(), &t).await?;
+    let mut channels = Vec::new();
+    for ch in Channel::ALL {
+        let plan = plan_caps(caller.plan, ch);
+        let caps = settings.effective(ch, plan);
+        let (d, m) = counters::usage(st.store(), &t, ch, st.now()).await?;
+        let period = |limit: i64, plan_limit: i64, used: i64| Period {
+            limit,
+            plan_limit,
+            used,
+            remaining: (limit - used).max(0),
+        };
+        channels.push(ChannelQuota {
+            channel: ch,
+            daily: period(caps.daily, plan.daily, d),
+            monthly: period(caps.monthly, plan.monthly, m),
+        });
+    }
+    Ok(Quotas {
+        plan: caller.plan.as_str().into(),
+        channels,
+    })
+}
+
+/// New caps per channel; a missing channel or period goes back to the plan's.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuotasBody {
+    /// channel -> `{daily?, monthly?}`; each at most the plan's.
+    #[schema(example = json!({"email": {"daily": 500, "monthly": 10000}, "sms": {"daily": 50}}))]
+    pub channels: BTreeMap<String, CapsBody>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CapsBody {
+    pub daily: Option<i64>,
+    pub monthly: Option<i64>,
+}
+
+#[utoipa::path(
+    put,
+    path = "/notify/v1/admin/quotas",
+    operation_id = "put_quotas",
+    tag = "admin",
+    summary = "Lower the tenant's quotas",
+    description = "Replaces the tenant's own caps. Each is at most the plan's (a plan upgrade is \
+        how caps go up); a channel or period left out goes back to the plan's cap.",
+    security(("bearerAuth" = [])),
+    request_body = QuotasBody,
+    responses(
+        (status = 200, description = "The caps now in force", body = Data<Quotas>),
+        (status = 400, description = "`ERR_NOTIFY_VALIDATION_ERROR`: a cap is negative or above the plan's \
+            (`details.fields` names it, e.g. `channels.email.daily`); `ERR_NOTIFY_INVALID_CHANNEL`"),
+        (status = 403, description = "`ERR_NOTIFY_FORBIDDEN`: admin role required"),
+    )
+)]
+pub async fn put_quotas(
+    State(st): State<NotifyState>,
+    caller: RequireRole<roles::Admin>,
+    ApiJson(body): ApiJson<QuotasBody>,
+) -> Result<Envelope<Quotas>, ApiError> {
+    let mut settings = QuotaSettings::default();
+    let mut errors = Vec::new();
+    for (name, caps) in &body.channels {
+        let Some(ch) = Channel::parse(name.trim()) else {
+            return Err(crate::error::NotifyError::InvalidChannel {
+                field: format!("channels.{name}"),
+                value: name.clone(),
+            }
+            .into());
+        };
+        let plan = plan_caps(caller.plan, ch);
+        for (period, value, max) in [
+            ("daily", caps.daily, plan.daily),
+            ("monthly", caps.monthly, plan.monthly),
+        ] {
+            if let Some(v) = value
+                && !(0..=max).contains(&v)
+            {
+                errors.push(FieldError::new(
+                    format!("channels.{}.{period}", ch.as_str()),
+                    format!(
+                        "must be 0 to {max} (the {} plan's cap)",
+                        caller.plan.as_str()
+                    ),
+                ));
+            }
+        }
+        settings.channels.insert(
+            ch,
+            LoweredCaps {
+                daily: caps.daily,
+                monthly: caps.monthly,
+            },
+        );
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    counters::put_settings(st.store(), &caller.tenant(), &settings).await?;
+    Ok(Envelope::ok(view(&st, &caller).await?))
 }

@@ -1,17 +1,175 @@
-//! TODO(me)
+//! `GET /metrics`: delivery counts by status x channel x day, and the rates over them.
+//! Counts come from the day buckets repo::deliveries adds to on every transition.
 
-use axum::Router;
+use std::collections::BTreeMap;
 
-use crate::state::NotifyState;
+use axum::{
+    Router,
+    extract::{Query, State},
+    routing::get,
+};
+use chrono::{Duration, NaiveDate};
+use serde::Serialize;
+use shared::{ApiError, Envelope, FieldError, access::Role, auth::Claims, openapi::Data};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
-// Routes (listed in the parent module):
-// ("GET", "/notify/v1/metrics"),
+use crate::{repo::counters, state::NotifyState};
 
 pub fn router(_st: &NotifyState) -> Router<NotifyState> {
-    Router::new()
+    Router::new().route("/notify/v1/metrics", get(metrics))
 }
 
-/// This module's part of the OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    utoipa::openapi::OpenApi::default()
+    #[derive(OpenApi)]
+    #[openapi(paths(metrics))]
+    struct Doc;
+    Doc::openapi()
+}
+
+/// The longest range one request reads (one query per day).
+pub const MAX_DAYS: i64 = 92;
+
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // a schema only
+pub struct MetricsQuery {
+    /// First day (UTC, `YYYY-MM-DD`); default 6 days before `to`.
+    #[param(format = Date)]
+    from: Option<String>,
+    /// Last day (UTC, `YYYY-MM-DD`); default today.
+    #[param(format = Date)]
+    to: Option<String>,
+    /// Only this channel.
+    channel: Option<String>,
+}
+
+/// One day x channel.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DayCounts {
+    #[schema(format = Date)]
+    pub date: String,
+    pub channel: String,
+    /// status -> deliveries that reached it that day.
+    pub counts: BTreeMap<String, i64>,
+}
+
+/// Rates over the range (null when nothing was sent).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Rates {
+    /// delivered / sent
+    pub delivery: Option<f64>,
+    /// bounced / sent
+    pub bounce: Option<f64>,
+    /// complained / sent
+    pub complaint: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Metrics {
+    #[schema(format = Date)]
+    pub from: String,
+    #[schema(format = Date)]
+    pub to: String,
+    /// `own` (a user's deliveries) or `tenant`.
+    pub scope: String,
+    pub days: Vec<DayCounts>,
+    /// status -> count over the range.
+    pub totals: BTreeMap<String, i64>,
+    pub rates: Rates,
+}
+
+#[utoipa::path(
+    get,
+    path = "/notify/v1/metrics",
+    operation_id = "metrics",
+    tag = "deliveries",
+    summary = "Delivery counts and rates",
+    description = "Counts by status x channel x day (UTC) over at most 92 days, with delivery, \
+        bounce and complaint rates (over deliveries sent; in-app deliveries count as sent when \
+        delivered). A `user` gets their own deliveries' counts, organizers and admins the tenant's.",
+    params(MetricsQuery),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The counts", body = Data<Metrics>),
+        (status = 400, description = "`ERR_NOTIFY_VALIDATION_ERROR`: `from`, `to` or `channel` is invalid, \
+            or the range is longer than 92 days"),
+    )
+)]
+pub async fn metrics(
+    State(st): State<NotifyState>,
+    caller: Claims,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Result<Envelope<Metrics>, ApiError> {
+    let date = |name: &str| -> Result<Option<NaiveDate>, ApiError> {
+        q.get(name)
+            .map(|s| {
+                NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+                    .map_err(|_| ApiError::field(name, "must be a date YYYY-MM-DD"))
+            })
+            .transpose()
+    };
+    let to = date("to")?.unwrap_or_else(|| st.now().date_naive());
+    let from = date("from")?.unwrap_or(to - Duration::days(6));
+    if from > to {
+        return Err(ApiError::field("from", "is after to"));
+    }
+    if (to - from).num_days() >= MAX_DAYS {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "from",
+            format!("the range is at most {MAX_DAYS} days"),
+        )]));
+    }
+    let channel = match q.get("channel") {
+        Some(c) => Some(
+            crate::domain::Channel::parse(c.trim())
+                .ok_or_else(|| ApiError::field("channel", "must be email, sms, push or in_app"))?
+                .as_str(),
+        ),
+        None => None,
+    };
+    let own = (!caller.has_role(Role::Organizer)).then(|| caller.sub.clone());
+    let t = caller.tenant();
+    let mut days = Vec::new();
+    let mut totals: BTreeMap<String, i64> = BTreeMap::new();
+    let mut sent = 0;
+    let mut day = from;
+    while day <= to {
+        let key = day.format("%Y-%m-%d").to_string();
+        let mut per_channel: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+        for (ch, status, n) in counters::metrics_day(st.store(), &t, own.as_deref(), &key).await? {
+            if channel.is_some_and(|c| c != ch) || n == 0 {
+                continue;
+            }
+            if status == "sent" || (ch == "in_app" && status == "delivered") {
+                sent += n;
+            }
+            *totals.entry(status.clone()).or_default() += n;
+            per_channel.entry(ch).or_default().insert(status, n);
+        }
+        days.extend(per_channel.into_iter().map(|(channel, counts)| DayCounts {
+            date: key.clone(),
+            channel,
+            counts,
+        }));
+        day += Duration::days(1);
+    }
+    let rate = |status: &str| {
+        (sent > 0).then(|| totals.get(status).copied().unwrap_or(0) as f64 / sent as f64)
+    };
+    let rates = Rates {
+        delivery: rate("delivered"),
+        bounce: rate("bounced"),
+        complaint: rate("complained"),
+    };
+    Ok(Envelope::ok(Metrics {
+        from: from.to_string(),
+        to: to.to_string(),
+        scope: if own.is_some() { "own" } else { "tenant" }.into(),
+        days,
+        totals,
+        rates,
+    }))
 }

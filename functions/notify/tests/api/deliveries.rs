@@ -1,0 +1,453 @@
+//! Deliveries: listing and visibility, cancel, erase, metrics; the dispatcher (scheduled
+//! sends, retries with backoff, concurrent runs) and its internal API key.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use shared::mail::{Mail, MailError, Mailer};
+
+use crate::{
+    helpers::{Caller, TestNotify},
+    send::email_send,
+};
+
+const KEY: &str = "internal-key-for-tests-0123456789";
+
+fn with_key(t: TestNotify) -> TestNotify {
+    let id = t.state.cfg.internal_api_key_secret_id.clone();
+    t.tp.secrets.set(&id, KEY);
+    t
+}
+
+async fn dispatch(t: &TestNotify) -> Value {
+    let r = t
+        .call_with(
+            "POST",
+            "/notify/v1/jobs/dispatch",
+            None,
+            None,
+            &[("x-internal-api-key", KEY)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    r.json()["data"].clone()
+}
+
+fn scheduled(to: &str, at: &str) -> Value {
+    let mut b = email_send(&[to]);
+    b["scheduledAt"] = json!(at);
+    b
+}
+
+#[tokio::test]
+async fn the_dispatcher_refuses_a_missing_or_wrong_key() {
+    let t = with_key(TestNotify::new().await);
+    for headers in [
+        vec![],
+        vec![("x-internal-api-key", "wrong")],
+        vec![("x-internal-api-key", "")],
+    ] {
+        let r = t
+            .call_with("POST", "/notify/v1/jobs/dispatch", None, None, &headers)
+            .await;
+        r.assert_error(401, "ERR_NOTIFY_UNAUTHORIZED");
+    }
+    // A bearer token is not the key.
+    let r = t
+        .call(
+            "POST",
+            "/notify/v1/jobs/dispatch",
+            Some(&Caller::t1("admin")),
+            None,
+        )
+        .await;
+    r.assert_error(401, "ERR_NOTIFY_UNAUTHORIZED");
+    // No secret configured: closed.
+    let t = TestNotify::new().await;
+    let r = t
+        .call_with(
+            "POST",
+            "/notify/v1/jobs/dispatch",
+            None,
+            None,
+            &[("x-internal-api-key", KEY)],
+        )
+        .await;
+    r.assert_error(401, "ERR_NOTIFY_UNAUTHORIZED");
+}
+
+#[tokio::test]
+async fn scheduled_deliveries_go_out_when_due() {
+    let t = with_key(TestNotify::new().await);
+    let org = Caller::t1("organizer");
+    let at = (t.state.now() + chrono::Duration::hours(2)).to_rfc3339();
+    let r = t
+        .post("/notify/v1/send", &org, &scheduled("ada@example.com", &at))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    let d = &r.json()["data"]["deliveries"][0];
+    assert_eq!(d["status"], "scheduled");
+    let id = d["id"].as_str().unwrap().to_owned();
+    assert_eq!(dispatch(&t).await["sent"], 0);
+    assert!(t.tp.outbox.sent().is_empty());
+    t.advance(chrono::Duration::hours(2));
+    assert_eq!(dispatch(&t).await["sent"], 1);
+    assert_eq!(t.tp.outbox.sent_to("ada@example.com").len(), 1);
+    let got = t.get(&format!("/notify/v1/deliveries/{id}"), &org).await;
+    assert_eq!(got.json()["data"]["status"], "sent");
+    // Nothing left to do.
+    assert_eq!(dispatch(&t).await["due"], 0);
+}
+
+#[tokio::test]
+async fn two_concurrent_dispatch_runs_send_each_delivery_once() {
+    let t = with_key(TestNotify::new().await);
+    let org = Caller::t1("organizer");
+    let at = (t.state.now() + chrono::Duration::minutes(10)).to_rfc3339();
+    let people: Vec<String> = (0..12).map(|i| format!("p{i}@example.com")).collect();
+    let mut body = email_send(&people.iter().map(String::as_str).collect::<Vec<_>>());
+    body["scheduledAt"] = json!(at);
+    assert_eq!(t.post("/notify/v1/send", &org, &body).await.status, 202);
+    t.advance(chrono::Duration::minutes(10));
+    let budget = std::time::Duration::from_secs(30);
+    let (a, b) = tokio::join!(
+        notify::dispatch::run(&t.state, budget),
+        notify::dispatch::run(&t.state, budget)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.sent + b.sent, 12, "{a:?} {b:?}");
+    assert_eq!(t.tp.outbox.sent().len(), 12);
+    for p in &people {
+        assert_eq!(t.tp.outbox.sent_to(p).len(), 1, "{p}");
+    }
+}
+
+/// A mail provider that is down: every send fails as retryable.
+struct DownMailer(Arc<AtomicUsize>);
+
+#[async_trait]
+impl Mailer for DownMailer {
+    async fn send(&self, _mail: &Mail) -> Result<String, MailError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Err(MailError::Unavailable("Throttling".into()))
+    }
+}
+
+#[tokio::test]
+async fn a_provider_failure_is_retried_with_backoff_and_fails_after_five_attempts() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mailer = Arc::new(DownMailer(calls.clone()));
+    let t = with_key(
+        TestNotify::new()
+            .await
+            .with_state(|s| s.channels.email = Some(mailer)),
+    );
+    let org = Caller::t1("organizer");
+    let r = t
+        .post("/notify/v1/send", &org, &email_send(&["ada@example.com"]))
+        .await;
+    assert_eq!(r.status, 202);
+    let d = &r.json()["data"]["deliveries"][0];
+    assert_eq!(d["status"], "queued", "{d}");
+    let id = d["id"].as_str().unwrap().to_owned();
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // Backoff 60 s, 120 s, 240 s, 480 s: nothing happens before each is due.
+    for wait in [60, 120, 240, 480] {
+        t.advance(chrono::Duration::seconds(wait - 1));
+        assert_eq!(dispatch(&t).await["due"], 0, "early at {wait}");
+        t.advance(chrono::Duration::seconds(1));
+        let run = dispatch(&t).await;
+        assert_eq!(run["due"], 1, "{run}");
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 5);
+    let got = t
+        .get(&format!("/notify/v1/deliveries/{id}"), &org)
+        .await
+        .json()["data"]
+        .clone();
+    assert_eq!(got["status"], "failed");
+    assert_eq!(got["attempts"], 5);
+    assert!(got["lastError"].as_str().unwrap().contains("Throttling"));
+    // Failed is final: no more attempts.
+    t.advance(chrono::Duration::days(1));
+    assert_eq!(dispatch(&t).await["due"], 0);
+    assert_eq!(calls.load(Ordering::SeqCst), 5);
+}
+
+#[tokio::test]
+async fn only_queued_or_scheduled_deliveries_can_be_cancelled_by_an_admin() {
+    let t = with_key(TestNotify::new().await);
+    let org = Caller::t1("organizer");
+    let admin = Caller::t1("admin");
+    let at = (t.state.now() + chrono::Duration::hours(1)).to_rfc3339();
+    let later = t
+        .post("/notify/v1/send", &org, &scheduled("ada@example.com", &at))
+        .await;
+    let later_id = later.json()["data"]["deliveries"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let now = t
+        .post("/notify/v1/send", &org, &email_send(&["bob@example.com"]))
+        .await;
+    let sent_id = now.json()["data"]["deliveries"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    t.post(
+        &format!("/notify/v1/deliveries/{later_id}/cancel"),
+        &org,
+        &json!({}),
+    )
+    .await
+    .assert_error(403, "ERR_NOTIFY_FORBIDDEN");
+    let r = t
+        .post(
+            &format!("/notify/v1/deliveries/{later_id}/cancel"),
+            &admin,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    assert_eq!(r.json()["data"]["status"], "cancelled");
+    let r = t
+        .post(
+            &format!("/notify/v1/deliveries/{sent_id}/cancel"),
+            &admin,
+            &json!({}),
+        )
+        .await;
+    r.assert_error(409, "ERR_NOTIFY_DELIVERY_NOT_CANCELLABLE");
+    assert_eq!(r.json()["error"]["details"]["status"], "sent");
+    t.post(
+        &format!("/notify/v1/deliveries/{later_id}/cancel"),
+        &admin,
+        &json!({}),
+    )
+    .await
+    .assert_error(409, "ERR_NOTIFY_DELIVERY_NOT_CANCELLABLE");
+    // The cancelled one never goes out.
+    t.advance(chrono::Duration::hours(2));
+    assert_eq!(dispatch(&t).await["sent"], 0);
+    assert!(t.tp.outbox.sent_to("ada@example.com").is_empty());
+    t.post(
+        "/notify/v1/deliveries/not-a-uuid/cancel",
+        &admin,
+        &json!({}),
+    )
+    .await
+    .assert_error(404, "ERR_NOTIFY_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn an_erased_delivery_is_gone() {
+    let t = TestNotify::new().await;
+    let org = Caller::t1("organizer");
+    let admin = Caller::t1("admin");
+    let r = t
+        .post("/notify/v1/send", &org, &email_send(&["ada@example.com"]))
+        .await;
+    let id = r.json()["data"]["deliveries"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.delete(&format!("/notify/v1/deliveries/{id}"), &org)
+        .await
+        .assert_error(403, "ERR_NOTIFY_FORBIDDEN");
+    t.delete(&format!("/notify/v1/deliveries/{id}"), &Caller::t3("admin"))
+        .await
+        .assert_error(404, "ERR_NOTIFY_NOT_FOUND");
+    let r = t
+        .delete(&format!("/notify/v1/deliveries/{id}"), &admin)
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["data"]["erased"], true);
+    t.get(&format!("/notify/v1/deliveries/{id}"), &admin)
+        .await
+        .assert_error(404, "ERR_NOTIFY_NOT_FOUND");
+    t.delete(&format!("/notify/v1/deliveries/{id}"), &admin)
+        .await
+        .assert_error(404, "ERR_NOTIFY_NOT_FOUND");
+    assert_eq!(
+        t.get("/notify/v1/deliveries", &admin).await.json()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn users_see_only_their_own_deliveries_and_other_tenants_see_none() {
+    let t = TestNotify::new().await;
+    let org = Caller::t1("organizer");
+    let me = Caller::t1("user");
+    let body = json!({
+        "channels": ["in_app"],
+        "recipients": [{"userId": me.sub}, {"userId": "someone-else"}],
+        "content": {"subject": "Welcome", "text": "Hello"},
+        "category": "system",
+    });
+    let r = t.post("/notify/v1/send", &org, &body).await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    let ids: Vec<String> = r.json()["data"]["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .collect();
+    let mine = t.get("/notify/v1/deliveries", &me).await;
+    let listed = mine.json()["data"].as_array().unwrap().clone();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["recipient"]["userId"], me.sub.as_str());
+    assert_eq!(
+        t.get(&format!("/notify/v1/deliveries/{}", ids[0]), &me)
+            .await
+            .status,
+        200
+    );
+    t.get(&format!("/notify/v1/deliveries/{}", ids[1]), &me)
+        .await
+        .assert_error(404, "ERR_NOTIFY_NOT_FOUND");
+    assert_eq!(
+        t.get("/notify/v1/deliveries", &org).await.json()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let other = Caller::t3("admin");
+    t.get(&format!("/notify/v1/deliveries/{}", ids[0]), &other)
+        .await
+        .assert_error(404, "ERR_NOTIFY_NOT_FOUND");
+    assert_eq!(
+        t.get("/notify/v1/deliveries", &other).await.json()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn deliveries_filter_and_page_newest_first() {
+    let t = TestNotify::new().await;
+    let org = Caller::t1("organizer");
+    let start = t.state.now();
+    for i in 0..5 {
+        t.post(
+            "/notify/v1/send",
+            &org,
+            &email_send(&[&format!("p{i}@example.com")]),
+        )
+        .await;
+        t.advance(chrono::Duration::seconds(10));
+    }
+    let sms = json!({
+        "channels": ["sms"], "recipients": [{"phone": "+14155550100"}],
+        "content": {"text": "x"}, "category": "reminder",
+    });
+    t.post("/notify/v1/send", &org, &sms).await;
+
+    let page1 = t
+        .get("/notify/v1/deliveries?channel=email&limit=2", &org)
+        .await;
+    let items = page1.json()["data"].as_array().unwrap().clone();
+    assert_eq!(
+        items
+            .iter()
+            .map(|d| d["recipient"]["email"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["p4@example.com", "p3@example.com"]
+    );
+    let cursor = page1.json()["page"]["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let page2 = t
+        .get(
+            &format!("/notify/v1/deliveries?channel=email&limit=2&cursor={cursor}"),
+            &org,
+        )
+        .await;
+    assert_eq!(
+        page2.json()["data"][0]["recipient"]["email"],
+        "p2@example.com"
+    );
+    // A cursor is bound to its filters.
+    t.get(
+        &format!("/notify/v1/deliveries?channel=sms&limit=2&cursor={cursor}"),
+        &org,
+    )
+    .await
+    .assert_error(400, "ERR_NOTIFY_INVALID_CURSOR");
+    let only = t
+        .get("/notify/v1/deliveries?recipient=P1@example.com", &org)
+        .await;
+    assert_eq!(only.json()["data"].as_array().unwrap().len(), 1);
+    let from = (start + chrono::Duration::seconds(25))
+        .to_rfc3339()
+        .replace('+', "%2B");
+    let recent = t
+        .get(
+            &format!("/notify/v1/deliveries?from={from}&channel=email"),
+            &org,
+        )
+        .await;
+    assert_eq!(
+        recent.json()["data"].as_array().unwrap().len(),
+        2,
+        "{}",
+        recent.json()
+    );
+    for bad in [
+        "status=lost",
+        "channel=fax",
+        "category=x",
+        "from=yesterday",
+        "limit=0",
+    ] {
+        t.get(&format!("/notify/v1/deliveries?{bad}"), &org)
+            .await
+            .assert_error(400, "ERR_NOTIFY_VALIDATION_ERROR");
+    }
+}
+
+#[tokio::test]
+async fn metrics_count_each_status_per_channel_and_day() {
+    let t = TestNotify::new().await;
+    let org = Caller::t1("organizer");
+    t.post(
+        "/notify/v1/send",
+        &org,
+        &email_send(&["a@example.com", "b@example.com"]),
+    )
+    .await;
+    let m = t.get("/notify/v1/metrics", &org).await;
+    assert_eq!(m.status, 200, "{}", m.json());
+    let data = &m.json()["data"];
+    assert_eq!(data["scope"], "tenant");
+    assert_eq!(data["totals"]["sent"], 2);
+    assert_eq!(data["totals"]["queued"], 2);
+    assert_eq!(data["days"][0]["channel"], "email");
+    assert_eq!(data["rates"]["delivery"], 0.0);
+    let mine = t.get("/notify/v1/metrics", &Caller::t1("user")).await;
+    assert_eq!(mine.json()["data"]["scope"], "own");
+    assert!(
+        mine.json()["data"]["totals"]
+            .as_object()
+            .unwrap()
+            .is_empty()
+    );
+    t.get("/notify/v1/metrics?from=2026-01-01&to=2026-12-31", &org)
+        .await
+        .assert_error(400, "ERR_NOTIFY_VALIDATION_ERROR");
+    t.get("/notify/v1/metrics?channel=fax", &org)
+        .await
+        .assert_error(400, "ERR_NOTIFY_VALIDATION_ERROR");
+}

@@ -1,0 +1,400 @@
+//! `POST /send`, `POST /send/test`: validation, channels, idempotency, quota.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Caller, TestNotify};
+
+pub fn email_send(to: &[&str]) -> Value {
+    json!({
+        "channels": ["email"],
+        "recipients": to.iter().map(|e| json!({"email": e})).collect::<Vec<_>>(),
+        "content": {"subject": "Hello {{name}}", "html": "<p>Hi {{name}}</p>", "text": "Hi {{name}}"},
+        "variables": {"name": "Ada"},
+        "category": "transactional",
+    })
+}
+
+#[tokio::test]
+async fn an_email_send_is_rendered_mailed_and_recorded_with_its_timeline() {
+    let t = TestNotify::new().await;
+    let org = Caller::t1("organizer");
+    let r = t
+        .post("/notify/v1/send", &org, &email_send(&["ada@example.com"]))
+        .await;
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.bytes));
+    let d = &r.json()["data"]["deliveries"][0];
+    assert_eq!(d["status"], "sent");
+    assert_eq!(d["channel"], "email");
+    let mails = t.tp.outbox.sent_to("ada@example.com");
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].mail.subject, "Hello Ada");
+    assert_eq!(mails[0].mail.text, "Hi Ada");
+
+    let id = d["id"].as_str().unwrap();
+    let got = t.get(&format!("/notify/v1/deliveries/{id}"), &org).await;
+    assert_eq!(got.status, 200);
+    let body = got.json();
+    let statuses: Vec<&str> = body["data"]["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["queued", "sending", "sent"]);
+    assert_eq!(
+        got.json()["data"]["providerMessageId"],
+        mails[0].id.as_str()
+    );
+    assert_eq!(got.json()["data"]["attempts"], 1);
+}
+
+#[tokio::test]
+async fn bad_sends_are_refused_naming_what_is_wrong_and_nothing_is_sent() {
+    let t = TestNotify::new().await;
+    let org = Caller::t1("organizer");
+    let with = |patch: Value| {
+        let mut b = email_send(&["ada@example.com"]);
+        for (k, v) in patch.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    let cases = [
+        (
+            with(json!({"channels": ["fax"]})),
+            400,
+            "ERR_NOTIFY_INVALID_CHANNEL",
+        ),
+        (
+            with(json!({"channels": []})),
+            400,
+            "ERR_NOTIFY_VALIDATION_ERROR",
+        ),
+        (
+            with(json!({"recipients": [{"email": "not-an-email"}]})),
+            400,
+            "ERR_NOTIFY_INVALID_CONTACT",
+        ),
+        (
+            with(json!({"channels": ["sms"], "recipients": [{"email": "a@b.io"}]})),
+            400,
+            "ERR_NOTIFY_INVALID_CONTACT",
+        ),
+        (
+            with(json!({"channels": ["sms"], "recipients": [{"phone": "12345"}]})),
+            400,
+            "ERR_NOTIFY_INVALID_CONTACT",
+        ),
+        (
+            with(json!({"channels": ["in_app"], "recipients": [{"email": "a@b.io"}]})),
+            400,
+            "ERR_NOTIFY_INVALID_CONTACT",
+        ),
+        (
+            with(json!({"recipients": []})),
+            400,
+            "ERR_NOTIFY_VALIDATION_ERROR",
+        ),
+        (
+            with(
+                json!({"recipients": (0..101).map(|i| json!({"email": format!("p{i}@example.com")})).collect::<Vec<_>>()}),
+            ),
+            400,
+            "ERR_NOTIFY_VALIDATION_ERROR",
+        ),
+        (
+            with(json!({"templateId": "00000000-0000-7000-8000-000000000000"})),
+            400,
+            "ERR_NOTIFY_VALIDATION_ERROR",
+        ),
+        (
+            with(json!({"scheduledAt": "2001-01-01T00:00:00Z"})),
+            400,
+            "ERR_NOTIFY_VALIDATION_ERROR",
+        ),
+        (
+            with(json!({"scheduledAt": "yesterday"})),
+            400,
+            "ERR_NOTIFY_VALIDATION_ERROR",
+        ),
+        (
+            with(json!({"category": "spam"})),
+            400,
+            "ERR_NOTIFY_VALIDATION_ERROR",
+        ),
+        (
+            with(json!({"variables": [1, 2]})),
+            400,
+            "ERR_NOTIFY_VALIDATION_ERROR",
+        ),
+        (
+            with(json!({"content": {"subject": "x".repeat(999), "text": "t"}})),
+            400,
+            "ERR_NOTIFY_VALIDATION_ERROR",
+        ),
+        (
+            with(json!({"content": {"text": "no subject"}})),
+            400,
+            "ERR_NOTIFY_VALIDATION_ERROR",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let r = t.post("/notify/v1/send", &org, &body).await;
+        r.assert_error(status, code);
+    }
+    let far = (t.state.now() + chrono::Duration::days(31)).to_rfc3339();
+    t.post("/notify/v1/send", &org, &with(json!({"scheduledAt": far})))
+        .await
+        .assert_error(400, "ERR_NOTIFY_VALIDATION_ERROR");
+    // The field is named.
+    let r = t
+        .post(
+            "/notify/v1/send",
+            &org,
+            &with(json!({"recipients": [{"email": "a@b.io"}, {"email": "nope"}]})),
+        )
+        .await;
+    assert!(
+        r.json()["error"]["details"]["fields"][0]["field"] == "recipients[1].email",
+        "{}",
+        r.json()
+    );
+    assert!(t.tp.outbox.sent().is_empty());
+    let list = t.get("/notify/v1/deliveries", &org).await;
+    assert_eq!(list.json()["data"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn only_organizers_send() {
+    let t = TestNotify::new().await;
+    t.post(
+        "/notify/v1/send",
+        &Caller::t1("user"),
+        &email_send(&["a@b.io"]),
+    )
+    .await
+    .assert_error(403, "ERR_NOTIFY_FORBIDDEN");
+    let anon = t
+        .call(
+            "POST",
+            "/notify/v1/send",
+            None,
+            Some(&email_send(&["a@b.io"])),
+        )
+        .await;
+    assert_eq!(anon.status, 401);
+}
+
+#[tokio::test]
+async fn a_channel_without_a_provider_is_refused_not_silently_dropped() {
+    let t = TestNotify::new()
+        .await
+        .with_state(|s| s.channels.sms = None);
+    let body = json!({
+        "channels": ["sms"], "recipients": [{"phone": "+14155550100"}],
+        "content": {"text": "Doors open at 7"}, "category": "transactional",
+    });
+    t.post("/notify/v1/send", &Caller::t1("organizer"), &body)
+        .await
+        .assert_error(400, "ERR_NOTIFY_CHANNEL_NOT_CONFIGURED");
+    assert!(t.recorder.sent().is_empty());
+}
+
+#[tokio::test]
+async fn an_sms_goes_to_the_provider() {
+    let t = TestNotify::new().await;
+    let body = json!({
+        "channels": ["sms"], "recipients": [{"phone": "+1 (415) 555-0100"}],
+        "content": {"text": "Doors open at {{time}}"}, "variables": {"time": "7pm"}, "category": "reminder",
+    });
+    let r = t
+        .post("/notify/v1/send", &Caller::t1("organizer"), &body)
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    assert_eq!(r.json()["data"]["deliveries"][0]["status"], "sent");
+    let sent = t.recorder.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        (sent[0].channel, sent[0].to.as_str(), sent[0].body.as_str()),
+        ("sms", "+14155550100", "Doors open at 7pm")
+    );
+}
+
+#[tokio::test]
+async fn the_same_send_with_one_idempotency_key_sends_once() {
+    let t = TestNotify::new().await;
+    let org = Caller::t1("organizer");
+    let body = email_send(&["ada@example.com", "bob@example.com"]);
+    let first = t
+        .call_with(
+            "POST",
+            "/notify/v1/send",
+            Some(&org),
+            Some(&body),
+            &[("idempotency-key", "send-42")],
+        )
+        .await;
+    let again = t
+        .call_with(
+            "POST",
+            "/notify/v1/send",
+            Some(&org),
+            Some(&body),
+            &[("idempotency-key", "send-42")],
+        )
+        .await;
+    assert_eq!((first.status.as_u16(), again.status.as_u16()), (202, 202));
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(first.json()["data"], again.json()["data"]);
+    assert_eq!(t.tp.outbox.sent().len(), 2);
+    let list = t.get("/notify/v1/deliveries", &org).await;
+    assert_eq!(list.json()["data"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_send_over_the_daily_quota_is_refused_whole_with_402() {
+    let t = TestNotify::new().await;
+    let admin = Caller::t1("admin");
+    let org = Caller::t1("organizer");
+    let r = t
+        .put(
+            "/notify/v1/admin/quotas",
+            &admin,
+            &json!({"channels": {"email": {"daily": 3}}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let ok = t
+        .post(
+            "/notify/v1/send",
+            &org,
+            &email_send(&["a@example.com", "b@example.com"]),
+        )
+        .await;
+    assert_eq!(ok.status, 202);
+    let over = t
+        .post(
+            "/notify/v1/send",
+            &org,
+            &email_send(&["c@example.com", "d@example.com"]),
+        )
+        .await;
+    over.assert_error(402, "ERR_NOTIFY_QUOTA_EXCEEDED");
+    let details = &over.json()["error"]["details"];
+    assert_eq!(
+        (details["channel"].as_str(), details["period"].as_str()),
+        (Some("email"), Some("daily"))
+    );
+    assert_eq!(
+        (
+            details["limit"].as_i64(),
+            details["used"].as_i64(),
+            details["requested"].as_i64()
+        ),
+        (Some(3), Some(2), Some(2))
+    );
+    // Nothing of the refused send happened.
+    assert_eq!(t.tp.outbox.sent().len(), 2);
+    let list = t.get("/notify/v1/deliveries", &org).await;
+    assert_eq!(list.json()["data"].as_array().unwrap().len(), 2);
+    let q = t.get("/notify/v1/admin/quotas", &admin).await;
+    let email = q.json()["data"]["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel"] == "email")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (
+            email["daily"]["used"].as_i64(),
+            email["daily"]["limit"].as_i64()
+        ),
+        (Some(2), Some(3))
+    );
+    // One more fits; a new day starts afresh.
+    assert_eq!(
+        t.post("/notify/v1/send", &org, &email_send(&["c@example.com"]))
+            .await
+            .status,
+        202
+    );
+    t.advance(chrono::Duration::days(1));
+    assert_eq!(
+        t.post(
+            "/notify/v1/send",
+            &org,
+            &email_send(&["e@example.com", "f@example.com"])
+        )
+        .await
+        .status,
+        202
+    );
+}
+
+#[tokio::test]
+async fn quotas_can_be_lowered_but_never_raised_above_the_plan() {
+    let t = TestNotify::new().await;
+    let admin = Caller::t3("admin");
+    let q = t.get("/notify/v1/admin/quotas", &admin).await;
+    assert_eq!(q.status, 200);
+    assert_eq!(q.json()["data"]["plan"], "STARTUP");
+    let email = &q.json()["data"]["channels"][0];
+    let plan_daily = email["daily"]["planLimit"].as_i64().unwrap();
+    let r = t
+        .put(
+            "/notify/v1/admin/quotas",
+            &admin,
+            &json!({"channels": {"email": {"daily": plan_daily + 1}}}),
+        )
+        .await;
+    r.assert_error(400, "ERR_NOTIFY_VALIDATION_ERROR");
+    assert_eq!(
+        r.json()["error"]["details"]["fields"][0]["field"],
+        "channels.email.daily"
+    );
+    t.put(
+        "/notify/v1/admin/quotas",
+        &admin,
+        &json!({"channels": {"pigeon": {}}}),
+    )
+    .await
+    .assert_error(400, "ERR_NOTIFY_INVALID_CHANNEL");
+    t.get("/notify/v1/admin/quotas", &Caller::t3("organizer"))
+        .await
+        .assert_error(403, "ERR_NOTIFY_FORBIDDEN");
+}
+
+#[tokio::test]
+async fn a_test_send_goes_to_the_caller_only() {
+    let t = TestNotify::new().await;
+    let org = Caller::t1("organizer");
+    let r = t
+        .post(
+            "/notify/v1/send/test",
+            &org,
+            &json!({"content": {"subject": "Hi {{name}}", "text": "Body"}, "variables": {"name": "Ada"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    assert_eq!(r.json()["data"]["sentTo"], org.email.as_str());
+    let mails = t.tp.outbox.sent();
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].mail.to, vec![org.email.clone()]);
+    assert_eq!(mails[0].mail.subject, "[TEST] Hi Ada");
+    t.post(
+        "/notify/v1/send/test",
+        &Caller::t1("user"),
+        &json!({"content": {"subject": "x", "text": "y"}}),
+    )
+    .await
+    .assert_error(403, "ERR_NOTIFY_FORBIDDEN");
+    // A body naming other recipients is refused outright.
+    t.post(
+        "/notify/v1/send/test",
+        &org,
+        &json!({"content": {"subject": "x", "text": "y"}, "recipients": [{"email": "victim@example.com"}]}),
+    )
+    .await
+    .assert_error(400, "ERR_NOTIFY_VALIDATION_ERROR");
+}
