@@ -6,3 +6,4 @@
 mod deliveries;
 mod helpers;
 mod send;
+mod checks;
