@@ -3,4 +3,5 @@
 //! test says so (scripts/test.sh runs the whole suite again with
 //! `EVENTZR_TEST_STORE=dynamodb`).
 
+mod channels;
 mod helpers;
