@@ -3,7 +3,8 @@
 //! test says so (scripts/test.sh runs the whole suite again with
 //! `EVENTZR_TEST_STORE=dynamodb`).
 
+mod channels;
+mod checks;
 mod deliveries;
 mod helpers;
 mod send;
-mod checks;
