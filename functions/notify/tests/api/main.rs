@@ -8,3 +8,4 @@ mod checks;
 mod deliveries;
 mod helpers;
 mod send;
+mod wire;

@@ -276,8 +276,6 @@ fn detail(e: &ChannelError) -> &str {
 }
 
 /// The partition of a tenant's last provider errors (one item per channel, sk = channel).
-/// TODO(lead): add to the key table in repo/mod.rs:
-/// `| provider last error | T#<t>#PROVIDER | <channel> | |`
 fn errors_partition(t: &TenantId) -> String {
     shared::store::tenant_pk(t, &["PROVIDER"])
 }
