@@ -1,10 +1,247 @@
-//! TODO(helper P): in-app inbox items and the unread counter.
+//! The in-app inbox (`T#<t>#U#<userId>#INBOX` / `<deliveryId>`) and its unread counter
+//! (`T#<t>#U#<userId>` / `INBOX#UNREAD`, attribute `count`). An item and the counter
+//! change in one transaction, each item change conditional on its read state, so the
+//! counter moves exactly once per item whatever the retries.
 
-use shared::{store::Store, tenant::TenantId};
+use serde::{Deserialize, Serialize};
+use shared::{
+    store::{
+        CancelReason, Condition, Key, Put, Query, ResumeKey, Store, StoreError, TransactOp, Update,
+        attr,
+    },
+    tenant::TenantId,
+};
 
-use crate::{domain::Delivery, error::NotifyResult};
+use crate::{
+    domain::{Category, Delivery, Priority},
+    error::{NotifyError, NotifyResult},
+};
 
-/// Puts an in_app delivery into its recipient's inbox (unread).
-pub async fn deliver(_store: &dyn Store, _t: &TenantId, _d: &Delivery) -> NotifyResult<()> {
-    Ok(())
+const UNREAD_SK: &str = "INBOX#UNREAD";
+const COUNT: &str = "count";
+const READ: &str = "read";
+/// Items marked read per transaction by [`mark_all_read`] (plus the counter: within
+/// DynamoDB's 100 actions).
+const BATCH: usize = 25;
+/// Items one unread-filtered page reads at most before answering (with a cursor), so an
+/// inbox of many read items cannot make one request scan without end.
+const MAX_SCANNED: usize = 500;
+
+/// One message in a person's inbox; `id` is its delivery's id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InboxItem {
+    pub id: String,
+    pub title: String,
+    pub body: String,
+    pub category: Category,
+    pub priority: Priority,
+    pub created_at: String,
+    pub read: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_at: Option<String>,
+}
+
+/// Puts an in_app delivery into its recipient's inbox (unread) and counts it. Delivering
+/// the same delivery again changes nothing.
+pub async fn deliver(store: &dyn Store, t: &TenantId, d: &Delivery) -> NotifyResult<()> {
+    let user = d.recipient.user_id.as_deref().ok_or_else(|| {
+        NotifyError::Internal(format!("in_app delivery {} has no recipient userId", d.id))
+    })?;
+    let entry = InboxItem {
+        id: d.id.clone(),
+        title: d.content.subject.clone().unwrap_or_default(),
+        body: d.content.text.clone().unwrap_or_else(|| d.content.plain()),
+        category: d.category,
+        priority: d.priority,
+        created_at: d.created_at.clone(),
+        read: false,
+        read_at: None,
+    };
+    let item = super::item(&super::inbox_item(t, user, &d.id), &entry, "inbox item")?;
+    let ops = vec![
+        TransactOp::Put(Put::new(item).when(Condition::item_absent())),
+        TransactOp::Update(Update::new(counter(t, user)).add(COUNT, 1)),
+    ];
+    match commit(store, ops).await? {
+        Committed::Yes | Committed::ConditionFailed => Ok(()),
+    }
+}
+
+/// One page of `user_id`'s inbox, newest first (delivery ids are UUIDv7), from `start`.
+/// Returns the items and where the next page starts (None: the end).
+pub async fn page(
+    store: &dyn Store,
+    t: &TenantId,
+    user_id: &str,
+    limit: u32,
+    mut start: Option<ResumeKey>,
+    unread_only: bool,
+) -> NotifyResult<(Vec<InboxItem>, Option<ResumeKey>)> {
+    let pk = super::inbox_partition(t, user_id);
+    // Unfiltered, one more than the page tells exactly whether more follow; filtered,
+    // wide batches keep the round trips few.
+    let batch = if unread_only { 100 } else { limit + 1 };
+    let (mut out, mut scanned) = (Vec::new(), 0usize);
+    loop {
+        let found = store
+            .query(
+                Query::partition(&pk)
+                    .backward()
+                    .limit(batch)
+                    .resume(start)
+                    .consistent(),
+            )
+            .await?;
+        for item in &found.items {
+            let entry: InboxItem = super::record(item, "inbox item")?;
+            scanned += 1;
+            if unread_only && entry.read {
+                if scanned >= MAX_SCANNED {
+                    return Ok((out, Some(resume_after(&pk, &entry.id))));
+                }
+                continue;
+            }
+            if out.len() == limit as usize {
+                let last = out.last().map(|e: &InboxItem| resume_after(&pk, &e.id));
+                return Ok((out, last));
+            }
+            out.push(entry);
+        }
+        match found.next {
+            Some(n) => start = Some(n),
+            None => return Ok((out, None)),
+        }
+    }
+}
+
+/// How many of `user_id`'s inbox items are unread.
+pub async fn unread_count(store: &dyn Store, t: &TenantId, user_id: &str) -> NotifyResult<u64> {
+    let count = store
+        .get(&counter(t, user_id))
+        .await?
+        .and_then(|i| i.get_i64(COUNT))
+        .unwrap_or(0);
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
+/// What [`mark_read`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkRead {
+    Marked,
+    AlreadyRead,
+    NotFound,
+}
+
+/// Marks item `id` of `user_id` read (and counts it off) if it is unread.
+pub async fn mark_read(
+    store: &dyn Store,
+    t: &TenantId,
+    user_id: &str,
+    id: &str,
+    now: &str,
+) -> NotifyResult<MarkRead> {
+    let key = super::inbox_item(t, user_id, id);
+    match commit(store, read_ops(t, user_id, std::slice::from_ref(&key), now)).await? {
+        Committed::Yes => Ok(MarkRead::Marked),
+        Committed::ConditionFailed => Ok(match store.get(&key).await? {
+            Some(_) => MarkRead::AlreadyRead,
+            None => MarkRead::NotFound,
+        }),
+    }
+}
+
+/// Marks every unread item of `user_id` read; returns their ids. The counter drops by
+/// exactly the number marked, so a message arriving meanwhile stays counted.
+pub async fn mark_all_read(
+    store: &dyn Store,
+    t: &TenantId,
+    user_id: &str,
+    now: &str,
+) -> NotifyResult<Vec<String>> {
+    let mut unread = Vec::new();
+    let mut start = None;
+    loop {
+        let (found, next) = page(store, t, user_id, 100, start, true).await?;
+        unread.extend(found.into_iter().map(|e| e.id));
+        match next {
+            Some(n) => start = Some(n),
+            None => break,
+        }
+    }
+    let mut marked = Vec::new();
+    for ids in unread.chunks(BATCH) {
+        let keys: Vec<Key> = ids
+            .iter()
+            .map(|id| super::inbox_item(t, user_id, id))
+            .collect();
+        match commit(store, read_ops(t, user_id, &keys, now)).await? {
+            Committed::Yes => marked.extend(ids.iter().cloned()),
+            // One was read meanwhile: mark the rest one by one.
+            Committed::ConditionFailed => {
+                for id in ids {
+                    if mark_read(store, t, user_id, id, now).await? == MarkRead::Marked {
+                        marked.push(id.clone());
+                    }
+                }
+            }
+        }
+    }
+    Ok(marked)
+}
+
+/// Marks `keys` read, each only if unread, and counts them off.
+fn read_ops(t: &TenantId, user_id: &str, keys: &[Key], now: &str) -> Vec<TransactOp> {
+    let mut ops: Vec<TransactOp> = keys
+        .iter()
+        .map(|k| {
+            TransactOp::Update(
+                Update::new(k.clone())
+                    .set(READ, true)
+                    .set("readAt", now)
+                    .when(Condition::item_present().and(Condition::eq(READ, false))),
+            )
+        })
+        .collect();
+    ops.push(TransactOp::Update(
+        Update::new(counter(t, user_id)).add(COUNT, -(keys.len() as i64)),
+    ));
+    ops
+}
+
+enum Committed {
+    Yes,
+    /// A condition of the transaction did not hold; nothing was written.
+    ConditionFailed,
+}
+
+async fn commit(store: &dyn Store, ops: Vec<TransactOp>) -> NotifyResult<Committed> {
+    match store.transact(ops).await {
+        Ok(()) => Ok(Committed::Yes),
+        Err(StoreError::TransactionCanceled { reasons })
+            if reasons.contains(&CancelReason::ConditionFailed) =>
+        {
+            Ok(Committed::ConditionFailed)
+        }
+        // Cancelled by a concurrent transaction on the same items: a retry will do.
+        Err(e @ StoreError::TransactionCanceled { .. }) => {
+            Err(NotifyError::Api(shared::ApiError::unavailable(e)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn counter(t: &TenantId, user_id: &str) -> Key {
+    super::user_item(t, user_id, UNREAD_SK)
+}
+
+/// Where a backward query resumes after item `id`.
+fn resume_after(pk: &str, id: &str) -> ResumeKey {
+    ResumeKey(
+        [
+            (attr::PK.to_owned(), pk.to_owned()),
+            (attr::SK.to_owned(), id.to_owned()),
+        ]
+        .into(),
+    )
 }

@@ -7,5 +7,6 @@ mod channels;
 mod checks;
 mod deliveries;
 mod helpers;
+mod people;
 mod send;
 mod wire;

@@ -1,8 +1,35 @@
-//! TODO(helper P)
+//! `/notifications`: the caller's in-app inbox. Items live under the caller's own
+//! partition, so another person's (or tenant's) item is simply not found. Marking an item
+//! read also moves its delivery to `read`.
 
-use axum::Router;
+use std::collections::BTreeMap;
 
-use crate::state::NotifyState;
+use axum::{
+    Router,
+    extract::{FromRequestParts, Path, Query, State},
+    routing::{get, post},
+};
+use http::request::Parts;
+use serde::Serialize;
+use shared::{
+    ApiError, Envelope,
+    auth::Claims,
+    idempotency::{self, Idempotency},
+    openapi::{Data, IdempotencyKey, Paged},
+    paging::{CursorScope, PageParams},
+    tenant::TenantId,
+};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use crate::{
+    domain::{Category, Priority, Status},
+    error::{NotifyError, NotifyResult},
+    repo::{
+        deliveries,
+        inbox::{self, InboxItem, MarkRead},
+    },
+    state::NotifyState,
+};
 
 // Routes (listed in the parent module):
 // ("GET", "/notify/v1/notifications"),
@@ -10,11 +37,260 @@ use crate::state::NotifyState;
 // ("POST", "/notify/v1/notifications/{notificationId}/read"),
 // ("POST", "/notify/v1/notifications/read-all"),
 
-pub fn router(_st: &NotifyState) -> Router<NotifyState> {
+pub fn router(st: &NotifyState) -> Router<NotifyState> {
     Router::new()
+        .route("/notify/v1/notifications", get(list))
+        .route("/notify/v1/notifications/unread-count", get(unread_count))
+        .route("/notify/v1/notifications/{notificationId}/read", post(read))
+        .route("/notify/v1/notifications/read-all", post(read_all))
+        .route_layer(axum::middleware::from_fn_with_state(
+            Idempotency::for_service(&st.platform, crate::SERVICE, st.store.clone()),
+            idempotency::middleware,
+        ))
+}
+
+/// One inbox item.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationView {
+    /// The id of the `in_app` delivery that put it here.
+    #[schema(format = "uuid")]
+    pub id: String,
+    /// The message's subject.
+    pub title: String,
+    /// The message's text.
+    pub body: String,
+    pub category: Category,
+    pub priority: Priority,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    pub read: bool,
+    /// When it was marked read.
+    #[schema(format = DateTime)]
+    pub read_at: Option<String>,
+}
+
+impl From<InboxItem> for NotificationView {
+    fn from(i: InboxItem) -> Self {
+        NotificationView {
+            id: i.id,
+            title: i.title,
+            body: i.body,
+            category: i.category,
+            priority: i.priority,
+            created_at: i.created_at,
+            read: i.read,
+            read_at: i.read_at,
+        }
+    }
+}
+
+/// `?unread=` of `GET /notifications`.
+pub struct UnreadFilter(bool);
+
+impl<S: Send + Sync> FromRequestParts<S> for UnreadFilter {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, st: &S) -> Result<Self, ApiError> {
+        let Query(q) = Query::<BTreeMap<String, String>>::from_request_parts(parts, st)
+            .await
+            .map_err(|_| ApiError::field("query", "is not a valid query string"))?;
+        match q.get("unread").map(String::as_str) {
+            None | Some("false") => Ok(UnreadFilter(false)),
+            Some("true") => Ok(UnreadFilter(true)),
+            Some(_) => Err(ApiError::field("unread", "must be true or false")),
+        }
+    }
+}
+
+/// The query of `GET /notifications` as documented.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // a schema only
+pub struct ListQuery {
+    /// Items per page, 1-100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+    /// `page.next_cursor` of the previous page (bound to the same `unread`).
+    cursor: Option<String>,
+    /// `true`: only unread items.
+    unread: Option<bool>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/notify/v1/notifications",
+    operation_id = "list_notifications",
+    tag = "people",
+    summary = "List the caller's in-app notifications",
+    description = "The caller's inbox, newest first, one cursor page at a time; \
+        `unread=true` keeps the unread ones only (a page may then hold fewer items than \
+        `limit` while `page.has_more` is true).",
+    params(ListQuery),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "One page of the inbox", body = Paged<NotificationView>),
+        (status = 400, description = "`ERR_NOTIFY_VALIDATION`: `limit` or `unread` is invalid; \
+            `ERR_NOTIFY_INVALID_CURSOR`: the cursor is tampered, expired or was issued for \
+            another query, caller or tenant"),
+    )
+)]
+pub async fn list(
+    State(st): State<NotifyState>,
+    caller: Claims,
+    page: PageParams,
+    UnreadFilter(unread): UnreadFilter,
+) -> Result<Envelope<Vec<NotificationView>>, ApiError> {
+    let scope = CursorScope::new(
+        &caller,
+        format!("GET /notify/v1/notifications?unread={unread}"),
+    );
+    let start = st.platform.cursors.resume(&scope, &page).await?;
+    let (items, next) = inbox::page(
+        st.store(),
+        &caller.tenant(),
+        &caller.sub,
+        page.limit,
+        start,
+        unread,
+    )
+    .await?;
+    let page = st
+        .platform
+        .cursors
+        .page(&scope, page.limit, next.as_ref())
+        .await?;
+    let views = items.into_iter().map(Into::into).collect();
+    Ok(Envelope::ok(views).with_page(page))
+}
+
+/// `{count}` of unread items.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnreadCount {
+    pub count: u64,
+}
+
+#[utoipa::path(
+    get,
+    path = "/notify/v1/notifications/unread-count",
+    operation_id = "count_unread_notifications",
+    tag = "people",
+    summary = "Count the caller's unread in-app notifications",
+    description = "One counter read (kept with every delivery and read), cheap enough to poll.",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The number of unread items", body = Data<UnreadCount>),
+    )
+)]
+pub async fn unread_count(
+    State(st): State<NotifyState>,
+    caller: Claims,
+) -> Result<Envelope<UnreadCount>, ApiError> {
+    let count = inbox::unread_count(st.store(), &caller.tenant(), &caller.sub).await?;
+    Ok(Envelope::ok(UnreadCount { count }))
+}
+
+/// `POST /notifications/{notificationId}/read`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MarkedRead {
+    #[schema(format = "uuid")]
+    pub id: String,
+    pub read: bool,
+    /// False when the item was already read (nothing changed).
+    pub changed: bool,
+}
+
+#[utoipa::path(
+    post,
+    path = "/notify/v1/notifications/{notificationId}/read",
+    operation_id = "read_notification",
+    tag = "people",
+    summary = "Mark one of the caller's notifications read",
+    description = "Marks the item read, counts it off the unread count and moves its delivery \
+        to `read`. An item already read stays as it is (`changed: false`).",
+    params(
+        ("notificationId" = String, Path, format = "uuid", description = "The item's `id`"),
+        IdempotencyKey,
+    ),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The item is read", body = Data<MarkedRead>),
+        (status = 404, description = "`ERR_NOTIFY_NOT_FOUND`: the caller has no item with this id"),
+    )
+)]
+pub async fn read(
+    State(st): State<NotifyState>,
+    caller: Claims,
+    Path(id): Path<String>,
+) -> Result<Envelope<MarkedRead>, ApiError> {
+    // Ids are UUIDs; anything else (say, a 2 KiB segment DynamoDB would refuse as a key)
+    // names no item.
+    if uuid::Uuid::parse_str(&id).is_err() {
+        return Err(NotifyError::NotFound.into());
+    }
+    let (t, now) = (caller.tenant(), st.now());
+    let stamp = shared::clock::rfc3339_millis(now);
+    let outcome = inbox::mark_read(st.store(), &t, &caller.sub, &id, &stamp).await?;
+    if outcome == MarkRead::NotFound {
+        return Err(NotifyError::NotFound.into());
+    }
+    // Also when already read: completes a move an earlier request could not make.
+    delivery_read(&st, &t, &id).await?;
+    Ok(Envelope::ok(MarkedRead {
+        id,
+        read: true,
+        changed: outcome == MarkRead::Marked,
+    }))
+}
+
+/// `POST /notifications/read-all`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadAll {
+    /// How many items were unread and are now read.
+    pub updated: u64,
+}
+
+#[utoipa::path(
+    post,
+    path = "/notify/v1/notifications/read-all",
+    operation_id = "read_all_notifications",
+    tag = "people",
+    summary = "Mark all the caller's notifications read",
+    description = "Marks every unread item read (their deliveries move to `read`); the unread \
+        count drops by that number (to 0 unless a message arrived meanwhile).",
+    params(IdempotencyKey),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "How many items were marked", body = Data<ReadAll>),
+    )
+)]
+pub async fn read_all(
+    State(st): State<NotifyState>,
+    caller: Claims,
+) -> Result<Envelope<ReadAll>, ApiError> {
+    let t = caller.tenant();
+    let stamp = shared::clock::rfc3339_millis(st.now());
+    let marked = inbox::mark_all_read(st.store(), &t, &caller.sub, &stamp).await?;
+    for id in &marked {
+        delivery_read(&st, &t, id).await?;
+    }
+    Ok(Envelope::ok(ReadAll {
+        updated: marked.len() as u64,
+    }))
+}
+
+/// Moves delivery `id` to `read`. None from the repository (gone, or already moved on)
+/// is fine: the inbox is what the person sees.
+async fn delivery_read(st: &NotifyState, t: &TenantId, id: &str) -> NotifyResult<()> {
+    if let Some(d) = deliveries::get(st.store(), t, id).await? {
+        deliveries::transition(st.store(), st.now(), &d, Status::Read, None).await?;
+    }
+    Ok(())
 }
 
 /// This module's part of the OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    utoipa::openapi::OpenApi::default()
+    #[derive(OpenApi)]
+    #[openapi(paths(list, unread_count, read, read_all))]
+    struct Doc;
+    Doc::openapi()
 }

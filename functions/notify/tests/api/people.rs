@@ -1,0 +1,634 @@
+//! Route group `people`: preferences (and the tenant's defaults), push devices, the
+//! in-app inbox.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use notify::{
+    channels::{ChannelError, PushMessage, PushSender},
+    domain::{
+        Category, Channel, Delivery, Priority, Recipient, Status, delivery::Rendered,
+        preferences::Preferences,
+    },
+    repo,
+};
+use serde_json::{Value, json};
+use shared::{
+    ids::{new_id, sha256_hex},
+    testing::{Reply, t1},
+};
+
+use crate::helpers::{Caller, TENANT_1, TestNotify};
+
+const PREFS: &str = "/notify/v1/preferences";
+const DEFAULTS: &str = "/notify/v1/preferences/defaults";
+const DEVICES: &str = "/notify/v1/devices";
+const INBOX: &str = "/notify/v1/notifications";
+const UNREAD: &str = "/notify/v1/notifications/unread-count";
+const READ_ALL: &str = "/notify/v1/notifications/read-all";
+
+#[track_caller]
+fn ok(r: &Reply, status: u16) -> Value {
+    assert_eq!(
+        r.status.as_u16(),
+        status,
+        "{}",
+        String::from_utf8_lossy(&r.bytes)
+    );
+    r.json()
+}
+
+/// The fields a 400 VALIDATION names.
+#[track_caller]
+fn bad_fields(r: &Reply) -> Vec<String> {
+    r.assert_error(400, "ERR_NOTIFY_VALIDATION");
+    r.json()["error"]["details"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn user() -> Caller {
+    Caller::t1("user")
+}
+
+// ---------------------------------------------------------------- preferences
+
+fn paris_prefs() -> Value {
+    json!({
+        "channels": {"marketing": {"sms": false, "email": true}, "reminder": {"push": false}},
+        "quietHours": {"start": "22:00", "end": "07:00", "timezone": "Europe/Paris"},
+        "dailyCaps": {"marketing": 3}
+    })
+}
+
+#[tokio::test]
+async fn preferences_round_trip_and_become_the_callers_own() {
+    let t = TestNotify::new().await;
+    let before = ok(&t.get(PREFS, &user()).await, 200);
+    assert_eq!(before["data"]["source"], "built_in");
+    assert_eq!(before["data"]["channels"]["marketing"]["sms"], true);
+    assert!(before["data"]["quietHours"].is_null());
+
+    let put = ok(&t.put(PREFS, &user(), &paris_prefs()).await, 200);
+    assert_eq!(put["data"]["source"], "own");
+
+    let got = ok(&t.get(PREFS, &user()).await, 200)["data"].clone();
+    assert_eq!(got["source"], "own");
+    assert!(got["updatedAt"].is_string());
+    assert_eq!(got["channels"]["marketing"]["sms"], false);
+    assert_eq!(got["channels"]["marketing"]["email"], true);
+    assert_eq!(got["channels"]["reminder"]["push"], false);
+    assert_eq!(got["channels"]["reminder"]["in_app"], true);
+    // Essential categories always show opted in.
+    assert_eq!(got["channels"]["transactional"]["sms"], true);
+    assert_eq!(
+        got["quietHours"],
+        json!({"start": "22:00", "end": "07:00", "timezone": "Europe/Paris"})
+    );
+    assert_eq!(got["dailyCaps"], json!({"marketing": 3}));
+
+    // The send path reads the same.
+    let p = repo::preferences::effective(t.state.store(), &t1(), Some("user-1"))
+        .await
+        .unwrap();
+    assert!(!p.allows(Category::Marketing, Channel::Sms));
+    assert!(p.allows(Category::Transactional, Channel::Sms));
+    assert_eq!(p.daily_cap(Category::Marketing), Some(3));
+    assert!(p.quiet_hours().is_some());
+
+    // Replacing means replacing: what is left out is back to opted in, no quiet hours.
+    ok(&t.put(PREFS, &user(), &json!({})).await, 200);
+    let got = ok(&t.get(PREFS, &user()).await, 200)["data"].clone();
+    assert_eq!(got["channels"]["marketing"]["sms"], true);
+    assert!(got["quietHours"].is_null());
+    assert_eq!(got["dailyCaps"], json!({}));
+}
+
+#[tokio::test]
+async fn a_person_without_preferences_gets_the_tenant_defaults() {
+    let t = TestNotify::new().await;
+    let organizer = Caller::t1("organizer");
+    let defaults =
+        json!({"channels": {"marketing": {"email": false}}, "dailyCaps": {"reminder": 2}});
+    let put = ok(&t.put(DEFAULTS, &organizer, &defaults).await, 200);
+    assert_eq!(put["data"]["source"], "tenant_defaults");
+
+    let got = ok(&t.get(PREFS, &user()).await, 200)["data"].clone();
+    assert_eq!(got["source"], "tenant_defaults");
+    assert_eq!(got["channels"]["marketing"]["email"], false);
+    assert_eq!(got["dailyCaps"], json!({"reminder": 2}));
+    let read = ok(&t.get(DEFAULTS, &organizer).await, 200)["data"].clone();
+    assert_eq!(read["channels"], got["channels"]);
+
+    // Address-only recipients and people without preferences: the defaults.
+    let store = t.state.store();
+    for who in [None, Some("nobody")] {
+        let p = repo::preferences::effective(store, &t1(), who)
+            .await
+            .unwrap();
+        assert!(!p.allows(Category::Marketing, Channel::Email));
+        assert_eq!(p.daily_cap(Category::Reminder), Some(2));
+    }
+    // Own preferences win over the defaults.
+    ok(&t.put(PREFS, &user(), &json!({})).await, 200);
+    let own = repo::preferences::effective(store, &t1(), Some("user-1"))
+        .await
+        .unwrap();
+    assert_eq!(own, Preferences::default());
+
+    // Another tenant's people are not affected.
+    let other = ok(&t.get(PREFS, &Caller::t3("user")).await, 200)["data"].clone();
+    assert_eq!(other["source"], "built_in");
+    assert_eq!(other["channels"]["marketing"]["email"], true);
+}
+
+#[tokio::test]
+async fn the_tenant_defaults_are_for_organizers_only() {
+    let t = TestNotify::new().await;
+    t.get(DEFAULTS, &user())
+        .await
+        .assert_error(403, "ERR_NOTIFY_FORBIDDEN");
+    t.put(DEFAULTS, &user(), &json!({}))
+        .await
+        .assert_error(403, "ERR_NOTIFY_FORBIDDEN");
+    let built_in = ok(&t.get(DEFAULTS, &Caller::t1("admin")).await, 200);
+    assert_eq!(built_in["data"]["source"], "built_in");
+    t.call("GET", PREFS, None, None)
+        .await
+        .assert_error(401, "ERR_NOTIFY_UNAUTHORIZED");
+}
+
+#[tokio::test]
+async fn invalid_preferences_are_refused_naming_the_field_and_nothing_is_saved() {
+    let t = TestNotify::new().await;
+    let cases = [
+        (
+            json!({"quietHours": {"start": "22:00", "end": "07:00", "timezone": "Europe/Atlantis"}}),
+            "quietHours.timezone",
+        ),
+        (
+            json!({"quietHours": {"start": "10pm", "end": "07:00", "timezone": "UTC"}}),
+            "quietHours.start",
+        ),
+        (
+            json!({"quietHours": {"start": "22:00", "end": "22:00", "timezone": "UTC"}}),
+            "quietHours.end",
+        ),
+        (
+            json!({"quietHours": {"start": "22:00", "timezone": "UTC"}}),
+            "quietHours.end",
+        ),
+        (
+            json!({"dailyCaps": {"marketing": 1001}}),
+            "dailyCaps.marketing",
+        ),
+        (
+            json!({"dailyCaps": {"marketing": -1}}),
+            "dailyCaps.marketing",
+        ),
+        (json!({"dailyCaps": {"system": 5}}), "dailyCaps.system"),
+        (
+            json!({"channels": {"gossip": {"email": true}}}),
+            "channels.gossip",
+        ),
+        (
+            json!({"channels": {"marketing": {"pigeon": true}}}),
+            "channels.marketing.pigeon",
+        ),
+        (
+            json!({"channels": {"transactional": {"email": false}}}),
+            "channels.transactional.email",
+        ),
+        (
+            json!({"channels": {"marketing": {"sms": "no"}}}),
+            "channels.marketing.sms",
+        ),
+        (json!({"timezone": "UTC"}), "timezone"),
+    ];
+    for (body, field) in &cases {
+        let r = t.put(PREFS, &user(), body).await;
+        assert_eq!(bad_fields(&r), [*field], "{body}");
+    }
+    let r = t.put(DEFAULTS, &Caller::t1("organizer"), &cases[0].0).await;
+    assert_eq!(bad_fields(&r), ["quietHours.timezone"]);
+    assert_eq!(
+        ok(&t.get(PREFS, &user()).await, 200)["data"]["source"],
+        "built_in"
+    );
+}
+
+// ---------------------------------------------------------------- devices
+
+fn local_endpoint(platform: &str, token: &str) -> String {
+    format!(
+        "local:push:{platform}:{}",
+        &sha256_hex(token.as_bytes())[..16]
+    )
+}
+
+async fn register(t: &TestNotify, caller: &Caller, token: &str) -> Reply {
+    t.post(DEVICES, caller, &json!({"platform": "ios", "token": token}))
+        .await
+}
+
+#[tokio::test]
+async fn a_device_is_registered_with_the_push_provider_and_the_token_is_kept_nowhere() {
+    let t = TestNotify::new().await;
+    let token = "apns-token-0123456789abcdef";
+    let r = register(&t, &user(), token).await;
+    let body = ok(&r, 201);
+    let id = body["data"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(body["data"]["platform"], "ios");
+    assert!(!String::from_utf8_lossy(&r.bytes).contains(token));
+
+    let devices = repo::devices::list(t.state.store(), &t1(), "user-1")
+        .await
+        .unwrap();
+    assert_eq!(devices.len(), 1);
+    assert_eq!(devices[0].id, id);
+    assert_eq!(devices[0].endpoint, local_endpoint("ios", token));
+    let stored = t
+        .state
+        .store()
+        .get(&repo::user_item(&t1(), "user-1", &format!("DEVICE#{id}")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!format!("{stored:?}").contains(token));
+}
+
+#[tokio::test]
+async fn registering_the_same_token_again_answers_the_same_device() {
+    let t = TestNotify::new().await;
+    let first = ok(&register(&t, &user(), "tok-1").await, 201);
+    let again = ok(&register(&t, &user(), "tok-1").await, 200);
+    assert_eq!(first["data"]["id"], again["data"]["id"]);
+    let other = ok(&register(&t, &user(), "tok-2").await, 201);
+    assert_ne!(first["data"]["id"], other["data"]["id"]);
+    // Same token on another platform: another device.
+    let web = t
+        .post(
+            DEVICES,
+            &user(),
+            &json!({"platform": "web", "token": "tok-1"}),
+        )
+        .await;
+    assert_ne!(ok(&web, 201)["data"]["id"], first["data"]["id"]);
+    let n = repo::devices::list(t.state.store(), &t1(), "user-1")
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(n, 3);
+}
+
+#[tokio::test]
+async fn a_person_has_at_most_twenty_devices() {
+    let t = TestNotify::new().await;
+    for i in 0..20 {
+        ok(&register(&t, &user(), &format!("tok-{i}")).await, 201);
+    }
+    let r = register(&t, &user(), "tok-20").await;
+    assert_eq!(bad_fields(&r), ["devices"]);
+    // A known token is still answered; another person is not limited by this one.
+    ok(&register(&t, &user(), "tok-3").await, 200);
+    ok(&register(&t, &user().sub("user-2"), "tok-20").await, 201);
+}
+
+#[tokio::test]
+async fn invalid_device_bodies_are_refused_naming_the_field() {
+    let t = TestNotify::new().await;
+    let cases = [
+        (json!({"platform": "blackberry", "token": "x"}), "platform"),
+        (json!({"platform": "ios", "token": "  "}), "token"),
+        (
+            json!({"platform": "ios", "token": "x".repeat(4097)}),
+            "token",
+        ),
+        (json!({"platform": "ios"}), "token"),
+        (
+            json!({"platform": "ios", "token": "x", "userId": "u"}),
+            "userId",
+        ),
+    ];
+    for (body, field) in cases {
+        let r = t.post(DEVICES, &user(), &body).await;
+        assert_eq!(bad_fields(&r), [field]);
+    }
+}
+
+#[tokio::test]
+async fn a_device_can_be_removed_by_its_owner_only() {
+    let t = TestNotify::new().await;
+    let id = ok(&register(&t, &user(), "tok-1").await, 201)["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("{DEVICES}/{id}");
+    // Another person of the tenant, the same sub in another tenant, unknown ids: 404.
+    for caller in [user().sub("user-2"), Caller::t3("user").sub("user-1")] {
+        t.delete(&path, &caller)
+            .await
+            .assert_error(404, "ERR_NOTIFY_NOT_FOUND");
+    }
+    for bad in ["0123456789abcdef0123456789abcdef", "not-a-device"] {
+        t.delete(&format!("{DEVICES}/{bad}"), &user())
+            .await
+            .assert_error(404, "ERR_NOTIFY_NOT_FOUND");
+    }
+    let gone = ok(&t.delete(&path, &user()).await, 200);
+    assert_eq!(gone["data"], json!({"id": id, "deleted": true}));
+    assert!(
+        repo::devices::list(t.state.store(), &t1(), "user-1")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    t.delete(&path, &user())
+        .await
+        .assert_error(404, "ERR_NOTIFY_NOT_FOUND");
+    // Registering it again makes it new again.
+    ok(&register(&t, &user(), "tok-1").await, 201);
+}
+
+#[tokio::test]
+async fn registering_a_device_without_a_push_provider_is_refused() {
+    let t = TestNotify::new()
+        .await
+        .with_state(|s| s.channels.push = None);
+    let r = register(&t, &user(), "tok-1").await;
+    r.assert_error(400, "ERR_NOTIFY_CHANNEL_NOT_CONFIGURED");
+    assert_eq!(r.json()["error"]["details"]["channel"], "push");
+}
+
+/// A push provider that cannot be reached.
+struct Down;
+
+#[async_trait]
+impl PushSender for Down {
+    async fn register(&self, _: &str, _: &str) -> Result<String, ChannelError> {
+        Err(ChannelError::Unavailable("connection reset".into()))
+    }
+    async fn unregister(&self, _: &str) -> Result<(), ChannelError> {
+        Err(ChannelError::Throttled("slow down".into()))
+    }
+    async fn send(&self, _: &str, _: &PushMessage) -> Result<String, ChannelError> {
+        Err(ChannelError::Unavailable("connection reset".into()))
+    }
+}
+
+#[tokio::test]
+async fn a_provider_failure_is_503_and_changes_nothing() {
+    let t = TestNotify::new().await;
+    let id = ok(&register(&t, &user(), "tok-1").await, 201)["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let t = t.with_state(|s| s.channels.push = Some(Arc::new(Down)));
+    let r = register(&t, &user(), "tok-2").await;
+    r.assert_error(503, "ERR_NOTIFY_PROVIDER_UNAVAILABLE");
+    assert!(r.header("retry-after").is_some());
+    t.delete(&format!("{DEVICES}/{id}"), &user())
+        .await
+        .assert_error(503, "ERR_NOTIFY_PROVIDER_UNAVAILABLE");
+    let left = repo::devices::list(t.state.store(), &t1(), "user-1")
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1, "the device is kept for a retry");
+}
+
+// ---------------------------------------------------------------- inbox
+
+/// An in_app delivery to `user` of T1.
+fn in_app(user: &str, subject: &str) -> Delivery {
+    let now = shared::clock::rfc3339_millis(chrono::Utc::now());
+    Delivery {
+        id: new_id().to_string(),
+        tenant_id: TENANT_1.into(),
+        send_id: new_id().to_string(),
+        channel: Channel::InApp,
+        category: Category::Reminder,
+        priority: Priority::High,
+        status: Status::Sent,
+        recipient: Recipient {
+            user_id: Some(user.into()),
+            ..Recipient::default()
+        },
+        created_by: "organizer-1".into(),
+        created_at: now.clone(),
+        updated_at: now,
+        template_id: None,
+        template_version: None,
+        locale: None,
+        content: Rendered {
+            subject: Some(subject.into()),
+            html: Some(format!("<p>{subject}</p>")),
+            text: Some(format!("{subject}, in text")),
+        },
+        scheduled_at: None,
+        attempts: 0,
+        next_attempt_at: None,
+        lease_until: None,
+        provider_message_id: None,
+        last_error: None,
+        timeline: Vec::new(),
+    }
+}
+
+/// Delivers `n` messages titled `m0`… to user-1, oldest first; returns their ids.
+async fn fill(t: &TestNotify, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let d = in_app("user-1", &format!("m{i}"));
+        repo::inbox::deliver(t.state.store(), &t1(), &d)
+            .await
+            .unwrap();
+        ids.push(d.id);
+    }
+    ids
+}
+
+fn titles(body: &Value) -> Vec<String> {
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn unread(t: &TestNotify, caller: &Caller) -> u64 {
+    ok(&t.get(UNREAD, caller).await, 200)["data"]["count"]
+        .as_u64()
+        .unwrap()
+}
+
+fn read_path(id: &str) -> String {
+    format!("{INBOX}/{id}/read")
+}
+
+#[tokio::test]
+async fn the_inbox_lists_the_callers_own_items_newest_first() {
+    let t = TestNotify::new().await;
+    fill(&t, 3).await;
+    let d = in_app("user-2", "for someone else");
+    repo::inbox::deliver(t.state.store(), &t1(), &d)
+        .await
+        .unwrap();
+
+    let body = ok(&t.get(INBOX, &user()).await, 200);
+    assert_eq!(titles(&body), ["m2", "m1", "m0"]);
+    let first = &body["data"][0];
+    assert_eq!(first["body"], "m2, in text");
+    assert_eq!(first["category"], "reminder");
+    assert_eq!(first["priority"], "high");
+    assert_eq!(first["read"], false);
+    assert_eq!(body["page"]["has_more"], false);
+    assert_eq!(unread(&t, &user()).await, 3);
+    assert_eq!(unread(&t, &user().sub("user-2")).await, 1);
+    // Same sub, other tenant: nothing.
+    let other = ok(&t.get(INBOX, &Caller::t3("user").sub("user-1")).await, 200);
+    assert_eq!(other["data"], json!([]));
+}
+
+#[tokio::test]
+async fn delivering_the_same_delivery_twice_counts_it_once() {
+    let t = TestNotify::new().await;
+    let d = in_app("user-1", "once");
+    for _ in 0..2 {
+        repo::inbox::deliver(t.state.store(), &t1(), &d)
+            .await
+            .unwrap();
+    }
+    assert_eq!(unread(&t, &user()).await, 1);
+    assert_eq!(titles(&ok(&t.get(INBOX, &user()).await, 200)), ["once"]);
+}
+
+#[tokio::test]
+async fn the_inbox_pages_with_a_cursor_bound_to_its_filter() {
+    let t = TestNotify::new().await;
+    let ids = fill(&t, 5).await;
+    let mut seen = Vec::new();
+    let mut path = format!("{INBOX}?limit=2");
+    let mut cursors = Vec::new();
+    loop {
+        let body = ok(&t.get(&path, &user()).await, 200);
+        seen.extend(titles(&body));
+        match body["page"]["next_cursor"].as_str() {
+            Some(c) => {
+                cursors.push(c.to_owned());
+                path = format!("{INBOX}?limit=2&cursor={c}");
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["m4", "m3", "m2", "m1", "m0"]);
+    assert_eq!(cursors.len(), 2);
+
+    // Unread only, paged: m3 and m1 are read.
+    for id in [&ids[3], &ids[1]] {
+        ok(&t.post(&read_path(id), &user(), &json!({})).await, 200);
+    }
+    let page1 = ok(
+        &t.get(&format!("{INBOX}?unread=true&limit=2"), &user())
+            .await,
+        200,
+    );
+    assert_eq!(titles(&page1), ["m4", "m2"]);
+    let c = page1["page"]["next_cursor"].as_str().unwrap();
+    let page2 = ok(
+        &t.get(&format!("{INBOX}?unread=true&limit=2&cursor={c}"), &user())
+            .await,
+        200,
+    );
+    assert_eq!(titles(&page2), ["m0"]);
+    assert_eq!(page2["page"]["has_more"], false);
+
+    // A cursor of one filter (or caller) is not valid for another.
+    t.get(&format!("{INBOX}?limit=2&cursor={c}"), &user())
+        .await
+        .assert_error(400, "ERR_NOTIFY_INVALID_CURSOR");
+    t.get(
+        &format!("{INBOX}?unread=true&limit=2&cursor={c}"),
+        &user().sub("user-2"),
+    )
+    .await
+    .assert_error(400, "ERR_NOTIFY_INVALID_CURSOR");
+    assert_eq!(
+        bad_fields(&t.get(&format!("{INBOX}?unread=yes"), &user()).await),
+        ["unread"]
+    );
+    assert_eq!(
+        bad_fields(&t.get(&format!("{INBOX}?limit=0"), &user()).await),
+        ["limit"]
+    );
+}
+
+#[tokio::test]
+async fn reading_an_item_counts_it_off_once() {
+    let t = TestNotify::new().await;
+    let ids = fill(&t, 3).await;
+    let first = ok(&t.post(&read_path(&ids[1]), &user(), &json!({})).await, 200);
+    assert_eq!(
+        first["data"],
+        json!({"id": ids[1], "read": true, "changed": true})
+    );
+    assert_eq!(unread(&t, &user()).await, 2);
+    let again = ok(&t.post(&read_path(&ids[1]), &user(), &json!({})).await, 200);
+    assert_eq!(again["data"]["changed"], false);
+    assert_eq!(unread(&t, &user()).await, 2);
+
+    let body = ok(&t.get(INBOX, &user()).await, 200);
+    let item = &body["data"][1];
+    assert_eq!(
+        (item["title"].as_str(), item["read"].as_bool()),
+        (Some("m1"), Some(true))
+    );
+    assert!(item["readAt"].is_string());
+    assert_eq!(body["data"][0]["read"], false);
+}
+
+#[tokio::test]
+async fn another_persons_or_tenants_item_is_not_found() {
+    let t = TestNotify::new().await;
+    let ids = fill(&t, 1).await;
+    let path = read_path(&ids[0]);
+    for caller in [user().sub("user-2"), Caller::t3("user").sub("user-1")] {
+        t.post(&path, &caller, &json!({}))
+            .await
+            .assert_error(404, "ERR_NOTIFY_NOT_FOUND");
+    }
+    for bad in [new_id().to_string(), "not-a-uuid".into()] {
+        t.post(&read_path(&bad), &user(), &json!({}))
+            .await
+            .assert_error(404, "ERR_NOTIFY_NOT_FOUND");
+    }
+    assert_eq!(unread(&t, &user()).await, 1);
+    assert_eq!(unread(&t, &user().sub("user-2")).await, 0);
+    // Nothing was created under the other callers.
+    let other = ok(&t.get(INBOX, &user().sub("user-2")).await, 200);
+    assert_eq!(other["data"], json!([]));
+}
+
+#[tokio::test]
+async fn read_all_marks_every_unread_item_and_zeroes_the_count() {
+    let t = TestNotify::new().await;
+    // More than one transaction's worth.
+    let ids = fill(&t, 30).await;
+    ok(&t.post(&read_path(&ids[7]), &user(), &json!({})).await, 200);
+    let other = in_app("user-2", "untouched");
+    repo::inbox::deliver(t.state.store(), &t1(), &other)
+        .await
+        .unwrap();
+
+    let r = ok(&t.post(READ_ALL, &user(), &json!({})).await, 200);
+    assert_eq!(r["data"], json!({"updated": 29}));
+    assert_eq!(unread(&t, &user()).await, 0);
+    let left = ok(&t.get(&format!("{INBOX}?unread=true"), &user()).await, 200);
+    assert_eq!(left["data"], json!([]));
+    let r = ok(&t.post(READ_ALL, &user(), &json!({})).await, 200);
+    assert_eq!(r["data"], json!({"updated": 0}));
+    assert_eq!(unread(&t, &user().sub("user-2")).await, 1);
+}
