@@ -349,7 +349,14 @@ pub async fn attempt(st: &NotifyState, d: &Delivery) -> NotifyResult<Option<Deli
         Err(e) => {
             let why = e.to_string();
             if let Ok(tenant) = TenantId::parse(&claimed.tenant_id) {
-                crate::routes::admin::providers::record_error(store, &tenant, claimed.channel, &e, now).await;
+                crate::routes::admin::providers::record_error(
+                    store,
+                    &tenant,
+                    claimed.channel,
+                    &e,
+                    now,
+                )
+                .await;
             }
             if e.is_retryable() && claimed.attempts < st.cfg.max_attempts {
                 let wait = backoff(st.cfg.retry_base_secs, claimed.attempts);

@@ -38,7 +38,13 @@ fn quiet_now(t: &TestNotify) -> Value {
 }
 
 async fn set_prefs(t: &TestNotify, who: &str, prefs: Value) {
-    let r = t.put("/notify/v1/preferences", &Caller::t1("user").sub(who), &prefs).await;
+    let r = t
+        .put(
+            "/notify/v1/preferences",
+            &Caller::t1("user").sub(who),
+            &prefs,
+        )
+        .await;
     assert_eq!(r.status, 200, "preferences of {who}: {}", r.json());
 }
 
@@ -48,14 +54,29 @@ async fn each_check_gives_its_outcome_in_one_send() {
     let org = Caller::t1("organizer");
     let admin = Caller::t1("admin");
     let r = t
-        .post("/notify/v1/suppressions", &admin, &json!({"contact": "suppressed@example.com", "reason": "asked to stop"}))
+        .post(
+            "/notify/v1/suppressions",
+            &admin,
+            &json!({"contact": "suppressed@example.com", "reason": "asked to stop"}),
+        )
         .await;
     assert!(r.status.is_success(), "{}", r.json());
-    set_prefs(&t, "optedout", json!({"channels": {"marketing": {"email": false}}})).await;
+    set_prefs(
+        &t,
+        "optedout",
+        json!({"channels": {"marketing": {"email": false}}}),
+    )
+    .await;
     set_prefs(&t, "capped", json!({"dailyCaps": {"marketing": 1}})).await;
     set_prefs(&t, "quiet", json!({"quietHours": quiet_now(&t)})).await;
     // `capped` already had today's one marketing message.
-    let first = t.post("/notify/v1/send", &org, &marketing(json!([person("capped")]), "normal")).await;
+    let first = t
+        .post(
+            "/notify/v1/send",
+            &org,
+            &marketing(json!([person("capped")]), "normal"),
+        )
+        .await;
     assert_eq!(outcome(&first.json(), "capped")["status"], "sent");
 
     let r = t
@@ -63,7 +84,13 @@ async fn each_check_gives_its_outcome_in_one_send() {
             "/notify/v1/send",
             &org,
             &marketing(
-                json!([person("suppressed"), person("optedout"), person("capped"), person("quiet"), person("plain")]),
+                json!([
+                    person("suppressed"),
+                    person("optedout"),
+                    person("capped"),
+                    person("quiet"),
+                    person("plain")
+                ]),
                 "normal",
             ),
         )
@@ -71,7 +98,12 @@ async fn each_check_gives_its_outcome_in_one_send() {
     assert_eq!(r.status, 202, "{}", r.json());
     let body = r.json();
     assert_eq!(outcome(&body, "suppressed")["status"], "suppressed");
-    assert!(outcome(&body, "suppressed")["detail"].as_str().unwrap().starts_with("suppressed"));
+    assert!(
+        outcome(&body, "suppressed")["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("suppressed")
+    );
     assert_eq!(outcome(&body, "optedout")["status"], "skipped");
     assert_eq!(outcome(&body, "optedout")["detail"], "opted out");
     assert_eq!(outcome(&body, "capped")["status"], "skipped");
@@ -79,11 +111,22 @@ async fn each_check_gives_its_outcome_in_one_send() {
     assert_eq!(outcome(&body, "quiet")["status"], "scheduled");
     assert!(outcome(&body, "quiet")["scheduledAt"].is_string());
     assert_eq!(outcome(&body, "plain")["status"], "sent");
-    let mailed: Vec<String> = t.tp.outbox.sent().iter().flat_map(|m| m.mail.to.clone()).collect();
+    let mailed: Vec<String> =
+        t.tp.outbox
+            .sent()
+            .iter()
+            .flat_map(|m| m.mail.to.clone())
+            .collect();
     assert_eq!(mailed, ["capped@example.com", "plain@example.com"]);
 
     // Critical priority goes through quiet hours.
-    let r = t.post("/notify/v1/send", &org, &marketing(json!([person("quiet")]), "critical")).await;
+    let r = t
+        .post(
+            "/notify/v1/send",
+            &org,
+            &marketing(json!([person("quiet")]), "critical"),
+        )
+        .await;
     assert_eq!(outcome(&r.json(), "quiet")["status"], "sent");
 }
 
@@ -100,12 +143,27 @@ async fn transactional_mail_ignores_marketing_opt_outs_and_caps_but_not_suppress
     let mut body = marketing(json!([person("optedout")]), "normal");
     body["category"] = json!("transactional");
     let r = t.post("/notify/v1/send", &org, &body).await;
-    assert_eq!(outcome(&r.json(), "optedout")["status"], "sent", "{}", r.json());
-    let r = t.post("/notify/v1/send", &org, &marketing(json!([person("optedout")]), "normal")).await;
+    assert_eq!(
+        outcome(&r.json(), "optedout")["status"],
+        "sent",
+        "{}",
+        r.json()
+    );
+    let r = t
+        .post(
+            "/notify/v1/send",
+            &org,
+            &marketing(json!([person("optedout")]), "normal"),
+        )
+        .await;
     assert_eq!(outcome(&r.json(), "optedout")["status"], "skipped");
 
-    t.post("/notify/v1/suppressions", &Caller::t1("admin"), &json!({"contact": "optedout@example.com", "reason": "bounced"}))
-        .await;
+    t.post(
+        "/notify/v1/suppressions",
+        &Caller::t1("admin"),
+        &json!({"contact": "optedout@example.com", "reason": "bounced"}),
+    )
+    .await;
     let r = t.post("/notify/v1/send", &org, &body).await;
     assert_eq!(outcome(&r.json(), "optedout")["status"], "suppressed");
 }
@@ -114,18 +172,32 @@ async fn transactional_mail_ignores_marketing_opt_outs_and_caps_but_not_suppress
 async fn quiet_hours_defer_to_the_end_of_the_window_and_the_dispatcher_sends_then() {
     let t = TestNotify::new().await;
     let key = "k-0123456789abcdef";
-    t.tp.secrets.set(&t.state.cfg.internal_api_key_secret_id, key);
+    t.tp.secrets
+        .set(&t.state.cfg.internal_api_key_secret_id, key);
     set_prefs(&t, "quiet", json!({"quietHours": quiet_now(&t)})).await;
     let r = t
-        .post("/notify/v1/send", &Caller::t1("organizer"), &marketing(json!([person("quiet")]), "normal"))
+        .post(
+            "/notify/v1/send",
+            &Caller::t1("organizer"),
+            &marketing(json!([person("quiet")]), "normal"),
+        )
         .await;
     let d = outcome(&r.json(), "quiet").clone();
     assert_eq!(d["status"], "scheduled");
     let at = chrono::DateTime::parse_from_rfc3339(d["scheduledAt"].as_str().unwrap()).unwrap();
-    assert!(at > t.state.now() && at <= t.state.now() + chrono::Duration::hours(2), "{at}");
+    assert!(
+        at > t.state.now() && at <= t.state.now() + chrono::Duration::hours(2),
+        "{at}"
+    );
     t.advance(chrono::Duration::hours(3));
     let run = t
-        .call_with("POST", "/notify/v1/jobs/dispatch", None, None, &[("x-internal-api-key", key)])
+        .call_with(
+            "POST",
+            "/notify/v1/jobs/dispatch",
+            None,
+            None,
+            &[("x-internal-api-key", key)],
+        )
         .await;
     assert_eq!(run.json()["data"]["sent"], 1, "{}", run.json());
     assert_eq!(t.tp.outbox.sent_to("quiet@example.com").len(), 1);

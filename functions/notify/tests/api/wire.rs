@@ -10,7 +10,9 @@ use crate::helpers::{Caller, TestNotify, dynamo_table};
 
 #[tokio::test]
 async fn a_send_puts_the_rendered_email_into_ses_and_the_sms_into_sns() {
-    let Some(endpoint) = emulator_endpoint("a_send_puts_the_rendered_email_into_ses_and_the_sms_into_sns") else {
+    let Some(endpoint) =
+        emulator_endpoint("a_send_puts_the_rendered_email_into_ses_and_the_sms_into_sns")
+    else {
         return;
     };
     let sdk = emulator_sdk_config(&endpoint).await;
@@ -22,8 +24,13 @@ async fn a_send_puts_the_rendered_email_into_ses_and_the_sms_into_sns() {
         .expect("verify sender");
     let store = dynamo_table(&endpoint).await;
     let t = TestNotify::with_store(store).with_state(|s| {
-        s.channels.email = Some(Arc::new(shared::mail::SesMailer::new(ses.clone(), "no-reply@eventzr.com")));
-        s.channels.sms = Some(Arc::new(notify::channels::sns::SnsSms::new(aws_sdk_sns::Client::new(&sdk))));
+        s.channels.email = Some(Arc::new(shared::mail::SesMailer::new(
+            ses.clone(),
+            "no-reply@eventzr.com",
+        )));
+        s.channels.sms = Some(Arc::new(notify::channels::sns::SnsSms::new(
+            aws_sdk_sns::Client::new(&sdk),
+        )));
     });
     let tag = uuid::Uuid::new_v4().simple().to_string();
     let email = format!("wire-{tag}@example.com");
@@ -38,7 +45,9 @@ async fn a_send_puts_the_rendered_email_into_ses_and_the_sms_into_sns() {
         "variables": {"code": "A-17", "tag": tag},
         "category": "transactional",
     });
-    let r = t.post("/notify/v1/send", &Caller::t1("organizer"), &body).await;
+    let r = t
+        .post("/notify/v1/send", &Caller::t1("organizer"), &body)
+        .await;
     assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.bytes));
     let outcomes = r.json()["data"]["deliveries"].clone();
     for d in outcomes.as_array().unwrap() {
@@ -54,7 +63,13 @@ async fn a_send_puts_the_rendered_email_into_ses_and_the_sms_into_sns() {
         .unwrap_or_else(|| panic!("no SES message to {email}: {}", data["ses"]));
     assert_eq!(mail["source"], "no-reply@eventzr.com");
     assert_eq!(mail["subject"], "Your ticket A-17");
-    assert!(mail["body"].as_str().unwrap().contains("Ticket <b>A-17</b>"), "{mail}");
+    assert!(
+        mail["body"]
+            .as_str()
+            .unwrap()
+            .contains("Ticket <b>A-17</b>"),
+        "{mail}"
+    );
     let sms: Vec<&Value> = data["sns"]["SMS"]
         .as_array()
         .into_iter()
@@ -66,9 +81,20 @@ async fn a_send_puts_the_rendered_email_into_ses_and_the_sms_into_sns() {
     assert_eq!(sms[0]["message"], format!("Ticket A-17 ({tag})"));
 
     // The delivery records the provider's id, in the table on the emulator.
-    let email_delivery = outcomes.as_array().unwrap().iter().find(|d| d["channel"] == "email").unwrap();
+    let email_delivery = outcomes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["channel"] == "email")
+        .unwrap();
     let got = t
-        .get(&format!("/notify/v1/deliveries/{}", email_delivery["id"].as_str().unwrap()), &Caller::t1("admin"))
+        .get(
+            &format!(
+                "/notify/v1/deliveries/{}",
+                email_delivery["id"].as_str().unwrap()
+            ),
+            &Caller::t1("admin"),
+        )
         .await;
     assert_eq!(got.json()["data"]["providerMessageId"], mail["id"]);
 }
