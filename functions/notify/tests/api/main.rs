@@ -4,3 +4,4 @@
 //! `EVENTZR_TEST_STORE=dynamodb`).
 
 mod helpers;
+mod templates;
