@@ -1,35 +1,1079 @@
-//! Templates: Handlebars sources, declared variables, locale variants, versions.
-//! TODO(helper T): parse/validate (INVALID_TEMPLATE with position), render (HTML escaped
-//! in HTML bodies only), required-variable check.
+//! Templates: Handlebars sources for a subject, an HTML and a text body, declared
+//! required variables and locale variants; every save is a new immutable version.
+//!
+//! Sources are checked when saved (INVALID_TEMPLATE with the 1-based line and column)
+//! and compiled again at each render on a registry built for that call: nothing of a
+//! tenant's templates outlives the request, and tenants can register neither partials
+//! nor helpers (only Handlebars' built-in helpers exist; nothing reads files).
+//!
+//! Undeclared variables: the registry runs in strict mode, so `{{frist_name}}` or a
+//! variable the caller forgot fails the render (422 TEMPLATE_RENDERING_FAILED, naming
+//! the variable and its position) instead of rendering empty. A sent message cannot be
+//! recalled; a blank greeting sent to a whole list is worse than a refused send that
+//! preview shows first. Optional parts stay expressible: `{{#if nickname}}…{{/if}}`
+//! does not fail on a missing value.
 
+use std::collections::BTreeMap;
+
+use handlebars::{
+    Context, Handlebars, RenderContext, RenderError, RenderErrorReason, Renderable, Template,
+    TemplateErrorReason, no_escape,
+    template::{Parameter, TemplateElement},
+};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use shared::{ApiError, FieldError};
+use utoipa::ToSchema;
 
-use super::delivery::Rendered;
-use crate::error::NotifyResult;
+use super::{Channel, delivery::Rendered};
+use crate::error::{NotifyError, NotifyResult};
 
-/// One immutable version of a template, as the send path uses it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+pub const MAX_NAME_CHARS: usize = 100;
+pub const MAX_DESCRIPTION_CHARS: usize = 500;
+/// RFC 5322's line limit (notify-svc.md "Validation").
+pub const MAX_SUBJECT_CHARS: usize = 998;
+/// Per body source, and for a whole rendered message (which a delivery stores).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+pub const MAX_REQUIRED_VARIABLES: usize = 100;
+pub const MAX_VARIABLE_CHARS: usize = 100;
+pub const MAX_LOCALES: usize = 50;
+/// Rendering recurses per nested block (an `else if` chain nests too) and a thread's
+/// stack is small: a deeper template is refused when saved rather than overflowing the
+/// stack (which aborts the process) when rendered.
+const MAX_BLOCK_DEPTH: usize = 64;
+const MAX_SUBEXPRESSION_DEPTH: usize = 16;
+
+/// One immutable version of a template, as stored, answered and used by sends.
+/// `archived` and `createdAt` are the template's; `updatedAt`/`updatedBy` this version's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct TemplateVersion {
+    #[schema(example = "0195f3a2-7c1e-7d4a-9b2e-3f4a5b6c7d8e")]
     pub id: String,
+    #[schema(example = "Order confirmation")]
     pub name: String,
-    pub channel: super::Channel,
+    pub channel: Channel,
+    /// 1 for the first save, +1 per update.
+    #[schema(example = 1)]
     pub version: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Your order {{order.number}}")]
+    pub subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "<p>Hello {{user.firstName}}</p>")]
+    pub html: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Hello {{user.firstName}}")]
+    pub text: Option<String>,
+    #[serde(default)]
+    #[schema(example = json!(["user.firstName", "order.number"]))]
+    pub required_variables: Vec<String>,
+    /// Locale tag -> the parts that locale overrides.
+    #[serde(default)]
+    pub locales: BTreeMap<String, Rendered>,
+    /// Archived templates stay readable (deliveries point at them) but cannot be sent.
+    #[serde(default)]
+    pub archived: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub archived_at: Option<String>,
+    /// When the template's first version was saved.
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// When this version was saved.
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+    /// Who saved this version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<String>,
 }
 
-/// Renders `t` (its `locale` variant when it has one) with `vars`.
-pub fn render(
-    _t: &TemplateVersion,
-    _locale: Option<&str>,
-    _vars: &Value,
+/// A template as listed: its latest version's name and metadata, without the sources.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateSummary {
+    #[schema(example = "0195f3a2-7c1e-7d4a-9b2e-3f4a5b6c7d8e")]
+    pub id: String,
+    #[schema(example = "Order confirmation")]
+    pub name: String,
+    pub channel: Channel,
+    /// The latest version.
+    #[schema(example = 3)]
+    pub version: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The locale tags the latest version has variants for.
+    #[serde(default)]
+    #[schema(example = json!(["fr", "pt-BR"]))]
+    pub locales: Vec<String>,
+    #[serde(default)]
+    pub archived: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub archived_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// When the latest version was saved.
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+impl TemplateSummary {
+    /// The summary of `v` (a template's latest version).
+    pub fn of(v: &TemplateVersion) -> Self {
+        TemplateSummary {
+            id: v.id.clone(),
+            name: v.name.clone(),
+            channel: v.channel,
+            version: v.version,
+            description: v.description.clone(),
+            locales: v.locales.keys().cloned().collect(),
+            archived: v.archived,
+            archived_at: v.archived_at.clone(),
+            created_at: v.created_at.clone(),
+            updated_at: v.updated_at.clone(),
+        }
+    }
+}
+
+/// What a create or an update saves, validated by [`Draft::validated`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    pub name: String,
+    pub channel: Channel,
+    pub description: Option<String>,
+    pub subject: Option<String>,
+    pub html: Option<String>,
+    pub text: Option<String>,
+    pub required_variables: Vec<String>,
+    pub locales: BTreeMap<String, Rendered>,
+}
+
+impl Draft {
+    /// The draft trimmed and checked: 400 VALIDATION naming every bad field, then 400
+    /// INVALID_TEMPLATE for the first source Handlebars cannot compile.
+    pub fn validated(mut self) -> NotifyResult<Draft> {
+        let mut errors = Vec::new();
+        let channel = self.channel;
+        self.name = self.name.trim().to_owned();
+        let name_chars = self.name.chars().count();
+        if name_chars == 0 || name_chars > MAX_NAME_CHARS || self.name.chars().any(char::is_control)
+        {
+            errors.push(FieldError::new(
+                "name",
+                "must be 1-100 characters without control characters",
+            ));
+        }
+        self.description = self.description.map(|d| d.trim().to_owned());
+        self.description = self.description.filter(|d| !d.is_empty());
+        if self
+            .description
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_CHARS)
+        {
+            errors.push(FieldError::new(
+                "description",
+                "must be at most 500 characters",
+            ));
+        }
+        let mut parts = Rendered {
+            subject: self.subject.take(),
+            html: self.html.take(),
+            text: self.text.take(),
+        };
+        check_parts(channel, "", &mut parts, false, &mut errors);
+        (self.subject, self.html, self.text) = (parts.subject, parts.html, parts.text);
+        check_variables(&self.required_variables, &mut errors);
+        // One version is one table item (DynamoDB: 400 KB), whatever the body limit.
+        let total: usize = self.locales.values().map(size).sum::<usize>()
+            + size_of_parts([&self.subject, &self.html, &self.text]);
+        if total > MAX_BODY_BYTES {
+            errors.push(FieldError::new(
+                "body",
+                "the template's sources add up to more than 256 KiB",
+            ));
+        }
+        self.locales = check_locales(channel, std::mem::take(&mut self.locales), &mut errors);
+        if !errors.is_empty() {
+            return Err(ApiError::validation(errors).into());
+        }
+        for (field, source) in self.sources() {
+            compile(&field, source)?;
+        }
+        Ok(self)
+    }
+
+    /// Version `version` of template `id` made of this draft.
+    pub fn into_version(
+        self,
+        id: &str,
+        version: i64,
+        created_at: &str,
+        updated_at: &str,
+        by: &str,
+    ) -> TemplateVersion {
+        TemplateVersion {
+            id: id.to_owned(),
+            name: self.name,
+            channel: self.channel,
+            version,
+            description: self.description,
+            subject: self.subject,
+            html: self.html,
+            text: self.text,
+            required_variables: self.required_variables,
+            locales: self.locales,
+            archived: false,
+            archived_at: None,
+            created_at: created_at.to_owned(),
+            updated_at: updated_at.to_owned(),
+            updated_by: Some(by.to_owned()),
+        }
+    }
+
+    /// Every Handlebars source with the field that names it in errors.
+    fn sources(&self) -> Vec<(String, &str)> {
+        let mut out = named_parts("", &self.subject, &self.html, &self.text);
+        for (tag, v) in &self.locales {
+            out.extend(named_parts(
+                &format!("locales.{tag}."),
+                &v.subject,
+                &v.html,
+                &v.text,
+            ));
+        }
+        out
+    }
+}
+
+fn size(r: &Rendered) -> usize {
+    size_of_parts([&r.subject, &r.html, &r.text])
+}
+
+fn size_of_parts(parts: [&Option<String>; 3]) -> usize {
+    parts
+        .into_iter()
+        .map(|p| p.as_ref().map_or(0, String::len))
+        .sum()
+}
+
+fn named_parts<'a>(
+    prefix: &str,
+    subject: &'a Option<String>,
+    html: &'a Option<String>,
+    text: &'a Option<String>,
+) -> Vec<(String, &'a str)> {
+    [("subject", subject), ("html", html), ("text", text)]
+        .into_iter()
+        .filter_map(|(name, s)| Some((format!("{prefix}{name}"), s.as_deref()?)))
+        .collect()
+}
+
+/// The channel's rules for a set of parts (a template's own, or a locale variant's, which
+/// may leave out any part it does not override). Blank parts count as absent.
+fn check_parts(
+    channel: Channel,
+    prefix: &str,
+    parts: &mut Rendered,
+    variant: bool,
+    errors: &mut Vec<FieldError>,
+) {
+    for p in [&mut parts.subject, &mut parts.html, &mut parts.text] {
+        *p = p.take().filter(|s| !s.trim().is_empty());
+    }
+    let mut err =
+        |field: &str, issue: &str| errors.push(FieldError::new(format!("{prefix}{field}"), issue));
+    let email = channel == Channel::Email;
+    if email && !variant && parts.subject.is_none() {
+        err("subject", "is required for email templates");
+    }
+    if email && !variant && parts.html.is_none() && parts.text.is_none() {
+        err(
+            "text",
+            "an email template needs an html or a text body (or both)",
+        );
+    }
+    if channel == Channel::Sms && parts.subject.is_some() {
+        err("subject", "SMS messages have no subject");
+    }
+    if !email && parts.html.is_some() {
+        err("html", "only email templates have an HTML body");
+    }
+    if !email && !variant && parts.text.is_none() {
+        err("text", "is required for sms, push and in_app templates");
+    }
+    if let Some(s) = &parts.subject
+        && (s.chars().count() > MAX_SUBJECT_CHARS || s.contains(['\r', '\n']))
+    {
+        err("subject", "must be one line of at most 998 characters");
+    }
+    for (field, body) in [("html", &parts.html), ("text", &parts.text)] {
+        if body.as_ref().is_some_and(|b| b.len() > MAX_BODY_BYTES) {
+            err(field, "must be at most 256 KiB");
+        }
+    }
+}
+
+fn check_variables(names: &[String], errors: &mut Vec<FieldError>) {
+    if names.len() > MAX_REQUIRED_VARIABLES {
+        errors.push(FieldError::new("requiredVariables", "at most 100 names"));
+        return;
+    }
+    for (i, name) in names.iter().enumerate() {
+        let field = format!("requiredVariables[{i}]");
+        if !is_variable_name(name) {
+            errors.push(FieldError::new(
+                field,
+                "must be a variable path like firstName or user.firstName",
+            ));
+        } else if names[..i].contains(name) {
+            errors.push(FieldError::new(field, "is listed twice"));
+        }
+    }
+}
+
+/// `user.firstName`, `items.0.sku`: dot-separated segments of letters, digits, `_` and
+/// `-`, the first one starting with a letter or `_`.
+pub fn is_variable_name(name: &str) -> bool {
+    let seg_ok = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    name.len() <= MAX_VARIABLE_CHARS
+        && name.split('.').all(seg_ok)
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+}
+
+/// `fr`, `pt-BR`, `zh-Hant-TW`: a 2-3 letter language and 1-8 character subtags.
+pub fn is_locale_tag(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let lang = parts.next().unwrap_or("");
+    tag.len() <= 35
+        && (2..=3).contains(&lang.len())
+        && lang.bytes().all(|b| b.is_ascii_alphabetic())
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+fn check_locales(
+    channel: Channel,
+    locales: BTreeMap<String, Rendered>,
+    errors: &mut Vec<FieldError>,
+) -> BTreeMap<String, Rendered> {
+    if locales.len() > MAX_LOCALES {
+        errors.push(FieldError::new("locales", "at most 50 locales"));
+        return locales;
+    }
+    let mut seen: Vec<String> = Vec::new();
+    let mut out = BTreeMap::new();
+    for (tag, mut parts) in locales {
+        let prefix = format!("locales.{tag}.");
+        if !is_locale_tag(&tag) {
+            errors.push(FieldError::new(
+                format!("locales.{tag}"),
+                "is not a locale tag like fr or pt-BR",
+            ));
+        } else if seen.contains(&tag.to_ascii_lowercase()) {
+            errors.push(FieldError::new(format!("locales.{tag}"), "is listed twice"));
+        }
+        seen.push(tag.to_ascii_lowercase());
+        check_parts(channel, &prefix, &mut parts, true, errors);
+        if parts == Rendered::default() {
+            errors.push(FieldError::new(
+                format!("locales.{tag}"),
+                "give at least one of subject, html, text",
+            ));
+        }
+        out.insert(tag, parts);
+    }
+    out
+}
+
+/// Compiles one source, refusing what the renderer must never meet: decorators (they
+/// define partials, which could then include each other forever) and nesting deeper
+/// than the stack allows.
+fn compile(field: &str, source: &str) -> NotifyResult<Template> {
+    let t = Template::compile(source).map_err(|e| {
+        let message = match e.reason() {
+            TemplateErrorReason::InvalidSyntax(s) if s.contains("limit reached") => {
+                "the template is nested too deeply".to_owned()
+            }
+            TemplateErrorReason::InvalidParam(_) => "invalid parameter".to_owned(),
+            reason => cut(&reason.to_string()),
+        };
+        let (line, column) = e.pos().unzip();
+        NotifyError::InvalidTemplate {
+            field: field.to_owned(),
+            message,
+            line,
+            column,
+        }
+    })?;
+    check_structure(field, &t)?;
+    Ok(t)
+}
+
+fn check_structure(field: &str, root: &Template) -> NotifyResult<()> {
+    let refuse = |t: &Template, i: usize, message: &str| {
+        let pos = t.mapping.get(i);
+        NotifyError::InvalidTemplate {
+            field: field.to_owned(),
+            message: message.to_owned(),
+            line: pos.map(|p| p.0),
+            column: pos.map(|p| p.1),
+        }
+    };
+    let mut stack = vec![(root, 0usize)];
+    while let Some((t, depth)) = stack.pop() {
+        for (i, el) in t.elements.iter().enumerate() {
+            let (inner, params): (Vec<&Template>, Vec<&Parameter>) = match el {
+                TemplateElement::DecoratorExpression(_) | TemplateElement::DecoratorBlock(_) => {
+                    return Err(refuse(
+                        t,
+                        i,
+                        "decorators such as {{#*inline}} are not supported",
+                    ));
+                }
+                TemplateElement::HelperBlock(h)
+                | TemplateElement::Expression(h)
+                | TemplateElement::HtmlExpression(h) => (
+                    h.template.iter().chain(h.inverse.iter()).collect(),
+                    h.params.iter().chain(h.hash.values()).collect(),
+                ),
+                TemplateElement::PartialBlock(d) | TemplateElement::PartialExpression(d) => (
+                    d.template.iter().collect(),
+                    d.params.iter().chain(d.hash.values()).collect(),
+                ),
+                _ => (Vec::new(), Vec::new()),
+            };
+            if !inner.is_empty() && depth + 1 > MAX_BLOCK_DEPTH {
+                return Err(refuse(
+                    t,
+                    i,
+                    "blocks (else-if chains included) nest more than 64 deep",
+                ));
+            }
+            if params
+                .iter()
+                .any(|p| subexpression_depth(p) > MAX_SUBEXPRESSION_DEPTH)
+            {
+                return Err(refuse(t, i, "subexpressions nest more than 16 deep"));
+            }
+            stack.extend(inner.into_iter().map(|t| (t, depth + 1)));
+        }
+    }
+    Ok(())
+}
+
+/// How deep `(helper (helper …))` goes in a parameter (bounded by the parser's own stack
+/// guard, so the recursion here is too).
+fn subexpression_depth(p: &Parameter) -> usize {
+    let Parameter::Subexpression(s) = p else {
+        return 0;
+    };
+    let inner = match s.as_element() {
+        TemplateElement::Expression(h) => h
+            .params
+            .iter()
+            .chain(h.hash.values())
+            .map(subexpression_depth)
+            .max()
+            .unwrap_or(0),
+        _ => 0,
+    };
+    1 + inner
+}
+
+/// Renders `t` for `locale` (its variant when it has one) with `vars`: required
+/// variables first (400 listing every missing one), then each part.
+pub fn render(t: &TemplateVersion, locale: Option<&str>, vars: &Value) -> NotifyResult<Rendered> {
+    let missing = missing_variables(&t.required_variables, vars);
+    if !missing.is_empty() {
+        return Err(NotifyError::MissingTemplateVariables(missing));
+    }
+    let variant = variant_for(&t.locales, locale);
+    let prefix = variant
+        .map(|(tag, _)| format!("locales.{tag}."))
+        .unwrap_or_default();
+    let pick = |own: &Option<String>, over: Option<&Option<String>>, name: &str| match over
+        .and_then(|o| o.as_deref())
+    {
+        Some(s) => Some((format!("{prefix}{name}"), s.to_owned())),
+        None => own.clone().map(|s| (name.to_owned(), s)),
+    };
+    let v = variant.map(|(_, v)| v);
+    render_parts(
+        pick(&t.subject, v.map(|v| &v.subject), "subject"),
+        pick(&t.html, v.map(|v| &v.html), "html"),
+        pick(&t.text, v.map(|v| &v.text), "text"),
+        vars,
+    )
+}
+
+/// Renders the inline `content{subject,html,text}` of a send with `vars`: the same
+/// rules as a stored template, with errors naming `content.<part>`.
+pub fn render_inline(content: &Rendered, vars: &Value) -> NotifyResult<Rendered> {
+    let named = |s: &Option<String>, name: &str| s.clone().map(|s| (format!("content.{name}"), s));
+    render_parts(
+        named(&content.subject, "subject"),
+        named(&content.html, "html"),
+        named(&content.text, "text"),
+        vars,
+    )
+}
+
+/// The locale variant `locale` selects: the exact tag, else its language (`fr-CA` ->
+/// `fr`), both ignoring case; None means the template's default parts.
+pub fn variant_for<'a>(
+    locales: &'a BTreeMap<String, Rendered>,
+    locale: Option<&str>,
+) -> Option<(&'a str, &'a Rendered)> {
+    let wanted = locale?.trim().replace('_', "-");
+    let language = wanted.split('-').next().unwrap_or("");
+    let find = |tag: &str| {
+        locales
+            .iter()
+            .find(|(k, _)| !tag.is_empty() && k.eq_ignore_ascii_case(tag))
+            .map(|(k, v)| (k.as_str(), v))
+    };
+    find(&wanted).or_else(|| find(language))
+}
+
+/// The declared names that `vars` lacks or holds as null, in declaration order.
+pub fn missing_variables(required: &[String], vars: &Value) -> Vec<String> {
+    required
+        .iter()
+        .filter(|name| lookup(vars, name).is_none_or(Value::is_null))
+        .cloned()
+        .collect()
+}
+
+fn lookup<'a>(vars: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(vars, |v, seg| match v {
+        Value::Object(m) => m.get(seg),
+        Value::Array(a) => a.get(seg.parse::<usize>().ok()?),
+        _ => None,
+    })
+}
+
+/// Renders each (field, source) present. HTML escaping applies to the html body only:
+/// the subject and the text body are not HTML, and `&amp;` in an SMS is a bug.
+fn render_parts(
+    subject: Option<(String, String)>,
+    html: Option<(String, String)>,
+    text: Option<(String, String)>,
+    vars: &Value,
 ) -> NotifyResult<Rendered> {
-    Err(crate::error::NotifyError::Internal(
-        "templates are not built yet".into(),
-    ))
+    let mut registry = Handlebars::new();
+    registry.set_strict_mode(true);
+    // Tenant text must not reach our logs.
+    registry.unregister_helper("log");
+    let data = match vars {
+        Value::Null => Value::Object(Default::default()),
+        v => v.clone(),
+    };
+    let ctx = Context::from(data);
+    let mut budget = MAX_BODY_BYTES;
+    let mut one = |part: Option<(String, String)>, escape: bool| -> NotifyResult<Option<String>> {
+        let Some((field, source)) = part else {
+            return Ok(None);
+        };
+        if escape {
+            registry.unregister_escape_fn(); // back to Handlebars' HTML escaping
+        } else {
+            registry.register_escape_fn(no_escape);
+        }
+        let t = compile(&field, &source)?;
+        let mut out = Capped {
+            buf: String::new(),
+            budget: &mut budget,
+            exceeded: false,
+        };
+        let mut rc = RenderContext::new(None);
+        match t.render(&registry, &ctx, &mut rc, &mut out) {
+            Ok(()) => Ok(Some(out.buf)),
+            Err(_) if out.exceeded => Err(NotifyError::TemplateRenderingFailed(
+                "the rendered message is larger than 256 KiB".into(),
+            )),
+            Err(e) => Err(render_failed(&field, &e)),
+        }
+    };
+    let subject = one(subject, false)?.map(|s| {
+        // A subject is one header line, whatever a variable holds.
+        s.replace(['\r', '\n'], " ").trim().to_owned()
+    });
+    if subject
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > MAX_SUBJECT_CHARS)
+    {
+        return Err(NotifyError::TemplateRenderingFailed(
+            "the rendered subject is longer than 998 characters".into(),
+        ));
+    }
+    Ok(Rendered {
+        subject,
+        html: one(html, true)?,
+        text: one(text, false)?,
+    })
 }
 
-/// Renders inline `content{subject,html,text}` of a send with `vars` (same rules).
-pub fn render_inline(_content: &Rendered, _vars: &Value) -> NotifyResult<Rendered> {
-    Err(crate::error::NotifyError::Internal(
-        "templates are not built yet".into(),
-    ))
+fn render_failed(field: &str, e: &RenderError) -> NotifyError {
+    let reason = match e.reason() {
+        RenderErrorReason::MissingVariable(Some(path)) => format!("variable `{path}` is missing"),
+        RenderErrorReason::MissingVariable(None) => "a variable is missing".to_owned(),
+        RenderErrorReason::PartialNotFound(name) => {
+            format!("partial `{name}` does not exist (templates cannot use partials)")
+        }
+        RenderErrorReason::HelperNotFound(name) => format!("helper `{name}` does not exist"),
+        other => other.to_string(),
+    };
+    let at = match (e.line_no, e.column_no) {
+        (Some(l), Some(c)) => format!(" (line {l}, column {c})"),
+        _ => String::new(),
+    };
+    NotifyError::TemplateRenderingFailed(cut(&format!("{field}{at}: {reason}")))
+}
+
+/// Messages echo template text at most this long (an error must not mirror a body).
+fn cut(s: &str) -> String {
+    const MAX: usize = 300;
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
+/// Output that refuses to grow past the message budget, so a loop over a large variable
+/// cannot build an unbounded string.
+struct Capped<'a> {
+    buf: String,
+    budget: &'a mut usize,
+    exceeded: bool,
+}
+
+impl handlebars::Output for Capped<'_> {
+    fn write(&mut self, seg: &str) -> std::io::Result<()> {
+        if seg.len() > *self.budget {
+            self.exceeded = true;
+            return Err(std::io::Error::other("rendered message too large"));
+        }
+        *self.budget -= seg.len();
+        self.buf.push_str(seg);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn email() -> TemplateVersion {
+        TemplateVersion {
+            id: "t1".into(),
+            name: "Welcome".into(),
+            channel: Channel::Email,
+            version: 1,
+            description: None,
+            subject: Some("Hi {{user.firstName}}".into()),
+            html: Some("<p>Hello {{user.firstName}}</p>".into()),
+            text: Some("Hello {{user.firstName}}".into()),
+            required_variables: vec!["user.firstName".into()],
+            locales: BTreeMap::from([
+                (
+                    "fr".into(),
+                    Rendered {
+                        subject: Some("Salut {{user.firstName}}".into()),
+                        html: None,
+                        text: Some("Bonjour {{user.firstName}}".into()),
+                    },
+                ),
+                (
+                    "pt-BR".into(),
+                    Rendered {
+                        subject: Some("Olá {{user.firstName}}".into()),
+                        ..Rendered::default()
+                    },
+                ),
+            ]),
+            archived: false,
+            archived_at: None,
+            created_at: "2026-01-01T00:00:00.000Z".into(),
+            updated_at: "2026-01-01T00:00:00.000Z".into(),
+            updated_by: None,
+        }
+    }
+
+    fn draft(channel: Channel) -> Draft {
+        Draft {
+            name: "  Welcome  ".into(),
+            channel,
+            description: None,
+            subject: Some("Hi".into()),
+            html: None,
+            text: Some("Hello {{name}}".into()),
+            required_variables: vec!["name".into()],
+            locales: BTreeMap::new(),
+        }
+    }
+
+    fn fields(e: NotifyError) -> Vec<String> {
+        let e: ApiError = e.into();
+        assert_eq!(e.name, "VALIDATION", "{e:?}");
+        e.details.unwrap()["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["field"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn html_is_escaped_in_the_html_body_only() {
+        let r = render(
+            &email(),
+            None,
+            &json!({"user": {"firstName": "<b>Ann</b> & co"}}),
+        )
+        .unwrap();
+        assert_eq!(
+            r.html.as_deref(),
+            Some("<p>Hello &lt;b&gt;Ann&lt;/b&gt; &amp; co</p>")
+        );
+        assert_eq!(r.text.as_deref(), Some("Hello <b>Ann</b> & co"));
+        assert_eq!(r.subject.as_deref(), Some("Hi <b>Ann</b> & co"));
+    }
+
+    #[test]
+    fn every_missing_or_null_required_variable_is_listed_before_rendering() {
+        let mut t = email();
+        t.required_variables = vec!["user.firstName".into(), "order.id".into(), "code".into()];
+        // The html would fail strict rendering too; the missing list comes first.
+        t.html = Some("{{undeclared}}".into());
+        let err = render(&t, None, &json!({"user": {"firstName": null}, "code": ""})).unwrap_err();
+        assert!(
+            matches!(&err, NotifyError::MissingTemplateVariables(m) if m == &["user.firstName", "order.id"]),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn the_exact_locale_then_its_language_then_the_default_is_chosen() {
+        let vars = json!({"user": {"firstName": "Ann"}});
+        let fr = render(&email(), Some("fr"), &vars).unwrap();
+        assert_eq!(fr.subject.as_deref(), Some("Salut Ann"));
+        assert_eq!(fr.text.as_deref(), Some("Bonjour Ann"));
+        // The variant has no html: the default html stays.
+        assert_eq!(fr.html.as_deref(), Some("<p>Hello Ann</p>"));
+        assert_eq!(render(&email(), Some("fr-CA"), &vars).unwrap(), fr);
+        assert_eq!(render(&email(), Some("FR_ca"), &vars).unwrap(), fr);
+        let br = render(&email(), Some("pt-br"), &vars).unwrap();
+        assert_eq!(br.subject.as_deref(), Some("Olá Ann"));
+        assert_eq!(br.text.as_deref(), Some("Hello Ann"));
+        // `pt` alone does not pick the pt-BR variant; unknown locales get the default.
+        for other in [Some("pt"), Some("de-DE"), Some(""), None] {
+            let r = render(&email(), other, &vars).unwrap();
+            assert_eq!(r.subject.as_deref(), Some("Hi Ann"), "{other:?}");
+        }
+        assert_eq!(
+            variant_for(&email().locales, Some("fr-CA")).unwrap().0,
+            "fr"
+        );
+    }
+
+    #[test]
+    fn an_undeclared_missing_variable_fails_the_render_with_its_position() {
+        let mut t = email();
+        t.text = Some("Hello\n  {{user.lastName}}".into());
+        let err = render(&t, None, &json!({"user": {"firstName": "Ann"}})).unwrap_err();
+        let NotifyError::TemplateRenderingFailed(m) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            m,
+            "text (line 2, column 3): variable `user.lastName` is missing"
+        );
+        // Optional parts behind `if` do not fail.
+        t.text = Some("Hi{{#if nick}} {{nick}}{{/if}}!".into());
+        let r = render(&t, None, &json!({"user": {"firstName": "Ann"}})).unwrap();
+        assert_eq!(r.text.as_deref(), Some("Hi!"));
+    }
+
+    #[test]
+    fn partials_unknown_helpers_and_log_fail_the_render() {
+        for (src, want) in [
+            ("{{> footer}}", "partial `footer` does not exist"),
+            ("{{shout name}}", "helper `shout` does not exist"),
+            ("{{log name}}", "helper `log` does not exist"),
+        ] {
+            let err = render_inline(
+                &Rendered {
+                    text: Some(src.into()),
+                    ..Default::default()
+                },
+                &json!({"name": "x"}),
+            )
+            .unwrap_err();
+            let NotifyError::TemplateRenderingFailed(m) = err else {
+                panic!("{err:?}")
+            };
+            assert!(
+                m.starts_with("content.text (line 1, column 1)") && m.contains(want),
+                "{m}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_handlebars_is_reported_with_field_line_and_column() {
+        let mut d = draft(Channel::Email);
+        d.html = Some("<p>\n  Hello {{name</p>".into());
+        let err = d.validated().unwrap_err();
+        let NotifyError::InvalidTemplate {
+            field,
+            line,
+            column,
+            ..
+        } = err
+        else {
+            panic!("{err:?}")
+        };
+        assert_eq!((field.as_str(), line, column), ("html", Some(2), Some(15)));
+
+        let mut d = draft(Channel::Email);
+        d.locales.insert(
+            "fr".into(),
+            Rendered {
+                text: Some("{{#if a}}x{{/each}}".into()),
+                ..Default::default()
+            },
+        );
+        let err = d.validated().unwrap_err();
+        let NotifyError::InvalidTemplate {
+            field,
+            message,
+            line,
+            column,
+        } = err
+        else {
+            panic!("{err:?}")
+        };
+        assert_eq!(field, "locales.fr.text");
+        assert_eq!((line, column), (Some(1), Some(11)));
+        assert!(
+            message.contains("\"if\" was opened, but \"each\" is closing"),
+            "{message}"
+        );
+
+        let err = render_inline(
+            &Rendered {
+                html: Some("{{/x}}".into()),
+                ..Default::default()
+            },
+            &json!({}),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, NotifyError::InvalidTemplate { ref field, .. } if field == "content.html")
+        );
+    }
+
+    #[test]
+    fn decorators_and_deep_nesting_are_refused_when_saved() {
+        let with_text = |text: String| {
+            let mut d = draft(Channel::Sms);
+            d.subject = None;
+            d.text = Some(text);
+            d.validated()
+        };
+        let err = with_text("{{#*inline \"a\"}}{{> b}}{{/inline}}{{> a}}".into()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                NotifyError::InvalidTemplate {
+                    line: Some(1),
+                    column: Some(1),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let nested = |n: usize| format!("{}x{}", "{{#if a}}".repeat(n), "{{/if}}".repeat(n));
+        let err = with_text(nested(MAX_BLOCK_DEPTH + 1)).unwrap_err();
+        assert!(
+            matches!(err, NotifyError::InvalidTemplate { ref message, .. } if message.contains("64 deep"))
+        );
+        // An even number of `not`s of 1 is true.
+        let sub = |n: usize| {
+            format!(
+                "{{{{#if {}1{}}}}}x{{{{/if}}}}",
+                "(not ".repeat(n),
+                ")".repeat(n)
+            )
+        };
+        let err = with_text(sub(MAX_SUBEXPRESSION_DEPTH + 1)).unwrap_err();
+        assert!(
+            matches!(err, NotifyError::InvalidTemplate { ref message, .. } if message.contains("16 deep"))
+        );
+        // What is accepted renders on a small (2 MiB) thread stack, as in a worker thread.
+        let deepest = nested(MAX_BLOCK_DEPTH - 1).replace('x', &sub(MAX_SUBEXPRESSION_DEPTH));
+        assert!(with_text(deepest.clone()).is_ok());
+        let out = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                render_inline(
+                    &Rendered {
+                        text: Some(deepest),
+                        ..Default::default()
+                    },
+                    &json!({"a": true}),
+                )
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(out.unwrap().text.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn a_rendered_message_over_256_kib_fails() {
+        let big = json!({"rows": vec!["0123456789"; 30_000]});
+        let err = render_inline(
+            &Rendered {
+                text: Some("{{#each rows}}{{this}}{{/each}}".into()),
+                ..Default::default()
+            },
+            &big,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, NotifyError::TemplateRenderingFailed(ref m) if m.contains("256 KiB")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_rendered_subject_stays_on_one_line() {
+        let r = render_inline(
+            &Rendered {
+                subject: Some("Re: {{s}}".into()),
+                ..Default::default()
+            },
+            &json!({"s": "a\r\nBcc: x@evil.test"}),
+        )
+        .unwrap();
+        assert_eq!(r.subject.as_deref(), Some("Re: a  Bcc: x@evil.test"));
+    }
+
+    #[test]
+    fn drafts_follow_the_channel_rules_and_name_the_field() {
+        let ok = draft(Channel::Email).validated().unwrap();
+        assert_eq!(ok.name, "Welcome");
+
+        let mut d = draft(Channel::Email);
+        d.subject = Some("   ".into());
+        d.text = None;
+        assert_eq!(fields(d.validated().unwrap_err()), ["subject", "text"]);
+
+        let mut d = draft(Channel::Sms);
+        d.html = Some("<p>x</p>".into());
+        assert_eq!(fields(d.validated().unwrap_err()), ["subject", "html"]);
+
+        let mut d = draft(Channel::Push);
+        d.text = None;
+        d.name = " ".into();
+        assert_eq!(fields(d.validated().unwrap_err()), ["name", "text"]);
+
+        let mut d = draft(Channel::InApp);
+        d.required_variables = vec![
+            "user.first".into(),
+            "1abc".into(),
+            "a..b".into(),
+            "user.first".into(),
+        ];
+        assert_eq!(
+            fields(d.validated().unwrap_err()),
+            [
+                "requiredVariables[1]",
+                "requiredVariables[2]",
+                "requiredVariables[3]"
+            ]
+        );
+
+        let mut d = draft(Channel::Sms);
+        d.subject = None;
+        d.locales.insert(
+            "fr_FR".into(),
+            Rendered {
+                text: Some("x".into()),
+                ..Default::default()
+            },
+        );
+        d.locales.insert("de".into(), Rendered::default());
+        d.locales.insert(
+            "es".into(),
+            Rendered {
+                html: Some("<p>".into()),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            fields(d.validated().unwrap_err()),
+            ["locales.de", "locales.es.html", "locales.fr_FR"]
+        );
+
+        let mut d = draft(Channel::Email);
+        d.subject = Some("x".repeat(MAX_SUBJECT_CHARS + 1));
+        assert_eq!(fields(d.validated().unwrap_err()), ["subject"]);
+
+        // Each part fits, all of them together do not.
+        let mut d = draft(Channel::Email);
+        d.html = Some("h".repeat(MAX_BODY_BYTES / 2));
+        d.text = Some("t".repeat(MAX_BODY_BYTES / 2));
+        d.locales.insert(
+            "fr".into(),
+            Rendered {
+                text: Some("f".into()),
+                ..Default::default()
+            },
+        );
+        assert_eq!(fields(d.validated().unwrap_err()), ["body"]);
+    }
+
+    #[test]
+    fn variable_names_and_locale_tags() {
+        for ok in [
+            "firstName",
+            "user.firstName",
+            "_x",
+            "items.0.sku",
+            "first-name",
+        ] {
+            assert!(is_variable_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "1x",
+            "user.",
+            ".x",
+            "a b",
+            "a#b",
+            "{{x}}",
+            &"a".repeat(101),
+        ] {
+            assert!(!is_variable_name(bad), "{bad}");
+        }
+        for ok in ["fr", "pt-BR", "zh-Hant-TW", "es-419"] {
+            assert!(is_locale_tag(ok), "{ok}");
+        }
+        for bad in ["", "f", "french", "fr_FR", "fr-", "fr-toolongsubtag"] {
+            assert!(!is_locale_tag(bad), "{bad}");
+        }
+    }
 }

@@ -284,7 +284,7 @@ const MAX_SCANNED: usize = 1_000;
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "One page of deliveries", body = Paged<DeliveryView>),
-        (status = 400, description = "`ERR_NOTIFY_VALIDATION_ERROR`: a filter is invalid (`details.fields` \
+        (status = 400, description = "`ERR_NOTIFY_VALIDATION`: a filter is invalid (`details.fields` \
             names it); `ERR_NOTIFY_INVALID_CURSOR`"),
     )
 )]

@@ -123,7 +123,7 @@ pub struct SendBody {
         (status = 400, description = "`ERR_NOTIFY_INVALID_CHANNEL`, `ERR_NOTIFY_INVALID_CONTACT` (naming \
             `recipients[i].email` / `.phone` / `.userId`), `ERR_NOTIFY_CHANNEL_NOT_CONFIGURED`, \
             `ERR_NOTIFY_MISSING_TEMPLATE_VARIABLES`, `ERR_NOTIFY_INVALID_TEMPLATE` (inline content), \
-            `ERR_NOTIFY_VALIDATION_ERROR`"),
+            `ERR_NOTIFY_VALIDATION`"),
         (status = 402, description = "`ERR_NOTIFY_QUOTA_EXCEEDED`: the send would take a channel over the \
             tenant's daily or monthly quota; nothing was sent"),
         (status = 403, description = "`ERR_NOTIFY_FORBIDDEN`: organizer role required"),
@@ -221,7 +221,7 @@ pub struct TestSent {
     responses(
         (status = 200, description = "Mailed", body = Data<TestSent>),
         (status = 400, description = "`ERR_NOTIFY_CHANNEL_NOT_CONFIGURED`, `ERR_NOTIFY_MISSING_TEMPLATE_VARIABLES`, \
-            `ERR_NOTIFY_INVALID_TEMPLATE`, `ERR_NOTIFY_VALIDATION_ERROR` (also: the token carries no email)"),
+            `ERR_NOTIFY_INVALID_TEMPLATE`, `ERR_NOTIFY_VALIDATION` (also: the token carries no email)"),
         (status = 402, description = "`ERR_NOTIFY_QUOTA_EXCEEDED`"),
         (status = 404, description = "`ERR_NOTIFY_TEMPLATE_NOT_FOUND`"),
         (status = 422, description = "`ERR_NOTIFY_TEMPLATE_RENDERING_FAILED`"),

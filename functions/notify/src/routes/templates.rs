@@ -1,8 +1,40 @@
-//! TODO(helper T)
+//! Route group `templates`: versioned Handlebars templates and their preview.
+//!
+//! Keys are built from the caller's tenant, so another tenant's template id — like an
+//! unknown or malformed one — is 404 TEMPLATE_NOT_FOUND. Every save is a new immutable
+//! version; archiving keeps every version readable for the deliveries that used them.
 
-use axum::Router;
+use std::collections::BTreeMap;
 
-use crate::state::NotifyState;
+use axum::{
+    Router,
+    extract::{FromRequestParts, Path, Query, State},
+    routing::{get, post},
+};
+use http::request::Parts;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use shared::{
+    ApiError, Envelope, FieldError,
+    access::{RequireRole, roles},
+    auth::Claims,
+    extract::ApiJson,
+    idempotency::{self, Idempotency},
+    openapi::{Data, IdempotencyKey, Paged},
+    paging::{CursorScope, PageParams},
+};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    domain::{
+        Channel,
+        delivery::Rendered,
+        template::{self, Draft, TemplateSummary, TemplateVersion},
+    },
+    error::NotifyError,
+    repo::templates as repo,
+    state::NotifyState,
+};
 
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/notify/v1/templates"),
@@ -13,11 +45,587 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/notify/v1/templates/{templateId}/preview"),
 ];
 
-pub fn router(_st: &NotifyState) -> Router<NotifyState> {
+/// The Idempotency-Key layer covers the group: it acts on writes carrying the header only.
+pub fn router(st: &NotifyState) -> Router<NotifyState> {
     Router::new()
+        .route("/notify/v1/templates", get(list).post(create))
+        .route(
+            "/notify/v1/templates/{templateId}",
+            get(read).put(update).delete(archive),
+        )
+        .route("/notify/v1/templates/{templateId}/preview", post(preview))
+        .route_layer(axum::middleware::from_fn_with_state(
+            Idempotency::for_service(&st.platform, crate::SERVICE, st.store.clone()),
+            idempotency::middleware,
+        ))
 }
 
 /// This module's part of the OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    utoipa::openapi::OpenApi::default()
+    use utoipa::OpenApi;
+    #[derive(OpenApi)]
+    #[openapi(paths(list, create, read, update, archive, preview))]
+    struct Doc;
+    Doc::openapi()
+}
+
+/// A locale's variant: the parts it overrides (the others come from the template).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LocaleVariant {
+    #[serde(default)]
+    #[schema(example = "Votre commande {{order.number}}")]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub html: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+impl From<LocaleVariant> for Rendered {
+    fn from(v: LocaleVariant) -> Self {
+        Rendered {
+            subject: v.subject,
+            html: v.html,
+            text: v.text,
+        }
+    }
+}
+
+/// A new template (its version 1).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NewTemplate {
+    /// 1-100 characters (trimmed).
+    #[schema(example = "Order confirmation")]
+    pub name: String,
+    /// `email`, `sms`, `push` or `in_app`.
+    #[schema(example = "email")]
+    pub channel: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Handlebars; required for email (one line, <= 998 characters); the title of push
+    /// and in-app messages; SMS has none.
+    #[serde(default)]
+    #[schema(example = "Your order {{order.number}}")]
+    pub subject: Option<String>,
+    /// Handlebars, email only, <= 256 KiB; variables are HTML-escaped (`{{{raw}}}` is not).
+    #[serde(default)]
+    #[schema(example = "<p>Hello {{user.firstName}}</p>")]
+    pub html: Option<String>,
+    /// Handlebars, <= 256 KiB; required for sms, push and in_app; email needs html or text.
+    #[serde(default)]
+    #[schema(example = "Hello {{user.firstName}}")]
+    pub text: Option<String>,
+    /// Variables a render must be given (dotted paths allowed), checked before rendering.
+    #[serde(default)]
+    #[schema(example = json!(["user.firstName", "order.number"]))]
+    pub required_variables: Vec<String>,
+    /// Locale tag (`fr`, `pt-BR`) -> the parts that locale overrides.
+    #[serde(default)]
+    pub locales: BTreeMap<String, LocaleVariant>,
+}
+
+/// A new version: the whole template again, plus the version it was read at.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TemplateUpdate {
+    /// The version the caller read; another one is 409 (someone saved in between).
+    #[schema(example = 1)]
+    pub version: i64,
+    #[schema(example = "Order confirmation")]
+    pub name: String,
+    /// May be repeated, but a template's channel never changes.
+    #[serde(default)]
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub html: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub required_variables: Vec<String>,
+    #[serde(default)]
+    pub locales: BTreeMap<String, LocaleVariant>,
+}
+
+fn locales(raw: BTreeMap<String, LocaleVariant>) -> BTreeMap<String, Rendered> {
+    raw.into_iter().map(|(k, v)| (k, v.into())).collect()
+}
+
+fn parse_channel(field: &str, raw: &str) -> Result<Channel, NotifyError> {
+    Channel::parse(raw.trim()).ok_or_else(|| NotifyError::InvalidChannel {
+        field: field.to_owned(),
+        value: raw.to_owned(),
+    })
+}
+
+/// Unknown, malformed and other tenants' ids alike.
+fn not_found() -> ApiError {
+    NotifyError::TemplateNotFound.into()
+}
+
+#[utoipa::path(
+    get,
+    path = "/notify/v1/templates",
+    operation_id = "list_templates",
+    tag = "templates",
+    summary = "List the tenant's templates",
+    description = "The tenant's templates by name (their latest version's summary, without \
+        the sources), one cursor page at a time. Archived templates are left out unless \
+        `includeArchived=true`. Any role of the tenant may list.",
+    params(ListQuery),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "One page of templates", body = Paged<TemplateSummary>),
+        (status = 400, description = "`ERR_NOTIFY_INVALID_CHANNEL`: `channel` is not email, sms, \
+            push or in_app; `ERR_NOTIFY_VALIDATION`: `limit`, `name` or `includeArchived` is \
+            invalid (`details.fields` names it); `ERR_NOTIFY_INVALID_CURSOR`: the cursor is \
+            tampered, expired or was issued for another query"),
+    )
+)]
+pub async fn list(
+    State(st): State<NotifyState>,
+    caller: Claims,
+    page: PageParams,
+    filter: ListFilter,
+) -> Result<Envelope<Vec<TemplateSummary>>, ApiError> {
+    let tenant = caller.tenant();
+    let scope = CursorScope::new(&caller, filter.scope());
+    let start = st.platform.cursors.resume(&scope, &page).await?;
+    let (found, next) = repo::list(st.store(), &tenant, &filter.name, page.limit, start, |s| {
+        filter.keeps(s)
+    })
+    .await?;
+    let page = st
+        .platform
+        .cursors
+        .page(&scope, page.limit, next.as_ref())
+        .await?;
+    Ok(Envelope::ok(found).with_page(page))
+}
+
+#[utoipa::path(
+    post,
+    path = "/notify/v1/templates",
+    operation_id = "create_template",
+    tag = "templates",
+    summary = "Create a template",
+    description = "Saves version 1 of a new template after compiling every Handlebars source. \
+        Needs the `organizer` role. Only Handlebars' built-in helpers exist; partials cannot be \
+        registered, and decorators (`{{#*inline}}`) are refused.",
+    params(IdempotencyKey),
+    security(("bearerAuth" = [])),
+    request_body(
+        content = NewTemplate,
+        example = json!({
+            "name": "Order confirmation",
+            "channel": "email",
+            "subject": "Your order {{order.number}}",
+            "html": "<p>Hello {{user.firstName}}, thanks for your order.</p>",
+            "text": "Hello {{user.firstName}}, thanks for your order.",
+            "requiredVariables": ["user.firstName", "order.number"],
+            "locales": {"fr": {"subject": "Votre commande {{order.number}}"}}
+        })
+    ),
+    responses(
+        (status = 201, description = "The template's version 1", body = Data<TemplateVersion>),
+        (status = 400, description = "`ERR_NOTIFY_VALIDATION`: a field breaks the rules \
+            (`details.fields` names it, e.g. `subject` missing on an email template); \
+            `ERR_NOTIFY_INVALID_CHANNEL`: unknown `channel`; `ERR_NOTIFY_INVALID_TEMPLATE`: a \
+            source is not valid Handlebars (`details` gives `field`, `line`, `column`)"),
+        (status = 403, description = "`ERR_NOTIFY_FORBIDDEN`: the caller lacks the `organizer` role"),
+    )
+)]
+pub async fn create(
+    State(st): State<NotifyState>,
+    caller: RequireRole<roles::Organizer>,
+    ApiJson(body): ApiJson<NewTemplate>,
+) -> Result<Envelope<TemplateVersion>, ApiError> {
+    let draft = Draft {
+        channel: parse_channel("channel", &body.channel)?,
+        name: body.name,
+        description: body.description,
+        subject: body.subject,
+        html: body.html,
+        text: body.text,
+        required_variables: body.required_variables,
+        locales: locales(body.locales),
+    }
+    .validated()?;
+    let now = shared::clock::rfc3339_millis(st.now());
+    let id = shared::ids::new_id().to_string();
+    let v = draft.into_version(&id, 1, &now, &now, &caller.sub);
+    repo::create(st.store(), &caller.tenant(), &v).await?;
+    Ok(Envelope::created(v))
+}
+
+#[utoipa::path(
+    get,
+    path = "/notify/v1/templates/{templateId}",
+    operation_id = "get_template",
+    tag = "templates",
+    summary = "Read a template",
+    description = "The latest version, or the one `?version=` names; archived templates \
+        stay readable. Any role of the tenant may read.",
+    params(
+        ("templateId" = String, Path, format = "uuid", description = "The template's id"),
+        VersionQuery,
+    ),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The template version", body = Data<TemplateVersion>),
+        (status = 400, description = "`ERR_NOTIFY_VALIDATION`: `version` is not a positive integer"),
+        (status = 404, description = "`ERR_NOTIFY_TEMPLATE_NOT_FOUND`: no such template (or version) \
+            in the caller's tenant"),
+    )
+)]
+pub async fn read(
+    State(st): State<NotifyState>,
+    caller: Claims,
+    Path(id): Path<String>,
+    VersionParam(version): VersionParam,
+) -> Result<Envelope<TemplateVersion>, ApiError> {
+    let v = repo::get(st.store(), &caller.tenant(), &id, version)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(Envelope::ok(v))
+}
+
+#[utoipa::path(
+    put,
+    path = "/notify/v1/templates/{templateId}",
+    operation_id = "update_template",
+    tag = "templates",
+    summary = "Save a new version of a template",
+    description = "Replaces the whole template as a new immutable version N+1; earlier versions \
+        stay readable with `?version=`. `version` must be the latest version the caller read \
+        (optimistic concurrency). The channel never changes. Needs the `organizer` role.",
+    params(
+        ("templateId" = String, Path, format = "uuid", description = "The template's id"),
+        IdempotencyKey,
+    ),
+    security(("bearerAuth" = [])),
+    request_body(
+        content = TemplateUpdate,
+        example = json!({
+            "version": 1,
+            "name": "Order confirmation",
+            "subject": "Your order {{order.number}} is confirmed",
+            "text": "Hello {{user.firstName}}, thanks for your order.",
+            "requiredVariables": ["user.firstName", "order.number"]
+        })
+    ),
+    responses(
+        (status = 200, description = "The new version", body = Data<TemplateVersion>),
+        (status = 400, description = "`ERR_NOTIFY_VALIDATION` (`details.fields` names the field, \
+            e.g. `channel` when it differs); `ERR_NOTIFY_INVALID_TEMPLATE`: a source is not valid \
+            Handlebars (`details` gives `field`, `line`, `column`)"),
+        (status = 403, description = "`ERR_NOTIFY_FORBIDDEN`: the caller lacks the `organizer` role"),
+        (status = 404, description = "`ERR_NOTIFY_TEMPLATE_NOT_FOUND`: no such template in the caller's tenant"),
+        (status = 409, description = "`ERR_NOTIFY_CONFLICT`: `version` is not the latest \
+            (`details.currentVersion` is), or the template is archived"),
+    )
+)]
+pub async fn update(
+    State(st): State<NotifyState>,
+    caller: RequireRole<roles::Organizer>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<TemplateUpdate>,
+) -> Result<Envelope<TemplateVersion>, ApiError> {
+    let tenant = caller.tenant();
+    let current = repo::get(st.store(), &tenant, &id, None)
+        .await?
+        .ok_or_else(not_found)?;
+    if current.archived {
+        return Err(archived());
+    }
+    if body.version != current.version {
+        return Err(NotifyError::VersionConflict {
+            current: current.version,
+        }
+        .into());
+    }
+    if let Some(raw) = &body.channel
+        && parse_channel("channel", raw)? != current.channel
+    {
+        return Err(ApiError::field(
+            "channel",
+            "a template's channel cannot change",
+        ));
+    }
+    let draft = Draft {
+        channel: current.channel,
+        name: body.name,
+        description: body.description,
+        subject: body.subject,
+        html: body.html,
+        text: body.text,
+        required_variables: body.required_variables,
+        locales: locales(body.locales),
+    }
+    .validated()?;
+    let now = shared::clock::rfc3339_millis(st.now());
+    let next = draft.into_version(
+        &current.id,
+        current.version + 1,
+        &current.created_at,
+        &now,
+        &caller.sub,
+    );
+    if !repo::save_version(st.store(), &tenant, &next).await? {
+        return Err(archived());
+    }
+    Ok(Envelope::ok(next))
+}
+
+fn archived() -> ApiError {
+    ApiError::conflict("the template is archived; create a new one")
+}
+
+#[utoipa::path(
+    delete,
+    path = "/notify/v1/templates/{templateId}",
+    operation_id = "archive_template",
+    tag = "templates",
+    summary = "Archive a template",
+    description = "Archives the template: sends can no longer use it, but every version stays \
+        readable for the deliveries that used it. Archiving again changes nothing. Needs the \
+        `admin` role.",
+    params(
+        ("templateId" = String, Path, format = "uuid", description = "The template's id"),
+        IdempotencyKey,
+    ),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The archived template's latest version", body = Data<TemplateVersion>),
+        (status = 403, description = "`ERR_NOTIFY_FORBIDDEN`: the caller lacks the `admin` role"),
+        (status = 404, description = "`ERR_NOTIFY_TEMPLATE_NOT_FOUND`: no such template in the caller's tenant"),
+    )
+)]
+pub async fn archive(
+    State(st): State<NotifyState>,
+    caller: RequireRole<roles::Admin>,
+    Path(id): Path<String>,
+) -> Result<Envelope<TemplateVersion>, ApiError> {
+    let tenant = caller.tenant();
+    let now = shared::clock::rfc3339_millis(st.now());
+    let head = repo::archive(st.store(), &tenant, &id, &now)
+        .await?
+        .ok_or_else(not_found)?;
+    let v = repo::get(st.store(), &tenant, &head.id, Some(head.version))
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(Envelope::ok(v))
+}
+
+/// `{variables, locale?, version?}` of a preview.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewRequest {
+    /// The variables to render with (an object).
+    #[serde(default)]
+    #[schema(example = json!({"user": {"firstName": "Ann"}, "order": {"number": "A-1001"}}))]
+    pub variables: Option<Value>,
+    /// Render this locale's variant (exact tag, else its language, else the default).
+    #[serde(default)]
+    #[schema(example = "fr-CA")]
+    pub locale: Option<String>,
+    /// Preview this version instead of the latest.
+    #[serde(default)]
+    pub version: Option<i64>,
+}
+
+/// A rendered preview.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TemplatePreview {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// The version rendered.
+    pub version: i64,
+    /// The locale variant used (null: the template's default parts).
+    pub locale: Option<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/notify/v1/templates/{templateId}/preview",
+    operation_id = "preview_template",
+    tag = "templates",
+    summary = "Render a template with sample variables",
+    description = "Renders the latest version (or `version`) as a send would, without sending: \
+        required variables are checked first, then each part is rendered (HTML escaping in the \
+        html body only; a variable that is missing fails the render). Needs the `organizer` role.",
+    params(("templateId" = String, Path, format = "uuid", description = "The template's id")),
+    security(("bearerAuth" = [])),
+    request_body(
+        content = PreviewRequest,
+        example = json!({"variables": {"user": {"firstName": "Ann"}, "order": {"number": "A-1001"}}, "locale": "fr"})
+    ),
+    responses(
+        (status = 200, description = "The rendered parts", body = Data<TemplatePreview>),
+        (status = 400, description = "`ERR_NOTIFY_MISSING_TEMPLATE_VARIABLES`: required variables \
+            are missing or null (`details.missing` lists them all); `ERR_NOTIFY_VALIDATION`: \
+            `variables` is not an object or `locale` not a locale tag"),
+        (status = 403, description = "`ERR_NOTIFY_FORBIDDEN`: the caller lacks the `organizer` role"),
+        (status = 404, description = "`ERR_NOTIFY_TEMPLATE_NOT_FOUND`: no such template (or version) \
+            in the caller's tenant"),
+        (status = 422, description = "`ERR_NOTIFY_TEMPLATE_RENDERING_FAILED`: the render failed (an \
+            undeclared variable is missing, a partial or helper does not exist, the result is over \
+            256 KiB); the message names the part, line and column"),
+    )
+)]
+pub async fn preview(
+    State(st): State<NotifyState>,
+    caller: RequireRole<roles::Organizer>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PreviewRequest>,
+) -> Result<Envelope<TemplatePreview>, ApiError> {
+    let vars = match body.variables {
+        None | Some(Value::Null) => Value::Object(Default::default()),
+        Some(v @ Value::Object(_)) => v,
+        Some(_) => return Err(ApiError::field("variables", "must be an object")),
+    };
+    let locale = body.locale.as_deref().map(str::trim);
+    if locale.is_some_and(|l| !template::is_locale_tag(&l.replace('_', "-"))) {
+        return Err(ApiError::field(
+            "locale",
+            "must be a locale tag like fr or pt-BR",
+        ));
+    }
+    let v = repo::get(st.store(), &caller.tenant(), &id, body.version)
+        .await?
+        .ok_or_else(not_found)?;
+    let out = template::render(&v, locale, &vars)?;
+    Ok(Envelope::ok(TemplatePreview {
+        subject: out.subject,
+        html: out.html,
+        text: out.text,
+        version: v.version,
+        locale: template::variant_for(&v.locales, locale).map(|(tag, _)| tag.to_owned()),
+    }))
+}
+
+/// The query of `GET /templates` as documented (parsed by `PageParams` and `ListFilter`).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // a schema only
+pub struct ListQuery {
+    /// Items per page, 1-100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+    /// `page.next_cursor` of the previous page (bound to the same filters).
+    cursor: Option<String>,
+    /// Only templates of this channel.
+    #[param(inline)]
+    channel: Option<Channel>,
+    /// Only templates whose name starts with this (any case).
+    name: Option<String>,
+    /// Include archived templates (default false).
+    #[param(rename = "includeArchived")]
+    include_archived: Option<bool>,
+}
+
+/// `?channel=&name=&includeArchived=` of `GET /templates`.
+#[derive(Debug, Default, PartialEq)]
+pub struct ListFilter {
+    channel: Option<Channel>,
+    name: String,
+    include_archived: bool,
+}
+
+impl ListFilter {
+    fn keeps(&self, s: &TemplateSummary) -> bool {
+        self.channel.is_none_or(|c| s.channel == c) && (self.include_archived || !s.archived)
+    }
+    /// The query a cursor is bound to: the route and every filter.
+    fn scope(&self) -> String {
+        format!(
+            "GET /notify/v1/templates?channel={}&name={}&includeArchived={}",
+            self.channel.map_or("", Channel::as_str),
+            self.name.to_lowercase(),
+            self.include_archived
+        )
+    }
+}
+
+async fn query_map<S: Send + Sync>(
+    parts: &mut Parts,
+    st: &S,
+) -> Result<BTreeMap<String, String>, ApiError> {
+    Query::<BTreeMap<String, String>>::from_request_parts(parts, st)
+        .await
+        .map(|Query(q)| q)
+        .map_err(|_| ApiError::field("query", "is not a valid query string"))
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ListFilter {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, st: &S) -> Result<Self, ApiError> {
+        let q = query_map(parts, st).await?;
+        let channel = match q.get("channel").map(|c| c.trim()).filter(|c| !c.is_empty()) {
+            Some(c) => Some(parse_channel("channel", c)?),
+            None => None,
+        };
+        let mut errors = Vec::new();
+        let name = q
+            .get("name")
+            .map(|n| n.trim().to_owned())
+            .unwrap_or_default();
+        if name.chars().count() > template::MAX_NAME_CHARS {
+            errors.push(FieldError::new("name", "must be at most 100 characters"));
+        }
+        let include_archived = match q.get("includeArchived").map(|s| s.trim()) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                errors.push(FieldError::new("includeArchived", "must be true or false"));
+                false
+            }
+        };
+        if !errors.is_empty() {
+            return Err(ApiError::validation(errors));
+        }
+        Ok(ListFilter {
+            channel,
+            name,
+            include_archived,
+        })
+    }
+}
+
+/// `?version=` of `GET /templates/{templateId}` as documented.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // a schema only
+pub struct VersionQuery {
+    /// A version number (default: the latest).
+    #[param(minimum = 1)]
+    version: Option<i64>,
+}
+
+/// `?version=N`, parsed (400 VALIDATION naming `version` when not a positive integer).
+pub struct VersionParam(pub Option<i64>);
+
+impl<S: Send + Sync> FromRequestParts<S> for VersionParam {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, st: &S) -> Result<Self, ApiError> {
+        let q = query_map(parts, st).await?;
+        match q.get("version").map(|v| v.trim()) {
+            None | Some("") => Ok(VersionParam(None)),
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .map(|n| VersionParam(Some(n)))
+                .ok_or_else(|| ApiError::field("version", "must be a positive integer")),
+        }
+    }
 }

@@ -414,7 +414,7 @@ async fn deliveries_filter_and_page_newest_first() {
     ] {
         t.get(&format!("/notify/v1/deliveries?{bad}"), &org)
             .await
-            .assert_error(400, "ERR_NOTIFY_VALIDATION_ERROR");
+            .assert_error(400, "ERR_NOTIFY_VALIDATION");
     }
 }
 
@@ -446,8 +446,8 @@ async fn metrics_count_each_status_per_channel_and_day() {
     );
     t.get("/notify/v1/metrics?from=2026-01-01&to=2026-12-31", &org)
         .await
-        .assert_error(400, "ERR_NOTIFY_VALIDATION_ERROR");
+        .assert_error(400, "ERR_NOTIFY_VALIDATION");
     t.get("/notify/v1/metrics?channel=fax", &org)
         .await
-        .assert_error(400, "ERR_NOTIFY_VALIDATION_ERROR");
+        .assert_error(400, "ERR_NOTIFY_VALIDATION");
 }

@@ -9,4 +9,5 @@ mod deliveries;
 mod helpers;
 mod people;
 mod send;
+mod templates;
 mod wire;

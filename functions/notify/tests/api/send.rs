@@ -68,7 +68,7 @@ async fn bad_sends_are_refused_naming_what_is_wrong_and_nothing_is_sent() {
         (
             with(json!({"channels": []})),
             400,
-            "ERR_NOTIFY_VALIDATION_ERROR",
+            "ERR_NOTIFY_VALIDATION",
         ),
         (
             with(json!({"recipients": [{"email": "not-an-email"}]})),
@@ -93,49 +93,49 @@ async fn bad_sends_are_refused_naming_what_is_wrong_and_nothing_is_sent() {
         (
             with(json!({"recipients": []})),
             400,
-            "ERR_NOTIFY_VALIDATION_ERROR",
+            "ERR_NOTIFY_VALIDATION",
         ),
         (
             with(
                 json!({"recipients": (0..101).map(|i| json!({"email": format!("p{i}@example.com")})).collect::<Vec<_>>()}),
             ),
             400,
-            "ERR_NOTIFY_VALIDATION_ERROR",
+            "ERR_NOTIFY_VALIDATION",
         ),
         (
             with(json!({"templateId": "00000000-0000-7000-8000-000000000000"})),
             400,
-            "ERR_NOTIFY_VALIDATION_ERROR",
+            "ERR_NOTIFY_VALIDATION",
         ),
         (
             with(json!({"scheduledAt": "2001-01-01T00:00:00Z"})),
             400,
-            "ERR_NOTIFY_VALIDATION_ERROR",
+            "ERR_NOTIFY_VALIDATION",
         ),
         (
             with(json!({"scheduledAt": "yesterday"})),
             400,
-            "ERR_NOTIFY_VALIDATION_ERROR",
+            "ERR_NOTIFY_VALIDATION",
         ),
         (
             with(json!({"category": "spam"})),
             400,
-            "ERR_NOTIFY_VALIDATION_ERROR",
+            "ERR_NOTIFY_VALIDATION",
         ),
         (
             with(json!({"variables": [1, 2]})),
             400,
-            "ERR_NOTIFY_VALIDATION_ERROR",
+            "ERR_NOTIFY_VALIDATION",
         ),
         (
             with(json!({"content": {"subject": "x".repeat(999), "text": "t"}})),
             400,
-            "ERR_NOTIFY_VALIDATION_ERROR",
+            "ERR_NOTIFY_VALIDATION",
         ),
         (
             with(json!({"content": {"text": "no subject"}})),
             400,
-            "ERR_NOTIFY_VALIDATION_ERROR",
+            "ERR_NOTIFY_VALIDATION",
         ),
     ];
     for (body, status, code) in cases {
@@ -145,7 +145,7 @@ async fn bad_sends_are_refused_naming_what_is_wrong_and_nothing_is_sent() {
     let far = (t.state.now() + chrono::Duration::days(31)).to_rfc3339();
     t.post("/notify/v1/send", &org, &with(json!({"scheduledAt": far})))
         .await
-        .assert_error(400, "ERR_NOTIFY_VALIDATION_ERROR");
+        .assert_error(400, "ERR_NOTIFY_VALIDATION");
     // The field is named.
     let r = t
         .post(
@@ -348,7 +348,7 @@ async fn quotas_can_be_lowered_but_never_raised_above_the_plan() {
             &json!({"channels": {"email": {"daily": plan_daily + 1}}}),
         )
         .await;
-    r.assert_error(400, "ERR_NOTIFY_VALIDATION_ERROR");
+    r.assert_error(400, "ERR_NOTIFY_VALIDATION");
     assert_eq!(
         r.json()["error"]["details"]["fields"][0]["field"],
         "channels.email.daily"
@@ -396,5 +396,5 @@ async fn a_test_send_goes_to_the_caller_only() {
         &json!({"content": {"subject": "x", "text": "y"}, "recipients": [{"email": "victim@example.com"}]}),
     )
     .await
-    .assert_error(400, "ERR_NOTIFY_VALIDATION_ERROR");
+    .assert_error(400, "ERR_NOTIFY_VALIDATION");
 }

@@ -131,7 +131,7 @@ pub struct CapsBody {
     request_body = QuotasBody,
     responses(
         (status = 200, description = "The caps now in force", body = Data<Quotas>),
-        (status = 400, description = "`ERR_NOTIFY_VALIDATION_ERROR`: a cap is negative or above the plan's \
+        (status = 400, description = "`ERR_NOTIFY_VALIDATION`: a cap is negative or above the plan's \
             (`details.fields` names it, e.g. `channels.email.daily`); `ERR_NOTIFY_INVALID_CHANNEL`"),
         (status = 403, description = "`ERR_NOTIFY_FORBIDDEN`: admin role required"),
     )

@@ -94,7 +94,7 @@ pub struct Metrics {
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "The counts", body = Data<Metrics>),
-        (status = 400, description = "`ERR_NOTIFY_VALIDATION_ERROR`: `from`, `to` or `channel` is invalid, \
+        (status = 400, description = "`ERR_NOTIFY_VALIDATION`: `from`, `to` or `channel` is invalid, \
             or the range is longer than 92 days"),
     )
 )]
