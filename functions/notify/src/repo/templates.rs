@@ -244,14 +244,3 @@ pub async fn list(
         }
     }
 }
-
-/// The latest version of an active (not archived) template, else TEMPLATE_NOT_FOUND.
-pub async fn get_active(
-    store: &dyn Store,
-    t: &TenantId,
-    id: &str,
-) -> NotifyResult<TemplateVersion> {
-    get(store, t, id, None)
-        .await?
-        .ok_or(crate::error::NotifyError::TemplateNotFound)
-}

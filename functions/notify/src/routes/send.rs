@@ -299,6 +299,17 @@ fn inline(c: &ContentBody) -> Result<Rendered, ApiError> {
     if c.subject.is_none() && c.html.is_none() && c.text.is_none() {
         return Err(ApiError::field("content", "needs a subject, html or text"));
     }
+    // The source itself over the limit is the caller's field error (400); a rendered
+    // result over it (variables made it long) is a rendering failure (422).
+    if c.subject
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > MAX_SUBJECT)
+    {
+        return Err(ApiError::field(
+            "content.subject",
+            format!("is longer than {MAX_SUBJECT} characters"),
+        ));
+    }
     Ok(Rendered {
         subject: c.subject.clone(),
         html: c.html.clone(),

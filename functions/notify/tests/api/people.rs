@@ -434,6 +434,8 @@ fn in_app(user: &str, subject: &str) -> Delivery {
         provider_message_id: None,
         last_error: None,
         timeline: Vec::new(),
+        rev: 0,
+        due_sk: None,
     }
 }
 

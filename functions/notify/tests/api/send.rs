@@ -65,11 +65,7 @@ async fn bad_sends_are_refused_naming_what_is_wrong_and_nothing_is_sent() {
             400,
             "ERR_NOTIFY_INVALID_CHANNEL",
         ),
-        (
-            with(json!({"channels": []})),
-            400,
-            "ERR_NOTIFY_VALIDATION",
-        ),
+        (with(json!({"channels": []})), 400, "ERR_NOTIFY_VALIDATION"),
         (
             with(json!({"recipients": [{"email": "not-an-email"}]})),
             400,
@@ -397,4 +393,65 @@ async fn a_test_send_goes_to_the_caller_only() {
     )
     .await
     .assert_error(400, "ERR_NOTIFY_VALIDATION");
+}
+
+#[tokio::test]
+async fn push_goes_to_every_registered_device_and_in_app_to_the_inbox() {
+    let t = TestNotify::new().await;
+    let me = Caller::t1("user");
+    for token in ["device-token-a", "device-token-b"] {
+        let r = t
+            .post(
+                "/notify/v1/devices",
+                &me,
+                &json!({"platform": "ios", "token": token}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.json());
+    }
+    let body = json!({
+        "channels": ["push", "in_app"],
+        "recipients": [{"userId": me.sub}, {"userId": "no-devices"}],
+        "content": {"subject": "Doors open", "text": "Hall B at {{time}}"},
+        "variables": {"time": "18:00"},
+        "category": "reminder",
+    });
+    let r = t
+        .post("/notify/v1/send", &Caller::t1("organizer"), &body)
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    let outcomes = r.json()["data"]["deliveries"].as_array().unwrap().clone();
+    let status = |user: &str, ch: &str| {
+        outcomes
+            .iter()
+            .find(|d| d["recipient"]["userId"] == user && d["channel"] == ch)
+            .map(|d| {
+                (
+                    d["status"].as_str().unwrap().to_owned(),
+                    d["detail"].clone(),
+                )
+            })
+            .unwrap()
+    };
+    assert_eq!(status(&me.sub, "push").0, "sent");
+    assert_eq!(status(&me.sub, "in_app").0, "delivered");
+    let (s, detail) = status("no-devices", "push");
+    assert_eq!(
+        (s.as_str(), detail.as_str()),
+        ("failed", Some("no registered devices"))
+    );
+    let pushes: Vec<_> = t
+        .recorder
+        .sent()
+        .into_iter()
+        .filter(|m| m.channel == "push")
+        .collect();
+    assert_eq!(pushes.len(), 2);
+    assert!(
+        pushes
+            .iter()
+            .all(|p| p.title.as_deref() == Some("Doors open") && p.body == "Hall B at 18:00")
+    );
+    let count = t.get("/notify/v1/notifications/unread-count", &me).await;
+    assert_eq!(count.json()["data"]["count"], 1);
 }
