@@ -32,7 +32,10 @@ pub fn service_router(service: Service) -> Router {
         Service::Auth => auth::router(auth::AuthState::new(state, auth::AuthConfig::local())),
         Service::Analytics => analytics::router(state),
         Service::Reports => reports::router(state),
-        Service::Notify => notify::router(state),
+        Service::Notify => notify::router(notify::NotifyState::local(
+            state,
+            &notify::channels::local::Recorder::new(),
+        )),
         Service::Search => search::router(state),
         Service::Gateway => panic!("the gateway is not a service with a router"),
     }
