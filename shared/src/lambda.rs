@@ -27,3 +27,26 @@ pub async fn run(router: Router) -> Result<(), Error> {
         .service(router);
     lambda_http::run(service).await
 }
+
+/// The entry of a function invoked directly rather than through API Gateway (scheduled
+/// jobs: EventBridge Scheduler): each event's JSON payload and the invocation deadline
+/// go to `handler`. An `Err` fails the invocation, which is what reaches the
+/// schedule's dead-letter queue and the function's Errors alarm.
+pub async fn run_events<F, Fut>(handler: F) -> Result<(), Error>
+where
+    F: Fn(serde_json::Value, Option<DateTime<chrono::Utc>>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<serde_json::Value, Error>> + Send,
+{
+    crate::telemetry::init();
+    let handler = std::sync::Arc::new(handler);
+    lambda_http::lambda_runtime::run(lambda_http::service_fn(
+        move |ev: lambda_http::lambda_runtime::LambdaEvent<serde_json::Value>| {
+            let handler = handler.clone();
+            async move {
+                let deadline = DateTime::from_timestamp_millis(ev.context.deadline as i64);
+                handler(ev.payload, deadline).await
+            }
+        },
+    ))
+    .await
+}

@@ -91,3 +91,27 @@ pub async fn run(st: &NotifyState, budget: Duration) -> NotifyResult<Report> {
     }
     Ok(report)
 }
+
+/// A scheduled invocation (EventBridge Scheduler, no HTTP): `{"job": "notify.dispatch"}`,
+/// bounded by the invocation's deadline (less a margin to record outcomes). An unknown
+/// event or a failed run is an error, so it reaches the dead-letter queue.
+pub async fn scheduled(
+    st: &NotifyState,
+    payload: &serde_json::Value,
+    deadline: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<serde_json::Value, shared::lambda::Error> {
+    if payload.get("job").and_then(|j| j.as_str()) != Some("notify.dispatch") {
+        return Err("unexpected event: expected {\"job\": \"notify.dispatch\"}".into());
+    }
+    let budget = deadline
+        .map(|d| (d - chrono::Utc::now()).to_std().unwrap_or_default())
+        .map(|left| left.saturating_sub(Duration::from_secs(5)))
+        .unwrap_or(crate::routes::jobs::RUN_BUDGET)
+        .min(crate::routes::jobs::RUN_BUDGET);
+    let report = run(st, budget).await.map_err(|e| {
+        tracing::error!(error = %e, "scheduled dispatch failed");
+        shared::lambda::Error::from(e.to_string())
+    })?;
+    tracing::info!(due = report.due, sent = report.sent, retried = report.retried, failed = report.failed, "scheduled dispatch run");
+    Ok(serde_json::to_value(report)?)
+}

@@ -1,4 +1,6 @@
-//! Lambda entry of notify-svc: build the state once per cold start, then serve events.
+//! Lambda entry of notify-svc: build the state once per cold start, then serve events —
+//! API Gateway requests, or (`NOTIFY_ENTRY=scheduled-dispatch`, the dispatcher function
+//! EventBridge Scheduler invokes every minute) `{"job": "notify.dispatch"}` events.
 
 use notify::{NotifyConfig, NotifyState};
 use shared::{
@@ -12,5 +14,12 @@ async fn main() -> Result<(), shared::lambda::Error> {
     let cfg = NotifyConfig::from_env()?;
     let channels = notify::channels::sns::from_platform(&platform, &cfg);
     let state = NotifyState::new(ServiceState::aws(platform, notify::SERVICE), cfg, channels);
+    if std::env::var("NOTIFY_ENTRY").as_deref() == Ok("scheduled-dispatch") {
+        return shared::lambda::run_events(move |payload, deadline| {
+            let state = state.clone();
+            async move { notify::dispatch::scheduled(&state, &payload, deadline).await }
+        })
+        .await;
+    }
     shared::lambda::run(notify::router(state)).await
 }
