@@ -4,3 +4,5 @@
 //! `EVENTZR_TEST_STORE=dynamodb`).
 
 mod helpers;
+mod suppressions;
+mod webhooks;
