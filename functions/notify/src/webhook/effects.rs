@@ -116,39 +116,20 @@ mod tests {
     use shared::store::memory::MemoryStore;
 
     use super::*;
-    use crate::domain::{Category, Priority, Recipient};
 
     const T1: &str = "a0000001-0000-0000-0000-000000000001";
 
+    /// From JSON, so fields the model gains with defaults need no change here.
     fn delivery(channel: Channel) -> Delivery {
-        Delivery {
-            id: "d-1".into(),
-            tenant_id: T1.into(),
-            send_id: "s-1".into(),
-            channel,
-            category: Category::Marketing,
-            priority: Priority::Normal,
-            status: Status::Sent,
-            recipient: Recipient {
-                user_id: None,
-                email: Some("Own@Example.com".into()),
-                phone: Some("+14155550100".into()),
-            },
-            created_by: "u".into(),
-            created_at: "2026-01-01T00:00:00.000Z".into(),
-            updated_at: "2026-01-01T00:00:00.000Z".into(),
-            template_id: None,
-            template_version: None,
-            locale: None,
-            content: Default::default(),
-            scheduled_at: None,
-            attempts: 1,
-            next_attempt_at: None,
-            lease_until: None,
-            provider_message_id: Some("m-1".into()),
-            last_error: None,
-            timeline: Vec::new(),
-        }
+        serde_json::from_value(serde_json::json!({
+            "id": "d-1", "tenantId": T1, "sendId": "s-1", "channel": channel,
+            "category": "marketing", "priority": "normal", "status": "sent",
+            "recipient": {"email": "Own@Example.com", "phone": "+14155550100"},
+            "createdBy": "u", "createdAt": "2026-01-01T00:00:00.000Z",
+            "updatedAt": "2026-01-01T00:00:00.000Z", "attempts": 1,
+            "providerMessageId": "m-1", "timeline": []
+        }))
+        .unwrap()
     }
 
     fn outcome(suppress: Option<Kind>, recipients: &[&str]) -> Outcome {
