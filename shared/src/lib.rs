@@ -19,6 +19,7 @@ pub mod ids;
 pub mod lambda;
 pub mod mail;
 pub mod openapi;
+pub mod outbound;
 pub mod paging;
 pub mod platform;
 pub mod secrets;

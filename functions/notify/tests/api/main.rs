@@ -9,5 +9,7 @@ mod deliveries;
 mod helpers;
 mod people;
 mod send;
+mod suppressions;
 mod templates;
+mod webhooks;
 mod wire;

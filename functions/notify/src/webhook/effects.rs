@@ -1,0 +1,213 @@
+//! What a verified provider event does: the delivery it names moves to its final status,
+//! and a permanent bounce or a complaint suppresses the affected addresses in THAT
+//! delivery's tenant (the only tenant the event can reach).
+
+use chrono::{DateTime, Utc};
+use shared::{clock::rfc3339_millis, store::Store, tenant::TenantId};
+
+use crate::{
+    domain::{Channel, Delivery, Status},
+    error::{NotifyError, NotifyResult},
+    repo::{
+        deliveries,
+        suppressions::{self, Kind, Suppression},
+    },
+};
+
+/// A provider's report about one of our messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub status: Status,
+    /// For the delivery's timeline (short, provider words).
+    pub detail: String,
+    /// Why the recipients are to be suppressed (permanent bounces, complaints).
+    pub suppress: Option<Kind>,
+    /// The addresses the provider names; empty: the delivery's own.
+    pub recipients: Vec<String>,
+}
+
+/// Applies `outcome` to the delivery of `provider_message_id`. False when no delivery has
+/// that id (an old or foreign message: nothing changes).
+pub async fn apply(
+    store: &dyn Store,
+    now: DateTime<Utc>,
+    provider_message_id: &str,
+    outcome: &Outcome,
+) -> NotifyResult<bool> {
+    let Some(delivery) = deliveries::find_by_message_id(store, provider_message_id).await? else {
+        tracing::info!(
+            status = outcome.status.as_str(),
+            "provider event for an unknown message id ignored"
+        );
+        return Ok(false);
+    };
+    apply_to(store, now, &delivery, outcome).await?;
+    Ok(true)
+}
+
+/// Suppresses first (the effect that protects the sender's reputation), then moves the
+/// delivery, re-reading it once if it changed since it was read.
+pub async fn apply_to(
+    store: &dyn Store,
+    now: DateTime<Utc>,
+    delivery: &Delivery,
+    outcome: &Outcome,
+) -> NotifyResult<()> {
+    let tenant = TenantId::parse(&delivery.tenant_id)
+        .map_err(|_| NotifyError::Internal("delivery with an invalid tenant id".into()))?;
+    if let Some(kind) = outcome.suppress {
+        for contact in contacts(delivery, &outcome.recipients) {
+            let mut s = Suppression::new(contact, kind, rfc3339_millis(now));
+            s.delivery_id = Some(delivery.id.clone());
+            suppressions::add(store, &tenant, &s).await?;
+        }
+    }
+    let detail = Some(outcome.detail.clone());
+    let mut current = delivery.clone();
+    for _ in 0..2 {
+        if deliveries::transition(store, now, &current, outcome.status, detail.clone())
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        match deliveries::get(store, &tenant, &delivery.id).await? {
+            Some(d) if d.status != current.status => current = d,
+            _ => break,
+        }
+    }
+    tracing::info!(
+        delivery = %delivery.id,
+        from = current.status.as_str(),
+        to = outcome.status.as_str(),
+        "provider outcome not applicable to the delivery's status"
+    );
+    Ok(())
+}
+
+/// The normalised addresses to suppress: the provider's (unreadable ones skipped), else
+/// the delivery's own email or phone.
+fn contacts(delivery: &Delivery, reported: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = reported
+        .iter()
+        .filter_map(|raw| {
+            // `"Name" <a@b.io>`: the address between the angle brackets.
+            let addr = match (raw.rfind('<'), raw.rfind('>')) {
+                (Some(i), Some(j)) if i < j => &raw[i + 1..j],
+                _ => raw.as_str(),
+            };
+            suppressions::normalise(addr, "recipient").ok()
+        })
+        .collect();
+    if out.is_empty()
+        && matches!(delivery.channel, Channel::Email | Channel::Sms)
+        && let Some(own) = delivery.address()
+        && let Ok(c) = suppressions::normalise(own, "recipient")
+    {
+        out.push(c);
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::store::memory::MemoryStore;
+
+    use super::*;
+
+    const T1: &str = "a0000001-0000-0000-0000-000000000001";
+
+    /// From JSON, so fields the model gains with defaults need no change here.
+    fn delivery(channel: Channel) -> Delivery {
+        serde_json::from_value(serde_json::json!({
+            "id": "d-1", "tenantId": T1, "sendId": "s-1", "channel": channel,
+            "category": "marketing", "priority": "normal", "status": "sent",
+            "recipient": {"email": "Own@Example.com", "phone": "+14155550100"},
+            "createdBy": "u", "createdAt": "2026-01-01T00:00:00.000Z",
+            "updatedAt": "2026-01-01T00:00:00.000Z", "attempts": 1,
+            "providerMessageId": "m-1", "timeline": []
+        }))
+        .unwrap()
+    }
+
+    fn outcome(suppress: Option<Kind>, recipients: &[&str]) -> Outcome {
+        Outcome {
+            status: Status::Bounced,
+            detail: "Permanent bounce (General)".into(),
+            suppress,
+            recipients: recipients.iter().map(|r| r.to_string()).collect(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_hard_bounce_suppresses_the_reported_addresses_in_the_delivery_tenant() {
+        let store = MemoryStore::new();
+        let t1 = TenantId::parse(T1).unwrap();
+        let o = outcome(
+            Some(Kind::HardBounce),
+            &["\"Ann\" <Ann@X.io>", "bob@x.io", "garbage"],
+        );
+        apply_to(&store, Utc::now(), &delivery(Channel::Email), &o)
+            .await
+            .unwrap();
+        let ann = suppressions::find(&store, &t1, "ann@x.io")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(ann.reason, "hard_bounce");
+        assert_eq!(ann.delivery_id.as_deref(), Some("d-1"));
+        assert!(
+            suppressions::find(&store, &t1, "bob@x.io")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        // Not the delivery's own address: the provider named others.
+        assert!(
+            suppressions::find(&store, &t1, "own@example.com")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let other = TenantId::parse("a0000003-0000-0000-0000-000000000003").unwrap();
+        assert!(
+            suppressions::find(&store, &other, "ann@x.io")
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn without_reported_addresses_the_delivery_own_is_suppressed() {
+        let store = MemoryStore::new();
+        let t1 = TenantId::parse(T1).unwrap();
+        let o = outcome(Some(Kind::Complaint), &[]);
+        apply_to(&store, Utc::now(), &delivery(Channel::Sms), &o)
+            .await
+            .unwrap();
+        let s = suppressions::find(&store, &t1, "+14155550100")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.reason, "complaint");
+    }
+
+    #[tokio::test]
+    async fn a_soft_bounce_suppresses_nothing() {
+        let store = MemoryStore::new();
+        let t1 = TenantId::parse(T1).unwrap();
+        apply_to(
+            &store,
+            Utc::now(),
+            &delivery(Channel::Email),
+            &outcome(None, &["a@x.io"]),
+        )
+        .await
+        .unwrap();
+        let (all, _) = suppressions::list(&store, &t1, 10, None).await.unwrap();
+        assert!(all.is_empty());
+    }
+}
