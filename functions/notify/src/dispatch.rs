@@ -112,6 +112,12 @@ pub async fn scheduled(
         tracing::error!(error = %e, "scheduled dispatch failed");
         shared::lambda::Error::from(e.to_string())
     })?;
-    tracing::info!(due = report.due, sent = report.sent, retried = report.retried, failed = report.failed, "scheduled dispatch run");
+    tracing::info!(
+        due = report.due,
+        sent = report.sent,
+        retried = report.retried,
+        failed = report.failed,
+        "scheduled dispatch run"
+    );
     Ok(serde_json::to_value(report)?)
 }

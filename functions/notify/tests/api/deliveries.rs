@@ -457,15 +457,17 @@ async fn the_scheduled_entry_runs_the_dispatcher_and_refuses_other_events() {
     let t = TestNotify::new().await;
     let org = Caller::t1("organizer");
     let at = (t.state.now() + chrono::Duration::minutes(5)).to_rfc3339();
-    t.post("/notify/v1/send", &org, &scheduled("ada@example.com", &at)).await;
+    t.post("/notify/v1/send", &org, &scheduled("ada@example.com", &at))
+        .await;
     t.advance(chrono::Duration::minutes(5));
     let deadline = Some(chrono::Utc::now() + chrono::Duration::seconds(30));
     let bad = notify::dispatch::scheduled(&t.state, &json!({"job": "other"}), deadline).await;
     assert!(bad.is_err());
     assert!(t.tp.outbox.sent().is_empty());
-    let report = notify::dispatch::scheduled(&t.state, &json!({"job": "notify.dispatch"}), deadline)
-        .await
-        .unwrap();
+    let report =
+        notify::dispatch::scheduled(&t.state, &json!({"job": "notify.dispatch"}), deadline)
+            .await
+            .unwrap();
     assert_eq!(report["sent"], 1);
     assert_eq!(t.tp.outbox.sent_to("ada@example.com").len(), 1);
 }
