@@ -61,6 +61,8 @@ pub struct Gateway {
     pub stores: HashMap<Service, Arc<dyn Store>>,
     /// SMS and push messages notify-svc sent.
     pub messages: notify::channels::local::Recorder,
+    /// notify-svc's state (the binary runs its dispatcher on a timer).
+    pub notify: notify::NotifyState,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +114,16 @@ pub async fn build(opts: &Options) -> Result<Gateway, GatewayError> {
     );
     secrets.set("local/eventzr/jwt-private-keys", keys.to_json());
     secrets.set(&config.cursor_secret_id, shared::ids::random_token());
+    // notify's dispatcher key: `EVENTZR_INTERNAL_API_KEY` when set (to call
+    // `POST /notify/v1/jobs/dispatch` by hand), else random (the gateway runs the
+    // dispatcher itself, as the schedule does in AWS).
+    secrets.set(
+        &notify::NotifyConfig::local().internal_api_key_secret_id,
+        std::env::var("EVENTZR_INTERNAL_API_KEY")
+            .ok()
+            .filter(|k| !k.is_empty())
+            .unwrap_or_else(shared::ids::random_token),
+    );
 
     let mut outbox = Outbox::new(config.mail_sender.clone());
     if let Some(dir) = &opts.outbox_dir {
@@ -161,6 +173,13 @@ pub async fn build(opts: &Options) -> Result<Gateway, GatewayError> {
 
     // SMS and push messages notify-svc would have sent (`GET /_local/messages`).
     let notify_recorder = notify::channels::local::Recorder::new();
+    let notify_state = notify::NotifyState::local(
+        ServiceState {
+            platform: platform.clone(),
+            store: stores[&Service::Notify].clone(),
+        },
+        &notify_recorder,
+    );
     let routers: HashMap<Service, Router> = Service::ALL
         .into_iter()
         .map(|svc| {
@@ -201,6 +220,7 @@ pub async fn build(opts: &Options) -> Result<Gateway, GatewayError> {
         platform,
         stores,
         messages: notify_recorder,
+        notify: notify_state,
     })
 }
 

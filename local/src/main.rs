@@ -33,6 +33,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         outbox_dir: args.outbox_dir,
     })
     .await?;
+    // What the EventBridge schedule does in AWS: scheduled sends go out, retries happen.
+    let notify = gateway.notify.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(15));
+        loop {
+            tick.tick().await;
+            match notify::dispatch::run(&notify, std::time::Duration::from_secs(10)).await {
+                Ok(r) if r.due > 0 => tracing::info!(sent = r.sent, retried = r.retried, failed = r.failed, "dispatcher run"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "dispatcher run failed"),
+            }
+        }
+    });
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, store = ?args.store, "eventzr-local listening");
