@@ -399,6 +399,13 @@ fn complete(service: Service, op: &mut Operation) {
     }
     if params.iter().any(|p| p == "Idempotency-Key") {
         shared.push((
+            "400",
+            format!(
+                "{}: `Idempotency-Key` is not 1-255 printable ASCII characters",
+                err("VALIDATION")
+            ),
+        ));
+        shared.push((
             "409",
             format!(
                 "{}: a request with this Idempotency-Key is still running",

@@ -69,8 +69,8 @@ async fn preferences_round_trip_and_become_the_callers_own() {
     let t = TestNotify::new().await;
     let before = ok(&t.get(PREFS, &user()).await, 200);
     assert_eq!(before["data"]["source"], "built_in");
-    assert_eq!(before["data"]["channels"]["marketing"]["sms"], true);
-    assert!(before["data"]["quietHours"].is_null());
+    assert_eq!(before["data"]["preferences"]["channels"]["marketing"]["sms"], true);
+    assert!(before["data"]["preferences"]["quietHours"].is_null());
 
     let put = ok(&t.put(PREFS, &user(), &paris_prefs()).await, 200);
     assert_eq!(put["data"]["source"], "own");
@@ -78,17 +78,17 @@ async fn preferences_round_trip_and_become_the_callers_own() {
     let got = ok(&t.get(PREFS, &user()).await, 200)["data"].clone();
     assert_eq!(got["source"], "own");
     assert!(got["updatedAt"].is_string());
-    assert_eq!(got["channels"]["marketing"]["sms"], false);
-    assert_eq!(got["channels"]["marketing"]["email"], true);
-    assert_eq!(got["channels"]["reminder"]["push"], false);
-    assert_eq!(got["channels"]["reminder"]["in_app"], true);
+    assert_eq!(got["preferences"]["channels"]["marketing"]["sms"], false);
+    assert_eq!(got["preferences"]["channels"]["marketing"]["email"], true);
+    assert_eq!(got["preferences"]["channels"]["reminder"]["push"], false);
+    assert_eq!(got["preferences"]["channels"]["reminder"]["in_app"], true);
     // Essential categories always show opted in.
-    assert_eq!(got["channels"]["transactional"]["sms"], true);
+    assert_eq!(got["preferences"]["channels"]["transactional"]["sms"], true);
     assert_eq!(
-        got["quietHours"],
+        got["preferences"]["quietHours"],
         json!({"start": "22:00", "end": "07:00", "timezone": "Europe/Paris"})
     );
-    assert_eq!(got["dailyCaps"], json!({"marketing": 3}));
+    assert_eq!(got["preferences"]["dailyCaps"], json!({"marketing": 3}));
 
     // The send path reads the same.
     let p = repo::preferences::effective(t.state.store(), &t1(), Some("user-1"))
@@ -102,9 +102,9 @@ async fn preferences_round_trip_and_become_the_callers_own() {
     // Replacing means replacing: what is left out is back to opted in, no quiet hours.
     ok(&t.put(PREFS, &user(), &json!({})).await, 200);
     let got = ok(&t.get(PREFS, &user()).await, 200)["data"].clone();
-    assert_eq!(got["channels"]["marketing"]["sms"], true);
-    assert!(got["quietHours"].is_null());
-    assert_eq!(got["dailyCaps"], json!({}));
+    assert_eq!(got["preferences"]["channels"]["marketing"]["sms"], true);
+    assert!(got["preferences"]["quietHours"].is_null());
+    assert_eq!(got["preferences"]["dailyCaps"], json!({}));
 }
 
 #[tokio::test]
@@ -118,10 +118,10 @@ async fn a_person_without_preferences_gets_the_tenant_defaults() {
 
     let got = ok(&t.get(PREFS, &user()).await, 200)["data"].clone();
     assert_eq!(got["source"], "tenant_defaults");
-    assert_eq!(got["channels"]["marketing"]["email"], false);
-    assert_eq!(got["dailyCaps"], json!({"reminder": 2}));
+    assert_eq!(got["preferences"]["channels"]["marketing"]["email"], false);
+    assert_eq!(got["preferences"]["dailyCaps"], json!({"reminder": 2}));
     let read = ok(&t.get(DEFAULTS, &organizer).await, 200)["data"].clone();
-    assert_eq!(read["channels"], got["channels"]);
+    assert_eq!(read["preferences"]["channels"], got["preferences"]["channels"]);
 
     // Address-only recipients and people without preferences: the defaults.
     let store = t.state.store();
@@ -142,7 +142,7 @@ async fn a_person_without_preferences_gets_the_tenant_defaults() {
     // Another tenant's people are not affected.
     let other = ok(&t.get(PREFS, &Caller::t3("user")).await, 200)["data"].clone();
     assert_eq!(other["source"], "built_in");
-    assert_eq!(other["channels"]["marketing"]["email"], true);
+    assert_eq!(other["preferences"]["channels"]["marketing"]["email"], true);
 }
 
 #[tokio::test]

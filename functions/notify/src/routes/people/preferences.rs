@@ -49,7 +49,7 @@ pub struct PreferencesView {
     /// When the applying preferences were saved (RFC 3339); null when built in.
     #[schema(format = DateTime)]
     pub updated_at: Option<String>,
-    #[serde(flatten)]
+    /// What applies, in the shape `PUT` takes: edit it and send it back as is.
     pub preferences: PreferencesDoc,
 }
 
