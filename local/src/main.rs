@@ -40,7 +40,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         loop {
             tick.tick().await;
             match notify::dispatch::run(&notify, std::time::Duration::from_secs(10)).await {
-                Ok(r) if r.due > 0 => tracing::info!(sent = r.sent, retried = r.retried, failed = r.failed, "dispatcher run"),
+                Ok(r) if r.due > 0 => tracing::info!(
+                    sent = r.sent,
+                    retried = r.retried,
+                    failed = r.failed,
+                    "dispatcher run"
+                ),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "dispatcher run failed"),
             }

@@ -332,20 +332,7 @@ pub async fn attempt(st: &NotifyState, d: &Delivery) -> NotifyResult<Option<Deli
         Ok(Outcome::Delivered) => {
             deliveries::transition(store, now, &claimed, Status::Delivered, None).await?
         }
-        Ok(Outcome::NoTarget(why)) => {
-            deliveries::apply(
-                store,
-                now,
-                &claimed,
-                Status::Failed,
-                Change {
-                    detail: Some(why.clone()),
-                    last_error: Some(why),
-                    ..Change::default()
-                },
-            )
-            .await?
-        }
+        Ok(Outcome::NoTarget(why)) => fail(store, now, &claimed, why).await?,
         Err(e) => {
             let why = e.to_string();
             if let Ok(tenant) = TenantId::parse(&claimed.tenant_id) {
@@ -378,22 +365,26 @@ pub async fn attempt(st: &NotifyState, d: &Delivery) -> NotifyResult<Option<Deli
                 .await?
             } else {
                 tracing::warn!(delivery = %claimed.id, channel = claimed.channel.as_str(), attempts = claimed.attempts, error = %why, "delivery failed");
-                deliveries::apply(
-                    store,
-                    now,
-                    &claimed,
-                    Status::Failed,
-                    Change {
-                        detail: Some(why.clone()),
-                        last_error: Some(why),
-                        ..Change::default()
-                    },
-                )
-                .await?
+                fail(store, now, &claimed, why).await?
             }
         }
     };
     Ok(Some(next.unwrap_or(claimed)))
+}
+
+/// Ends a claimed delivery `failed`, recording why.
+async fn fail(
+    store: &dyn shared::store::Store,
+    now: DateTime<Utc>,
+    claimed: &Delivery,
+    why: String,
+) -> NotifyResult<Option<Delivery>> {
+    let change = Change {
+        detail: Some(why.clone()),
+        last_error: Some(why),
+        ..Change::default()
+    };
+    deliveries::apply(store, now, claimed, Status::Failed, change).await
 }
 
 /// How long a claim holds before another dispatcher may take the delivery over.

@@ -69,7 +69,10 @@ async fn preferences_round_trip_and_become_the_callers_own() {
     let t = TestNotify::new().await;
     let before = ok(&t.get(PREFS, &user()).await, 200);
     assert_eq!(before["data"]["source"], "built_in");
-    assert_eq!(before["data"]["preferences"]["channels"]["marketing"]["sms"], true);
+    assert_eq!(
+        before["data"]["preferences"]["channels"]["marketing"]["sms"],
+        true
+    );
     assert!(before["data"]["preferences"]["quietHours"].is_null());
 
     let put = ok(&t.put(PREFS, &user(), &paris_prefs()).await, 200);
@@ -121,7 +124,10 @@ async fn a_person_without_preferences_gets_the_tenant_defaults() {
     assert_eq!(got["preferences"]["channels"]["marketing"]["email"], false);
     assert_eq!(got["preferences"]["dailyCaps"], json!({"reminder": 2}));
     let read = ok(&t.get(DEFAULTS, &organizer).await, 200)["data"].clone();
-    assert_eq!(read["preferences"]["channels"], got["preferences"]["channels"]);
+    assert_eq!(
+        read["preferences"]["channels"],
+        got["preferences"]["channels"]
+    );
 
     // Address-only recipients and people without preferences: the defaults.
     let store = t.state.store();
