@@ -17,7 +17,7 @@ pub struct NotifyConfig {
     pub push_apps: BTreeMap<String, String>,
     /// Provider attempts before a delivery ends `failed`.
     pub max_attempts: u32,
-    /// First retry delay; doubled per attempt (with jitter).
+    /// First retry delay; doubled per attempt (no jitter: the dispatcher runs once a minute).
     pub retry_base_secs: i64,
     /// How long a send may wait on providers inside a request before the rest is left
     /// `queued` for the dispatcher.

@@ -92,6 +92,10 @@ pub async fn run(st: &NotifyState, budget: Duration) -> NotifyResult<Report> {
     Ok(report)
 }
 
+/// The most a scheduled run sends for (the dispatcher function's timeout is 50 s; the
+/// next run starts a minute later).
+pub const SCHEDULED_RUN_BUDGET: Duration = Duration::from_secs(40);
+
 /// A scheduled invocation (EventBridge Scheduler, no HTTP): `{"job": "notify.dispatch"}`,
 /// bounded by the invocation's deadline (less a margin to record outcomes). An unknown
 /// event or a failed run is an error, so it reaches the dead-letter queue.
@@ -106,8 +110,8 @@ pub async fn scheduled(
     let budget = deadline
         .map(|d| (d - chrono::Utc::now()).to_std().unwrap_or_default())
         .map(|left| left.saturating_sub(Duration::from_secs(5)))
-        .unwrap_or(crate::routes::jobs::RUN_BUDGET)
-        .min(crate::routes::jobs::RUN_BUDGET);
+        .unwrap_or(SCHEDULED_RUN_BUDGET)
+        .min(SCHEDULED_RUN_BUDGET);
     let report = run(st, budget).await.map_err(|e| {
         tracing::error!(error = %e, "scheduled dispatch failed");
         shared::lambda::Error::from(e.to_string())
