@@ -226,7 +226,8 @@ pub fn health_group(
 /// One document for several services (the local gateway's `/openapi.json`).
 pub fn merge(docs: impl IntoIterator<Item = OpenApi>) -> OpenApi {
     let mut merged = OpenApi::default();
-    for doc in docs {
+    for mut doc in docs {
+        prefix_tags(&mut doc);
         merged.merge(doc);
     }
     let mut info = Info::new("EventZR API", env!("CARGO_PKG_VERSION"));
@@ -238,6 +239,30 @@ pub fn merge(docs: impl IntoIterator<Item = OpenApi>) -> OpenApi {
     merged.info = info;
     merged.servers = Some(vec![Server::new(LOCAL_GATEWAY)]);
     merged
+}
+
+/// Services name their groups alike (`admin`, `health`): in one document each tag is
+/// prefixed with its service (`notify admin`), so tag names stay unique and group by service.
+fn prefix_tags(doc: &mut OpenApi) {
+    let Some(svc) = doc.paths.paths.keys().find_map(|p| {
+        p.trim_start_matches('/')
+            .split('/')
+            .next()
+            .map(str::to_owned)
+    }) else {
+        return;
+    };
+    let rename = |t: &str| format!("{svc} {t}");
+    for tag in doc.tags.iter_mut().flatten() {
+        tag.name = rename(&tag.name);
+    }
+    for item in doc.paths.paths.values_mut() {
+        for op in operations(item) {
+            for t in op.tags.iter_mut().flatten() {
+                *t = rename(t);
+            }
+        }
+    }
 }
 
 fn add_shared_routes(doc: &mut OpenApi, service: Service) {

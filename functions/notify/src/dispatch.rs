@@ -28,8 +28,10 @@ pub struct Report {
     pub retried: u32,
     /// Ended `failed` (rejected, or out of attempts).
     pub failed: u32,
-    /// Claimed by someone else first, or no longer due.
+    /// Claimed by someone else first, no longer due, or suppressed since it was sent.
     pub skipped: u32,
+    /// Could not be handled (a store error); left due for the next run.
+    pub errors: u32,
 }
 
 /// Entries read per shard per pass.
@@ -50,37 +52,13 @@ pub async fn run(st: &NotifyState, budget: Duration) -> NotifyResult<Report> {
                     return Ok(report);
                 }
                 report.due += 1;
-                let Some(d) =
-                    deliveries::get(st.store(), &entry.tenant, &entry.delivery_id).await?
-                else {
-                    deliveries::drop_due(st.store(), &entry.key).await?;
-                    report.skipped += 1;
-                    continue;
-                };
-                let claimable = match d.status {
-                    Status::Queued | Status::Scheduled => true,
-                    // A claim whose holder died: its lease has run out.
-                    Status::Sending => d.lease_until.is_some_and(|l| l <= now),
-                    _ => false,
-                };
-                if !claimable || d.due_sk.as_deref() != Some(entry.key.sk.as_str()) {
-                    if d.due_sk.as_deref() != Some(entry.key.sk.as_str()) {
-                        // A leftover entry (the delivery moved on): drop it.
-                        deliveries::drop_due(st.store(), &entry.key).await?;
-                    }
-                    report.skipped += 1;
-                    continue;
-                }
-                match sending::attempt(st, &d).await? {
-                    None => report.skipped += 1,
-                    Some(after) => {
-                        progressed = true;
-                        match after.status {
-                            Status::Sent | Status::Delivered => report.sent += 1,
-                            Status::Queued => report.retried += 1,
-                            Status::Failed => report.failed += 1,
-                            _ => report.skipped += 1,
-                        }
+                // One unreadable record or one failed write must not stop the run: it
+                // is logged, counted, and its entry stays due for the next run.
+                match one(st, &entry, now, &mut report).await {
+                    Ok(p) => progressed |= p,
+                    Err(e) => {
+                        tracing::warn!(delivery = %entry.delivery_id, error = %e, "dispatch of one delivery failed");
+                        report.errors += 1;
                     }
                 }
             }
@@ -90,6 +68,46 @@ pub async fn run(st: &NotifyState, budget: Duration) -> NotifyResult<Report> {
         }
     }
     Ok(report)
+}
+
+/// Handles one due entry; true when it moved a delivery on.
+async fn one(
+    st: &NotifyState,
+    entry: &deliveries::Due,
+    now: i64,
+    report: &mut Report,
+) -> NotifyResult<bool> {
+    let Some(d) = deliveries::get(st.store(), &entry.tenant, &entry.delivery_id).await? else {
+        deliveries::drop_due(st.store(), &entry.key).await?;
+        report.skipped += 1;
+        return Ok(false);
+    };
+    let current = d.due_sk.as_deref() == Some(entry.key.sk.as_str());
+    let claimable = match d.status {
+        Status::Queued | Status::Scheduled => true,
+        // A claim whose holder died: its lease has run out.
+        Status::Sending => d.lease_until.is_some_and(|l| l <= now),
+        _ => false,
+    };
+    if !current {
+        // A leftover entry (the delivery moved on): drop it.
+        deliveries::drop_due(st.store(), &entry.key).await?;
+    }
+    if !claimable || !current {
+        report.skipped += 1;
+        return Ok(false);
+    }
+    let Some(after) = sending::attempt(st, &d).await? else {
+        report.skipped += 1;
+        return Ok(false);
+    };
+    match after.status {
+        Status::Sent | Status::Delivered => report.sent += 1,
+        Status::Queued => report.retried += 1,
+        Status::Failed => report.failed += 1,
+        _ => report.skipped += 1,
+    }
+    Ok(true)
 }
 
 /// The most a scheduled run sends for (the dispatcher function's timeout is 50 s; the

@@ -193,6 +193,59 @@ pub async fn send(st: &NotifyState, p: &Principal, cmd: SendCommand) -> NotifyRe
     }
     counters::reserve(store, t, now, &wanted).await?;
 
+    // From here on the quota is reserved: if storing fails, it is given back (best
+    // effort) before the error answers, so a retry of the request is not counted twice.
+    let ds = match store_deliveries(st, p, &cmd, planned, now).await {
+        Ok(ds) => ds,
+        Err(e) => {
+            for (&ch, &(n, _)) in &wanted {
+                if let Err(re) = counters::release(store, t, ch, now, n).await {
+                    tracing::warn!(error = %re, channel = ch.as_str(), "could not give back a quota reservation");
+                }
+            }
+            return Err(e);
+        }
+    };
+
+    let out_send_id = ds.first().map(|d| d.send_id.clone()).unwrap_or_default();
+    // 7: send what is due now, within the request's budget; the rest stays queued.
+    let budget = Duration::from_millis(st.cfg.send_budget_ms);
+    let started = std::time::Instant::now();
+    let mut out = Vec::with_capacity(ds.len());
+    for d in ds {
+        if d.status == Status::Queued && started.elapsed() < budget {
+            // Stored deliveries are never lost to an error here: one that could not be
+            // sent now stays queued for the dispatcher (and the request still answers 202,
+            // so a retry with the same Idempotency-Key replays instead of sending again).
+            let d = match attempt(st, &d).await {
+                Ok(Some(updated)) => updated,
+                Ok(None) => d,
+                Err(e) => {
+                    tracing::warn!(delivery = %d.id, error = %e, "send left to the dispatcher");
+                    d
+                }
+            };
+            out.push(DeliveryOutcome::of(&d));
+        } else {
+            out.push(DeliveryOutcome::of(&d));
+        }
+    }
+    Ok(SendOutcome {
+        send_id: out_send_id,
+        deliveries: out,
+    })
+}
+
+/// Takes the frequency caps and stores every delivery with its outcome so far.
+async fn store_deliveries(
+    st: &NotifyState,
+    p: &Principal,
+    cmd: &SendCommand,
+    mut planned: Vec<Planned>,
+    now: DateTime<Utc>,
+) -> NotifyResult<Vec<Delivery>> {
+    let store = st.store();
+    let t = &p.tenant;
     // Frequency caps, now that the send will happen: a cap a concurrent send took
     // meanwhile skips that person (and gives their quota back).
     let mut taken: BTreeMap<String, bool> = BTreeMap::new();
@@ -265,26 +318,7 @@ pub async fn send(st: &NotifyState, p: &Principal, cmd: SendCommand) -> NotifyRe
         })
         .collect();
     deliveries::create_all(store, now, &mut ds).await?;
-
-    // 7: send what is due now, within the request's budget; the rest stays queued.
-    let budget = Duration::from_millis(st.cfg.send_budget_ms);
-    let started = std::time::Instant::now();
-    let mut out = Vec::with_capacity(ds.len());
-    for d in ds {
-        if d.status == Status::Queued && started.elapsed() < budget {
-            let d = match attempt(st, &d).await? {
-                Some(updated) => updated,
-                None => d,
-            };
-            out.push(DeliveryOutcome::of(&d));
-        } else {
-            out.push(DeliveryOutcome::of(&d));
-        }
-    }
-    Ok(SendOutcome {
-        send_id,
-        deliveries: out,
-    })
+    Ok(ds)
 }
 
 /// Claims a queued (or due scheduled) delivery and sends it. None: another sender or
@@ -294,10 +328,25 @@ pub async fn send(st: &NotifyState, p: &Principal, cmd: SendCommand) -> NotifyRe
 pub async fn attempt(st: &NotifyState, d: &Delivery) -> NotifyResult<Option<Delivery>> {
     let store = st.store();
     let now = st.now();
+    // A contact suppressed since the send (a bounce, a complaint, an admin) is not sent
+    // to when a scheduled or retried delivery comes due.
+    if d.attempts > 0 || d.status == Status::Scheduled {
+        let contact = match d.channel {
+            Channel::Email => d.recipient.email.as_deref(),
+            Channel::Sms => d.recipient.phone.as_deref(),
+            Channel::Push | Channel::InApp => None,
+        };
+        if let (Some(c), Ok(tenant)) = (contact, TenantId::parse(&d.tenant_id))
+            && let Some(s) = repo::suppressions::find(store, &tenant, c).await?
+        {
+            let detail = Some(format!("suppressed: {}", s.reason));
+            return deliveries::transition(store, now, d, Status::Suppressed, detail).await;
+        }
+    }
     let lease = now.timestamp() + LEASE_SECS;
     // The claim keeps a due entry at the lease's end: if this process dies mid-send,
     // the dispatcher picks the delivery up again then.
-    let Some(claimed) = deliveries::apply(
+    let claim = deliveries::apply(
         store,
         now,
         d,
@@ -309,9 +358,14 @@ pub async fn attempt(st: &NotifyState, d: &Delivery) -> NotifyResult<Option<Deli
             ..Change::default()
         },
     )
-    .await?
-    else {
-        return Ok(None);
+    .await;
+    let claimed = match claim {
+        Ok(Some(claimed)) => claimed,
+        // Someone else claimed it first — on DynamoDB a claim racing another can also be
+        // cancelled as a transaction conflict, which is the same outcome.
+        Ok(None) => return Ok(None),
+        Err(NotifyError::Store(e)) if e.is_transient() => return Ok(None),
+        Err(e) => return Err(e),
     };
     let result = deliver(st, &claimed).await;
     let now = st.now();

@@ -165,7 +165,8 @@ impl Status {
                 next,
                 Scheduled | Sending | Cancelled | Suppressed | Skipped | Failed
             ),
-            Scheduled => matches!(next, Queued | Sending | Cancelled),
+            // Suppressed: a contact suppressed before the delivery came due.
+            Scheduled => matches!(next, Queued | Sending | Cancelled | Suppressed),
             // A send the provider throttled goes back to `queued` for the dispatcher.
             Sending => matches!(next, Sent | Queued | Failed | Delivered),
             Sent => matches!(next, Delivered | Bounced | Complained | Failed | Read),

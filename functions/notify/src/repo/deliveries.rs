@@ -279,9 +279,7 @@ pub async fn erase(store: &dyn Store, t: &TenantId, id: &str) -> NotifyResult<bo
         ops.push(TransactOp::Delete(Delete::new(message_key(mid))));
     }
     if let (crate::domain::Channel::InApp, Some(user)) = (d.channel, &d.recipient.user_id) {
-        ops.push(TransactOp::Delete(Delete::new(super::inbox_item(
-            t, user, id,
-        ))));
+        ops.extend(super::inbox::erase_ops(store, t, user, id).await?);
     }
     store.transact(ops).await?;
     Ok(true)

@@ -245,3 +245,28 @@ fn resume_after(pk: &str, id: &str) -> ResumeKey {
         .into(),
     )
 }
+
+/// What erasing delivery `id` does to its inbox item: delete it and, if it was unread,
+/// take it off the unread count — conditional on the read state just seen, so a read
+/// racing the erase cannot leave the count off by one.
+pub async fn erase_ops(
+    store: &dyn Store,
+    t: &TenantId,
+    user_id: &str,
+    id: &str,
+) -> NotifyResult<Vec<TransactOp>> {
+    let key = super::inbox_item(t, user_id, id);
+    let Some(item) = store.get(&key).await? else {
+        return Ok(Vec::new());
+    };
+    let unread = matches!(item.get(READ), Some(shared::store::Value::Bool(false)));
+    let mut ops = vec![TransactOp::Delete(
+        shared::store::Delete::new(key).when(Condition::eq(READ, !unread)),
+    )];
+    if unread {
+        ops.push(TransactOp::Update(
+            Update::new(counter(t, user_id)).add(COUNT, -1),
+        ));
+    }
+    Ok(ops)
+}

@@ -146,6 +146,22 @@ pub async fn send(
     let (content, template) = match (&body.template_id, &body.content) {
         (Some(id), None) => {
             let tpl = templates::get_active(st.store(), &tenant, id).await?;
+            // A template is written for its channel (an SMS text, an email's HTML).
+            if let Some(i) = channels.iter().position(|c| *c != tpl.channel) {
+                return Err(ApiError::new(
+                    http::StatusCode::BAD_REQUEST,
+                    "INVALID_CHANNEL",
+                    format!(
+                        "channels[{i}]: the template is for {}, not {}",
+                        tpl.channel.as_str(),
+                        channels[i].as_str()
+                    ),
+                )
+                .with_details(serde_json::json!({
+                    "field": format!("channels[{i}]"),
+                    "templateChannel": tpl.channel.as_str(),
+                })));
+            }
             let r = template::render(&tpl, locale.as_deref(), &vars)?;
             (r, Some((tpl.id.clone(), tpl.version)))
         }
@@ -398,7 +414,13 @@ pub fn parse_recipients(
                 phone,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, ApiError>>()
+        .map(|mut all| {
+            // The same person twice gets one message.
+            let mut seen = std::collections::HashSet::new();
+            all.retain(|r| seen.insert((r.user_id.clone(), r.email.clone(), r.phone.clone())));
+            all
+        })
 }
 
 /// Not in the past (a minute of clock skew allowed), at most 30 days ahead.

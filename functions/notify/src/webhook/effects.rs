@@ -85,30 +85,31 @@ pub async fn apply_to(
     Ok(())
 }
 
-/// The normalised addresses to suppress: the provider's (unreadable ones skipped), else
-/// the delivery's own email or phone.
+/// The normalised address to suppress: the delivery's own email or phone — and only it.
+/// A provider's report names the recipients it bounced; one that names anyone else (a
+/// confused or compromised provider) must not suppress contacts the delivery never went to.
 fn contacts(delivery: &Delivery, reported: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = reported
-        .iter()
-        .filter_map(|raw| {
-            // `"Name" <a@b.io>`: the address between the angle brackets.
-            let addr = match (raw.rfind('<'), raw.rfind('>')) {
-                (Some(i), Some(j)) if i < j => &raw[i + 1..j],
-                _ => raw.as_str(),
-            };
-            suppressions::normalise(addr, "recipient").ok()
-        })
-        .collect();
-    if out.is_empty()
-        && matches!(delivery.channel, Channel::Email | Channel::Sms)
-        && let Some(own) = delivery.address()
-        && let Ok(c) = suppressions::normalise(own, "recipient")
-    {
-        out.push(c);
+    let Some(own) = matches!(delivery.channel, Channel::Email | Channel::Sms)
+        .then(|| delivery.address())
+        .flatten()
+        .and_then(|a| suppressions::normalise(a, "recipient").ok())
+    else {
+        return Vec::new();
+    };
+    let named = |raw: &String| {
+        // `"Name" <a@b.io>`: the address between the angle brackets.
+        let addr = match (raw.rfind('<'), raw.rfind('>')) {
+            (Some(i), Some(j)) if i < j => &raw[i + 1..j],
+            _ => raw.as_str(),
+        };
+        suppressions::normalise(addr, "recipient").ok().as_ref() == Some(&own)
+    };
+    if reported.is_empty() || reported.iter().any(named) {
+        vec![own]
+    } else {
+        tracing::info!(delivery = %delivery.id, "provider report names none of the delivery's addresses: nothing suppressed");
+        Vec::new()
     }
-    out.sort();
-    out.dedup();
-    out
 }
 
 #[cfg(test)]
@@ -142,42 +143,49 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_hard_bounce_suppresses_the_reported_addresses_in_the_delivery_tenant() {
-        let store = MemoryStore::new();
+    async fn a_hard_bounce_suppresses_only_the_delivery_own_address_in_its_tenant() {
         let t1 = TenantId::parse(T1).unwrap();
+        // The provider names the delivery's address (as SES does, with a display name).
+        let store = MemoryStore::new();
         let o = outcome(
             Some(Kind::HardBounce),
-            &["\"Ann\" <Ann@X.io>", "bob@x.io", "garbage"],
+            &["\"Own\" <OWN@example.com>", "bob@x.io"],
         );
         apply_to(&store, Utc::now(), &delivery(Channel::Email), &o)
             .await
             .unwrap();
-        let ann = suppressions::find(&store, &t1, "ann@x.io")
+        let own = suppressions::find(&store, &t1, "own@example.com")
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(ann.reason, "hard_bounce");
-        assert_eq!(ann.delivery_id.as_deref(), Some("d-1"));
+        assert_eq!(own.reason, "hard_bounce");
+        assert_eq!(own.delivery_id.as_deref(), Some("d-1"));
+        // Addresses the delivery never went to are not suppressed.
         assert!(
             suppressions::find(&store, &t1, "bob@x.io")
-                .await
-                .unwrap()
-                .is_some()
-        );
-        // Not the delivery's own address: the provider named others.
-        assert!(
-            suppressions::find(&store, &t1, "own@example.com")
                 .await
                 .unwrap()
                 .is_none()
         );
         let other = TenantId::parse("a0000003-0000-0000-0000-000000000003").unwrap();
         assert!(
-            suppressions::find(&store, &other, "ann@x.io")
+            suppressions::find(&store, &other, "own@example.com")
                 .await
                 .unwrap()
                 .is_none()
         );
+        // A report naming only strangers suppresses nothing.
+        let store = MemoryStore::new();
+        let o = outcome(Some(Kind::HardBounce), &["victim@x.io"]);
+        apply_to(&store, Utc::now(), &delivery(Channel::Email), &o)
+            .await
+            .unwrap();
+        for c in ["victim@x.io", "own@example.com"] {
+            assert!(
+                suppressions::find(&store, &t1, c).await.unwrap().is_none(),
+                "{c}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -103,9 +103,35 @@ async fn scheduled_deliveries_go_out_when_due() {
     assert_eq!(dispatch(&t).await["due"], 0);
 }
 
-#[tokio::test]
+/// A mail provider that takes a while (so concurrent senders overlap) and counts.
+struct SlowMailer {
+    sent: Arc<AtomicUsize>,
+    outbox: shared::mail::Outbox,
+}
+
+#[async_trait]
+impl Mailer for SlowMailer {
+    async fn send(&self, mail: &Mail) -> Result<String, MailError> {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        self.sent.fetch_add(1, Ordering::SeqCst);
+        self.outbox.send(mail).await
+    }
+}
+
+fn slow(t: TestNotify) -> (TestNotify, Arc<AtomicUsize>) {
+    let sent = Arc::new(AtomicUsize::new(0));
+    let mailer = Arc::new(SlowMailer {
+        sent: sent.clone(),
+        outbox: t.tp.outbox.clone(),
+    });
+    (t.with_state(|s| s.channels.email = Some(mailer)), sent)
+}
+
+// Two worker threads and a provider that takes 20 ms: the runs really overlap, and only
+// the conditional claim keeps them from sending a delivery twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_concurrent_dispatch_runs_send_each_delivery_once() {
-    let t = with_key(TestNotify::new().await);
+    let (t, sent) = slow(with_key(TestNotify::new().await));
     let org = Caller::t1("organizer");
     let at = (t.state.now() + chrono::Duration::minutes(10)).to_rfc3339();
     let people: Vec<String> = (0..12).map(|i| format!("p{i}@example.com")).collect();
@@ -114,16 +140,49 @@ async fn two_concurrent_dispatch_runs_send_each_delivery_once() {
     assert_eq!(t.post("/notify/v1/send", &org, &body).await.status, 202);
     t.advance(chrono::Duration::minutes(10));
     let budget = std::time::Duration::from_secs(30);
+    let (a, b) = (t.state.clone(), t.state.clone());
     let (a, b) = tokio::join!(
-        notify::dispatch::run(&t.state, budget),
-        notify::dispatch::run(&t.state, budget)
+        tokio::spawn(async move { notify::dispatch::run(&a, budget).await }),
+        tokio::spawn(async move { notify::dispatch::run(&b, budget).await }),
     );
-    let (a, b) = (a.unwrap(), b.unwrap());
+    let (a, b) = (a.unwrap().unwrap(), b.unwrap().unwrap());
     assert_eq!(a.sent + b.sent, 12, "{a:?} {b:?}");
-    assert_eq!(t.tp.outbox.sent().len(), 12);
+    assert_eq!(sent.load(Ordering::SeqCst), 12);
     for p in &people {
         assert_eq!(t.tp.outbox.sent_to(p).len(), 1, "{p}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_senders_claiming_one_delivery_send_it_once() {
+    let (t, sent) = slow(TestNotify::new().await);
+    let org = Caller::t1("organizer");
+    let at = (t.state.now() + chrono::Duration::minutes(1)).to_rfc3339();
+    let r = t
+        .post("/notify/v1/send", &org, &scheduled("ada@example.com", &at))
+        .await;
+    let id = r.json()["data"]["deliveries"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.advance(chrono::Duration::minutes(1));
+    let d = notify::repo::deliveries::get(t.state.store(), &shared::testing::t1(), &id)
+        .await
+        .unwrap()
+        .unwrap();
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let (st, d) = (t.state.clone(), d.clone());
+            tokio::spawn(async move { notify::sending::attempt(&st, &d).await.unwrap() })
+        })
+        .collect();
+    let mut won = 0;
+    for task in tasks {
+        if task.await.unwrap().is_some() {
+            won += 1;
+        }
+    }
+    assert_eq!((won, sent.load(Ordering::SeqCst)), (1, 1));
 }
 
 /// A mail provider that is down: every send fails as retryable.
@@ -470,4 +529,148 @@ async fn the_scheduled_entry_runs_the_dispatcher_and_refuses_other_events() {
             .unwrap();
     assert_eq!(report["sent"], 1);
     assert_eq!(t.tp.outbox.sent_to("ada@example.com").len(), 1);
+}
+
+#[tokio::test]
+async fn a_contact_suppressed_before_its_delivery_comes_due_is_not_sent_to() {
+    let t = with_key(TestNotify::new().await);
+    let org = Caller::t1("organizer");
+    let at = (t.state.now() + chrono::Duration::hours(1)).to_rfc3339();
+    let r = t
+        .post("/notify/v1/send", &org, &scheduled("ada@example.com", &at))
+        .await;
+    let id = r.json()["data"]["deliveries"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let s = t
+        .post(
+            "/notify/v1/suppressions",
+            &Caller::t1("admin"),
+            &json!({"contact": "ada@example.com", "reason": "asked"}),
+        )
+        .await;
+    assert!(s.status.is_success(), "{}", s.json());
+    t.advance(chrono::Duration::hours(1));
+    let run = dispatch(&t).await;
+    assert_eq!(run["sent"], 0, "{run}");
+    assert!(t.tp.outbox.sent().is_empty());
+    let got = t.get(&format!("/notify/v1/deliveries/{id}"), &org).await;
+    assert_eq!(got.json()["data"]["status"], "suppressed");
+    // Nothing left due.
+    assert_eq!(dispatch(&t).await["due"], 0);
+}
+
+#[tokio::test]
+async fn cancelling_or_erasing_an_unsent_delivery_gives_its_quota_back() {
+    let t = TestNotify::new().await;
+    let org = Caller::t1("organizer");
+    let admin = Caller::t1("admin");
+    let used = |q: Value| {
+        q["data"]["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["channel"] == "email")
+            .unwrap()["daily"]["used"]
+            .as_i64()
+            .unwrap()
+    };
+    let at = (t.state.now() + chrono::Duration::hours(1)).to_rfc3339();
+    let a = t
+        .post("/notify/v1/send", &org, &scheduled("a@example.com", &at))
+        .await;
+    let b = t
+        .post("/notify/v1/send", &org, &scheduled("b@example.com", &at))
+        .await;
+    assert_eq!(
+        used(t.get("/notify/v1/admin/quotas", &admin).await.json()),
+        2
+    );
+    let a = a.json()["data"]["deliveries"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b = b.json()["data"]["deliveries"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        t.post(
+            &format!("/notify/v1/deliveries/{a}/cancel"),
+            &admin,
+            &json!({})
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        used(t.get("/notify/v1/admin/quotas", &admin).await.json()),
+        1
+    );
+    assert_eq!(
+        t.delete(&format!("/notify/v1/deliveries/{b}"), &admin)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        used(t.get("/notify/v1/admin/quotas", &admin).await.json()),
+        0
+    );
+}
+
+#[tokio::test]
+async fn erasing_an_unread_in_app_delivery_takes_it_off_the_unread_count() {
+    let t = TestNotify::new().await;
+    let me = Caller::t1("user");
+    let body = json!({
+        "channels": ["in_app"], "recipients": [{"userId": me.sub}],
+        "content": {"subject": "Hi", "text": "Hello"}, "category": "system",
+    });
+    let r = t
+        .post("/notify/v1/send", &Caller::t1("organizer"), &body)
+        .await;
+    let id = r.json()["data"]["deliveries"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        t.get("/notify/v1/notifications/unread-count", &me)
+            .await
+            .json()["data"]["count"],
+        1
+    );
+    assert_eq!(
+        t.delete(&format!("/notify/v1/deliveries/{id}"), &Caller::t1("admin"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        t.get("/notify/v1/notifications/unread-count", &me)
+            .await
+            .json()["data"]["count"],
+        0
+    );
+    assert_eq!(
+        t.get("/notify/v1/notifications", &me).await.json()["data"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn metrics_refuse_dates_out_of_range_instead_of_failing() {
+    let t = TestNotify::new().await;
+    let org = Caller::t1("organizer");
+    for q in [
+        "to=-262143-01-01",
+        "from=%2B262142-12-31&to=%2B262142-12-31",
+        "to=1999-12-31",
+    ] {
+        t.get(&format!("/notify/v1/metrics?{q}"), &org)
+            .await
+            .assert_error(400, "ERR_NOTIFY_VALIDATION");
+    }
 }

@@ -455,3 +455,64 @@ async fn push_goes_to_every_registered_device_and_in_app_to_the_inbox() {
     let count = t.get("/notify/v1/notifications/unread-count", &me).await;
     assert_eq!(count.json()["data"]["count"], 1);
 }
+
+#[tokio::test]
+async fn the_same_person_listed_twice_gets_one_message() {
+    let t = TestNotify::new().await;
+    let r = t
+        .post(
+            "/notify/v1/send",
+            &Caller::t1("organizer"),
+            &email_send(&["ada@example.com", "ADA@example.com "]),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    assert_eq!(r.json()["data"]["deliveries"].as_array().unwrap().len(), 1);
+    assert_eq!(t.tp.outbox.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn a_template_goes_only_over_its_own_channel() {
+    let t = TestNotify::new().await;
+    let org = Caller::t1("organizer");
+    let tpl = t
+        .post(
+            "/notify/v1/templates",
+            &org,
+            &json!({"name": "ticket", "channel": "email", "subject": "Ticket {{code}}", "text": "Code {{code}}"}),
+        )
+        .await;
+    assert_eq!(tpl.status, 201, "{}", tpl.json());
+    let id = tpl.json()["data"]["id"].as_str().unwrap().to_owned();
+    let body = |channels: Value| {
+        json!({
+            "channels": channels, "recipients": [{"email": "ada@example.com", "phone": "+14155550100"}],
+            "templateId": id, "variables": {"code": "A-17"}, "category": "transactional",
+        })
+    };
+    let r = t
+        .post("/notify/v1/send", &org, &body(json!(["email", "sms"])))
+        .await;
+    r.assert_error(400, "ERR_NOTIFY_INVALID_CHANNEL");
+    assert_eq!(r.json()["error"]["details"]["field"], "channels[1]");
+    assert!(t.recorder.sent().is_empty() && t.tp.outbox.sent().is_empty());
+    let ok = t
+        .post("/notify/v1/send", &org, &body(json!(["email"])))
+        .await;
+    assert_eq!(ok.status, 202, "{}", ok.json());
+    assert_eq!(t.tp.outbox.sent()[0].mail.subject, "Ticket A-17");
+    let d = &ok.json()["data"]["deliveries"][0];
+    let got = t
+        .get(
+            &format!("/notify/v1/deliveries/{}", d["id"].as_str().unwrap()),
+            &org,
+        )
+        .await;
+    assert_eq!(
+        (
+            got.json()["data"]["templateId"].as_str(),
+            got.json()["data"]["templateVersion"].as_i64()
+        ),
+        (Some(id.as_str()), Some(1))
+    );
+}

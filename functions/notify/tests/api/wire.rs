@@ -97,4 +97,30 @@ async fn a_send_puts_the_rendered_email_into_ses_and_the_sms_into_sns() {
         )
         .await;
     assert_eq!(got.json()["data"]["providerMessageId"], mail["id"]);
+
+    // The same send again with one Idempotency-Key: one more SES message, not two.
+    let again = json!({
+        "channels": ["email"], "recipients": [{"email": email}],
+        "content": {"subject": "Once", "text": "Only once"}, "category": "transactional",
+    });
+    for _ in 0..2 {
+        let r = t
+            .call_with(
+                "POST",
+                "/notify/v1/send",
+                Some(&Caller::t1("organizer")),
+                Some(&again),
+                &[("idempotency-key", &tag)],
+            )
+            .await;
+        assert_eq!(r.status, 202);
+    }
+    let data = emulator_data(&endpoint).await;
+    let once = data["ses"]["Message"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["destinations"]["ToAddresses"][0] == email.as_str() && m["subject"] == "Once")
+        .count();
+    assert_eq!(once, 1, "{}", data["ses"]);
 }

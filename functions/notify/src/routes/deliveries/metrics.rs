@@ -107,7 +107,12 @@ pub async fn metrics(
         q.get(name)
             .map(|s| {
                 NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-                    .map_err(|_| ApiError::field(name, "must be a date YYYY-MM-DD"))
+                    .ok()
+                    // Bounded, so the range arithmetic below cannot overflow.
+                    .filter(|d| (2000..=2999).contains(&chrono::Datelike::year(d)))
+                    .ok_or_else(|| {
+                        ApiError::field(name, "must be a date YYYY-MM-DD (years 2000-2999)")
+                    })
             })
             .transpose()
     };
