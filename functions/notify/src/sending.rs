@@ -1,8 +1,9 @@
 //! The send use case (notify-svc.md "Checks, in order"): for each recipient x channel,
 //! suppression -> preference -> frequency cap -> quiet hours; the tenant's quota for
 //! the whole request; then each delivery is stored and sent now (bounded) or left
-//! `queued` / `scheduled` for the dispatcher. Used by `POST /send` and, with principal
-//! `system`, by the send queue's consumer.
+//! `queued` / `scheduled` for the dispatcher. Used by `POST /send`; the design's send
+//! queue (other services' sends, principal `system`) will call it too when it is built
+//! with reports-svc's schedules.
 //!
 //! Rendering happens once per request before any check: its outcome does not depend on
 //! the recipient (variables are per request), and doing it first means a template error
