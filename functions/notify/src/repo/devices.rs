@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 use shared::{
-    store::{Condition, Delete, Put, Query, SortKey, Store},
+    store::{
+        CancelReason, Condition, Delete, Key, Put, Query, SortKey, Store, StoreError, TransactOp,
+    },
     tenant::TenantId,
 };
 
@@ -79,28 +81,116 @@ pub async fn list(store: &dyn Store, t: &TenantId, user_id: &str) -> NotifyResul
     }
 }
 
-/// Records a new device. `Ok(false)`: one with this id was registered meanwhile.
+/// Who an endpoint belongs to (`ENDPOINT#<sha256(endpoint)>` / `OWNER`). The provider
+/// answers the same endpoint for the same token, so a device handed from one person to
+/// another (a shared tablet, a resold phone) must have one owner: registering it moves
+/// it, and the previous owner's device record goes with the move.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Owner {
+    tenant_id: String,
+    user_id: String,
+    device_id: String,
+}
+
+fn owner_key(endpoint: &str) -> Key {
+    Key::global(
+        format!("ENDPOINT#{}", shared::ids::sha256_hex(endpoint.as_bytes())),
+        "OWNER",
+    )
+}
+
+async fn owner(store: &dyn Store, endpoint: &str) -> NotifyResult<Option<Owner>> {
+    match store.get(&owner_key(endpoint)).await? {
+        Some(item) => Ok(Some(super::record(&item, "endpoint owner")?)),
+        None => Ok(None),
+    }
+}
+
+/// Records a new device and makes its person the endpoint's owner (dropping a previous
+/// owner's record of it), in one transaction. `Ok(false)`: one with this id was
+/// registered meanwhile.
 pub async fn insert(
     store: &dyn Store,
     t: &TenantId,
     user_id: &str,
     d: &Device,
 ) -> NotifyResult<bool> {
+    let previous = owner(store, &d.endpoint).await?;
     let item = super::item(&key(t, user_id, &d.id), d, "device")?;
-    match store
-        .put(Put::new(item).when(Condition::item_absent()))
-        .await
+    let me = Owner {
+        tenant_id: t.to_string(),
+        user_id: user_id.to_owned(),
+        device_id: d.id.clone(),
+    };
+    let unchanged = match &previous {
+        Some(p) => Condition::eq("device_id", p.device_id.clone())
+            .and(Condition::eq("user_id", p.user_id.clone()))
+            .and(Condition::eq("tenant_id", p.tenant_id.clone())),
+        None => Condition::item_absent(),
+    };
+    let mut ops = vec![
+        TransactOp::Put(Put::new(item).when(Condition::item_absent())),
+        TransactOp::Put(
+            Put::new(super::item(&owner_key(&d.endpoint), &me, "endpoint owner")?).when(unchanged),
+        ),
+    ];
+    if let Some(p) = previous.filter(|p| *p != me)
+        && let Ok(pt) = TenantId::parse(&p.tenant_id)
     {
+        ops.push(TransactOp::Delete(Delete::new(key(
+            &pt,
+            &p.user_id,
+            &p.device_id,
+        ))));
+    }
+    match store.transact(ops).await {
         Ok(()) => Ok(true),
-        Err(e) if e.is_condition_failed() => Ok(false),
+        Err(StoreError::TransactionCanceled { reasons })
+            if reasons.first() == Some(&CancelReason::ConditionFailed) =>
+        {
+            Ok(false)
+        }
+        // The endpoint changed hands meanwhile: a retry sorts it out.
+        Err(StoreError::TransactionCanceled { .. }) => Err(StoreError::Unavailable(
+            "a concurrent registration of the same device".into(),
+        )
+        .into()),
         Err(e) => Err(e.into()),
     }
 }
 
-/// Forgets device `id` of `user_id`.
-pub async fn remove(store: &dyn Store, t: &TenantId, user_id: &str, id: &str) -> NotifyResult<()> {
-    store.delete(Delete::new(key(t, user_id, id))).await?;
-    Ok(())
+/// Does `d` (of `user_id` in `t`) still own its endpoint? False once another person
+/// registered the same token: removing `d` must not unregister their device.
+pub async fn owns_endpoint(
+    store: &dyn Store,
+    t: &TenantId,
+    user_id: &str,
+    d: &Device,
+) -> NotifyResult<bool> {
+    Ok(owner(store, &d.endpoint).await?.is_some_and(|o| {
+        o.tenant_id == t.to_string() && o.user_id == user_id && o.device_id == d.id
+    }))
+}
+
+/// Forgets device `id` of `user_id`, and its endpoint's ownership if it still held it.
+pub async fn remove(
+    store: &dyn Store,
+    t: &TenantId,
+    user_id: &str,
+    d: &Device,
+) -> NotifyResult<()> {
+    store.delete(Delete::new(key(t, user_id, &d.id))).await?;
+    let mine = Condition::eq("device_id", d.id.clone())
+        .and(Condition::eq("user_id", user_id.to_owned()))
+        .and(Condition::eq("tenant_id", t.to_string()));
+    match store
+        .delete(Delete::new(owner_key(&d.endpoint)).when(mine))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_condition_failed() => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn key(t: &TenantId, user_id: &str, id: &str) -> shared::store::Key {

@@ -20,6 +20,7 @@
 //! | own metrics bucket | `T#<t>#U#<userId>#MET#<yyyy-mm-dd>` | `<channel>#<status>` | |
 //! | quota usage | `T#<t>#QUOTA` | `D#<yyyy-mm-dd>#<channel>` / `M#<yyyy-mm>#<channel>` | |
 //! | frequency cap | `T#<t>#CAP#<person>` | `<yyyy-mm-dd>#<category>` | |
+//! | push endpoint owner | `ENDPOINT#<sha256(endpoint)>` | `OWNER` | |
 //! | provider last error | `T#<t>#PROVIDER` | `<channel>` | |
 //! | webhook event id | `HOOK#<provider>` | `<eventId>` (TTL) | |
 

@@ -516,3 +516,50 @@ async fn a_template_goes_only_over_its_own_channel() {
         (Some(id.as_str()), Some(1))
     );
 }
+
+#[tokio::test]
+async fn a_device_registered_again_by_another_person_is_theirs_alone() {
+    let t = TestNotify::new().await;
+    let ann = Caller::t1("user").sub("ann");
+    let ben = Caller::t1("user").sub("ben");
+    let token = json!({"platform": "android", "token": "shared-tablet-token"});
+    let first = t.post("/notify/v1/devices", &ann, &token).await;
+    assert_eq!(first.status, 201, "{}", first.json());
+    let ann_device = first.json()["data"]["id"].as_str().unwrap().to_owned();
+    let second = t.post("/notify/v1/devices", &ben, &token).await;
+    assert_eq!(second.status, 201, "{}", second.json());
+    let ben_device = second.json()["data"]["id"].as_str().unwrap().to_owned();
+
+    let body = json!({
+        "channels": ["push"], "recipients": [{"userId": "ann"}, {"userId": "ben"}],
+        "content": {"subject": "Hi", "text": "For Ben only"}, "category": "system",
+    });
+    let r = t
+        .post("/notify/v1/send", &Caller::t1("organizer"), &body)
+        .await;
+    let by = |u: &str| {
+        r.json()["data"]["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["recipient"]["userId"] == u)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!((by("ann"), by("ben")), (json!("failed"), json!("sent")));
+    assert_eq!(
+        t.recorder.sent().len(),
+        1,
+        "the tablet gets Ben's message only"
+    );
+    // Ann's record of the tablet went with the move; Ben's stays until he removes it.
+    t.delete(&format!("/notify/v1/devices/{ann_device}"), &ann)
+        .await
+        .assert_error(404, "ERR_NOTIFY_NOT_FOUND");
+    assert_eq!(
+        t.delete(&format!("/notify/v1/devices/{ben_device}"), &ben)
+            .await
+            .status,
+        200
+    );
+}

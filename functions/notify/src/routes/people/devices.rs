@@ -205,14 +205,17 @@ pub async fn remove(
     let device = device.ok_or(NotifyError::NotFound)?;
     // Without a push provider on this stage nothing can reach the device anyway: the
     // person's wish to forget it still wins.
-    if let Some(push) = st.channels.push.as_deref() {
+    // A device whose token another person registered since is theirs now at the
+    // provider: only the record goes.
+    let owned = repo::owns_endpoint(st.store(), &t, &caller.sub, &device).await?;
+    if let Some(push) = st.channels.push.as_deref().filter(|_| owned) {
         match push.unregister(&device.endpoint).await {
             // A refused endpoint is one the provider no longer knows: nothing to undo.
             Ok(()) | Err(ChannelError::Rejected(_)) => {}
             Err(e) => return Err(provider_error(e, "unregister").into()),
         }
     }
-    repo::remove(st.store(), &t, &caller.sub, &device.id).await?;
+    repo::remove(st.store(), &t, &caller.sub, &device).await?;
     Ok(Envelope::ok(DeviceRemoved {
         id: device.id,
         deleted: true,
