@@ -161,7 +161,8 @@ pub async fn send(st: &NotifyState, p: &Principal, cmd: SendCommand) -> NotifyRe
                     }
                 }
                 if plan.status == Status::Queued {
-                    let quiet = (cmd.priority != Priority::Critical)
+                    let priority = r.priority.unwrap_or(cmd.priority);
+                    let quiet = (priority != Priority::Critical)
                         .then(|| prefs.quiet_until(cmd.scheduled_at.unwrap_or(now)))
                         .flatten();
                     match (quiet, cmd.scheduled_at) {
@@ -294,7 +295,7 @@ async fn store_deliveries(
                 send_id: send_id.clone(),
                 channel: pl.channel,
                 category: cmd.category,
-                priority: cmd.priority,
+                priority: pl.recipient.priority.unwrap_or(cmd.priority),
                 status: pl.status,
                 recipient: pl.recipient,
                 created_by: p.sub.clone(),

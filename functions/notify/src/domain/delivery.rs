@@ -18,6 +18,10 @@ pub struct Recipient {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = "+14155550100")]
     pub phone: Option<String>,
+    /// This recipient's priority when it differs from the send's (e.g. `critical` for
+    /// the on-call organiser of an otherwise `normal` announcement).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<super::Priority>,
 }
 
 /// One transition of a delivery.

@@ -412,6 +412,7 @@ pub fn parse_recipients(
                 user_id,
                 email,
                 phone,
+                priority: r.priority,
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()

@@ -69,6 +69,7 @@ async fn each_check_gives_its_outcome_in_one_send() {
     .await;
     set_prefs(&t, "capped", json!({"dailyCaps": {"marketing": 1}})).await;
     set_prefs(&t, "quiet", json!({"quietHours": quiet_now(&t)})).await;
+    set_prefs(&t, "urgent", json!({"quietHours": quiet_now(&t)})).await;
     // `capped` already had today's one marketing message.
     let first = t
         .post(
@@ -89,6 +90,8 @@ async fn each_check_gives_its_outcome_in_one_send() {
                     person("optedout"),
                     person("capped"),
                     person("quiet"),
+                    // In quiet hours too, but critical for this recipient.
+                    {"userId": "urgent", "email": "urgent@example.com", "priority": "critical"},
                     person("plain")
                 ]),
                 "normal",
@@ -110,6 +113,7 @@ async fn each_check_gives_its_outcome_in_one_send() {
     assert_eq!(outcome(&body, "capped")["detail"], "daily cap reached");
     assert_eq!(outcome(&body, "quiet")["status"], "scheduled");
     assert!(outcome(&body, "quiet")["scheduledAt"].is_string());
+    assert_eq!(outcome(&body, "urgent")["status"], "sent");
     assert_eq!(outcome(&body, "plain")["status"], "sent");
     let mailed: Vec<String> =
         t.tp.outbox
@@ -117,9 +121,16 @@ async fn each_check_gives_its_outcome_in_one_send() {
             .iter()
             .flat_map(|m| m.mail.to.clone())
             .collect();
-    assert_eq!(mailed, ["capped@example.com", "plain@example.com"]);
+    assert_eq!(
+        mailed,
+        [
+            "capped@example.com",
+            "urgent@example.com",
+            "plain@example.com"
+        ]
+    );
 
-    // Critical priority goes through quiet hours.
+    // A critical send goes through quiet hours for everyone in it.
     let r = t
         .post(
             "/notify/v1/send",
