@@ -10,13 +10,17 @@ use super::{Category, Channel, Priority, Status};
 #[serde(rename_all = "camelCase")]
 pub struct Recipient {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "u0000001-0000-0000-0000-000000000001")]
+    #[schema(
+        example = "b0000001-0000-4000-8000-000000000002",
+        pattern = r"^[A-Za-z0-9._@:-]{1,128}$"
+    )]
     pub user_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "user@eventzr.com")]
+    #[schema(example = "user@eventzr.com", format = Email, max_length = 254)]
     pub email: Option<String>,
+    /// E.164 (spaces, dashes, dots and parentheses are also accepted and dropped).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "+14155550100")]
+    #[schema(example = "+14155550100", pattern = r"^\+[1-9][0-9]{7,14}$")]
     pub phone: Option<String>,
     /// This recipient's priority when it differs from the send's (e.g. `critical` for
     /// the on-call organiser of an otherwise `normal` announcement).

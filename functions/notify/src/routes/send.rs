@@ -75,11 +75,13 @@ pub struct ContentBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SendBody {
-    /// `email`, `sms`, `push`, `in_app` (at least one).
-    #[schema(example = json!(["email"]))]
+    /// `email`, `sms`, `push`, `in_app` (at least one; an unknown name answers
+    /// `ERR_NOTIFY_INVALID_CHANNEL`).
+    #[schema(value_type = Vec<Channel>, min_items = 1, example = json!(["email"]))]
     pub channels: Vec<String>,
     /// 1 to 100 people; each needs the address of every channel (email, phone, userId
     /// for push and in_app).
+    #[schema(min_items = 1, max_items = 100)]
     pub recipients: Vec<Recipient>,
     /// A template of this tenant (its latest version)…
     #[schema(format = "uuid")]
