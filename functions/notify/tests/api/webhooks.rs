@@ -571,6 +571,32 @@ async fn a_signed_permanent_bounce_suppresses_the_address_in_the_delivery_tenant
 }
 
 #[tokio::test]
+async fn a_replayed_bounce_for_a_real_delivery_changes_nothing() {
+    let Hooks { t, .. } = hooks().await;
+    let ses_id = sent_email(&t, "ann@example.com").await;
+    let m = signed(notification(
+        &t,
+        "sns-replay",
+        &bounce(&ses_id, "ann@example.com", "Permanent"),
+    ));
+    assert_eq!(result(&post_sns(&t, &m).await), "applied");
+    // The admin lifts the suppression; the same SNS message again must not re-add it.
+    let lifted = t
+        .delete(
+            "/notify/v1/suppressions/ann%40example.com",
+            &Caller::t1("admin"),
+        )
+        .await;
+    assert_eq!(lifted.status, 200, "{}", lifted.json());
+    assert_eq!(result(&post_sns(&t, &m).await), "duplicate");
+    assert_eq!(
+        check(&t, &Caller::t1("organizer"), "ann@example.com").await["suppressed"],
+        false
+    );
+    assert_eq!(delivery_status(&t).await, "bounced");
+}
+
+#[tokio::test]
 async fn a_signed_transient_bounce_is_recorded_but_suppresses_nothing() {
     let Hooks { t, .. } = hooks().await;
     let ses_id = sent_email(&t, "ann@example.com").await;
