@@ -113,6 +113,19 @@ pub struct IdempotencyKey {
     idempotency_key: Option<String>,
 }
 
+/// `?limit=&cursor=` of every list route (`shared::paging::PageParams`); a route's own
+/// filters are a second `IntoParams` beside it: `params(PageQuery, Filters)`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct PageQuery {
+    /// Items per page, 1-100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+    /// `page.next_cursor` of the previous page (bound to the same filters, caller and tenant).
+    cursor: Option<String>,
+}
+
 /// `x-tenant-id`, optional outside search: when present it must be the token's tenant
 /// (the `system` role may name another tenant on routes that allow it).
 #[derive(IntoParams)]

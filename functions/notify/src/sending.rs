@@ -112,9 +112,11 @@ pub async fn send(st: &NotifyState, p: &Principal, cmd: SendCommand) -> NotifyRe
     let t = &p.tenant;
 
     // 1-4: per recipient (reads only; caps are taken after the quota is reserved).
+    let defaults = repo::preferences::tenant_defaults(store, t).await?;
     let mut planned = Vec::new();
     for r in &cmd.recipients {
-        let prefs = repo::preferences::effective(store, t, r.user_id.as_deref()).await?;
+        let prefs =
+            repo::preferences::effective_over(store, t, r.user_id.as_deref(), &defaults).await?;
         let person = r.user_id.clone().or(r.email.clone()).or(r.phone.clone());
         let mut cap_checked: Option<Option<String>> = None;
         for &ch in &cmd.channels {
@@ -126,12 +128,7 @@ pub async fn send(st: &NotifyState, p: &Principal, cmd: SendCommand) -> NotifyRe
                 due: None,
                 cap: None,
             };
-            let contact = match ch {
-                Channel::Email => r.email.as_deref(),
-                Channel::Sms => r.phone.as_deref(),
-                Channel::Push | Channel::InApp => None,
-            };
-            if let Some(c) = contact
+            if let Some(c) = r.contact(ch)
                 && let Some(s) = repo::suppressions::find(store, t, c).await?
             {
                 plan.status = Status::Suppressed;
@@ -332,18 +329,12 @@ pub async fn attempt(st: &NotifyState, d: &Delivery) -> NotifyResult<Option<Deli
     let now = st.now();
     // A contact suppressed since the send (a bounce, a complaint, an admin) is not sent
     // to when a scheduled or retried delivery comes due.
-    if d.attempts > 0 || d.status == Status::Scheduled {
-        let contact = match d.channel {
-            Channel::Email => d.recipient.email.as_deref(),
-            Channel::Sms => d.recipient.phone.as_deref(),
-            Channel::Push | Channel::InApp => None,
-        };
-        if let (Some(c), Ok(tenant)) = (contact, TenantId::parse(&d.tenant_id))
-            && let Some(s) = repo::suppressions::find(store, &tenant, c).await?
-        {
-            let detail = Some(format!("suppressed: {}", s.reason));
-            return deliveries::transition(store, now, d, Status::Suppressed, detail).await;
-        }
+    if (d.attempts > 0 || d.status == Status::Scheduled)
+        && let (Some(c), Ok(tenant)) = (d.contact(), TenantId::parse(&d.tenant_id))
+        && let Some(s) = repo::suppressions::find(store, &tenant, c).await?
+    {
+        let detail = Some(format!("suppressed: {}", s.reason));
+        return deliveries::transition(store, now, d, Status::Suppressed, detail).await;
     }
     let lease = now.timestamp() + LEASE_SECS;
     // The claim keeps a due entry at the lease's end: if this process dies mid-send,

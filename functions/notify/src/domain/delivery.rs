@@ -114,21 +114,21 @@ pub struct Delivery {
     pub due_sk: Option<String>,
 }
 
-impl Delivery {
-    /// The person this delivery counts against (caps, metrics): user id, else the address.
-    pub fn person(&self) -> Option<&str> {
-        self.recipient
-            .user_id
-            .as_deref()
-            .or(self.recipient.email.as_deref())
-            .or(self.recipient.phone.as_deref())
-    }
-    /// The address the channel sends to (for push: the user, whose devices are looked up).
-    pub fn address(&self) -> Option<&str> {
-        match self.channel {
-            Channel::Email => self.recipient.email.as_deref(),
-            Channel::Sms => self.recipient.phone.as_deref(),
-            Channel::Push | Channel::InApp => self.recipient.user_id.as_deref(),
+impl Recipient {
+    /// The contact `channel` sends to that a suppression list can hold (email, phone);
+    /// None for push and in-app, which go to the user.
+    pub fn contact(&self, channel: Channel) -> Option<&str> {
+        match channel {
+            Channel::Email => self.email.as_deref(),
+            Channel::Sms => self.phone.as_deref(),
+            Channel::Push | Channel::InApp => None,
         }
+    }
+}
+
+impl Delivery {
+    /// [`Recipient::contact`] of this delivery's channel.
+    pub fn contact(&self) -> Option<&str> {
+        self.recipient.contact(self.channel)
     }
 }

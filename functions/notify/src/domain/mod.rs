@@ -39,6 +39,13 @@ impl Channel {
     pub fn parse(s: &str) -> Option<Channel> {
         Channel::ALL.into_iter().find(|c| c.as_str() == s)
     }
+    /// A channel a client named in `field`: unknown names answer INVALID_CHANNEL.
+    pub fn parse_field(field: &str, raw: &str) -> Result<Channel, crate::error::NotifyError> {
+        Channel::parse(raw.trim()).ok_or_else(|| crate::error::NotifyError::InvalidChannel {
+            field: field.to_owned(),
+            value: raw.to_owned(),
+        })
+    }
 }
 
 /// What a message is about; decides which preferences and caps apply.

@@ -18,7 +18,8 @@ use crate::{
     error::{NotifyError, NotifyResult},
 };
 
-fn day(now: DateTime<Utc>) -> String {
+/// The UTC day of every day bucket (`YYYY-MM-DD`).
+pub fn day(now: DateTime<Utc>) -> String {
     now.format("%Y-%m-%d").to_string()
 }
 fn month(now: DateTime<Utc>) -> String {
@@ -228,6 +229,37 @@ pub async fn take_cap(
     }
 }
 
+/// The metrics buckets of a tenant's day (`user` None) or of one user's day.
+fn metrics_pk(t: &TenantId, user: Option<&str>, day: &str) -> String {
+    match user {
+        Some(u) => shared::store::tenant_pk(t, &["U", u, "MET", day]),
+        None => shared::store::tenant_pk(t, &["MET", day]),
+    }
+}
+
+/// The counts a delivery reaching `status` at `now` adds (repo::deliveries puts them in
+/// the same transaction as the transition, so each is counted exactly once): the
+/// tenant's day and, for a `userId` recipient, that user's day.
+pub fn metric_updates(
+    t: &TenantId,
+    d: &crate::domain::Delivery,
+    status: crate::domain::Status,
+    now: DateTime<Utc>,
+) -> Vec<TransactOp> {
+    let sk = format!("{}#{}", d.channel.as_str(), status.as_str());
+    let day = day(now);
+    std::iter::once(None)
+        .chain(d.recipient.user_id.as_deref().map(Some))
+        .map(|user| {
+            let key = Key {
+                pk: metrics_pk(t, user, &day),
+                sk: sk.clone(),
+            };
+            TransactOp::Update(Update::new(key).add("n", 1))
+        })
+        .collect()
+}
+
 /// One day's metrics bucket: (channel, status) -> count. `user` None: the tenant's.
 pub async fn metrics_day(
     store: &dyn Store,
@@ -235,11 +267,9 @@ pub async fn metrics_day(
     user: Option<&str>,
     day: &str,
 ) -> NotifyResult<Vec<(String, String, i64)>> {
-    let pk = match user {
-        Some(u) => shared::store::tenant_pk(t, &["U", u, "MET", day]),
-        None => shared::store::tenant_pk(t, &["MET", day]),
-    };
-    let page = store.query(Query::partition(pk)).await?;
+    let page = store
+        .query(Query::partition(metrics_pk(t, user, day)))
+        .await?;
     Ok(page
         .items
         .iter()

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use shared::{
     store::{
         Condition, Delete, Item, Key, Put, Query, QueryPage, ResumeKey, SortKey, Store, StoreError,
-        TransactOp, Update, attr,
+        TransactOp, attr,
     },
     tenant::TenantId,
 };
@@ -19,10 +19,6 @@ use crate::{
 
 /// Dispatcher entries are spread over this many partitions.
 pub const DUE_SHARDS: u32 = 8;
-
-fn rfc(now: DateTime<Utc>) -> String {
-    shared::clock::rfc3339_millis(now)
-}
 
 fn tenant_of(d: &Delivery) -> NotifyResult<TenantId> {
     TenantId::parse(&d.tenant_id)
@@ -61,30 +57,6 @@ fn message_key(provider_message_id: &str) -> Key {
     Key::global(format!("MSG#{provider_message_id}"), "MSG")
 }
 
-fn day(now: DateTime<Utc>) -> String {
-    now.format("%Y-%m-%d").to_string()
-}
-
-/// The metrics buckets a delivery reaching `status` at `now` is counted in.
-fn metric_updates(
-    t: &TenantId,
-    d: &Delivery,
-    status: Status,
-    now: DateTime<Utc>,
-) -> Vec<TransactOp> {
-    let sk = format!("{}#{}", d.channel.as_str(), status.as_str());
-    let day = day(now);
-    let mut ops = vec![TransactOp::Update(
-        Update::new(Key::tenant(t, &["MET", &day], sk.clone())).add("n", 1),
-    )];
-    if let Some(user) = &d.recipient.user_id {
-        ops.push(TransactOp::Update(
-            Update::new(Key::tenant(t, &["U", user, "MET", &day], sk)).add("n", 1),
-        ));
-    }
-    ops
-}
-
 /// Stores new deliveries, each with its due entry (queued/scheduled) and its first
 /// metrics count. Each delivery is one transaction; they run concurrently.
 pub async fn create_all(
@@ -112,7 +84,7 @@ async fn create(store: &dyn Store, now: DateTime<Utc>, d: &Delivery) -> NotifyRe
     if let (Some(sk), Some(at)) = (&d.due_sk, d.next_attempt_at) {
         ops.push(TransactOp::Put(Put::new(due_item(d, sk, at))));
     }
-    ops.extend(metric_updates(&t, d, d.status, now));
+    ops.extend(super::counters::metric_updates(&t, d, d.status, now));
     store.transact(ops).await?;
     Ok(())
 }
@@ -145,7 +117,6 @@ pub struct Change {
     pub lease_until: Option<i64>,
     pub provider_message_id: Option<String>,
     pub last_error: Option<String>,
-    pub scheduled_at: Option<String>,
 }
 
 /// Moves `d` to `to` (timeline entry, metrics) if it is unchanged since it was read and
@@ -184,12 +155,12 @@ pub async fn apply(
     let t = tenant_of(d)?;
     let mut next = d.clone();
     next.rev = d.rev + 1;
-    next.updated_at = rfc(now);
+    next.updated_at = shared::clock::rfc3339_millis(now);
     if to != d.status {
         next.status = to;
         next.timeline.push(TimelineEntry {
             status: to,
-            at: rfc(now),
+            at: shared::clock::rfc3339_millis(now),
             detail: change.detail.clone(),
         });
     }
@@ -202,9 +173,6 @@ pub async fn apply(
     }
     if change.last_error.is_some() {
         next.last_error = change.last_error.clone();
-    }
-    if change.scheduled_at.is_some() {
-        next.scheduled_at = change.scheduled_at.clone();
     }
     next.next_attempt_at = change.due_at;
     next.due_sk = change.due_at.map(|at| due_key(d, at).sk);
@@ -231,7 +199,7 @@ pub async fn apply(
         )));
     }
     if to != d.status {
-        ops.extend(metric_updates(&t, d, to, now));
+        ops.extend(super::counters::metric_updates(&t, d, to, now));
     }
     match store.transact(ops).await {
         Ok(()) => Ok(Some(next)),

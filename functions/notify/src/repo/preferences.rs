@@ -49,6 +49,31 @@ pub async fn effective(
     Ok(resolve(store, t, user_id).await?.preferences)
 }
 
+/// What applies to someone without preferences of their own: the tenant's defaults,
+/// else the built-in ones. A send reads it once for all its recipients.
+pub async fn tenant_defaults(store: &dyn Store, t: &TenantId) -> NotifyResult<Preferences> {
+    Ok(defaults(store, t)
+        .await?
+        .map(|d| d.preferences)
+        .unwrap_or_default())
+}
+
+/// [`effective`] with the tenant's defaults already read: one read per person with a
+/// `userId`, none for an address-only recipient.
+pub async fn effective_over(
+    store: &dyn Store,
+    t: &TenantId,
+    user_id: Option<&str>,
+    defaults: &Preferences,
+) -> NotifyResult<Preferences> {
+    match user_id {
+        Some(user) => Ok(own(store, t, user)
+            .await?
+            .map_or_else(|| defaults.clone(), |o| o.preferences)),
+        None => Ok(defaults.clone()),
+    }
+}
+
 /// [`effective`], saying where the preferences come from.
 pub async fn resolve(
     store: &dyn Store,

@@ -125,11 +125,6 @@ impl DeliveryView {
 #[derive(Debug, Default, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Items per page, 1-100 (default 20).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<u32>,
-    /// `page.next_cursor` of the previous page (bound to the same filters).
-    pub cursor: Option<String>,
     /// `queued`, `scheduled`, `sending`, `sent`, `delivered`, `bounced`, `complained`,
     /// `failed`, `cancelled`, `suppressed`, `skipped`, `read`.
     pub status: Option<String>,
@@ -280,7 +275,7 @@ const MAX_SCANNED: usize = 1_000;
     description = "Newest first, one cursor page at a time. A `user` sees the deliveries addressed \
         to their own userId; organizers and admins see the tenant's. Filters combine; a page may \
         hold fewer than `limit` items when filters skip many (follow `next_cursor`).",
-    params(ListQuery),
+    params(shared::openapi::PageQuery, ListQuery),
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "One page of deliveries", body = Paged<DeliveryView>),

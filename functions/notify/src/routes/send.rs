@@ -145,39 +145,16 @@ pub async fn send(
     let locale = parse_locale(body.locale.as_deref())?;
     let vars = sending::variables_object(body.variables)?;
     let tenant = caller.tenant();
-    let (content, template) = match (&body.template_id, &body.content) {
-        (Some(id), None) => {
-            let tpl = templates::get_active(st.store(), &tenant, id).await?;
-            // A template is written for its channel (an SMS text, an email's HTML).
-            if let Some(i) = channels.iter().position(|c| *c != tpl.channel) {
-                return Err(ApiError::new(
-                    http::StatusCode::BAD_REQUEST,
-                    "INVALID_CHANNEL",
-                    format!(
-                        "channels[{i}]: the template is for {}, not {}",
-                        tpl.channel.as_str(),
-                        channels[i].as_str()
-                    ),
-                )
-                .with_details(serde_json::json!({
-                    "field": format!("channels[{i}]"),
-                    "templateChannel": tpl.channel.as_str(),
-                })));
-            }
-            let r = template::render(&tpl, locale.as_deref(), &vars)?;
-            (r, Some((tpl.id.clone(), tpl.version)))
-        }
-        (None, Some(c)) => {
-            let c = inline(c)?;
-            (template::render_inline(&c, &vars)?, None)
-        }
-        _ => {
-            return Err(ApiError::field(
-                "templateId",
-                "give exactly one of templateId and content",
-            ));
-        }
-    };
+    let (content, template) = render_content(
+        &st,
+        &tenant,
+        body.template_id.as_deref(),
+        body.content.as_ref(),
+        locale.as_deref(),
+        &vars,
+        Some(&channels),
+    )
+    .await?;
     check_rendered(&content, &channels)?;
     let outcome = sending::send(
         &st,
@@ -261,19 +238,17 @@ pub async fn send_test(
     let locale = parse_locale(body.locale.as_deref())?;
     let vars = sending::variables_object(body.variables)?;
     let tenant = caller.tenant();
-    let content = match (&body.template_id, &body.content) {
-        (Some(id), None) => {
-            let tpl = templates::get_active(st.store(), &tenant, id).await?;
-            template::render(&tpl, locale.as_deref(), &vars)?
-        }
-        (None, Some(c)) => template::render_inline(&inline(c)?, &vars)?,
-        _ => {
-            return Err(ApiError::field(
-                "templateId",
-                "give exactly one of templateId and content",
-            ));
-        }
-    };
+    // A test send mails any template's rendering to its author, whatever its channel.
+    let (content, _) = render_content(
+        &st,
+        &tenant,
+        body.template_id.as_deref(),
+        body.content.as_ref(),
+        locale.as_deref(),
+        &vars,
+        None,
+    )
+    .await?;
     check_rendered(&content, &[Channel::Email])?;
     let now = st.now();
     let caps = counters::settings(st.store(), &tenant)
@@ -313,6 +288,48 @@ pub async fn send_test(
     }))
 }
 
+/// The message of a send: the tenant's template (its latest active version) or the
+/// inline content, exactly one of the two, rendered with `vars`. With `channels`, a
+/// template must be for every one of them.
+async fn render_content(
+    st: &NotifyState,
+    tenant: &shared::tenant::TenantId,
+    template_id: Option<&str>,
+    content: Option<&ContentBody>,
+    locale: Option<&str>,
+    vars: &Value,
+    channels: Option<&[Channel]>,
+) -> Result<(Rendered, Option<(String, i64)>), ApiError> {
+    match (template_id, content) {
+        (Some(id), None) => {
+            let tpl = templates::get_active(st.store(), tenant, id).await?;
+            // A template is written for its channel (an SMS text, an email's HTML).
+            if let Some(i) = channels.and_then(|chs| chs.iter().position(|c| *c != tpl.channel)) {
+                let asked = channels.map_or("", |chs| chs[i].as_str());
+                return Err(ApiError::new(
+                    http::StatusCode::BAD_REQUEST,
+                    "INVALID_CHANNEL",
+                    format!(
+                        "channels[{i}]: the template is for {}, not {asked}",
+                        tpl.channel.as_str()
+                    ),
+                )
+                .with_details(serde_json::json!({
+                    "field": format!("channels[{i}]"),
+                    "templateChannel": tpl.channel.as_str(),
+                })));
+            }
+            let r = template::render(&tpl, locale, vars)?;
+            Ok((r, Some((tpl.id.clone(), tpl.version))))
+        }
+        (None, Some(c)) => Ok((template::render_inline(&inline(c)?, vars)?, None)),
+        _ => Err(ApiError::field(
+            "templateId",
+            "give exactly one of templateId and content",
+        )),
+    }
+}
+
 fn inline(c: &ContentBody) -> Result<Rendered, ApiError> {
     if c.subject.is_none() && c.html.is_none() && c.text.is_none() {
         return Err(ApiError::field("content", "needs a subject, html or text"));
@@ -342,10 +359,7 @@ pub fn parse_channels(raw: &[String]) -> Result<Vec<Channel>, ApiError> {
     }
     let mut out = Vec::new();
     for (i, s) in raw.iter().enumerate() {
-        let ch = Channel::parse(s.trim()).ok_or_else(|| NotifyError::InvalidChannel {
-            field: format!("channels[{i}]"),
-            value: s.clone(),
-        })?;
+        let ch = Channel::parse_field(&format!("channels[{i}]"), s)?;
         if !out.contains(&ch) {
             out.push(ch);
         }

@@ -156,13 +156,6 @@ fn locales(raw: BTreeMap<String, LocaleVariant>) -> BTreeMap<String, Rendered> {
     raw.into_iter().map(|(k, v)| (k, v.into())).collect()
 }
 
-fn parse_channel(field: &str, raw: &str) -> Result<Channel, NotifyError> {
-    Channel::parse(raw.trim()).ok_or_else(|| NotifyError::InvalidChannel {
-        field: field.to_owned(),
-        value: raw.to_owned(),
-    })
-}
-
 /// Unknown, malformed and other tenants' ids alike.
 fn not_found() -> ApiError {
     NotifyError::TemplateNotFound.into()
@@ -177,7 +170,7 @@ fn not_found() -> ApiError {
     description = "The tenant's templates by name (their latest version's summary, without \
         the sources), one cursor page at a time. Archived templates are left out unless \
         `includeArchived=true`. Any role of the tenant may list.",
-    params(ListQuery),
+    params(shared::openapi::PageQuery, ListQuery),
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "One page of templates", body = Paged<TemplateSummary>),
@@ -246,7 +239,7 @@ pub async fn create(
     ApiJson(body): ApiJson<NewTemplate>,
 ) -> Result<Envelope<TemplateVersion>, ApiError> {
     let draft = Draft {
-        channel: parse_channel("channel", &body.channel)?,
+        channel: Channel::parse_field("channel", &body.channel)?,
         name: body.name,
         description: body.description,
         subject: body.subject,
@@ -350,7 +343,7 @@ pub async fn update(
         .into());
     }
     if let Some(raw) = &body.channel
-        && parse_channel("channel", raw)? != current.channel
+        && Channel::parse_field("channel", raw)? != current.channel
     {
         return Err(ApiError::field(
             "channel",
@@ -518,11 +511,6 @@ pub async fn preview(
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // a schema only
 pub struct ListQuery {
-    /// Items per page, 1-100 (default 20).
-    #[param(minimum = 1, maximum = 100)]
-    limit: Option<u32>,
-    /// `page.next_cursor` of the previous page (bound to the same filters).
-    cursor: Option<String>,
     /// Only templates of this channel.
     #[param(inline)]
     channel: Option<Channel>,
@@ -571,7 +559,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ListFilter {
     async fn from_request_parts(parts: &mut Parts, st: &S) -> Result<Self, ApiError> {
         let q = query_map(parts, st).await?;
         let channel = match q.get("channel").map(|c| c.trim()).filter(|c| !c.is_empty()) {
-            Some(c) => Some(parse_channel("channel", c)?),
+            Some(c) => Some(Channel::parse_field("channel", c)?),
             None => None,
         };
         let mut errors = Vec::new();

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use shared::{clock::rfc3339_millis, store::Store, tenant::TenantId};
 
 use crate::{
-    domain::{Channel, Delivery, Status},
+    domain::{Delivery, Status},
     error::{NotifyError, NotifyResult},
     repo::{
         deliveries,
@@ -89,9 +89,8 @@ pub async fn apply_to(
 /// A provider's report names the recipients it bounced; one that names anyone else (a
 /// confused or compromised provider) must not suppress contacts the delivery never went to.
 fn contacts(delivery: &Delivery, reported: &[String]) -> Vec<String> {
-    let Some(own) = matches!(delivery.channel, Channel::Email | Channel::Sms)
-        .then(|| delivery.address())
-        .flatten()
+    let Some(own) = delivery
+        .contact()
         .and_then(|a| suppressions::normalise(a, "recipient").ok())
     else {
         return Vec::new();
@@ -117,6 +116,7 @@ mod tests {
     use shared::store::memory::MemoryStore;
 
     use super::*;
+    use crate::domain::Channel;
 
     const T1: &str = "a0000001-0000-0000-0000-000000000001";
 

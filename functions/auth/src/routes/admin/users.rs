@@ -55,16 +55,11 @@ impl ListFilter {
     }
 }
 
-/// The query of `GET /users` as documented (parsed by `PageParams` and `ListFilter`).
+/// The filters of `GET /users` as documented (parsed by `ListFilter`; paging: `PageQuery`).
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // a schema only
 pub struct ListQuery {
-    /// Items per page, 1-100 (default 20).
-    #[param(minimum = 1, maximum = 100)]
-    limit: Option<u32>,
-    /// `page.next_cursor` of the previous page (bound to the same filters).
-    cursor: Option<String>,
     /// Only users holding this role.
     #[param(inline)]
     role: Option<RoleName>,
@@ -119,7 +114,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ListFilter {
     summary = "List the tenant's users",
     description = "The acting tenant's users in creation order, one cursor page at a time, \
         optionally filtered by `role` and `status`. Needs the `admin` role. A `system` caller may act on another tenant's users by naming it in `x-tenant-id`.",
-    params(ListQuery),
+    params(shared::openapi::PageQuery, ListQuery),
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "One page of users", body = Paged<UserView>),

@@ -144,13 +144,7 @@ pub async fn put_quotas(
     let mut settings = QuotaSettings::default();
     let mut errors = Vec::new();
     for (name, caps) in &body.channels {
-        let Some(ch) = Channel::parse(name.trim()) else {
-            return Err(crate::error::NotifyError::InvalidChannel {
-                field: format!("channels.{name}"),
-                value: name.clone(),
-            }
-            .into());
-        };
+        let ch = Channel::parse_field(&format!("channels.{name}"), name)?;
         let plan = plan_caps(caller.plan, ch);
         for (period, value, max) in [
             ("daily", caps.daily, plan.daily),

@@ -17,7 +17,7 @@ use shared::{
     openapi::{Data, IdempotencyKey, Paged},
     paging::{CursorScope, PageParams},
 };
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::{
     error::NotifyError,
@@ -103,18 +103,6 @@ impl From<Suppression> for SuppressionView {
     }
 }
 
-/// `?limit=&cursor=` of `GET /suppressions`.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)] // a schema only
-pub struct ListQuery {
-    /// Items per page, 1-100 (default 20).
-    #[param(minimum = 1, maximum = 100)]
-    limit: Option<u32>,
-    /// `page.next_cursor` of the previous page.
-    cursor: Option<String>,
-}
-
 #[utoipa::path(
     get,
     path = "/notify/v1/suppressions",
@@ -123,7 +111,7 @@ pub struct ListQuery {
     summary = "List the tenant's suppression list",
     description = "Every suppressed contact of the caller's tenant, by contact, one cursor page \
         at a time. Needs the `admin` role.",
-    params(ListQuery),
+    params(shared::openapi::PageQuery),
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "One page of suppressed contacts", body = Paged<SuppressionView>),

@@ -107,11 +107,6 @@ impl<S: Send + Sync> FromRequestParts<S> for UnreadFilter {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // a schema only
 pub struct ListQuery {
-    /// Items per page, 1-100 (default 20).
-    #[param(minimum = 1, maximum = 100)]
-    limit: Option<u32>,
-    /// `page.next_cursor` of the previous page (bound to the same `unread`).
-    cursor: Option<String>,
     /// `true`: only unread items.
     unread: Option<bool>,
 }
@@ -125,7 +120,7 @@ pub struct ListQuery {
     description = "The caller's inbox, newest first, one cursor page at a time; \
         `unread=true` keeps the unread ones only (a page may then hold fewer items than \
         `limit` while `page.has_more` is true).",
-    params(ListQuery),
+    params(shared::openapi::PageQuery, ListQuery),
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "One page of the inbox", body = Paged<NotificationView>),
