@@ -23,6 +23,9 @@ use super::{
 pub async fn run_all(store: &dyn Store) {
     ping_succeeds(store).await;
     get_of_a_missing_item_is_none(store).await;
+    get_many_answers_in_key_order_with_none_for_missing_items(store).await;
+    get_many_reads_100_items_across_partitions(store).await;
+    get_many_of_no_keys_too_many_or_a_key_twice_is_invalid(store).await;
     put_then_get_round_trips_every_value_type(store).await;
     records_round_trip_through_items(store).await;
     put_if_absent_refuses_an_existing_item(store).await;
@@ -214,6 +217,49 @@ pub async fn ping_succeeds(store: &dyn Store) {
 
 pub async fn get_of_a_missing_item_is_none(store: &dyn Store) {
     assert_eq!(get(store, &key(&partition(), "nothing")).await, None);
+}
+
+pub async fn get_many_answers_in_key_order_with_none_for_missing_items(store: &dyn Store) {
+    let (p, q) = (partition(), partition());
+    let a = Item::new(&key(&p, "a")).with("n", n(1));
+    let b = Item::new(&key(&q, "b")).with("s", "two");
+    put(store, &a).await;
+    put(store, &b).await;
+    // The answer follows the keys' order, not the table's: b before a, a gap between.
+    let keys = [key(&q, "b"), key(&p, "missing"), key(&p, "a")];
+    let got = store.get_many(&keys).await.expect("get_many");
+    assert_eq!(got, vec![Some(b), None, Some(a)]);
+    // Written just before: the batch read is strongly consistent, like get.
+    let fresh = Item::new(&key(&p, "fresh")).with("n", n(7));
+    put(store, &fresh).await;
+    let got = store.get_many(&[key(&p, "fresh")]).await.expect("get_many");
+    assert_eq!(got, vec![Some(fresh)]);
+}
+
+pub async fn get_many_reads_100_items_across_partitions(store: &dyn Store) {
+    let parts = [partition(), partition()];
+    let keys: Vec<Key> = (0..100)
+        .map(|i| key(&parts[i % 2], &format!("{i:03}")))
+        .collect();
+    for (i, k) in keys.iter().enumerate() {
+        put(store, &Item::new(k).with("i", n(i as i64))).await;
+    }
+    let got = store.get_many(&keys).await.expect("100 keys");
+    assert_eq!(got.len(), 100);
+    for (i, item) in got.iter().enumerate() {
+        let item = item.as_ref().unwrap_or_else(|| panic!("item {i} missing"));
+        assert_eq!(item.key().as_ref(), Some(&keys[i]));
+        assert_eq!(item.0.get("i"), Some(&n(i as i64)));
+    }
+}
+
+pub async fn get_many_of_no_keys_too_many_or_a_key_twice_is_invalid(store: &dyn Store) {
+    let p = partition();
+    assert_invalid(store.get_many(&[]).await, "no keys");
+    let keys: Vec<Key> = (0..101).map(|i| key(&p, &format!("{i:03}"))).collect();
+    assert_invalid(store.get_many(&keys).await, "101 keys");
+    let twice = [key(&p, "a"), key(&p, "a")];
+    assert_invalid(store.get_many(&twice).await, "a key twice");
 }
 
 pub async fn put_then_get_round_trips_every_value_type(store: &dyn Store) {

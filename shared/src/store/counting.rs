@@ -21,6 +21,8 @@ use super::{Delete, Item, Key, Put, Query, QueryPage, Store, StoreResult, Transa
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Requests {
     pub get: u64,
+    /// One per batch read, whatever the number of its keys (one BatchGetItem).
+    pub get_many: u64,
     pub put: u64,
     pub update: u64,
     pub delete: u64,
@@ -34,17 +36,18 @@ pub struct Requests {
 impl Requests {
     /// Data requests: every kind but `ping`.
     pub fn total(&self) -> u64 {
-        self.get + self.put + self.update + self.delete + self.query + self.transact
+        self.get + self.get_many + self.put + self.update + self.delete + self.query + self.transact
     }
-    /// Reads (`get`, `query`) among the data requests.
+    /// Reads (`get`, `get_many`, `query`) among the data requests.
     pub fn reads(&self) -> u64 {
-        self.get + self.query
+        self.get + self.get_many + self.query
     }
 }
 
 #[derive(Default)]
 struct Counters {
     get: AtomicU64,
+    get_many: AtomicU64,
     put: AtomicU64,
     update: AtomicU64,
     delete: AtomicU64,
@@ -54,9 +57,10 @@ struct Counters {
 }
 
 impl Counters {
-    fn all(&self) -> [&AtomicU64; 7] {
+    fn all(&self) -> [&AtomicU64; 8] {
         [
             &self.get,
+            &self.get_many,
             &self.put,
             &self.update,
             &self.delete,
@@ -98,6 +102,7 @@ impl<S: Store + ?Sized> CountingStore<S> {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         Requests {
             get: load(&c.get),
+            get_many: load(&c.get_many),
             put: load(&c.put),
             update: load(&c.update),
             delete: load(&c.delete),
@@ -123,6 +128,10 @@ impl<S: Store + ?Sized> Store for CountingStore<S> {
     async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
         hit(&self.counts.get);
         self.inner.get(key).await
+    }
+    async fn get_many(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
+        hit(&self.counts.get_many);
+        self.inner.get_many(keys).await
     }
     async fn put(&self, put: Put) -> StoreResult<()> {
         hit(&self.counts.put);
@@ -192,12 +201,14 @@ mod tests {
         store.transact(ops).await.unwrap();
         assert!(store.delete(Delete::new(key())).await.unwrap().is_some());
         store.ping().await.unwrap();
+        store.get_many(&[key(), other]).await.unwrap();
 
         let n = store.snapshot();
         assert_eq!(
             n,
             Requests {
                 get: 1,
+                get_many: 1,
                 put: 1,
                 update: 1,
                 delete: 1,
@@ -206,8 +217,8 @@ mod tests {
                 ping: 1,
             }
         );
-        assert_eq!(n.total(), 6, "ping is no data request");
-        assert_eq!(n.reads(), 2);
+        assert_eq!(n.total(), 7, "ping is no data request; a batch read is one");
+        assert_eq!(n.reads(), 3);
     }
 
     #[tokio::test]

@@ -24,7 +24,8 @@ use aws_sdk_dynamodb::types::{
 
 use super::{
     CancelReason, Condition, Delete, Index, Item, Key, Put, Query, QueryPage, ResumeKey, SortKey,
-    Store, StoreError, StoreResult, TransactOp, Update, Value, attr, validate_transaction,
+    Store, StoreError, StoreResult, TransactOp, Update, Value, attr, validate_get_many,
+    validate_transaction,
 };
 
 type AvMap = HashMap<String, AttributeValue>;
@@ -66,6 +67,45 @@ impl Store for DynamoStore {
             .await
             .map_err(classify)?;
         Ok(out.item().filter(|m| !m.is_empty()).map(item_from_av))
+    }
+
+    /// One BatchGetItem; keys DynamoDB leaves unprocessed (throttling, the 16 MB answer
+    /// limit) are asked for again after a short pause, up to 4 more times, and then the
+    /// read fails as throttled rather than answering `None` for an item that exists.
+    async fn get_many(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
+        validate_get_many(keys)?;
+        let mut found: HashMap<Key, Item> = HashMap::with_capacity(keys.len());
+        let mut pending: Vec<AvMap> = keys.iter().map(key_to_av).collect();
+        for attempt in 0..5u32 {
+            let wanted = ddb::KeysAndAttributes::builder()
+                .set_keys(Some(pending))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Invalid(short(e.to_string())))?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, wanted)
+                .send()
+                .await
+                .map_err(classify)?;
+            let rows = out.responses().and_then(|r| r.get(&self.table));
+            for item in rows.into_iter().flatten().map(item_from_av) {
+                if let Some(key) = item.key() {
+                    found.insert(key, item);
+                }
+            }
+            pending = out
+                .unprocessed_keys()
+                .and_then(|u| u.get(&self.table))
+                .map(|k| k.keys().to_vec())
+                .unwrap_or_default();
+            if pending.is_empty() {
+                return Ok(keys.iter().map(|k| found.remove(k)).collect());
+            }
+            tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+        }
+        Err(StoreError::Throttled)
     }
 
     async fn put(&self, put: Put) -> StoreResult<()> {

@@ -40,6 +40,7 @@ impl Fault {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     Get,
+    GetMany,
     Put,
     Update,
     Delete,
@@ -48,7 +49,7 @@ pub enum Op {
     Ping,
 }
 
-const OPS: usize = 7;
+const OPS: usize = 8;
 
 #[derive(Debug, Clone, Copy)]
 enum Remaining {
@@ -171,6 +172,10 @@ impl<S: Store + ?Sized> Store for FaultyStore<S> {
         self.enter(Op::Get)?;
         self.inner.get(key).await
     }
+    async fn get_many(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
+        self.enter(Op::GetMany)?;
+        self.inner.get_many(keys).await
+    }
     async fn put(&self, put: Put) -> StoreResult<()> {
         self.enter(Op::Put)?;
         self.inner.put(put).await
@@ -219,6 +224,9 @@ mod tests {
     impl Store for Counting {
         async fn get(&self, _: &Key) -> StoreResult<Option<Item>> {
             self.hit(None)
+        }
+        async fn get_many(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
+            self.hit(vec![None; keys.len()])
         }
         async fn put(&self, _: Put) -> StoreResult<()> {
             self.hit(())

@@ -120,6 +120,13 @@ impl Store for MemoryStore {
         Ok(self.lock().get(key).cloned())
     }
 
+    async fn get_many(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
+        super::validate_get_many(keys)?;
+        keys.iter().try_for_each(check_key)?;
+        let items = self.lock();
+        Ok(keys.iter().map(|k| items.get(k).cloned()).collect())
+    }
+
     async fn put(&self, put: Put) -> StoreResult<()> {
         self.write(TransactOp::Put(put)).map(drop)
     }

@@ -60,6 +60,11 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait Store: Send + Sync + 'static {
     /// Strongly consistent read of one item.
     async fn get(&self, key: &Key) -> StoreResult<Option<Item>>;
+    /// Strongly consistent read of 1 to [`MAX_BATCH_GET_KEYS`] distinct items in one
+    /// request (DynamoDB BatchGetItem), answered in the order of `keys`, `None` where
+    /// there is no item. For a route that needs several known items at once (the
+    /// caller's session, user and tenant): one round trip instead of one per item.
+    async fn get_many(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>>;
     /// Put (replace) an item, if its condition holds.
     async fn put(&self, put: Put) -> StoreResult<()>;
     /// Update (or create) an item, if its condition holds; returns the new item.
@@ -95,6 +100,24 @@ pub(crate) fn validate_transaction(ops: &[TransactOp]) -> StoreResult<()> {
                 "two actions of one transaction address the same item".into(),
             ));
         }
+    }
+    Ok(())
+}
+
+/// What DynamoDB's BatchGetItem refuses (and emulators may not), refused alike by both
+/// backends: no keys, more than [`MAX_BATCH_GET_KEYS`], a key twice.
+pub(crate) fn validate_get_many(keys: &[Key]) -> StoreResult<()> {
+    if keys.is_empty() || keys.len() > MAX_BATCH_GET_KEYS {
+        return Err(StoreError::Invalid(format!(
+            "a batch read holds 1 to {MAX_BATCH_GET_KEYS} keys, got {}",
+            keys.len()
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    if keys.iter().any(|k| !seen.insert(k)) {
+        return Err(StoreError::Invalid(
+            "a batch read names the same key twice".into(),
+        ));
     }
     Ok(())
 }

@@ -509,6 +509,9 @@ impl TransactOp {
 /// DynamoDB's TransactWriteItems limit.
 pub const MAX_TRANSACT_ITEMS: usize = 100;
 
+/// DynamoDB's BatchGetItem limit.
+pub const MAX_BATCH_GET_KEYS: usize = 100;
+
 /// Why one action of a cancelled transaction failed (same order as the actions).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CancelReason {

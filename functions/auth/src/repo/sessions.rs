@@ -51,7 +51,7 @@ impl Session {
     }
 }
 
-fn to_session(item: &Item) -> AuthResult<Session> {
+pub fn from_item(item: &Item) -> AuthResult<Session> {
     item.to_record()
         .map_err(|e| AuthError::Internal(format!("session record: {e}")))
 }
@@ -63,7 +63,7 @@ pub async fn get(
     id: &str,
 ) -> AuthResult<Option<Session>> {
     match store.get(&super::session(t, user_id, id)).await? {
-        Some(item) => to_session(&item).map(Some),
+        Some(item) => from_item(&item).map(Some),
         None => Ok(None),
     }
 }
@@ -93,7 +93,7 @@ pub async fn list(store: &dyn Store, t: &TenantId, user_id: &str) -> AuthResult<
             )
             .await?;
         for item in &page.items {
-            out.push(to_session(item)?);
+            out.push(from_item(item)?);
         }
         match page.next {
             Some(n) => start = Some(n),

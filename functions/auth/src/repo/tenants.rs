@@ -29,13 +29,17 @@ pub struct Tenant {
 }
 
 pub async fn get(store: &dyn Store, id: &TenantId) -> AuthResult<Option<Tenant>> {
-    match store.get(&super::tenant(id)).await? {
-        Some(item) => item
-            .to_record()
-            .map(Some)
-            .map_err(|e| AuthError::Internal(format!("tenant record: {e}"))),
-        None => Ok(None),
-    }
+    store
+        .get(&super::tenant(id))
+        .await?
+        .as_ref()
+        .map(from_item)
+        .transpose()
+}
+
+pub fn from_item(item: &Item) -> AuthResult<Tenant> {
+    item.to_record()
+        .map_err(|e| AuthError::Internal(format!("tenant record: {e}")))
 }
 
 impl Tenant {
@@ -47,7 +51,16 @@ impl Tenant {
 /// The plan to put in tokens of a tenant's user (BASE when the record is missing);
 /// a suspended tenant's users get no tokens at all (403 ACCOUNT_SUSPENDED).
 pub async fn plan_of(store: &dyn Store, id: &TenantId) -> AuthResult<String> {
-    match get(store, id).await? {
+    plan_in(get(store, id).await?)
+}
+
+/// [`plan_of`] for a tenant item already read (in a batch read).
+pub fn plan_in_item(item: Option<&Item>) -> AuthResult<String> {
+    plan_in(item.map(from_item).transpose()?)
+}
+
+fn plan_in(tenant: Option<Tenant>) -> AuthResult<String> {
+    match tenant {
         Some(t) if t.is_suspended() => Err(AuthError::AccountSuspended),
         Some(t) => Ok(t.plan_tier),
         None => Ok("BASE".into()),

@@ -11,7 +11,12 @@ use crate::{
     error::{AuthError, AuthResult},
 };
 
-fn to_user(item: &Item) -> AuthResult<User> {
+/// The user of an item read in a batch; 404 NOT_FOUND when there was none.
+pub fn found(item: Option<&Item>) -> AuthResult<User> {
+    item.map(from_item).transpose()?.ok_or(AuthError::NotFound)
+}
+
+pub fn from_item(item: &Item) -> AuthResult<User> {
     item.to_record()
         .map_err(|e| AuthError::Internal(format!("user record: {e}")))
 }
@@ -26,7 +31,7 @@ pub fn key_of(user: &User) -> AuthResult<Key> {
 
 pub async fn get(store: &dyn Store, tenant: &TenantId, user_id: &str) -> AuthResult<Option<User>> {
     match store.get(&super::user(tenant, user_id)).await? {
-        Some(item) => to_user(&item).map(Some),
+        Some(item) => from_item(&item).map(Some),
         None => Ok(None),
     }
 }
@@ -109,7 +114,7 @@ pub async fn update(store: &dyn Store, update: Update) -> AuthResult<User> {
             StoreError::ConditionFailed { .. } => AuthError::NotFound,
             e => e.into(),
         })?;
-    to_user(&item)
+    from_item(&item)
 }
 
 /// Lockout policy: 5 failures within 15 minutes lock the account for 15 minutes.
@@ -203,7 +208,7 @@ pub async fn reserve_attempt(
         }
         match store.update(upd.when(cond)).await {
             Ok(item) => {
-                let after = to_user(&item)?;
+                let after = from_item(&item)?;
                 return Ok(Ok(Reservation {
                     count: after.failed_logins,
                     window_start: after.failure_window_start,
@@ -211,7 +216,7 @@ pub async fn reserve_attempt(
             }
             Err(StoreError::ConditionFailed { current }) => {
                 seen = match current {
-                    Some(item) => to_user(&item)?,
+                    Some(item) => from_item(&item)?,
                     None => get(store, &tenant_of(user)?, &user.id)
                         .await?
                         .ok_or(AuthError::NotFound)?,
@@ -300,7 +305,7 @@ pub async fn list(
     let users = page
         .items
         .iter()
-        .map(to_user)
+        .map(from_item)
         .collect::<AuthResult<Vec<_>>>()?;
     Ok((users, page.next))
 }

@@ -6,6 +6,7 @@ use axum::extract::State;
 use serde::Deserialize;
 use shared::{
     ApiError, Envelope, FieldError,
+    auth::Claims,
     extract::ApiJson,
     openapi::Data,
     store::{Condition, Delete, Item, Put, TransactOp, Update},
@@ -36,12 +37,14 @@ use crate::{
 )]
 pub async fn get(
     State(st): State<AuthState>,
-    caller: LiveCaller,
+    claims: Claims,
 ) -> Result<Envelope<UserView>, ApiError> {
-    let user = users::get(st.store(), &caller.tenant(), &caller.claims.sub)
-        .await?
-        .ok_or(AuthError::NotFound)?;
-    let plan = tenants::plan_of(st.store(), &caller.tenant()).await?;
+    // Session, user and tenant in one batch read.
+    let home = claims.home_tenant();
+    let wanted = [repo::user(&home, &claims.sub), repo::tenant(&home)];
+    let (_, [user, tenant]) = LiveCaller::check_with(claims, &st, wanted).await?;
+    let user = users::found(user.as_ref())?;
+    let plan = tenants::plan_in_item(tenant.as_ref())?;
     Ok(Envelope::ok(UserView::of(&user, &plan)))
 }
 
@@ -109,9 +112,15 @@ fn bounded(field: &str, v: &str, max: usize) -> Result<String, FieldError> {
 )]
 pub async fn patch(
     State(st): State<AuthState>,
-    caller: LiveCaller,
-    ApiJson(body): ApiJson<ProfilePatch>,
+    claims: Claims,
+    body: Result<ApiJson<ProfilePatch>, ApiError>,
 ) -> Result<Envelope<UserView>, ApiError> {
+    // Session, user (its current username) and tenant (its plan) in one batch read;
+    // 401 before 400.
+    let home = claims.home_tenant();
+    let wanted = [repo::user(&home, &claims.sub), repo::tenant(&home)];
+    let (caller, [user, tenant]) = LiveCaller::check_with(claims, &st, wanted).await?;
+    let ApiJson(body) = body?;
     let mut errors = Vec::new();
     let mut upd = Update::new(repo::user(&caller.tenant(), &caller.claims.sub));
     let mut check = |r: Result<String, FieldError>| r.map_err(|e| errors.push(e)).ok();
@@ -147,9 +156,8 @@ pub async fn patch(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let user = users::get(st.store(), &caller.tenant(), &caller.claims.sub)
-        .await?
-        .ok_or(AuthError::NotFound)?;
+    let user = users::found(user.as_ref())?;
+    let plan = tenants::plan_in_item(tenant.as_ref())?;
     let now = shared::clock::rfc3339_millis(st.now());
     upd = upd.set("updated_at", now);
     match username.filter(|u| user.username.as_deref() != Some(u.as_ref())) {
@@ -180,10 +188,15 @@ pub async fn patch(
                 shared::store::StoreError::TransactionCanceled { .. } => AuthError::UsernameTaken,
                 e => e.into(),
             })?;
+            // A transaction returns nothing: read the record as it now is.
+            let user = users::get(st.store(), &caller.tenant(), &caller.claims.sub)
+                .await?
+                .ok_or(AuthError::NotFound)?;
+            Ok(Envelope::ok(UserView::of(&user, &plan)))
         }
         None => {
-            users::update(st.store(), upd).await?;
+            let user = users::update(st.store(), upd).await?;
+            Ok(Envelope::ok(UserView::of(&user, &plan)))
         }
     }
-    get(State(st), caller).await
 }

@@ -10,6 +10,7 @@ use serde_json::{Value as Json, json};
 use shared::{
     ApiError, Envelope, FieldError,
     access::Role,
+    auth::Claims,
     extract::ApiJson,
     openapi::{Data, IdempotencyKey, Paged},
     paging::{CursorScope, PageParams},
@@ -26,7 +27,7 @@ use crate::{
         user::UserView,
     },
     error::{AuthError, AuthResult},
-    repo::{admin, audit, sessions, tenants, users},
+    repo::{self, admin, audit, sessions, tenants, users},
     state::AuthState,
 };
 
@@ -128,11 +129,15 @@ impl<S: Send + Sync> FromRequestParts<S> for ListFilter {
 )]
 pub async fn list(
     State(st): State<AuthState>,
-    caller: AdminCaller,
-    page: PageParams,
-    filter: ListFilter,
+    claims: Claims,
+    page: Result<PageParams, ApiError>,
+    filter: Result<ListFilter, ApiError>,
 ) -> Result<Envelope<Vec<UserView>>, ApiError> {
-    let tenant = caller.tenant();
+    // The session and the tenant (for planTier) in one batch read; 401/403 before 400.
+    let tenant = claims.tenant();
+    let (caller, [tenant_item]) =
+        AdminCaller::check_with(claims, &st, [repo::tenant(&tenant)]).await?;
+    let (page, filter) = (page?, filter?);
     let scope = CursorScope::new(&caller.claims, filter.scope());
     let start = st.platform.cursors.resume(&scope, &page).await?;
     let (found, next) = admin::list_users(
@@ -144,7 +149,7 @@ pub async fn list(
         |u| filter.keeps(u),
     )
     .await?;
-    let plan = tenants::plan_of(st.store(), &tenant).await?;
+    let plan = tenants::plan_in_item(tenant_item.as_ref())?;
     let page = st
         .platform
         .cursors
@@ -174,11 +179,23 @@ pub async fn list(
 )]
 pub async fn get(
     State(st): State<AuthState>,
-    caller: AdminCaller,
+    claims: Claims,
     Path(user_id): Path<String>,
 ) -> Result<Envelope<UserView>, ApiError> {
-    let user = find(&st, &caller.tenant(), &user_id).await?;
-    Ok(Envelope::ok(view(&st, &user).await?))
+    // The session, the user and the tenant (for planTier) in one batch read.
+    let tenant = claims.tenant();
+    let id = match user_id_of(&user_id) {
+        Ok(id) => id,
+        Err(e) => {
+            AdminCaller::check_with(claims, &st, []).await?;
+            return Err(e);
+        }
+    };
+    let wanted = [repo::user(&tenant, &id), repo::tenant(&tenant)];
+    let (_, [user, tenant_item]) = AdminCaller::check_with(claims, &st, wanted).await?;
+    let user = users::found(user.as_ref())?;
+    let plan = tenants::plan_in_item(tenant_item.as_ref())?;
+    Ok(Envelope::ok(UserView::of(&user, &plan)))
 }
 
 /// New roles, a new status, or both.
@@ -361,12 +378,16 @@ pub async fn unlock(
 
 /// The user `raw_id` of `tenant`; a malformed id is a 400 naming `userId`.
 async fn find(st: &AuthState, tenant: &TenantId, raw_id: &str) -> AuthResult<User> {
-    let id = uuid::Uuid::parse_str(raw_id)
-        .map_err(|_| ApiError::field("userId", "must be a UUID"))?
-        .to_string();
-    users::get(st.store(), tenant, &id)
+    users::get(st.store(), tenant, &user_id_of(raw_id)?)
         .await?
         .ok_or(AuthError::NotFound)
+}
+
+/// A `userId` path segment as stored (a UUID, hyphenated lowercase); else 400 naming it.
+fn user_id_of(raw_id: &str) -> Result<String, ApiError> {
+    uuid::Uuid::parse_str(raw_id)
+        .map(|id| id.to_string())
+        .map_err(|_| ApiError::field("userId", "must be a UUID"))
 }
 
 pub(super) async fn view(st: &AuthState, user: &User) -> AuthResult<UserView> {
