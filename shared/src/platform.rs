@@ -3,6 +3,12 @@
 
 use std::{sync::Arc, time::Duration};
 
+use aws_smithy_runtime_api::client::{
+    connector_metadata::ConnectorMetadata,
+    http::{HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector},
+    runtime_components::RuntimeComponents,
+};
+
 use crate::{
     auth::{SecretKeys, Verifier},
     clock::{Clock, SystemClock},
@@ -99,11 +105,13 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
     // One HTTP client (one connection pool, one TLS configuration with the root
     // certificates loaded once) for every AWS client of the process: left unset, each
     // service client builds its own default stack at cold start.
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::AwsLc,
-        ))
-        .build_https();
+    let http = SharedHttpClient::new(ConnectOnFirstUse(
+        aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .build_https(),
+    ));
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(http)
         .retry_config(RetryConfig::standard().with_max_attempts(3))
@@ -116,6 +124,30 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         )
         .load()
         .await
+}
+
+/// The SDK's hyper client, minus its eager validation: for every service client built
+/// from the configuration, `validate_base_client_config` builds a whole TLS connector
+/// and throws it away — loading the OS root store and parsing each certificate again
+/// (4 times at a notify cold start, ~150-300 certificates each on Debian). Left to
+/// `http_connector`, the connector is built once, on the first AWS call, and cached
+/// by the inner client for every later one (all our clients share one timeout
+/// configuration, hence one cache entry). Measured in BENCHMARKS.md ("Cold start").
+#[derive(Debug)]
+struct ConnectOnFirstUse(SharedHttpClient);
+
+impl HttpClient for ConnectOnFirstUse {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
 }
 
 /// The state of a service that needs only its table (every service starts here; a
