@@ -4,7 +4,7 @@
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use crate::{clock::rfc3339_millis, context};
 
@@ -62,53 +62,77 @@ impl<T: Serialize> Envelope<T> {
 
 impl<T: Serialize> IntoResponse for Envelope<T> {
     fn into_response(self) -> Response {
-        match serde_json::to_value(&self.data) {
-            Ok(data) => respond(self.status, data, Value::Null, self.page),
-            Err(e) => crate::error::ApiError::internal(e).into_response(),
+        respond(self.status, &self.data, &(), self.page.as_ref())
+    }
+}
+
+/// The envelope's `meta`, from the current request context. Serialized straight into
+/// the body (no intermediate JSON tree); fields in the order they have always had.
+#[derive(Serialize)]
+struct Meta {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<uuid::Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tenant_id: Option<crate::tenant::TenantId>,
+    timestamp: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace_id: Option<String>,
+}
+
+impl Meta {
+    fn current() -> Self {
+        match context::current() {
+            Some(ctx) => Meta {
+                request_id: Some(ctx.request_id),
+                service: Some(ctx.service.name()),
+                tenant_id: ctx.tenant(),
+                timestamp: rfc3339_millis(ctx.started_at),
+                trace_id: ctx.trace_id.clone(),
+            },
+            None => Meta {
+                request_id: None,
+                service: None,
+                tenant_id: None,
+                timestamp: rfc3339_millis(chrono::Utc::now()),
+                trace_id: None,
+            },
         }
     }
 }
 
-/// The envelope's `meta`, from the current request context.
+/// The envelope's `meta` as JSON (for callers outside a response).
 pub fn meta() -> Value {
-    let mut meta = Map::new();
-    match context::current() {
-        Some(ctx) => {
-            meta.insert("request_id".into(), json!(ctx.request_id));
-            if let Some(t) = &ctx.trace_id {
-                meta.insert("trace_id".into(), json!(t));
-            }
-            if let Some(t) = ctx.tenant() {
-                meta.insert("tenant_id".into(), json!(t));
-            }
-            meta.insert("timestamp".into(), json!(rfc3339_millis(ctx.started_at)));
-            meta.insert("service".into(), json!(ctx.service.name()));
-        }
-        None => {
-            meta.insert(
-                "timestamp".into(),
-                json!(rfc3339_millis(chrono::Utc::now())),
-            );
-        }
-    }
-    Value::Object(meta)
+    serde_json::to_value(Meta::current()).unwrap_or(Value::Null)
 }
 
-/// Serializes one envelope. Used by `Envelope`, `ApiError` and the safety net.
-pub(crate) fn respond(
+/// Serializes one envelope straight to bytes. Used by `Envelope`, `ApiError` and the
+/// safety net. A `data` that cannot be serialized answers 500 INTERNAL instead.
+pub(crate) fn respond<D: Serialize + ?Sized, E: Serialize + ?Sized>(
     status: StatusCode,
-    data: Value,
-    error: Value,
-    page: Option<Page>,
+    data: &D,
+    error: &E,
+    page: Option<&Page>,
 ) -> Response {
-    let mut body = Map::new();
-    body.insert("data".into(), data);
-    body.insert("error".into(), error);
-    if let Some(p) = page {
-        body.insert("page".into(), json!(p));
+    #[derive(Serialize)]
+    struct Body<'a, D: ?Sized, E: ?Sized> {
+        data: &'a D,
+        error: &'a E,
+        meta: Meta,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        page: Option<&'a Page>,
     }
-    body.insert("meta".into(), meta());
-    let bytes = serde_json::to_vec(&Value::Object(body)).unwrap_or_default();
+    let body = Body {
+        data,
+        error,
+        meta: Meta::current(),
+        page,
+    };
+    let bytes = match serde_json::to_vec(&body) {
+        Ok(bytes) => bytes,
+        Err(e) => return crate::error::ApiError::internal(e).into_response(),
+    };
     let mut resp = (status, bytes).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -211,7 +211,7 @@ impl IntoResponse for ApiError {
             "message": self.message,
             "details": self.details,
         });
-        let mut resp = envelope::respond(self.status, serde_json::Value::Null, error, None);
+        let mut resp = envelope::respond(self.status, &(), &error, None);
         if let Some(secs) = self.retry_after
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
