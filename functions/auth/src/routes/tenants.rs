@@ -2,11 +2,14 @@
 //! session must still be live (a logged-out token gets 401 TOKEN_REVOKED here).
 
 use axum::extract::State;
-use shared::{ApiError, Envelope, openapi::Data};
+use shared::{ApiError, Envelope, auth::Claims, openapi::Data};
 
 use crate::{
     error::AuthError,
-    repo::tenants::{self, Tenant},
+    repo::{
+        self,
+        tenants::{self, Tenant},
+    },
     state::{AuthState, LiveCaller},
 };
 
@@ -27,11 +30,12 @@ use crate::{
 )]
 pub async fn current(
     State(st): State<AuthState>,
-    caller: LiveCaller,
+    claims: Claims,
 ) -> Result<Envelope<Tenant>, ApiError> {
-    // `claims.tenant()`: a system caller naming a tenant in x-tenant-id reads that one.
-    let tenant = tenants::get(st.store(), &caller.claims.tenant())
-        .await?
-        .ok_or(AuthError::NotFound)?;
-    Ok(Envelope::ok(tenant))
+    // Session and tenant in one batch read. `claims.tenant()`: a system caller naming a
+    // tenant in x-tenant-id reads that one.
+    let wanted = [repo::tenant(&claims.tenant())];
+    let (_, [tenant]) = LiveCaller::check_with(claims, &st, wanted).await?;
+    let tenant = tenant.as_ref().ok_or(AuthError::NotFound)?;
+    Ok(Envelope::ok(tenants::from_item(tenant)?))
 }

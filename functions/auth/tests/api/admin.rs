@@ -796,3 +796,15 @@ async fn system_reads_another_tenant_s_users_and_tenant_but_not_as_that_tenant_e
         .await
         .assert_error(403, "ERR_AUTH_FORBIDDEN");
 }
+
+#[tokio::test]
+async fn a_tenant_without_a_record_is_not_found() {
+    let app = TestAuth::new().await;
+    let system = access(&app, "system@eventzr.com").await;
+    let req = Request::get("/auth/v1/tenants/current")
+        .header("authorization", format!("Bearer {system}"))
+        .header("x-tenant-id", "a0000009-0000-0000-0000-000000000009")
+        .body(Body::empty())
+        .unwrap();
+    app.send(req).await.assert_error(404, "ERR_AUTH_NOT_FOUND");
+}

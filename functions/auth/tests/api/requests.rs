@@ -105,7 +105,8 @@ const TABLE: &[Row] = &[
     row("DELETE", "/auth/v1/sessions/{sessionId}", 4, 2,
         concat!(live!(), "; +1 read of the target session, which a conditional revoke \
                  (not revoked, not expired) would check itself")),
-    row("GET", "/auth/v1/tenants/current", 2, 1, live!()),
+    // Session and tenant in one batch read.
+    row("GET", "/auth/v1/tenants/current", 1, 1, ""),
     // ---- mfa
     row("POST", "/auth/v1/mfa/totp/enroll", 3, 1,
         concat!(live!(), "; +1 user read before the conditional update that already refuses \
