@@ -112,7 +112,23 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
             ))
             .build_https(),
     ));
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    // Lambda (and `sam local`) hand the region and the role's session credentials to the
+    // process as variables, which the default chains would pick first anyway; naming them
+    // skips building those chains at init (a region chain, and a credentials chain with
+    // its own STS client for web identity, profile and IMDS providers).
+    let set = |name| std::env::var(name).is_ok_and(|v| !v.is_empty());
+    if let Ok(region) = std::env::var("AWS_REGION")
+        && !region.is_empty()
+    {
+        loader = loader.region(aws_config::Region::new(region));
+    }
+    if set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY") {
+        loader = loader.credentials_provider(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        );
+    }
+    loader
         .http_client(http)
         .retry_config(RetryConfig::standard().with_max_attempts(3))
         .timeout_config(

@@ -23,10 +23,13 @@ use crate::config::NotifyConfig;
 
 /// The channels of a deployed function: SES through the platform's mailer; SMS and push
 /// through SNS when the stage set them up (`SMS_ENABLED`, `PUSH_APP_ARN_*`). One SDK
-/// configuration (the platform's) serves every client. A platform without one (local)
-/// gets no SMS or push provider.
+/// configuration (the platform's) serves every client. A platform without one (local),
+/// or a stage that uses neither, gets no SMS or push provider.
 pub fn from_platform(platform: &Platform, cfg: &NotifyConfig) -> Channels {
-    let sns = platform.sdk().map(Client::new);
+    // Built only when the stage uses SNS: each SDK client parses its endpoint rules at
+    // construction, a cold-start cost for nothing otherwise.
+    let used = cfg.sms_enabled || !cfg.push_apps.is_empty();
+    let sns = platform.sdk().filter(|_| used).map(Client::new);
     let sms = sns
         .clone()
         .filter(|_| cfg.sms_enabled)
