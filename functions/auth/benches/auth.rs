@@ -1,5 +1,6 @@
 //! Warm in-process latency of auth-svc's sign-in paths: login with a password (argon2id
-//! at OWASP cost, the staging account partner@eventzr.com) and refresh (a rotation each
+//! at OWASP cost, the staging account partner@eventzr.com), one argon2id verification
+//! alone (what login spends hashing), and refresh (a rotation each
 //! time, always presenting the newest refresh token). Through `auth::router` over the
 //! memory store with the staging seed: no network, no emulator.
 //!
@@ -14,7 +15,7 @@ mod latency;
 
 use std::{cell::RefCell, path::Path, rc::Rc, sync::Arc, time::Duration};
 
-use auth::{AuthConfig, AuthState, repo::sessions};
+use auth::{AuthConfig, AuthState, domain::password::Password, repo::sessions};
 use axum::{Router, body::Body};
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use criterion::{Criterion, SamplingMode};
@@ -121,6 +122,23 @@ fn main() {
                     .await
                     .expect("remove the session");
             }
+        },
+    );
+    // What login spends in argon2id: one verification at the platform's parameters, as
+    // login runs it (the partner's hash has them), alone.
+    let hasher = state.hasher.clone();
+    let candidate = Password::candidate(auth::seed::PASSWORD.to_owned());
+    latency::bench(
+        &mut g,
+        &rt,
+        &mut lat,
+        (
+            "argon2id",
+            "argon2id verification alone (login's password check)",
+        ),
+        || {
+            let (hasher, candidate) = (hasher.clone(), candidate.clone());
+            async move { hasher.verify_dummy(&candidate) }
         },
     );
     g.finish();
