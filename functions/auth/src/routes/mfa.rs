@@ -16,7 +16,7 @@ use axum::{
 use http::header;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use shared::{ApiError, Envelope, extract::ApiJson, openapi::Data};
+use shared::{ApiError, Envelope, auth::Claims, extract::ApiJson, openapi::Data, store::Item};
 use utoipa::ToSchema;
 
 use crate::{
@@ -26,7 +26,7 @@ use crate::{
         totp::{MfaCode, RECOVERY_CODES, RecoveryCode, TotpSecret},
     },
     error::{AuthError, AuthResult},
-    repo::{audit, mfa, users},
+    repo::{self, audit, mfa, users},
     signin,
     state::LiveCaller,
 };
@@ -121,10 +121,11 @@ pub struct Disabled {
 )]
 pub async fn enroll(
     State(st): State<AuthState>,
-    caller: LiveCaller,
+    claims: Claims,
 ) -> Result<impl IntoResponse, ApiError> {
+    let (caller, user) = caller_and_user(&st, claims).await?;
     caller.require_recent_sign_in(st.epoch())?;
-    let user = current_user(&st, &caller).await?;
+    let user = users::found(user.as_ref())?;
     if user.mfa_enabled() {
         return Err(AuthError::MfaAlreadyEnabled.into());
     }
@@ -176,11 +177,13 @@ pub async fn enroll(
 )]
 pub async fn confirm(
     State(st): State<AuthState>,
-    caller: LiveCaller,
-    ApiJson(body): ApiJson<CodeBody>,
+    claims: Claims,
+    body: Result<ApiJson<CodeBody>, ApiError>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let (_, user) = caller_and_user(&st, claims).await?;
+    let ApiJson(body) = body?;
     let code = MfaCode::parse_totp(&body.code).map_err(|f| ApiError::validation(vec![f]))?;
-    let user = current_user(&st, &caller).await?;
+    let user = users::found(user.as_ref())?;
     if user.mfa_enabled() {
         return Err(AuthError::MfaAlreadyEnabled.into());
     }
@@ -238,11 +241,13 @@ pub async fn confirm(
 )]
 pub async fn disable(
     State(st): State<AuthState>,
-    caller: LiveCaller,
-    ApiJson(body): ApiJson<CodeBody>,
+    claims: Claims,
+    body: Result<ApiJson<CodeBody>, ApiError>,
 ) -> Result<Envelope<Disabled>, ApiError> {
+    let (_, user) = caller_and_user(&st, claims).await?;
+    let ApiJson(body) = body?;
     let code = MfaCode::parse(&body.code).map_err(|f| ApiError::validation(vec![f]))?;
-    let user = current_user(&st, &caller).await?;
+    let user = users::found(user.as_ref())?;
     let secret = user.totp_secret.clone().ok_or(AuthError::MfaNotEnabled)?;
     ensure_unlocked(&user, st.epoch())?;
     let reservation = reserve_guess(&st, &user).await?;
@@ -259,10 +264,16 @@ pub async fn disable(
     Ok(Envelope::ok(Disabled { mfa_enabled: false }))
 }
 
-async fn current_user(st: &AuthState, caller: &LiveCaller) -> AuthResult<User> {
-    users::get(st.store(), &caller.tenant(), &caller.claims.sub)
-        .await?
-        .ok_or(AuthError::NotFound)
+/// The live-session check and the caller's user item in one batch read. The session
+/// decides first (401, whatever else was found), then the route's own order of checks:
+/// the body (400), then the user (`users::found`: 404 when the account is gone).
+async fn caller_and_user(
+    st: &AuthState,
+    claims: Claims,
+) -> Result<(LiveCaller, Option<Item>), ApiError> {
+    let key = repo::user(&claims.home_tenant(), &claims.sub);
+    let (caller, [user]) = LiveCaller::check_with(claims, st, [key]).await?;
+    Ok((caller, user))
 }
 
 fn no_store<T: Serialize>(body: Envelope<T>) -> impl IntoResponse {

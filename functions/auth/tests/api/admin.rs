@@ -168,6 +168,11 @@ async fn an_admin_reads_one_user_without_any_secret() {
     app.get("/auth/v1/users/not-a-uuid", Some(&token))
         .await
         .assert_error(400, "ERR_AUTH_VALIDATION");
+    let r = app
+        .post("/auth/v1/users/not-a-uuid/unlock", Some(&token), &json!({}))
+        .await;
+    r.assert_error(400, "ERR_AUTH_VALIDATION");
+    assert_eq!(r.json()["error"]["details"]["fields"][0]["field"], "userId");
 }
 
 #[tokio::test]

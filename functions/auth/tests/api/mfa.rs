@@ -477,7 +477,36 @@ async fn the_bearer_routes_need_a_live_session() {
     enroll(&app, &access)
         .await
         .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+    // The session decides before the body is judged: 401, not 400 for the bad code.
+    confirm(&app, &access, "not-a-code")
+        .await
+        .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+    disable(&app, &access, "not-a-code")
+        .await
+        .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
     assert_eq!(stored_user(&app, USER).await.totp_pending_secret, None);
+}
+
+#[tokio::test]
+async fn a_user_gone_while_the_session_lives_is_not_found() {
+    let app = TestAuth::new().await;
+    let (access, _) = app.tokens(USER).await;
+    let user = auth::repo::user(&t1(), id_of(USER));
+    app.state
+        .store()
+        .delete(shared::store::Delete::new(user))
+        .await
+        .unwrap();
+
+    enroll(&app, &access)
+        .await
+        .assert_error(404, "ERR_AUTH_NOT_FOUND");
+    confirm(&app, &access, "123456")
+        .await
+        .assert_error(404, "ERR_AUTH_NOT_FOUND");
+    disable(&app, &access, "123456")
+        .await
+        .assert_error(404, "ERR_AUTH_NOT_FOUND");
 }
 
 #[tokio::test]

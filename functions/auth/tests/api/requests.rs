@@ -109,15 +109,15 @@ const TABLE: &[Row] = &[
     // Session and tenant in one batch read.
     row("GET", "/auth/v1/tenants/current", 1, 1, ""),
     // ---- mfa
-    row("POST", "/auth/v1/mfa/totp/enroll", 3, 1,
-        concat!(live!(), "; +1 user read before the conditional update that already refuses \
-                 an enabled TOTP (and returns the record)")),
-    row("POST", "/auth/v1/mfa/totp/confirm", 4, 3, live!()),
+    // The live-session check shares one batch read with the caller's user item.
+    row("POST", "/auth/v1/mfa/totp/enroll", 2, 1,
+        "+1 batch read: the live-session check with the user, before the conditional update \
+         that already refuses an enabled TOTP (and returns the record)"),
+    row("POST", "/auth/v1/mfa/totp/confirm", 3, 3, ""),
     row("POST", "/auth/v1/mfa/totp/verify", 10, 10, ""),
-    row("DELETE", "/auth/v1/mfa/totp", 7, 4,
-        concat!(live!(), "; +2: three back-to-back updates of the user item (record the \
-                 code's step, give the reserved guess back, disable) where one conditional \
-                 update would do")),
+    row("DELETE", "/auth/v1/mfa/totp", 6, 4,
+        "+2: three back-to-back updates of the user item (record the code's step, give the \
+         reserved guess back, disable) where one conditional update would do"),
     // ---- account
     row("POST", "/auth/v1/signup/email", 5, 4,
         "+1 tenant re-read for the plan of the tenant it has just created (BASE)"),
@@ -140,9 +140,9 @@ const TABLE: &[Row] = &[
     row("PATCH", "/auth/v1/users/{userId}", 8, 5,
         concat!(live!(), "; +1 user re-read after the transaction (its new values are \
                  known); ", plan!(), "; each session of the user costs +1 revoke")),
-    row("POST", "/auth/v1/users/{userId}/unlock", 5, 2,
-        concat!(live!(), "; +1 user read before an update that already requires the item \
-                 and returns it; ", plan!())),
+    row("POST", "/auth/v1/users/{userId}/unlock", 3, 2,
+        "+1 batch read: the live-session check with the user and the tenant (planTier), \
+         before an update that already requires the item and returns it"),
     row("POST", "/auth/v1/tenants", 3, 2, live!()),
     row("PATCH", "/auth/v1/tenants/{tenantId}", 3, 2, live!()),
     // ---- oauth

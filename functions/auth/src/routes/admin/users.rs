@@ -182,20 +182,31 @@ pub async fn get(
     claims: Claims,
     Path(user_id): Path<String>,
 ) -> Result<Envelope<UserView>, ApiError> {
-    // The session, the user and the tenant (for planTier) in one batch read.
+    let (_, user, plan) = caller_user_and_plan(&st, claims, &user_id).await?;
+    Ok(Envelope::ok(UserView::of(&user, &plan)))
+}
+
+/// The admin's session, the user `raw_id` of the acting tenant and that tenant's plan (for
+/// planTier) in one batch read. 401/403 first, then 400 naming `userId` for a malformed
+/// id, then 404.
+async fn caller_user_and_plan(
+    st: &AuthState,
+    claims: Claims,
+    raw_id: &str,
+) -> Result<(AdminCaller, User, String), ApiError> {
     let tenant = claims.tenant();
-    let id = match user_id_of(&user_id) {
+    let id = match user_id_of(raw_id) {
         Ok(id) => id,
         Err(e) => {
-            AdminCaller::check_with(claims, &st, []).await?;
+            AdminCaller::check_with(claims, st, []).await?;
             return Err(e);
         }
     };
     let wanted = [repo::user(&tenant, &id), repo::tenant(&tenant)];
-    let (_, [user, tenant_item]) = AdminCaller::check_with(claims, &st, wanted).await?;
+    let (caller, [user, tenant_item]) = AdminCaller::check_with(claims, st, wanted).await?;
     let user = users::found(user.as_ref())?;
     let plan = tenants::plan_in_item(tenant_item.as_ref())?;
-    Ok(Envelope::ok(UserView::of(&user, &plan)))
+    Ok((caller, user, plan))
 }
 
 /// New roles, a new status, or both.
@@ -367,13 +378,13 @@ async fn revoke_sessions(st: &AuthState, tenant: &TenantId, user_id: &str) -> Au
 )]
 pub async fn unlock(
     State(st): State<AuthState>,
-    caller: AdminCaller,
+    claims: Claims,
     Path(user_id): Path<String>,
 ) -> Result<Envelope<UserView>, ApiError> {
-    let user = find(&st, &caller.tenant(), &user_id).await?;
+    let (caller, user, plan) = caller_user_and_plan(&st, claims, &user_id).await?;
     let user = users::clear_failures(st.store(), &user).await?;
     record(&st, &caller, "user.unlocked", &user.id, json!({})).await;
-    Ok(Envelope::ok(view(&st, &user).await?))
+    Ok(Envelope::ok(UserView::of(&user, &plan)))
 }
 
 /// The user `raw_id` of `tenant`; a malformed id is a 400 naming `userId`.
