@@ -105,6 +105,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 t_all="$(now)"
 # Other work on the machine skews every figure: keep the load average with them.
 record loadavg "\"$(cut -d' ' -f1-3 /proc/loadavg)\""
+# The run's date, so re-rendering the report later does not re-date the figures.
+record started "\"$(date -u '+%Y-%m-%d %H:%M UTC')\""
 
 # --- build ---------------------------------------------------------------------------
 if $build; then

@@ -92,8 +92,9 @@ def main():
     md += [
         "## Whole-process results",
         "",
-        "Measured %s on %s (%d cores), Linux %s, %s; load average at start %s."
-        % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), cpu, ncpu, kernel, rustc,
+        "Run started %s on %s (%d cores), Linux %s, %s; load average at start %s."
+        % (res.get("started") or time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), cpu,
+           ncpu, kernel, rustc,
            res.get("loadavg", "?")),
         "The run took %ss end to end (`scripts/bench.sh`%s)."
         % (a.total_secs, "" if a.inprocess == "true" else " --skip-inprocess"),
