@@ -3,12 +3,12 @@
 use axum::extract::{Path, State};
 use serde::Serialize;
 use serde_json::json;
-use shared::{ApiError, Envelope, openapi::Data};
+use shared::{ApiError, Envelope, auth::Claims, openapi::Data};
 use utoipa::ToSchema;
 
 use crate::{
     error::AuthError,
-    repo::{audit, sessions},
+    repo::{self, audit, sessions},
     state::{AuthState, LiveCaller},
 };
 
@@ -96,24 +96,32 @@ pub async fn list(
 )]
 pub async fn revoke(
     State(st): State<AuthState>,
-    caller: LiveCaller,
+    claims: Claims,
     Path(session_id): Path<String>,
 ) -> Result<Envelope<SessionRevoked>, ApiError> {
-    // Session ids are UUIDs; anything else (say, a 2 KiB path segment that DynamoDB would
-    // refuse as a key) cannot name a session.
-    if uuid::Uuid::parse_str(&session_id).is_err() {
-        return Err(AuthError::SessionNotFound.into());
-    }
-    // Keyed under the caller's own user: another user's session id is simply not found.
-    let live = sessions::get(
-        st.store(),
-        &caller.tenant(),
-        &caller.claims.sub,
-        &session_id,
-    )
-    .await?
-    .filter(|s| s.is_live(st.epoch()))
-    .ok_or(AuthError::SessionNotFound)?;
+    // The caller's session and the target in one batch read. The target is keyed under
+    // the caller's own user: another user's session id is simply not found. Session ids
+    // are UUIDs; anything else (say, a 2 KiB path segment that DynamoDB would refuse as a
+    // key) cannot name a session, and is not read. The caller's own session is the one
+    // the check reads already (a batch's keys must differ).
+    let own = claims.session_id.as_deref() == Some(session_id.as_str());
+    let other = (!own && uuid::Uuid::parse_str(&session_id).is_ok())
+        .then(|| repo::session(&claims.home_tenant(), &claims.sub, &session_id));
+    let (caller, target) = match other {
+        Some(key) => {
+            let (caller, [item]) = LiveCaller::check_with(claims, &st, [key]).await?;
+            let target = item.as_ref().map(sessions::from_item).transpose()?;
+            (caller, target)
+        }
+        None => {
+            let (caller, []) = LiveCaller::check_with(claims, &st, []).await?;
+            let target = own.then(|| caller.session.clone());
+            (caller, target)
+        }
+    };
+    let live = target
+        .filter(|s| s.is_live(st.epoch()))
+        .ok_or(AuthError::SessionNotFound)?;
     sessions::revoke(st.store(), &caller.tenant(), &caller.claims.sub, &live.id).await?;
     audit::record(
         st.store(),

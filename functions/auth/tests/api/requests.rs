@@ -103,9 +103,9 @@ const TABLE: &[Row] = &[
         "+1 batch read: the live-session check with the user (its current username) and the \
          tenant (planTier, suspension) before the update"),
     row("GET", "/auth/v1/sessions", 2, 1, live!()),
-    row("DELETE", "/auth/v1/sessions/{sessionId}", 4, 2,
-        concat!(live!(), "; +1 read of the target session, which a conditional revoke \
-                 (not revoked, not expired) would check itself")),
+    row("DELETE", "/auth/v1/sessions/{sessionId}", 3, 2,
+        "+1 batch read: the live-session check with the target session, which a conditional \
+         revoke (not revoked, not expired) would check itself"),
     // Session and tenant in one batch read.
     row("GET", "/auth/v1/tenants/current", 1, 1, ""),
     // ---- mfa

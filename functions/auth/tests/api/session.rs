@@ -732,6 +732,18 @@ async fn deleting_another_users_session_is_not_found_and_ones_own_is_revoked() {
     let live = live_sessions(app, USER).await;
     assert_eq!(live.len(), 1);
     assert_eq!(live[0].id, sid_of(&mine));
+
+    // The caller's own current session: revoked like any other, and the token with it.
+    let r = delete(mine.clone(), sid_of(&mine)).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json()["data"]["id"], sid_of(&mine));
+    assert!(live_sessions(app, USER).await.is_empty());
+    // Then the session decides first, whatever the id names.
+    for id in [sid_of(&mine), "no-such-session".into()] {
+        delete(mine.clone(), id)
+            .await
+            .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+    }
 }
 
 // ---- profile --------------------------------------------------------------------------
