@@ -695,6 +695,34 @@ async fn an_invite_joins_its_tenant_with_its_roles_and_counts_as_verified() {
 }
 
 #[tokio::test]
+async fn an_invite_to_a_suspended_tenant_is_refused_and_writes_nothing() {
+    let app = TestAuth::new().await;
+    let token = invite(&app, "guest@example.com", &["user"]).await;
+    let system = app.tokens("system@eventzr.com").await.0;
+    let set_status = |status: &'static str| {
+        let (app, system) = (&app, system.clone());
+        async move {
+            let path = format!("/auth/v1/tenants/{}", auth::seed::T1);
+            let body = json!({ "status": status });
+            let r = app.call("PATCH", &path, Some(&system), Some(&body)).await;
+            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+        }
+    };
+    set_status("suspended").await;
+    let body = json!({"email": "guest@example.com", "password": NEW_PASSWORD, "name": "Guest", "inviteToken": token});
+
+    app.post("/auth/v1/signup/email", None, &body)
+        .await
+        .assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
+    assert!(stored_user(&app, "guest@example.com").await.is_none());
+
+    // The invite was left as it was: usable once the tenant is active again.
+    set_status("active").await;
+    let r = app.post("/auth/v1/signup/email", None, &body).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.bytes));
+}
+
+#[tokio::test]
 async fn an_expired_invite_is_refused() {
     let app = TestAuth::new().await;
     let token = invite(&app, "late-guest@example.com", &["user"]).await;

@@ -183,7 +183,7 @@ pub async fn signup(
 ) -> Result<Envelope<SignupView>, ApiError> {
     let (account, joining, password) = NewAccount::parse(body)?;
     let phc = super::hash(&st, password).await?;
-    let user = match joining {
+    let (user, plan) = match joining {
         Joining::NewTenant(tenant_name) => found_tenant(&st, &account, &tenant_name, phc).await?,
         Joining::Invite(token) => join_by_invite(&st, &account, &token, phc).await?,
     };
@@ -203,7 +203,6 @@ pub async fn signup(
     if !user.email_verified {
         send_verification(&st, &user).await?;
     }
-    let plan = tenants::plan_of(st.store(), &tenant).await?;
     Ok(Envelope::created(SignupView {
         user: UserView::of(&user, &plan),
         verification_required: !user.email_verified,
@@ -233,35 +232,39 @@ fn new_user(
 }
 
 /// The user first (the email/username locks decide a race), then its BASE tenant, so a
-/// refused signup leaves no orphan tenant behind.
-async fn found_tenant(st: &AuthState, a: &NewAccount, name: &str, phc: String) -> AuthResult<User> {
+/// refused signup leaves no orphan tenant behind. With the new tenant's plan.
+async fn found_tenant(
+    st: &AuthState,
+    a: &NewAccount,
+    name: &str,
+    phc: String,
+) -> AuthResult<(User, String)> {
     let tenant = TenantId::from_uuid(shared::ids::new_id());
     let user = new_user(a, &tenant, vec!["admin".into()], phc, st);
     users::create(st.store(), &user).await?;
-    tenants::create(
-        st.store(),
-        &Tenant {
-            id: tenant.to_string(),
-            name: name.to_owned(),
-            plan_tier: "BASE".into(),
-            status: "active".into(),
-            strict_sessions: false,
-        },
-    )
-    .await?;
-    Ok(user)
+    let record = Tenant {
+        id: tenant.to_string(),
+        name: name.to_owned(),
+        plan_tier: "BASE".into(),
+        status: "active".into(),
+        strict_sessions: false,
+    };
+    tenants::create(st.store(), &record).await?;
+    Ok((user, record.plan_tier))
 }
 
 /// The invite (`data: {email, roles}`, its tenant) is checked without being consumed,
 /// then the user created, then the invite consumed: a refused signup (EMAIL_TAKEN, a
 /// typo'd email) leaves the invite usable, and a second use needs the same email, which
-/// the email lock refuses.
+/// the email lock refuses. The tenant is read before anything is written: a suspended
+/// tenant gets no new users (403 ACCOUNT_SUSPENDED, the invite left as it was). With the
+/// tenant's plan.
 async fn join_by_invite(
     st: &AuthState,
     a: &NewAccount,
     token: &str,
     phc: String,
-) -> AuthResult<User> {
+) -> AuthResult<(User, String)> {
     let invite = one_time::peek(st.store(), Kind::Invite, token, st.epoch()).await?;
     let invited = invite.data["email"]
         .as_str()
@@ -276,6 +279,7 @@ async fn join_by_invite(
     if invited != a.email {
         return Err(AuthError::OneTimeTokenInvalid);
     }
+    let plan = tenants::plan_of(st.store(), &tenant).await?;
     let mut user = new_user(a, &tenant, roles.names(), phc, st);
     user.email_verified = true;
     users::create(st.store(), &user).await?;
@@ -284,7 +288,7 @@ async fn join_by_invite(
         // the email lock already makes the invite useless to anyone else.
         tracing::warn!(error = %e, "invite could not be consumed after signup");
     }
-    Ok(user)
+    Ok((user, plan))
 }
 
 async fn send_verification(st: &AuthState, user: &User) -> AuthResult<()> {
