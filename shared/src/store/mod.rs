@@ -64,6 +64,9 @@ pub trait Store: Send + Sync + 'static {
     /// request (DynamoDB BatchGetItem), answered in the order of `keys`, `None` where
     /// there is no item. For a route that needs several known items at once (the
     /// caller's session, user and tenant): one round trip instead of one per item.
+    /// Each item is read on its own, not as one snapshot: never read a version guard
+    /// together with the items it guards (a concurrent transaction may show in one and
+    /// not yet in the other).
     async fn get_many(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>>;
     /// Put (replace) an item, if its condition holds.
     async fn put(&self, put: Put) -> StoreResult<()>;
