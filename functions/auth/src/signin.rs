@@ -93,8 +93,22 @@ pub async fn complete(
     meta: &ClientMeta,
     method: &str,
 ) -> AuthResult<LoginResponse> {
-    let tenant_id = tenant_of(user)?;
-    let tenant = tenants::get(st.store(), &tenant_id).await?;
+    let admission = admit(st, user).await?;
+    open(st, user, admission, meta, method).await
+}
+
+/// What [`admit`] found: the tenant's plan, and the live sessions to end for the new one.
+pub struct Admission {
+    plan: String,
+    evict: Vec<Session>,
+}
+
+/// Whether `user` may get a new session, decided before anything is written: 403
+/// ACCOUNT_SUSPENDED for a suspended tenant, 429 MAX_SESSIONS_REACHED at the limit of
+/// a strict tenant. A flow that spends a single-use token (a mailed link, an MFA
+/// challenge) asks this first, so a refusal leaves the token and the account as they were.
+pub async fn admit(st: &AuthState, user: &User) -> AuthResult<Admission> {
+    let tenant = tenants::get(st.store(), &tenant_of(user)?).await?;
     if tenant.as_ref().is_some_and(|t| t.is_suspended()) {
         return Err(AuthError::AccountSuspended);
     }
@@ -102,8 +116,24 @@ pub async fn complete(
         .as_ref()
         .map(|t| t.plan_tier.clone())
         .unwrap_or_else(|| "BASE".into());
-    enforce_session_limit(st, user, tenant.as_ref().is_some_and(|t| t.strict_sessions)).await?;
+    let strict = tenant.as_ref().is_some_and(|t| t.strict_sessions);
+    let evict = sessions_to_end(st, user, strict).await?;
+    Ok(Admission { plan, evict })
+}
 
+/// Opens the session [`admit`] allowed and issues its first token pair.
+pub async fn open(
+    st: &AuthState,
+    user: &User,
+    admission: Admission,
+    meta: &ClientMeta,
+    method: &str,
+) -> AuthResult<LoginResponse> {
+    let tenant_id = tenant_of(user)?;
+    let Admission { plan, evict } = admission;
+    for old in &evict {
+        sessions::revoke(st.store(), &tenant_id, &user.id, &old.id).await?;
+    }
     let now = st.now();
     let session_id = shared::ids::new_id().to_string();
     let refresh = RefreshToken::new(tenant_id, &user.id, &session_id);
@@ -156,25 +186,24 @@ pub async fn complete(
     })
 }
 
-/// At most `session_limit` live sessions: the oldest is evicted, or — in a tenant with
-/// strict sessions — the new login is refused with 429 MAX_SESSIONS_REACHED.
-async fn enforce_session_limit(st: &AuthState, user: &User, strict: bool) -> AuthResult<()> {
+/// At most `session_limit` live sessions: the oldest end (returned here, revoked by
+/// [`open`]), or — in a tenant with strict sessions — the new login is refused with 429
+/// MAX_SESSIONS_REACHED.
+async fn sessions_to_end(st: &AuthState, user: &User, strict: bool) -> AuthResult<Vec<Session>> {
     let tenant = tenant_of(user)?;
     let now = st.epoch();
-    let live: Vec<Session> = sessions::list(st.store(), &tenant, &user.id)
+    let mut live: Vec<Session> = sessions::list(st.store(), &tenant, &user.id)
         .await?
         .into_iter()
         .filter(|s| s.is_live(now))
         .collect();
     if live.len() < st.cfg.session_limit {
-        return Ok(());
+        return Ok(Vec::new());
     }
     if strict {
         return Err(AuthError::MaxSessionsReached);
     }
     let excess = live.len() + 1 - st.cfg.session_limit;
-    for old in live.iter().take(excess) {
-        sessions::revoke(st.store(), &tenant, &user.id, &old.id).await?;
-    }
-    Ok(())
+    live.truncate(excess);
+    Ok(live)
 }

@@ -100,23 +100,40 @@ pub enum SignIn {
     Mfa(MfaChallenge),
 }
 
-/// Signs `user` in after a mailed link proved the address: tokens, or the MFA
-/// challenge (a link never skips the second factor).
-async fn sign_in(
-    st: &AuthState,
-    user: &User,
-    meta: &ClientMeta,
-    method: &str,
-) -> AuthResult<SignIn> {
+/// Where a mailed link leads `user`, decided before the link is spent (so a refusal
+/// leaves it usable): the MFA challenge (a link never skips the second factor), or a
+/// session the tenant admits.
+enum Next {
+    Mfa,
+    Session(signin::Admission),
+}
+
+/// 403 ACCOUNT_SUSPENDED for a suspended account or tenant, 429 at a strict tenant's
+/// session limit; otherwise what [`sign_in`] will do.
+async fn admit(st: &AuthState, user: &User) -> AuthResult<Next> {
     if user.status == UserStatus::Suspended {
         return Err(AuthError::AccountSuspended);
     }
     if user.mfa_enabled() {
-        return Ok(SignIn::Mfa(signin::mfa_challenge(st, user).await?));
+        return Ok(Next::Mfa);
     }
-    Ok(SignIn::Tokens(Box::new(
-        signin::complete(st, user, meta, method).await?,
-    )))
+    Ok(Next::Session(signin::admit(st, user).await?))
+}
+
+/// Signs `user` in after a mailed link proved the address, as [`admit`] decided.
+async fn sign_in(
+    st: &AuthState,
+    user: &User,
+    next: Next,
+    meta: &ClientMeta,
+    method: &str,
+) -> AuthResult<SignIn> {
+    Ok(match next {
+        Next::Mfa => SignIn::Mfa(signin::mfa_challenge(st, user).await?),
+        Next::Session(admission) => SignIn::Tokens(Box::new(
+            signin::open(st, user, admission, meta, method).await?,
+        )),
+    })
 }
 
 pub fn parse_email(raw: &str) -> Result<Email, ApiError> {

@@ -64,6 +64,69 @@ async fn signed_up_and_verified(
         .await
 }
 
+/// The platform (system) sets `tenant`'s status.
+async fn set_tenant_status(app: &TestAuth, tenant: &str, status: &str) {
+    let system = app.tokens("system@eventzr.com").await.0;
+    let path = format!("/auth/v1/tenants/{tenant}");
+    let body = json!({ "status": status });
+    let r = app.call("PATCH", &path, Some(&system), Some(&body)).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+}
+
+#[tokio::test]
+async fn a_mailed_link_into_a_suspended_tenant_is_refused_and_stays_usable() {
+    let app = TestAuth::new().await;
+    let partner = "partner@eventzr.com";
+    let r = app
+        .post(
+            "/auth/v1/passwordless/magic-link",
+            None,
+            &json!({"email": partner}),
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    let magic = mailed_token(&app, partner, "magic-link");
+    let founder = "ada@example.com";
+    let r = app
+        .post(
+            "/auth/v1/signup/email",
+            None,
+            &signup_body(founder, NEW_PASSWORD),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.bytes));
+    let verify = mailed_token(&app, founder, "verify-email");
+    let tenants = [
+        stored_user(&app, partner).await.unwrap().tenant_id,
+        stored_user(&app, founder).await.unwrap().tenant_id,
+    ];
+    for t in &tenants {
+        set_tenant_status(&app, t, "suspended").await;
+    }
+    let follow = |path: &'static str, token: String| {
+        let app = &app;
+        async move { app.post(path, None, &json!({ "token": token })).await }
+    };
+
+    follow("/auth/v1/passwordless/verify", magic.clone())
+        .await
+        .assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
+    follow("/auth/v1/signup/verify", verify.clone())
+        .await
+        .assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
+    assert!(!stored_user(&app, founder).await.unwrap().email_verified);
+
+    // Neither link was spent: both work once the tenants are active again.
+    for t in &tenants {
+        set_tenant_status(&app, t, "active").await;
+    }
+    let r = follow("/auth/v1/passwordless/verify", magic).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    let r = follow("/auth/v1/signup/verify", verify).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    assert!(stored_user(&app, founder).await.unwrap().email_verified);
+}
+
 #[tokio::test]
 async fn signup_mails_a_verification_link_and_login_waits_for_it() {
     let app = TestAuth::new().await;
@@ -698,17 +761,7 @@ async fn an_invite_joins_its_tenant_with_its_roles_and_counts_as_verified() {
 async fn an_invite_to_a_suspended_tenant_is_refused_and_writes_nothing() {
     let app = TestAuth::new().await;
     let token = invite(&app, "guest@example.com", &["user"]).await;
-    let system = app.tokens("system@eventzr.com").await.0;
-    let set_status = |status: &'static str| {
-        let (app, system) = (&app, system.clone());
-        async move {
-            let path = format!("/auth/v1/tenants/{}", auth::seed::T1);
-            let body = json!({ "status": status });
-            let r = app.call("PATCH", &path, Some(&system), Some(&body)).await;
-            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
-        }
-    };
-    set_status("suspended").await;
+    set_tenant_status(&app, auth::seed::T1, "suspended").await;
     let body = json!({"email": "guest@example.com", "password": NEW_PASSWORD, "name": "Guest", "inviteToken": token});
 
     app.post("/auth/v1/signup/email", None, &body)
@@ -717,7 +770,7 @@ async fn an_invite_to_a_suspended_tenant_is_refused_and_writes_nothing() {
     assert!(stored_user(&app, "guest@example.com").await.is_none());
 
     // The invite was left as it was: usable once the tenant is active again.
-    set_status("active").await;
+    set_tenant_status(&app, auth::seed::T1, "active").await;
     let r = app.post("/auth/v1/signup/email", None, &body).await;
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.bytes));
 }

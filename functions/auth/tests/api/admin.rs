@@ -708,6 +708,41 @@ async fn over_the_wire_an_admin_lists_and_patches_users() {
 }
 
 #[tokio::test]
+async fn a_suspended_tenant_s_admin_changes_and_invites_no_one() {
+    let app = TestAuth::new().await;
+    let admin = access(&app, "admin@eventzr.com").await;
+    let user_access = access(&app, "user@eventzr.com").await;
+    let system = access(&app, "system@eventzr.com").await;
+    let suspend = json!({"status": "suspended"});
+    let r = patch(&app, &format!("/auth/v1/tenants/{T1}"), &system, suspend).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    let audited = audit_kinds(&app, T1).await.len();
+
+    // The admin's session outlived the suspension: the change is refused before it is made.
+    let body = json!({"status": "suspended", "roles": ["organizer"]});
+    patch(&app, &user_path("user@eventzr.com"), &admin, body)
+        .await
+        .assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
+    let user = stored_user(&app, T1, "user@eventzr.com").await;
+    assert_eq!(user.roles, ["user"]);
+    assert_eq!(user.status, auth::domain::UserStatus::Active);
+    // Nor does it invite anyone (signup would refuse the invite).
+    let body = json!({"email": "new@eventzr.com", "roles": ["user"]});
+    app.post("/auth/v1/users/invite", Some(&admin), &body)
+        .await
+        .assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
+    assert!(app.tp.outbox.sent_to("new@eventzr.com").is_empty());
+    assert_eq!(audit_kinds(&app, T1).await.len(), audited);
+    // Nobody was signed out by it.
+    assert_eq!(
+        app.get("/auth/v1/sessions", Some(&user_access))
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
 async fn a_suspended_tenant_s_users_can_neither_sign_in_nor_refresh() {
     let app = TestAuth::new().await;
     let (_, refresh) = app.tokens("admin@startup.co").await;

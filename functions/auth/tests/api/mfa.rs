@@ -177,6 +177,44 @@ async fn dev_signs_in_with_a_code_from_the_documented_secret() {
 }
 
 #[tokio::test]
+async fn a_suspended_tenant_refuses_before_the_challenge_or_code_is_spent() {
+    let app = TestAuth::new().await;
+    let r = app.login(DEV, PASSWORD).await;
+    let token = r.json()["data"]["mfaToken"].as_str().unwrap().to_owned();
+    let system = app.tokens("system@eventzr.com").await.0;
+    let set_status = |status: &'static str| {
+        let (app, system) = (&app, system.clone());
+        async move {
+            let path = format!("/auth/v1/tenants/{}", auth::seed::T1);
+            let change = json!({ "status": status });
+            let r = app.call("PATCH", &path, Some(&system), Some(&change)).await;
+            assert_eq!(r.status, 200, "{}", body(&r));
+        }
+    };
+    let before = stored_user(&app, DEV).await;
+    set_status("suspended").await;
+    let code = dev_code(&app, 0);
+
+    verify(&app, &token, &code)
+        .await
+        .assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
+    let after = stored_user(&app, DEV).await;
+    assert_eq!(
+        after.totp_last_step, before.totp_last_step,
+        "the code was not spent"
+    );
+    assert_eq!(
+        after.failed_logins, before.failed_logins,
+        "no guess was counted"
+    );
+
+    // The same challenge and code sign in once the tenant is active again.
+    set_status("active").await;
+    let r = verify(&app, &token, &code).await;
+    assert_eq!(r.status, 200, "{}", body(&r));
+}
+
+#[tokio::test]
 async fn codes_one_step_either_side_of_the_clock_are_accepted() {
     let app = TestAuth::new().await;
 

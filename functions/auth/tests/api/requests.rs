@@ -47,13 +47,6 @@ macro_rules! live {
         "+1 live-session check (auth's own bearer routes read the caller's session item)"
     };
 }
-/// Views that show the tenant's plan read the tenant item for it.
-macro_rules! plan {
-    () => {
-        "+1 tenant read for planTier (the token carries it, unless a system caller acts \
-         on another tenant)"
-    };
-}
 
 /// One route's budget.
 struct Row {
@@ -121,7 +114,9 @@ const TABLE: &[Row] = &[
     // ---- account
     // The plan of the tenant it has just created is known (BASE): not read back.
     row("POST", "/auth/v1/signup/email", 4, 4, ""),
-    row("POST", "/auth/v1/signup/verify", 8, 8, ""),
+    row("POST", "/auth/v1/signup/verify", 9, 8,
+        "+1 the link is read (peeked) before it is spent, so a sign-in the tenant \
+         refuses (suspended, strict session limit) leaves it usable"),
     row("POST", "/auth/v1/signup/resend", 3, 3, ""),
     row("POST", "/auth/v1/password/forgot", 3, 3, ""),
     row("POST", "/auth/v1/password/reset", 8, 7,
@@ -130,16 +125,21 @@ const TABLE: &[Row] = &[
     row("POST", "/auth/v1/password/change", 7, 6,
         concat!(live!(), "; each other live session costs +1 revoke")),
     row("POST", "/auth/v1/passwordless/magic-link", 3, 3, ""),
-    row("POST", "/auth/v1/passwordless/verify", 6, 6, ""),
+    row("POST", "/auth/v1/passwordless/verify", 7, 6,
+        "+1 the link is read (peeked) before it is spent, so a sign-in the tenant \
+         refuses (suspended, strict session limit) leaves it usable"),
     // ---- admin
     row("GET", "/auth/v1/users", 2, 1,
         "+1 batch read: the live-session check with the tenant (planTier, suspension); a \
          query cannot share a request with item reads"),
-    row("POST", "/auth/v1/users/invite", 5, 4, live!()),
+    // The live-session check shares one batch read with the tenant (its name, suspension).
+    row("POST", "/auth/v1/users/invite", 4, 4, ""),
     row("GET", "/auth/v1/users/{userId}", 1, 1, ""),
-    row("PATCH", "/auth/v1/users/{userId}", 8, 5,
-        concat!(live!(), "; +1 user re-read after the transaction (its new values are \
-                 known); ", plan!(), "; each session of the user costs +1 revoke")),
+    row("PATCH", "/auth/v1/users/{userId}", 7, 5,
+        "+1 batch read: the live-session check with the tenant (planTier, suspension), \
+         before the roster version and the user (read in that order: a batch is no snapshot); \
+         +1 user re-read after the transaction (its new values are known); each session of \
+         the user costs +1 revoke"),
     row("POST", "/auth/v1/users/{userId}/unlock", 3, 2,
         "+1 batch read: the live-session check with the user and the tenant (planTier), \
          before an update that already requires the item and returns it"),

@@ -133,9 +133,12 @@ pub async fn verify(
     meta: ClientMeta,
     ApiJson(body): ApiJson<TokenBody>,
 ) -> Result<Envelope<MagicSignIn>, ApiError> {
+    // Every check before the link is spent: a refused sign-in leaves it usable.
+    let pending = one_time::peek(st.store(), Kind::MagicLink, &body.token, st.epoch()).await?;
+    let user = super::user_of(&st, &pending).await?;
+    let next = super::admit(&st, &user).await?;
     let redeemed = one_time::redeem(st.store(), Kind::MagicLink, &body.token, st.epoch()).await?;
-    let user = super::user_of(&st, &redeemed).await?;
-    let sign_in = super::sign_in(&st, &user, &meta, "magic_link").await?;
+    let sign_in = super::sign_in(&st, &user, next, &meta, "magic_link").await?;
     Ok(Envelope::ok(MagicSignIn {
         sign_in,
         redirect_uri: redeemed.data["redirectUri"].as_str().map(str::to_owned),

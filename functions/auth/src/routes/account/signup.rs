@@ -331,8 +331,12 @@ pub async fn verify(
     meta: ClientMeta,
     ApiJson(body): ApiJson<TokenBody>,
 ) -> Result<Envelope<SignIn>, ApiError> {
-    let redeemed = one_time::redeem(st.store(), Kind::VerifyEmail, &body.token, st.epoch()).await?;
-    let user = super::user_of(&st, &redeemed).await?;
+    // Every check before the link is spent: a refused sign-in leaves the link usable and
+    // the account unverified.
+    let pending = one_time::peek(st.store(), Kind::VerifyEmail, &body.token, st.epoch()).await?;
+    let user = super::user_of(&st, &pending).await?;
+    let next = super::admit(&st, &user).await?;
+    one_time::redeem(st.store(), Kind::VerifyEmail, &body.token, st.epoch()).await?;
     let user = users::update(
         st.store(),
         Update::new(users::key_of(&user)?)
@@ -353,7 +357,7 @@ pub async fn verify(
     )
     .await;
     Ok(Envelope::ok(
-        super::sign_in(&st, &user, &meta, "email_verification").await?,
+        super::sign_in(&st, &user, next, &meta, "email_verification").await?,
     ))
 }
 

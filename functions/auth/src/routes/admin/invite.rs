@@ -5,10 +5,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shared::{
     ApiError, Envelope,
+    auth::Claims,
     extract::ApiJson,
     mail::Mail,
     openapi::{Data, IdempotencyKey},
-    tenant::TenantId,
 };
 use utoipa::ToSchema;
 
@@ -16,7 +16,7 @@ use super::{AdminCaller, users::record};
 use crate::{
     domain::{Email, admin::GrantedRoles},
     error::{AuthError, AuthResult},
-    repo::{one_time, tenants, users},
+    repo::{self, one_time, tenants, users},
     state::AuthState,
 };
 
@@ -67,21 +67,32 @@ pub struct Invitation {
         (status = 202, description = "The invite is mailed", body = Data<Invitation>),
         (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the token's session has ended"),
         (status = 403, description = "`ERR_AUTH_FORBIDDEN`: the caller lacks the `admin` role, or \
-            asks for the `system` role"),
+            asks for the `system` role; `ERR_AUTH_ACCOUNT_SUSPENDED`: the acting tenant is suspended"),
         (status = 409, description = "`ERR_AUTH_EMAIL_TAKEN`: the email is already registered"),
     )
 )]
 pub async fn invite(
     State(st): State<AuthState>,
-    caller: AdminCaller,
-    ApiJson(body): ApiJson<InviteBody>,
+    claims: Claims,
+    body: Result<ApiJson<InviteBody>, ApiError>,
 ) -> Result<Envelope<Invitation>, ApiError> {
+    // The session and the acting tenant (its name for the mail) in one batch read;
+    // 401/403 before 400.
+    let tenant = claims.tenant();
+    let (caller, [tenant_item]) =
+        AdminCaller::check_with(claims, &st, [repo::tenant(&tenant)]).await?;
+    let ApiJson(body) = body?;
     let email = Email::parse(&body.email).map_err(|e| ApiError::validation(vec![e]))?;
     let roles = GrantedRoles::parse(&body.roles)?.names();
+    // A suspended tenant gets no new users: no invite that signup would refuse.
+    let inviting = tenant_item.as_ref().map(tenants::from_item).transpose()?;
+    if inviting.as_ref().is_some_and(|t| t.is_suspended()) {
+        return Err(AuthError::AccountSuspended.into());
+    }
+    let name = inviting.map_or_else(|| "EventZR".to_owned(), |t| t.name);
     if users::by_email(st.store(), &email).await?.is_some() {
         return Err(AuthError::EmailTaken.into());
     }
-    let tenant = caller.tenant();
     let data = json!({ "email": email.as_ref(), "roles": roles });
     let now = st.epoch();
     let token = one_time::issue(
@@ -94,7 +105,7 @@ pub async fn invite(
         INVITE_TTL_SECS,
     )
     .await?;
-    send_invite(&st, &tenant, &email, &token).await?;
+    send_invite(&st, &name, &email, &token).await?;
     record(&st, &caller, "user.invited", "", json!({ "roles": roles })).await;
     let expires = chrono::DateTime::from_timestamp(now + INVITE_TTL_SECS, 0).unwrap_or_default();
     Ok(Envelope::accepted(Invitation {
@@ -104,15 +115,8 @@ pub async fn invite(
     }))
 }
 
-async fn send_invite(
-    st: &AuthState,
-    tenant: &TenantId,
-    email: &Email,
-    token: &str,
-) -> AuthResult<()> {
-    let name = tenants::get(st.store(), tenant)
-        .await?
-        .map_or_else(|| "EventZR".to_owned(), |t| t.name);
+/// Mails the invite to join the tenant called `name`.
+async fn send_invite(st: &AuthState, name: &str, email: &Email, token: &str) -> AuthResult<()> {
     let link = format!(
         "{}/accept-invite?token={token}",
         st.cfg.link_base_url.trim_end_matches('/')

@@ -277,12 +277,18 @@ impl TryFrom<UserPatch> for Change {
 )]
 pub async fn patch(
     State(st): State<AuthState>,
-    caller: AdminCaller,
+    claims: Claims,
     Path(user_id): Path<String>,
-    ApiJson(body): ApiJson<UserPatch>,
+    body: Result<ApiJson<UserPatch>, ApiError>,
 ) -> Result<Envelope<UserView>, ApiError> {
+    // The session and the acting tenant in one batch read, before anything is written:
+    // a suspended tenant (403) changes nothing. 401/403 before 400.
+    let tenant = claims.tenant();
+    let (caller, [tenant_item]) =
+        AdminCaller::check_with(claims, &st, [repo::tenant(&tenant)]).await?;
+    let ApiJson(body) = body?;
     let change = Change::try_from(body)?;
-    let tenant = caller.tenant();
+    let plan = tenants::plan_in_item(tenant_item.as_ref())?;
     let (before, after) = apply(&st, &tenant, &user_id, &change).await?;
     if after.status == UserStatus::Suspended || before.roles != after.roles {
         // ASVS 7.4.2: a suspended account keeps no session. A role change ends them too:
@@ -301,7 +307,7 @@ pub async fn patch(
         };
         record(&st, &caller, kind, &after.id, json!({})).await;
     }
-    Ok(Envelope::ok(view(&st, &after).await?))
+    Ok(Envelope::ok(UserView::of(&after, &plan)))
 }
 
 /// Reads, checks the last-admin rule and commits under the tenant's roster guard
@@ -399,15 +405,6 @@ fn user_id_of(raw_id: &str) -> Result<String, ApiError> {
     uuid::Uuid::parse_str(raw_id)
         .map(|id| id.to_string())
         .map_err(|_| ApiError::field("userId", "must be a UUID"))
-}
-
-pub(super) async fn view(st: &AuthState, user: &User) -> AuthResult<UserView> {
-    let tenant =
-        TenantId::parse(&user.tenant_id).map_err(|e| AuthError::Internal(e.to_string()))?;
-    Ok(UserView::of(
-        user,
-        &tenants::plan_of(st.store(), &tenant).await?,
-    ))
 }
 
 pub(super) async fn record(

@@ -86,6 +86,9 @@ pub async fn verify(
     if !user.mfa_enabled() {
         return Err(AuthError::MfaNotEnabled.into());
     }
+    // The tenant's say before any guess is counted or code spent: a suspended tenant or a
+    // strict session limit refuses here, leaving the challenge and a recovery code usable.
+    let admission = signin::admit(&st, &user).await?;
     // Counted before the code is checked, so parallel guesses cannot outrun the lockout.
     let reservation = reserve_guess(&st, &user).await?;
     if !mfa::use_code(st.store(), &user, &code, now).await? {
@@ -103,7 +106,7 @@ pub async fn verify(
         MfaCode::Recovery(_) => "recovery_code",
     };
     Ok(Envelope::ok(
-        signin::complete(&st, &user, &meta, method).await?,
+        signin::open(&st, &user, admission, &meta, method).await?,
     ))
 }
 
