@@ -64,15 +64,6 @@ async fn signed_up_and_verified(
         .await
 }
 
-/// The platform (system) sets `tenant`'s status.
-async fn set_tenant_status(app: &TestAuth, tenant: &str, status: &str) {
-    let system = app.tokens("system@eventzr.com").await.0;
-    let path = format!("/auth/v1/tenants/{tenant}");
-    let body = json!({ "status": status });
-    let r = app.call("PATCH", &path, Some(&system), Some(&body)).await;
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
-}
-
 #[tokio::test]
 async fn a_mailed_link_into_a_suspended_tenant_is_refused_and_stays_usable() {
     let app = TestAuth::new().await;
@@ -101,7 +92,7 @@ async fn a_mailed_link_into_a_suspended_tenant_is_refused_and_stays_usable() {
         stored_user(&app, founder).await.unwrap().tenant_id,
     ];
     for t in &tenants {
-        set_tenant_status(&app, t, "suspended").await;
+        app.set_tenant_status(t, "suspended").await;
     }
     let follow = |path: &'static str, token: String| {
         let app = &app;
@@ -118,7 +109,7 @@ async fn a_mailed_link_into_a_suspended_tenant_is_refused_and_stays_usable() {
 
     // Neither link was spent: both work once the tenants are active again.
     for t in &tenants {
-        set_tenant_status(&app, t, "active").await;
+        app.set_tenant_status(t, "active").await;
     }
     let r = follow("/auth/v1/passwordless/verify", magic).await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
@@ -761,7 +752,7 @@ async fn an_invite_joins_its_tenant_with_its_roles_and_counts_as_verified() {
 async fn an_invite_to_a_suspended_tenant_is_refused_and_writes_nothing() {
     let app = TestAuth::new().await;
     let token = invite(&app, "guest@example.com", &["user"]).await;
-    set_tenant_status(&app, auth::seed::T1, "suspended").await;
+    app.set_tenant_status(auth::seed::T1, "suspended").await;
     let body = json!({"email": "guest@example.com", "password": NEW_PASSWORD, "name": "Guest", "inviteToken": token});
 
     app.post("/auth/v1/signup/email", None, &body)
@@ -770,7 +761,7 @@ async fn an_invite_to_a_suspended_tenant_is_refused_and_writes_nothing() {
     assert!(stored_user(&app, "guest@example.com").await.is_none());
 
     // The invite was left as it was: usable once the tenant is active again.
-    set_tenant_status(&app, auth::seed::T1, "active").await;
+    app.set_tenant_status(auth::seed::T1, "active").await;
     let r = app.post("/auth/v1/signup/email", None, &body).await;
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.bytes));
 }

@@ -712,10 +712,7 @@ async fn a_suspended_tenant_s_admin_changes_and_invites_no_one() {
     let app = TestAuth::new().await;
     let admin = access(&app, "admin@eventzr.com").await;
     let user_access = access(&app, "user@eventzr.com").await;
-    let system = access(&app, "system@eventzr.com").await;
-    let suspend = json!({"status": "suspended"});
-    let r = patch(&app, &format!("/auth/v1/tenants/{T1}"), &system, suspend).await;
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    app.set_tenant_status(T1, "suspended").await;
     let audited = audit_kinds(&app, T1).await.len();
 
     // The admin's session outlived the suspension: the change is refused before it is made.
@@ -746,16 +743,7 @@ async fn a_suspended_tenant_s_admin_changes_and_invites_no_one() {
 async fn a_suspended_tenant_s_users_can_neither_sign_in_nor_refresh() {
     let app = TestAuth::new().await;
     let (_, refresh) = app.tokens("admin@startup.co").await;
-    let system = app.tokens("system@eventzr.com").await.0;
-    let r = app
-        .call(
-            "PATCH",
-            &format!("/auth/v1/tenants/{}", auth::seed::T3),
-            Some(&system),
-            Some(&json!({"status": "suspended"})),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    app.set_tenant_status(auth::seed::T3, "suspended").await;
     app.login("admin@startup.co", PASSWORD)
         .await
         .assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");

@@ -146,4 +146,13 @@ impl TestAuth {
     pub fn advance(&self, by: chrono::Duration) {
         self.tp.advance(by)
     }
+
+    /// The platform (the system account) sets `tenant`'s status (`active`, `suspended`).
+    pub async fn set_tenant_status(&self, tenant: &str, status: &str) {
+        let system = self.tokens("system@eventzr.com").await.0;
+        let path = format!("/auth/v1/tenants/{tenant}");
+        let body = serde_json::json!({ "status": status });
+        let r = self.call("PATCH", &path, Some(&system), Some(&body)).await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    }
 }

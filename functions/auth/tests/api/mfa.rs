@@ -181,18 +181,8 @@ async fn a_suspended_tenant_refuses_before_the_challenge_or_code_is_spent() {
     let app = TestAuth::new().await;
     let r = app.login(DEV, PASSWORD).await;
     let token = r.json()["data"]["mfaToken"].as_str().unwrap().to_owned();
-    let system = app.tokens("system@eventzr.com").await.0;
-    let set_status = |status: &'static str| {
-        let (app, system) = (&app, system.clone());
-        async move {
-            let path = format!("/auth/v1/tenants/{}", auth::seed::T1);
-            let change = json!({ "status": status });
-            let r = app.call("PATCH", &path, Some(&system), Some(&change)).await;
-            assert_eq!(r.status, 200, "{}", body(&r));
-        }
-    };
     let before = stored_user(&app, DEV).await;
-    set_status("suspended").await;
+    app.set_tenant_status(auth::seed::T1, "suspended").await;
     let code = dev_code(&app, 0);
 
     verify(&app, &token, &code)
@@ -209,7 +199,7 @@ async fn a_suspended_tenant_refuses_before_the_challenge_or_code_is_spent() {
     );
 
     // The same challenge and code sign in once the tenant is active again.
-    set_status("active").await;
+    app.set_tenant_status(auth::seed::T1, "active").await;
     let r = verify(&app, &token, &code).await;
     assert_eq!(r.status, 200, "{}", body(&r));
 }
