@@ -585,6 +585,14 @@ async fn changing_the_password_checks_the_current_one_like_a_login() {
         weak.json()["error"]["details"]["fields"][0]["field"],
         "newPassword"
     );
+    // Refused before the current password was checked: the failure count stands.
+    assert_eq!(
+        stored_user(&app, "admin@eventzr.com")
+            .await
+            .unwrap()
+            .failed_logins,
+        1
+    );
     assert_eq!(app.login("admin@eventzr.com", PASSWORD).await.status, 200);
 }
 

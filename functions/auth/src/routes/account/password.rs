@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shared::{
     ApiError, Envelope, FieldError,
+    auth::Claims,
     extract::ApiJson,
     openapi::{Data, IdempotencyKey},
     store::Update,
@@ -20,7 +21,7 @@ use crate::{
     domain::{Email, Password, User},
     error::{AuthError, AuthResult},
     repo::{
-        audit,
+        self, audit,
         one_time::{self, Kind},
         users,
     },
@@ -186,19 +187,34 @@ pub struct ChangeDone {
 )]
 pub async fn change(
     State(st): State<AuthState>,
-    caller: LiveCaller,
-    ApiJson(body): ApiJson<ChangeBody>,
+    claims: Claims,
+    body: Result<ApiJson<ChangeBody>, ApiError>,
 ) -> Result<Envelope<ChangeDone>, ApiError> {
+    // The session and the user in one batch read; 401 before 400.
+    let key = repo::user(&claims.home_tenant(), &claims.sub);
+    let (caller, [item]) = LiveCaller::check_with(claims, &st, [key]).await?;
+    let ApiJson(body) = body?;
     if body.current_password.is_empty() {
         return Err(ApiError::validation(vec![FieldError::new(
             "currentPassword",
             "is required",
         )]));
     }
-    let user = users::get(st.store(), &caller.tenant(), &caller.claims.sub).await?;
+    let user = item.as_ref().map(users::from_item).transpose()?;
+    // The new password's policy first: a refused change counts no guess and clears no
+    // failures (checking the current password writes both).
+    let password = match &user {
+        Some(u) => Some(super::new_password(
+            body.new_password,
+            &email_of(u)?,
+            "newPassword",
+        )?),
+        None => None,
+    };
     let current = Password::candidate(body.current_password);
     let user = login::check_password(&st, user, current).await?;
-    let password = super::new_password(body.new_password, &email_of(&user)?, "newPassword")?;
+    // check_password refuses an account that is gone (401), so the policy ran above.
+    let password = password.ok_or(AuthError::InvalidCredentials)?;
     let phc = super::hash(&st, password).await?;
     let user = set_password(&st, &user, phc).await?;
     let revoked = super::revoke_sessions(&st, &user, Some(&caller.session.id)).await?;
