@@ -116,8 +116,8 @@ def main():
         "last three columns time the same start answering `GET /<svc>/v1/health`, whose "
         "store check is the process's first AWS call (building the TLS connector, "
         "credentials, one DescribeTable to a single-threaded Python emulator): reported, "
-        "not budgeted. The page cache is warm after the first start, so these are "
-        "process + runtime + init costs, not Lambda's code download."
+        "not budgeted. Each binary is read into the page cache just before its start, so "
+        "these are process + runtime + init costs, not Lambda's code download."
         % (a.runs or 0),
         "",
         "Reproduce one row: `python3 scripts/perf/runtime_api.py coldstart --runs 15 "

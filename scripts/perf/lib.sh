@@ -134,3 +134,17 @@ for v in (out if isinstance(out, list) else [out]):
     print(v)
 EOF
 }
+
+# noaws_event SRC DST: SRC (an API Gateway v2 event) sent to a path no route serves, so
+# the answer (404 in the envelope) crosses the runtime and the whole pipeline but calls no
+# AWS API: a cold start of init alone, comparable with the floor's.
+noaws_event() {
+  python3 - "$1" "$2" <<'EOF'
+import json, sys
+e = json.load(open(sys.argv[1]))
+path = e["rawPath"].rsplit("/", 1)[0] + "/perf-probe"
+e["rawPath"] = e["requestContext"]["http"]["path"] = path
+e["routeKey"] = e["requestContext"]["routeKey"] = "$default"
+json.dump(e, open(sys.argv[2], "w"), indent=2)
+EOF
+}
