@@ -151,10 +151,6 @@ for fn in "${HEALTH_FNS[@]}"; do
 done
 log "cold start: ${#HEALTH_FNS[@]} service binaries + hello-lambda, $RUNS runs each"
 rm -f "$OUT"/coldstart-*.jsonl
-# The binary read into the page cache just before each start: this machine's memory
-# manager (kdamond, DAMON reclaim) evicts cold file pages soon, and a start that pages
-# its binary in from disk measured 20-1500 ms instead of 4-9 (2026-12-03).
-warm() { cat "$1" >/dev/null; }
 for ((round = 1; round <= RUNS; round++)); do
   warm target/lambda/hello-lambda/bootstrap
   python3 "$PERF/runtime_api.py" coldstart --runs 1 --name hello-lambda "$floor_event" \

@@ -92,7 +92,7 @@ for ((round = 1; round <= RUNS; round++)); do
         mapfile -t env_args < <(function_env_args "$PLAN" "${FN_OF[$b]}")
         event="$OUT/events/$b-404.json"
       fi
-      cat "$rel/$b" >/dev/null   # in the page cache (see bench.sh's warm)
+      warm "$rel/$b"
       python3 "$PERF/runtime_api.py" coldstart --runs 1 --name "$b" "${env_args[@]}" \
         "$event" -- "$rel/$b" | python3 -c 'import json,sys; d=json.load(sys.stdin); d["variant"]=sys.argv[1]; d["binary"]=sys.argv[2]; print(json.dumps(d))' "$v" "$b" >>"$samples" || true
     done
