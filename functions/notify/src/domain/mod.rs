@@ -4,6 +4,7 @@ pub mod delivery;
 pub mod preferences;
 pub mod quota;
 pub mod template;
+pub mod zone;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

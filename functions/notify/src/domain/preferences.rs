@@ -5,35 +5,34 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, LocalResult, NaiveDateTime, NaiveTime, TimeZone, Utc};
-use chrono_tz::Tz;
+use chrono::{DateTime, LocalResult, NaiveDateTime, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use shared::{ApiError, FieldError};
 use utoipa::ToSchema;
 
-use super::{Category, Channel};
+use super::{Category, Channel, zone::Zone};
 
 /// The largest daily cap a person or tenant may set.
 pub const MAX_DAILY_CAP: i64 = 1000;
 
 /// Quiet hours: a wall-clock window in an IANA timezone; `start > end` wraps midnight.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuietHours {
     start: NaiveTime,
     end: NaiveTime,
-    tz: Tz,
+    tz: Zone,
 }
 
 impl QuietHours {
     /// None when `start == end` (an empty, or a whole-day, window: ambiguous, refused).
-    pub fn new(start: NaiveTime, end: NaiveTime, tz: Tz) -> Option<Self> {
+    pub fn new(start: NaiveTime, end: NaiveTime, tz: Zone) -> Option<Self> {
         (start != end).then_some(QuietHours { start, end, tz })
     }
 
     /// When `now` falls in the window (start inclusive, end exclusive, by the wall clock
     /// of the timezone): the first instant after `now` at which that clock reads the end.
     pub fn until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let local = now.with_timezone(&self.tz).naive_local();
+        let local = self.tz.local(now)?;
         let (time, date) = (local.time(), local.date());
         let end_date = if self.start < self.end {
             (self.start <= time && time < self.end).then_some(date)?
@@ -44,26 +43,24 @@ impl QuietHours {
         } else {
             return None;
         };
-        first_reading(self.tz, end_date.and_time(self.end), now)
+        first_reading(&self.tz, end_date.and_time(self.end), now)
     }
 }
 
 /// The first instant after `now` at which the wall clock of `tz` reads `end` or later.
 /// In a fall-back overlap `end` happens twice: the first one still ahead counts. In a
 /// spring-forward gap it never happens: the window ends at the jump.
-fn first_reading(tz: Tz, end: NaiveDateTime, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    match tz.from_local_datetime(&end) {
-        LocalResult::Single(at) => Some(at.with_timezone(&Utc)).filter(|at| *at > now),
-        LocalResult::Ambiguous(first, second) => [first, second]
-            .into_iter()
-            .map(|at| at.with_timezone(&Utc))
-            .find(|at| *at > now),
+fn first_reading(tz: &Zone, end: NaiveDateTime, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match tz.instants(end) {
+        LocalResult::Single(at) => Some(at).filter(|at| *at > now),
+        LocalResult::Ambiguous(first, second) => [first, second].into_iter().find(|at| *at > now),
         LocalResult::None => {
             // Bisect on seconds: the wall clock reads before `end` at `lo` (now is in the
             // window) and after it at `hi` (no zone is more than 14 h behind UTC).
             let reads_end = |secs: i64| {
                 DateTime::from_timestamp(secs, 0)
-                    .is_some_and(|u| u.with_timezone(&tz).naive_local() >= end)
+                    .and_then(|u| tz.local(u))
+                    .is_some_and(|local| local >= end)
             };
             let (mut lo, mut hi) = (now.timestamp(), end.and_utc().timestamp() + 86_400);
             while hi - lo > 1 {
@@ -98,7 +95,7 @@ impl Preferences {
     }
     /// When `now` falls in the person's quiet hours: the end of the window.
     pub fn quiet_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.quiet_hours?.until(now)
+        self.quiet_hours.as_ref()?.until(now)
     }
     /// The person's daily cap for `category` (None: no cap; always None for essential
     /// categories).
@@ -157,7 +154,8 @@ pub struct QuietHoursDoc {
     /// `HH:MM`, 24-hour (exclusive); not equal to `start`.
     #[schema(example = "07:00")]
     pub end: String,
-    /// An IANA timezone name.
+    /// An IANA timezone name, matched case-insensitively and answered in the
+    /// database's spelling (`europe/paris` is stored as `Europe/Paris`).
     #[schema(example = "Europe/Paris")]
     pub timezone: String,
 }
@@ -240,7 +238,7 @@ impl From<&Preferences> for PreferencesDoc {
             .collect();
         PreferencesDoc {
             channels,
-            quiet_hours: p.quiet_hours.map(|q| QuietHoursDoc {
+            quiet_hours: p.quiet_hours.as_ref().map(|q| QuietHoursDoc {
                 start: q.start.format("%H:%M").to_string(),
                 end: q.end.format("%H:%M").to_string(),
                 timezone: q.tz.name().to_owned(),
@@ -275,7 +273,7 @@ fn parse_quiet_hours(q: &QuietHoursDoc) -> Result<QuietHours, Vec<FieldError>> {
     };
     let start = time("quietHours.start", &q.start);
     let end = time("quietHours.end", &q.end);
-    let tz = q.timezone.parse::<Tz>().ok();
+    let tz = Zone::parse(&q.timezone);
     if tz.is_none() {
         errors.push(FieldError::new(
             "quietHours.timezone",

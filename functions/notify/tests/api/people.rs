@@ -102,6 +102,13 @@ async fn preferences_round_trip_and_become_the_callers_own() {
     assert_eq!(p.daily_cap(Category::Marketing), Some(3));
     assert!(p.quiet_hours().is_some());
 
+    // Timezone names match case-insensitively and are kept in the database's spelling.
+    let lower =
+        json!({"quietHours": {"start": "22:00", "end": "07:00", "timezone": "europe/paris"}});
+    ok(&t.put(PREFS, &user(), &lower).await, 200);
+    let got = ok(&t.get(PREFS, &user()).await, 200)["data"].clone();
+    assert_eq!(got["preferences"]["quietHours"]["timezone"], "Europe/Paris");
+
     // Replacing means replacing: what is left out is back to opted in, no quiet hours.
     ok(&t.put(PREFS, &user(), &json!({})).await, 200);
     let got = ok(&t.get(PREFS, &user()).await, 200)["data"].clone();
