@@ -100,8 +100,6 @@ json.dump(data, open(path, "w"), indent=2)
 EOF
 }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
 t_all="$(now)"
 # Other work on the machine skews every figure: keep the load average with them.
 record loadavg "\"$(cut -d' ' -f1-3 /proc/loadavg)\""
@@ -227,29 +225,14 @@ EOF
 )"
 }
 
-wait_http() {
-  local url="$1"
-  for _ in $(seq 150); do
-    python3 -c 'import sys,urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' "$url" 2>/dev/null && return 0
-    kill -0 "$SERVER_PID" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
 vmhwm() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status"; }
 
 port="$(free_port)"
 log "eventzr-local --port $port (memory store; access log to a file, then only its head kept)"
 target/release/eventzr-local --port "$port" >"$OUT/eventzr-local.log" 2>&1 &
 SERVER_PID=$!
-wait_http "http://127.0.0.1:$port/auth/v1/health" || { log "eventzr-local did not come up"; exit 2; }
-token="$(python3 - "http://127.0.0.1:$port/auth/v1/login" <<'EOF'
-import json, sys, urllib.request
-body = json.dumps({"email": "partner@eventzr.com", "password": "Password123!"}).encode()
-req = urllib.request.Request(sys.argv[1], body, {"content-type": "application/json"})
-print(json.load(urllib.request.urlopen(req, timeout=30))["data"]["accessToken"])
-EOF
-)"
+wait_http "http://127.0.0.1:$port/auth/v1/health" "$SERVER_PID" || { log "eventzr-local did not come up"; exit 2; }
+token="$(login_token "http://127.0.0.1:$port")"
 load health "http://127.0.0.1:$port/auth/v1/health"
 load profile "http://127.0.0.1:$port/auth/v1/profile" "Authorization: Bearer $token"
 record rss_eventzr_local "$(vmhwm "$SERVER_PID")"
@@ -260,7 +243,7 @@ head -n 20 "$OUT/eventzr-local.log" >"$OUT/eventzr-local.head.log" && rm -f "$OU
 port="$(free_port)"
 target/release/hello-axum "$port" >/dev/null 2>&1 &
 SERVER_PID=$!
-wait_http "http://127.0.0.1:$port/" || { log "hello-axum did not come up"; exit 2; }
+wait_http "http://127.0.0.1:$port/" "$SERVER_PID" || { log "hello-axum did not come up"; exit 2; }
 load hello_axum "http://127.0.0.1:$port/auth/v1/health"
 record rss_hello_axum "$(vmhwm "$SERVER_PID")"
 kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""

@@ -153,3 +153,28 @@ EOF
 # memory manager (kdamond, DAMON reclaim) evicts cold file pages soon, and a start that
 # pages its binary in from disk measured 20-1500 ms instead of 4-9 (2026-12-03).
 warm() { cat "$1" >/dev/null; }
+
+# A free TCP port on loopback.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# wait_http URL PID: until URL answers, for up to 15 s, or PID (the server) has exited.
+wait_http() {
+  local url="$1" pid="$2"
+  for _ in $(seq 150); do
+    python3 -c 'import sys,urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' "$url" 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+# login_token BASE_URL: an access token of the published partner test account, from the
+# local gateway's POST /auth/v1/login (what the JWT-verified GET is measured with).
+login_token() {
+  python3 - "$1/auth/v1/login" <<'PY'
+import json, sys, urllib.request
+body = json.dumps({"email": "partner@eventzr.com", "password": "Password123!"}).encode()
+req = urllib.request.Request(sys.argv[1], body, {"content-type": "application/json"})
+print(json.load(urllib.request.urlopen(req, timeout=30))["data"]["accessToken"])
+PY
+}
