@@ -1,6 +1,8 @@
-# Sourced by scripts/lambda-check.sh and scripts/bench.sh: tool install, the release
-# bootstrap build, a private AWS emulator and what the functions expect to find in it.
-# Expects ROOT (the checkout) and a `log` function.
+# Sourced by scripts/lambda-check.sh, scripts/bench.sh and the scripts/perf/*.sh
+# comparisons: tool install, the release bootstrap build, a private AWS emulator and what
+# the functions expect to find in it, cold-start probes, and loopback helpers (a free
+# port, waiting for a server, a test account's token). Expects ROOT (the checkout) and a
+# `log` function.
 
 # shellcheck source=../lib/venv.sh
 source "$ROOT/scripts/lib/venv.sh"
