@@ -20,7 +20,9 @@
 #                emulator), whose fragments target/bench/{inprocess-shared,
 #                inprocess-auth,dynamo-requests}.md are pasted in when present.
 #                Budgets, from their JSON: JWT-verified GET p50 < 50 us over bare axum;
-#                argon2id >= 50% of login's p50; an authenticated read <= 1 DynamoDB
+#                argon2id >= 50% of login's p50; login refused for an unknown email
+#                and for a wrong password within 1.1x of each other at p50 (no user
+#                enumeration by timing); an authenticated read <= 1 DynamoDB
 #                request plus auth's live-session check; Idempotency-Key <= +3 requests.
 #
 # Usage: scripts/bench.sh [--runs N] [--duration S] [--threads T] [--connections C]

@@ -17,6 +17,7 @@ END = "<!-- bench.sh:end -->"
 COLD_START_BUDGET = 1.5  # x hello-lambda's median
 THROUGHPUT_BUDGET = 0.70  # JWT-verified GET req/s, fraction of hello-axum's
 JWT_OVERHEAD_BUDGET_US = 50.0  # in-process p50 of a JWT-verified GET, less bare axum's
+REFUSAL_RATIO = 1.1  # unknown email vs wrong password login p50, either way round
 ARGON2_SHARE = 0.5  # "login dominated by argon2id": its share of login's p50, at least
 
 INPROCESS = [
@@ -269,6 +270,13 @@ def inprocess_verdicts(out):
                         "budget: argon2id dominates (>= %.0f%%)" % (
                             "PASS" if share >= ARGON2_SHARE else "FAIL", login / 1000,
                             argon / 1000, share * 100, ARGON2_SHARE * 100))
+    if auth and "login-unknown" in auth and "login-wrong" in auth:
+        u, w = auth["login-unknown"]["p50_us"], auth["login-wrong"]["p50_us"]
+        ratio = max(u, w) / min(u, w) if min(u, w) else float("inf")
+        verdicts.append("%s login refusals p50: unknown email %.1f ms, wrong password %.1f ms "
+                        "(%.2fx); budget: comparable (<= %.2fx, no enumeration by timing)" % (
+                            "PASS" if ratio <= REFUSAL_RATIO else "FAIL", u / 1000, w / 1000,
+                            ratio, REFUSAL_RATIO))
     dyn = load("dynamo-requests.json")
     if dyn:
         budget = dyn["read_budget"]

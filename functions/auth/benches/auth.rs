@@ -1,6 +1,7 @@
 //! Warm in-process latency of auth-svc's sign-in paths: login with a password (argon2id
 //! at OWASP cost, the staging account partner@eventzr.com), one argon2id verification
-//! alone (what login spends hashing), and refresh (a rotation each
+//! alone (what login spends hashing), the two refusals that must not tell each other
+//! apart (an unknown email, a wrong password), and refresh (a rotation each
 //! time, always presenting the newest refresh token). Through `auth::router` over the
 //! memory store with the staging seed: no network, no emulator.
 //!
@@ -15,7 +16,11 @@ mod latency;
 
 use std::{cell::RefCell, path::Path, rc::Rc, sync::Arc, time::Duration};
 
-use auth::{AuthConfig, AuthState, domain::password::Password, repo::sessions};
+use auth::{
+    AuthConfig, AuthState,
+    domain::{Email, password::Password},
+    repo::{sessions, users},
+};
 use axum::{Router, body::Body};
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use criterion::{Criterion, SamplingMode};
@@ -139,6 +144,50 @@ fn main() {
         || {
             let (hasher, candidate) = (hasher.clone(), candidate.clone());
             async move { hasher.verify_dummy(&candidate) }
+        },
+    );
+    // The two refusals (no user enumeration by timing): a new unknown email each time, as
+    // an enumeration would try them; a wrong password whose failure is cleared each time,
+    // so the account never locks.
+    let unknown = Rc::new(RefCell::new(0u64));
+    latency::bench_then(
+        &mut g,
+        &rt,
+        &mut lat,
+        ("login-unknown", "POST /auth/v1/login (unknown email: 401)"),
+        || {
+            *unknown.borrow_mut() += 1;
+            let email = format!("nobody-{}@example.com", unknown.borrow());
+            let body = json!({ "email": email, "password": auth::seed::PASSWORD });
+            send(&router, post("/auth/v1/login", &body))
+        },
+        |reply| {
+            assert_eq!(reply.status, 401);
+            async {}
+        },
+    );
+    let partner = rt
+        .block_on(users::by_email(
+            store.as_ref(),
+            &Email::parse(PARTNER).expect("email"),
+        ))
+        .expect("read")
+        .expect("the partner account");
+    let wrong_body = json!({ "email": PARTNER, "password": "Password123?" });
+    latency::bench_then(
+        &mut g,
+        &rt,
+        &mut lat,
+        ("login-wrong", "POST /auth/v1/login (wrong password: 401)"),
+        || send(&router, post("/auth/v1/login", &wrong_body)),
+        |reply| {
+            assert_eq!(reply.status, 401);
+            let (store, partner) = (store.clone(), partner.clone());
+            async move {
+                users::clear_failures(store.as_ref(), &partner)
+                    .await
+                    .expect("clear the failure");
+            }
         },
     );
     g.finish();

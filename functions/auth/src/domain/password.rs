@@ -3,7 +3,14 @@
 //! stored as an argon2id PHC string (OWASP: m=19 MiB, t=2, p=1) and rehashed on login
 //! when the parameters grow.
 
-use std::{collections::HashSet, fmt, sync::OnceLock};
+use std::{
+    collections::HashSet,
+    fmt,
+    sync::{
+        OnceLock,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 use argon2::{
     Algorithm, Argon2, Params, Version,
@@ -72,6 +79,9 @@ pub struct PasswordHasher {
     /// Verified against when the account does not exist, so unknown emails take as long
     /// as wrong passwords (no user enumeration by timing).
     dummy: OnceLock<String>,
+    /// argon2 verifications so far, real and dummy: how tests see that every way a
+    /// sign-in fails does the same hashing work.
+    verifications: AtomicU64,
 }
 
 impl Default for PasswordHasher {
@@ -87,6 +97,7 @@ impl PasswordHasher {
         PasswordHasher {
             argon: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
             dummy: OnceLock::new(),
+            verifications: AtomicU64::new(0),
         }
     }
 
@@ -100,6 +111,7 @@ impl PasswordHasher {
 
     /// Checks `password` against a stored PHC string (any argon2 parameters).
     pub fn verify(&self, password: &Password, phc: &str) -> bool {
+        self.verifications.fetch_add(1, Ordering::Relaxed);
         match PasswordHash::new(phc) {
             Ok(parsed) => self
                 .argon
@@ -116,6 +128,11 @@ impl PasswordHasher {
                 .unwrap_or_default()
         });
         let _ = self.verify(password, dummy);
+    }
+
+    /// How many verifications (real and dummy) this hasher has run.
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
     }
 
     /// Whether a stored hash uses weaker parameters than today's (rehash on login).
@@ -189,6 +206,21 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(h.needs_rehash(&old));
+    }
+
+    #[test]
+    fn the_dummy_check_is_one_verification_at_todays_parameters() {
+        let h = PasswordHasher::owasp();
+        h.verify_dummy(&Password::candidate("anything".into()));
+        assert_eq!(h.verifications(), 1);
+        let dummy = h.dummy.get().expect("the dummy hash, made on first use");
+        assert!(dummy.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        h.verify_dummy(&Password::candidate("anything".into()));
+        assert_eq!(
+            h.verifications(),
+            2,
+            "one verification each time, same hash"
+        );
     }
 
     #[test]

@@ -30,8 +30,9 @@ fn lock(credential_id: &str) -> Key {
     let id = shared::ids::sha256_hex(credential_id.as_bytes());
     Key::global(format!("{PREFIX}{id}"), "LOCK")
 }
-/// The HMAC key behind the decoy credential ids shown for unknown emails: random per
-/// table, created on first use, never leaves the table.
+/// The HMAC key behind everything kept for unknown sign-in names — the decoy credential
+/// ids shown for unknown emails, the keys of their failure counters (`lockout`): random
+/// per table, created on first use, never leaves the table.
 fn decoy_key() -> Key {
     Key::global("WEBAUTHN#DECOY", "KEY")
 }

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod audit;
 pub mod credentials;
+pub mod lockout;
 pub mod mfa;
 pub mod one_time;
 pub mod sessions;
@@ -40,6 +41,11 @@ pub fn email_lock(email: &Email) -> Key {
 }
 pub fn username_lock(username: &Username) -> Key {
     Key::global(format!("USERNAME#{}", username.as_ref()), "LOCK")
+}
+/// The failure counter of a sign-in name no account has, under the name's HMAC
+/// ([`lockout::Counted::stand_in`]).
+pub fn signin_failures(name_hmac: &str) -> Key {
+    Key::global(format!("SIGNIN#{name_hmac}"), "FAILURES")
 }
 /// One-time tokens are stored under the SHA-256 of the token, never the token itself.
 pub fn one_time(kind: &str, token_hash: &str) -> Key {

@@ -6,6 +6,8 @@ use shared::{
     tenant::TenantId,
 };
 
+pub use super::lockout::Reservation;
+use super::lockout::{self, Counted, Counter};
 use crate::{
     domain::{Email, User, Username},
     error::{AuthError, AuthResult},
@@ -117,161 +119,48 @@ pub async fn update(store: &dyn Store, update: Update) -> AuthResult<User> {
     from_item(&item)
 }
 
-/// Lockout policy: 5 failures within 15 minutes lock the account for 15 minutes.
-pub const MAX_FAILURES: i64 = 5;
-pub const WINDOW_SECS: i64 = 15 * 60;
-pub const LOCK_SECS: i64 = 15 * 60;
-
-/// Counts a failed attempt after the fact; returns when the account is now locked until,
-/// if it is. Racy against parallel guesses (each checked the lock before counting):
-/// guess-evaluating paths use `reserve_attempt` + `fail_attempt` instead.
-pub async fn record_failure(store: &dyn Store, user: &User, now: i64) -> AuthResult<Option<i64>> {
-    let key = key_of(user)?;
-    let fresh_window = now - user.failure_window_start >= WINDOW_SECS;
-    // The count restarts in a new window; ADD keeps concurrent failures exact.
-    let upd = if fresh_window {
-        Update::new(key)
-            .set("failed_logins", 1)
-            .set("failure_window_start", now)
-    } else {
-        Update::new(key).add("failed_logins", 1)
-    };
-    let after = update(store, upd).await?;
-    if after.failed_logins >= MAX_FAILURES && after.locked_until <= now {
-        let until = now + LOCK_SECS;
-        update(store, Update::new(key_of(user)?).set("locked_until", until)).await?;
-        return Ok(Some(until));
-    }
-    Ok(None)
+/// The lockout counter on `user`'s item.
+fn counted(user: &User) -> AuthResult<Counted> {
+    Ok(Counted::account(key_of(user)?))
 }
 
-/// One guess (password or second factor) counted in advance: the failure count as this
-/// reservation left it, and the failure window it was counted in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Reservation {
-    pub count: i64,
-    pub window_start: i64,
-}
-
-/// `locked_until` absent or not after `now`.
-fn unlocked_at(now: i64) -> Condition {
-    Condition::not_exists("locked_until").or(Condition::le("locked_until", now))
-}
-
-/// `failure_window_start` is still `start` (an absent one reads as 0).
-fn window_is(start: i64) -> Condition {
-    if start == 0 {
-        Condition::not_exists("failure_window_start").or(Condition::eq("failure_window_start", 0))
-    } else {
-        Condition::eq("failure_window_start", start)
+/// The counter fields of `user` as read.
+fn counter(user: &User) -> Counter {
+    Counter {
+        failed_logins: user.failed_logins,
+        failure_window_start: user.failure_window_start,
+        locked_until: user.locked_until,
     }
 }
 
-/// Reserves one guess BEFORE it is evaluated, atomically on the user item, so that any
-/// number of parallel requests get at most `MAX_FAILURES` guesses per window: the
-/// reservation *is* the failure count, given back (`release_attempt`) or cleared
-/// (`clear_failures`) only when the guess turns out right. `Err(until)` when the account
-/// is locked (or its last guesses are in flight): answer 423, retry after `until - now`.
+/// Reserves one guess at `user`'s password or second factor before it is evaluated
+/// ([`lockout::reserve`]); `Err(until)` when the account is locked.
 pub async fn reserve_attempt(
     store: &dyn Store,
     user: &User,
     now: i64,
 ) -> AuthResult<Result<Reservation, i64>> {
-    let key = key_of(user)?;
-    let mut seen = user.clone();
-    // Each retry follows a concurrent change (a new window opened, counters cleared).
-    for _ in 0..4 {
-        if seen.locked_until > now {
-            return Ok(Err(seen.locked_until));
-        }
-        let fresh_window = now - seen.failure_window_start >= WINDOW_SECS;
-        if !fresh_window && seen.failed_logins >= MAX_FAILURES {
-            // Full count, no lock written (yet): the last guesses are being evaluated.
-            // Unless one of them fails and locks, the window's end frees the account.
-            return Ok(Err(seen.failure_window_start + WINDOW_SECS));
-        }
-        let upd = if fresh_window {
-            Update::new(key.clone())
-                .set("failed_logins", 1)
-                .set("failure_window_start", now)
-        } else {
-            Update::new(key.clone()).add("failed_logins", 1)
-        };
-        let mut cond = Condition::item_present()
-            .and(unlocked_at(now))
-            .and(window_is(seen.failure_window_start));
-        if !fresh_window {
-            cond = cond.and(
-                Condition::not_exists("failed_logins")
-                    .or(Condition::lt("failed_logins", MAX_FAILURES)),
-            );
-        }
-        match store.update(upd.when(cond)).await {
-            Ok(item) => {
-                let after = from_item(&item)?;
-                return Ok(Ok(Reservation {
-                    count: after.failed_logins,
-                    window_start: after.failure_window_start,
-                }));
-            }
-            Err(StoreError::ConditionFailed { current }) => {
-                seen = match current {
-                    Some(item) => from_item(&item)?,
-                    None => get(store, &tenant_of(user)?, &user.id)
-                        .await?
-                        .ok_or(AuthError::NotFound)?,
-                };
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(AuthError::Internal(
-        "lockout state kept changing while reserving an attempt".into(),
-    ))
+    lockout::reserve(store, &counted(user)?, counter(user), now).await
 }
 
-/// The reserved guess was wrong: the reservation stands as the failure. When it was the
-/// one that filled the count, locks the account; returns until when, if this locked it.
+/// The reserved guess was wrong ([`lockout::fail`]): until when the account is now
+/// locked, if this locked it.
 pub async fn fail_attempt(
     store: &dyn Store,
     user: &User,
     reservation: &Reservation,
     now: i64,
 ) -> AuthResult<Option<i64>> {
-    if reservation.count < MAX_FAILURES {
-        return Ok(None);
-    }
-    let until = now + LOCK_SECS;
-    let upd = Update::new(key_of(user)?).set("locked_until", until).when(
-        Condition::item_present()
-            .and(window_is(reservation.window_start))
-            .and(unlocked_at(now)),
-    );
-    match store.update(upd).await {
-        Ok(_) => Ok(Some(until)),
-        // Counters cleared or a new window opened meanwhile: nothing left to lock.
-        Err(StoreError::ConditionFailed { .. }) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
+    lockout::fail(store, &counted(user)?, reservation, now).await
 }
 
-/// The reserved guess was right but the sign-in is not complete (a correct password of
-/// an MFA account, a refused status): gives the attempt back, never below 0 and only in
-/// the window it was counted in.
+/// The reserved guess was right but the sign-in is not complete ([`lockout::release`]).
 pub async fn release_attempt(
     store: &dyn Store,
     user: &User,
     reservation: &Reservation,
 ) -> AuthResult<()> {
-    let upd = Update::new(key_of(user)?).add("failed_logins", -1).when(
-        Condition::item_present()
-            .and(Condition::gt("failed_logins", 0))
-            .and(window_is(reservation.window_start)),
-    );
-    match store.update(upd).await {
-        Ok(_) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+    lockout::release(store, &counted(user)?, reservation).await
 }
 
 /// Clears the lockout state (successful login, reset, admin unlock).

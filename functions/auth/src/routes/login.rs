@@ -1,6 +1,7 @@
 //! `POST /login`: email or username + password -> tokens, or the MFA challenge.
 //! No enumeration: an unknown account and a wrong password give the same 401 after the
-//! same argon2 work. Lockout: 5 failures in 15 minutes -> 423 for 15 minutes.
+//! same argon2 work. Lockout: 5 failures in 15 minutes -> 423 for 15 minutes, for a
+//! sign-in name without an account too (counted on its stand-in, `repo::lockout`).
 
 use axum::{extract::State, response::IntoResponse, response::Response};
 use serde::Deserialize;
@@ -11,7 +12,11 @@ use utoipa::ToSchema;
 use crate::{
     domain::{Email, Password, User, UserStatus, Username},
     error::{AuthError, AuthResult},
-    repo::{audit, users},
+    repo::{
+        audit, credentials,
+        lockout::{self, Counted},
+        users,
+    },
     signin::{self, SignInAnswer},
     state::{AuthState, ClientMeta},
 };
@@ -37,7 +42,8 @@ pub struct LoginBody {
     summary = "Sign in with a password",
     description = "Tokens, or — for an account with MFA — a challenge to complete with \
         `POST /auth/v1/mfa/totp/verify`. Unknown accounts and wrong passwords get the same \
-        answer after the same work. 5 failures in 15 minutes lock the account for 15 minutes.",
+        answer after the same work. 5 failures in 15 minutes lock the account for 15 minutes \
+        (an email or username without an account locks the same way).",
     request_body(
         content = LoginBody,
         example = json!({"email": "partner@eventzr.com", "password": "Password123!"})
@@ -63,18 +69,20 @@ pub async fn login(
         )]));
     }
     let password = Password::candidate(body.password);
-    let user = match (&body.email, &body.username) {
+    // The sign-in name as looked up: what an unknown account's failures are counted on.
+    let (name, user) = match (&body.email, &body.username) {
         (Some(e), _) if e.contains('@') => {
-            users::by_email(
-                st.store(),
-                &Email::parse(e).map_err(|f| ApiError::validation(vec![f]))?,
-            )
-            .await?
+            let email = Email::parse(e).map_err(|f| ApiError::validation(vec![f]))?;
+            let user = users::by_email(st.store(), &email).await?;
+            (email.as_ref().to_owned(), user)
         }
         // An `email` without '@' is taken as a username (the guides' "Username/Password").
         (Some(u), _) | (None, Some(u)) => match Username::parse(u) {
-            Ok(u) => users::by_username(st.store(), &u).await?,
-            Err(_) => None,
+            Ok(u) => {
+                let user = users::by_username(st.store(), &u).await?;
+                (u.as_ref().to_owned(), user)
+            }
+            Err(_) => (u.trim().to_owned(), None),
         },
         (None, None) => {
             return Err(ApiError::validation(vec![FieldError::new(
@@ -83,11 +91,46 @@ pub async fn login(
             )]));
         }
     };
-    let outcome = check_password(&st, user, password).await?;
+    let outcome = match user {
+        Some(user) => check_password(&st, Some(user), password).await?,
+        None => return Err(refuse_unknown(&st, &name, password).await.into()),
+    };
     if outcome.mfa_enabled() {
         return Ok(Envelope::ok(signin::mfa_challenge(&st, &outcome).await?).into_response());
     }
     Ok(Envelope::ok(signin::complete(&st, &outcome, &meta, "password").await?).into_response())
+}
+
+/// The same argon2 work as a real check, off the async runtime's threads.
+async fn verify_dummy(st: &AuthState, password: Password) {
+    let hasher = st.hasher.clone();
+    let _ = tokio::task::spawn_blocking(move || hasher.verify_dummy(&password)).await;
+}
+
+/// A sign-in name no account has gets what a wrong password gets: a guess reserved on
+/// the name's stand-in counter, the argon2 work, 401 — and 423 once five such guesses in
+/// 15 minutes filled it, as an account would (else the lock tells which emails exist).
+async fn refuse_unknown(st: &AuthState, name: &str, password: Password) -> AuthError {
+    let now = st.epoch();
+    let locked = |until: i64| AuthError::AccountLocked {
+        retry_after: (until - now).max(1) as u64,
+    };
+    let refused = async {
+        let on = Counted::stand_in(&credentials::decoy_hmac_key(st.store()).await?, name);
+        let seen = on.current(st.store()).await?;
+        let reservation = match lockout::reserve(st.store(), &on, seen, now).await? {
+            Ok(r) => r,
+            Err(until) => return Ok(locked(until)),
+        };
+        verify_dummy(st, password).await;
+        Ok::<_, AuthError>(
+            match lockout::fail(st.store(), &on, &reservation, now).await? {
+                Some(until) => locked(until),
+                None => AuthError::InvalidCredentials,
+            },
+        )
+    };
+    refused.await.unwrap_or_else(|e| e)
 }
 
 /// Verifies a password for a possibly unknown user, applying lockout, status and
@@ -100,8 +143,7 @@ pub async fn check_password(
     let hasher = st.hasher.clone();
     let now = st.epoch();
     let Some(user) = user else {
-        // Same argon2 work as a real check, off the async runtime's threads.
-        let _ = tokio::task::spawn_blocking(move || hasher.verify_dummy(&password)).await;
+        verify_dummy(st, password).await;
         return Err(AuthError::InvalidCredentials);
     };
     if user.locked_until > now {
