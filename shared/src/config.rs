@@ -30,6 +30,12 @@ pub struct Config {
 #[error("configuration: {0}")]
 pub struct ConfigError(String);
 
+impl ConfigError {
+    pub(crate) fn new(message: String) -> Self {
+        ConfigError(message)
+    }
+}
+
 impl Config {
     /// Settings for the local gateway and tests.
     pub fn local() -> Self {

@@ -10,7 +10,7 @@ pub const SERVICE: Service = Service::Analytics;
 /// route group (one Lambda function each in template.yaml, `ROUTE_GROUP`). The drift
 /// test holds it equal to template.yaml, events/ and what `router()` answers.
 pub const ROUTE_GROUPS: &[(&str, &[(&str, &str)])] = &[(
-    "health",
+    shared::route_groups::HEALTH,
     &[
         ("GET", "/analytics/v1/health"),
         ("GET", "/analytics/v1/openapi.json"),

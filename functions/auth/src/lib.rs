@@ -28,7 +28,7 @@ pub const SERVICE: Service = Service::Auth;
 /// test holds it equal to template.yaml, events/ and what `router()` answers.
 pub const ROUTE_GROUPS: &[(&str, &[(&str, &str)])] = &[
     (
-        "health",
+        shared::route_groups::HEALTH,
         &[
             ("GET", "/auth/v1/health"),
             ("GET", "/auth/v1/openapi.json"),
@@ -44,21 +44,35 @@ pub const ROUTE_GROUPS: &[(&str, &[(&str, &str)])] = &[
     ("webauthn", routes::webauthn::ROUTES),
 ];
 
-/// Every route of auth-svc behind the shared pipeline (Lambda, local gateway and tests).
+/// Every route of auth-svc behind the shared pipeline (local gateway and tests).
 pub fn router(state: AuthState) -> Router {
-    let routes = Router::new()
-        .merge(routes::session::router())
-        .merge(routes::mfa::router())
-        .merge(routes::account::router(&state))
-        .merge(routes::admin::router(&state))
-        .merge(routes::oauth::router())
-        .merge(routes::webauthn::router())
-        .with_state(state.clone())
-        .merge(shared::openapi::health_group(
+    group_router(state, None)
+}
+
+/// The routes of one route group (None: every group) behind the shared pipeline: what
+/// the Lambda function of that group serves (`shared::route_groups`).
+pub fn group_router(state: AuthState, only: Option<&str>) -> Router {
+    use shared::route_groups::{self, HEALTH};
+    let mut routes = route_groups::merge(
+        only,
+        &state,
+        &[
+            ("session", |_| routes::session::router()),
+            ("mfa", |_| routes::mfa::router()),
+            ("account", routes::account::router),
+            ("admin", routes::admin::router),
+            ("oauth", |_| routes::oauth::router()),
+            ("webauthn", |_| routes::webauthn::router()),
+        ],
+    )
+    .with_state(state.clone());
+    if route_groups::serves(only, HEALTH) {
+        routes = routes.merge(shared::openapi::health_group(
             SERVICE,
             state.store.clone(),
             openapi::document,
             &state.platform,
         ));
+    }
     shared::http::finish(routes, SERVICE, &state.platform)
 }

@@ -13,5 +13,6 @@ async fn main() -> Result<(), shared::lambda::Error> {
         ServiceState::aws(platform, auth::SERVICE),
         AuthConfig::from_env()?,
     );
-    shared::lambda::run(auth::router(state)).await
+    let group = shared::route_groups::from_env(auth::ROUTE_GROUPS)?;
+    shared::lambda::run(auth::group_router(state, group)).await
 }

@@ -27,7 +27,7 @@ pub const SERVICE: Service = Service::Notify;
 /// test holds it equal to template.yaml, events/ and what `router()` answers.
 pub const ROUTE_GROUPS: &[(&str, &[(&str, &str)])] = &[
     (
-        "health",
+        shared::route_groups::HEALTH,
         &[
             ("GET", "/notify/v1/health"),
             ("GET", "/notify/v1/openapi.json"),
@@ -49,23 +49,37 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     openapi::document()
 }
 
-/// Every route of notify-svc behind the shared pipeline (Lambda, local gateway and tests).
+/// Every route of notify-svc behind the shared pipeline (local gateway and tests).
 pub fn router(state: NotifyState) -> Router {
+    group_router(state, None)
+}
+
+/// The routes of one route group (None: every group) behind the shared pipeline: what
+/// the Lambda function of that group serves (`shared::route_groups`).
+pub fn group_router(state: NotifyState, only: Option<&str>) -> Router {
     use routes::*;
-    let routes = Router::new()
-        .merge(send::router(&state))
-        .merge(deliveries::router(&state))
-        .merge(templates::router(&state))
-        .merge(people::router(&state))
-        .merge(admin::router(&state))
-        .merge(webhooks::router(&state))
-        .merge(jobs::router(&state))
-        .with_state(state.clone())
-        .merge(shared::openapi::health_group(
+    use shared::route_groups::{self, HEALTH};
+    let mut routes = route_groups::merge(
+        only,
+        &state,
+        &[
+            ("send", send::router),
+            ("deliveries", deliveries::router),
+            ("templates", templates::router),
+            ("people", people::router),
+            ("admin", admin::router),
+            ("webhooks", webhooks::router),
+            ("jobs", jobs::router),
+        ],
+    )
+    .with_state(state.clone());
+    if route_groups::serves(only, HEALTH) {
+        routes = routes.merge(shared::openapi::health_group(
             SERVICE,
             state.store.clone(),
             openapi::document,
             &state.platform,
         ));
+    }
     shared::http::finish(routes, SERVICE, &state.platform)
 }

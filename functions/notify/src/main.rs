@@ -21,5 +21,6 @@ async fn main() -> Result<(), shared::lambda::Error> {
         })
         .await;
     }
-    shared::lambda::run(notify::router(state)).await
+    let group = shared::route_groups::from_env(notify::ROUTE_GROUPS)?;
+    shared::lambda::run(notify::group_router(state, group)).await
 }

@@ -9,5 +9,7 @@ use shared::{
 async fn main() -> Result<(), shared::lambda::Error> {
     let platform = Platform::aws(Config::from_env()?).await;
     let state = ServiceState::aws(platform, search::SERVICE);
+    // Its only group is health (its whole router); a ROUTE_GROUP naming another fails here.
+    shared::route_groups::from_env(search::ROUTE_GROUPS)?;
     shared::lambda::run(search::router(state)).await
 }

@@ -7,16 +7,16 @@
 //! method is served on a declared path. A `.route()` on a path missing from the table
 //! itself stays invisible to the probe; keeping each group's `ROUTES` beside its `router()` is the guard.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use axum::{body::Body, http::Request, http::StatusCode};
-use shared::{ApiError, service::Service, testing::json_body};
+use axum::{Router, body::Body, http::Request, http::StatusCode};
+use shared::{ApiError, route_groups::RouteGroups, service::Service, testing::json_body};
 use tower::ServiceExt as _;
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::helpers::{
-    Route, event_files, path_matches, probe_path, route_label, service_router, set_diff,
-    workspace_root,
+    Route, event_files, group_router, path_matches, probe_path, route_label, service_router,
+    set_diff, workspace_root,
 };
 
 const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
@@ -99,16 +99,23 @@ fn str_at(node: &Yaml, keys: &[&str]) -> Option<String> {
 /// Whether `service`'s router serves `route`: neither its fallback (404 "no such route")
 /// nor 405 answers it. Any other answer (401, 400, 404 of a missing resource…) means a
 /// handler matched.
-async fn is_served(route: &Route) -> Result<bool, String> {
-    let (method, pattern) = route;
-    let service = Service::for_path(pattern)
+async fn is_served(routers: &HashMap<Service, Router>, route: &Route) -> Result<bool, String> {
+    let router = Service::for_path(&route.1)
+        .and_then(|s| routers.get(&s))
         .ok_or_else(|| format!("{}: the path is under no service", route_label(route)))?;
+    served_by(router, route).await
+}
+
+/// Whether `router` serves `route` (see [`is_served`]).
+async fn served_by(router: &Router, route: &Route) -> Result<bool, String> {
+    let (method, pattern) = route;
     let req = Request::builder()
         .method(method.as_str())
         .uri(probe_path(pattern))
         .body(Body::empty())
         .map_err(|e| format!("{}: {e}", route_label(route)))?;
-    let resp = service_router(service)
+    let resp = router
+        .clone()
         .oneshot(req)
         .await
         .unwrap_or_else(|never| match never {});
@@ -123,19 +130,50 @@ async fn is_served(route: &Route) -> Result<bool, String> {
 
 const PROBED_METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
+/// Each service and its crate's `ROUTE_GROUPS`.
+fn groups_by_service() -> [(Service, &'static RouteGroups); 5] {
+    [
+        (Service::Auth, auth::ROUTE_GROUPS),
+        (Service::Analytics, analytics::ROUTE_GROUPS),
+        (Service::Reports, reports::ROUTE_GROUPS),
+        (Service::Notify, notify::ROUTE_GROUPS),
+        (Service::Search, search::ROUTE_GROUPS),
+    ]
+}
+
+/// A Lambda function builds only its route group's routes (`ROUTE_GROUP`): each group's
+/// router serves every route of its group and no route of the service's other groups.
+#[tokio::test]
+async fn each_route_group_router_serves_its_own_routes_only() {
+    let mut errors = Vec::new();
+    for (service, groups) in groups_by_service() {
+        for (group, _) in groups {
+            let router = group_router(service, Some(group));
+            for (other, routes) in groups {
+                for (method, path) in *routes {
+                    let route = (method.to_string(), path.to_string());
+                    match served_by(&router, &route).await {
+                        Ok(served) if served != (group == other) => errors.push(format!(
+                            "{}: {} by the {group} group's router, listed under {other}",
+                            route_label(&route),
+                            if served { "served" } else { "not served" },
+                        )),
+                        Ok(_) => {}
+                        Err(e) => errors.push(e),
+                    }
+                }
+            }
+        }
+    }
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
+
 /// Every service crate's `ROUTE_GROUPS`: (group, routes).
 pub fn service_route_groups() -> Vec<(&'static str, &'static [(&'static str, &'static str)])> {
-    [
-        auth::ROUTE_GROUPS,
-        analytics::ROUTE_GROUPS,
-        reports::ROUTE_GROUPS,
-        notify::ROUTE_GROUPS,
-        search::ROUTE_GROUPS,
-    ]
-    .into_iter()
-    .flatten()
-    .copied()
-    .collect()
+    groups_by_service()
+        .into_iter()
+        .flat_map(|(_, groups)| groups.iter().copied())
+        .collect()
 }
 
 /// Every service's OpenAPI document, as it serves it.
@@ -177,12 +215,16 @@ async fn template_routers_and_events_declare_the_same_routes() {
     );
 
     let declared: BTreeSet<Route> = service_routes();
+    let routers: HashMap<Service, Router> = groups_by_service()
+        .into_iter()
+        .map(|(service, _)| (service, service_router(service)))
+        .collect();
     let mut errors = Vec::new();
     let paths: BTreeSet<&String> = declared.iter().map(|(_, p)| p).collect();
     for path in paths {
         for method in PROBED_METHODS {
             let route = (method.to_owned(), path.clone());
-            match is_served(&route).await {
+            match is_served(&routers, &route).await {
                 Ok(served) if served != declared.contains(&route) => errors.push(format!(
                     "{}: {} by the router but {} in ROUTE_GROUPS",
                     route_label(&route),

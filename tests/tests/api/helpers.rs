@@ -21,21 +21,30 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// `service`'s router exactly as its Lambda serves it, over a fresh memory store.
+/// `service`'s router with every route group (the local gateway's), over a fresh memory
+/// store.
 pub fn service_router(service: Service) -> Router {
+    group_router(service, None)
+}
+
+/// `service`'s router as the Lambda function of route group `only` builds it (every
+/// group: None), over a fresh memory store. analytics, reports and search have one group.
+pub fn group_router(service: Service, only: Option<&str>) -> Router {
     let tp = TestPlatform::new();
     let state = ServiceState {
         platform: tp.platform.clone(),
         store: Arc::new(MemoryStore::new()),
     };
     match service {
-        Service::Auth => auth::router(auth::AuthState::new(state, auth::AuthConfig::local())),
+        Service::Auth => {
+            auth::group_router(auth::AuthState::new(state, auth::AuthConfig::local()), only)
+        }
         Service::Analytics => analytics::router(state),
         Service::Reports => reports::router(state),
-        Service::Notify => notify::router(notify::NotifyState::local(
-            state,
-            &notify::channels::local::Recorder::new(),
-        )),
+        Service::Notify => notify::group_router(
+            notify::NotifyState::local(state, &notify::channels::local::Recorder::new()),
+            only,
+        ),
         Service::Search => search::router(state),
         Service::Gateway => panic!("the gateway is not a service with a router"),
     }
