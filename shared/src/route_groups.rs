@@ -1,7 +1,8 @@
 //! Route groups: each service's routes are split into groups, one Lambda function each
 //! (template.yaml sets `ROUTE_GROUP`). A function builds only its own group's routes:
 //! API Gateway sends it nothing else and its IAM allows nothing else, while building a
-//! whole service's routers is a measurable share of a cold start (auth: ~0.4 of ~0.6 ms).
+//! whole service's routers is a measurable share of a cold start (auth: ~0.5 ms for all
+//! its routes, 0.1-0.25 ms for one group's; BENCHMARKS.md).
 //! Without `ROUTE_GROUP` (the local gateway, `cargo lambda watch`, tests) every group is
 //! served.
 
