@@ -151,8 +151,8 @@ fn main() {
     g.finish();
 
     // The two refusals (no user enumeration by timing), interleaved request by request so
-    // both meet the same machine and allocator state: benched one after the other, the
-    // two rows moved ~5 ms apart either way between runs (1.29x one way, 1.26x the other).
+    // both meet the same process and machine state: benched one after the other, the two
+    // rows moved ~5 ms apart either way between runs (1.29x one way, 1.26x the other).
     // A new unknown email each time, as an enumeration would try them; the wrong
     // password's failure is cleared each time, so the account never locks.
     let partner = rt
