@@ -197,13 +197,22 @@ pub async fn fail(
 /// an MFA account, a refused status): gives the attempt back, never below 0 and only in
 /// the window it was counted in.
 pub async fn release(store: &dyn Store, on: &Counted, reservation: &Reservation) -> AuthResult<()> {
-    let upd = Update::new(on.key.clone()).add("failed_logins", -1).when(
-        Condition::item_present()
-            .and(Condition::gt("failed_logins", 0))
-            .and(window_is(reservation.window_start)),
-    );
+    let upd = given_back(Update::new(on.key.clone()))
+        .when(Condition::item_present().and(releasable(reservation)));
     match store.update(upd).await {
         Ok(_) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// `upd`, also giving one reserved guess back (with [`releasable`] as its guard), for a
+/// write that releases the guess together with what the right guess allowed.
+pub fn given_back(upd: Update) -> Update {
+    upd.add("failed_logins", -1)
+}
+
+/// The guard of giving `reservation`'s guess back: never below 0, and only in the window
+/// it was counted in (a cleared counter or a new window has nothing of it left).
+pub fn releasable(reservation: &Reservation) -> Condition {
+    Condition::gt("failed_logins", 0).and(window_is(reservation.window_start))
 }

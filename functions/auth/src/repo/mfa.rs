@@ -4,7 +4,10 @@
 
 use shared::store::{Condition, Store, StoreError, Update, Value};
 
-use super::users;
+use super::{
+    lockout::{self, Reservation},
+    users,
+};
 use crate::{
     domain::{
         User,
@@ -77,14 +80,49 @@ pub async fn enable(
     update_if(store, upd, cond).await
 }
 
-/// Removes every TOTP trace, if the secret is still the one the code was checked against.
-pub async fn disable(store: &dyn Store, user: &User, secret: &str) -> AuthResult<Option<User>> {
-    let upd = Update::new(users::key_of(user)?)
-        .set(RECOVERY, Value::L(Vec::new()))
-        .remove(SECRET)
-        .remove(PENDING)
-        .remove(LAST_STEP);
-    update_if(store, upd, Condition::eq(SECRET, secret)).await
+/// Turns TOTP off with `code` (a current TOTP code or an unused recovery code) in one
+/// conditional write of the user item, which also gives back the guess `reservation`
+/// counted; when the counter has moved on (cleared, a new window) there is nothing to
+/// give back and the write goes without it. False: the code is wrong or already used,
+/// or TOTP changed meanwhile.
+pub async fn disable_with(
+    store: &dyn Store,
+    user: &User,
+    code: &MfaCode,
+    reservation: &Reservation,
+    now: i64,
+) -> AuthResult<bool> {
+    let mut user = user.clone();
+    for _ in 0..3 {
+        let (Some(secret), Some(spend)) = (user.totp_secret.as_deref(), spend(&user, code, now)?)
+        else {
+            return Ok(false);
+        };
+        // Everything TOTP goes, so the code's own write (step, list) is not needed.
+        let off = Update::new(users::key_of(&user)?)
+            .set(RECOVERY, Value::L(Vec::new()))
+            .remove(SECRET)
+            .remove(PENDING)
+            .remove(LAST_STEP);
+        let good = spend.cond.and(Condition::eq(SECRET, secret));
+        let with_guess = lockout::given_back(off.clone());
+        if update_if(
+            store,
+            with_guess,
+            good.clone().and(lockout::releasable(reservation)),
+        )
+        .await?
+        .is_some()
+            || update_if(store, off, good).await?.is_some()
+        {
+            return Ok(true);
+        }
+        match reread(store, &user, code).await? {
+            Some(fresh) => user = fresh,
+            None => return Ok(false),
+        }
+    }
+    Ok(false)
 }
 
 /// Checks `code` against the enabled TOTP secret or the unused recovery codes, and uses
@@ -95,49 +133,76 @@ pub async fn use_code(
     code: &MfaCode,
     now: i64,
 ) -> AuthResult<bool> {
-    match code {
-        MfaCode::Totp(code) => {
-            let Some(stored) = user.totp_secret.as_deref() else {
-                return Ok(false);
-            };
-            let secret = TotpSecret::parse(stored)
-                .ok_or_else(|| AuthError::Internal("stored TOTP secret is not base32".into()))?;
-            let Some(step) = secret.matching_step(code, now, user.totp_last_step) else {
-                return Ok(false);
-            };
-            let upd = Update::new(users::key_of(user)?).set(LAST_STEP, step);
-            let cond = Condition::eq(SECRET, stored).and(step_unused(step));
-            Ok(update_if(store, upd, cond).await?.is_some())
-        }
-        MfaCode::Recovery(code) => use_recovery(store, user.clone(), &code.hash()).await,
-    }
-}
-
-/// Removes one recovery-code hash, conditional on the list being the one read, so the
-/// same code cannot be used twice concurrently. Another code used at the same moment
-/// changes the list: re-read and try again (a few times; it is a user typing).
-async fn use_recovery(store: &dyn Store, mut user: User, hash: &str) -> AuthResult<bool> {
+    let mut user = user.clone();
     for _ in 0..3 {
-        if !user.recovery_codes.iter().any(|h| h == hash) {
+        let Some(spend) = spend(&user, code, now)? else {
             return Ok(false);
-        }
-        let left: Vec<String> = user
-            .recovery_codes
-            .iter()
-            .filter(|h| *h != hash)
-            .cloned()
-            .collect();
-        let upd = Update::new(users::key_of(&user)?).set(RECOVERY, hashes(&left));
-        let cond =
-            Condition::eq(RECOVERY, hashes(&user.recovery_codes)).and(Condition::exists(SECRET));
-        if update_if(store, upd, cond).await?.is_some() {
+        };
+        if update_if(store, spend.writes, spend.cond).await?.is_some() {
             return Ok(true);
         }
-        let tenant = crate::signin::tenant_of(&user)?;
-        match users::get(store, &tenant, &user.id).await? {
+        match reread(store, &user, code).await? {
             Some(fresh) => user = fresh,
             None => return Ok(false),
         }
     }
     Ok(false)
+}
+
+/// A code that is good on the user item as read: what using it up writes, and the
+/// condition that keeps it good until that write.
+struct Spend {
+    writes: Update,
+    cond: Condition,
+}
+
+/// `None`: `code` is wrong, or already used, on `user` as read. A TOTP step is recorded
+/// (the step must be later than any accepted before); a recovery code is removed from
+/// the list, conditional on the list being the one read, so one code cannot be used
+/// twice concurrently.
+fn spend(user: &User, code: &MfaCode, now: i64) -> AuthResult<Option<Spend>> {
+    let key = users::key_of(user)?;
+    match code {
+        MfaCode::Totp(code) => {
+            let Some(stored) = user.totp_secret.as_deref() else {
+                return Ok(None);
+            };
+            let secret = TotpSecret::parse(stored)
+                .ok_or_else(|| AuthError::Internal("stored TOTP secret is not base32".into()))?;
+            Ok(secret
+                .matching_step(code, now, user.totp_last_step)
+                .map(|step| Spend {
+                    writes: Update::new(key).set(LAST_STEP, step),
+                    cond: Condition::eq(SECRET, stored).and(step_unused(step)),
+                }))
+        }
+        MfaCode::Recovery(code) => {
+            let hash = code.hash();
+            if !user.recovery_codes.contains(&hash) {
+                return Ok(None);
+            }
+            let left: Vec<String> = user
+                .recovery_codes
+                .iter()
+                .filter(|h| **h != hash)
+                .cloned()
+                .collect();
+            Ok(Some(Spend {
+                writes: Update::new(key).set(RECOVERY, hashes(&left)),
+                cond: Condition::eq(RECOVERY, hashes(&user.recovery_codes))
+                    .and(Condition::exists(SECRET)),
+            }))
+        }
+    }
+}
+
+/// After a spend's condition failed: a TOTP code stays refused (its step was used, or the
+/// secret changed), while another recovery code used at the same moment changes the list,
+/// so a recovery code is tried again on the user read afresh (a few times; it is a user
+/// typing). `None`: give up.
+async fn reread(store: &dyn Store, user: &User, code: &MfaCode) -> AuthResult<Option<User>> {
+    match code {
+        MfaCode::Totp(_) => Ok(None),
+        MfaCode::Recovery(_) => users::get(store, &crate::signin::tenant_of(user)?, &user.id).await,
+    }
 }

@@ -163,16 +163,17 @@ pub async fn release_attempt(
     lockout::release(store, &counted(user)?, reservation).await
 }
 
-/// Clears the lockout state (successful login, reset, admin unlock).
+/// Clears the lockout state (successful login, admin unlock).
 pub async fn clear_failures(store: &dyn Store, user: &User) -> AuthResult<User> {
-    update(
-        store,
-        Update::new(key_of(user)?)
-            .set("failed_logins", 0)
-            .set("failure_window_start", 0)
-            .set("locked_until", 0),
-    )
-    .await
+    update(store, clearing_failures(Update::new(key_of(user)?))).await
+}
+
+/// `upd` (on a user's key), also clearing the lockout state: for a write that clears it
+/// together with what ends the lockout (a password reset).
+pub fn clearing_failures(upd: Update) -> Update {
+    upd.set("failed_logins", 0)
+        .set("failure_window_start", 0)
+        .set("locked_until", 0)
 }
 
 /// A tenant's users in creation order, one page.

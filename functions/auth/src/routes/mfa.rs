@@ -248,18 +248,17 @@ pub async fn disable(
     let ApiJson(body) = body?;
     let code = MfaCode::parse(&body.code).map_err(|f| ApiError::validation(vec![f]))?;
     let user = users::found(user.as_ref())?;
-    let secret = user.totp_secret.clone().ok_or(AuthError::MfaNotEnabled)?;
+    if user.totp_secret.is_none() {
+        return Err(AuthError::MfaNotEnabled.into());
+    }
     ensure_unlocked(&user, st.epoch())?;
     let reservation = reserve_guess(&st, &user).await?;
-    if !mfa::use_code(st.store(), &user, &code, st.epoch()).await? {
+    // One write checks the code, turns TOTP off and gives the reserved guess back.
+    if !mfa::disable_with(st.store(), &user, &code, &reservation, st.epoch()).await? {
         return Err(failed_code(&st, &user, &reservation, "disable")
             .await
             .into());
     }
-    users::release_attempt(st.store(), &user, &reservation).await?;
-    mfa::disable(st.store(), &user, &secret)
-        .await?
-        .ok_or(AuthError::MfaNotEnabled)?;
     record(&st, &user, "mfa.disabled", json!({ "method": "totp" })).await;
     Ok(Envelope::ok(Disabled { mfa_enabled: false }))
 }

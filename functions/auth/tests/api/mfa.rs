@@ -4,9 +4,9 @@
 use auth::{
     domain::{
         User,
-        totp::{TotpSecret, step_of},
+        totp::{MfaCode, TotpSecret, step_of},
     },
-    repo::users,
+    repo::{mfa, users},
 };
 use chrono::Duration;
 use serde_json::{Value, json};
@@ -613,6 +613,48 @@ async fn disable_with_a_wrong_or_replayed_code_is_refused_and_counted() {
     let stored = stored_user(&app, DEV).await;
     assert!(stored.mfa_enabled());
     assert_eq!(stored.failed_logins, 2);
+}
+
+#[tokio::test]
+async fn disable_gives_the_right_guess_back_and_keeps_earlier_failures() {
+    let app = TestAuth::new().await;
+    let access = dev_access(&app).await;
+    app.advance(Duration::seconds(30));
+
+    let wrong = disable(&app, &access, &dev_code(&app, 4)).await;
+    let right = disable(&app, &access, &dev_code(&app, 0)).await;
+
+    wrong.assert_error(401, "ERR_AUTH_MFA_INVALID_CODE");
+    assert_eq!(right.status, 200, "{}", body(&right));
+    let stored = stored_user(&app, DEV).await;
+    assert!(!stored.mfa_enabled());
+    assert_eq!(
+        stored.failed_logins, 1,
+        "the wrong code counts, the right one is given back"
+    );
+}
+
+/// The fallback write of `mfa::disable_with`: when the counter its guess was reserved on
+/// has been cleared meanwhile (a successful login), TOTP still goes off and the counter
+/// is not taken below 0.
+#[tokio::test]
+async fn disable_goes_through_when_the_counter_was_cleared_meanwhile() {
+    let app = TestAuth::new().await;
+    let user = stored_user(&app, DEV).await;
+    let (store, now) = (app.state.store(), app.state.epoch());
+    let reservation = users::reserve_attempt(store, &user, now)
+        .await
+        .unwrap()
+        .expect("not locked");
+    users::clear_failures(store, &user).await.unwrap();
+    let code = MfaCode::parse(&dev_code(&app, 0)).unwrap();
+
+    let disabled = mfa::disable_with(store, &user, &code, &reservation, now).await;
+
+    assert!(disabled.unwrap());
+    let stored = stored_user(&app, DEV).await;
+    assert!(!stored.mfa_enabled() && stored.totp_secret.is_none());
+    assert_eq!(stored.failed_logins, 0);
 }
 
 #[tokio::test]

@@ -108,9 +108,8 @@ const TABLE: &[Row] = &[
          that already refuses an enabled TOTP (and returns the record)"),
     row("POST", "/auth/v1/mfa/totp/confirm", 3, 3, ""),
     row("POST", "/auth/v1/mfa/totp/verify", 10, 10, ""),
-    row("DELETE", "/auth/v1/mfa/totp", 6, 4,
-        "+2: three back-to-back updates of the user item (record the code's step, give the \
-         reserved guess back, disable) where one conditional update would do"),
+    // The code checked, TOTP off and the reserved guess given back in one conditional update.
+    row("DELETE", "/auth/v1/mfa/totp", 4, 4, ""),
     // ---- account
     // The plan of the tenant it has just created is known (BASE): not read back.
     row("POST", "/auth/v1/signup/email", 4, 4, ""),
@@ -119,9 +118,9 @@ const TABLE: &[Row] = &[
          refuses (suspended, strict session limit) leaves it usable"),
     row("POST", "/auth/v1/signup/resend", 3, 3, ""),
     row("POST", "/auth/v1/password/forgot", 3, 3, ""),
-    row("POST", "/auth/v1/password/reset", 8, 7,
-        "+1 failure count cleared in a second update of the user item right after the \
-         password update; each further live session costs +1 revoke"),
+    // The new password and the cleared lockout in one update.
+    row("POST", "/auth/v1/password/reset", 7, 7,
+        "each further live session costs +1 revoke"),
     // The live-session check shares one batch read with the user.
     row("POST", "/auth/v1/password/change", 6, 6,
         "each other live session costs +1 revoke"),
@@ -136,11 +135,11 @@ const TABLE: &[Row] = &[
     // The live-session check shares one batch read with the tenant (its name, suspension).
     row("POST", "/auth/v1/users/invite", 4, 4, ""),
     row("GET", "/auth/v1/users/{userId}", 1, 1, ""),
-    row("PATCH", "/auth/v1/users/{userId}", 7, 5,
+    // The answer is the user as read with the change applied (no re-read).
+    row("PATCH", "/auth/v1/users/{userId}", 6, 5,
         "+1 batch read: the live-session check with the tenant (planTier, suspension), \
          before the roster version and the user (read in that order: a batch is no snapshot); \
-         +1 user re-read after the transaction (its new values are known); each session of \
-         the user costs +1 revoke"),
+         each session of the user costs +1 revoke"),
     row("POST", "/auth/v1/users/{userId}/unlock", 3, 2,
         "+1 batch read: the live-session check with the user and the tenant (planTier), \
          before an update that already requires the item and returns it"),

@@ -128,8 +128,12 @@ pub async fn reset(
     let password = super::new_password(body.new_password, &email_of(&user)?, "newPassword")?;
     let phc = super::hash(&st, password).await?;
     one_time::redeem(st.store(), Kind::PasswordReset, &body.token, st.epoch()).await?;
-    let user = set_password(&st, &user, phc).await?;
-    users::clear_failures(st.store(), &user).await?;
+    // The new password and a cleared lockout in one write.
+    let user = users::update(
+        st.store(),
+        users::clearing_failures(password_update(&st, &user, phc)?),
+    )
+    .await?;
     let revoked = super::revoke_sessions(&st, &user, None).await?;
     record(&st, &user, "password.reset", revoked).await?;
     Ok(Envelope::ok(ResetDone { reset: true }))
@@ -216,7 +220,7 @@ pub async fn change(
     // check_password refuses an account that is gone (401), so the policy ran above.
     let password = password.ok_or(AuthError::InvalidCredentials)?;
     let phc = super::hash(&st, password).await?;
-    let user = set_password(&st, &user, phc).await?;
+    let user = users::update(st.store(), password_update(&st, &user, phc)?).await?;
     let revoked = super::revoke_sessions(&st, &user, Some(&caller.session.id)).await?;
     record(&st, &user, "password.changed", revoked).await?;
     Ok(Envelope::ok(ChangeDone {
@@ -229,14 +233,10 @@ fn email_of(user: &User) -> AuthResult<Email> {
     Email::parse(&user.email).map_err(|e| AuthError::Internal(e.issue))
 }
 
-async fn set_password(st: &AuthState, user: &User, phc: String) -> AuthResult<User> {
-    users::update(
-        st.store(),
-        Update::new(users::key_of(user)?)
-            .set("password_hash", phc)
-            .set("updated_at", shared::clock::rfc3339_millis(st.now())),
-    )
-    .await
+fn password_update(st: &AuthState, user: &User, phc: String) -> AuthResult<Update> {
+    Ok(Update::new(users::key_of(user)?)
+        .set("password_hash", phc)
+        .set("updated_at", shared::clock::rfc3339_millis(st.now())))
 }
 
 async fn record(st: &AuthState, user: &User, kind: &'static str, revoked: usize) -> AuthResult<()> {

@@ -338,12 +338,23 @@ async fn apply(
         {
             return Err(AuthError::LastAdmin);
         }
+        let updated_at = shared::clock::rfc3339_millis(st.now());
         let update = Update::new(users::key_of(&before)?)
-            .set("roles", Value::L(roles.into_iter().map(Value::S).collect()))
+            .set(
+                "roles",
+                Value::L(roles.iter().cloned().map(Value::S).collect()),
+            )
             .set("status", user_status_name(status))
-            .set("updated_at", shared::clock::rfc3339_millis(st.now()));
+            .set("updated_at", updated_at.as_str());
         if admin::change_user(st.store(), tenant, update, seen).await? {
-            let after = find(st, tenant, user_id).await?;
+            // A transaction returns no item: the answer is the user as read with the
+            // change applied, not a second read.
+            let after = User {
+                roles,
+                status,
+                updated_at,
+                ..before.clone()
+            };
             return Ok((before, after));
         }
     }
