@@ -3,7 +3,7 @@
 
 use std::{
     path::PathBuf,
-    sync::{Arc, Mutex},
+    sync::{Arc, LazyLock, Mutex},
 };
 
 use async_trait::async_trait;
@@ -44,16 +44,26 @@ pub trait Mailer: Send + Sync + 'static {
 }
 
 /// Amazon SES (`SendEmail`) from one verified sender identity.
-#[derive(Clone)]
 pub struct SesMailer {
-    client: aws_sdk_ses::Client,
+    client: LazyLock<aws_sdk_ses::Client, Box<dyn FnOnce() -> aws_sdk_ses::Client + Send>>,
     from: String,
 }
 
 impl SesMailer {
     pub fn new(client: aws_sdk_ses::Client, from: impl Into<String>) -> Self {
         SesMailer {
-            client,
+            client: LazyLock::new(Box::new(move || client)),
+            from: from.into(),
+        }
+    }
+
+    /// The client built on the first send, from `sdk`: most functions never send mail
+    /// (their IAM grants no `ses:SendEmail`), and building an SDK client is ~0.1 ms of a
+    /// cold start (BENCHMARKS.md), while the first send pays a TLS handshake anyway.
+    pub fn on_first_send(sdk: &aws_config::SdkConfig, from: impl Into<String>) -> Self {
+        let sdk = sdk.clone();
+        SesMailer {
+            client: LazyLock::new(Box::new(move || aws_sdk_ses::Client::new(&sdk))),
             from: from.into(),
         }
     }

@@ -66,16 +66,14 @@ impl Platform {
     }
 
     /// In AWS: Secrets Manager, SES, DynamoDB through one SDK configuration. No network
-    /// calls here (credentials and keys resolve on first use).
+    /// calls here (credentials and keys resolve on first use); the SES client is built on
+    /// the first send, since most functions send none.
     pub async fn aws(config: Config) -> Self {
         let sdk = sdk_config().await;
         let secrets = Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(
             &sdk,
         )));
-        let mailer = Arc::new(SesMailer::new(
-            aws_sdk_ses::Client::new(&sdk),
-            config.mail_sender.clone(),
-        ));
+        let mailer = Arc::new(SesMailer::on_first_send(&sdk, config.mail_sender.clone()));
         let mut platform = Platform::new(config, Arc::new(SystemClock), secrets, mailer);
         platform.aws = Some(sdk);
         platform

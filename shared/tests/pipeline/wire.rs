@@ -118,7 +118,8 @@ async fn ses_adapter_sends_mail_the_emulator_records() {
         .send()
         .await
         .unwrap();
-    let mailer = SesMailer::new(ses, "no-reply@eventzr.com");
+    // As `Platform::aws` builds it: the client is made on this first send.
+    let mailer = SesMailer::on_first_send(&sdk, "no-reply@eventzr.com");
     let id = mailer.send(&mail).await.unwrap();
 
     // moto keeps sent mail in its backend, readable at /moto-api/data.json.
