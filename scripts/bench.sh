@@ -27,7 +27,7 @@
 #
 # Usage: scripts/bench.sh [--runs N] [--duration S] [--threads T] [--connections C]
 #                         [--no-build] [--skip-inprocess] [--strict]
-#   --runs N          cold starts per binary (default 15)
+#   --runs N          cold starts per binary (default 31)
 #   --duration S      seconds per wrk run (default 10); --threads 2, --connections 32
 #   --no-build        reuse target/lambda/*/bootstrap and target/release binaries
 #   --skip-inprocess  do not run the three in-process commands (still pastes fragments
@@ -42,7 +42,7 @@ log() { printf '[bench] %s\n' "$*" >&2; }
 # shellcheck source=perf/lib.sh
 source "$ROOT/scripts/perf/lib.sh"
 
-RUNS=15 DURATION=10 THREADS=2 CONNECTIONS=32
+RUNS=31 DURATION=10 THREADS=2 CONNECTIONS=32
 build=true inprocess=true strict=false
 while [[ $# -gt 0 ]]; do
   case "$1" in

@@ -121,10 +121,11 @@ def main():
         "these are process + runtime + init costs, not Lambda's code download."
         % (a.runs or 0),
         "",
-        "Reproduce one row: `python3 scripts/perf/runtime_api.py coldstart --runs 15 "
+        "Reproduce one row: `python3 scripts/perf/runtime_api.py coldstart --runs %d "
         "--env STAGE=dev --env TABLE_NAME=dev-<svc> --env JWT_PUBLIC_KEYS_SECRET_ID=... "
         "events/<svc>/get-health.json -- target/lambda/<svc>-svc/bootstrap` (with "
-        "AWS_ENDPOINT_URL set; bench.sh passes the whole template environment).",
+        "AWS_ENDPOINT_URL set; bench.sh passes the whole template environment)."
+        % (a.runs or 0),
         "",
         "| binary | function | no-AWS first event: median | min | max | x floor "
         "| budget <= %.1fx | health: median | status | x floor |" % COLD_START_BUDGET,
