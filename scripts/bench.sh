@@ -16,9 +16,10 @@
 #   size, RSS    each release bootstrap's size; each template function's peak RSS
 #                (VmHWM) after serving all of its events/ files, before it is stopped.
 #   in-process   `cargo bench -p shared --bench pipeline`, `cargo bench -p auth-svc
-#                --bench auth`, `cargo test -p auth-svc --test api requests` (with the
-#                emulator), whose fragments target/bench/{inprocess-shared,
-#                inprocess-auth,dynamo-requests}.md are pasted in when present.
+#                --bench auth`, `cargo test -p auth-svc --test api requests` and
+#                `cargo test -p notify-svc --test api requests` (with the emulator),
+#                whose fragments target/bench/{inprocess-shared,inprocess-auth,
+#                dynamo-requests,dynamo-requests-notify}.md are pasted in when present.
 #                Budgets, from their JSON: JWT-verified GET p50 < 50 us over bare axum;
 #                argon2id >= 50% of login's p50; login refused for an unknown email
 #                and for a wrong password within 1.1x of each other at p50 (no user
@@ -30,7 +31,7 @@
 #   --runs N          cold starts per binary (default 31)
 #   --duration S      seconds per wrk run (default 10); --threads 2, --connections 32
 #   --no-build        reuse target/lambda/*/bootstrap and target/release binaries
-#   --skip-inprocess  do not run the three in-process commands (still pastes fragments
+#   --skip-inprocess  do not run the four in-process commands (still pastes fragments
 #                     that exist from an earlier run)
 #   --strict          exit 1 when a budget fails (default: report only)
 # Needs: Rust, Python 3 with pip, and wrk (`apt-get install wrk`) or oha on PATH.
@@ -255,6 +256,7 @@ INPROC_CMDS=(
   "cargo bench -p shared --bench pipeline"
   "cargo bench -p auth-svc --bench auth"
   "cargo test -p auth-svc --test api requests"
+  "cargo test -p notify-svc --test api requests"
 )
 if $inprocess; then
   for c in "${INPROC_CMDS[@]}"; do

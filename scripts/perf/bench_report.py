@@ -26,6 +26,8 @@ INPROCESS = [
     ("In-process: auth-svc", "inprocess-auth.md", "cargo bench -p auth-svc --bench auth"),
     ("DynamoDB requests per route", "dynamo-requests.md",
      "cargo test -p auth-svc --test api requests"),
+    ("DynamoDB requests per route: notify-svc", "dynamo-requests-notify.md",
+     "cargo test -p notify-svc --test api requests"),
 ]
 
 
@@ -295,6 +297,17 @@ def inprocess_verdicts(out):
                         "budget +%d" % ("PASS" if extra <= idem["budget"] else "FAIL", extra,
                                         idem["without"], idem["with"], idem["replay"],
                                         idem["budget"]))
+    notify = load("dynamo-requests-notify.json")
+    if notify:
+        budget = notify["read_budget"]
+        reads = notify["authenticated_reads"]
+        over = [r for r in reads if r["requests"] > budget]
+        verdicts.append("%s DynamoDB requests per authenticated read, notify-svc: %s; budget %d "
+                        "(no live-session check)%s" % (
+                            "FAIL" if over else "PASS",
+                            ", ".join("%s %d" % (r["route"], r["requests"]) for r in reads),
+                            budget,
+                            "; over: " + ", ".join(r["route"] for r in over) if over else ""))
     return verdicts
 
 

@@ -1,6 +1,8 @@
 //! Test helpers for every crate's tests (feature `test-support`): a platform on local
 //! backends with a generated signing key, and a token builder.
 
+pub mod requests_table;
+
 use std::sync::Arc;
 
 use chrono::Duration;
@@ -183,6 +185,31 @@ pub async fn emulator_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
         ))
         .load()
         .await
+}
+
+/// A request to `path`: a bearer `token`, `headers`, and a JSON `body` when given.
+pub fn json_request(
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&serde_json::Value>,
+    headers: &[(&str, &str)],
+) -> http::Request<axum::body::Body> {
+    let mut req = http::Request::builder().method(method).uri(path);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let body = match body {
+        Some(b) => {
+            req = req.header("content-type", "application/json");
+            axum::body::Body::from(b.to_string())
+        }
+        None => axum::body::Body::empty(),
+    };
+    req.body(body).expect("a valid request")
 }
 
 /// Sends one request through a router and reads the whole response.

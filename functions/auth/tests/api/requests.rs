@@ -34,7 +34,13 @@ use shared::{
         counting::{CountingStore, Requests},
         memory::MemoryStore,
     },
-    testing::Reply,
+    testing::{
+        Reply, json_request,
+        requests_table::{
+            self, Measured, Row, assert_covers, authenticated_reads, check, markdown, row,
+            write_fragment,
+        },
+    },
 };
 
 use crate::helpers::{DEV_TOTP_SECRET, PASSWORD, TestAuth};
@@ -46,34 +52,6 @@ macro_rules! live {
     () => {
         "+1 live-session check (auth's own bearer routes read the caller's session item)"
     };
-}
-
-/// One route's budget.
-struct Row {
-    method: &'static str,
-    path: &'static str,
-    /// Requests the route makes: what it made when the table was last measured.
-    allowed: u64,
-    /// What the route fundamentally needs (see the module's comment).
-    minimum: u64,
-    /// Why `allowed` exceeds `minimum`, request by request ("" when it does not).
-    why: &'static str,
-}
-
-const fn row(
-    method: &'static str,
-    path: &'static str,
-    allowed: u64,
-    minimum: u64,
-    why: &'static str,
-) -> Row {
-    Row {
-        method,
-        path,
-        allowed,
-        minimum,
-        why,
-    }
 }
 
 // One row a route, kept on few lines for reading as a table.
@@ -169,45 +147,13 @@ const IDEMPOTENCY_BUDGET: u64 = 3;
 
 #[tokio::test]
 async fn every_route_stays_within_its_dynamodb_request_budget() {
-    for (_, routes) in auth::ROUTE_GROUPS {
-        for (method, path) in *routes {
-            assert!(
-                TABLE.iter().any(|r| (r.method, r.path) == (*method, *path)),
-                "{method} {path} has no row in requests::TABLE: measure it and add one"
-            );
-        }
-    }
+    assert_covers(TABLE, auth::ROUTE_GROUPS);
     let mut measured = Vec::new();
     let mut failures = Vec::new();
     for r in TABLE {
         let m = measure(r.method, r.path).await;
         let n = m.requests.total();
-        if n != r.allowed {
-            failures.push(format!(
-                "{} {}: {n} requests{}, allowed {}{}",
-                r.method,
-                r.path,
-                breakdown(&m.requests),
-                r.allowed,
-                if n < r.allowed {
-                    ": fewer, lower its row"
-                } else {
-                    ""
-                }
-            ));
-        }
-        assert!(
-            r.minimum <= r.allowed,
-            "{} {}: minimum above allowed",
-            r.method,
-            r.path
-        );
-        assert!(
-            r.allowed == r.minimum || !r.why.is_empty(),
-            "{} {}: say why it exceeds its minimum",
-            r.method,
-            r.path
-        );
+        failures.extend(check(r, &m.requests));
         let route = format!("{} {}", r.method, r.path);
         if r.method == "GET" && m.bearer {
             let over = n.saturating_sub(1) > READ_BUDGET;
@@ -236,13 +182,6 @@ async fn every_route_stays_within_its_dynamodb_request_budget() {
 
 // ---- measuring ---------------------------------------------------------------------------
 
-/// One measured request: what it cost and whether it carried a bearer token.
-struct Measured {
-    requests: Requests,
-    bearer: bool,
-    reply: Reply,
-}
-
 /// auth-svc over a counting memory store.
 struct Meter {
     app: TestAuth,
@@ -258,22 +197,10 @@ impl Meter {
 
     /// Sends `req`, counting only its own store requests; its status must be `expect`.
     async fn count(&self, expect: u16, req: Request<Body>) -> Measured {
-        let bearer = req.headers().contains_key("authorization");
-        let what = format!("{} {}", req.method(), req.uri());
-        self.store.reset();
-        let reply = self.app.send(req).await;
-        let requests = self.store.snapshot();
-        assert_eq!(
-            reply.status.as_u16(),
-            expect,
-            "{what}: {}",
-            String::from_utf8_lossy(&reply.bytes)
-        );
-        Measured {
-            requests,
-            bearer,
-            reply,
-        }
+        requests_table::count(&self.store, expect, req, async |req| {
+            self.app.send(req).await
+        })
+        .await
     }
 
     async fn call(
@@ -284,37 +211,16 @@ impl Meter {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Measured {
-        self.count(expect, request(method, path, token, body.as_ref(), None))
-            .await
+        self.count(
+            expect,
+            json_request(method, path, token, body.as_ref(), &[]),
+        )
+        .await
     }
 
     async fn access(&self, email: &str) -> String {
         self.app.tokens(email).await.0
     }
-}
-
-fn request(
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&Value>,
-    idempotency_key: Option<&str>,
-) -> Request<Body> {
-    let mut req = Request::builder().method(method).uri(path);
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    if let Some(k) = idempotency_key {
-        req = req.header("idempotency-key", k);
-    }
-    let body = match body {
-        Some(b) => {
-            req = req.header("content-type", "application/json");
-            Body::from(b.to_string())
-        }
-        None => Body::empty(),
-    };
-    req.body(body).unwrap()
 }
 
 const PARTNER: &str = "partner@eventzr.com";
@@ -582,12 +488,13 @@ async fn idempotency_cost() -> IdempotencyCost {
     let m = Meter::new().await;
     let access = m.access(SYSTEM).await;
     let send = |key: Option<&str>| {
-        request(
+        let key: Vec<(&str, &str)> = key.map(|k| ("idempotency-key", k)).into_iter().collect();
+        json_request(
             "POST",
             "/auth/v1/tenants",
             Some(&access),
             Some(&new_tenant()),
-            key,
+            &key,
         )
     };
     let without = m.count(201, send(None)).await.requests;
@@ -730,28 +637,15 @@ async fn enrol(m: &Meter, key: &mut SoftKey) {
 
 fn write_report(measured: &[(&Row, Requests, bool)], idem: &IdempotencyCost) {
     // A fragment: scripts/bench.sh pastes it under its own heading in BENCHMARKS.md.
-    let mut md = String::from(
+    let mut md = markdown(
         "One happy-path request per auth-svc route, over a counting memory store \
          (functions/auth/tests/api/requests.rs). `requests` counts data requests \
          (get, batch get, put, update, delete, query, transact). The design minimum follows the \
          documented design and leaves out the live-session check: auth's own bearer \
          routes read the caller's session item, so a logout or revocation takes effect \
-         at once (other services accept a token until it expires).\n\n\
-         | route | requests | design minimum | why above minimum |\n\
-         | --- | --- | --- | --- |\n",
+         at once (other services accept a token until it expires).",
+        measured.iter().map(|(r, n, _)| (*r, n)),
     );
-    for (r, n, _) in measured {
-        let kinds = breakdown(n);
-        let _ = writeln!(
-            md,
-            "| {} {} | {}{kinds} | {} | {} |",
-            r.method,
-            r.path,
-            n.total(),
-            r.minimum,
-            r.why
-        );
-    }
     let over = if OVER_READ_BUDGET.is_empty() {
         "none".to_owned()
     } else {
@@ -773,20 +667,11 @@ fn write_report(measured: &[(&Row, Requests, bool)], idem: &IdempotencyCost) {
         idem.with.total().saturating_sub(idem.without.total()),
         idem.replay.total()
     );
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/bench");
-    std::fs::create_dir_all(dir).expect("target/bench");
-    std::fs::write(format!("{dir}/dynamo-requests.md"), md).expect("write the table");
+    write_fragment("dynamo-requests.md", &md);
     // The figures scripts/perf/bench_report.py judges the two budgets on.
-    let reads: Vec<Value> = measured
-        .iter()
-        .filter(|(r, _, bearer)| r.method == "GET" && *bearer)
-        .map(
-            |(r, n, _)| json!({"route": format!("{} {}", r.method, r.path), "requests": n.total()}),
-        )
-        .collect();
     let summary = json!({
         "read_budget": READ_BUDGET,
-        "authenticated_reads": reads,
+        "authenticated_reads": authenticated_reads(measured),
         "idempotency": {
             "budget": IDEMPOTENCY_BUDGET,
             "without": idem.without.total(),
@@ -794,30 +679,5 @@ fn write_report(measured: &[(&Row, Requests, bool)], idem: &IdempotencyCost) {
             "replay": idem.replay.total(),
         },
     });
-    std::fs::write(format!("{dir}/dynamo-requests.json"), summary.to_string())
-        .expect("write the summary");
-}
-
-/// ` (2 get, 1 put)`: the kinds that occurred, if any.
-fn breakdown(n: &Requests) -> String {
-    let kinds = [
-        ("get", n.get),
-        ("batch get", n.get_many),
-        ("put", n.put),
-        ("update", n.update),
-        ("delete", n.delete),
-        ("query", n.query),
-        ("transact", n.transact),
-        ("ping", n.ping),
-    ];
-    let parts: Vec<String> = kinds
-        .iter()
-        .filter(|(_, c)| *c > 0)
-        .map(|(k, c)| format!("{c} {k}"))
-        .collect();
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", parts.join(", "))
-    }
+    write_fragment("dynamo-requests.json", &summary.to_string());
 }

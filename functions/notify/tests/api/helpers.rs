@@ -12,7 +12,7 @@ use serde_json::Value;
 use shared::{
     platform::ServiceState,
     store::{Store, memory::MemoryStore},
-    testing::{Reply, T1, T3, TestPlatform, emulator_endpoint, emulator_sdk_config},
+    testing::{Reply, T1, T3, TestPlatform, emulator_endpoint, emulator_sdk_config, json_request},
 };
 
 /// The staging tenants' ids (API-CONVENTIONS.md "Staging accounts").
@@ -140,21 +140,9 @@ impl TestNotify {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Reply {
-        let mut req = Request::builder().method(method).uri(path);
-        if let Some(c) = caller {
-            req = req.header("authorization", format!("Bearer {}", self.token(c)));
-        }
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let body = match body {
-            Some(b) => {
-                req = req.header("content-type", "application/json");
-                Body::from(b.to_string())
-            }
-            None => Body::empty(),
-        };
-        self.send(req.body(body).unwrap()).await
+        let token = caller.map(|c| self.token(c));
+        self.send(json_request(method, path, token.as_deref(), body, headers))
+            .await
     }
 
     pub async fn get(&self, path: &str, caller: &Caller) -> Reply {

@@ -34,24 +34,24 @@ use shared::{
 
 use crate::helpers::{Caller, TestNotify};
 
-const CERT_URL: &str =
+pub(crate) const CERT_URL: &str =
     "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-TEST-ONLY.pem";
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:eventzr-local-ses";
 const SUBSCRIBE_URL: &str = "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=arn:aws:sns:us-east-1:123456789012:eventzr-local-ses&Token=tok-1";
 const KEY_PEM: &str = include_str!("../fixtures/sns/TEST-ONLY-signing-key.pem");
-const CERT_PEM: &str = include_str!("../fixtures/sns/TEST-ONLY-signing-cert.pem");
+pub(crate) const CERT_PEM: &str = include_str!("../fixtures/sns/TEST-ONLY-signing-cert.pem");
 const V1_BOUNCE: &str = include_str!("../fixtures/sns/v1-bounce.json");
 const V2_COMPLAINT: &str = include_str!("../fixtures/sns/v2-complaint.json");
 
 /// AWS as the verifier sees it: canned answers per URL, and every URL asked.
 #[derive(Default)]
-struct FakeAws {
+pub(crate) struct FakeAws {
     answers: Mutex<HashMap<String, Result<Vec<u8>, FetchError>>>,
     calls: Mutex<Vec<String>>,
 }
 
 impl FakeAws {
-    fn serve(&self, url: &str, answer: Result<Vec<u8>, FetchError>) {
+    pub(crate) fn serve(&self, url: &str, answer: Result<Vec<u8>, FetchError>) {
         self.answers.lock().unwrap().insert(url.into(), answer);
     }
     fn calls(&self) -> Vec<String> {
@@ -142,7 +142,8 @@ fn signed_with(mut m: Value, key: &RsaKeyPair) -> Value {
     m
 }
 
-fn signed(m: Value) -> Value {
+/// `m` signed (SignatureVersion 2) with the TEST key of tests/fixtures/sns.
+pub(crate) fn signed(m: Value) -> Value {
     signed_with(m, &test_key())
 }
 
@@ -159,7 +160,7 @@ fn bounce(ses_message_id: &str, address: &str, bounce_type: &str) -> Value {
 }
 
 /// An unsigned SNS Notification carrying `ses` at time `at`.
-fn notification_at(sns_id: &str, ses: &Value, at: DateTime<Utc>) -> Value {
+pub(crate) fn notification_at(sns_id: &str, ses: &Value, at: DateTime<Utc>) -> Value {
     json!({
         "Type": "Notification",
         "MessageId": sns_id,
@@ -626,7 +627,7 @@ fn with_secrets(t: &TestNotify) {
 }
 
 /// `t=<t>,v1=<hex HMAC-SHA256 of "<t>." + body>`.
-fn signature(secret: &str, t: i64, body: &str) -> String {
+pub(crate) fn signature(secret: &str, t: i64, body: &str) -> String {
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
     let tag = hmac::sign(&key, format!("{t}.{body}").as_bytes());
     let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
