@@ -83,19 +83,47 @@ pub async fn usage(
     channel: Channel,
     now: DateTime<Utc>,
 ) -> NotifyResult<(i64, i64)> {
-    let read = |k: Key| async move {
-        Ok::<_, NotifyError>(
-            store
-                .get(&k)
-                .await?
-                .and_then(|i| i.get_i64("used"))
-                .unwrap_or(0),
-        )
-    };
+    let read = |k: Key| async move { Ok::<_, NotifyError>(used(store.get(&k).await?.as_ref())) };
     Ok((
         read(daily_key(t, channel, now)).await?,
         read(monthly_key(t, channel, now)).await?,
     ))
+}
+
+/// The quota settings (None: read them too, else as given) and every channel's usage
+/// today and this month, in one batch read: all are known keys (the admin quotas view).
+pub async fn settings_and_usage(
+    store: &dyn Store,
+    t: &TenantId,
+    settings: Option<QuotaSettings>,
+    now: DateTime<Utc>,
+) -> NotifyResult<(QuotaSettings, Vec<(Channel, i64, i64)>)> {
+    let mut keys: Vec<Key> = Channel::ALL
+        .iter()
+        .flat_map(|&ch| [daily_key(t, ch, now), monthly_key(t, ch, now)])
+        .collect();
+    if settings.is_none() {
+        keys.push(super::settings(t, "QUOTAS"));
+    }
+    let mut items = store.get_many(&keys).await?;
+    let settings = match settings {
+        Some(s) => s,
+        None => match items.pop().flatten() {
+            Some(item) => super::record(&item, "quota settings")?,
+            None => QuotaSettings::default(),
+        },
+    };
+    let usage = Channel::ALL
+        .iter()
+        .zip(items.chunks(2))
+        .map(|(&ch, dm)| (ch, used(dm[0].as_ref()), used(dm[1].as_ref())))
+        .collect();
+    Ok((settings, usage))
+}
+
+/// A usage counter's count (0 before its first send).
+fn used(counter: Option<&shared::store::Item>) -> i64 {
+    counter.and_then(|i| i.get_i64("used")).unwrap_or(0)
 }
 
 /// Reserves `wanted[channel]` sends against each channel's caps, all or nothing (one

@@ -326,6 +326,28 @@ async fn a_send_over_the_daily_quota_is_refused_whole_with_402() {
         .status,
         202
     );
+    // The admin view reads each channel's day and month apart (one batch read).
+    let q = t.get("/notify/v1/admin/quotas", &admin).await;
+    let used: Vec<(String, i64, i64)> = q.json()["data"]["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let n = |p: &str| c[p]["used"].as_i64().unwrap();
+            (
+                c["channel"].as_str().unwrap().to_owned(),
+                n("daily"),
+                n("monthly"),
+            )
+        })
+        .collect();
+    let email = used.iter().find(|(ch, ..)| ch == "email").unwrap();
+    assert_eq!((email.1, email.2), (2, 5), "{used:?}");
+    assert!(
+        used.iter()
+            .all(|(ch, d, m)| ch == "email" || (*d, *m) == (0, 0)),
+        "{used:?}"
+    );
 }
 
 #[tokio::test]

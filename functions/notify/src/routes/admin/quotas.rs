@@ -74,17 +74,22 @@ pub async fn get_quotas(
     State(st): State<NotifyState>,
     caller: RequireRole<roles::Admin>,
 ) -> Result<Envelope<Quotas>, ApiError> {
-    Ok(Envelope::ok(view(&st, &caller).await?))
+    Ok(Envelope::ok(view(&st, &caller, None).await?))
 }
 
-async fn view(st: &NotifyState, caller: &shared::auth::Claims) -> Result<Quotas, ApiError> {
+/// The quotas as the admin sees them; `settings` when just written (not read again).
+async fn view(
+    st: &NotifyState,
+    caller: &shared::auth::Claims,
+    settings: Option<QuotaSettings>,
+) -> Result<Quotas, ApiError> {
     let t = caller.tenant();
-    let settings = counters::settings(st.store(), &t).await?;
+    let (settings, usage) =
+        counters::settings_and_usage(st.store(), &t, settings, st.now()).await?;
     let mut channels = Vec::new();
-    for ch in Channel::ALL {
+    for (ch, d, m) in usage {
         let plan = plan_caps(caller.plan, ch);
         let caps = settings.effective(ch, plan);
-        let (d, m) = counters::usage(st.store(), &t, ch, st.now()).await?;
         let period = |limit: i64, plan_limit: i64, used: i64| Period {
             limit,
             plan_limit,
@@ -174,5 +179,5 @@ pub async fn put_quotas(
         return Err(ApiError::validation(errors));
     }
     counters::put_settings(st.store(), &caller.tenant(), &settings).await?;
-    Ok(Envelope::ok(view(&st, &caller).await?))
+    Ok(Envelope::ok(view(&st, &caller, Some(settings)).await?))
 }
