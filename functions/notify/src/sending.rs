@@ -25,7 +25,11 @@ use crate::{
         delivery::Rendered, quota::plan_caps,
     },
     error::{NotifyError, NotifyResult},
-    repo::{self, counters, deliveries, deliveries::Change},
+    repo::{
+        self, counters, deliveries,
+        deliveries::Change,
+        send_reads::{self, SendReads},
+    },
     state::NotifyState,
 };
 
@@ -111,14 +115,14 @@ pub async fn send(st: &NotifyState, p: &Principal, cmd: SendCommand) -> NotifyRe
     let store = st.store();
     let t = &p.tenant;
 
-    // 1-4: per recipient (reads only; caps are taken after the quota is reserved).
-    let defaults = repo::preferences::tenant_defaults(store, t).await?;
+    // 1-4: per recipient, from one batch read (caps are taken after the quota is
+    // reserved).
+    let reads =
+        SendReads::read(store, t, &cmd.recipients, &cmd.channels, cmd.category, now).await?;
     let mut planned = Vec::new();
     for r in &cmd.recipients {
-        let prefs =
-            repo::preferences::effective_over(store, t, r.user_id.as_deref(), &defaults).await?;
-        let person = r.user_id.clone().or(r.email.clone()).or(r.phone.clone());
-        let mut cap_checked: Option<Option<String>> = None;
+        let prefs = reads.preferences(r);
+        let person = send_reads::person(r);
         for &ch in &cmd.channels {
             let mut plan = Planned {
                 recipient: r.clone(),
@@ -128,33 +132,20 @@ pub async fn send(st: &NotifyState, p: &Principal, cmd: SendCommand) -> NotifyRe
                 due: None,
                 cap: None,
             };
-            if let Some(c) = r.contact(ch)
-                && let Some(s) = repo::suppressions::find(store, t, c).await?
-            {
+            if let Some(s) = r.contact(ch).and_then(|c| reads.suppression(c)) {
                 plan.status = Status::Suppressed;
                 plan.detail = Some(format!("suppressed: {}", s.reason));
             } else if !prefs.allows(cmd.category, ch) {
                 plan.status = Status::Skipped;
                 plan.detail = Some("opted out".into());
             } else {
-                if let (Some(cap), Some(person)) = (prefs.daily_cap(cmd.category), &person) {
+                if let (Some(cap), Some(person)) = (prefs.daily_cap(cmd.category), person) {
                     // Counted once per person per send, whatever the channels.
-                    let over = match &cap_checked {
-                        Some(v) => v.clone(),
-                        None => {
-                            let sent =
-                                counters::cap_count(store, t, person, cmd.category, now).await?;
-                            let v =
-                                (sent >= i64::from(cap)).then(|| "daily cap reached".to_owned());
-                            cap_checked = Some(v.clone());
-                            v
-                        }
-                    };
-                    if let Some(why) = over {
+                    if reads.sent_today(person) >= i64::from(cap) {
                         plan.status = Status::Skipped;
-                        plan.detail = Some(why);
+                        plan.detail = Some("daily cap reached".into());
                     } else {
-                        plan.cap = Some((person.clone(), cap));
+                        plan.cap = Some((person.to_owned(), cap));
                     }
                 }
                 if plan.status == Status::Queued {
@@ -181,7 +172,7 @@ pub async fn send(st: &NotifyState, p: &Principal, cmd: SendCommand) -> NotifyRe
     }
 
     // 5: the quota, for everything that will be sent, all or nothing.
-    let quota = counters::settings(store, t).await?;
+    let quota = &reads.quota;
     let mut wanted: BTreeMap<Channel, (i64, crate::domain::quota::Caps)> = BTreeMap::new();
     for pl in planned
         .iter()

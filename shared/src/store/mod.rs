@@ -4,6 +4,7 @@
 //! [`memory::MemoryStore`] (embedded, for local runs and fast tests) — and one
 //! conformance suite ([`conformance`]) runs against both.
 
+mod batch;
 #[cfg(any(test, feature = "test-support"))]
 pub mod counting;
 pub mod dynamo;
@@ -17,6 +18,7 @@ pub mod conformance;
 
 use async_trait::async_trait;
 
+pub use batch::get_each;
 pub use model::*;
 
 /// What can go wrong at the port. Handlers map the first two to domain outcomes;

@@ -63,15 +63,25 @@ impl QuotaSettings {
     }
 }
 
+/// Where the admin's quota settings are kept.
+pub fn settings_key(t: &TenantId) -> Key {
+    super::settings(t, "QUOTAS")
+}
+
+/// The quota settings as read (none saved: the plan's caps alone).
+pub fn parse_settings(item: Option<&shared::store::Item>) -> NotifyResult<QuotaSettings> {
+    item.map_or_else(
+        || Ok(QuotaSettings::default()),
+        |i| super::record(i, "quota settings"),
+    )
+}
+
 pub async fn settings(store: &dyn Store, t: &TenantId) -> NotifyResult<QuotaSettings> {
-    match store.get(&super::settings(t, "QUOTAS")).await? {
-        Some(item) => super::record(&item, "quota settings"),
-        None => Ok(QuotaSettings::default()),
-    }
+    parse_settings(store.get(&settings_key(t)).await?.as_ref())
 }
 
 pub async fn put_settings(store: &dyn Store, t: &TenantId, s: &QuotaSettings) -> NotifyResult<()> {
-    let item = super::item(&super::settings(t, "QUOTAS"), s, "quota settings")?;
+    let item = super::item(&settings_key(t), s, "quota settings")?;
     store.put(Put::new(item)).await?;
     Ok(())
 }
@@ -103,15 +113,12 @@ pub async fn settings_and_usage(
         .flat_map(|&ch| [daily_key(t, ch, now), monthly_key(t, ch, now)])
         .collect();
     if settings.is_none() {
-        keys.push(super::settings(t, "QUOTAS"));
+        keys.push(settings_key(t));
     }
     let mut items = store.get_many(&keys).await?;
     let settings = match settings {
         Some(s) => s,
-        None => match items.pop().flatten() {
-            Some(item) => super::record(&item, "quota settings")?,
-            None => QuotaSettings::default(),
-        },
+        None => parse_settings(items.pop().flatten().as_ref())?,
     };
     let usage = Channel::ALL
         .iter()
@@ -213,7 +220,8 @@ pub async fn release(
     Ok(())
 }
 
-fn cap_key(t: &TenantId, person: &str, category: Category, now: DateTime<Utc>) -> Key {
+/// Where `person`'s count of `category` messages today is kept.
+pub fn cap_key(t: &TenantId, person: &str, category: Category, now: DateTime<Utc>) -> Key {
     Key::tenant(
         t,
         &["CAP", person],
@@ -221,19 +229,9 @@ fn cap_key(t: &TenantId, person: &str, category: Category, now: DateTime<Utc>) -
     )
 }
 
-/// How many `category` messages `person` has been sent today.
-pub async fn cap_count(
-    store: &dyn Store,
-    t: &TenantId,
-    person: &str,
-    category: Category,
-    now: DateTime<Utc>,
-) -> NotifyResult<i64> {
-    Ok(store
-        .get(&cap_key(t, person, category, now))
-        .await?
-        .and_then(|i| i.get_i64("n"))
-        .unwrap_or(0))
+/// How many messages a day counter read by [`cap_key`] says were sent (0: none yet).
+pub fn cap_sent(counter: Option<&shared::store::Item>) -> i64 {
+    counter.and_then(|i| i.get_i64("n")).unwrap_or(0)
 }
 
 /// Counts one more `category` message to `person` today if that stays within `cap`.

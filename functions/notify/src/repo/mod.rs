@@ -29,6 +29,7 @@ pub mod deliveries;
 pub mod devices;
 pub mod inbox;
 pub mod preferences;
+pub mod send_reads;
 pub mod suppressions;
 pub mod templates;
 pub mod webhook_events;

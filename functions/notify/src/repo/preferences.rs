@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use shared::{
-    store::{Key, Put, Store},
+    store::{Item, Key, Put, Store, get_each},
     tenant::TenantId,
 };
 
@@ -39,83 +39,68 @@ pub struct Effective {
     pub updated_at: Option<String>,
 }
 
-/// What applies to a person: their own preferences, else the tenant's defaults, else
-/// the built-in defaults. `user_id` None (an address-only recipient): the defaults.
-pub async fn effective(
-    store: &dyn Store,
-    t: &TenantId,
-    user_id: Option<&str>,
-) -> NotifyResult<Preferences> {
-    Ok(resolve(store, t, user_id).await?.preferences)
-}
-
-/// What applies to someone without preferences of their own: the tenant's defaults,
-/// else the built-in ones. A send reads it once for all its recipients.
-pub async fn tenant_defaults(store: &dyn Store, t: &TenantId) -> NotifyResult<Preferences> {
-    Ok(defaults(store, t)
-        .await?
-        .map(|d| d.preferences)
-        .unwrap_or_default())
-}
-
-/// [`effective`] with the tenant's defaults already read: one read per person with a
-/// `userId`, none for an address-only recipient.
-pub async fn effective_over(
-    store: &dyn Store,
-    t: &TenantId,
-    user_id: Option<&str>,
-    defaults: &Preferences,
-) -> NotifyResult<Preferences> {
-    match user_id {
-        Some(user) => Ok(own(store, t, user)
-            .await?
-            .map_or_else(|| defaults.clone(), |o| o.preferences)),
-        None => Ok(defaults.clone()),
-    }
-}
-
-/// [`effective`], saying where the preferences come from.
+/// What applies to a person, and where it comes from: their own preferences, else the
+/// tenant's defaults, else the built-in ones (`user_id` None: an address-only
+/// recipient, or the defaults alone). The person's own and the
+/// tenant's defaults are read in one batch read: whether they saved any is not known
+/// before.
 pub async fn resolve(
     store: &dyn Store,
     t: &TenantId,
     user_id: Option<&str>,
 ) -> NotifyResult<Effective> {
-    if let Some(user) = user_id
-        && let Some(own) = own(store, t, user).await?
-    {
-        return Ok(Effective {
+    let Some(user) = user_id else {
+        return resolve_defaults(store, t).await;
+    };
+    let found = get_each(store, &[own_key(t, user), defaults_key(t)]).await?;
+    let [own, defaults] = [&found[0], &found[1]].map(|i| i.as_ref().map(parse).transpose());
+    Ok(apply(own?, defaults?))
+}
+
+/// What applies, given what was read: the person's own, else the tenant's defaults, else
+/// the built-in ones.
+fn apply(own: Option<Saved>, defaults: Option<Saved>) -> Effective {
+    match (own, defaults) {
+        (Some(own), _) => Effective {
             preferences: own.preferences,
             source: PreferencesSource::Own,
             updated_at: Some(own.updated_at),
-        });
-    }
-    Ok(match defaults(store, t).await? {
-        Some(d) => Effective {
+        },
+        (None, Some(d)) => Effective {
             preferences: d.preferences,
             source: PreferencesSource::TenantDefaults,
             updated_at: Some(d.updated_at),
         },
-        None => Effective {
+        (None, None) => Effective {
             preferences: Preferences::default(),
             source: PreferencesSource::BuiltIn,
             updated_at: None,
         },
-    })
+    }
 }
 
 /// The tenant's defaults, else the built-in ones.
 pub async fn resolve_defaults(store: &dyn Store, t: &TenantId) -> NotifyResult<Effective> {
-    resolve(store, t, None).await
+    Ok(apply(None, defaults(store, t).await?))
 }
 
-/// `user_id`'s own preferences, if they saved any.
-pub async fn own(store: &dyn Store, t: &TenantId, user_id: &str) -> NotifyResult<Option<Saved>> {
-    read(store, &super::user_item(t, user_id, SK)).await
+/// Where `user_id`'s own preferences are kept.
+pub fn own_key(t: &TenantId, user_id: &str) -> Key {
+    super::user_item(t, user_id, SK)
+}
+
+/// Where the tenant's defaults are kept.
+pub fn defaults_key(t: &TenantId) -> Key {
+    super::settings(t, SK)
 }
 
 /// The tenant's defaults, if an organizer saved any.
 pub async fn defaults(store: &dyn Store, t: &TenantId) -> NotifyResult<Option<Saved>> {
-    read(store, &super::settings(t, SK)).await
+    store
+        .get(&defaults_key(t))
+        .await?
+        .map(|i| parse(&i))
+        .transpose()
 }
 
 /// Replaces `user_id`'s own preferences.
@@ -126,14 +111,7 @@ pub async fn put_own(
     prefs: &Preferences,
     now: &str,
 ) -> NotifyResult<()> {
-    write(
-        store,
-        &super::user_item(t, user_id, SK),
-        prefs,
-        now,
-        user_id,
-    )
-    .await
+    write(store, &own_key(t, user_id), prefs, now, user_id).await
 }
 
 /// Replaces the tenant's defaults (`by`: the organizer's id).
@@ -144,20 +122,18 @@ pub async fn put_defaults(
     now: &str,
     by: &str,
 ) -> NotifyResult<()> {
-    write(store, &super::settings(t, SK), prefs, now, by).await
+    write(store, &defaults_key(t), prefs, now, by).await
 }
 
-async fn read(store: &dyn Store, key: &Key) -> NotifyResult<Option<Saved>> {
-    let Some(item) = store.get(key).await? else {
-        return Ok(None);
-    };
-    let record: Record = super::record(&item, "preferences")?;
+/// A stored preferences record (a person's own or the tenant's defaults).
+pub fn parse(item: &Item) -> NotifyResult<Saved> {
+    let record: Record = super::record(item, "preferences")?;
     let preferences = Preferences::try_from(record.prefs)
         .map_err(|e| NotifyError::Internal(format!("stored preferences: {}", e.message)))?;
-    Ok(Some(Saved {
+    Ok(Saved {
         preferences,
         updated_at: record.updated_at,
-    }))
+    })
 }
 
 async fn write(

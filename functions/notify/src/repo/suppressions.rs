@@ -4,12 +4,10 @@
 //! The first reason recorded for a contact stays: a later bounce or complaint does not
 //! replace a manual entry (or each other) — removing and re-adding is the admin's act.
 
-use std::sync::Arc;
-
 use shared::{
     FieldError,
     contact::{Email, Phone},
-    store::{Condition, Delete, Put, Query, ResumeKey, Store},
+    store::{Condition, Delete, Item, Key, Put, Query, ResumeKey, Store, get_each},
     tenant::TenantId,
 };
 
@@ -93,31 +91,32 @@ pub async fn find(
     t: &TenantId,
     contact: &str,
 ) -> NotifyResult<Option<Suppression>> {
-    match store.get(&suppression(t, contact)).await? {
-        Some(it) => Ok(Some(record(&it, "suppression")?)),
-        None => Ok(None),
-    }
+    store
+        .get(&suppression(t, contact))
+        .await?
+        .as_ref()
+        .map(parse)
+        .transpose()
 }
 
-/// The suppressions of `contacts` (normalised), in their order, read concurrently
-/// (`POST /suppressions/check` asks up to 100).
+/// The suppressions of `contacts` (normalised), in their order: one batch read
+/// (`POST /suppressions/check` asks up to 100; a contact named twice is read once).
 pub async fn find_many(
-    store: Arc<dyn Store>,
+    store: &dyn Store,
     t: &TenantId,
     contacts: &[String],
 ) -> NotifyResult<Vec<Option<Suppression>>> {
-    let mut reads = tokio::task::JoinSet::new();
-    for (i, contact) in contacts.iter().enumerate() {
-        let (store, t, contact) = (store.clone(), *t, contact.clone());
-        reads.spawn(async move { (i, find(store.as_ref(), &t, &contact).await) });
-    }
-    let mut out = vec![None; contacts.len()];
-    while let Some(done) = reads.join_next().await {
-        let (i, found) =
-            done.map_err(|e| NotifyError::Internal(format!("suppression read: {e}")))?;
-        out[i] = found?;
-    }
-    Ok(out)
+    let keys: Vec<Key> = contacts.iter().map(|c| suppression(t, c)).collect();
+    get_each(store, &keys)
+        .await?
+        .iter()
+        .map(|found| found.as_ref().map(parse).transpose())
+        .collect()
+}
+
+/// A stored suppression.
+pub fn parse(item: &Item) -> NotifyResult<Suppression> {
+    record(item, "suppression")
 }
 
 /// Adds `s` unless its contact is already suppressed. Returns the entry now in force and

@@ -10,7 +10,7 @@ use notify::{
         Category, Channel, Delivery, Priority, Recipient, Status, delivery::Rendered,
         preferences::Preferences,
     },
-    repo,
+    repo::{self, send_reads::SendReads},
 };
 use serde_json::{Value, json};
 use shared::{
@@ -94,9 +94,7 @@ async fn preferences_round_trip_and_become_the_callers_own() {
     assert_eq!(got["preferences"]["dailyCaps"], json!({"marketing": 3}));
 
     // The send path reads the same.
-    let p = repo::preferences::effective(t.state.store(), &t1(), Some("user-1"))
-        .await
-        .unwrap();
+    let p = send_preferences(&t, Some("user-1")).await;
     assert!(!p.allows(Category::Marketing, Channel::Sms));
     assert!(p.allows(Category::Transactional, Channel::Sms));
     assert_eq!(p.daily_cap(Category::Marketing), Some(3));
@@ -115,6 +113,27 @@ async fn preferences_round_trip_and_become_the_callers_own() {
     assert_eq!(got["preferences"]["channels"]["marketing"]["sms"], true);
     assert!(got["preferences"]["quietHours"].is_null());
     assert_eq!(got["preferences"]["dailyCaps"], json!({}));
+}
+
+/// The preferences a send's checks apply to a recipient (`user_id` None: address only).
+async fn send_preferences(t: &TestNotify, user_id: Option<&str>) -> Preferences {
+    let r = Recipient {
+        user_id: user_id.map(str::to_owned),
+        email: Some("someone@example.com".into()),
+        ..Recipient::default()
+    };
+    let now = chrono::Utc::now();
+    let reads = SendReads::read(
+        t.state.store(),
+        &t1(),
+        std::slice::from_ref(&r),
+        &[Channel::Email],
+        Category::Marketing,
+        now,
+    )
+    .await
+    .unwrap();
+    reads.preferences(&r).clone()
 }
 
 #[tokio::test]
@@ -137,19 +156,14 @@ async fn a_person_without_preferences_gets_the_tenant_defaults() {
     );
 
     // Address-only recipients and people without preferences: the defaults.
-    let store = t.state.store();
     for who in [None, Some("nobody")] {
-        let p = repo::preferences::effective(store, &t1(), who)
-            .await
-            .unwrap();
+        let p = send_preferences(&t, who).await;
         assert!(!p.allows(Category::Marketing, Channel::Email));
         assert_eq!(p.daily_cap(Category::Reminder), Some(2));
     }
     // Own preferences win over the defaults.
     ok(&t.put(PREFS, &user(), &json!({})).await, 200);
-    let own = repo::preferences::effective(store, &t1(), Some("user-1"))
-        .await
-        .unwrap();
+    let own = send_preferences(&t, Some("user-1")).await;
     assert_eq!(own, Preferences::default());
 
     // Another tenant's people are not affected.

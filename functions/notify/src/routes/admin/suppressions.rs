@@ -283,7 +283,7 @@ pub async fn check(
         .enumerate()
         .map(|(i, c)| suppressions::normalise(c, &format!("contacts[{i}]")))
         .collect::<Result<Vec<_>, _>>()?;
-    let found = suppressions::find_many(st.store.clone(), &caller.tenant(), &contacts).await?;
+    let found = suppressions::find_many(st.store(), &caller.tenant(), &contacts).await?;
     let results = contacts
         .into_iter()
         .zip(found)

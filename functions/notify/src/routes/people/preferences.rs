@@ -1,5 +1,5 @@
 //! `/preferences`: the caller's own preferences, and the tenant's defaults (what a person
-//! who saved none gets). The send path reads them through `repo::preferences::effective`.
+//! who saved none gets). The send path reads them through `repo::send_reads`.
 
 use axum::{Router, extract::State, routing::get};
 use serde::Serialize;
