@@ -7,7 +7,7 @@
 //! | delivery | `T#<t>#DLV` | `<deliveryId>` (UUIDv7: time order) | `T#<t>#U#<userId>#DLV` / `<deliveryId>` |
 //! | due entry (dispatcher) | `DUE#<shard>` | `<epoch:010>#<t>#<deliveryId>` | |
 //! | provider message id | `MSG#<providerMessageId>` | `MSG` | |
-//! | template head | `T#<t>#TPL#<templateId>` | `HEAD` | `T#<t>#TPLS` / `<name>#<templateId>` |
+//! | template head | `T#<t>#TPL#<templateId>` | `~HEAD` (after every version) | `T#<t>#TPLS` / `<name>#<templateId>` |
 //! | template version | `T#<t>#TPL#<templateId>` | `V#<version:06>` | |
 //! | preferences | `T#<t>#U#<userId>` | `PREFS` | |
 //! | tenant defaults | `T#<t>#SETTINGS` | `PREFS` | |

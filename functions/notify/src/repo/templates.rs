@@ -1,8 +1,11 @@
-//! Versioned templates. One partition per template (`T#<t>#TPL#<id>`): a `HEAD` item
-//! (the latest version's summary, the archive flag, and the gsi1 keys that list the
-//! tenant's templates by name) and one immutable item per version (`V#<version:06>`).
+//! Versioned templates. One partition per template (`T#<t>#TPL#<id>`): a head item
+//! (`~HEAD`: the latest version's summary, the archive flag, and the gsi1 keys that list
+//! the tenant's templates by name) and one immutable item per version (`V#<version:06>`).
 //! A save writes the new version and moves the head in one transaction, conditional on
 //! the head still being at the version the writer read (optimistic concurrency).
+//!
+//! The head sorts after every version (`~` after `V`), so the last two items of the
+//! partition are the head and the latest version: reading a template is one query.
 
 use std::collections::BTreeMap;
 
@@ -20,7 +23,8 @@ use crate::{
     error::{NotifyError, NotifyResult},
 };
 
-const HEAD: &str = "HEAD";
+/// Sorts after every `V#…` (see the module's comment).
+const HEAD: &str = "~HEAD";
 
 fn head_key(t: &TenantId, id: &str) -> Key {
     super::template(t, id, HEAD)
@@ -61,27 +65,78 @@ pub async fn head(
 /// Version `version` of template `id` (the latest when None); None when the template
 /// (or that version) does not exist in tenant `t`. Archived templates are still found
 /// (deliveries keep pointing at them); `get_active` refuses them.
+///
+/// One request: the latest is the partition's last two items (one query), a given
+/// version is read with the head (one batch read). A save committing meanwhile can show
+/// in one item and not yet the other: then the version the head names is read again.
 pub async fn get(
     store: &dyn Store,
     t: &TenantId,
     id: &str,
     version: Option<i64>,
 ) -> NotifyResult<Option<TemplateVersion>> {
-    let Some(head) = head(store, t, id).await? else {
+    let Some(id) = canonical_id(id) else {
         return Ok(None);
     };
+    let (head, found) = match version {
+        Some(v) if v < 1 => return Ok(None),
+        Some(v) => {
+            let mut items = store
+                .get_many(&[head_key(t, &id), version_key(t, &id, v)])
+                .await?
+                .into_iter();
+            (items.next().flatten(), items.next().flatten())
+        }
+        None => {
+            let last_two = Query::partition(head_key(t, &id).pk)
+                .backward()
+                .limit(2)
+                .consistent();
+            let mut items = store.query(last_two).await?.items.into_iter();
+            match items.next() {
+                Some(i) if i.key().is_some_and(|k| k.sk == HEAD) => (Some(i), items.next()),
+                _ => (None, None),
+            }
+        }
+    };
+    let Some(head) = head else {
+        return Ok(None);
+    };
+    let head: TemplateSummary = record(&head, "template head")?;
     let wanted = version.unwrap_or(head.version);
     if !(1..=head.version).contains(&wanted) {
         return Ok(None);
     }
-    let Some(i) = store.get(&version_key(t, &head.id, wanted)).await? else {
+    let found = found
+        .map(|i| record::<TemplateVersion>(&i, "template version"))
+        .transpose()?
+        .filter(|v| v.version == wanted);
+    match found {
+        Some(v) => Ok(Some(with_archive(v, &head))),
+        None => version_of(store, t, &head, wanted).await,
+    }
+}
+
+/// Version `version` of the template `head` sums up, with the head's archive flag; None
+/// when it is missing.
+pub async fn version_of(
+    store: &dyn Store,
+    t: &TenantId,
+    head: &TemplateSummary,
+    version: i64,
+) -> NotifyResult<Option<TemplateVersion>> {
+    let Some(i) = store.get(&version_key(t, &head.id, version)).await? else {
         return Ok(None);
     };
-    let mut v: TemplateVersion = record(&i, "template version")?;
-    // Versions are immutable; the archive flag lives on the head.
+    let v: TemplateVersion = record(&i, "template version")?;
+    Ok(Some(with_archive(v, head)))
+}
+
+/// Versions are immutable; the archive flag lives on the head.
+fn with_archive(mut v: TemplateVersion, head: &TemplateSummary) -> TemplateVersion {
     v.archived = head.archived;
-    v.archived_at = head.archived_at;
-    Ok(Some(v))
+    v.archived_at.clone_from(&head.archived_at);
+    v
 }
 
 /// The latest version of a template a send may use: TEMPLATE_NOT_FOUND when it does not

@@ -409,7 +409,7 @@ pub async fn archive(
     let head = repo::archive(st.store(), &tenant, &id, &now)
         .await?
         .ok_or_else(not_found)?;
-    let v = repo::get(st.store(), &tenant, &head.id, Some(head.version))
+    let v = repo::version_of(st.store(), &tenant, &head, head.version)
         .await?
         .ok_or_else(not_found)?;
     Ok(Envelope::ok(v))

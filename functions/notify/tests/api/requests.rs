@@ -64,9 +64,9 @@ const TABLE: &[Row] = &[
          in-app +4: the inbox write is a transaction between claim and outcome) and +1 cap \
          update under a cap"),
     // A template (its latest version) mailed to the caller.
-    row("POST", "/notify/v1/send/test", 4, 3,
-        "+1: the template is read in two steps, its head (for the latest version) then that \
-         version's item"),
+    row("POST", "/notify/v1/send/test", 3, 3,
+        "the template (head and latest version, one query), the quota settings, the quota \
+         reserved (a test send stores no delivery)"),
     // ---- deliveries
     row("GET", "/notify/v1/deliveries", 1, 1, ""),
     row("GET", "/notify/v1/deliveries/{deliveryId}", 1, 1, ""),
@@ -86,19 +86,16 @@ const TABLE: &[Row] = &[
     // ---- templates
     row("GET", "/notify/v1/templates", 1, 1, ""),
     row("POST", "/notify/v1/templates", 1, 1, ""),
-    row("GET", "/notify/v1/templates/{templateId}", 2, 1,
-        "+1: the head is read for the latest version number, then that version's item; a \
-         head sorting next to the latest version (one query) or holding its parts would \
-         make it one (with ?version=, one batch read of head and version)"),
-    row("PUT", "/notify/v1/templates/{templateId}", 3, 2,
-        "+1: the whole current version is read (head, then version item) where the head has \
-         all the update keeps (channel, createdAt, version, archived)"),
-    row("DELETE", "/notify/v1/templates/{templateId}", 3, 2,
-        "+1: after the archive update (which returns the head) the head is read again to \
-         find the version item the answer shows"),
-    row("POST", "/notify/v1/templates/{templateId}/preview", 2, 1,
-        "+1: the head is read for the latest version number, then that version's item (as \
-         GET /templates/{templateId})"),
+    row("GET", "/notify/v1/templates/{templateId}", 1, 1,
+        "the head sorts after every version: the partition's last two items are the head \
+         and the latest version, one query (?version=: head and version, one batch read); a \
+         save committing meanwhile costs +1 (the version the head names, read again)"),
+    row("PUT", "/notify/v1/templates/{templateId}", 2, 2,
+        "the current version (one query), then the new version and head in one transaction"),
+    row("DELETE", "/notify/v1/templates/{templateId}", 2, 2,
+        "the archive update returns the head; the version it names is read for the answer"),
+    row("POST", "/notify/v1/templates/{templateId}/preview", 1, 1,
+        "as GET /templates/{templateId}"),
     // ---- people
     // A person without preferences of their own, in a tenant with defaults.
     row("GET", "/notify/v1/preferences", 1, 1,

@@ -1,8 +1,11 @@
 //! `/templates…`: versioned Handlebars templates, archive, preview.
 
-use notify::{error::NotifyError, repo::templates};
+use notify::{domain::template::TemplateVersion, error::NotifyError, repo::templates};
 use serde_json::{Value, json};
-use shared::tenant::TenantId;
+use shared::{
+    store::{Delete, Key},
+    tenant::TenantId,
+};
 
 use crate::helpers::{Caller, TENANT_1, TestNotify};
 
@@ -590,24 +593,35 @@ async fn an_idempotency_key_replays_the_same_template() {
     .assert_error(422, "ERR_NOTIFY_IDEMPOTENCY_KEY_REUSED");
 }
 
-#[tokio::test]
-async fn a_save_that_lost_the_race_is_a_version_conflict() {
-    let t = TestNotify::new().await;
-    let id = id_of(&create(&t, &welcome()).await);
+/// The `welcome` template, created: its id, its tenant and its version 1 as the repo
+/// reads it.
+async fn welcome_v1(t: &TestNotify) -> (String, TenantId, TemplateVersion) {
+    let id = id_of(&create(t, &welcome()).await);
     let tenant = TenantId::parse(TENANT_1).unwrap();
-    let store = t.state.store();
-    let v1 = templates::get(store, &tenant, &id, None)
+    let v1 = templates::get(t.state.store(), &tenant, &id, None)
         .await
         .unwrap()
         .unwrap();
-    let mut v2 = v1.clone();
-    v2.version = 2;
-    v2.subject = Some("First writer".into());
+    (id, tenant, v1)
+}
+
+/// The version after `v` with another subject.
+fn next_version(v: &TemplateVersion, subject: &str) -> TemplateVersion {
+    let mut next = v.clone();
+    next.version = v.version + 1;
+    next.subject = Some(subject.into());
+    next
+}
+
+#[tokio::test]
+async fn a_save_that_lost_the_race_is_a_version_conflict() {
+    let t = TestNotify::new().await;
+    let (id, tenant, v1) = welcome_v1(&t).await;
+    let store = t.state.store();
+    let v2 = next_version(&v1, "First writer");
     assert!(templates::save_version(store, &tenant, &v2).await.unwrap());
     // A second writer that read version 1 reaches the store after the first.
-    let mut late = v1.clone();
-    late.version = 2;
-    late.subject = Some("Second writer".into());
+    let late = next_version(&v1, "Second writer");
     let err = templates::save_version(store, &tenant, &late)
         .await
         .unwrap_err();
@@ -637,6 +651,31 @@ async fn a_save_that_lost_the_race_is_a_version_conflict() {
             .unwrap()
             .is_none()
     );
+}
+
+/// A read is one query of the partition's last two items; a save committing meanwhile
+/// can show in the head and not yet in its version item. The reader then wants the
+/// version the head names, never the older one the query found next to it.
+#[tokio::test]
+async fn a_head_ahead_of_the_versions_read_is_never_answered_with_an_older_version() {
+    let t = TestNotify::new().await;
+    let (id, tenant, v1) = welcome_v1(&t).await;
+    let store = t.state.store();
+    let v2 = next_version(&v1, "Second");
+    assert!(templates::save_version(store, &tenant, &v2).await.unwrap());
+    assert_eq!(
+        templates::get(store, &tenant, &id, None).await.unwrap(),
+        Some(v2.clone())
+    );
+
+    // The head says 2; version 2's item is not there (as if not yet seen).
+    let v2_key = Key::tenant(&tenant, &["TPL", &id], "V#000002");
+    store.delete(Delete::new(v2_key)).await.unwrap();
+    let latest = templates::get(store, &tenant, &id, None).await.unwrap();
+    assert_eq!(latest, None, "version 1 answered for the head's version 2");
+    // Version 1 is still read by number (head and version, one batch read).
+    let first = templates::get(store, &tenant, &id, Some(1)).await.unwrap();
+    assert_eq!(first, Some(v1));
 }
 
 #[tokio::test]
