@@ -511,6 +511,77 @@ async fn metrics_count_each_status_per_channel_and_day() {
         .assert_error(400, "ERR_NOTIFY_VALIDATION");
 }
 
+/// Three days of sends: a range reads exactly its days (its first and last included),
+/// by day then channel, and a user's own scope holds only their deliveries.
+#[tokio::test]
+async fn metrics_read_exactly_the_days_asked_for_by_day_then_channel() {
+    let t = TestNotify::new().await;
+    let org = Caller::t1("organizer");
+    let user = Caller::t1("user");
+    let today = |t: &TestNotify| t.state.now().format("%Y-%m-%d").to_string();
+    let send = async |body: Value| {
+        let r = t.post("/notify/v1/send", &org, &body).await;
+        assert_eq!(r.status, 202, "{}", r.json());
+    };
+    let d1 = today(&t);
+    send(email_send(&["a@example.com"])).await;
+    t.advance(chrono::Duration::days(1));
+    let d2 = today(&t);
+    send(email_send(&["b@example.com", "c@example.com"])).await;
+    send(json!({
+        "channels": ["in_app"],
+        "recipients": [{"userId": user.sub}],
+        "content": {"subject": "Doors open", "text": "Doors open at 9."},
+        "category": "transactional",
+    }))
+    .await;
+    t.advance(chrono::Duration::days(1));
+    let d3 = today(&t);
+    send(email_send(&["d@example.com"])).await;
+
+    let read = async |who: &Caller, query: String| {
+        let m = t.get(&format!("/notify/v1/metrics?{query}"), who).await;
+        assert_eq!(m.status, 200, "{}", m.json());
+        let data = m.json()["data"].clone();
+        let days: Vec<(String, String)> = data["days"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["date"].as_str().unwrap().into(),
+                    d["channel"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        (days, data["totals"]["queued"].clone())
+    };
+    let day = |d: &str, ch: &str| (d.to_owned(), ch.to_owned());
+
+    let (days, queued) = read(&org, format!("from={d2}&to={d2}")).await;
+    assert_eq!(days, [day(&d2, "email"), day(&d2, "in_app")]);
+    assert_eq!(queued, 3);
+    let (days, queued) = read(&org, format!("from={d1}&to={d3}")).await;
+    assert_eq!(
+        days,
+        [
+            day(&d1, "email"),
+            day(&d2, "email"),
+            day(&d2, "in_app"),
+            day(&d3, "email")
+        ]
+    );
+    assert_eq!(queued, 5);
+    let (days, _) = read(&org, format!("from={d2}&to={d3}&channel=email")).await;
+    assert_eq!(days, [day(&d2, "email"), day(&d3, "email")]);
+    // The default range ends today.
+    let (days, queued) = read(&org, format!("from={d3}")).await;
+    assert_eq!((days, queued), (vec![day(&d3, "email")], json!(1)));
+    // A user sees their own delivery only.
+    let (days, queued) = read(&user, format!("from={d1}&to={d3}")).await;
+    assert_eq!((days, queued), (vec![day(&d2, "in_app")], json!(1)));
+}
+
 #[tokio::test]
 async fn the_scheduled_entry_runs_the_dispatcher_and_refuses_other_events() {
     let t = TestNotify::new().await;

@@ -79,10 +79,8 @@ const TABLE: &[Row] = &[
         "+1: the delivery is read twice, by the route (for the quota give-back) and again by \
          repo::deliveries::erase"),
     // The default range, 7 days.
-    row("GET", "/notify/v1/metrics", 7, 1,
-        "+6: one query per day of the range (each day is its own partition, \
-         `T#<t>#MET#<day>`), read one after another; with the day in the sort key one query \
-         would read the range. Up to 92 days: 92 queries"),
+    row("GET", "/notify/v1/metrics", 1, 1,
+        "one partition of counters sorted by day: any range (up to 92 days) is one query"),
     // ---- templates
     row("GET", "/notify/v1/templates", 1, 1, ""),
     row("POST", "/notify/v1/templates", 1, 1, ""),
