@@ -71,6 +71,8 @@ pub struct FaultyStore<S: ?Sized = dyn Store> {
     plan: Mutex<Option<Plan>>,
     calls: [AtomicUsize; OPS],
     faulted: AtomicUsize,
+    /// A concurrent writer's actions, landing just before the next call of an operation.
+    meanwhile: Mutex<Option<(Op, Vec<TransactOp>)>>,
 }
 
 impl<S: Store> FaultyStore<S> {
@@ -87,6 +89,7 @@ impl<S: Store + ?Sized> FaultyStore<S> {
             plan: Mutex::new(None),
             calls: Default::default(),
             faulted: AtomicUsize::new(0),
+            meanwhile: Mutex::new(None),
         }
     }
     pub fn inner(&self) -> &Arc<S> {
@@ -116,6 +119,12 @@ impl<S: Store + ?Sized> FaultyStore<S> {
             only: None,
         }));
     }
+    /// A concurrent writer: `ops` are written (one transaction) just before the next call
+    /// of `op` reaches the inner store, as if they landed between a caller's read and its
+    /// write.
+    pub fn meanwhile(&self, op: Op, ops: Vec<TransactOp>) {
+        *self.meanwhile.lock().unwrap_or_else(|e| e.into_inner()) = Some((op, ops));
+    }
     /// Calls pass through again.
     pub fn heal(&self) {
         self.set(None);
@@ -135,6 +144,22 @@ impl<S: Store + ?Sized> FaultyStore<S> {
 
     fn set(&self, plan: Option<Plan>) {
         *self.plan.lock().unwrap_or_else(|e| e.into_inner()) = plan;
+    }
+
+    /// [`enter`](Self::enter), then the concurrent writer's actions waiting for `op`.
+    async fn reach(&self, op: Op) -> StoreResult<()> {
+        self.enter(op)?;
+        let pending = {
+            let mut m = self.meanwhile.lock().unwrap_or_else(|e| e.into_inner());
+            match m.as_ref() {
+                Some((o, _)) if *o == op => m.take().map(|(_, ops)| ops),
+                _ => None,
+            }
+        };
+        match pending {
+            Some(ops) => self.inner.transact(ops).await,
+            None => Ok(()),
+        }
     }
 
     /// Counts the call and decides, under one lock, whether it fails.
@@ -169,35 +194,35 @@ impl<S: Store + ?Sized> FaultyStore<S> {
 #[async_trait]
 impl<S: Store + ?Sized> Store for FaultyStore<S> {
     async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
-        self.enter(Op::Get)?;
+        self.reach(Op::Get).await?;
         self.inner.get(key).await
     }
     async fn get_many(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
-        self.enter(Op::GetMany)?;
+        self.reach(Op::GetMany).await?;
         self.inner.get_many(keys).await
     }
     async fn put(&self, put: Put) -> StoreResult<()> {
-        self.enter(Op::Put)?;
+        self.reach(Op::Put).await?;
         self.inner.put(put).await
     }
     async fn update(&self, update: Update) -> StoreResult<Item> {
-        self.enter(Op::Update)?;
+        self.reach(Op::Update).await?;
         self.inner.update(update).await
     }
     async fn delete(&self, delete: Delete) -> StoreResult<Option<Item>> {
-        self.enter(Op::Delete)?;
+        self.reach(Op::Delete).await?;
         self.inner.delete(delete).await
     }
     async fn query(&self, query: Query) -> StoreResult<QueryPage> {
-        self.enter(Op::Query)?;
+        self.reach(Op::Query).await?;
         self.inner.query(query).await
     }
     async fn transact(&self, ops: Vec<TransactOp>) -> StoreResult<()> {
-        self.enter(Op::Transact)?;
+        self.reach(Op::Transact).await?;
         self.inner.transact(ops).await
     }
     async fn ping(&self) -> StoreResult<()> {
-        self.enter(Op::Ping)?;
+        self.reach(Op::Ping).await?;
         self.inner.ping().await
     }
 }
@@ -308,6 +333,28 @@ mod tests {
         assert!(store.query(Query::partition("p")).await.is_ok());
         assert!(store.delete(Delete::new(key())).await.is_ok());
         assert_eq!(store.faulted(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_concurrent_write_lands_once_just_before_the_next_call_of_its_operation() {
+        let store = FaultyStore::new(crate::store::memory::MemoryStore::new());
+        let bump = || TransactOp::Update(Update::new(key()).add("n", 1));
+        let n = |item: Option<Item>| item.and_then(|i| i.get_i64("n"));
+        store.meanwhile(Op::Update, vec![bump()]);
+        // Other operations do not set it off.
+        assert_eq!(n(store.get(&key()).await.unwrap()), None);
+        let updated = store.update(Update::new(key()).add("n", 10)).await.unwrap();
+        assert_eq!(
+            n(Some(updated)),
+            Some(11),
+            "the concurrent write came first"
+        );
+        store.update(Update::new(key()).add("n", 10)).await.unwrap();
+        assert_eq!(
+            n(store.get(&key()).await.unwrap()),
+            Some(21),
+            "it landed once"
+        );
     }
 
     #[test]

@@ -212,13 +212,17 @@ pub async fn release(
     if n <= 0 {
         return Ok(());
     }
-    store
-        .transact(vec![
-            TransactOp::Update(Update::new(daily_key(t, channel, now)).add("used", -n)),
-            TransactOp::Update(Update::new(monthly_key(t, channel, now)).add("used", -n)),
-        ])
-        .await?;
+    store.transact(release_ops(t, channel, now, n)).await?;
     Ok(())
+}
+
+/// The two updates that give back `n` sends of `channel` reserved at `at` (its day's and
+/// its month's counters), for a transaction of the caller's or [`release`]'s own.
+pub fn release_ops(t: &TenantId, channel: Channel, at: DateTime<Utc>, n: i64) -> Vec<TransactOp> {
+    vec![
+        TransactOp::Update(Update::new(daily_key(t, channel, at)).add("used", -n)),
+        TransactOp::Update(Update::new(monthly_key(t, channel, at)).add("used", -n)),
+    ]
 }
 
 /// Where `person`'s count of `category` messages today is kept.

@@ -117,6 +117,8 @@ pub struct Change {
     pub lease_until: Option<i64>,
     pub provider_message_id: Option<String>,
     pub last_error: Option<String>,
+    /// Other items that change with it, in the same transaction (its quota given back).
+    pub also: Vec<TransactOp>,
 }
 
 /// Moves `d` to `to` (timeline entry, metrics) if it is unchanged since it was read and
@@ -201,6 +203,7 @@ pub async fn apply(
     if to != d.status {
         ops.extend(super::counters::metric_updates(&t, d, to, now));
     }
+    ops.extend(change.also);
     match store.transact(ops).await {
         Ok(()) => Ok(Some(next)),
         Err(StoreError::TransactionCanceled { reasons })
@@ -230,27 +233,52 @@ pub async fn find_by_message_id(
     get(store, &t, id).await
 }
 
-/// Erases a delivery (privacy request): the record, its due entry, its message id
-/// mapping and its inbox item. Returns false when there was none.
-pub async fn erase(store: &dyn Store, t: &TenantId, id: &str) -> NotifyResult<bool> {
-    let Some(d) = get(store, t, id).await? else {
-        return Ok(false);
+/// The updates that give `d`'s quota unit back, to the day it was counted on: for a
+/// delivery that will never be sent (cancelled, or erased before it went out).
+pub fn quota_back(d: &Delivery) -> Vec<TransactOp> {
+    let (Ok(t), Ok(at)) = (tenant_of(d), DateTime::parse_from_rfc3339(&d.created_at)) else {
+        return Vec::new();
     };
-    let mut ops = vec![TransactOp::Delete(Delete::new(super::delivery(t, id)))];
-    if let Some(sk) = &d.due_sk {
-        ops.push(TransactOp::Delete(Delete::new(Key::global(
-            due_partition(shard(&d.id)),
-            sk.clone(),
-        ))));
+    super::counters::release_ops(&t, d.channel, at.with_timezone(&Utc), 1)
+}
+
+/// Erases a delivery (privacy request): the record, its due entry, its message id
+/// mapping and its inbox item, and gives its quota unit back when it was not sent yet —
+/// one transaction, conditional on the delivery being as read. Returns what was erased
+/// (None: there was none).
+pub async fn erase(store: &dyn Store, t: &TenantId, id: &str) -> NotifyResult<Option<Delivery>> {
+    // A delivery changes a few times in its life: a change meanwhile reads it again.
+    for _ in 0..3 {
+        let Some(d) = get(store, t, id).await? else {
+            return Ok(None);
+        };
+        let unchanged = Condition::eq("rev", d.rev);
+        let mut ops = vec![TransactOp::Delete(
+            Delete::new(super::delivery(t, id)).when(unchanged),
+        )];
+        if let Some(sk) = &d.due_sk {
+            ops.push(TransactOp::Delete(Delete::new(Key::global(
+                due_partition(shard(&d.id)),
+                sk.clone(),
+            ))));
+        }
+        if let Some(mid) = &d.provider_message_id {
+            ops.push(TransactOp::Delete(Delete::new(message_key(mid))));
+        }
+        if let (crate::domain::Channel::InApp, Some(user)) = (d.channel, &d.recipient.user_id) {
+            ops.extend(super::inbox::erase_ops(store, t, user, id).await?);
+        }
+        if matches!(d.status, Status::Queued | Status::Scheduled) {
+            ops.extend(quota_back(&d));
+        }
+        match store.transact(ops).await {
+            Ok(()) => return Ok(Some(d)),
+            Err(StoreError::TransactionCanceled { reasons })
+                if reasons.first() == Some(&shared::store::CancelReason::ConditionFailed) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
-    if let Some(mid) = &d.provider_message_id {
-        ops.push(TransactOp::Delete(Delete::new(message_key(mid))));
-    }
-    if let (crate::domain::Channel::InApp, Some(user)) = (d.channel, &d.recipient.user_id) {
-        ops.extend(super::inbox::erase_ops(store, t, user, id).await?);
-    }
-    store.transact(ops).await?;
-    Ok(true)
+    Err(StoreError::Unavailable("the delivery kept changing while being erased".into()).into())
 }
 
 /// One due entry of the dispatcher.

@@ -404,42 +404,19 @@ pub async fn cancel(
         return Err(NotifyError::DeliveryNotCancellable { status: d.status }.into());
     }
     let detail = Some(format!("cancelled by {}", caller.sub));
-    match deliveries::apply(
-        st.store(),
-        st.now(),
-        &d,
-        Status::Cancelled,
-        deliveries::Change {
-            detail,
-            ..Default::default()
-        },
-    )
-    .await?
-    {
-        Some(done) => {
-            give_back_quota(&st, &done).await;
-            Ok(Envelope::ok(DeliveryView::of(done)))
-        }
+    // It will never be sent: its quota unit goes back in the cancel's transaction.
+    let change = deliveries::Change {
+        detail,
+        also: deliveries::quota_back(&d),
+        ..Default::default()
+    };
+    match deliveries::apply(st.store(), st.now(), &d, Status::Cancelled, change).await? {
+        Some(done) => Ok(Envelope::ok(DeliveryView::of(done))),
         // It moved meanwhile (a dispatcher claimed it): answer what it is now.
         None => {
             let now = visible(&st, &caller, &id).await?;
             Err(NotifyError::DeliveryNotCancellable { status: now.status }.into())
         }
-    }
-}
-
-/// A delivery that will never be sent gives its quota unit back, to the day it was
-/// counted on (best effort: a failure only leaves the tenant one unit short).
-async fn give_back_quota(st: &NotifyState, d: &Delivery) {
-    let Ok(tenant) = shared::tenant::TenantId::parse(&d.tenant_id) else {
-        return;
-    };
-    let Ok(day) = DateTime::parse_from_rfc3339(&d.created_at) else {
-        return;
-    };
-    let day = day.with_timezone(&Utc);
-    if let Err(e) = crate::repo::counters::release(st.store(), &tenant, d.channel, day, 1).await {
-        tracing::warn!(delivery = %d.id, error = %e, "could not give back a quota unit");
     }
 }
 
@@ -473,13 +450,11 @@ pub async fn erase(
     caller: RequireRole<roles::Admin>,
     Path(id): Path<String>,
 ) -> Result<Envelope<Erased>, ApiError> {
-    let before = deliveries::get(st.store(), &caller.tenant(), &id).await?;
-    if !deliveries::erase(st.store(), &caller.tenant(), &id).await? {
+    if deliveries::erase(st.store(), &caller.tenant(), &id)
+        .await?
+        .is_none()
+    {
         return Err(NotifyError::NotFound.into());
-    }
-    // Erased before it went out: it will never use its quota unit.
-    if let Some(d) = before.filter(|d| matches!(d.status, Status::Queued | Status::Scheduled)) {
-        give_back_quota(&st, &d).await;
     }
     tracing::info!(delivery = %id, by = %caller.sub, "delivery erased");
     Ok(Envelope::ok(Erased { id, erased: true }))

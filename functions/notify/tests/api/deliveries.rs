@@ -8,7 +8,14 @@ use std::sync::{
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use shared::mail::{Mail, MailError, Mailer};
+use shared::{
+    mail::{Mail, MailError, Mailer},
+    store::{
+        TransactOp, Update,
+        faults::{FaultyStore, Op},
+        memory::MemoryStore,
+    },
+};
 
 use crate::{
     helpers::{Caller, TestNotify},
@@ -635,37 +642,10 @@ async fn a_contact_suppressed_before_its_delivery_comes_due_is_not_sent_to() {
 #[tokio::test]
 async fn cancelling_or_erasing_an_unsent_delivery_gives_its_quota_back() {
     let t = TestNotify::new().await;
-    let org = Caller::t1("organizer");
     let admin = Caller::t1("admin");
-    let used = |q: Value| {
-        q["data"]["channels"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["channel"] == "email")
-            .unwrap()["daily"]["used"]
-            .as_i64()
-            .unwrap()
-    };
-    let at = (t.state.now() + chrono::Duration::hours(1)).to_rfc3339();
-    let a = t
-        .post("/notify/v1/send", &org, &scheduled("a@example.com", &at))
-        .await;
-    let b = t
-        .post("/notify/v1/send", &org, &scheduled("b@example.com", &at))
-        .await;
-    assert_eq!(
-        used(t.get("/notify/v1/admin/quotas", &admin).await.json()),
-        2
-    );
-    let a = a.json()["data"]["deliveries"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let b = b.json()["data"]["deliveries"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let a = scheduled_email(&t, "a@example.com").await;
+    let b = scheduled_email(&t, "b@example.com").await;
+    assert_eq!(emails_today(&t).await, 2);
     assert_eq!(
         t.post(
             &format!("/notify/v1/deliveries/{a}/cancel"),
@@ -676,20 +656,79 @@ async fn cancelling_or_erasing_an_unsent_delivery_gives_its_quota_back() {
         .status,
         200
     );
-    assert_eq!(
-        used(t.get("/notify/v1/admin/quotas", &admin).await.json()),
-        1
-    );
+    assert_eq!(emails_today(&t).await, 1);
     assert_eq!(
         t.delete(&format!("/notify/v1/deliveries/{b}"), &admin)
             .await
             .status,
         200
     );
-    assert_eq!(
-        used(t.get("/notify/v1/admin/quotas", &admin).await.json()),
-        0
+    assert_eq!(emails_today(&t).await, 0);
+}
+
+/// The erase's transaction is conditional on the delivery as read: one that changed
+/// between the read and the write is read again, and its quota unit goes back once.
+#[tokio::test]
+async fn an_erase_meeting_a_change_reads_again_and_gives_the_quota_back_once() {
+    let store = Arc::new(FaultyStore::new(MemoryStore::new()));
+    let t = TestNotify::with_store(store.clone());
+    let id = scheduled_email(&t, "a@example.com").await;
+    assert_eq!(emails_today(&t).await, 1);
+    let key = notify::repo::delivery(&shared::testing::t1(), &id);
+    store.meanwhile(
+        Op::Transact,
+        vec![TransactOp::Update(Update::new(key).add("rev", 1))],
     );
+    let (gets, writes) = (store.calls_of(Op::Get), store.calls_of(Op::Transact));
+
+    let r = t
+        .delete(&format!("/notify/v1/deliveries/{id}"), &Caller::t1("admin"))
+        .await;
+
+    assert_eq!(r.status, 200, "{}", r.json());
+    assert_eq!(store.calls_of(Op::Get) - gets, 2, "read again");
+    assert_eq!(store.calls_of(Op::Transact) - writes, 2, "written again");
+    let gone = t
+        .get(
+            &format!("/notify/v1/deliveries/{id}"),
+            &Caller::t1("organizer"),
+        )
+        .await;
+    assert_eq!(gone.status, 404);
+    assert_eq!(emails_today(&t).await, 0);
+}
+
+/// An email to `to` scheduled an hour ahead by the organizer; its delivery id.
+async fn scheduled_email(t: &TestNotify, to: &str) -> String {
+    let at = (t.state.now() + chrono::Duration::hours(1)).to_rfc3339();
+    let r = t
+        .post(
+            "/notify/v1/send",
+            &Caller::t1("organizer"),
+            &scheduled(to, &at),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    r.json()["data"]["deliveries"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The email quota used today, as the admin's quotas view shows it.
+async fn emails_today(t: &TestNotify) -> i64 {
+    let q = t
+        .get("/notify/v1/admin/quotas", &Caller::t1("admin"))
+        .await
+        .json();
+    q["data"]["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel"] == "email")
+        .unwrap()["daily"]["used"]
+        .as_i64()
+        .unwrap()
 }
 
 #[tokio::test]

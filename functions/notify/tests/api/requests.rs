@@ -71,13 +71,13 @@ const TABLE: &[Row] = &[
     row("GET", "/notify/v1/deliveries", 1, 1, ""),
     row("GET", "/notify/v1/deliveries/{deliveryId}", 1, 1, ""),
     // A scheduled email.
-    row("POST", "/notify/v1/deliveries/{deliveryId}/cancel", 3, 2,
-        "+1: the quota unit is given back in a transaction of its own after the cancel's; \
-         it could be part of the cancel's transaction"),
+    row("POST", "/notify/v1/deliveries/{deliveryId}/cancel", 2, 2,
+        "the delivery read, then cancelled with its quota unit given back in one transaction"),
     // A sent email.
-    row("DELETE", "/notify/v1/deliveries/{deliveryId}", 3, 2,
-        "+1: the delivery is read twice, by the route (for the quota give-back) and again by \
-         repo::deliveries::erase"),
+    row("DELETE", "/notify/v1/deliveries/{deliveryId}", 2, 2,
+        "the delivery read, then erased (with its due entry, message id and unsent quota unit) \
+         in one transaction conditional on it being as read; an in-app one costs +1 (its \
+         inbox item read for the unread count)"),
     // The default range, 7 days.
     row("GET", "/notify/v1/metrics", 1, 1,
         "one partition of counters sorted by day: any range (up to 92 days) is one query"),
