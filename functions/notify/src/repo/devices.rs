@@ -172,23 +172,36 @@ pub async fn owns_endpoint(
     }))
 }
 
-/// Forgets device `id` of `user_id`, and its endpoint's ownership if it still held it.
+/// Forgets device `d` of `user_id`, and its endpoint's ownership when `owned` (as
+/// [`owns_endpoint`] read it): one transaction. If the endpoint changed hands meanwhile,
+/// the device alone goes.
 pub async fn remove(
     store: &dyn Store,
     t: &TenantId,
     user_id: &str,
     d: &Device,
+    owned: bool,
 ) -> NotifyResult<()> {
-    store.delete(Delete::new(key(t, user_id, &d.id))).await?;
+    let device = Delete::new(key(t, user_id, &d.id));
+    if !owned {
+        store.delete(device).await?;
+        return Ok(());
+    }
     let mine = Condition::eq("device_id", d.id.clone())
         .and(Condition::eq("user_id", user_id.to_owned()))
         .and(Condition::eq("tenant_id", t.to_string()));
-    match store
-        .delete(Delete::new(owner_key(&d.endpoint)).when(mine))
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if e.is_condition_failed() => Ok(()),
+    let both = vec![
+        TransactOp::Delete(device.clone()),
+        TransactOp::Delete(Delete::new(owner_key(&d.endpoint)).when(mine)),
+    ];
+    match store.transact(both).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::TransactionCanceled { reasons })
+            if reasons.get(1) == Some(&CancelReason::ConditionFailed) =>
+        {
+            store.delete(device).await?;
+            Ok(())
+        }
         Err(e) => Err(e.into()),
     }
 }

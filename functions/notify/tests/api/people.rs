@@ -15,6 +15,11 @@ use notify::{
 use serde_json::{Value, json};
 use shared::{
     ids::{new_id, sha256_hex},
+    store::{
+        Item, Key, Put, TransactOp,
+        faults::{FaultyStore, Op},
+        memory::MemoryStore,
+    },
     testing::{Reply, t1},
 };
 
@@ -378,6 +383,82 @@ async fn a_device_can_be_removed_by_its_owner_only() {
         .assert_error(404, "ERR_NOTIFY_NOT_FOUND");
     // Registering it again makes it new again.
     ok(&register(&t, &user(), "tok-1").await, 201);
+}
+
+/// The owner item of `endpoint`: (tenant, user, device), if any.
+async fn endpoint_owner(t: &TestNotify, endpoint: &str) -> Option<(String, String, String)> {
+    let key = Key::global(
+        format!("ENDPOINT#{}", sha256_hex(endpoint.as_bytes())),
+        "OWNER",
+    );
+    let item = t.state.store().get(&key).await.unwrap()?;
+    let field = |f: &str| item.get_s(f).unwrap_or_default().to_owned();
+    Some((field("tenant_id"), field("user_id"), field("device_id")))
+}
+
+/// A token another person registers since is theirs: the first person's record goes with
+/// the move, and their old id is not found any more.
+#[tokio::test]
+async fn a_device_registered_by_another_person_moves_to_them() {
+    let t = TestNotify::new().await;
+    let mine = ok(&register(&t, &user(), "tok-1").await, 201)["data"]["id"].clone();
+    let theirs = ok(&register(&t, &user().sub("user-2"), "tok-1").await, 201)["data"]["id"].clone();
+    let tenant = t1();
+    let devices = |who: &'static str| repo::devices::list(t.state.store(), &tenant, who);
+    assert!(devices("user-1").await.unwrap().is_empty());
+    assert_eq!(devices("user-2").await.unwrap()[0].id, theirs);
+    let owner = endpoint_owner(&t, &local_endpoint("ios", "tok-1")).await;
+    assert_eq!(
+        owner,
+        Some((
+            TENANT_1.into(),
+            "user-2".into(),
+            theirs.as_str().unwrap().into()
+        ))
+    );
+    t.delete(&format!("{DEVICES}/{}", mine.as_str().unwrap()), &user())
+        .await
+        .assert_error(404, "ERR_NOTIFY_NOT_FOUND");
+}
+
+/// Removing a device and its endpoint's ownership is one transaction; if the endpoint
+/// changed hands between the read and the write, the record alone goes and the new
+/// owner keeps it.
+#[tokio::test]
+async fn removing_a_device_whose_endpoint_changed_hands_meanwhile_keeps_the_new_owner() {
+    let store = Arc::new(FaultyStore::new(MemoryStore::new()));
+    let t = TestNotify::with_store(store.clone());
+    let id = ok(&register(&t, &user(), "tok-1").await, 201)["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let endpoint = local_endpoint("ios", "tok-1");
+    assert_eq!(
+        endpoint_owner(&t, &endpoint).await.map(|o| o.1),
+        Some("user-1".into())
+    );
+    let new_owner = Item::new(&Key::global(
+        format!("ENDPOINT#{}", sha256_hex(endpoint.as_bytes())),
+        "OWNER",
+    ))
+    .with("tenant_id", TENANT_1)
+    .with("user_id", "user-2")
+    .with("device_id", "0123456789abcdef0123456789abcdef");
+    store.meanwhile(Op::Transact, vec![TransactOp::Put(Put::new(new_owner))]);
+
+    let gone = ok(&t.delete(&format!("{DEVICES}/{id}"), &user()).await, 200);
+
+    assert_eq!(gone["data"]["deleted"], true);
+    assert!(
+        repo::devices::list(t.state.store(), &t1(), "user-1")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        endpoint_owner(&t, &endpoint).await.map(|o| o.1),
+        Some("user-2".into())
+    );
 }
 
 #[tokio::test]

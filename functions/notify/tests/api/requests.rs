@@ -101,12 +101,12 @@ const TABLE: &[Row] = &[
     row("PUT", "/notify/v1/preferences", 1, 1, ""),
     row("GET", "/notify/v1/preferences/defaults", 1, 1, ""),
     row("PUT", "/notify/v1/preferences/defaults", 1, 1, ""),
-    row("POST", "/notify/v1/devices", 4, 3,
-        "+1: the device is read by id before the caller's devices are queried for the \
-         20-device cap; the query already shows whether this id is registered"),
-    row("DELETE", "/notify/v1/devices/{deviceId}", 4, 3,
-        "+1: the device and its endpoint's owner item are deleted in two requests; once the \
-         owner item is read, they could be one transaction (the device alone when not owned)"),
+    row("POST", "/notify/v1/devices", 3, 3,
+        "the caller's devices (one query: is the token known, is there room), the endpoint's \
+         owner, then the device and its ownership in one transaction"),
+    row("DELETE", "/notify/v1/devices/{deviceId}", 3, 3,
+        "the device, its endpoint's owner, then both deleted in one transaction (the device \
+         alone when another person owns the endpoint; +1 if it changed hands meanwhile)"),
     row("GET", "/notify/v1/notifications", 1, 1, ""),
     row("GET", "/notify/v1/notifications/unread-count", 1, 1, ""),
     // An in-app item of a real delivery.

@@ -139,10 +139,12 @@ pub async fn register(
     let token = valid_token(&body.token)?;
     let (t, platform) = (caller.tenant(), body.platform.as_str());
     let id = repo::device_id(&t, &caller.sub, platform, token);
-    if let Some(known) = repo::get(st.store(), &t, &caller.sub, &id).await? {
-        return Ok(Envelope::ok(known.into()));
+    // One query answers both: is this token registered already, and is there room.
+    let mine = repo::list(st.store(), &t, &caller.sub).await?;
+    if let Some(known) = mine.iter().find(|d| d.id == id) {
+        return Ok(Envelope::ok(known.clone().into()));
     }
-    if repo::list(st.store(), &t, &caller.sub).await?.len() >= MAX_DEVICES {
+    if mine.len() >= MAX_DEVICES {
         return Err(ApiError::field(
             "devices",
             format!(
@@ -215,7 +217,7 @@ pub async fn remove(
             Err(e) => return Err(provider_error(e, "unregister").into()),
         }
     }
-    repo::remove(st.store(), &t, &caller.sub, &device).await?;
+    repo::remove(st.store(), &t, &caller.sub, &device, owned).await?;
     Ok(Envelope::ok(DeviceRemoved {
         id: device.id,
         deleted: true,
