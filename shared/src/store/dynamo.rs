@@ -47,6 +47,29 @@ impl DynamoStore {
     pub fn table(&self) -> &str {
         &self.table
     }
+
+    async fn transact_once(&self, items: Vec<ddb::TransactWriteItem>) -> StoreResult<()> {
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(x)) => {
+                    let mut reasons: Vec<CancelReason> = x
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|r| cancel_reason(r.code()))
+                        .collect();
+                    if reasons.is_empty() {
+                        reasons = reasons_from_message(x.message().or(e.message()));
+                    }
+                    cancelled(reasons)
+                }
+                _ => classify(e),
+            })?;
+        Ok(())
+    }
 }
 
 /// A DynamoDB client from a shared config (built once per cold start).
@@ -221,32 +244,26 @@ impl Store for DynamoStore {
         })
     }
 
+    /// A transaction cancelled only because another one held one of its items
+    /// (`TransactionConflict`) wrote nothing, and the SDK does not retry a cancellation:
+    /// it is sent again after a jittered pause, [`CONFLICT_ATTEMPTS`] times in all. Two
+    /// writers of one counter (a day's metrics, a quota) meet this under load.
     async fn transact(&self, ops: Vec<TransactOp>) -> StoreResult<()> {
         validate_transaction(&ops)?;
         let items = ops
             .iter()
             .map(|op| transact_item(&self.table, op))
             .collect::<StoreResult<Vec<_>>>()?;
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(|e| match e.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(x)) => {
-                    let mut reasons: Vec<CancelReason> = x
-                        .cancellation_reasons()
-                        .iter()
-                        .map(|r| cancel_reason(r.code()))
-                        .collect();
-                    if reasons.is_empty() {
-                        reasons = reasons_from_message(x.message().or(e.message()));
-                    }
-                    cancelled(reasons)
+        let mut attempt = 1;
+        loop {
+            match self.transact_once(items.clone()).await {
+                Err(e) if is_conflict(&e) && attempt < CONFLICT_ATTEMPTS => {
+                    tokio::time::sleep(conflict_pause(attempt)).await;
+                    attempt += 1;
                 }
-                _ => classify(e),
-            })?;
-        Ok(())
+                done => return done,
+            }
+        }
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -404,10 +421,29 @@ fn cancelled(reasons: Vec<CancelReason>) -> StoreError {
     } else if THROTTLING_REASONS.iter().any(|c| other(c)) {
         StoreError::Throttled
     } else if other("TransactionConflict") {
-        StoreError::Unavailable("transaction conflict".into())
+        StoreError::Unavailable(CONFLICT.into())
     } else {
         StoreError::TransactionCanceled { reasons }
     }
+}
+
+const CONFLICT: &str = "transaction conflict";
+
+/// Sends of one transaction that other transactions cancel before it answers 503.
+const CONFLICT_ATTEMPTS: u32 = 4;
+
+fn is_conflict(e: &StoreError) -> bool {
+    matches!(e, StoreError::Unavailable(m) if m == CONFLICT)
+}
+
+/// Full jitter over 0-20 ms, doubling with each attempt (at most ~140 ms in all), so the
+/// writers that met do not meet again.
+fn conflict_pause(attempt: u32) -> Duration {
+    let mut b = [0u8; 2];
+    // No randomness (never expected): the ceiling, which still backs off.
+    let r = aws_lc_rs::rand::fill(&mut b).map_or(u16::MAX, |()| u16::from_le_bytes(b));
+    let ceiling = 20_000u64 << (attempt - 1);
+    Duration::from_micros(ceiling * u64::from(r) / u64::from(u16::MAX))
 }
 
 /// Cancellation reason codes that mean the table was throttled.
@@ -1131,14 +1167,22 @@ mod tests {
 
         /// An endpoint answering every request with the same status and JSON body.
         async fn fake(status: u16, error_type: &'static str, body: &'static str) -> Fake {
+            fake_in_turn(vec![(status, error_type, body)]).await
+        }
+
+        /// An endpoint answering the n-th request with `answers[n]` (status, error type
+        /// header, JSON body), and every request past them with the last one.
+        async fn fake_in_turn(answers: Vec<(u16, &'static str, &'static str)>) -> Fake {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let url = format!("http://{}", listener.local_addr().unwrap());
             let hits = Arc::new(AtomicUsize::new(0));
             let counter = hits.clone();
+            let answers = Arc::new(answers);
             let app = axum::Router::new().fallback(move |_req: axum::body::Bytes| {
-                let counter = counter.clone();
+                let (counter, answers) = (counter.clone(), answers.clone());
                 async move {
-                    counter.fetch_add(1, Ordering::SeqCst);
+                    let n = counter.fetch_add(1, Ordering::SeqCst);
+                    let (status, error_type, body) = answers[n.min(answers.len() - 1)];
                     let mut res = axum::http::Response::builder()
                         .status(StatusCode::from_u16(status).unwrap())
                         .header(header::CONTENT_TYPE, JSON);
@@ -1353,11 +1397,7 @@ mod tests {
         /// What a two-action transaction fails with when DynamoDB answers `body` (400).
         async fn transact_error(body: &'static str) -> StoreError {
             let f = fake(400, "", body).await;
-            let ops = vec![
-                TransactOp::Put(Put::new(Item::new(&Key::global("a", "1")))),
-                TransactOp::Update(Update::new(Key::global("b", "1")).add("n", 1)),
-            ];
-            store(&f.url, None).transact(ops).await.unwrap_err()
+            store(&f.url, None).transact(two_ops()).await.unwrap_err()
         }
 
         #[tokio::test]
@@ -1367,10 +1407,38 @@ mod tests {
             assert!(err.is_transient());
         }
 
+        const CONFLICT_ANSWER: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"Transaction cancelled [TransactionConflict, None]","CancellationReasons":[{"Code":"TransactionConflict"},{"Code":"None"}]}"#;
+
+        fn two_ops() -> Vec<TransactOp> {
+            vec![
+                TransactOp::Put(Put::new(Item::new(&Key::global("a", "1")))),
+                TransactOp::Update(Update::new(Key::global("b", "1")).add("n", 1)),
+            ]
+        }
+
         #[tokio::test]
-        async fn a_transaction_conflict_is_transient() {
-            let err = transact_error(r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"Transaction cancelled [TransactionConflict, None]","CancellationReasons":[{"Code":"TransactionConflict"},{"Code":"None"}]}"#).await;
+        async fn a_transaction_conflict_is_sent_again_then_transient() {
+            let f = fake(400, "", CONFLICT_ANSWER).await;
+            let err = store(&f.url, None).transact(two_ops()).await.unwrap_err();
             assert!(err.is_transient(), "{err:?}");
+            assert_eq!(f.hits(), CONFLICT_ATTEMPTS as usize, "one send per attempt");
+        }
+
+        #[tokio::test]
+        async fn a_transaction_that_met_another_goes_through_on_its_next_send() {
+            let f = fake_in_turn(vec![(400, "", CONFLICT_ANSWER), (200, "", "{}")]).await;
+            store(&f.url, None).transact(two_ops()).await.unwrap();
+            assert_eq!(f.hits(), 2);
+        }
+
+        #[test]
+        fn conflict_pauses_are_jittered_under_a_doubling_ceiling() {
+            for attempt in 1..CONFLICT_ATTEMPTS {
+                let ceiling = Duration::from_millis(20 << (attempt - 1));
+                let pauses: Vec<Duration> = (0..50).map(|_| conflict_pause(attempt)).collect();
+                assert!(pauses.iter().all(|p| *p <= ceiling), "{pauses:?}");
+                assert!(pauses.iter().any(|p| *p != pauses[0]), "not jittered");
+            }
         }
 
         #[tokio::test]

@@ -279,17 +279,32 @@ pub fn metric_updates(
     status: crate::domain::Status,
     now: DateTime<Utc>,
 ) -> Vec<TransactOp> {
+    metric_keys(t, d, status, now)
+        .into_iter()
+        .map(|key| metric_update(key, 1))
+        .collect()
+}
+
+/// The counters [`metric_updates`] adds one to.
+pub fn metric_keys(
+    t: &TenantId,
+    d: &crate::domain::Delivery,
+    status: crate::domain::Status,
+    now: DateTime<Utc>,
+) -> Vec<Key> {
     let sk = format!("{}#{}#{}", day(now), d.channel.as_str(), status.as_str());
     std::iter::once(None)
         .chain(d.recipient.user_id.as_deref().map(Some))
-        .map(|user| {
-            let key = Key {
-                pk: metrics_pk(t, user),
-                sk: sk.clone(),
-            };
-            TransactOp::Update(Update::new(key).add("n", 1))
+        .map(|user| Key {
+            pk: metrics_pk(t, user),
+            sk: sk.clone(),
         })
         .collect()
+}
+
+/// Adds `n` to the metrics counter `key`.
+pub fn metric_update(key: Key, n: i64) -> TransactOp {
+    TransactOp::Update(Update::new(key).add("n", n))
 }
 
 /// One counter of [`metrics`].

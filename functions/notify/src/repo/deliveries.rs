@@ -58,7 +58,10 @@ fn message_key(provider_message_id: &str) -> Key {
 }
 
 /// Stores new deliveries, each with its due entry (queued/scheduled) and its first
-/// metrics count. Each delivery is one transaction; they run concurrently.
+/// metrics count, in as few transactions as DynamoDB takes (100 actions, 4 MB), one after
+/// another: a send's deliveries share their metrics counters, and transactions writing
+/// one item at the same time cancel each other (`TransactionConflict`). The counts of a
+/// transaction's deliveries are added up, one update per counter.
 pub async fn create_all(
     store: &dyn Store,
     now: DateTime<Utc>,
@@ -69,24 +72,71 @@ pub async fn create_all(
             d.due_sk = Some(due_key(d, at).sk);
         }
     }
-    // 16 at a time: a 100-recipient send is not 100 round trips in a row.
-    for chunk in ds.chunks(16) {
-        futures_util::future::try_join_all(chunk.iter().map(|d| create(store, now, d))).await?;
+    let mut batch = CreateBatch::default();
+    for d in ds.iter() {
+        let t = tenant_of(d)?;
+        let mut ops = vec![TransactOp::Put(
+            Put::new(delivery_item(d)?).when(Condition::item_absent()),
+        )];
+        if let (Some(sk), Some(at)) = (&d.due_sk, d.next_attempt_at) {
+            ops.push(TransactOp::Put(Put::new(due_item(d, sk, at))));
+        }
+        let counters = super::counters::metric_keys(&t, d, d.status, now);
+        let bytes = serde_json::to_vec(d).map_or(0, |b| b.len());
+        if !batch.fits(&ops, &counters, bytes) {
+            batch.commit(store).await?;
+        }
+        batch.add(ops, counters, bytes);
     }
-    Ok(())
+    batch.commit(store).await
 }
 
-async fn create(store: &dyn Store, now: DateTime<Utc>, d: &Delivery) -> NotifyResult<()> {
-    let t = tenant_of(d)?;
-    let mut ops = vec![TransactOp::Put(
-        Put::new(delivery_item(d)?).when(Condition::item_absent()),
-    )];
-    if let (Some(sk), Some(at)) = (&d.due_sk, d.next_attempt_at) {
-        ops.push(TransactOp::Put(Put::new(due_item(d, sk, at))));
+/// The deliveries of one [`create_all`] transaction and their summed metrics counts.
+#[derive(Default)]
+struct CreateBatch {
+    ops: Vec<TransactOp>,
+    counts: std::collections::BTreeMap<Key, i64>,
+    bytes: usize,
+}
+
+impl CreateBatch {
+    /// Under DynamoDB's 4 MB a transaction, with room for keys and attribute names.
+    const MAX_BYTES: usize = 3 << 20;
+
+    fn fits(&self, ops: &[TransactOp], counters: &[Key], bytes: usize) -> bool {
+        let new_counters = counters
+            .iter()
+            .filter(|k| !self.counts.contains_key(k))
+            .count();
+        let actions = self.ops.len() + ops.len() + self.counts.len() + new_counters;
+        self.ops.is_empty()
+            || (actions <= shared::store::MAX_TRANSACT_ITEMS
+                && self.bytes + bytes <= Self::MAX_BYTES)
     }
-    ops.extend(super::counters::metric_updates(&t, d, d.status, now));
-    store.transact(ops).await?;
-    Ok(())
+
+    fn add(&mut self, ops: Vec<TransactOp>, counters: Vec<Key>, bytes: usize) {
+        self.ops.extend(ops);
+        for k in counters {
+            *self.counts.entry(k).or_default() += 1;
+        }
+        self.bytes += bytes;
+    }
+
+    async fn commit(&mut self, store: &dyn Store) -> NotifyResult<()> {
+        let mut ops = std::mem::take(&mut self.ops);
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let counts = std::mem::take(&mut self.counts);
+        ops.extend(
+            counts
+                .into_iter()
+                .map(|(k, n)| super::counters::metric_update(k, n)),
+        );
+        self.bytes = 0;
+        store.transact(ops).await?;
+        Ok(())
+    }
 }
 
 fn due_item(d: &Delivery, sk: &str, at: i64) -> Item {

@@ -60,9 +60,10 @@ const TABLE: &[Row] = &[
     row("POST", "/notify/v1/send", 5, 5,
         "each further recipient's reads (own preferences, a suppression per email/SMS \
          contact, under a cappable category its count today) join the one batch read (100 \
-         keys a request, sent together); it costs +3 per delivery (store, claim, outcome; \
-         in-app +4: the inbox write is a transaction between claim and outcome) and +1 cap \
-         update under a cap"),
+         keys a request, sent together); its deliveries join the store transaction (49 \
+         deliveries with due entries a transaction, fewer past 3 MiB); each delivery sent \
+         now costs +2 (claim, outcome; in-app +3: the inbox write is a transaction between \
+         them), and +1 cap update under a cap"),
     // A template (its latest version) mailed to the caller.
     row("POST", "/notify/v1/send/test", 3, 3,
         "the template (head and latest version, one query), the quota settings, the quota \
@@ -223,6 +224,58 @@ async fn a_sends_checks_read_all_their_recipients_in_one_batch_read() {
         (json!("suppressed"), json!("suppressed: manual"))
     );
     assert_eq!(ds[2]["status"], "sent", "{ds:?}");
+}
+
+/// A send stores its deliveries in as few transactions as DynamoDB takes, one after
+/// another (they share their metrics counters, and transactions writing one item at once
+/// cancel each other): 100 scheduled emails make 3 (49 + 49 + 2 deliveries with their due
+/// entries and one summed count), and 100 of 100 KiB each are cut by the 4 MB limit.
+#[tokio::test]
+async fn a_send_stores_its_deliveries_in_as_few_transactions_as_dynamodb_takes() {
+    let m = Meter::new();
+    let to: Vec<String> = (0..100).map(|i| format!("p{i:03}@example.com")).collect();
+    let to: Vec<&str> = to.iter().map(String::as_str).collect();
+    let mut body = email_send(&to);
+    let at = m.app.state.now() + chrono::Duration::hours(2);
+    body["scheduledAt"] = json!(at.to_rfc3339());
+
+    let sent = m
+        .call(202, "POST", SEND, Some(&organizer()), Some(body.clone()))
+        .await;
+    // The quota's transaction, then the deliveries'.
+    assert_eq!(
+        sent.requests.transact,
+        1 + 3,
+        "{}",
+        breakdown(&sent.requests)
+    );
+
+    let big = "x".repeat(100 * 1024);
+    body["content"]["html"] = json!(format!("<p>{big}</p>"));
+    let sent = m
+        .call(202, "POST", SEND, Some(&organizer()), Some(body))
+        .await;
+    let stores = sent.requests.transact - 1;
+    assert!(
+        (4..=5).contains(&stores),
+        "10 MB of deliveries in {stores} transactions"
+    );
+
+    // Every delivery is stored and counted once.
+    let metrics = m
+        .setup(200, "GET", "/notify/v1/metrics", &organizer(), None)
+        .await;
+    assert_eq!(metrics["totals"]["scheduled"], 200, "{metrics}");
+    let page = m
+        .setup(
+            200,
+            "GET",
+            "/notify/v1/deliveries?limit=100",
+            &organizer(),
+            None,
+        )
+        .await;
+    assert_eq!(page.as_array().map(Vec::len), Some(100));
 }
 
 // ---- measuring ---------------------------------------------------------------------------
