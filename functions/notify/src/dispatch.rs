@@ -3,15 +3,24 @@
 //! AWS). Each delivery is claimed by a conditional update before it is sent, so two
 //! dispatchers (or a dispatcher and a send request) never send it twice.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
 
+use futures_util::future::try_join_all;
 use serde::Serialize;
+use shared::store::{Key, get_each};
 use utoipa::ToSchema;
 
 use crate::{
-    domain::Status,
+    domain::{Delivery, Status},
     error::NotifyResult,
-    repo::deliveries::{self, DUE_SHARDS},
+    repo::{
+        self,
+        deliveries::{self, DUE_SHARDS},
+        suppressions::{self, Suppression},
+    },
     sending,
     state::NotifyState,
 };
@@ -37,47 +46,110 @@ pub struct Report {
 /// Entries read per shard per pass.
 const BATCH: u32 = 50;
 
-/// One run: every due entry of every shard, until `budget` is spent.
+/// One run: every due entry of every shard, until `budget` is spent. A pass reads up to
+/// [`BATCH`] entries of each shard (the 8 queries sent together), then their deliveries
+/// and suppressions in two batch reads; a shard that filled its batch and moved
+/// something on is read again.
 pub async fn run(st: &NotifyState, budget: Duration) -> NotifyResult<Report> {
     let started = Instant::now();
     let mut report = Report::default();
-    for shard in 0..DUE_SHARDS {
-        loop {
-            let now = st.epoch();
-            let due = deliveries::due(st.store(), shard, now, BATCH).await?;
-            let full = due.len() == BATCH as usize;
-            let mut progressed = false;
-            for entry in due {
-                if started.elapsed() >= budget {
-                    return Ok(report);
-                }
-                report.due += 1;
-                // One unreadable record or one failed write must not stop the run: it
-                // is logged, counted, and its entry stays due for the next run.
-                match one(st, &entry, now, &mut report).await {
-                    Ok(p) => progressed |= p,
-                    Err(e) => {
-                        tracing::warn!(delivery = %entry.delivery_id, error = %e, "dispatch of one delivery failed");
-                        report.errors += 1;
-                    }
-                }
+    let mut shards: Vec<u32> = (0..DUE_SHARDS).collect();
+    while !shards.is_empty() {
+        let now = st.epoch();
+        let pages = try_join_all(
+            shards
+                .iter()
+                .map(|&shard| deliveries::due(st.store(), shard, now, BATCH)),
+        )
+        .await?;
+        let due: Vec<(u32, deliveries::Due)> = shards
+            .iter()
+            .zip(pages)
+            .flat_map(|(&shard, page)| page.into_iter().map(move |e| (shard, e)))
+            .collect();
+        let full: Vec<u32> = shards
+            .iter()
+            .copied()
+            .filter(|&s| due.iter().filter(|(of, _)| *of == s).count() == BATCH as usize)
+            .collect();
+        let entries: Vec<deliveries::Due> = due.iter().map(|(_, e)| e.clone()).collect();
+        let batch = Batch::read(st, &entries).await?;
+        let mut progressed = Vec::new();
+        for ((shard, entry), found) in due.iter().zip(batch.deliveries) {
+            if started.elapsed() >= budget {
+                return Ok(report);
             }
-            if !full || !progressed {
-                break;
+            report.due += 1;
+            // One unreadable record or one failed write must not stop the run: it is
+            // logged, counted, and its entry stays due for the next run.
+            let done = match found {
+                Ok(d) => one(st, entry, d, &batch.suppressed, now, &mut report).await,
+                Err(e) => Err(e),
+            };
+            match done {
+                Ok(true) => progressed.push(*shard),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(delivery = %entry.delivery_id, error = %e, "dispatch of one delivery failed");
+                    report.errors += 1;
+                }
             }
         }
+        shards = full
+            .into_iter()
+            .filter(|s| progressed.contains(s))
+            .collect();
     }
     Ok(report)
 }
 
-/// Handles one due entry; true when it moved a delivery on.
+/// What a batch of due entries needs read, in two batch reads: their deliveries, then
+/// the suppressions of the contacts those must be checked against.
+struct Batch {
+    deliveries: Vec<NotifyResult<Option<Delivery>>>,
+    /// By suppression key.
+    suppressed: HashMap<Key, Suppression>,
+}
+
+impl Batch {
+    async fn read(st: &NotifyState, due: &[deliveries::Due]) -> NotifyResult<Self> {
+        let keys: Vec<Key> = due
+            .iter()
+            .map(|e| repo::delivery(&e.tenant, &e.delivery_id))
+            .collect();
+        let deliveries: Vec<NotifyResult<Option<Delivery>>> = get_each(st.store(), &keys)
+            .await?
+            .iter()
+            .map(|i| i.as_ref().map(|i| repo::record(i, "delivery")).transpose())
+            .collect();
+        let contacts: Vec<Key> = deliveries
+            .iter()
+            .filter_map(|d| d.as_ref().ok()?.as_ref())
+            .filter_map(|d| sending::recheck(d).map(|(t, c)| repo::suppression(&t, c)))
+            .collect();
+        let mut suppressed = HashMap::new();
+        for (key, item) in contacts.iter().zip(get_each(st.store(), &contacts).await?) {
+            if let Some(i) = item {
+                suppressed.insert(key.clone(), suppressions::parse(&i)?);
+            }
+        }
+        Ok(Batch {
+            deliveries,
+            suppressed,
+        })
+    }
+}
+
+/// Handles one due entry (its delivery as read); true when it moved a delivery on.
 async fn one(
     st: &NotifyState,
     entry: &deliveries::Due,
+    found: Option<Delivery>,
+    suppressed: &HashMap<Key, Suppression>,
     now: i64,
     report: &mut Report,
 ) -> NotifyResult<bool> {
-    let Some(d) = deliveries::get(st.store(), &entry.tenant, &entry.delivery_id).await? else {
+    let Some(d) = found else {
         deliveries::drop_due(st.store(), &entry.key).await?;
         report.skipped += 1;
         return Ok(false);
@@ -97,7 +169,9 @@ async fn one(
         report.skipped += 1;
         return Ok(false);
     }
-    let Some(after) = sending::attempt(st, &d).await? else {
+    let suppression =
+        sending::recheck(&d).and_then(|(t, c)| suppressed.get(&repo::suppression(&t, c)));
+    let Some(after) = sending::attempt_checked(st, &d, suppression).await? else {
         report.skipped += 1;
         return Ok(false);
     };

@@ -29,6 +29,7 @@ use crate::{
         self, counters, deliveries,
         deliveries::Change,
         send_reads::{self, SendReads},
+        suppressions::Suppression,
     },
     state::NotifyState,
 };
@@ -316,14 +317,33 @@ async fn store_deliveries(
 /// retryable one re-queues it with backoff (until `max_attempts`: `failed`), a
 /// rejection fails it.
 pub async fn attempt(st: &NotifyState, d: &Delivery) -> NotifyResult<Option<Delivery>> {
+    let suppression = match recheck(d) {
+        Some((tenant, contact)) => repo::suppressions::find(st.store(), &tenant, contact).await?,
+        None => None,
+    };
+    attempt_checked(st, d, suppression.as_ref()).await
+}
+
+/// The contact (and its tenant) whose suppression a delivery coming due must be checked
+/// against: a contact suppressed since the send (a bounce, a complaint, an admin) is not
+/// sent to when a scheduled or retried delivery comes due. None: nothing to check.
+pub fn recheck(d: &Delivery) -> Option<(TenantId, &str)> {
+    if d.attempts == 0 && d.status != Status::Scheduled {
+        return None;
+    }
+    Some((TenantId::parse(&d.tenant_id).ok()?, d.contact()?))
+}
+
+/// [`attempt`] with the suppression [`recheck`] names already read (the dispatcher reads
+/// those of a whole batch at once).
+pub async fn attempt_checked(
+    st: &NotifyState,
+    d: &Delivery,
+    suppression: Option<&Suppression>,
+) -> NotifyResult<Option<Delivery>> {
     let store = st.store();
     let now = st.now();
-    // A contact suppressed since the send (a bounce, a complaint, an admin) is not sent
-    // to when a scheduled or retried delivery comes due.
-    if (d.attempts > 0 || d.status == Status::Scheduled)
-        && let (Some(c), Ok(tenant)) = (d.contact(), TenantId::parse(&d.tenant_id))
-        && let Some(s) = repo::suppressions::find(store, &tenant, c).await?
-    {
+    if let Some(s) = suppression {
         let detail = Some(format!("suppressed: {}", s.reason));
         return deliveries::transition(store, now, d, Status::Suppressed, detail).await;
     }
