@@ -71,8 +71,9 @@ pub struct FaultyStore<S: ?Sized = dyn Store> {
     plan: Mutex<Option<Plan>>,
     calls: [AtomicUsize; OPS],
     faulted: AtomicUsize,
-    /// A concurrent writer's actions, landing just before the next call of an operation.
-    meanwhile: Mutex<Option<(Op, Vec<TransactOp>)>>,
+    /// A concurrent writer's actions, landing just before the n-th next call (1: the
+    /// next) of an operation.
+    meanwhile: Mutex<Option<(Op, usize, Vec<TransactOp>)>>,
 }
 
 impl<S: Store> FaultyStore<S> {
@@ -123,7 +124,11 @@ impl<S: Store + ?Sized> FaultyStore<S> {
     /// of `op` reaches the inner store, as if they landed between a caller's read and its
     /// write.
     pub fn meanwhile(&self, op: Op, ops: Vec<TransactOp>) {
-        *self.meanwhile.lock().unwrap_or_else(|e| e.into_inner()) = Some((op, ops));
+        self.meanwhile_before(op, 1, ops);
+    }
+    /// [`meanwhile`](Self::meanwhile), before the `nth` next call of `op` (1: the next).
+    pub fn meanwhile_before(&self, op: Op, nth: usize, ops: Vec<TransactOp>) {
+        *self.meanwhile.lock().unwrap_or_else(|e| e.into_inner()) = Some((op, nth.max(1), ops));
     }
     /// Calls pass through again.
     pub fn heal(&self) {
@@ -151,8 +156,12 @@ impl<S: Store + ?Sized> FaultyStore<S> {
         self.enter(op)?;
         let pending = {
             let mut m = self.meanwhile.lock().unwrap_or_else(|e| e.into_inner());
-            match m.as_ref() {
-                Some((o, _)) if *o == op => m.take().map(|(_, ops)| ops),
+            match m.as_mut() {
+                Some((o, 1, _)) if *o == op => m.take().map(|(_, _, ops)| ops),
+                Some((o, n, _)) if *o == op => {
+                    *n -= 1;
+                    None
+                }
                 _ => None,
             }
         };

@@ -72,7 +72,7 @@ pub async fn create_all(
             d.due_sk = Some(due_key(d, at).sk);
         }
     }
-    let mut batch = CreateBatch::default();
+    let mut batch = WriteBatch::default();
     for d in ds.iter() {
         let t = tenant_of(d)?;
         let mut ops = vec![TransactOp::Put(
@@ -91,15 +91,16 @@ pub async fn create_all(
     batch.commit(store).await
 }
 
-/// The deliveries of one [`create_all`] transaction and their summed metrics counts.
+/// The deliveries of one transaction ([`create_all`], [`transition_all`]) and their
+/// summed metrics counts.
 #[derive(Default)]
-struct CreateBatch {
+struct WriteBatch {
     ops: Vec<TransactOp>,
     counts: std::collections::BTreeMap<Key, i64>,
     bytes: usize,
 }
 
-impl CreateBatch {
+impl WriteBatch {
     /// Under DynamoDB's 4 MB a transaction, with room for keys and attribute names.
     const MAX_BYTES: usize = 3 << 20;
 
@@ -201,6 +202,57 @@ pub async fn apply(
     to: Status,
     change: Change,
 ) -> NotifyResult<Option<Delivery>> {
+    let Some(p) = prepare(d, to, now, change)? else {
+        return Ok(None);
+    };
+    let mut ops = p.ops;
+    ops.extend(
+        p.counters
+            .into_iter()
+            .map(|k| super::counters::metric_update(k, 1)),
+    );
+    match store.transact(ops).await {
+        Ok(()) => Ok(Some(p.next)),
+        Err(StoreError::TransactionCanceled { reasons })
+            if reasons.first() == Some(&shared::store::CancelReason::ConditionFailed) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A change of one delivery, ready to write: the delivery after it, the actions that write
+/// it (the first is the put conditional on the revision read) and the metrics counters it
+/// adds one to.
+pub struct Prepared {
+    pub next: Delivery,
+    pub ops: Vec<TransactOp>,
+    pub counters: Vec<Key>,
+}
+
+impl Prepared {
+    /// Every action, the metrics counts included, for a transaction of its own or one
+    /// shared with other items (never with another delivery's change: their counters
+    /// may be the same items).
+    pub fn into_ops(self) -> Vec<TransactOp> {
+        let mut ops = self.ops;
+        ops.extend(
+            self.counters
+                .into_iter()
+                .map(|k| super::counters::metric_update(k, 1)),
+        );
+        ops
+    }
+}
+
+/// What [`apply`] writes; None when the state machine does not allow the move.
+pub fn prepare(
+    d: &Delivery,
+    to: Status,
+    now: DateTime<Utc>,
+    change: Change,
+) -> NotifyResult<Option<Prepared>> {
     if to != d.status && !d.status.can_become(to) {
         return Ok(None);
     }
@@ -250,18 +302,64 @@ pub async fn apply(
                 .with("delivery_id", d.id.clone()),
         )));
     }
-    if to != d.status {
-        ops.extend(super::counters::metric_updates(&t, d, to, now));
-    }
     ops.extend(change.also);
-    match store.transact(ops).await {
-        Ok(()) => Ok(Some(next)),
-        Err(StoreError::TransactionCanceled { reasons })
-            if reasons.first() == Some(&shared::store::CancelReason::ConditionFailed) =>
-        {
-            Ok(None)
+    let counters = if to != d.status {
+        super::counters::metric_keys(&t, d, to, now)
+    } else {
+        Vec::new()
+    };
+    Ok(Some(Prepared {
+        next,
+        ops,
+        counters,
+    }))
+}
+
+/// Moves each of `ds` to `to` where the state machine allows it, in as few transactions
+/// as DynamoDB takes (their metrics counts summed); a transaction that meets a delivery
+/// changed since it was read moves that batch's deliveries one by one, each read again.
+pub async fn transition_all(
+    store: &dyn Store,
+    now: DateTime<Utc>,
+    ds: &[Delivery],
+    to: Status,
+) -> NotifyResult<()> {
+    let mut batch = WriteBatch::default();
+    let mut members: Vec<&Delivery> = Vec::new();
+    for d in ds {
+        let Some(p) = prepare(d, to, now, Change::default())? else {
+            continue;
+        };
+        let bytes = serde_json::to_vec(&p.next).map_or(0, |b| b.len());
+        if !batch.fits(&p.ops, &p.counters, bytes) {
+            commit_or_one_by_one(store, now, &mut batch, &mut members, to).await?;
         }
-        Err(e) => Err(e.into()),
+        batch.add(p.ops, p.counters, bytes);
+        members.push(d);
+    }
+    commit_or_one_by_one(store, now, &mut batch, &mut members, to).await
+}
+
+async fn commit_or_one_by_one(
+    store: &dyn Store,
+    now: DateTime<Utc>,
+    batch: &mut WriteBatch,
+    members: &mut Vec<&Delivery>,
+    to: Status,
+) -> NotifyResult<()> {
+    let moved = std::mem::take(members);
+    match batch.commit(store).await {
+        Err(NotifyError::Store(StoreError::TransactionCanceled { reasons }))
+            if reasons.contains(&shared::store::CancelReason::ConditionFailed) =>
+        {
+            for d in moved {
+                if let Some(now_d) = get(store, &tenant_of(d)?, &d.id).await? {
+                    transition(store, now, &now_d, to, None).await?;
+                }
+            }
+            Ok(())
+        }
+        done => done,
     }
 }
 

@@ -131,6 +131,9 @@ pub enum MarkRead {
     Marked,
     AlreadyRead,
     NotFound,
+    /// [`mark_read_with`]: the condition of one of `with`'s actions did not hold; nothing
+    /// was written.
+    WithRefused,
 }
 
 /// Marks item `id` of `user_id` read (and counts it off) if it is unread.
@@ -141,13 +144,38 @@ pub async fn mark_read(
     id: &str,
     now: &str,
 ) -> NotifyResult<MarkRead> {
+    mark_read_with(store, t, user_id, id, now, Vec::new()).await
+}
+
+/// [`mark_read`] in one transaction with `with` (the item's delivery moving to `read`).
+pub async fn mark_read_with(
+    store: &dyn Store,
+    t: &TenantId,
+    user_id: &str,
+    id: &str,
+    now: &str,
+    with: Vec<TransactOp>,
+) -> NotifyResult<MarkRead> {
     let key = super::inbox_item(t, user_id, id);
-    match commit(store, read_ops(t, user_id, std::slice::from_ref(&key), now)).await? {
-        Committed::Yes => Ok(MarkRead::Marked),
-        Committed::ConditionFailed => Ok(match store.get(&key).await? {
-            Some(_) => MarkRead::AlreadyRead,
-            None => MarkRead::NotFound,
-        }),
+    let mut ops = read_ops(t, user_id, std::slice::from_ref(&key), now);
+    let own = ops.len();
+    ops.extend(with);
+    match store.transact(ops).await {
+        Ok(()) => Ok(MarkRead::Marked),
+        Err(StoreError::TransactionCanceled { reasons })
+            if reasons.first() == Some(&CancelReason::ConditionFailed) =>
+        {
+            Ok(match store.get(&key).await? {
+                Some(_) => MarkRead::AlreadyRead,
+                None => MarkRead::NotFound,
+            })
+        }
+        Err(StoreError::TransactionCanceled { reasons })
+            if reasons[own..].contains(&CancelReason::ConditionFailed) =>
+        {
+            Ok(MarkRead::WithRefused)
+        }
+        Err(e) => commit_error(e),
     }
 }
 
@@ -223,11 +251,17 @@ async fn commit(store: &dyn Store, ops: Vec<TransactOp>) -> NotifyResult<Committ
         {
             Ok(Committed::ConditionFailed)
         }
+        Err(e) => commit_error(e),
+    }
+}
+
+fn commit_error<T>(e: StoreError) -> NotifyResult<T> {
+    match e {
         // Cancelled by a concurrent transaction on the same items: a retry will do.
-        Err(e @ StoreError::TransactionCanceled { .. }) => {
+        e @ StoreError::TransactionCanceled { .. } => {
             Err(NotifyError::Api(shared::ApiError::unavailable(e)))
         }
-        Err(e) => Err(e.into()),
+        e => Err(e.into()),
     }
 }
 

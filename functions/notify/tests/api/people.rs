@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use shared::{
     ids::{new_id, sha256_hex},
     store::{
-        Item, Key, Put, TransactOp,
+        Item, Key, Put, TransactOp, Update,
         faults::{FaultyStore, Op},
         memory::MemoryStore,
     },
@@ -741,4 +741,118 @@ async fn read_all_marks_every_unread_item_and_zeroes_the_count() {
     let r = ok(&t.post(READ_ALL, &user(), &json!({})).await, 200);
     assert_eq!(r["data"], json!({"updated": 0}));
     assert_eq!(unread(&t, &user().sub("user-2")).await, 1);
+}
+
+/// `n` in-app messages sent to user-1 through `POST /send` (real deliveries, delivered
+/// to the inbox); their ids.
+async fn sent_in_app(t: &TestNotify, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let body = json!({
+            "channels": ["in_app"],
+            "recipients": [{"userId": "user-1"}],
+            "content": {"subject": format!("m{i}"), "text": "Doors open at 9."},
+            "category": "transactional",
+        });
+        let r = t
+            .post("/notify/v1/send", &Caller::t1("organizer"), &body)
+            .await;
+        let d = &ok(&r, 202)["data"]["deliveries"][0];
+        assert_eq!(d["status"], "delivered", "{d}");
+        ids.push(d["id"].as_str().unwrap().to_owned());
+    }
+    ids
+}
+
+/// A delivery's status and its timeline's last entry, as the organizer reads it.
+async fn delivery_status(t: &TestNotify, id: &str) -> (String, String) {
+    let r = t
+        .get(
+            &format!("/notify/v1/deliveries/{id}"),
+            &Caller::t1("organizer"),
+        )
+        .await;
+    let d = ok(&r, 200)["data"].clone();
+    let last = d["timeline"].as_array().unwrap().last().unwrap()["status"].clone();
+    (
+        d["status"].as_str().unwrap().to_owned(),
+        last.as_str().unwrap().to_owned(),
+    )
+}
+
+fn read_status() -> (String, String) {
+    ("read".into(), "read".into())
+}
+
+/// Reading an item moves its delivery to `read`, once, with the item: reading it again,
+/// or reading all, moves nothing twice (metrics count one `read` per delivery).
+#[tokio::test]
+async fn reading_sent_messages_moves_their_deliveries_to_read() {
+    let t = TestNotify::new().await;
+    let ids = sent_in_app(&t, 3).await;
+
+    ok(&t.post(&read_path(&ids[0]), &user(), &json!({})).await, 200);
+    ok(&t.post(&read_path(&ids[0]), &user(), &json!({})).await, 200);
+    assert_eq!(delivery_status(&t, &ids[0]).await, read_status());
+    assert_eq!(delivery_status(&t, &ids[1]).await.0, "delivered");
+
+    let all = ok(&t.post(READ_ALL, &user(), &json!({})).await, 200);
+    assert_eq!(all["data"]["updated"], 2);
+    for id in &ids {
+        assert_eq!(delivery_status(&t, id).await, read_status(), "{id}");
+    }
+    assert_eq!(unread(&t, &user()).await, 0);
+    let metrics = ok(
+        &t.get("/notify/v1/metrics", &Caller::t1("organizer")).await,
+        200,
+    );
+    assert_eq!(metrics["data"]["totals"]["read"], 3);
+}
+
+/// The item and its delivery move in one transaction, conditional on the delivery as
+/// read: one that changed meanwhile is read again, and the item is counted off once.
+#[tokio::test]
+async fn reading_an_item_whose_delivery_changed_meanwhile_reads_it_again() {
+    let store = Arc::new(FaultyStore::new(MemoryStore::new()));
+    let t = TestNotify::with_store(store.clone());
+    let ids = sent_in_app(&t, 1).await;
+    let key = repo::delivery(&t1(), &ids[0]);
+    store.meanwhile(
+        Op::Transact,
+        vec![TransactOp::Update(Update::new(key).add("rev", 1))],
+    );
+    let (gets, writes) = (store.calls_of(Op::Get), store.calls_of(Op::Transact));
+
+    let r = ok(&t.post(&read_path(&ids[0]), &user(), &json!({})).await, 200);
+
+    assert_eq!(r["data"]["changed"], true);
+    assert_eq!(store.calls_of(Op::Get) - gets, 2, "the delivery read again");
+    assert_eq!(store.calls_of(Op::Transact) - writes, 2);
+    assert_eq!(delivery_status(&t, &ids[0]).await, read_status());
+    assert_eq!(unread(&t, &user()).await, 0);
+}
+
+/// Reading all moves the deliveries in as few transactions as possible; one that
+/// changed meanwhile sends its batch one by one, each read again.
+#[tokio::test]
+async fn read_all_moves_each_delivery_even_when_one_changed_meanwhile() {
+    let store = Arc::new(FaultyStore::new(MemoryStore::new()));
+    let t = TestNotify::with_store(store.clone());
+    let ids = sent_in_app(&t, 3).await;
+    let key = repo::delivery(&t1(), &ids[1]);
+    // The first transaction marks the items; the second moves the deliveries.
+    let bump = vec![TransactOp::Update(Update::new(key).add("rev", 1))];
+    store.meanwhile_before(Op::Transact, 2, bump);
+
+    let all = ok(&t.post(READ_ALL, &user(), &json!({})).await, 200);
+
+    assert_eq!(all["data"]["updated"], 3);
+    for id in &ids {
+        assert_eq!(delivery_status(&t, id).await, read_status(), "{id}");
+    }
+    let metrics = ok(
+        &t.get("/notify/v1/metrics", &Caller::t1("organizer")).await,
+        200,
+    );
+    assert_eq!(metrics["data"]["totals"]["read"], 3, "each counted once");
 }

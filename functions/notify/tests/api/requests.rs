@@ -111,15 +111,15 @@ const TABLE: &[Row] = &[
     row("GET", "/notify/v1/notifications", 1, 1, ""),
     row("GET", "/notify/v1/notifications/unread-count", 1, 1, ""),
     // An in-app item of a real delivery.
-    row("POST", "/notify/v1/notifications/{notificationId}/read", 3, 2,
-        "+1: the item is marked read (with the unread count) in a transaction of its own \
-         before the delivery is read and moved to `read` in another; read first, one \
-         transaction could do both"),
+    row("POST", "/notify/v1/notifications/{notificationId}/read", 2, 2,
+        "its delivery read, then the item, the unread count and the delivery's move to \
+         `read` in one transaction (+2 if the delivery changed meanwhile)"),
     // One unread item of a real delivery.
     row("POST", "/notify/v1/notifications/read-all", 4, 3,
-        "+1: the items are marked read in their own transaction before their deliveries are \
-         read; each further unread item costs +2 (its delivery read and its own transaction \
-         to `read`), where one batch read would fetch up to 100 deliveries"),
+        "+1: the items are marked read (25 a transaction) before their deliveries are read \
+         (one batch read, 100 a request) and moved to `read` (as few transactions as \
+         DynamoDB takes, counts summed); a few items and their deliveries could share one \
+         transaction. Further items cost nothing until those limits"),
     // ---- admin
     row("GET", "/notify/v1/suppressions", 1, 1, ""),
     row("POST", "/notify/v1/suppressions", 1, 1, ""),

@@ -17,15 +17,16 @@ use shared::{
     idempotency::{self, Idempotency},
     openapi::{Data, IdempotencyKey, Paged},
     paging::{CursorScope, PageParams},
-    tenant::TenantId,
+    store::get_each,
 };
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::{
-    domain::{Category, Priority, Status},
+    domain::{Category, Delivery, Priority, Status},
     error::{NotifyError, NotifyResult},
     repo::{
-        deliveries,
+        self,
+        deliveries::{self, Change},
         inbox::{self, InboxItem, MarkRead},
     },
     state::NotifyState,
@@ -224,17 +225,40 @@ pub async fn read(
     }
     let (t, now) = (caller.tenant(), st.now());
     let stamp = shared::clock::rfc3339_millis(now);
-    let outcome = inbox::mark_read(st.store(), &t, &caller.sub, &id, &stamp).await?;
-    if outcome == MarkRead::NotFound {
-        return Err(NotifyError::NotFound.into());
+    let store = st.store();
+    // The delivery is read first, so that the item and its delivery move in one
+    // transaction; a delivery that changed meanwhile is read again.
+    for _ in 0..3 {
+        let d = deliveries::get(store, &t, &id).await?;
+        let moving = d.as_ref().filter(|d| d.status != Status::Read);
+        let with = match moving {
+            Some(d) => deliveries::prepare(d, Status::Read, now, Change::default())?
+                .map(deliveries::Prepared::into_ops)
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let changed = match inbox::mark_read_with(store, &t, &caller.sub, &id, &stamp, with).await?
+        {
+            MarkRead::Marked => true,
+            MarkRead::NotFound => return Err(NotifyError::NotFound.into()),
+            // Completes a move an earlier request could not make.
+            MarkRead::AlreadyRead => {
+                if let Some(d) = moving {
+                    deliveries::transition(store, now, d, Status::Read, None).await?;
+                }
+                false
+            }
+            MarkRead::WithRefused => continue,
+        };
+        return Ok(Envelope::ok(MarkedRead {
+            id,
+            read: true,
+            changed,
+        }));
     }
-    // Also when already read: completes a move an earlier request could not make.
-    delivery_read(&st, &t, &id).await?;
-    Ok(Envelope::ok(MarkedRead {
-        id,
-        read: true,
-        changed: outcome == MarkRead::Marked,
-    }))
+    Err(ApiError::unavailable(
+        "the notification's delivery kept changing",
+    ))
 }
 
 /// `POST /notifications/read-all`'s answer.
@@ -265,21 +289,18 @@ pub async fn read_all(
     let t = caller.tenant();
     let stamp = shared::clock::rfc3339_millis(st.now());
     let marked = inbox::mark_all_read(st.store(), &t, &caller.sub, &stamp).await?;
-    for id in &marked {
-        delivery_read(&st, &t, id).await?;
-    }
+    // Their deliveries, in one batch read (100 a request), move to `read` together.
+    let keys: Vec<_> = marked.iter().map(|id| repo::delivery(&t, id)).collect();
+    let ds = get_each(st.store(), &keys)
+        .await?
+        .iter()
+        .flatten()
+        .map(|i| repo::record::<Delivery>(i, "delivery"))
+        .collect::<NotifyResult<Vec<_>>>()?;
+    deliveries::transition_all(st.store(), st.now(), &ds, Status::Read).await?;
     Ok(Envelope::ok(ReadAll {
         updated: marked.len() as u64,
     }))
-}
-
-/// Moves delivery `id` to `read`. None from the repository (gone, or already moved on)
-/// is fine: the inbox is what the person sees.
-async fn delivery_read(st: &NotifyState, t: &TenantId, id: &str) -> NotifyResult<()> {
-    if let Some(d) = deliveries::get(st.store(), t, id).await? {
-        deliveries::transition(st.store(), st.now(), &d, Status::Read, None).await?;
-    }
-    Ok(())
 }
 
 /// This module's part of the OpenAPI document.
