@@ -51,6 +51,15 @@ const BATCH: u32 = 50;
 /// and suppressions in two batch reads; a shard that filled its batch and moved
 /// something on is read again.
 pub async fn run(st: &NotifyState, budget: Duration) -> NotifyResult<Report> {
+    run_in_batches(st, budget, BATCH).await
+}
+
+/// [`run`], reading up to `batch` entries of a shard a pass.
+pub async fn run_in_batches(
+    st: &NotifyState,
+    budget: Duration,
+    batch: u32,
+) -> NotifyResult<Report> {
     let started = Instant::now();
     let mut report = Report::default();
     let mut shards: Vec<u32> = (0..DUE_SHARDS).collect();
@@ -59,7 +68,7 @@ pub async fn run(st: &NotifyState, budget: Duration) -> NotifyResult<Report> {
         let pages = try_join_all(
             shards
                 .iter()
-                .map(|&shard| deliveries::due(st.store(), shard, now, BATCH)),
+                .map(|&shard| deliveries::due(st.store(), shard, now, batch)),
         )
         .await?;
         let due: Vec<(u32, deliveries::Due)> = shards
@@ -70,12 +79,12 @@ pub async fn run(st: &NotifyState, budget: Duration) -> NotifyResult<Report> {
         let full: Vec<u32> = shards
             .iter()
             .copied()
-            .filter(|&s| due.iter().filter(|(of, _)| *of == s).count() == BATCH as usize)
+            .filter(|&s| due.iter().filter(|(of, _)| *of == s).count() == batch as usize)
             .collect();
         let entries: Vec<deliveries::Due> = due.iter().map(|(_, e)| e.clone()).collect();
-        let batch = Batch::read(st, &entries).await?;
+        let read = Batch::read(st, &entries).await?;
         let mut progressed = Vec::new();
-        for ((shard, entry), found) in due.iter().zip(batch.deliveries) {
+        for ((shard, entry), found) in due.iter().zip(read.deliveries) {
             if started.elapsed() >= budget {
                 return Ok(report);
             }
@@ -83,7 +92,7 @@ pub async fn run(st: &NotifyState, budget: Duration) -> NotifyResult<Report> {
             // One unreadable record or one failed write must not stop the run: it is
             // logged, counted, and its entry stays due for the next run.
             let done = match found {
-                Ok(d) => one(st, entry, d, &batch.suppressed, now, &mut report).await,
+                Ok(d) => one(st, entry, d, &read.suppressed, now, &mut report).await,
                 Err(e) => Err(e),
             };
             match done {
