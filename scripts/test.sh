@@ -9,7 +9,10 @@
 #   2. runs auth-svc's API suite again with every test on a fresh DynamoDB table
 #      (EVENTZR_TEST_STORE=dynamodb);
 #   3. validates the OpenAPI documents the services serve (written to target/openapi/ by
-#      the tests crate in pass 1) with openapi-spec-validator, independently of utoipa.
+#      the tests crate in pass 1) with openapi-spec-validator, independently of utoipa;
+#   4. holds each route's DynamoDB actions (noted by the requests-per-route tests in
+#      target/bench/iam-actions-*.json) against its template function's IAM policy
+#      (scripts/iam-check.py): neither store enforces IAM, AWS does.
 # (The eventzr-local binary test lives in local/tests, so cargo builds the binary itself.)
 # It stops the emulator whatever happens, and fails if either pass fails.
 set -euo pipefail
@@ -19,7 +22,8 @@ cd "$ROOT"
 # shellcheck disable=SC2016 # expanded by the inner shell
 scripts/emulator.sh run -- bash -c '
   status=0
-  rm -rf target/openapi # written afresh by this run, validated at the end
+  # Written afresh by this run, checked at the end.
+  rm -rf target/openapi target/bench/iam-actions-*.json
   cargo test --workspace --no-fail-fast "$@" || status=$?
   echo "=== auth-svc API suite on DynamoDB (EVENTZR_TEST_STORE=dynamodb)"
   # --workspace (not -p auth-svc) keeps the same feature resolution as the first pass,
@@ -33,5 +37,7 @@ scripts/emulator.sh run -- bash -c '
   else
     .venv/bin/openapi-spec-validator "${docs[@]}" || status=$?
   fi
+  echo "=== IAM actions per route (scripts/iam-check.py)"
+  .venv/bin/python scripts/iam-check.py || status=$?
   exit "$status"
 ' test.sh "$@"

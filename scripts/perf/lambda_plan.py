@@ -3,7 +3,8 @@
 
 For one stage (and optional parameter overrides, as `sam local invoke
 --parameter-overrides` takes them), prints JSON:
-  {"functions": [{"name", "binary", "env": {...}, "events": [paths]}],
+  {"functions": [{"name", "binary", "env": {...}, "events": [paths], "actions": [...],
+                  "routes": ["GET /auth/v1/health", ...]}],
    "tables": [...], "secrets": {"private", "public", "cursor"}, "unassigned": [...]}
 
 Each function's environment is its Globals + own `Environment.Variables`, with the
@@ -11,6 +12,8 @@ intrinsics the template uses resolved the way CloudFormation would for that stag
 the parameter defaults (!Ref of a parameter / a table / a secret, !Sub ${Stage} and
 parameters, !Select over a !Ref'd list). Each events/<svc>/*.json goes to the function
 whose HttpApi events declare its routeKey (method + path), as API Gateway would route it.
+`actions` are the IAM actions the function's inline policy allows (resources aside:
+scripts/perf/iam_setup.py grants them to the function's own emulator user).
 
 Needs PyYAML (in the emulator's .venv/, brought by moto).
 """
@@ -91,6 +94,29 @@ class Resolver:
         raise KeyError("!%s" % value.tag)
 
 
+def allowed_actions(policies):
+    """The actions of every Allow statement of a function's inline policy documents."""
+    actions = set()
+    for doc in policies:
+        if not isinstance(doc, dict) or "Statement" not in doc:
+            raise SystemExit("lambda_plan: only inline policy documents are read: %r" % doc)
+        for st in statements(doc["Statement"]):
+            if st.get("Effect") == "Allow":
+                a = st.get("Action", [])
+                actions.update([a] if isinstance(a, str) else a)
+    return sorted(actions)
+
+
+def statements(items):
+    """Policy statements, a conditional one (`!If [cond, statement, AWS::NoValue]`) as
+    the statement it may be: a function must work with everything it may be granted."""
+    for st in items:
+        if isinstance(st, Tag) and st.tag == "If":
+            yield from statements([b for b in st.value[1:] if isinstance(b, dict)])
+        elif isinstance(st, dict):
+            yield st
+
+
 def plan(root, stage, overrides):
     template = yaml.load((root / "template.yaml").read_text(), Loader=cfn_loader())
     r = Resolver(template, stage, overrides)
@@ -106,12 +132,21 @@ def plan(root, stage, overrides):
         env = {}
         for key, value in {**global_vars, **props.get("Environment", {}).get("Variables", {})}.items():
             env[key] = r.resolve(value)
-        fn = {"name": name, "binary": binary, "env": env, "events": []}
+        fn = {
+            "name": name,
+            "binary": binary,
+            "env": env,
+            "events": [],
+            "actions": allowed_actions(props.get("Policies", [])),
+            "routes": [],
+        }
         functions.append(fn)
         for ev in props.get("Events", {}).values():
             if ev.get("Type") == "HttpApi":
                 p = ev["Properties"]
-                routes["%s %s" % (p["Method"].upper(), p["Path"])] = fn
+                route = "%s %s" % (p["Method"].upper(), p["Path"])
+                routes[route] = fn
+                fn["routes"].append(route)
 
     unassigned = []
     for event in sorted((root / "events").glob("*/*.json")):

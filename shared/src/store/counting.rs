@@ -10,8 +10,9 @@
 //! assert_eq!(store.snapshot().total(), 2);
 //! ```
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
@@ -76,6 +77,7 @@ impl Counters {
 pub struct CountingStore<S: ?Sized = dyn Store> {
     inner: Arc<S>,
     counts: Counters,
+    actions: Mutex<BTreeSet<&'static str>>,
 }
 
 impl<S: Store> CountingStore<S> {
@@ -90,6 +92,7 @@ impl<S: Store + ?Sized> CountingStore<S> {
         CountingStore {
             inner,
             counts: Counters::default(),
+            actions: Mutex::default(),
         }
     }
     pub fn inner(&self) -> &Arc<S> {
@@ -111,50 +114,76 @@ impl<S: Store + ?Sized> CountingStore<S> {
             ping: load(&c.ping),
         }
     }
+    /// The IAM actions the calls so far need (`dynamodb:GetItem`…): one per operation,
+    /// and for a transaction one per kind of item action it holds (IAM authorizes a
+    /// transaction item by item). What a function's template policy must allow.
+    pub fn iam_actions(&self) -> BTreeSet<&'static str> {
+        self.actions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
     /// Starts counting from zero (call it between requests, not during one).
     pub fn reset(&self) {
         for a in self.counts.all() {
             a.store(0, Ordering::Relaxed);
         }
+        self.actions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    fn hit(&self, counter: &AtomicU64, actions: &[&'static str]) {
+        counter.fetch_add(1, Ordering::Relaxed);
+        let mut seen = self.actions.lock().unwrap_or_else(|e| e.into_inner());
+        seen.extend(actions.iter().copied());
     }
 }
 
-fn hit(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
+/// The IAM action of one action of a transaction.
+fn transact_action(op: &TransactOp) -> &'static str {
+    match op {
+        TransactOp::Put(_) => "dynamodb:PutItem",
+        TransactOp::Update(_) => "dynamodb:UpdateItem",
+        TransactOp::Delete(_) => "dynamodb:DeleteItem",
+        TransactOp::Check { .. } => "dynamodb:ConditionCheckItem",
+    }
 }
 
 #[async_trait]
 impl<S: Store + ?Sized> Store for CountingStore<S> {
     async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
-        hit(&self.counts.get);
+        self.hit(&self.counts.get, &["dynamodb:GetItem"]);
         self.inner.get(key).await
     }
     async fn get_many(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
-        hit(&self.counts.get_many);
+        self.hit(&self.counts.get_many, &["dynamodb:BatchGetItem"]);
         self.inner.get_many(keys).await
     }
     async fn put(&self, put: Put) -> StoreResult<()> {
-        hit(&self.counts.put);
+        self.hit(&self.counts.put, &["dynamodb:PutItem"]);
         self.inner.put(put).await
     }
     async fn update(&self, update: Update) -> StoreResult<Item> {
-        hit(&self.counts.update);
+        self.hit(&self.counts.update, &["dynamodb:UpdateItem"]);
         self.inner.update(update).await
     }
     async fn delete(&self, delete: Delete) -> StoreResult<Option<Item>> {
-        hit(&self.counts.delete);
+        self.hit(&self.counts.delete, &["dynamodb:DeleteItem"]);
         self.inner.delete(delete).await
     }
     async fn query(&self, query: Query) -> StoreResult<QueryPage> {
-        hit(&self.counts.query);
+        self.hit(&self.counts.query, &["dynamodb:Query"]);
         self.inner.query(query).await
     }
     async fn transact(&self, ops: Vec<TransactOp>) -> StoreResult<()> {
-        hit(&self.counts.transact);
+        let actions: Vec<&'static str> = ops.iter().map(transact_action).collect();
+        self.hit(&self.counts.transact, &actions);
         self.inner.transact(ops).await
     }
     async fn ping(&self) -> StoreResult<()> {
-        hit(&self.counts.ping);
+        self.hit(&self.counts.ping, &["dynamodb:DescribeTable"]);
         self.inner.ping().await
     }
 }
@@ -219,6 +248,39 @@ mod tests {
         );
         assert_eq!(n.total(), 7, "ping is no data request; a batch read is one");
         assert_eq!(n.reads(), 3);
+        let actions: Vec<&str> = store.iam_actions().into_iter().collect();
+        assert_eq!(
+            actions,
+            [
+                "dynamodb:BatchGetItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:DescribeTable",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_transaction_needs_the_action_of_each_kind_of_item_it_holds() {
+        let store = CountingStore::new(MemoryStore::new());
+        let ops = vec![
+            TransactOp::Update(Update::new(key()).add("n", 1)),
+            TransactOp::Check {
+                key: Key::global("p", "t"),
+                condition: Condition::item_absent(),
+            },
+        ];
+        store.transact(ops).await.unwrap();
+        let actions: Vec<&str> = store.iam_actions().into_iter().collect();
+        assert_eq!(
+            actions,
+            ["dynamodb:ConditionCheckItem", "dynamodb:UpdateItem"]
+        );
+        store.reset();
+        assert!(store.iam_actions().is_empty());
     }
 
     #[tokio::test]

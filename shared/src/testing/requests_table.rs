@@ -44,9 +44,11 @@ pub const fn row(
     }
 }
 
-/// One measured request: what it cost, whether it carried a bearer token, its answer.
+/// One measured request: what it cost, the IAM actions that took, whether it carried a
+/// bearer token, its answer.
 pub struct Measured {
     pub requests: Requests,
+    pub actions: BTreeSet<&'static str>,
     pub bearer: bool,
     pub reply: Reply,
 }
@@ -64,6 +66,7 @@ pub async fn count<S: Store + ?Sized>(
     store.reset();
     let reply = send(req).await;
     let requests = store.snapshot();
+    let actions = store.iam_actions();
     assert_eq!(
         reply.status.as_u16(),
         expect,
@@ -72,6 +75,7 @@ pub async fn count<S: Store + ?Sized>(
     );
     Measured {
         requests,
+        actions,
         bearer,
         reply,
     }
@@ -188,6 +192,24 @@ pub fn authenticated_reads(measured: &[(&Row, Requests, bool)]) -> serde_json::V
             serde_json::json!({"route": format!("{} {}", r.method, r.path), "requests": n.total()})
         })
         .collect()
+}
+
+/// The IAM actions each route's request took, `{"GET /…": ["dynamodb:GetItem", …]}`:
+/// scripts/iam-check.py holds them against the policy of the template function serving
+/// the route.
+pub fn iam_actions<'a>(
+    measured: impl IntoIterator<Item = (&'a Row, &'a BTreeSet<&'static str>)>,
+) -> serde_json::Value {
+    measured
+        .into_iter()
+        .map(|(r, actions)| {
+            (
+                format!("{} {}", r.method, r.path),
+                serde_json::json!(actions),
+            )
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 /// Writes `name` into the workspace's `target/bench/`, where scripts/bench.sh reads it.

@@ -35,8 +35,8 @@ use shared::{
     testing::{
         Reply, json_request,
         requests_table::{
-            self, Measured, Row, assert_covers, authenticated_reads, breakdown, check, markdown,
-            row, write_fragment,
+            self, Measured, Row, assert_covers, authenticated_reads, breakdown, check, iam_actions,
+            markdown, row, write_fragment,
         },
     },
 };
@@ -155,6 +155,7 @@ const READ_BUDGET: u64 = 1;
 async fn every_route_stays_within_its_dynamodb_request_budget() {
     assert_covers(TABLE, notify::ROUTE_GROUPS);
     let mut measured = Vec::new();
+    let mut actions = Vec::new();
     let mut failures = Vec::new();
     for r in TABLE {
         let m = measure(r.method, r.path).await;
@@ -171,7 +172,11 @@ async fn every_route_stays_within_its_dynamodb_request_budget() {
             );
         }
         measured.push((r, m.requests, m.bearer));
+        actions.push((r, m.actions));
     }
+    // scripts/iam-check.py: each route's actions against its function's policy.
+    let by_route = iam_actions(actions.iter().map(|(r, a)| (*r, a)));
+    write_fragment("iam-actions-notify.json", &by_route.to_string());
     write_report(&measured);
     assert!(
         failures.is_empty(),
