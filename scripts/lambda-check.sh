@@ -8,7 +8,11 @@
 #   2. cargo lambda build --release --x86-64 of every template.yaml `Binary` (+ auth-admin)
 #   3. a private moto server (.venv/ from scripts/emulator.sh setup) holding what the
 #      stack would: the tables, the cursor secret, the SES sender identity
-#      (scripts/perf/aws_setup.py) and the JWT key sets (`auth-admin keys init`)
+#      (scripts/perf/aws_setup.py) and the JWT key sets (`auth-admin keys init`), and
+#      enforcing IAM: each function calls it as a user of its own, allowed the actions of
+#      its template policy and no others (scripts/perf/iam_setup.py; moto matches
+#      actions, not resources), so a call the template does not grant answers
+#      AccessDenied here as in AWS
 #   4. for each template function (auth: one per route group, same binary, its own
 #      ROUTE_GROUP and environment), its bootstrap under scripts/perf/runtime_api.py, a
 #      small Lambda Runtime API on loopback, fed the events API Gateway would route to
@@ -26,8 +30,11 @@
 # event's redirectUri lies under it; under the template's default front end,
 # https://app.eventzr.com, that event answers 400 ERR_AUTH_VALIDATION instead of 202).
 #
-# Usage: scripts/lambda-check.sh [--no-build] [--param NAME=VALUE]...
+# Usage: scripts/lambda-check.sh [--no-build | --debug] [--param NAME=VALUE]...
 #   --no-build          use the bootstraps already in target/lambda/ (after a previous run)
+#   --debug             debug builds of the same binaries (`cargo build`, as the tests
+#                       leave them) in place of the release bootstraps: the same runtime
+#                       path, events and IAM check in a fraction of the build time (CI)
 #   --param NAME=VALUE  a template parameter other than its default, as `sam local invoke
 #                       --parameter-overrides` (e.g. LinkBaseUrl=https://app.eventzr.com
 #                       to run with the template's own default)
@@ -42,10 +49,12 @@ log() { printf '[lambda-check] %s\n' "$*" >&2; }
 source "$ROOT/scripts/perf/lib.sh"
 
 build=true
+debug=false
 PARAM_OVERRIDES=(LinkBaseUrl=http://127.0.0.1:3000)
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --no-build) build=false ;;
+    --debug) debug=true ;;
     --param) [[ "${2:-}" == *=* ]] || { log "--param wants NAME=VALUE"; exit 2; }
       PARAM_OVERRIDES+=("$2"); shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -74,20 +83,36 @@ trap 'exit 143' TERM
 
 t_all="$(now)"
 build_secs="skipped (--no-build)"
-if $build; then
+lambda_bins
+if $debug; then
+  # hello-lambda is the benchmarks' floor: no function runs it.
+  mapfile -t LAMBDA_BINS < <(printf '%s\n' "${LAMBDA_BINS[@]}" | grep -vx hello-lambda)
+  bin_args=()
+  for b in "${LAMBDA_BINS[@]}"; do bin_args+=(--bin "$b"); done
+  t="$(now)"
+  cargo build "${bin_args[@]}"
+  build_secs="$(since "$t")s (debug)"
+  bootstrap() { echo "target/debug/$1"; }
+elif $build; then
   ensure_cargo_lambda
   t="$(now)"
   lambda_build
   build_secs="$(since "$t")s"
-  log "build: ${build_secs}"
+  bootstrap() { echo "target/lambda/$1/bootstrap"; }
+else
+  bootstrap() { echo "target/lambda/$1/bootstrap"; }
 fi
-lambda_bins
+log "build: ${build_secs}"
 for b in "${LAMBDA_BINS[@]}"; do
-  [[ -x "target/lambda/$b/bootstrap" ]] || { log "target/lambda/$b/bootstrap missing: run without --no-build"; exit 2; }
+  [[ -x "$(bootstrap "$b")" ]] || { log "$(bootstrap "$b") missing: run without --no-build"; exit 2; }
 done
+export AUTH_ADMIN="$ROOT/$(bootstrap auth-admin)"
 
 t_run="$(now)"
-moto_start "$OUT/moto.log" || exit 2
+# Three unauthenticated calls make the administrator that sets up everything else.
+MOTO_NO_AUTH_COUNT=3 moto_start "$OUT/moto.log" || exit 2
+admin="$("$TEST_VENV/bin/python" "$PERF/iam_setup.py" admin)" || { log "IAM setup failed"; exit 2; }
+eval "$admin"
 lambda_plan >"$PLAN"
 unassigned="$(plan_get "$PLAN" 'p["unassigned"]')"
 if [[ -n "$unassigned" ]]; then
@@ -97,6 +122,9 @@ if [[ -n "$unassigned" ]]; then
 fi
 log "preparing the emulator"
 aws_prepare "$PLAN" >&2 || { log "emulator setup failed"; exit 2; }
+USERS="$OUT/iam-users.txt"  # the emulator's throwaway keys, one line per function
+"$TEST_VENV/bin/python" "$PERF/iam_setup.py" functions <"$PLAN" >"$USERS" \
+  || { log "IAM users setup failed"; exit 2; }
 
 total=0 failed_fns=0 RESULT_FILES=()
 mapfile -t FUNCTIONS < <(plan_get "$PLAN" '[f["name"] for f in p["functions"] if f["events"]]')
@@ -105,6 +133,8 @@ for fn in "${FUNCTIONS[@]}"; do
   service="$(plan_get "$PLAN" "next(f['env']['SERVICE'] for f in p['functions'] if f['name'] == '$fn')")"
   mapfile -t events < <(plan_get "$PLAN" "next(f['events'] for f in p['functions'] if f['name'] == '$fn')")
   mapfile -t env_args < <(function_env_args "$PLAN" "$fn")
+  read -r _ key_id secret < <(grep "^$fn " "$USERS")
+  env_args+=(--env "AWS_ACCESS_KEY_ID=$key_id" --env "AWS_SECRET_ACCESS_KEY=$secret")
   total=$((total + ${#events[@]}))
   printf '== %s (%s, %d events)\n' "$fn" "$binary" "${#events[@]}"
   : >"$OUT/$fn.log"
@@ -112,7 +142,7 @@ for fn in "${FUNCTIONS[@]}"; do
   # In the background and waited for, so a TERM/INT reaches the trap (and the runner).
   python3 "$PERF/runtime_api.py" run --expect --meta-service "$service-svc" \
     --name "$fn" --log "$OUT/$fn.log" --json "$OUT/$fn.json" --label "$fn " \
-    "${env_args[@]}" "${events[@]}" -- "target/lambda/$binary/bootstrap" &
+    "${env_args[@]}" "${events[@]}" -- "$(bootstrap "$binary")" &
   RUNNER_PID=$!
   status=0
   wait "$RUNNER_PID" || status=$?

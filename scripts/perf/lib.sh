@@ -69,7 +69,10 @@ moto_start() {
   local port pid
   "$ROOT/scripts/emulator.sh" setup
   port="$("$TEST_VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-  setsid "$TEST_VENV/bin/python" "$ROOT/scripts/moto_serial.py" -H 127.0.0.1 -p "$port" \
+  # MOTO_NO_AUTH_COUNT=N: moto authenticates and authorizes every request after its
+  # first N (IAM users and policies; scripts/perf/iam_setup.py).
+  INITIAL_NO_AUTH_ACTION_COUNT="${MOTO_NO_AUTH_COUNT:-inf}" \
+    setsid "$TEST_VENV/bin/python" "$ROOT/scripts/moto_serial.py" -H 127.0.0.1 -p "$port" \
     </dev/null >"$1" 2>&1 &
   pid=$!
   MOTO_PID=$pid
@@ -110,7 +113,8 @@ lambda_plan() {
 aws_prepare() {
   local plan_file="$1"
   "$TEST_VENV/bin/python" "$PERF/aws_setup.py" <"$plan_file" | sed 's/^/  /'
-  "$ROOT/target/lambda/auth-admin/bootstrap" keys init --stage "$STAGE_UNDER_TEST" | sed 's/^/  /'
+  "${AUTH_ADMIN:-$ROOT/target/lambda/auth-admin/bootstrap}" keys init --stage "$STAGE_UNDER_TEST" \
+    | sed 's/^/  /'
 }
 
 # The environment a function gets in AWS, as --env arguments for runtime_api.py.
