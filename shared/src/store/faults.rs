@@ -63,6 +63,8 @@ struct Plan {
     remaining: Remaining,
     /// Only calls of this operation fail (and use up the plan); None: every call.
     only: Option<Op>,
+    /// Calls (of `only`) that pass before the first fault.
+    skip: usize,
 }
 
 /// Wraps any Store; faulted calls never reach the inner store.
@@ -102,14 +104,21 @@ impl<S: Store + ?Sized> FaultyStore<S> {
             fault,
             remaining: Remaining::Times(n),
             only: None,
+            skip: 0,
         }));
     }
     /// The next `n` calls of `op` fail with `fault`; other operations pass.
     pub fn fail_next_of(&self, op: Op, n: usize, fault: Fault) {
+        self.fail_after_of(op, 0, n, fault);
+    }
+    /// The next `skip` calls of `op` pass, then `n` fail with `fault` (other operations
+    /// pass): a failure partway through a sequence of writes.
+    pub fn fail_after_of(&self, op: Op, skip: usize, n: usize, fault: Fault) {
         self.set(Some(Plan {
             fault,
             remaining: Remaining::Times(n),
             only: Some(op),
+            skip,
         }));
     }
     /// Every call fails with `fault` until [`heal`](Self::heal).
@@ -118,6 +127,7 @@ impl<S: Store + ?Sized> FaultyStore<S> {
             fault,
             remaining: Remaining::Always,
             only: None,
+            skip: 0,
         }));
     }
     /// A concurrent writer: `ops` are written (one transaction) just before the next call
@@ -179,6 +189,10 @@ impl<S: Store + ?Sized> FaultyStore<S> {
             return Ok(());
         };
         if p.only.is_some_and(|o| o != op) {
+            return Ok(());
+        }
+        if p.skip > 0 {
+            p.skip -= 1;
             return Ok(());
         }
         let fault = p.fault;
@@ -333,6 +347,18 @@ mod tests {
         ));
         assert!(store.transact(vec![]).await.is_ok());
         assert_eq!(store.faulted(), 1);
+    }
+
+    #[tokio::test]
+    async fn fail_after_lets_the_first_calls_of_its_operation_pass() {
+        let store = FaultyStore::new(Counting::default());
+        store.fail_after_of(Op::Transact, 2, 1, Fault::Timeout);
+        assert!(store.get(&key()).await.is_ok());
+        assert!(store.transact(vec![]).await.is_ok());
+        assert!(store.transact(vec![]).await.is_ok());
+        assert!(store.transact(vec![]).await.unwrap_err().is_transient());
+        assert!(store.transact(vec![]).await.is_ok());
+        assert_eq!((store.faulted(), store.inner().reached()), (1, 4));
     }
 
     #[tokio::test]

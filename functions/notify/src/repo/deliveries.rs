@@ -73,6 +73,8 @@ pub async fn create_all(
         }
     }
     let mut batch = WriteBatch::default();
+    // The deliveries of the transactions committed so far, and of the one being filled.
+    let (mut stored, mut filling) = (0, 0);
     for d in ds.iter() {
         let t = tenant_of(d)?;
         let mut ops = vec![TransactOp::Put(
@@ -84,11 +86,38 @@ pub async fn create_all(
         let counters = super::counters::metric_keys(&t, d, d.status, now);
         let bytes = serde_json::to_vec(d).map_or(0, |b| b.len());
         if !batch.fits(&ops, &counters, bytes) {
-            batch.commit(store).await?;
+            if let Err(e) = batch.commit(store).await {
+                return Err(undo_created(store, now, &ds[..stored], e).await);
+            }
+            stored += filling;
+            filling = 0;
         }
         batch.add(ops, counters, bytes);
+        filling += 1;
     }
-    batch.commit(store).await
+    match batch.commit(store).await {
+        Ok(()) => Ok(()),
+        Err(e) => Err(undo_created(store, now, &ds[..stored], e).await),
+    }
+}
+
+/// A send whose deliveries could not all be stored fails whole: those stored already are
+/// cancelled, so none of them goes out (the dispatcher would send them while the caller,
+/// answered an error, sends again). Best effort; answers the error that stopped the send.
+async fn undo_created(
+    store: &dyn Store,
+    now: DateTime<Utc>,
+    stored: &[Delivery],
+    error: NotifyError,
+) -> NotifyError {
+    if stored.is_empty() {
+        return error;
+    }
+    let detail = "the send failed before all its deliveries were stored";
+    if let Err(e) = transition_all(store, now, stored, Status::Cancelled, Some(detail)).await {
+        tracing::error!(error = %e, deliveries = stored.len(), "could not cancel the deliveries of a failed send");
+    }
+    error
 }
 
 /// The deliveries of one transaction ([`create_all`], [`transition_all`]) and their
@@ -323,21 +352,26 @@ pub async fn transition_all(
     now: DateTime<Utc>,
     ds: &[Delivery],
     to: Status,
+    detail: Option<&str>,
 ) -> NotifyResult<()> {
     let mut batch = WriteBatch::default();
     let mut members: Vec<&Delivery> = Vec::new();
+    let change = || Change {
+        detail: detail.map(str::to_owned),
+        ..Change::default()
+    };
     for d in ds {
-        let Some(p) = prepare(d, to, now, Change::default())? else {
+        let Some(p) = prepare(d, to, now, change())? else {
             continue;
         };
         let bytes = serde_json::to_vec(&p.next).map_or(0, |b| b.len());
         if !batch.fits(&p.ops, &p.counters, bytes) {
-            commit_or_one_by_one(store, now, &mut batch, &mut members, to).await?;
+            commit_or_one_by_one(store, now, &mut batch, &mut members, to, detail).await?;
         }
         batch.add(p.ops, p.counters, bytes);
         members.push(d);
     }
-    commit_or_one_by_one(store, now, &mut batch, &mut members, to).await
+    commit_or_one_by_one(store, now, &mut batch, &mut members, to, detail).await
 }
 
 async fn commit_or_one_by_one(
@@ -346,6 +380,7 @@ async fn commit_or_one_by_one(
     batch: &mut WriteBatch,
     members: &mut Vec<&Delivery>,
     to: Status,
+    detail: Option<&str>,
 ) -> NotifyResult<()> {
     let moved = std::mem::take(members);
     match batch.commit(store).await {
@@ -354,7 +389,7 @@ async fn commit_or_one_by_one(
         {
             for d in moved {
                 if let Some(now_d) = get(store, &tenant_of(d)?, &d.id).await? {
-                    transition(store, now, &now_d, to, None).await?;
+                    transition(store, now, &now_d, to, detail.map(str::to_owned)).await?;
                 }
             }
             Ok(())

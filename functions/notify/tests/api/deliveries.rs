@@ -12,7 +12,7 @@ use shared::{
     mail::{Mail, MailError, Mailer},
     store::{
         TransactOp, Update,
-        faults::{FaultyStore, Op},
+        faults::{Fault, FaultyStore, Op},
         memory::MemoryStore,
     },
 };
@@ -721,6 +721,34 @@ async fn an_erase_meeting_a_change_reads_again_and_gives_the_quota_back_once() {
         .await;
     assert_eq!(gone.status, 404);
     assert_eq!(emails_today(&t).await, 0);
+}
+
+/// A send whose deliveries could not all be stored (100 take three transactions; the
+/// second fails) answers 503 and sends nothing: the deliveries stored already are
+/// cancelled, none is left due, and the quota is given back, so a retry sends each once.
+#[tokio::test]
+async fn a_send_that_could_not_store_all_its_deliveries_sends_none_of_them() {
+    let store = Arc::new(FaultyStore::new(MemoryStore::new()));
+    let t = with_key(TestNotify::with_store(store.clone()));
+    let org = Caller::t1("organizer");
+    let people: Vec<String> = (0..100).map(|i| format!("p{i}@example.com")).collect();
+    let mut body = email_send(&people.iter().map(String::as_str).collect::<Vec<_>>());
+    body["scheduledAt"] = json!((t.state.now() + chrono::Duration::hours(1)).to_rfc3339());
+    // The quota's transaction and the first deliveries' pass; the next fails.
+    store.fail_after_of(Op::Transact, 2, 1, Fault::Timeout);
+
+    let r = t.post("/notify/v1/send", &org, &body).await;
+
+    r.assert_error(503, "ERR_NOTIFY_UNAVAILABLE");
+    let page = t.get("/notify/v1/deliveries?limit=100", &org).await.json();
+    let ds = page["data"].as_array().unwrap();
+    assert_eq!(ds.len(), 49, "the first transaction's deliveries");
+    let statuses: Vec<&Value> = ds.iter().map(|d| &d["status"]).collect();
+    assert!(statuses.iter().all(|s| *s == "cancelled"), "{statuses:?}");
+    assert_eq!(emails_today(&t).await, 0);
+    t.advance(chrono::Duration::hours(1));
+    assert_eq!(dispatch(&t).await["due"], 0);
+    assert!(t.tp.outbox.sent().is_empty());
 }
 
 /// An email to `to` scheduled an hour ahead by the organizer; its delivery id.

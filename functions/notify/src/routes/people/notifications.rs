@@ -297,7 +297,7 @@ pub async fn read_all(
         .flatten()
         .map(|i| repo::record::<Delivery>(i, "delivery"))
         .collect::<NotifyResult<Vec<_>>>()?;
-    deliveries::transition_all(st.store(), st.now(), &ds, Status::Read).await?;
+    deliveries::transition_all(st.store(), st.now(), &ds, Status::Read, None).await?;
     Ok(Envelope::ok(ReadAll {
         updated: marked.len() as u64,
     }))
