@@ -234,14 +234,9 @@ pub async fn apply(
     let Some(p) = prepare(d, to, now, change)? else {
         return Ok(None);
     };
-    let mut ops = p.ops;
-    ops.extend(
-        p.counters
-            .into_iter()
-            .map(|k| super::counters::metric_update(k, 1)),
-    );
+    let (next, ops) = p.into_parts();
     match store.transact(ops).await {
-        Ok(()) => Ok(Some(p.next)),
+        Ok(()) => Ok(Some(next)),
         Err(StoreError::TransactionCanceled { reasons })
             if reasons.first() == Some(&shared::store::CancelReason::ConditionFailed) =>
         {
@@ -261,17 +256,17 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// Every action, the metrics counts included, for a transaction of its own or one
-    /// shared with other items (never with another delivery's change: their counters
-    /// may be the same items).
-    pub fn into_ops(self) -> Vec<TransactOp> {
+    /// The delivery after the change, and every action that writes it, the metrics counts
+    /// included: for a transaction of its own or one shared with other items (never with
+    /// another delivery's change: their counters may be the same items).
+    pub fn into_parts(self) -> (Delivery, Vec<TransactOp>) {
         let mut ops = self.ops;
         ops.extend(
             self.counters
                 .into_iter()
                 .map(|k| super::counters::metric_update(k, 1)),
         );
-        ops
+        (self.next, ops)
     }
 }
 

@@ -233,7 +233,7 @@ pub async fn read(
         let moving = d.as_ref().filter(|d| d.status != Status::Read);
         let with = match moving {
             Some(d) => deliveries::prepare(d, Status::Read, now, Change::default())?
-                .map(deliveries::Prepared::into_ops)
+                .map(|p| p.into_parts().1)
                 .unwrap_or_default(),
             None => Vec::new(),
         };
