@@ -127,6 +127,8 @@ struct WriteBatch {
     ops: Vec<TransactOp>,
     counts: std::collections::BTreeMap<Key, i64>,
     bytes: usize,
+    /// Actions of the transaction that are not the batch's (other items written with it).
+    reserved: usize,
 }
 
 impl WriteBatch {
@@ -138,7 +140,7 @@ impl WriteBatch {
             .iter()
             .filter(|k| !self.counts.contains_key(k))
             .count();
-        let actions = self.ops.len() + ops.len() + self.counts.len() + new_counters;
+        let actions = self.reserved + self.ops.len() + ops.len() + self.counts.len() + new_counters;
         self.ops.is_empty()
             || (actions <= shared::store::MAX_TRANSACT_ITEMS
                 && self.bytes + bytes <= Self::MAX_BYTES)
@@ -152,18 +154,27 @@ impl WriteBatch {
         self.bytes += bytes;
     }
 
-    async fn commit(&mut self, store: &dyn Store) -> NotifyResult<()> {
+    /// The batch's actions, its summed counts last; the batch is empty again.
+    fn take_ops(&mut self) -> Vec<TransactOp> {
         let mut ops = std::mem::take(&mut self.ops);
-        if ops.is_empty() {
-            return Ok(());
-        }
-        let counts = std::mem::take(&mut self.counts);
         ops.extend(
-            counts
+            std::mem::take(&mut self.counts)
                 .into_iter()
                 .map(|(k, n)| super::counters::metric_update(k, n)),
         );
         self.bytes = 0;
+        ops
+    }
+
+    fn into_ops(mut self) -> Vec<TransactOp> {
+        self.take_ops()
+    }
+
+    async fn commit(&mut self, store: &dyn Store) -> NotifyResult<()> {
+        let ops = self.take_ops();
+        if ops.is_empty() {
+            return Ok(());
+        }
         store.transact(ops).await?;
         Ok(())
     }
@@ -337,6 +348,32 @@ pub fn prepare(
         ops,
         counters,
     }))
+}
+
+/// The actions that move each of `ds` to `to` where the state machine allows it (their
+/// metrics counts summed), for one transaction with other items; None when they would
+/// not fit one ([`WriteBatch`]'s limits, leaving `reserved` actions to the others).
+pub fn transitions(
+    ds: &[&Delivery],
+    to: Status,
+    now: DateTime<Utc>,
+    reserved: usize,
+) -> NotifyResult<Option<Vec<TransactOp>>> {
+    let mut batch = WriteBatch {
+        reserved,
+        ..WriteBatch::default()
+    };
+    for d in ds {
+        let Some(p) = prepare(d, to, now, Change::default())? else {
+            continue;
+        };
+        let bytes = serde_json::to_vec(&p.next).map_or(0, |b| b.len());
+        if !batch.fits(&p.ops, &p.counters, bytes) {
+            return Ok(None);
+        }
+        batch.add(p.ops, p.counters, bytes);
+    }
+    Ok(Some(batch.into_ops()))
 }
 
 /// Moves each of `ds` to `to` where the state machine allows it, in as few transactions

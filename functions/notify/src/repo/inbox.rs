@@ -179,13 +179,11 @@ pub async fn mark_read_with(
     }
 }
 
-/// Marks every unread item of `user_id` read; returns their ids. The counter drops by
-/// exactly the number marked, so a message arriving meanwhile stays counted.
-pub async fn mark_all_read(
+/// The ids of `user_id`'s unread items, newest first.
+pub async fn unread_ids(
     store: &dyn Store,
     t: &TenantId,
     user_id: &str,
-    now: &str,
 ) -> NotifyResult<Vec<String>> {
     let mut unread = Vec::new();
     let mut start = None;
@@ -194,28 +192,66 @@ pub async fn mark_all_read(
         unread.extend(found.into_iter().map(|e| e.id));
         match next {
             Some(n) => start = Some(n),
-            None => break,
+            None => return Ok(unread),
         }
     }
-    let mut marked = Vec::new();
-    for ids in unread.chunks(BATCH) {
-        let keys: Vec<Key> = ids
+}
+
+/// What [`mark_all_read`] did.
+#[derive(Debug, Default)]
+pub struct MarkedAll {
+    /// The items it marked read (and counted off).
+    pub marked: Vec<String>,
+    /// Those of them marked without their `with` actions (see [`mark_all_read`]).
+    pub alone: Vec<String>,
+}
+
+/// Marks items `ids` of `user_id` read where unread, [`BATCH`] a transaction, each with
+/// the actions `with` gives for its items (their deliveries' moves; None: none fit). The
+/// counter drops by exactly the number marked, so a message arriving meanwhile stays
+/// counted. A transaction one of whose conditions failed (an item read meanwhile, a
+/// delivery changed) marks its items one by one, without `with`: they are `alone`.
+pub async fn mark_all_read(
+    store: &dyn Store,
+    t: &TenantId,
+    user_id: &str,
+    ids: &[String],
+    now: &str,
+    with: impl Fn(&[String]) -> NotifyResult<Option<Vec<TransactOp>>>,
+) -> NotifyResult<MarkedAll> {
+    let mut out = MarkedAll::default();
+    for chunk in ids.chunks(BATCH) {
+        let keys: Vec<Key> = chunk
             .iter()
             .map(|id| super::inbox_item(t, user_id, id))
             .collect();
-        match commit(store, read_ops(t, user_id, &keys, now)).await? {
-            Committed::Yes => marked.extend(ids.iter().cloned()),
-            // One was read meanwhile: mark the rest one by one.
+        let mut ops = read_ops(t, user_id, &keys, now);
+        let joined = match with(chunk)? {
+            Some(more) => {
+                ops.extend(more);
+                true
+            }
+            None => false,
+        };
+        match commit(store, ops).await? {
+            Committed::Yes => {
+                out.marked.extend(chunk.iter().cloned());
+                if !joined {
+                    out.alone.extend(chunk.iter().cloned());
+                }
+            }
+            // One was read (or changed) meanwhile: mark the rest one by one.
             Committed::ConditionFailed => {
-                for id in ids {
+                for id in chunk {
                     if mark_read(store, t, user_id, id, now).await? == MarkRead::Marked {
-                        marked.push(id.clone());
+                        out.marked.push(id.clone());
+                        out.alone.push(id.clone());
                     }
                 }
             }
         }
     }
-    Ok(marked)
+    Ok(out)
 }
 
 /// Marks `keys` read, each only if unread, and counts them off.

@@ -115,11 +115,10 @@ const TABLE: &[Row] = &[
         "its delivery read, then the item, the unread count and the delivery's move to \
          `read` in one transaction (+2 if the delivery changed meanwhile)"),
     // One unread item of a real delivery.
-    row("POST", "/notify/v1/notifications/read-all", 4, 3,
-        "+1: the items are marked read (25 a transaction) before their deliveries are read \
-         (one batch read, 100 a request) and moved to `read` (as few transactions as \
-         DynamoDB takes, counts summed); a few items and their deliveries could share one \
-         transaction. Further items cost nothing until those limits"),
+    row("POST", "/notify/v1/notifications/read-all", 3, 3,
+        "the unread items (one query, 100 a page), their deliveries (one batch read, 100 a \
+         request), then the items, the unread count and the deliveries' moves in one \
+         transaction (25 items a transaction)"),
     // ---- admin
     row("GET", "/notify/v1/suppressions", 1, 1, ""),
     row("POST", "/notify/v1/suppressions", 1, 1, ""),

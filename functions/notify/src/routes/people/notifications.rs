@@ -2,7 +2,7 @@
 //! partition, so another person's (or tenant's) item is simply not found. Marking an item
 //! read also moves its delivery to `read`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::{
     Router,
@@ -23,7 +23,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::{
     domain::{Category, Delivery, Priority, Status},
-    error::{NotifyError, NotifyResult},
+    error::NotifyError,
     repo::{
         self,
         deliveries::{self, Change},
@@ -286,20 +286,35 @@ pub async fn read_all(
     State(st): State<NotifyState>,
     caller: Claims,
 ) -> Result<Envelope<ReadAll>, ApiError> {
-    let t = caller.tenant();
-    let stamp = shared::clock::rfc3339_millis(st.now());
-    let marked = inbox::mark_all_read(st.store(), &t, &caller.sub, &stamp).await?;
-    // Their deliveries, in one batch read (100 a request), move to `read` together.
-    let keys: Vec<_> = marked.iter().map(|id| repo::delivery(&t, id)).collect();
-    let ds = get_each(st.store(), &keys)
-        .await?
-        .iter()
-        .flatten()
-        .map(|i| repo::record::<Delivery>(i, "delivery"))
-        .collect::<NotifyResult<Vec<_>>>()?;
-    deliveries::transition_all(st.store(), st.now(), &ds, Status::Read, None).await?;
+    let (t, now) = (caller.tenant(), st.now());
+    let stamp = shared::clock::rfc3339_millis(now);
+    let store = st.store();
+    let ids = inbox::unread_ids(store, &t, &caller.sub).await?;
+    // Their deliveries, in one batch read (100 a request), move to `read` in the items'
+    // own transactions.
+    let keys: Vec<_> = ids.iter().map(|id| repo::delivery(&t, id)).collect();
+    let mut found: HashMap<String, Delivery> = HashMap::new();
+    for item in get_each(store, &keys).await?.iter().flatten() {
+        let d: Delivery = repo::record(item, "delivery")?;
+        found.insert(d.id.clone(), d);
+    }
+    let moving = |chunk: &[String]| -> Vec<&Delivery> {
+        chunk
+            .iter()
+            .filter_map(|id| found.get(id))
+            .filter(|d| d.status != Status::Read)
+            .collect()
+    };
+    // The chunk's item updates and its unread counter come first.
+    let with = |chunk: &[String]| {
+        deliveries::transitions(&moving(chunk), Status::Read, now, chunk.len() + 1)
+    };
+    let done = inbox::mark_all_read(store, &t, &caller.sub, &ids, &stamp, with).await?;
+    // Items marked without their deliveries (one read meanwhile, or too large together).
+    let alone: Vec<Delivery> = moving(&done.alone).into_iter().cloned().collect();
+    deliveries::transition_all(store, now, &alone, Status::Read, None).await?;
     Ok(Envelope::ok(ReadAll {
-        updated: marked.len() as u64,
+        updated: done.marked.len() as u64,
     }))
 }
 
