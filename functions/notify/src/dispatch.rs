@@ -81,8 +81,7 @@ pub async fn run_in_batches(
             .copied()
             .filter(|&s| due.iter().filter(|(of, _)| *of == s).count() == batch as usize)
             .collect();
-        let entries: Vec<deliveries::Due> = due.iter().map(|(_, e)| e.clone()).collect();
-        let read = Batch::read(st, &entries).await?;
+        let read = Batch::read(st, due.iter().map(|(_, e)| e)).await?;
         let mut progressed = Vec::new();
         for ((shard, entry), found) in due.iter().zip(read.deliveries) {
             if started.elapsed() >= budget {
@@ -121,9 +120,11 @@ struct Batch {
 }
 
 impl Batch {
-    async fn read(st: &NotifyState, due: &[deliveries::Due]) -> NotifyResult<Self> {
+    async fn read(
+        st: &NotifyState,
+        due: impl Iterator<Item = &deliveries::Due>,
+    ) -> NotifyResult<Self> {
         let keys: Vec<Key> = due
-            .iter()
             .map(|e| repo::delivery(&e.tenant, &e.delivery_id))
             .collect();
         let deliveries: Vec<NotifyResult<Option<Delivery>>> = get_each(st.store(), &keys)

@@ -250,13 +250,15 @@ impl Store for DynamoStore {
     /// writers of one counter (a day's metrics, a quota) meet this under load.
     async fn transact(&self, ops: Vec<TransactOp>) -> StoreResult<()> {
         validate_transaction(&ops)?;
-        let items = ops
-            .iter()
-            .map(|op| transact_item(&self.table, op))
-            .collect::<StoreResult<Vec<_>>>()?;
         let mut attempt = 1;
         loop {
-            match self.transact_once(items.clone()).await {
+            // The SDK takes the items by value: built again for a retry, not copied for
+            // every first send.
+            let items = ops
+                .iter()
+                .map(|op| transact_item(&self.table, op))
+                .collect::<StoreResult<Vec<_>>>()?;
+            match self.transact_once(items).await {
                 Err(e) if is_conflict(&e) && attempt < CONFLICT_ATTEMPTS => {
                     tokio::time::sleep(conflict_pause(attempt)).await;
                     attempt += 1;

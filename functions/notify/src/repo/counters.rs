@@ -270,22 +270,9 @@ fn metrics_pk(t: &TenantId, user: Option<&str>) -> String {
     }
 }
 
-/// The counts a delivery reaching `status` at `now` adds (repo::deliveries puts them in
-/// the same transaction as the transition, so each is counted exactly once): the
-/// tenant's day and, for a `userId` recipient, that user's day.
-pub fn metric_updates(
-    t: &TenantId,
-    d: &crate::domain::Delivery,
-    status: crate::domain::Status,
-    now: DateTime<Utc>,
-) -> Vec<TransactOp> {
-    metric_keys(t, d, status, now)
-        .into_iter()
-        .map(|key| metric_update(key, 1))
-        .collect()
-}
-
-/// The counters [`metric_updates`] adds one to.
+/// The counters a delivery reaching `status` at `now` adds one to (repo::deliveries
+/// writes them in the same transaction as the transition, so each is counted exactly
+/// once): the tenant's day and, for a `userId` recipient, that user's day.
 pub fn metric_keys(
     t: &TenantId,
     d: &crate::domain::Delivery,

@@ -261,9 +261,9 @@ pub async fn apply(
 /// it (the first is the put conditional on the revision read) and the metrics counters it
 /// adds one to.
 pub struct Prepared {
-    pub next: Delivery,
-    pub ops: Vec<TransactOp>,
-    pub counters: Vec<Key>,
+    next: Delivery,
+    ops: Vec<TransactOp>,
+    counters: Vec<Key>,
 }
 
 impl Prepared {

@@ -134,18 +134,27 @@ fn slow(t: TestNotify) -> (TestNotify, Arc<AtomicUsize>) {
     (t.with_state(|s| s.channels.email = Some(mailer)), sent)
 }
 
+/// Twelve emails scheduled ten minutes ahead by the organizer, then the clock moved on
+/// to when they are due; their addresses.
+async fn twelve_come_due(t: &TestNotify) -> Vec<String> {
+    let at = (t.state.now() + chrono::Duration::minutes(10)).to_rfc3339();
+    let people: Vec<String> = (0..12).map(|i| format!("p{i}@example.com")).collect();
+    let mut body = email_send(&people.iter().map(String::as_str).collect::<Vec<_>>());
+    body["scheduledAt"] = json!(at);
+    let r = t
+        .post("/notify/v1/send", &Caller::t1("organizer"), &body)
+        .await;
+    assert_eq!(r.status, 202);
+    t.advance(chrono::Duration::minutes(10));
+    people
+}
+
 // Two worker threads and a provider that takes 20 ms: the runs really overlap, and only
 // the conditional claim keeps them from sending a delivery twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_concurrent_dispatch_runs_send_each_delivery_once() {
     let (t, sent) = slow(with_key(TestNotify::new().await));
-    let org = Caller::t1("organizer");
-    let at = (t.state.now() + chrono::Duration::minutes(10)).to_rfc3339();
-    let people: Vec<String> = (0..12).map(|i| format!("p{i}@example.com")).collect();
-    let mut body = email_send(&people.iter().map(String::as_str).collect::<Vec<_>>());
-    body["scheduledAt"] = json!(at);
-    assert_eq!(t.post("/notify/v1/send", &org, &body).await.status, 202);
-    t.advance(chrono::Duration::minutes(10));
+    let people = twelve_come_due(&t).await;
     let budget = std::time::Duration::from_secs(30);
     let (a, b) = (t.state.clone(), t.state.clone());
     let (a, b) = tokio::join!(
@@ -166,13 +175,7 @@ async fn two_concurrent_dispatch_runs_send_each_delivery_once() {
 #[tokio::test]
 async fn a_run_sends_more_due_deliveries_than_one_pass_reads() {
     let t = TestNotify::new().await;
-    let org = Caller::t1("organizer");
-    let at = (t.state.now() + chrono::Duration::minutes(10)).to_rfc3339();
-    let people: Vec<String> = (0..12).map(|i| format!("p{i}@example.com")).collect();
-    let mut body = email_send(&people.iter().map(String::as_str).collect::<Vec<_>>());
-    body["scheduledAt"] = json!(at);
-    assert_eq!(t.post("/notify/v1/send", &org, &body).await.status, 202);
-    t.advance(chrono::Duration::minutes(10));
+    twelve_come_due(&t).await;
 
     let budget = std::time::Duration::from_secs(60);
     let run = notify::dispatch::run_in_batches(&t.state, budget, 1)
