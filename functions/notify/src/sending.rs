@@ -261,6 +261,7 @@ async fn store_deliveries(
     }
 
     // Store every delivery with its outcome so far.
+    let held_until = now.timestamp() + SEND_HOLD_SECS;
     let send_id = shared::ids::id_at(now).to_string();
     let at = shared::clock::rfc3339_millis(now);
     let mut ds: Vec<Delivery> = planned
@@ -298,7 +299,7 @@ async fn store_deliveries(
                     .then(|| pl.due.map(shared::clock::rfc3339_millis))
                     .flatten(),
                 attempts: 0,
-                next_attempt_at: pl.due.map(|d| d.timestamp()),
+                next_attempt_at: pl.due.map(|d| d.timestamp().max(held_until)),
                 lease_until: None,
                 provider_message_id: None,
                 last_error: None,
@@ -311,6 +312,15 @@ async fn store_deliveries(
     deliveries::create_all(store, now, &mut ds).await?;
     Ok(ds)
 }
+
+/// How long the dispatcher leaves a new send's deliveries to the request that stores
+/// them: longer than any request runs (the functions' timeout is 10 s, API Gateway's 30 s
+/// at most). A send stores its deliveries in several transactions when it has many, and
+/// cancels those stored if a later one fails; were they due at once, a dispatcher run in
+/// between could send them while the caller, answered the error, sends again. One the
+/// request leaves queued (its send budget spent, or its process gone) goes out on the
+/// first run after the hold; a scheduled one due sooner, up to this much later.
+pub const SEND_HOLD_SECS: i64 = 30;
 
 /// Claims a queued (or due scheduled) delivery and sends it. None: another sender or
 /// dispatcher claimed it first. Provider failures are recorded on the delivery: a

@@ -76,6 +76,27 @@ pub struct FaultyStore<S: ?Sized = dyn Store> {
     /// A concurrent writer's actions, landing just before the n-th next call (1: the
     /// next) of an operation.
     meanwhile: Mutex<Option<(Op, usize, Vec<TransactOp>)>>,
+    /// A call held before it reaches the store: see [`hold_before`](Self::hold_before).
+    held: Mutex<Option<(Op, usize, Hold)>>,
+}
+
+/// The two sides of a call [`FaultyStore::hold_before`] holds: the test waits until the
+/// call arrives, does what should happen meanwhile, then lets it go on.
+#[derive(Clone, Default)]
+pub struct Hold {
+    reached: Arc<tokio::sync::Notify>,
+    released: Arc<tokio::sync::Notify>,
+}
+
+impl Hold {
+    /// Waits until the held call has arrived (at once if it already has).
+    pub async fn reached(&self) {
+        self.reached.notified().await;
+    }
+    /// Lets the held call go on (before or after it arrives).
+    pub fn release(&self) {
+        self.released.notify_one();
+    }
 }
 
 impl<S: Store> FaultyStore<S> {
@@ -93,6 +114,7 @@ impl<S: Store + ?Sized> FaultyStore<S> {
             calls: Default::default(),
             faulted: AtomicUsize::new(0),
             meanwhile: Mutex::new(None),
+            held: Mutex::new(None),
         }
     }
     pub fn inner(&self) -> &Arc<S> {
@@ -140,6 +162,14 @@ impl<S: Store + ?Sized> FaultyStore<S> {
     pub fn meanwhile_before(&self, op: Op, nth: usize, ops: Vec<TransactOp>) {
         *self.meanwhile.lock().unwrap_or_else(|e| e.into_inner()) = Some((op, nth.max(1), ops));
     }
+    /// The `nth` next call of `op` (1: the next) waits, before it is counted or faulted,
+    /// until the returned [`Hold`] is released: another caller can act while one is
+    /// stopped between two of its calls.
+    pub fn hold_before(&self, op: Op, nth: usize) -> Hold {
+        let hold = Hold::default();
+        *self.held.lock().unwrap_or_else(|e| e.into_inner()) = Some((op, nth.max(1), hold.clone()));
+        hold
+    }
     /// Calls pass through again.
     pub fn heal(&self) {
         self.set(None);
@@ -161,23 +191,30 @@ impl<S: Store + ?Sized> FaultyStore<S> {
         *self.plan.lock().unwrap_or_else(|e| e.into_inner()) = plan;
     }
 
-    /// [`enter`](Self::enter), then the concurrent writer's actions waiting for `op`.
+    /// The hold waiting for `op`, [`enter`](Self::enter), then the concurrent writer's
+    /// actions waiting for `op`.
     async fn reach(&self, op: Op) -> StoreResult<()> {
+        if let Some(hold) = Self::due(&self.held, op) {
+            hold.reached.notify_one();
+            hold.released.notified().await;
+        }
         self.enter(op)?;
-        let pending = {
-            let mut m = self.meanwhile.lock().unwrap_or_else(|e| e.into_inner());
-            match m.as_mut() {
-                Some((o, 1, _)) if *o == op => m.take().map(|(_, _, ops)| ops),
-                Some((o, n, _)) if *o == op => {
-                    *n -= 1;
-                    None
-                }
-                _ => None,
-            }
-        };
-        match pending {
+        match Self::due(&self.meanwhile, op) {
             Some(ops) => self.inner.transact(ops).await,
             None => Ok(()),
+        }
+    }
+
+    /// What `slot` keeps for the `n`-th next call of `op`, when this call is that one.
+    fn due<T>(slot: &Mutex<Option<(Op, usize, T)>>, op: Op) -> Option<T> {
+        let mut m = slot.lock().unwrap_or_else(|e| e.into_inner());
+        match m.as_mut() {
+            Some((o, 1, _)) if *o == op => m.take().map(|(_, _, t)| t),
+            Some((o, n, _)) if *o == op => {
+                *n -= 1;
+                None
+            }
+            _ => None,
         }
     }
 
@@ -318,6 +355,29 @@ mod tests {
         assert_eq!(store.calls_of(Op::Get), 2);
         assert_eq!(store.calls_of(Op::Ping), 1);
         assert_eq!(store.faulted(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_held_call_waits_until_released_while_other_calls_go_on() {
+        let inner = Arc::new(Counting::default());
+        let store = FaultyStore::wrap(inner.clone());
+        let hold = store.hold_before(Op::Get, 2);
+
+        let k = key();
+        store.get(&k).await.unwrap();
+        let (held, ()) = tokio::join!(store.get(&k), async {
+            hold.reached().await;
+            // Stopped before it is counted: a put passes meanwhile, and a fault set now
+            // meets the held call.
+            assert_eq!((inner.reached(), store.calls_of(Op::Get)), (1, 1));
+            store.put(Put::new(Item::new(&key()))).await.unwrap();
+            store.fail_next_of(Op::Get, 1, Fault::Throttle);
+            hold.release();
+        });
+
+        assert!(matches!(held, Err(StoreError::Throttled)));
+        assert_eq!((inner.reached(), store.calls_of(Op::Get)), (2, 2));
+        store.get(&key()).await.unwrap();
     }
 
     #[tokio::test]

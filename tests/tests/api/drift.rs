@@ -382,3 +382,34 @@ fn yaml_loader_reads_cloudformation_short_tags_as_their_values() {
     assert_eq!(d["D"][0].as_str(), Some("IsProd"));
     assert_eq!(d["E"][0][0].as_str(), Some("X"));
 }
+
+/// notify holds a send's deliveries from the dispatcher for `SEND_HOLD_SECS`, on the
+/// ground that no send request runs longer (sending.rs): the function serving
+/// `POST /notify/v1/send` must time out sooner, or a request still storing deliveries
+/// could meet a dispatcher run again.
+#[test]
+fn the_notify_send_hold_outlasts_the_send_function_timeout() {
+    let path = workspace_root().join("template.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let docs = YamlLoader::load_from_str(&text).expect("template.yaml is YAML");
+    let doc = &docs[0];
+    let function = &doc["Resources"]["NotifySendFunction"];
+    assert_eq!(
+        str_at(
+            function,
+            &["Properties", "Environment", "Variables", "ROUTE_GROUP"]
+        )
+        .as_deref(),
+        Some("send"),
+        "NotifySendFunction serves notify's send group"
+    );
+    let timeout = function["Properties"]["Timeout"]
+        .as_i64()
+        .or_else(|| doc["Globals"]["Function"]["Timeout"].as_i64())
+        .expect("a Timeout for NotifySendFunction");
+    assert!(
+        timeout < notify::sending::SEND_HOLD_SECS,
+        "NotifySendFunction times out after {timeout} s, not before the {} s hold",
+        notify::sending::SEND_HOLD_SECS
+    );
+}

@@ -726,16 +726,47 @@ async fn an_erase_meeting_a_change_reads_again_and_gives_the_quota_back_once() {
     assert_eq!(emails_today(&t).await, 0);
 }
 
+/// A notify whose store fails on demand (and the store, to say when), with the
+/// dispatcher's key.
+fn faulty() -> (Arc<FaultyStore<MemoryStore>>, TestNotify) {
+    let store = Arc::new(FaultyStore::new(MemoryStore::new()));
+    let t = with_key(TestNotify::with_store(store.clone()));
+    (store, t)
+}
+
+/// An email to 100 people: its deliveries are stored in three transactions (49, 49, 2).
+fn email_to_a_hundred() -> Value {
+    let people: Vec<String> = (0..100).map(|i| format!("p{i}@example.com")).collect();
+    email_send(&people.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// After a send of [`email_to_a_hundred`] failed at its second delivery transaction: the
+/// first transaction's 49 deliveries are all that is stored, every one cancelled, no mail
+/// has gone out, and none does when a dispatcher runs `later`.
+async fn nothing_of_the_failed_send_goes_out(
+    t: &TestNotify,
+    org: &Caller,
+    later: chrono::Duration,
+) {
+    let page = t.get("/notify/v1/deliveries?limit=100", org).await.json();
+    let ds = page["data"].as_array().unwrap();
+    assert_eq!(ds.len(), 49, "the first transaction's deliveries");
+    let statuses: Vec<&Value> = ds.iter().map(|d| &d["status"]).collect();
+    assert!(statuses.iter().all(|s| *s == "cancelled"), "{statuses:?}");
+    assert!(t.tp.outbox.sent().is_empty());
+    t.advance(later);
+    assert_eq!(dispatch(t).await["due"], 0);
+    assert!(t.tp.outbox.sent().is_empty());
+}
+
 /// A send whose deliveries could not all be stored (100 take three transactions; the
 /// second fails) answers 503 and sends nothing: the deliveries stored already are
 /// cancelled, none is left due, and the quota is given back, so a retry sends each once.
 #[tokio::test]
 async fn a_send_that_could_not_store_all_its_deliveries_sends_none_of_them() {
-    let store = Arc::new(FaultyStore::new(MemoryStore::new()));
-    let t = with_key(TestNotify::with_store(store.clone()));
+    let (store, t) = faulty();
     let org = Caller::t1("organizer");
-    let people: Vec<String> = (0..100).map(|i| format!("p{i}@example.com")).collect();
-    let mut body = email_send(&people.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut body = email_to_a_hundred();
     body["scheduledAt"] = json!((t.state.now() + chrono::Duration::hours(1)).to_rfc3339());
     // The quota's transaction and the first deliveries' pass; the next fails.
     store.fail_after_of(Op::Transact, 2, 1, Fault::Timeout);
@@ -743,15 +774,62 @@ async fn a_send_that_could_not_store_all_its_deliveries_sends_none_of_them() {
     let r = t.post("/notify/v1/send", &org, &body).await;
 
     r.assert_error(503, "ERR_NOTIFY_UNAVAILABLE");
-    let page = t.get("/notify/v1/deliveries?limit=100", &org).await.json();
-    let ds = page["data"].as_array().unwrap();
-    assert_eq!(ds.len(), 49, "the first transaction's deliveries");
-    let statuses: Vec<&Value> = ds.iter().map(|d| &d["status"]).collect();
-    assert!(statuses.iter().all(|s| *s == "cancelled"), "{statuses:?}");
     assert_eq!(emails_today(&t).await, 0);
-    t.advance(chrono::Duration::hours(1));
-    assert_eq!(dispatch(&t).await["due"], 0);
-    assert!(t.tp.outbox.sent().is_empty());
+    nothing_of_the_failed_send_goes_out(&t, &org, chrono::Duration::hours(1)).await;
+}
+
+/// The same failure, with a dispatcher run landing while the send is between two of its
+/// transactions: the deliveries stored so far are held for the request (due only after
+/// `SEND_HOLD_SECS`), so the run finds none due, and the request's cancellation is the
+/// last word. Due at once, the run would have mailed the first 49 while the caller,
+/// answered 503, sends again.
+#[tokio::test]
+async fn a_dispatcher_run_while_a_send_stores_its_deliveries_sends_none_of_them() {
+    let (store, t) = faulty();
+    let org = Caller::t1("organizer");
+    let body = email_to_a_hundred();
+    // The quota's transaction, then the first 49 deliveries'; the send stops before the
+    // next one.
+    let hold = store.hold_before(Op::Transact, 3);
+
+    let (r, run) = tokio::join!(t.post("/notify/v1/send", &org, &body), async {
+        hold.reached().await;
+        let run = dispatch(&t).await;
+        store.fail_next_of(Op::Transact, 1, Fault::Timeout);
+        hold.release();
+        run
+    });
+
+    r.assert_error(503, "ERR_NOTIFY_UNAVAILABLE");
+    assert_eq!((&run["due"], &run["sent"]), (&json!(0), &json!(0)));
+    let hold = chrono::Duration::seconds(notify::sending::SEND_HOLD_SECS);
+    nothing_of_the_failed_send_goes_out(&t, &org, hold).await;
+}
+
+/// A delivery the send request could not send itself (here its claim was throttled)
+/// stays queued, and the dispatcher sends it once the request's hold is over.
+#[tokio::test]
+async fn a_delivery_a_send_left_queued_goes_out_once_the_hold_is_over() {
+    let (store, t) = faulty();
+    let org = Caller::t1("organizer");
+    // The quota's transaction and the delivery's pass; the request's claim is throttled.
+    store.fail_after_of(Op::Transact, 2, 1, Fault::Throttle);
+
+    let r = t
+        .post("/notify/v1/send", &org, &email_send(&["ada@example.com"]))
+        .await;
+
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.bytes));
+    assert_eq!(r.json()["data"]["deliveries"][0]["status"], "queued");
+    assert_eq!(dispatch(&t).await["due"], 0, "held for the request");
+    t.advance(chrono::Duration::seconds(
+        notify::sending::SEND_HOLD_SECS - 1,
+    ));
+    assert_eq!(dispatch(&t).await["due"], 0, "still held");
+    t.advance(chrono::Duration::seconds(1));
+    let run = dispatch(&t).await;
+    assert_eq!((&run["due"], &run["sent"]), (&json!(1), &json!(1)));
+    assert_eq!(t.tp.outbox.sent().len(), 1);
 }
 
 /// An email to `to` scheduled an hour ahead by the organizer; its delivery id.
