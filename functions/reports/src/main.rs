@@ -5,7 +5,8 @@ use shared::{
     platform::{Platform, ServiceState},
 };
 
-#[tokio::main]
+// One event at a time: a single-threaded runtime (why: shared::lambda).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), shared::lambda::Error> {
     let platform = Platform::aws(Config::from_env()?).await;
     let state = ServiceState::aws(platform, reports::SERVICE);
