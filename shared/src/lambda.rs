@@ -5,7 +5,7 @@
 //! an execution environment handles one event at a time, and an event's concurrent work
 //! (batch reads, provider calls) waits on I/O, which one thread interleaves as well as
 //! several. The multi-threaded default starts a worker per core at every cold start —
-//! ~0.8 ms of a bare lambda_http function's 3.4 ms here (BENCHMARKS.md) — for cores a
+//! 0.6-1.1 ms of CPU per start of our functions here (BENCHMARKS.md) — for cores a
 //! 256 MB function hardly has. CPU-bound work (argon2id) goes to `spawn_blocking`
 //! either way. The local gateway, which serves concurrent requests, keeps the default.
 

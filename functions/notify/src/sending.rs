@@ -314,8 +314,10 @@ async fn store_deliveries(
 }
 
 /// How long the dispatcher leaves a new send's deliveries to the request that stores
-/// them: longer than any request runs (the functions' timeout is 10 s, API Gateway's 30 s
-/// at most). A send stores its deliveries in several transactions when it has many, and
+/// them: longer than any caller of [`send`] runs. Today that is `POST /send`, whose
+/// function times out at 10 s (a drift test holds template.yaml to 5 s under this); a
+/// caller in a longer-running function (the send queue, when built) needs a longer hold,
+/// or one taken from its invocation's deadline. A send stores its deliveries in several transactions when it has many, and
 /// cancels those stored if a later one fails; were they due at once, a dispatcher run in
 /// between could send them while the caller, answered the error, sends again. One the
 /// request leaves queued (its send budget spent, or its process gone) goes out on the

@@ -89,9 +89,16 @@ pub struct Hold {
 }
 
 impl Hold {
-    /// Waits until the held call has arrived (at once if it already has).
+    /// Waits until the held call has arrived (at once if it already has). Panics after
+    /// 10 s: a test holding a call that never comes fails instead of hanging.
     pub async fn reached(&self) {
-        self.reached.notified().await;
+        let wait = self.reached.notified();
+        if tokio::time::timeout(std::time::Duration::from_secs(10), wait)
+            .await
+            .is_err()
+        {
+            panic!("the held store call never arrived (check hold_before's op and nth)");
+        }
     }
     /// Lets the held call go on (before or after it arrives).
     pub fn release(&self) {
