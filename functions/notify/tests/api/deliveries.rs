@@ -10,15 +10,11 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 use shared::{
     mail::{Mail, MailError, Mailer},
-    store::{
-        TransactOp, Update,
-        faults::{Fault, FaultyStore, Op},
-        memory::MemoryStore,
-    },
+    store::faults::{Fault, Op},
 };
 
 use crate::{
-    helpers::{Caller, TestNotify},
+    helpers::{Caller, TestNotify, delivery_changes_meanwhile, faulty},
     send::email_send,
 };
 
@@ -698,15 +694,10 @@ async fn cancelling_or_erasing_an_unsent_delivery_gives_its_quota_back() {
 /// between the read and the write is read again, and its quota unit goes back once.
 #[tokio::test]
 async fn an_erase_meeting_a_change_reads_again_and_gives_the_quota_back_once() {
-    let store = Arc::new(FaultyStore::new(MemoryStore::new()));
-    let t = TestNotify::with_store(store.clone());
+    let (store, t) = faulty();
     let id = scheduled_email(&t, "a@example.com").await;
     assert_eq!(emails_today(&t).await, 1);
-    let key = notify::repo::delivery(&shared::testing::t1(), &id);
-    store.meanwhile(
-        Op::Transact,
-        vec![TransactOp::Update(Update::new(key).add("rev", 1))],
-    );
+    delivery_changes_meanwhile(&store, &id);
     let (gets, writes) = (store.calls_of(Op::Get), store.calls_of(Op::Transact));
 
     let r = t
@@ -724,14 +715,6 @@ async fn an_erase_meeting_a_change_reads_again_and_gives_the_quota_back_once() {
         .await;
     assert_eq!(gone.status, 404);
     assert_eq!(emails_today(&t).await, 0);
-}
-
-/// A notify whose store fails on demand (and the store, to say when), with the
-/// dispatcher's key.
-fn faulty() -> (Arc<FaultyStore<MemoryStore>>, TestNotify) {
-    let store = Arc::new(FaultyStore::new(MemoryStore::new()));
-    let t = with_key(TestNotify::with_store(store.clone()));
-    (store, t)
 }
 
 /// An email to 100 people: its deliveries are stored in three transactions (49, 49, 2).
@@ -765,6 +748,7 @@ async fn nothing_of_the_failed_send_goes_out(
 #[tokio::test]
 async fn a_send_that_could_not_store_all_its_deliveries_sends_none_of_them() {
     let (store, t) = faulty();
+    let t = with_key(t);
     let org = Caller::t1("organizer");
     let mut body = email_to_a_hundred();
     body["scheduledAt"] = json!((t.state.now() + chrono::Duration::hours(1)).to_rfc3339());
@@ -786,6 +770,7 @@ async fn a_send_that_could_not_store_all_its_deliveries_sends_none_of_them() {
 #[tokio::test]
 async fn a_dispatcher_run_while_a_send_stores_its_deliveries_sends_none_of_them() {
     let (store, t) = faulty();
+    let t = with_key(t);
     let org = Caller::t1("organizer");
     let body = email_to_a_hundred();
     // The quota's transaction, then the first 49 deliveries'; the send stops before the
@@ -811,6 +796,7 @@ async fn a_dispatcher_run_while_a_send_stores_its_deliveries_sends_none_of_them(
 #[tokio::test]
 async fn a_delivery_a_send_left_queued_goes_out_once_the_hold_is_over() {
     let (store, t) = faulty();
+    let t = with_key(t);
     let org = Caller::t1("organizer");
     // The quota's transaction and the delivery's pass; the request's claim is throttled.
     store.fail_after_of(Op::Transact, 2, 1, Fault::Throttle);

@@ -11,7 +11,11 @@ use notify::{NotifyState, channels::local::Recorder};
 use serde_json::Value;
 use shared::{
     platform::ServiceState,
-    store::{Store, memory::MemoryStore},
+    store::{
+        Store, TransactOp, Update,
+        faults::{FaultyStore, Op},
+        memory::MemoryStore,
+    },
     testing::{Reply, T1, T3, TestPlatform, emulator_endpoint, emulator_sdk_config, json_request},
 };
 
@@ -164,6 +168,23 @@ impl TestNotify {
 }
 
 /// A fresh notify table on the emulator.
+/// A notify over a memory store that fails (or changes) on demand, and that store.
+pub fn faulty() -> (Arc<FaultyStore<MemoryStore>>, TestNotify) {
+    let store = Arc::new(FaultyStore::new(MemoryStore::new()));
+    let t = TestNotify::with_store(store.clone());
+    (store, t)
+}
+
+/// A concurrent writer changes delivery `id` of tenant 1 (bumps its `rev`) just before
+/// the next transaction reaches `store`.
+pub fn delivery_changes_meanwhile(store: &FaultyStore<MemoryStore>, id: &str) {
+    let key = notify::repo::delivery(&shared::testing::t1(), id);
+    store.meanwhile(
+        Op::Transact,
+        vec![TransactOp::Update(Update::new(key).add("rev", 1))],
+    );
+}
+
 pub async fn dynamo_table(endpoint: &str) -> Arc<dyn Store> {
     let sdk = emulator_sdk_config(endpoint).await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);

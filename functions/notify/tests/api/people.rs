@@ -15,15 +15,11 @@ use notify::{
 use serde_json::{Value, json};
 use shared::{
     ids::{new_id, sha256_hex},
-    store::{
-        Item, Key, Put, TransactOp, Update,
-        faults::{FaultyStore, Op},
-        memory::MemoryStore,
-    },
+    store::{Item, Key, Put, TransactOp, faults::Op},
     testing::{Reply, t1},
 };
 
-use crate::helpers::{Caller, TENANT_1, TestNotify};
+use crate::helpers::{Caller, TENANT_1, TestNotify, delivery_changes_meanwhile, faulty};
 
 const PREFS: &str = "/notify/v1/preferences";
 const DEFAULTS: &str = "/notify/v1/preferences/defaults";
@@ -426,8 +422,7 @@ async fn a_device_registered_by_another_person_moves_to_them() {
 /// owner keeps it.
 #[tokio::test]
 async fn removing_a_device_whose_endpoint_changed_hands_meanwhile_keeps_the_new_owner() {
-    let store = Arc::new(FaultyStore::new(MemoryStore::new()));
-    let t = TestNotify::with_store(store.clone());
+    let (store, t) = faulty();
     let id = ok(&register(&t, &user(), "tok-1").await, 201)["data"]["id"]
         .as_str()
         .unwrap()
@@ -813,14 +808,9 @@ async fn reading_sent_messages_moves_their_deliveries_to_read() {
 /// read: one that changed meanwhile is read again, and the item is counted off once.
 #[tokio::test]
 async fn reading_an_item_whose_delivery_changed_meanwhile_reads_it_again() {
-    let store = Arc::new(FaultyStore::new(MemoryStore::new()));
-    let t = TestNotify::with_store(store.clone());
+    let (store, t) = faulty();
     let ids = sent_in_app(&t, 1).await;
-    let key = repo::delivery(&t1(), &ids[0]);
-    store.meanwhile(
-        Op::Transact,
-        vec![TransactOp::Update(Update::new(key).add("rev", 1))],
-    );
+    delivery_changes_meanwhile(&store, &ids[0]);
     let (gets, writes) = (store.calls_of(Op::Get), store.calls_of(Op::Transact));
 
     let r = ok(&t.post(&read_path(&ids[0]), &user(), &json!({})).await, 200);
@@ -837,12 +827,9 @@ async fn reading_an_item_whose_delivery_changed_meanwhile_reads_it_again() {
 /// them, each read again.
 #[tokio::test]
 async fn read_all_moves_each_delivery_even_when_one_changed_meanwhile() {
-    let store = Arc::new(FaultyStore::new(MemoryStore::new()));
-    let t = TestNotify::with_store(store.clone());
+    let (store, t) = faulty();
     let ids = sent_in_app(&t, 3).await;
-    let key = repo::delivery(&t1(), &ids[1]);
-    let bump = vec![TransactOp::Update(Update::new(key).add("rev", 1))];
-    store.meanwhile(Op::Transact, bump);
+    delivery_changes_meanwhile(&store, &ids[1]);
 
     let all = ok(&t.post(READ_ALL, &user(), &json!({})).await, 200);
 
