@@ -67,15 +67,23 @@ struct Plan {
     skip: usize,
 }
 
+/// A concurrent writer: `ops` land just before the `nth` next call of `op` (1: the next),
+/// and before each of the `times - 1` calls of `op` after it.
+struct Writer {
+    op: Op,
+    nth: usize,
+    times: usize,
+    ops: Vec<TransactOp>,
+}
+
 /// Wraps any Store; faulted calls never reach the inner store.
 pub struct FaultyStore<S: ?Sized = dyn Store> {
     inner: Arc<S>,
     plan: Mutex<Option<Plan>>,
     calls: [AtomicUsize; OPS],
     faulted: AtomicUsize,
-    /// A concurrent writer's actions, landing just before the n-th next call (1: the
-    /// next) of an operation.
-    meanwhile: Mutex<Option<(Op, usize, Vec<TransactOp>)>>,
+    /// A concurrent writer's actions: see [`meanwhile_each`](Self::meanwhile_each).
+    meanwhile: Mutex<Option<Writer>>,
     /// A call held before it reaches the store: see [`hold_before`](Self::hold_before).
     held: Mutex<Option<(Op, usize, Hold)>>,
 }
@@ -167,7 +175,21 @@ impl<S: Store + ?Sized> FaultyStore<S> {
     }
     /// [`meanwhile`](Self::meanwhile), before the `nth` next call of `op` (1: the next).
     pub fn meanwhile_before(&self, op: Op, nth: usize, ops: Vec<TransactOp>) {
-        *self.meanwhile.lock().unwrap_or_else(|e| e.into_inner()) = Some((op, nth.max(1), ops));
+        self.set_writer(op, nth, 1, ops);
+    }
+    /// A concurrent writer that keeps writing: `ops` land just before each of the next
+    /// `times` calls of `op`, as if every one of a caller's tries met another change.
+    pub fn meanwhile_each(&self, op: Op, times: usize, ops: Vec<TransactOp>) {
+        self.set_writer(op, 1, times, ops);
+    }
+    fn set_writer(&self, op: Op, nth: usize, times: usize, ops: Vec<TransactOp>) {
+        let writer = (times > 0).then(|| Writer {
+            op,
+            nth: nth.max(1),
+            times,
+            ops,
+        });
+        *self.meanwhile.lock().unwrap_or_else(|e| e.into_inner()) = writer;
     }
     /// The `nth` next call of `op` (1: the next) waits, before it is counted or faulted,
     /// until the returned [`Hold`] is released: another caller can act while one is
@@ -206,9 +228,25 @@ impl<S: Store + ?Sized> FaultyStore<S> {
             hold.released.notified().await;
         }
         self.enter(op)?;
-        match Self::due(&self.meanwhile, op) {
+        match self.writes_due(op) {
             Some(ops) => self.inner.transact(ops).await,
             None => Ok(()),
+        }
+    }
+
+    /// The concurrent writer's actions, when this call of `op` is one it lands before.
+    fn writes_due(&self, op: Op) -> Option<Vec<TransactOp>> {
+        let mut m = self.meanwhile.lock().unwrap_or_else(|e| e.into_inner());
+        let w = m.as_mut().filter(|w| w.op == op)?;
+        if w.nth > 1 {
+            w.nth -= 1;
+            return None;
+        }
+        w.times -= 1;
+        if w.times == 0 {
+            m.take().map(|w| w.ops)
+        } else {
+            Some(w.ops.clone())
         }
     }
 
@@ -435,6 +473,30 @@ mod tests {
         assert!(store.query(Query::partition("p")).await.is_ok());
         assert!(store.delete(Delete::new(key())).await.is_ok());
         assert_eq!(store.faulted(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_repeated_concurrent_write_lands_before_each_of_the_next_calls_then_stops() {
+        let store = FaultyStore::new(crate::store::memory::MemoryStore::new());
+        let n = |item: Item| item.get_i64("n");
+        store.meanwhile_each(
+            Op::Update,
+            2,
+            vec![TransactOp::Update(Update::new(key()).add("n", 1))],
+        );
+        assert_eq!(
+            store.get(&key()).await.unwrap(),
+            None,
+            "a get does not set it off"
+        );
+        let add = || Update::new(key()).add("n", 10);
+        assert_eq!(n(store.update(add()).await.unwrap()), Some(11));
+        assert_eq!(n(store.update(add()).await.unwrap()), Some(22));
+        assert_eq!(
+            n(store.update(add()).await.unwrap()),
+            Some(32),
+            "two times, then no more"
+        );
     }
 
     #[tokio::test]

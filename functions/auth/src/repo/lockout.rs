@@ -17,6 +17,13 @@ pub const MAX_FAILURES: i64 = 5;
 pub const WINDOW_SECS: i64 = 15 * 60;
 pub const LOCK_SECS: i64 = 15 * 60;
 
+/// Tries at reserving a guess. A try fails only when another sign-in's write to the
+/// counter landed since it was read, and a sign-in writes it at most twice (its own
+/// reservation, then its clear, release or lock): so a burst of one more sign-in than
+/// the lockout allows guesses (the rest are refused without writing) never runs out.
+/// Running out under heavier contention answers 503 with `Retry-After`, not 500.
+pub const RESERVE_TRIES: usize = 2 * MAX_FAILURES as usize + 2;
+
 /// The counter's attributes as last read (absent ones read as 0).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
@@ -118,7 +125,7 @@ pub async fn reserve(
     now: i64,
 ) -> AuthResult<Result<Reservation, i64>> {
     // Each retry follows a concurrent change (a new window opened, counters cleared).
-    for _ in 0..4 {
+    for _ in 0..RESERVE_TRIES {
         if seen.locked_until > now {
             return Ok(Err(seen.locked_until));
         }
@@ -163,9 +170,10 @@ pub async fn reserve(
             Err(e) => return Err(e.into()),
         }
     }
-    Err(AuthError::Internal(
-        "lockout state kept changing while reserving an attempt".into(),
-    ))
+    Err(
+        StoreError::Unavailable("the lockout counter kept changing while reserving a guess".into())
+            .into(),
+    )
 }
 
 /// The reserved guess was wrong: the reservation stands as the failure. When it was the

@@ -6,7 +6,7 @@ use auth::{
     domain::{User, UserStatus},
     repo::{
         self, credentials,
-        lockout::Counted,
+        lockout::{self, Counted},
         sessions::{self, Session},
         tenants::Tenant,
         users,
@@ -18,7 +18,12 @@ use chrono::Duration;
 use http::Request;
 use serde_json::{Value, json};
 use shared::{
-    store::{Item, Put, Update, counting::CountingStore, memory::MemoryStore},
+    store::{
+        Item, Put, TransactOp, Update,
+        counting::CountingStore,
+        faults::{FaultyStore, Op},
+        memory::MemoryStore,
+    },
     testing::{Reply, t1},
 };
 
@@ -1226,4 +1231,47 @@ async fn a_burst_of_parallel_right_passwords_leaves_no_count_behind() {
     }
     let stored = stored_user(&app, USER).await;
     assert_eq!((stored.failed_logins, stored.locked_until), (0, 0));
+}
+
+/// The login of a faulty store that bumps the user's lockout window just before each of
+/// its next `changes` updates: each bump fails one of the login's reservation tries, as
+/// another sign-in's write to the counter would.
+async fn login_meeting_changes(changes: usize) -> (TestAuth, Arc<FaultyStore>, Reply) {
+    let store: Arc<FaultyStore> = Arc::new(FaultyStore::wrap(Arc::new(MemoryStore::new())));
+    let app = TestAuth::with_store(store.clone()).await;
+    let bump = Update::new(repo::user(&t1(), id_of(USER))).add("failure_window_start", 1);
+    store.meanwhile_each(Op::Update, changes, vec![TransactOp::Update(bump)]);
+    let reply = app.login(USER, PASSWORD).await;
+    (app, store, reply)
+}
+
+#[tokio::test]
+async fn a_login_meeting_every_change_a_burst_can_make_still_signs_in() {
+    // Five other sign-ins at once write the counter at most twice each.
+    let changes = 2 * lockout::MAX_FAILURES as usize;
+    let (app, store, reply) = login_meeting_changes(changes).await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.bytes)
+    );
+    // Every change cost one try; the next reserved, then the right password cleared.
+    assert_eq!(store.calls_of(Op::Update), changes + 2);
+    let stored = stored_user(&app, USER).await;
+    assert_eq!((stored.failed_logins, stored.locked_until), (0, 0));
+    assert_eq!(live_sessions(&app, USER).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_login_whose_counter_changes_on_every_try_is_503_and_writes_nothing() {
+    let (app, store, reply) = login_meeting_changes(lockout::RESERVE_TRIES).await;
+    reply.assert_error(503, "ERR_AUTH_UNAVAILABLE");
+    assert_eq!(reply.header("retry-after"), Some("1"));
+    assert_eq!(store.calls_of(Op::Update), lockout::RESERVE_TRIES);
+    // Only the other writer's changes landed: no guess counted, no session.
+    let stored = stored_user(&app, USER).await;
+    assert_eq!(stored.failed_logins, 0);
+    assert_eq!(stored.failure_window_start, lockout::RESERVE_TRIES as i64);
+    assert!(stored_sessions(&app, USER).await.is_empty());
 }
