@@ -4,7 +4,9 @@
 //! Sources are checked when saved (INVALID_TEMPLATE with the 1-based line and column)
 //! and compiled again at each render on a registry built for that call: nothing of a
 //! tenant's templates outlives the request, and tenants can register neither partials
-//! nor helpers (only Handlebars' built-in helpers exist; nothing reads files).
+//! nor helpers (only Handlebars' built-in helpers exist; nothing reads files). `each` is
+//! the built-in one with a work budget (`each.rs`): a save is checked for size and depth,
+//! and a render is bounded in output (256 KiB) and in loop work.
 //!
 //! Undeclared variables: the registry runs in strict mode, so `{{frist_name}}` or a
 //! variable the caller forgot fails the render (422 TEMPLATE_RENDERING_FAILED, naming
@@ -27,6 +29,9 @@ use utoipa::ToSchema;
 
 use super::{Channel, delivery::Rendered};
 use crate::error::{NotifyError, NotifyResult};
+
+mod each;
+use each::{BudgetedEach, LoopBudget, MAX_LOOP_STEPS};
 
 pub const MAX_NAME_CHARS: usize = 100;
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
@@ -441,14 +446,25 @@ fn check_structure(field: &str, root: &Template) -> NotifyResult<()> {
                 }
                 TemplateElement::HelperBlock(h)
                 | TemplateElement::Expression(h)
-                | TemplateElement::HtmlExpression(h) => (
-                    h.template.iter().chain(h.inverse.iter()).collect(),
-                    h.params.iter().chain(h.hash.values()).collect(),
-                ),
-                TemplateElement::PartialBlock(d) | TemplateElement::PartialExpression(d) => (
-                    d.template.iter().collect(),
-                    d.params.iter().chain(d.hash.values()).collect(),
-                ),
+                | TemplateElement::HtmlExpression(h) => {
+                    // A block, or a name with arguments, calls a helper; a bare
+                    // `{{name}}` reads a variable.
+                    let calls = h.block || !h.params.is_empty() || !h.hash.is_empty();
+                    if let Some(name) = h.name.as_name().filter(|n| calls && !is_helper(n)) {
+                        return Err(refuse(t, i, &not_a_helper(name)));
+                    }
+                    (
+                        h.template.iter().chain(h.inverse.iter()).collect(),
+                        h.params.iter().chain(h.hash.values()).collect(),
+                    )
+                }
+                TemplateElement::PartialBlock(_) | TemplateElement::PartialExpression(_) => {
+                    return Err(refuse(
+                        t,
+                        i,
+                        "partials such as {{> name}} are not supported",
+                    ));
+                }
                 _ => (Vec::new(), Vec::new()),
             };
             if !inner.is_empty() && depth + 1 > MAX_BLOCK_DEPTH {
@@ -464,10 +480,50 @@ fn check_structure(field: &str, root: &Template) -> NotifyResult<()> {
             {
                 return Err(refuse(t, i, "subexpressions nest more than 16 deep"));
             }
+            if let Some(name) = params.iter().find_map(|p| unknown_helper(p)) {
+                return Err(refuse(t, i, &not_a_helper(name)));
+            }
             stack.extend(inner.into_iter().map(|t| (t, depth + 1)));
         }
     }
     Ok(())
+}
+
+/// Handlebars' built-in helpers, less `log` (tenant text must not reach our logs): all a
+/// template can call, since tenants register none.
+const HELPERS: [&str; 16] = [
+    "if", "unless", "each", "with", "lookup", "raw", "eq", "ne", "gt", "gte", "lt", "lte", "and",
+    "or", "not", "len",
+];
+
+fn is_helper(name: &str) -> bool {
+    HELPERS.contains(&name)
+}
+
+fn not_a_helper(name: &str) -> String {
+    cut(&format!(
+        "`{name}` is not a helper (there are: {})",
+        HELPERS.join(", ")
+    ))
+}
+
+/// The first unknown helper a `(helper …)` parameter calls, at any depth (bounded by
+/// the subexpression depth, checked first).
+fn unknown_helper(p: &Parameter) -> Option<&str> {
+    let Parameter::Subexpression(s) = p else {
+        return None;
+    };
+    let TemplateElement::Expression(h) = s.as_element() else {
+        return None;
+    };
+    match h.name.as_name() {
+        Some(name) if !is_helper(name) => Some(name),
+        _ => h
+            .params
+            .iter()
+            .chain(h.hash.values())
+            .find_map(unknown_helper),
+    }
 }
 
 /// How deep `(helper (helper …))` goes in a parameter (bounded by the parser's own stack
@@ -573,6 +629,8 @@ fn render_parts(
     registry.set_strict_mode(true);
     // Tenant text must not reach our logs.
     registry.unregister_helper("log");
+    let loops = LoopBudget::new(MAX_LOOP_STEPS);
+    registry.register_helper("each", Box::new(BudgetedEach(loops.clone())));
     let data = match vars {
         Value::Null => Value::Object(Default::default()),
         v => v.clone(),
@@ -600,6 +658,10 @@ fn render_parts(
             Err(_) if out.exceeded => Err(NotifyError::TemplateRenderingFailed(
                 "the rendered message is larger than 256 KiB".into(),
             )),
+            Err(_) if loops.exhausted() => Err(NotifyError::TemplateRenderingFailed(format!(
+                "{field}: its loops would evaluate more than {MAX_LOOP_STEPS} template elements \
+                 (each {{{{#each}}}} costs its items times its body, nested loops multiply)"
+            ))),
             Err(e) => Err(render_failed(&field, &e)),
         }
     };
@@ -806,11 +868,22 @@ mod tests {
     }
 
     #[test]
-    fn partials_unknown_helpers_and_log_fail_the_render() {
-        for (src, want) in [
-            ("{{> footer}}", "partial `footer` does not exist"),
-            ("{{shout name}}", "helper `shout` does not exist"),
-            ("{{log name}}", "helper `log` does not exist"),
+    fn partials_and_unknown_helpers_are_refused_where_they_are() {
+        for (src, want, column) in [
+            (
+                "{{> footer}}",
+                "partials such as {{> name}} are not supported",
+                1,
+            ),
+            ("Hi {{shout name}}", "`shout` is not a helper", 4),
+            ("{{log name}}", "`log` is not a helper", 1),
+            ("{{#user}}x{{/user}}", "`user` is not a helper", 1),
+            (
+                "{{#if (eq (upper a) b)}}x{{/if}}",
+                "`upper` is not a helper",
+                1,
+            ),
+            ("{{x (shout)}}", "`x` is not a helper", 1),
         ] {
             let err = render_inline(
                 &Rendered {
@@ -820,14 +893,33 @@ mod tests {
                 &json!({"name": "x"}),
             )
             .unwrap_err();
-            let NotifyError::TemplateRenderingFailed(m) = err else {
-                panic!("{err:?}")
+            let NotifyError::InvalidTemplate {
+                field,
+                message,
+                line,
+                column: at,
+            } = err
+            else {
+                panic!("{src}: {err:?}")
             };
-            assert!(
-                m.starts_with("content.text (line 1, column 1)") && m.contains(want),
-                "{m}"
+            assert_eq!(
+                (field.as_str(), line, at),
+                ("content.text", Some(1), Some(column)),
+                "{src}"
             );
+            assert!(message.contains(want), "{src}: {message}");
         }
+        // Variables, built-in helpers and their subexpressions are fine.
+        let ok = "{{name}} {{{name}}} {{#if (and (eq name \"x\") (not (len name)))}}y{{else}}{{lookup this \"name\"}}{{/if}} {{#each list}}{{this}}{{/each}}";
+        let out = render_inline(
+            &Rendered {
+                text: Some(ok.into()),
+                ..Default::default()
+            },
+            &json!({"name": "x", "list": [1, 2]}),
+        )
+        .unwrap();
+        assert_eq!(out.text.as_deref(), Some("x x x 12"));
     }
 
     #[test]
@@ -939,6 +1031,42 @@ mod tests {
             .join()
             .unwrap();
         assert_eq!(out.unwrap().text.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn loops_that_would_do_too_much_work_fail_naming_the_part() {
+        let rows = json!({"a": vec![0; 1000]});
+        let nested =
+            "{{#each @root.a}}{{#each @root.a}}{{#each @root.a}}{{/each}}{{/each}}{{/each}}";
+        let err = render_inline(
+            &Rendered {
+                subject: Some("s".into()),
+                html: Some(nested.into()),
+                ..Default::default()
+            },
+            &rows,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, NotifyError::TemplateRenderingFailed(ref m) if m.starts_with("content.html: its loops")),
+            "{err:?}"
+        );
+        // The budget is the message's: two parts of 60,000 steps each go over it together.
+        let wide = json!({"a": vec![0; 60_000]});
+        let half = "{{#each a}}{{/each}}".to_owned();
+        let one = Rendered {
+            text: Some(half.clone()),
+            ..Default::default()
+        };
+        assert!(render_inline(&one, &wide).is_ok());
+        let both = Rendered {
+            html: Some(half.clone()),
+            text: Some(half),
+            ..Default::default()
+        };
+        assert!(
+            matches!(render_inline(&both, &wide), Err(NotifyError::TemplateRenderingFailed(ref m)) if m.starts_with("content.text: its loops"))
+        );
     }
 
     #[test]

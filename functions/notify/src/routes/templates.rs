@@ -19,7 +19,6 @@ use shared::{
     access::{RequireRole, roles},
     auth::Claims,
     extract::ApiJson,
-    idempotency::{self, Idempotency},
     openapi::{Data, IdempotencyKey, Paged},
     paging::{CursorScope, PageParams},
 };
@@ -47,17 +46,18 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 /// The Idempotency-Key layer covers the group: it acts on writes carrying the header only.
 pub fn router(st: &NotifyState) -> Router<NotifyState> {
-    Router::new()
-        .route("/notify/v1/templates", get(list).post(create))
-        .route(
-            "/notify/v1/templates/{templateId}",
-            get(read).put(update).delete(archive),
-        )
-        .route("/notify/v1/templates/{templateId}/preview", post(preview))
-        .route_layer(axum::middleware::from_fn_with_state(
-            Idempotency::for_service(&st.platform, crate::SERVICE, st.store.clone()),
-            idempotency::middleware,
-        ))
+    shared::idempotency::honour(
+        Router::new()
+            .route("/notify/v1/templates", get(list).post(create))
+            .route(
+                "/notify/v1/templates/{templateId}",
+                get(read).put(update).delete(archive),
+            )
+            .route("/notify/v1/templates/{templateId}/preview", post(preview)),
+        &st.platform,
+        crate::SERVICE,
+        st.store.clone(),
+    )
 }
 
 /// This module's part of the OpenAPI document.
@@ -208,8 +208,9 @@ pub async fn list(
     tag = "templates",
     summary = "Create a template",
     description = "Saves version 1 of a new template after compiling every Handlebars source. \
-        Needs the `organizer` role. Only Handlebars' built-in helpers exist; partials cannot be \
-        registered, and decorators (`{{#*inline}}`) are refused.",
+        Needs the `organizer` role. Only Handlebars' built-in helpers exist (`log` excepted): a \
+        call to any other helper, a partial (`{{> name}}`) or a decorator (`{{#*inline}}`) is \
+        refused with its position.",
     params(IdempotencyKey),
     security(("bearerAuth" = [])),
     request_body(
@@ -471,8 +472,8 @@ pub struct TemplatePreview {
         (status = 404, description = "`ERR_NOTIFY_TEMPLATE_NOT_FOUND`: no such template (or version) \
             in the caller's tenant"),
         (status = 422, description = "`ERR_NOTIFY_TEMPLATE_RENDERING_FAILED`: the render failed (an \
-            undeclared variable is missing, a partial or helper does not exist, the result is over \
-            256 KiB); the message names the part, line and column"),
+            undeclared variable is missing, the result is over 256 KiB, its loops would do more than \
+            100,000 steps of work); the message names the part, line and column"),
     )
 )]
 pub async fn preview(

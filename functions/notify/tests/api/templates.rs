@@ -381,6 +381,44 @@ async fn preview_lists_every_missing_required_variable() {
 }
 
 #[tokio::test]
+async fn loops_that_would_run_away_are_422_before_they_run() {
+    let t = TestNotify::new().await;
+    // Writes nothing, so the 256 KiB output cap never trips: 10^9 passes unbudgeted.
+    let body = json!({
+        "name": "Loops",
+        "channel": "email",
+        "subject": "s",
+        "text": "{{#each @root.a}}{{#each @root.a}}{{#each @root.a}}{{/each}}{{/each}}{{/each}}"
+    });
+    let id = id_of(&create(&t, &body).await);
+    let r = t
+        .post(
+            &format!("{BASE}/{id}/preview"),
+            &organizer(),
+            &json!({"variables": {"a": vec![0; 1000]}}),
+        )
+        .await;
+    r.assert_error(422, "ERR_NOTIFY_TEMPLATE_RENDERING_FAILED");
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("text: its loops would evaluate more than 100000"),
+        "{}",
+        r.json()
+    );
+    // The same template over a short list renders.
+    let r = t
+        .post(
+            &format!("{BASE}/{id}/preview"),
+            &organizer(),
+            &json!({"variables": {"a": [1, 2, 3]}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+}
+
+#[tokio::test]
 async fn a_render_failure_is_422_naming_the_part_and_position() {
     let t = TestNotify::new().await;
     let body = json!({
@@ -404,17 +442,38 @@ async fn a_render_failure_is_422_naming_the_part_and_position() {
         "{message}"
     );
 
-    let partial = json!({"name": "Partial", "channel": "in_app", "text": "{{> footer}}"});
-    let id = id_of(&create(&t, &partial).await);
-    let r = t
-        .post(&format!("{BASE}/{id}/preview"), &organizer(), &json!({}))
-        .await;
-    r.assert_error(422, "ERR_NOTIFY_TEMPLATE_RENDERING_FAILED");
+    // What can never render is refused when saved, with its position, and not stored.
+    for (text, column, want) in [
+        (
+            "Hi\n{{> footer}}",
+            1,
+            "partials such as {{> name}} are not supported",
+        ),
+        ("Hi\n  {{shout name}}", 3, "`shout` is not a helper"),
+    ] {
+        let r = t
+            .post(
+                BASE,
+                &organizer(),
+                &json!({"name": "Never", "channel": "in_app", "text": text}),
+            )
+            .await;
+        r.assert_error(400, "ERR_NOTIFY_INVALID_TEMPLATE");
+        let error = &r.json()["error"];
+        assert_eq!(
+            error["details"],
+            json!({"field": "text", "line": 2, "column": column})
+        );
+        assert!(error["message"].as_str().unwrap().contains(want), "{error}");
+    }
+    let listed = t.get(BASE, &organizer()).await.json();
     assert!(
-        r.json()["error"]["message"]
-            .as_str()
+        listed["data"]
+            .as_array()
             .unwrap()
-            .contains("partial `footer`")
+            .iter()
+            .all(|v| v["name"] != "Never"),
+        "{listed}"
     );
 }
 
