@@ -50,23 +50,36 @@ pub fn is_json_or_absent(headers: &http::HeaderMap) -> bool {
 }
 
 /// Parses a JSON body; errors name the field (`user.email`, `items[2].qty`) or `body`.
+///
+/// Every body is a JSON object. serde's derived structs also take an array as their
+/// fields in order, so `[["email"], …]` would be a send and `[]` a preferences document
+/// with every field at its default: anything but an object is refused first.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    let Some(first) = bytes.iter().find(|b| !b.is_ascii_whitespace()) else {
         return Err(ApiError::field("body", "a JSON body is required"));
+    };
+    if *first != b'{' {
+        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            return Err(not_json(&e));
+        }
+        let kind = match first {
+            b'[' => "an array",
+            b'"' => "a string",
+            b'n' => "null",
+            b't' | b'f' => "a boolean",
+            _ => "a number",
+        };
+        return Err(ApiError::field(
+            "body",
+            format!("must be a JSON object, not {kind}"),
+        ));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            return ApiError::field(
-                "body",
-                format!(
-                    "is not valid JSON (line {}, column {})",
-                    inner.line(),
-                    inner.column()
-                ),
-            );
+            return not_json(&inner);
         }
         let message = strip_position(&inner.to_string());
         // serde reports a missing or unknown field at its parent's path: name the field.
@@ -88,6 +101,17 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     de.end()
         .map_err(|_| ApiError::field("body", "has trailing characters after the JSON value"))?;
     Ok(value)
+}
+
+fn not_json(e: &serde_json::Error) -> ApiError {
+    ApiError::field(
+        "body",
+        format!(
+            "is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ),
+    )
 }
 
 fn strip_position(msg: &str) -> String {
@@ -178,6 +202,32 @@ mod tests {
         assert_eq!(
             fields(parse_json::<Signup>(trailing).unwrap_err())[0]["field"],
             "body"
+        );
+    }
+
+    #[test]
+    fn only_an_object_is_a_body() {
+        // serde would read the array as Signup's fields in order.
+        let positional = br#"["a@b.c", {"age": 3}]"#;
+        assert!(serde_json::from_slice::<Signup>(positional).is_ok());
+        for (body, kind) in [
+            (&positional[..], "an array"),
+            (b" []", "an array"),
+            (b"\"x\"", "a string"),
+            (b"null", "null"),
+            (b"true", "a boolean"),
+            (b"-1.5", "a number"),
+        ] {
+            assert_eq!(
+                fields(parse_json::<Signup>(body).unwrap_err()),
+                json!([{"field": "body", "issue": format!("must be a JSON object, not {kind}")}])
+            );
+        }
+        // Malformed JSON is still reported as such, with its position.
+        let issue = &fields(parse_json::<Signup>(b"[1,").unwrap_err())[0]["issue"];
+        assert!(
+            issue.as_str().unwrap().starts_with("is not valid JSON"),
+            "{issue}"
         );
     }
 

@@ -32,12 +32,12 @@ use crate::{
 /// Records are kept (and keys honoured) for 24 hours.
 pub const RETENTION_SECS: i64 = 24 * 3600;
 /// Response headers replayed with the body (the request id is always the new request's).
-const KEPT_HEADERS: [HeaderName; 3] = [header::CONTENT_TYPE, header::LOCATION, header::RETRY_AFTER];
+const KEPT_HEADERS: [HeaderName; 2] = [header::CONTENT_TYPE, header::LOCATION];
 
 const IN_PROGRESS: &str = "INPROGRESS";
 const COMPLETED: &str = "COMPLETED";
 
-/// The layer's settings; apply with [`layer`] to the routes that honour the header.
+/// The layer's settings; [`honour`] puts the routes that honour the header behind it.
 pub struct Idempotency {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
@@ -68,8 +68,21 @@ impl Idempotency {
     }
 }
 
-/// The middleware: `routes.layer(axum::middleware::from_fn_with_state(cfg, idempotency::middleware))`
-/// on the routes that honour the header (after they are added).
+/// `routes` (those added so far) behind `service`'s Idempotency-Key layer; GET and HEAD
+/// pass through. Each such route lists `openapi::IdempotencyKey` in its parameters.
+pub fn honour<S: Clone + Send + Sync + 'static>(
+    routes: axum::Router<S>,
+    platform: &crate::platform::Platform,
+    service: Service,
+    store: Arc<dyn Store>,
+) -> axum::Router<S> {
+    routes.route_layer(axum::middleware::from_fn_with_state(
+        Idempotency::for_service(platform, service, store),
+        middleware,
+    ))
+}
+
+/// The middleware itself (see [`honour`]).
 pub async fn middleware(State(cfg): State<Arc<Idempotency>>, req: Request, next: Next) -> Response {
     handle(cfg, req, next).await
 }
@@ -182,8 +195,11 @@ async fn run(
     if status.is_server_error()
         || status == StatusCode::CONFLICT
         || status == StatusCode::TOO_MANY_REQUESTS
+        || resp.headers().contains_key(header::RETRY_AFTER)
     {
-        // Not a final answer: let a retry run again.
+        // Not a final answer: let a retry run again. An answer that names a time to come
+        // back (a quota that resets at midnight) is not final either: stored, the same
+        // key would replay the refusal for 24 h after the quota had reset.
         let release = Delete::new(key).when(
             Condition::eq("status", IN_PROGRESS).and(Condition::eq("fingerprint", fingerprint)),
         );

@@ -16,6 +16,9 @@ pub enum NotifyError {
         limit: i64,
         used: i64,
         requested: i64,
+        /// Seconds until the period's counter starts afresh; None when the send asks for
+        /// more than the whole limit (waiting cannot help).
+        retry_after: Option<u64>,
     },
     #[error("invalid channel")]
     InvalidChannel { field: String, value: String },
@@ -75,21 +78,28 @@ impl From<NotifyError> for ApiError {
                 limit,
                 used,
                 requested,
-            } => ApiError::new(
-                S::PAYMENT_REQUIRED,
-                "QUOTA_EXCEEDED",
-                format!(
-                    "this send would exceed the tenant's {period} {} quota",
-                    channel.as_str()
-                ),
-            )
-            .with_details(json!({
-                "channel": channel.as_str(),
-                "period": period,
-                "limit": limit,
-                "used": used,
-                "requested": requested,
-            })),
+                retry_after,
+            } => {
+                let e = ApiError::new(
+                    S::PAYMENT_REQUIRED,
+                    "QUOTA_EXCEEDED",
+                    format!(
+                        "this send would exceed the tenant's {period} {} quota",
+                        channel.as_str()
+                    ),
+                )
+                .with_details(json!({
+                    "channel": channel.as_str(),
+                    "period": period,
+                    "limit": limit,
+                    "used": used,
+                    "requested": requested,
+                }));
+                match retry_after {
+                    Some(secs) => e.with_retry_after(secs),
+                    None => e,
+                }
+            }
             NotifyError::InvalidChannel { field, value } => ApiError::new(
                 S::BAD_REQUEST,
                 "INVALID_CHANNEL",

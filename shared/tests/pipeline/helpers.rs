@@ -52,6 +52,9 @@ pub struct Order {
     pub fail_with: Option<u16>,
     #[serde(default)]
     pub delay_ms: Option<u64>,
+    /// …with this `retry-after`.
+    #[serde(default)]
+    pub retry_after: Option<u64>,
 }
 
 async fn whoami(caller: Claims) -> Envelope<Value> {
@@ -91,11 +94,11 @@ async fn create_order(
     }
     if let Some(code) = order.fail_with {
         let status = StatusCode::from_u16(code).unwrap();
-        return Err(ApiError::new(
-            status,
-            "TEST_FAILURE",
-            "the test asked for it",
-        ));
+        let e = ApiError::new(status, "TEST_FAILURE", "the test asked for it");
+        return Err(match order.retry_after {
+            Some(secs) => e.with_retry_after(secs),
+            None => e,
+        });
     }
     Ok(Envelope::created(json!({
         "orderId": shared::ids::new_id(),

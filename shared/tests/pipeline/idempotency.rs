@@ -93,11 +93,20 @@ pub async fn the_same_key_with_another_body_is_422(app: &TestApp) {
     assert_eq!(app.calls(), 1);
 }
 
-pub async fn a_5xx_409_or_429_is_not_stored_so_a_retry_runs_again(app: &TestApp) {
+pub async fn a_5xx_409_429_or_retry_after_is_not_stored_so_a_retry_runs_again(app: &TestApp) {
     let token = app.tp.token(&["organizer"]);
-    for (i, code) in [503u16, 500, 409, 429].into_iter().enumerate() {
+    // (A quota refusal names when it resets: 402 with retry-after.)
+    let cases = [
+        (503u16, None),
+        (500, None),
+        (409, None),
+        (429, None),
+        (402, Some(60)),
+    ];
+    for (i, (code, retry_after)) in cases.into_iter().enumerate() {
         let key = format!("k-fail-{code}");
-        let body = json!({"item": "ticket", "quantity": 1, "fail_with": code});
+        let body =
+            json!({"item": "ticket", "quantity": 1, "fail_with": code, "retry_after": retry_after});
         assert_eq!(
             app.post_json(ORDERS, Some(&token), Some(&key), &body)
                 .await
@@ -217,8 +226,11 @@ async fn memory_the_same_key_with_another_body_is_422() {
     the_same_key_with_another_body_is_422(&TestApp::new(Service::Notify)).await;
 }
 #[tokio::test]
-async fn memory_a_5xx_409_or_429_is_not_stored_so_a_retry_runs_again() {
-    a_5xx_409_or_429_is_not_stored_so_a_retry_runs_again(&TestApp::new(Service::Notify)).await;
+async fn memory_a_5xx_409_429_or_retry_after_is_not_stored_so_a_retry_runs_again() {
+    a_5xx_409_429_or_retry_after_is_not_stored_so_a_retry_runs_again(&TestApp::new(
+        Service::Notify,
+    ))
+    .await;
 }
 #[tokio::test]
 async fn memory_a_4xx_answer_is_stored_and_replayed() {

@@ -46,7 +46,7 @@ async fn idempotency_holds_on_dynamodb() {
     checks::twenty_concurrent_requests_with_one_key_execute_once(&app().await).await;
     checks::a_replay_is_byte_identical_and_marked(&app().await).await;
     checks::the_same_key_with_another_body_is_422(&app().await).await;
-    checks::a_5xx_409_or_429_is_not_stored_so_a_retry_runs_again(&app().await).await;
+    checks::a_5xx_409_429_or_retry_after_is_not_stored_so_a_retry_runs_again(&app().await).await;
     checks::a_4xx_answer_is_stored_and_replayed(&app().await).await;
     checks::another_caller_or_tenant_never_replays_someone_else_s_response(&app().await).await;
     checks::a_record_older_than_24_hours_counts_as_absent(&app().await).await;

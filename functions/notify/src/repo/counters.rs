@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use shared::{
     store::{
@@ -31,6 +31,22 @@ fn daily_key(t: &TenantId, ch: Channel, now: DateTime<Utc>) -> Key {
 }
 fn monthly_key(t: &TenantId, ch: Channel, now: DateTime<Utc>) -> Key {
     Key::tenant(t, &["QUOTA"], format!("M#{}#{}", month(now), ch.as_str()))
+}
+
+/// Seconds from `now` until the `daily` or `monthly` counter's period ends (UTC).
+fn resets_in(period: &str, now: DateTime<Utc>) -> u64 {
+    let today = now.date_naive();
+    let next = if period == "daily" {
+        today.succ_opt()
+    } else {
+        today
+            .with_day(1)
+            .and_then(|first| first.checked_add_months(chrono::Months::new(1)))
+    };
+    next.and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(86_400, |at| {
+            (at.and_utc() - now).num_seconds().max(1) as u64
+        })
 }
 
 /// Counters are kept a little past their period (TTL), for the admin route and audits.
@@ -159,6 +175,7 @@ pub async fn reserve(
                     limit,
                     used: 0,
                     requested: n,
+                    retry_after: None,
                 });
             }
             ops.push(TransactOp::Update(
@@ -192,6 +209,7 @@ pub async fn reserve(
                         limit,
                         used,
                         requested,
+                        retry_after: Some(resets_in(period, now)),
                     })
                 }
                 None => Err(StoreError::TransactionCanceled { reasons }.into()),
@@ -336,5 +354,19 @@ pub async fn metrics(
             Some(next) => start = Some(next),
             None => return Ok(out),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_period_resets_at_the_next_utc_day_or_month() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        assert_eq!(resets_in("daily", at("2026-12-04T23:59:30Z")), 30);
+        assert_eq!(resets_in("daily", at("2026-12-04T00:00:00Z")), 86_400);
+        assert_eq!(resets_in("monthly", at("2026-12-31T23:00:00Z")), 3_600);
+        assert_eq!(resets_in("monthly", at("2027-02-28T00:00:00Z")), 86_400);
     }
 }

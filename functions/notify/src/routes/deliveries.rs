@@ -40,14 +40,19 @@ pub const ROUTES: &[(&str, &str)] = &[
 ];
 
 pub fn router(st: &NotifyState) -> Router<NotifyState> {
-    Router::new()
-        .route("/notify/v1/deliveries", get(list))
-        .route(
-            "/notify/v1/deliveries/{deliveryId}",
-            get(get_one).delete(erase),
-        )
-        .route("/notify/v1/deliveries/{deliveryId}/cancel", post(cancel))
-        .merge(metrics::router(st))
+    shared::idempotency::honour(
+        Router::new()
+            .route("/notify/v1/deliveries", get(list))
+            .route(
+                "/notify/v1/deliveries/{deliveryId}",
+                get(get_one).delete(erase),
+            )
+            .route("/notify/v1/deliveries/{deliveryId}/cancel", post(cancel)), // A retried cancel or erase replays its first answer instead of 409 or 404.
+        &st.platform,
+        crate::SERVICE,
+        st.store.clone(),
+    )
+    .merge(metrics::router(st))
 }
 
 pub fn openapi() -> utoipa::openapi::OpenApi {
@@ -385,7 +390,7 @@ pub async fn get_one(
     operation_id = "cancel_delivery",
     tag = "deliveries",
     summary = "Cancel a queued or scheduled delivery",
-    params(("deliveryId" = String, Path, format = "uuid")),
+    params(("deliveryId" = String, Path, format = "uuid"), shared::openapi::IdempotencyKey),
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "Cancelled", body = Data<DeliveryView>),
@@ -437,7 +442,7 @@ pub struct Erased {
     summary = "Erase a delivery (privacy request)",
     description = "Deletes the record, its inbox item and its provider mapping for good. Metrics \
         counts (which hold no personal data) are kept.",
-    params(("deliveryId" = String, Path, format = "uuid")),
+    params(("deliveryId" = String, Path, format = "uuid"), shared::openapi::IdempotencyKey),
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "Erased", body = Data<Erased>),

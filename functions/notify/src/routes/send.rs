@@ -13,7 +13,6 @@ use shared::{
     access::{RequireRole, roles},
     contact::{Email, Phone},
     extract::ApiJson,
-    idempotency::{self, Idempotency},
     mail::Mail,
     openapi::Data,
 };
@@ -34,6 +33,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/notify/v1/send/test"),
 ];
 
+/// A test mail's subject taken from a message's first line: RFC 5322's recommended line.
+const MAX_TEST_SUBJECT_CHARS: usize = 78;
+
 /// At most this many recipients per send.
 pub const MAX_RECIPIENTS: usize = 100;
 /// RFC 5322's line limit, which SES enforces on the subject.
@@ -43,13 +45,14 @@ pub const MAX_SCHEDULE_DAYS: i64 = 30;
 
 /// Both routes honour `Idempotency-Key` (a retried send must not message people twice).
 pub fn router(st: &NotifyState) -> Router<NotifyState> {
-    Router::new()
-        .route("/notify/v1/send", post(send))
-        .route("/notify/v1/send/test", post(send_test))
-        .route_layer(axum::middleware::from_fn_with_state(
-            Idempotency::for_service(&st.platform, crate::SERVICE, st.store.clone()),
-            idempotency::middleware,
-        ))
+    shared::idempotency::honour(
+        Router::new()
+            .route("/notify/v1/send", post(send))
+            .route("/notify/v1/send/test", post(send_test)),
+        &st.platform,
+        crate::SERVICE,
+        st.store.clone(),
+    )
 }
 
 pub fn openapi() -> utoipa::openapi::OpenApi {
@@ -82,6 +85,7 @@ pub struct SendBody {
     /// 1 to 100 people; each needs the address of every channel (email, phone, userId
     /// for push and in_app).
     #[schema(min_items = 1, max_items = 100)]
+    #[serde(deserialize_with = "strict_recipients")]
     pub recipients: Vec<Recipient>,
     /// A template of this tenant (its latest version)…
     #[schema(format = "uuid")]
@@ -127,7 +131,9 @@ pub struct SendBody {
             `ERR_NOTIFY_MISSING_TEMPLATE_VARIABLES`, `ERR_NOTIFY_INVALID_TEMPLATE` (inline content), \
             `ERR_NOTIFY_VALIDATION`"),
         (status = 402, description = "`ERR_NOTIFY_QUOTA_EXCEEDED`: the send would take a channel over the \
-            tenant's daily or monthly quota; nothing was sent"),
+            tenant's daily or monthly quota; nothing was sent. `retry-after` gives the seconds until that \
+            period's count starts afresh (absent when the send alone is over the whole limit); with \
+            an Idempotency-Key the refusal is not stored, so the same key runs again then"),
         (status = 403, description = "`ERR_NOTIFY_FORBIDDEN`: organizer role required"),
         (status = 404, description = "`ERR_NOTIFY_TEMPLATE_NOT_FOUND`"),
         (status = 422, description = "`ERR_NOTIFY_TEMPLATE_RENDERING_FAILED`"),
@@ -208,8 +214,9 @@ pub struct TestSent {
     tag = "send",
     summary = "Mail a rendered template to yourself",
     description = "Renders a template (or inline content) with sample variables and mails it to \
-        the caller's own email address, and to no one else. Counts against the email quota; no \
-        delivery record is kept.",
+        the caller's own email address, and to no one else, whatever the template's channel (a \
+        message without a subject is mailed under its first line). Counts against the email \
+        quota; no delivery record is kept.",
     security(("bearerAuth" = [])),
     params(shared::openapi::IdempotencyKey),
     request_body = TestSendBody,
@@ -217,7 +224,7 @@ pub struct TestSent {
         (status = 200, description = "Mailed", body = Data<TestSent>),
         (status = 400, description = "`ERR_NOTIFY_CHANNEL_NOT_CONFIGURED`, `ERR_NOTIFY_MISSING_TEMPLATE_VARIABLES`, \
             `ERR_NOTIFY_INVALID_TEMPLATE`, `ERR_NOTIFY_VALIDATION` (also: the token carries no email)"),
-        (status = 402, description = "`ERR_NOTIFY_QUOTA_EXCEEDED`"),
+        (status = 402, description = "`ERR_NOTIFY_QUOTA_EXCEEDED` (with `retry-after`, as for `/send`)"),
         (status = 404, description = "`ERR_NOTIFY_TEMPLATE_NOT_FOUND`"),
         (status = 422, description = "`ERR_NOTIFY_TEMPLATE_RENDERING_FAILED`"),
         (status = 503, description = "`ERR_NOTIFY_PROVIDER_UNAVAILABLE`"),
@@ -239,7 +246,7 @@ pub async fn send_test(
     let vars = sending::variables_object(body.variables)?;
     let tenant = caller.tenant();
     // A test send mails any template's rendering to its author, whatever its channel.
-    let (content, _) = render_content(
+    let (mut content, _) = render_content(
         &st,
         &tenant,
         body.template_id.as_deref(),
@@ -249,6 +256,18 @@ pub async fn send_test(
         None,
     )
     .await?;
+    // An SMS, push or in-app message may have no subject: the mail takes its first line.
+    if content
+        .subject
+        .as_deref()
+        .is_none_or(|s| s.trim().is_empty())
+    {
+        content.subject = content
+            .text
+            .as_deref()
+            .and_then(|t| t.lines().map(str::trim).find(|l| !l.is_empty()))
+            .map(|l| l.chars().take(MAX_TEST_SUBJECT_CHARS).collect());
+    }
     check_rendered(&content, &[Channel::Email])?;
     let now = st.now();
     let caps = counters::settings(st.store(), &tenant)
@@ -365,6 +384,31 @@ pub fn parse_channels(raw: &[String]) -> Result<Vec<Channel>, ApiError> {
         }
     }
     Ok(out)
+}
+
+/// `recipients`, refusing fields they do not have: a misspelt `userId` or `priority`
+/// would otherwise be dropped, and with it the person's preferences, quiet hours and
+/// inbox. (`Recipient` is also the stored type, which must keep reading what a newer
+/// version wrote, so the refusal is the request's.)
+fn strict_recipients<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Recipient>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct Strict {
+        user_id: Option<String>,
+        email: Option<String>,
+        phone: Option<String>,
+        priority: Option<Priority>,
+    }
+    let all = Vec::<Strict>::deserialize(d)?;
+    Ok(all
+        .into_iter()
+        .map(|r| Recipient {
+            user_id: r.user_id,
+            email: r.email,
+            phone: r.phone,
+            priority: r.priority,
+        })
+        .collect())
 }
 
 /// Normalises each recipient and checks it has the address every channel needs.

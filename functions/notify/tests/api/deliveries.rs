@@ -335,6 +335,49 @@ async fn only_queued_or_scheduled_deliveries_can_be_cancelled_by_an_admin() {
 }
 
 #[tokio::test]
+async fn a_retried_cancel_or_erase_with_its_key_replays_the_first_answer() {
+    let t = TestNotify::new().await;
+    let org = Caller::t1("organizer");
+    let admin = Caller::t1("admin");
+    let at = (t.state.now() + chrono::Duration::hours(1)).to_rfc3339();
+    let mut ids = Vec::new();
+    for who in ["ada@example.com", "bob@example.com"] {
+        let r = t.post("/notify/v1/send", &org, &scheduled(who, &at)).await;
+        ids.push(
+            r.json()["data"]["deliveries"][0]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let cancel = format!("/notify/v1/deliveries/{}/cancel", ids[0]);
+    let erase = format!("/notify/v1/deliveries/{}", ids[1]);
+    for (method, path, body, status) in [
+        ("POST", &cancel, Some(json!({})), 200),
+        ("DELETE", &erase, None, 200),
+    ] {
+        let keyed = [("idempotency-key", "retry-1")];
+        let call = || t.call_with(method, path, Some(&admin), body.as_ref(), &keyed);
+        let first = call().await;
+        assert_eq!(first.status, status, "{method} {path}");
+        // A lost answer, retried with its key: the first answer again, not 409 or 404.
+        let again = call().await;
+        assert_eq!(again.status, status, "{method} {path}");
+        assert_eq!(again.header("idempotent-replayed"), Some("true"));
+        assert_eq!(again.bytes, first.bytes);
+        // Without the key the operation runs again and finds its work done.
+        let fresh = t
+            .call_with(method, path, Some(&admin), body.as_ref(), &[])
+            .await;
+        assert!(
+            matches!(fresh.status.as_u16(), 404 | 409),
+            "{}",
+            fresh.status
+        );
+    }
+}
+
+#[tokio::test]
 async fn an_erased_delivery_is_gone() {
     let t = TestNotify::new().await;
     let org = Caller::t1("organizer");

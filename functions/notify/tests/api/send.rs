@@ -155,6 +155,38 @@ async fn bad_sends_are_refused_naming_what_is_wrong_and_nothing_is_sent() {
         "{}",
         r.json()
     );
+    // A misspelt recipient field is named, not dropped with what it carried.
+    for (recipient, field) in [
+        (
+            json!({"email": "a@b.io", "priorty": "critical"}),
+            "recipients[0].priorty",
+        ),
+        (
+            json!({"user_id": "u1", "email": "a@b.io"}),
+            "recipients[0].user_id",
+        ),
+    ] {
+        let r = t
+            .post(
+                "/notify/v1/send",
+                &org,
+                &with(json!({"recipients": [recipient]})),
+            )
+            .await;
+        r.assert_error(400, "ERR_NOTIFY_VALIDATION");
+        assert_eq!(
+            r.json()["error"]["details"]["fields"],
+            json!([{"field": field, "issue": "is not allowed here"}])
+        );
+    }
+    // A body is an object: serde would take an array as the fields in order.
+    let positional = json!([["email"], [{"email": "arr@example.com"}], null, {"subject": "s", "text": "x"}, {}, "transactional", "normal", null, null]);
+    let r = t.post("/notify/v1/send", &org, &positional).await;
+    r.assert_error(400, "ERR_NOTIFY_VALIDATION");
+    assert_eq!(
+        r.json()["error"]["details"]["fields"],
+        json!([{"field": "body", "issue": "must be a JSON object, not an array"}])
+    );
     assert!(t.tp.outbox.sent().is_empty());
     let list = t.get("/notify/v1/deliveries", &org).await;
     assert_eq!(list.json()["data"].as_array().unwrap().len(), 0);
@@ -351,6 +383,55 @@ async fn a_send_over_the_daily_quota_is_refused_whole_with_402() {
 }
 
 #[tokio::test]
+async fn a_quota_refusal_says_when_it_resets_and_its_key_runs_again_then() {
+    let t = TestNotify::new().await;
+    let admin = Caller::t1("admin");
+    let org = Caller::t1("organizer");
+    t.put(
+        "/notify/v1/admin/quotas",
+        &admin,
+        &json!({"channels": {"email": {"daily": 1}}}),
+    )
+    .await;
+    let body = email_send(&["a@example.com"]);
+    let keyed = || {
+        t.call_with(
+            "POST",
+            "/notify/v1/send",
+            Some(&org),
+            Some(&body),
+            &[("idempotency-key", "nightly-digest")],
+        )
+    };
+    assert_eq!(t.post("/notify/v1/send", &org, &body).await.status, 202);
+    let over = keyed().await;
+    over.assert_error(402, "ERR_NOTIFY_QUOTA_EXCEEDED");
+    let now = t.state.now();
+    let midnight = (now.date_naive() + chrono::Days::new(1))
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    let wait = (midnight - now).num_seconds().to_string();
+    assert_eq!(over.header("retry-after"), Some(wait.as_str()));
+    // Not stored: the same key after the reset sends, instead of replaying the 402.
+    t.advance(chrono::Duration::days(1));
+    let r = keyed().await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    assert_eq!(r.header("idempotent-replayed"), None);
+    assert_eq!(t.tp.outbox.sent().len(), 2);
+    // Asking for more than the whole limit cannot be cured by waiting: no retry-after.
+    let two = t
+        .post(
+            "/notify/v1/send",
+            &org,
+            &email_send(&["b@example.com", "c@example.com"]),
+        )
+        .await;
+    two.assert_error(402, "ERR_NOTIFY_QUOTA_EXCEEDED");
+    assert_eq!(two.header("retry-after"), None);
+}
+
+#[tokio::test]
 async fn quotas_can_be_lowered_but_never_raised_above_the_plan() {
     let t = TestNotify::new().await;
     let admin = Caller::t3("admin");
@@ -407,6 +488,40 @@ async fn a_test_send_goes_to_the_caller_only() {
     )
     .await
     .assert_error(403, "ERR_NOTIFY_FORBIDDEN");
+    // Any channel's template can be tried: an SMS has no subject, the mail takes its line.
+    for (channel, text) in [
+        ("sms", "\n Your code is {{code}}\nbye"),
+        ("in_app", "Doors at {{code}}"),
+    ] {
+        let tpl = t
+            .post(
+                "/notify/v1/templates",
+                &org,
+                &json!({"name": channel, "channel": channel, "text": text, "requiredVariables": ["code"]}),
+            )
+            .await;
+        assert_eq!(tpl.status, 201, "{}", tpl.json());
+        let r = t
+            .post(
+                "/notify/v1/send/test",
+                &org,
+                &json!({"templateId": tpl.json()["data"]["id"], "variables": {"code": "1234"}}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.json());
+    }
+    let mails = t.tp.outbox.sent();
+    let subjects: Vec<_> = mails.iter().map(|m| m.mail.subject.as_str()).collect();
+    assert_eq!(
+        subjects,
+        [
+            "[TEST] Hi Ada",
+            "[TEST] Your code is 1234",
+            "[TEST] Doors at 1234"
+        ]
+    );
+    assert_eq!(mails[1].mail.text, "\n Your code is 1234\nbye");
+    assert!(mails.iter().all(|m| m.mail.to == vec![org.email.clone()]));
     // A body naming other recipients is refused outright.
     t.post(
         "/notify/v1/send/test",

@@ -19,8 +19,13 @@ use crate::{
     state::NotifyState,
 };
 
-pub fn router(_st: &NotifyState) -> Router<NotifyState> {
-    Router::new().route("/notify/v1/admin/quotas", get(get_quotas).put(put_quotas))
+pub fn router(st: &NotifyState) -> Router<NotifyState> {
+    shared::idempotency::honour(
+        Router::new().route("/notify/v1/admin/quotas", get(get_quotas).put(put_quotas)),
+        &st.platform,
+        crate::SERVICE,
+        st.store.clone(),
+    )
 }
 
 pub fn openapi() -> utoipa::openapi::OpenApi {
@@ -132,6 +137,7 @@ pub struct CapsBody {
     summary = "Lower the tenant's quotas",
     description = "Replaces the tenant's own caps. Each is at most the plan's (a plan upgrade is \
         how caps go up); a channel or period left out goes back to the plan's cap.",
+    params(shared::openapi::IdempotencyKey),
     security(("bearerAuth" = [])),
     request_body = QuotasBody,
     responses(

@@ -13,7 +13,6 @@ use shared::{
     access::{RequireRole, roles},
     clock::rfc3339_millis,
     extract::ApiJson,
-    idempotency::{self, Idempotency},
     openapi::{Data, IdempotencyKey, Paged},
     paging::{CursorScope, PageParams},
 };
@@ -37,13 +36,14 @@ const MAX_NOTE_CHARS: usize = 500;
 
 /// Adding and removing honour `Idempotency-Key`; the check only reads.
 pub fn router(st: &NotifyState) -> Router<NotifyState> {
-    let list = Router::new()
-        .route("/notify/v1/suppressions", get(list).post(add))
-        .route("/notify/v1/suppressions/{contact}", delete(remove))
-        .route_layer(axum::middleware::from_fn_with_state(
-            Idempotency::for_service(&st.platform, crate::SERVICE, st.store.clone()),
-            idempotency::middleware,
-        ));
+    let list = shared::idempotency::honour(
+        Router::new()
+            .route("/notify/v1/suppressions", get(list).post(add))
+            .route("/notify/v1/suppressions/{contact}", delete(remove)),
+        &st.platform,
+        crate::SERVICE,
+        st.store.clone(),
+    );
     list.route("/notify/v1/suppressions/check", post(check))
 }
 

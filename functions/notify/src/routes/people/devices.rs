@@ -12,7 +12,6 @@ use shared::{
     ApiError, Envelope,
     auth::Claims,
     extract::ApiJson,
-    idempotency::{self, Idempotency},
     openapi::{Data, IdempotencyKey},
 };
 use utoipa::{OpenApi, ToSchema};
@@ -30,13 +29,14 @@ use crate::{
 // ("DELETE", "/notify/v1/devices/{deviceId}"),
 
 pub fn router(st: &NotifyState) -> Router<NotifyState> {
-    Router::new()
-        .route("/notify/v1/devices", post(register))
-        .route("/notify/v1/devices/{deviceId}", delete(remove))
-        .route_layer(axum::middleware::from_fn_with_state(
-            Idempotency::for_service(&st.platform, crate::SERVICE, st.store.clone()),
-            idempotency::middleware,
-        ))
+    shared::idempotency::honour(
+        Router::new()
+            .route("/notify/v1/devices", post(register))
+            .route("/notify/v1/devices/{deviceId}", delete(remove)),
+        &st.platform,
+        crate::SERVICE,
+        st.store.clone(),
+    )
 }
 
 /// A device's push platform.

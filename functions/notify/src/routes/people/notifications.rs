@@ -14,7 +14,6 @@ use serde::Serialize;
 use shared::{
     ApiError, Envelope,
     auth::Claims,
-    idempotency::{self, Idempotency},
     openapi::{Data, IdempotencyKey, Paged},
     paging::{CursorScope, PageParams},
     store::get_each,
@@ -39,15 +38,16 @@ use crate::{
 // ("POST", "/notify/v1/notifications/read-all"),
 
 pub fn router(st: &NotifyState) -> Router<NotifyState> {
-    Router::new()
-        .route("/notify/v1/notifications", get(list))
-        .route("/notify/v1/notifications/unread-count", get(unread_count))
-        .route("/notify/v1/notifications/{notificationId}/read", post(read))
-        .route("/notify/v1/notifications/read-all", post(read_all))
-        .route_layer(axum::middleware::from_fn_with_state(
-            Idempotency::for_service(&st.platform, crate::SERVICE, st.store.clone()),
-            idempotency::middleware,
-        ))
+    shared::idempotency::honour(
+        Router::new()
+            .route("/notify/v1/notifications", get(list))
+            .route("/notify/v1/notifications/unread-count", get(unread_count))
+            .route("/notify/v1/notifications/{notificationId}/read", post(read))
+            .route("/notify/v1/notifications/read-all", post(read_all)),
+        &st.platform,
+        crate::SERVICE,
+        st.store.clone(),
+    )
 }
 
 /// One inbox item.

@@ -8,7 +8,6 @@ use shared::{
     access::{RequireRole, roles},
     auth::Claims,
     extract::ApiJson,
-    idempotency::{self, Idempotency},
     openapi::{Data, IdempotencyKey},
 };
 use utoipa::{OpenApi, ToSchema};
@@ -26,16 +25,17 @@ use crate::{
 // ("PUT", "/notify/v1/preferences/defaults"),
 
 pub fn router(st: &NotifyState) -> Router<NotifyState> {
-    Router::new()
-        .route("/notify/v1/preferences", get(get_own).put(put_own))
-        .route(
-            "/notify/v1/preferences/defaults",
-            get(get_defaults).put(put_defaults),
-        )
-        .route_layer(axum::middleware::from_fn_with_state(
-            Idempotency::for_service(&st.platform, crate::SERVICE, st.store.clone()),
-            idempotency::middleware,
-        ))
+    shared::idempotency::honour(
+        Router::new()
+            .route("/notify/v1/preferences", get(get_own).put(put_own))
+            .route(
+                "/notify/v1/preferences/defaults",
+                get(get_defaults).put(put_defaults),
+            ),
+        &st.platform,
+        crate::SERVICE,
+        st.store.clone(),
+    )
 }
 
 /// Preferences as they apply, and where they come from.
