@@ -415,3 +415,87 @@ fn the_notify_send_hold_outlasts_the_send_function_timeout() {
         notify::sending::SEND_HOLD_SECS
     );
 }
+
+/// The logical ids a function's policies allow `secretsmanager:GetSecretValue` on
+/// (`!Ref X` loads as "X").
+fn secrets_readable_by(resource: &Yaml) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for policy in resource["Properties"]["Policies"]
+        .as_vec()
+        .into_iter()
+        .flatten()
+    {
+        for st in policy["Statement"].as_vec().into_iter().flatten() {
+            let actions = match &st["Action"] {
+                Yaml::Array(a) => a.iter().filter_map(Yaml::as_str).collect(),
+                a => a.as_str().into_iter().collect::<Vec<_>>(),
+            };
+            if st["Effect"].as_str() != Some("Allow")
+                || !actions.contains(&"secretsmanager:GetSecretValue")
+            {
+                continue;
+            }
+            match &st["Resource"] {
+                Yaml::Array(r) => out.extend(r.iter().filter_map(Yaml::as_str).map(str::to_owned)),
+                r => out.extend(r.as_str().map(str::to_owned)),
+            }
+        }
+    }
+    out
+}
+
+/// Least privilege for the cursor key, which loads on first use: a function may read it
+/// exactly when one of its routes pages (`cursor`) or takes an `Idempotency-Key` (whose
+/// fingerprints it keys), as each route's OpenAPI operation declares them.
+#[test]
+fn the_cursor_key_is_granted_to_exactly_the_functions_that_use_it() {
+    let mut uses: BTreeSet<Route> = BTreeSet::new();
+    for doc in service_documents() {
+        let doc = serde_json::to_value(&doc).unwrap();
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            for (method, op) in item.as_object().into_iter().flatten() {
+                let names: Vec<&str> = op["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p["name"].as_str())
+                    .collect();
+                if names.contains(&"cursor") || names.contains(&"Idempotency-Key") {
+                    uses.insert((method.to_ascii_uppercase(), path.clone()));
+                }
+            }
+        }
+    }
+    assert!(
+        uses.contains(&("POST".into(), "/notify/v1/send".into())),
+        "the documents declare no Idempotency-Key: {uses:?}"
+    );
+    let routes = template_routes()
+        .unwrap_or_else(|errors| panic!("template.yaml:\n  {}", errors.join("\n  ")));
+    let mut by_function: BTreeMap<&str, Vec<&Route>> = BTreeMap::new();
+    for r in &routes {
+        let function = r.origin.split('.').next().unwrap_or_default();
+        by_function.entry(function).or_default().push(&r.route);
+    }
+    let text = std::fs::read_to_string(workspace_root().join("template.yaml")).unwrap();
+    let docs = YamlLoader::load_from_str(&text).unwrap();
+    let resources = &docs[0]["Resources"];
+    let wrong: Vec<String> = by_function
+        .iter()
+        .filter_map(|(function, routes)| {
+            let granted = secrets_readable_by(&resources[*function]).contains("CursorSecret");
+            let users: Vec<String> = routes
+                .iter()
+                .filter(|r| uses.contains(**r))
+                .map(|r| route_label(r))
+                .collect();
+            (granted == users.is_empty())
+                .then(|| format!("{function}: granted {granted}, used by {users:?}"))
+        })
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "the cursor key's grants differ from its use:\n  {}",
+        wrong.join("\n  ")
+    );
+}
