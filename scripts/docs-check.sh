@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The API reference in a real browser, offline: starts eventzr-local on a free loopback
 # port, opens /docs in headless Chromium with every host but loopback unresolvable, and
-# checks that the rendered page lists auth's login route. Saves what it saw:
+# checks that the rendered page lists auth's login route and shows the gateway it came
+# from as the server requests go to. Saves what it saw:
 #   target/docs-check/docs.png   screenshot
 #   target/docs-check/dom.html   the DOM after the page's scripts ran
 # Chromium comes from Debian (`apt-get install chromium`; installed here when missing and
@@ -50,9 +51,14 @@ url="http://127.0.0.1:$port/docs"
 "$browser" "${flags[@]}" --dump-dom "$url" >"$OUT/dom.html" 2>"$OUT/chromium.log"
 "$browser" "${flags[@]}" --screenshot="$OUT/docs.png" "$url" 2>>"$OUT/chromium.log" >/dev/null
 
-if grep -q "/auth/v1/login" "$OUT/dom.html" && grep -q "Sign in with a password" "$OUT/dom.html"; then
-  echo "docs-check: PASS — /docs lists POST /auth/v1/login ($(wc -c <"$OUT/dom.html") bytes of DOM); screenshot $OUT/docs.png"
-else
+if ! grep -q "/auth/v1/login" "$OUT/dom.html" || ! grep -q "Sign in with a password" "$OUT/dom.html"; then
   echo "docs-check: FAIL — the rendered /docs does not list auth's login route; see $OUT/dom.html and $OUT/chromium.log" >&2
   exit 1
 fi
+# "Test Request" goes to the server the page shows: the gateway that served it, on
+# whatever port (the document's server is relative), not a fixed :3000.
+if ! grep -q ">http://127.0.0.1:$port<" "$OUT/dom.html"; then
+  echo "docs-check: FAIL — /docs does not show http://127.0.0.1:$port as its server; see $OUT/dom.html" >&2
+  exit 1
+fi
+echo "docs-check: PASS — /docs lists POST /auth/v1/login, server http://127.0.0.1:$port ($(wc -c <"$OUT/dom.html") bytes of DOM); screenshot $OUT/docs.png"

@@ -9,7 +9,8 @@
 #   2. runs auth-svc's API suite again with every test on a fresh DynamoDB table
 #      (EVENTZR_TEST_STORE=dynamodb);
 #   3. validates the OpenAPI documents the services serve (written to target/openapi/ by
-#      the tests crate in pass 1) with openapi-spec-validator, independently of utoipa;
+#      the tests crate in pass 1) with openapi-spec-validator, independently of utoipa,
+#      and every example in them against its schema (scripts/openapi-examples.py);
 #   4. holds each route's DynamoDB actions (noted by the requests-per-route tests in
 #      target/bench/iam-actions-*.json) against its template function's IAM policy
 #      (scripts/iam-check.py): neither store enforces IAM, AWS does.
@@ -36,6 +37,8 @@ scripts/emulator.sh run -- bash -c '
     echo "no documents in target/openapi/ (the tests crate writes them)"; status=1
   else
     .venv/bin/openapi-spec-validator "${docs[@]}" || status=$?
+    echo "=== OpenAPI examples against their schemas (scripts/openapi-examples.py)"
+    .venv/bin/python scripts/openapi-examples.py "${docs[@]}" || status=$?
   fi
   echo "=== IAM actions per route (scripts/iam-check.py)"
   .venv/bin/python scripts/iam-check.py || status=$?

@@ -30,6 +30,8 @@ const PAGE: &str = r#"<!doctype html>
     <script>
       Scalar.createApiReference('#app', {
         url: 'openapi.json',
+        // The document's first server is relative ("/"): resolve it against this page.
+        baseServerURL: window.location.origin,
         // Fonts would come from Scalar's CDN: use the system's.
         withDefaultFonts: false,
         // Paste a token from POST /auth/v1/login; kept in this browser only.

@@ -30,8 +30,16 @@ use crate::service::Service;
 pub const BEARER: &str = "bearerAuth";
 /// The security scheme of internal job routes (`x-internal-api-key`).
 pub const INTERNAL_KEY: &str = "internalApiKey";
-/// Where the local gateway listens (README's curl examples use it too).
-pub const LOCAL_GATEWAY: &str = "http://127.0.0.1:3000";
+/// The server every document lists first: relative, so it is wherever the document was
+/// served from — the local gateway on whichever port it listens, or the stage's API in
+/// AWS — and "Test Request" in `/docs` calls the server that served the page.
+const SAME_ORIGIN: &str = "/";
+
+fn same_origin() -> Server {
+    let mut server = Server::new(SAME_ORIGIN);
+    server.description = Some("the server this document was served from".into());
+    server
+}
 
 /// `meta` of every envelope.
 #[derive(ToSchema)]
@@ -149,7 +157,7 @@ pub fn document(service: Service, routes: OpenApi) -> OpenApi {
         service.code()
     ));
     doc.info = info;
-    doc.servers = Some(vec![Server::new(LOCAL_GATEWAY)]);
+    doc.servers = Some(vec![same_origin()]);
     let components = doc.components.get_or_insert_with(Components::new);
     components.add_security_scheme(BEARER, {
         let mut http = Http::new(HttpAuthScheme::Bearer);
@@ -187,7 +195,7 @@ pub fn document(service: Service, routes: OpenApi) -> OpenApi {
 }
 
 /// `GET /<svc>/v1/openapi.json`: the document, built once on first request (nothing at
-/// cold start), listing the local gateway and the stage's public URL as servers.
+/// cold start), listing its own origin and the stage's public URL as servers.
 pub fn router(service: Service, build: fn() -> OpenApi, public_url: Option<String>) -> Router {
     let json = std::sync::Arc::new(std::sync::OnceLock::<Vec<u8>>::new());
     Router::new().route(
@@ -250,7 +258,7 @@ pub fn merge(docs: impl IntoIterator<Item = OpenApi>) -> OpenApi {
             .into(),
     );
     merged.info = info;
-    merged.servers = Some(vec![Server::new(LOCAL_GATEWAY)]);
+    merged.servers = Some(vec![same_origin()]);
     merged
 }
 

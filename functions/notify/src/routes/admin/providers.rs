@@ -214,7 +214,10 @@ pub struct LastError {
                  "lastError": {"kind": "throttled", "detail": "Publish: Throttling", "at": "2025-11-23T19:30:01.000Z"}},
                 {"channel": "push", "configured": false, "provider": null, "details": null, "lastError": null},
                 {"channel": "in_app", "configured": true, "provider": "inbox", "details": null, "lastError": null}
-            ], "error": null})),
+            ], "error": null, "meta": {
+                "request_id": "550e8400-e29b-41d4-a716-446655440000", "service": "notify-svc",
+                "tenant_id": "a0000001-0000-0000-0000-000000000001",
+                "timestamp": "2025-11-23T19:31:00.000Z"}})),
         (status = 401, description = "`ERR_NOTIFY_UNAUTHORIZED`: no valid bearer token"),
         (status = 403, description = "`ERR_NOTIFY_FORBIDDEN`: the caller lacks the `admin` role"),
     )
