@@ -40,6 +40,15 @@ impl Channel {
     pub fn parse(s: &str) -> Option<Channel> {
         Channel::ALL.into_iter().find(|c| c.as_str() == s)
     }
+    /// The provider that sends this channel's messages (and whose webhooks may report on
+    /// them): SES for email, SNS for SMS and push; the inbox is ours.
+    pub fn provider(self) -> &'static str {
+        match self {
+            Channel::Email => "ses",
+            Channel::Sms | Channel::Push => "sns",
+            Channel::InApp => "inbox",
+        }
+    }
     /// A channel a client named in `field`: unknown names answer INVALID_CHANNEL.
     pub fn parse_field(field: &str, raw: &str) -> Result<Channel, crate::error::NotifyError> {
         Channel::parse(raw.trim()).ok_or_else(|| crate::error::NotifyError::InvalidChannel {

@@ -165,7 +165,7 @@ pub async fn ses_notification(
         SnsKind::Notification => match ses::read(&msg.message) {
             None => Handled::Ignored,
             Some((message_id, outcome)) => {
-                let apply = effects::apply(st.store(), now, &message_id, &outcome);
+                let apply = effects::apply(st.store(), now, SES, &message_id, &outcome);
                 found(once(&st, SES, &msg.message_id, apply).await?)
             }
         },
@@ -337,7 +337,7 @@ pub async fn provider_callback(
         .await?;
     let event: ProviderEvent = extract::parse_json(&body)?;
     let outcome = event.outcome(&provider)?;
-    let apply = effects::apply(st.store(), st.now(), &event.message_id, &outcome);
+    let apply = effects::apply(st.store(), st.now(), &provider, &event.message_id, &outcome);
     Ok(ack(found(
         once(&st, &provider, &event.event_id, apply).await?,
     )))

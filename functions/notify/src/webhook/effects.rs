@@ -26,11 +26,14 @@ pub struct Outcome {
     pub recipients: Vec<String>,
 }
 
-/// Applies `outcome` to the delivery of `provider_message_id`. False when no delivery has
-/// that id (an old or foreign message: nothing changes).
+/// Applies `provider`'s `outcome` to the delivery of `provider_message_id`. False when no
+/// delivery has that id (an old or foreign message: nothing changes), or when another
+/// provider sent it: one provider's secret must not move (and suppress the address of)
+/// a message it never carried, and SES message ids are visible to every recipient.
 pub async fn apply(
     store: &dyn Store,
     now: DateTime<Utc>,
+    provider: &str,
     provider_message_id: &str,
     outcome: &Outcome,
 ) -> NotifyResult<bool> {
@@ -41,6 +44,14 @@ pub async fn apply(
         );
         return Ok(false);
     };
+    if delivery.channel.provider() != provider {
+        tracing::warn!(
+            provider,
+            sender = delivery.channel.provider(),
+            "provider event for another provider's message ignored"
+        );
+        return Ok(false);
+    }
     apply_to(store, now, &delivery, outcome).await?;
     Ok(true)
 }

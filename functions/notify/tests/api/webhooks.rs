@@ -622,7 +622,7 @@ const OLD_SECRET: &str = "whsec_old_0123456789";
 fn with_secrets(t: &TestNotify) {
     t.tp.secrets.set(
         &t.state.cfg.webhook_secrets_secret_id,
-        json!({"acme": [NEW_SECRET, OLD_SECRET], "retired": []}).to_string(),
+        json!({"acme": [NEW_SECRET, OLD_SECRET], "sns": [NEW_SECRET], "retired": []}).to_string(),
     );
 }
 
@@ -669,6 +669,28 @@ async fn a_validly_signed_callback_is_handled_once() {
     );
     // Event ids are per provider.
     assert!(!seen(&t, "other", "evt-1").await);
+}
+
+#[tokio::test]
+async fn a_provider_cannot_report_on_a_message_another_provider_sent() {
+    let t = TestNotify::new().await;
+    with_secrets(&t);
+    // An email, sent through SES; its message id is in every copy's Message-ID header.
+    let ses_id = sent_email(&t, "ann@example.com").await;
+    let body = json!({"eventId": "evt-x", "messageId": ses_id, "status": "complained",
+        "recipient": "ann@example.com"})
+    .to_string();
+    let sig = signature(NEW_SECRET, t.state.epoch(), &body);
+    assert_eq!(
+        result(&post_hook(&t, "acme", &body, Some(&sig)).await),
+        "unknown_message"
+    );
+    // Nothing moved, nothing suppressed.
+    assert_eq!(delivery_status(&t).await, "sent");
+    assert_eq!(
+        check(&t, &Caller::t1("organizer"), "ann@example.com").await["suppressed"],
+        false
+    );
 }
 
 #[tokio::test]
@@ -844,42 +866,62 @@ async fn a_non_json_callback_is_415() {
     assert_untouched(&t, "acme", "evt-x").await;
 }
 
+/// A real SMS send (sent through SNS; locally the recorder), so a delivery with a
+/// provider message id exists.
+async fn sent_sms(t: &TestNotify, to: &str) -> String {
+    let r = t
+        .post(
+            "/notify/v1/send",
+            &Caller::t1("organizer"),
+            &json!({
+                "channels": ["sms"],
+                "recipients": [{"phone": to}],
+                "content": {"text": "Hello there"},
+                "category": "transactional"
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.bytes));
+    t.recorder.sent().last().expect("sms sent").id.clone()
+}
+
 #[tokio::test]
 async fn a_signed_hard_bounce_or_complaint_suppresses_in_the_delivery_tenant_only() {
     let t = TestNotify::new().await;
     with_secrets(&t);
-    let msg_id = sent_email(&t, "ann@example.com").await;
+    // The provider of the message reports on it: SNS (here through an HMAC relay).
+    let msg_id = sent_sms(&t, "+14155550100").await;
     let body =
         json!({"eventId": "evt-h", "messageId": msg_id, "status": "bounced", "bounceType": "hard"})
             .to_string();
     let r = post_hook(
         &t,
-        "acme",
+        "sns",
         &body,
         Some(&signature(NEW_SECRET, t.state.epoch(), &body)),
     )
     .await;
     assert_eq!(result(&r), "applied");
-    let s = check(&t, &Caller::t1("organizer"), "ann@example.com").await;
+    let s = check(&t, &Caller::t1("organizer"), "+14155550100").await;
     assert_eq!(s["reason"], "hard_bounce");
     assert_eq!(
-        check(&t, &Caller::t3("organizer"), "ann@example.com").await["suppressed"],
+        check(&t, &Caller::t3("organizer"), "+14155550100").await["suppressed"],
         false
     );
     assert_eq!(delivery_status(&t).await, "bounced");
 
-    let msg_id = sent_email(&t, "bob@example.com").await;
-    let body = json!({"eventId": "evt-c", "messageId": msg_id, "status": "complained", "recipient": "Bob@Example.com"}).to_string();
+    let msg_id = sent_sms(&t, "+14155550101").await;
+    let body = json!({"eventId": "evt-c", "messageId": msg_id, "status": "complained"}).to_string();
     let r = post_hook(
         &t,
-        "acme",
+        "sns",
         &body,
         Some(&signature(NEW_SECRET, t.state.epoch(), &body)),
     )
     .await;
     assert_eq!(result(&r), "applied");
     assert_eq!(
-        check(&t, &Caller::t1("organizer"), "bob@example.com").await["reason"],
+        check(&t, &Caller::t1("organizer"), "+14155550101").await["reason"],
         "complaint"
     );
 }

@@ -117,11 +117,7 @@ impl SesStatus {
 #[async_trait]
 impl ProviderStatus for SesStatus {
     fn provider(&self, channel: Channel) -> &'static str {
-        match channel {
-            Channel::Email => "ses",
-            Channel::Sms | Channel::Push => "sns",
-            Channel::InApp => "inbox",
-        }
+        channel.provider()
     }
     async fn send_quota(&self) -> Result<Option<SendQuota>, ChannelError> {
         use aws_sdk_ses::error::{ProvideErrorMetadata, SdkError};
