@@ -108,12 +108,22 @@ pub fn verify(secrets: &[String], header: Option<&str>, body: &[u8], now: i64) -
 
 type Table = Arc<HashMap<String, Vec<String>>>;
 
+/// One read of the secret, kept whatever its outcome: a failed read is cached as long as a
+/// good one, so an outage or a mis-shaped value costs one Secrets Manager call a minute,
+/// not one per anonymous request to a public route.
+#[derive(Clone)]
+enum Read {
+    Table(Table),
+    Unavailable(SecretsError),
+    Malformed,
+}
+
 /// The secret `{"<provider>": ["<secret>", …]}`, re-read at most every
 /// [`SECRETS_TTL_SECS`]. An absent secret means no provider is configured.
 pub struct SecretCache {
     secrets: Arc<dyn Secrets>,
     id: String,
-    cached: Mutex<Option<(i64, Table)>>,
+    cached: Mutex<Option<(i64, Read)>>,
 }
 
 impl SecretCache {
@@ -136,32 +146,41 @@ impl SecretCache {
 
     async fn table(&self, now: i64) -> NotifyResult<Table> {
         let fresh = |at: i64| at <= now && now < at + SECRETS_TTL_SECS;
-        if let Some((at, table)) = self.lock().as_ref()
-            && fresh(*at)
-        {
-            return Ok(table.clone());
-        }
-        let table: Table = match self.secrets.get(&self.id).await {
-            Ok(raw) => Arc::new(parse_table(&raw)?),
-            Err(SecretsError::NotFound(_)) => Arc::default(),
-            Err(e @ SecretsError::Unavailable(_)) => {
-                return Err(NotifyError::Api(ApiError::unavailable(e)));
+        let cached = match self.lock().as_ref() {
+            Some((at, read)) if fresh(*at) => Some(read.clone()),
+            _ => None,
+        };
+        let read = match cached {
+            Some(read) => read,
+            None => {
+                let read = match self.secrets.get(&self.id).await {
+                    Ok(raw) => {
+                        parse_table(&raw).map_or(Read::Malformed, |t| Read::Table(Arc::new(t)))
+                    }
+                    Err(SecretsError::NotFound(_)) => Read::Table(Arc::default()),
+                    Err(e @ SecretsError::Unavailable(_)) => Read::Unavailable(e),
+                };
+                *self.lock() = Some((now, read.clone()));
+                read
             }
         };
-        *self.lock() = Some((now, table.clone()));
-        Ok(table)
+        match read {
+            Read::Table(table) => Ok(table),
+            Read::Unavailable(e) => Err(NotifyError::Api(ApiError::unavailable(e))),
+            Read::Malformed => Err(NotifyError::Internal(
+                "webhook secrets: not {\"<provider>\": [\"<secret>\", …]}".into(),
+            )),
+        }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(i64, Table)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(i64, Read)>> {
         self.cached.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 /// Empty secrets are dropped: an empty key would make anyone's signature valid.
-fn parse_table(raw: &str) -> NotifyResult<HashMap<String, Vec<String>>> {
-    let table: HashMap<String, Vec<String>> = serde_json::from_str(raw).map_err(|_| {
-        NotifyError::Internal("webhook secrets: not {\"<provider>\": [\"<secret>\", …]}".into())
-    })?;
+fn parse_table(raw: &str) -> Result<HashMap<String, Vec<String>>, serde_json::Error> {
+    let table: HashMap<String, Vec<String>> = serde_json::from_str(raw)?;
     Ok(table
         .into_iter()
         .map(|(p, list)| (p, list.into_iter().filter(|s| !s.is_empty()).collect()))
@@ -170,9 +189,51 @@ fn parse_table(raw: &str) -> NotifyResult<HashMap<String, Vec<String>>> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
     use super::*;
 
     const BODY: &[u8] = br#"{"eventId":"e1"}"#;
+
+    /// Answers `value` to every read, and counts them.
+    struct Counting {
+        value: Result<String, SecretsError>,
+        reads: AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl Secrets for Counting {
+        async fn get(&self, _: &str) -> Result<String, SecretsError> {
+            self.reads.fetch_add(1, SeqCst);
+            self.value.clone()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_read_is_cached_as_long_as_a_good_one() {
+        for (value, unavailable) in [
+            (Err(SecretsError::Unavailable("throttled".into())), true),
+            (Ok("[]".to_owned()), false),
+        ] {
+            let secrets = Arc::new(Counting {
+                value,
+                reads: AtomicUsize::new(0),
+            });
+            let cache = SecretCache::new(secrets.clone(), "hooks".into());
+            for now in [1_000, 1_001, 1_000 + SECRETS_TTL_SECS - 1] {
+                let err = cache.of("acme", now).await.unwrap_err();
+                assert_eq!(matches!(err, NotifyError::Api(_)), unavailable, "{err:?}");
+                assert_eq!(
+                    matches!(err, NotifyError::Internal(_)),
+                    !unavailable,
+                    "{err:?}"
+                );
+            }
+            assert_eq!(secrets.reads.load(SeqCst), 1, "one read a minute");
+            assert!(cache.of("acme", 1_000 + SECRETS_TTL_SECS).await.is_err());
+            assert_eq!(secrets.reads.load(SeqCst), 2);
+        }
+    }
 
     #[test]
     fn a_signature_of_one_of_the_secrets_within_tolerance_is_accepted() {
