@@ -310,9 +310,9 @@ fn check_parts(
         err("text", "is required for sms, push and in_app templates");
     }
     if let Some(s) = &parts.subject
-        && (s.chars().count() > MAX_SUBJECT_CHARS || s.contains(['\r', '\n']))
+        && !is_subject_line(s)
     {
-        err("subject", "must be one line of at most 998 characters");
+        err("subject", SUBJECT_RULE);
     }
     for (field, body) in [("html", &parts.html), ("text", &parts.text)] {
         if body.as_ref().is_some_and(|b| b.len() > MAX_BODY_BYTES) {
@@ -667,7 +667,7 @@ fn render_parts(
     };
     let subject = one(subject, false)?.map(|s| {
         // A subject is one header line, whatever a variable holds.
-        s.replace(['\r', '\n'], " ").trim().to_owned()
+        s.replace(char::is_control, " ").trim().to_owned()
     });
     if subject
         .as_ref()
@@ -699,6 +699,15 @@ fn render_failed(field: &str, e: &RenderError) -> NotifyError {
         _ => String::new(),
     };
     NotifyError::TemplateRenderingFailed(cut(&format!("{field}{at}: {reason}")))
+}
+
+/// What a subject source must be: one header line (line breaks would start new headers;
+/// other control characters are refused by mail servers or shown as garbage).
+pub const SUBJECT_RULE: &str =
+    "must be one line of at most 998 characters, without control characters";
+
+pub fn is_subject_line(s: &str) -> bool {
+    s.chars().count() <= MAX_SUBJECT_CHARS && !s.chars().any(char::is_control)
 }
 
 /// Messages echo template text at most this long (an error must not mirror a body).
@@ -1093,10 +1102,20 @@ mod tests {
                 subject: Some("Re: {{s}}".into()),
                 ..Default::default()
             },
-            &json!({"s": "a\r\nBcc: x@evil.test"}),
+            &json!({"s": "a\r\nBcc: x@evil.test\u{0}\u{7}"}),
         )
         .unwrap();
         assert_eq!(r.subject.as_deref(), Some("Re: a  Bcc: x@evil.test"));
+        // A source is refused instead, naming the field.
+        for subject in ["a\r\nBcc: x@evil.test", "nul\u{0}", "tab\t"] {
+            let mut d = draft(Channel::Email);
+            d.subject = Some(subject.into());
+            assert_eq!(
+                fields(d.validated().unwrap_err()),
+                ["subject"],
+                "{subject:?}"
+            );
+        }
     }
 
     #[test]

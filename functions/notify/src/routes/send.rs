@@ -38,6 +38,8 @@ const MAX_TEST_SUBJECT_CHARS: usize = 78;
 
 /// At most this many recipients per send.
 pub const MAX_RECIPIENTS: usize = 100;
+/// SNS Publish's limit for one SMS (sent as several parts of 140 bytes).
+const MAX_SMS_BYTES: usize = 1600;
 /// RFC 5322's line limit, which SES enforces on the subject.
 pub const MAX_SUBJECT: usize = 998;
 /// How far ahead a send may be scheduled.
@@ -357,12 +359,9 @@ fn inline(c: &ContentBody) -> Result<Rendered, ApiError> {
     // result over it (variables made it long) is a rendering failure (422).
     if c.subject
         .as_ref()
-        .is_some_and(|s| s.chars().count() > MAX_SUBJECT)
+        .is_some_and(|s| !template::is_subject_line(s))
     {
-        return Err(ApiError::field(
-            "content.subject",
-            format!("is longer than {MAX_SUBJECT} characters"),
-        ));
+        return Err(ApiError::field("content.subject", template::SUBJECT_RULE));
     }
     Ok(Rendered {
         subject: c.subject.clone(),
@@ -536,9 +535,6 @@ fn check_rendered(c: &Rendered, channels: &[Channel]) -> Result<(), ApiError> {
             format!("is longer than {MAX_SUBJECT} characters"),
         ));
     }
-    if c.subject.as_ref().is_some_and(|s| s.contains(['\r', '\n'])) {
-        return Err(ApiError::field("subject", "must be one line"));
-    }
     let body_limit = shared::config::DEFAULT_BODY_LIMIT;
     for (name, part) in [("html", &c.html), ("text", &c.text)] {
         if part.as_ref().is_some_and(|p| p.len() > body_limit) {
@@ -561,21 +557,18 @@ fn check_rendered(c: &Rendered, channels: &[Channel]) -> Result<(), ApiError> {
                 .is_some_and(|s| !s.trim().is_empty()),
         };
         if !ok {
-            let field = if *ch == Channel::Email {
-                "subject"
+            return Err(if *ch == Channel::Email {
+                ApiError::field("subject", "the email channel needs a subject and a body")
             } else {
-                "text"
-            };
+                ApiError::field("text", format!("the {} channel needs a text", ch.as_str()))
+            });
+        }
+        if *ch == Channel::Sms && c.plain().len() > MAX_SMS_BYTES {
             return Err(ApiError::field(
-                field,
+                "text",
                 format!(
-                    "the {} channel needs a {} and a body",
-                    ch.as_str(),
-                    if *ch == Channel::Email {
-                        "subject"
-                    } else {
-                        "text"
-                    }
+                    "an SMS is at most {MAX_SMS_BYTES} bytes (SNS's limit for one message); this one renders to {}",
+                    c.plain().len()
                 ),
             ));
         }

@@ -391,6 +391,18 @@ impl Meter {
         (id, mid)
     }
 
+    /// An SMS sent now; the SNS message id (the local recorder's).
+    async fn sent_sms(&self) -> String {
+        let ds = self
+            .send(json!({
+                "channels": ["sms"], "recipients": [{"phone": "+14155550100"}],
+                "content": {"text": "Doors open at 9."}, "category": "transactional"
+            }))
+            .await;
+        assert_eq!(ds[0]["status"], "sent", "set-up send: {ds:?}");
+        self.app.recorder.sent().last().expect("the sms").id.clone()
+    }
+
     /// An email to ADA scheduled two hours ahead; the delivery's id.
     async fn scheduled_email(&self) -> String {
         let mut body = email_send(&[ADA]);
@@ -645,15 +657,16 @@ async fn measure(method: &str, path: &str) -> Measured {
         ("POST", "/notify/v1/webhooks/{provider}") => {
             m.app.tp.secrets.set(
                 &m.app.state.cfg.webhook_secrets_secret_id,
-                json!({"acme": [HMAC_SECRET]}).to_string(),
+                json!({"sns": [HMAC_SECRET]}).to_string(),
             );
-            let (_, mid) = m.sent_email().await;
+            // A provider reports on the messages it sent: SNS, SMS.
+            let mid = m.sent_sms().await;
             let body =
                 json!({"eventId": "evt-1", "messageId": mid, "status": "delivered"}).to_string();
             let sig = signature(HMAC_SECRET, m.app.state.epoch(), &body);
             let req = Request::builder()
                 .method("POST")
-                .uri("/notify/v1/webhooks/acme")
+                .uri("/notify/v1/webhooks/sns")
                 .header("content-type", "application/json")
                 .header("x-eventzr-signature", sig)
                 .body(Body::from(body))

@@ -155,6 +155,34 @@ async fn bad_sends_are_refused_naming_what_is_wrong_and_nothing_is_sent() {
         "{}",
         r.json()
     );
+    // Fields a provider would refuse after the quota was spent are refused first, named.
+    let sms = |text: String| {
+        with(
+            json!({"channels": ["sms"], "recipients": [{"phone": "+14155550100"}],
+            "content": {"text": text}}),
+        )
+    };
+    for (body, field) in [
+        (sms("x".repeat(1601)), "text"),
+        (sms("é".repeat(801)), "text"),
+        (
+            with(json!({"content": {"subject": "a\r\nBcc: x@evil.test", "text": "t"}})),
+            "content.subject",
+        ),
+        (
+            with(json!({"content": {"subject": "bell\u{7}", "text": "t"}})),
+            "content.subject",
+        ),
+    ] {
+        let r = t.post("/notify/v1/send", &org, &body).await;
+        r.assert_error(400, "ERR_NOTIFY_VALIDATION");
+        assert_eq!(
+            r.json()["error"]["details"]["fields"][0]["field"],
+            field,
+            "{}",
+            r.json()
+        );
+    }
     // A misspelt recipient field is named, not dropped with what it carried.
     for (recipient, field) in [
         (
@@ -188,8 +216,15 @@ async fn bad_sends_are_refused_naming_what_is_wrong_and_nothing_is_sent() {
         json!([{"field": "body", "issue": "must be a JSON object, not an array"}])
     );
     assert!(t.tp.outbox.sent().is_empty());
+    assert!(t.recorder.sent().is_empty());
     let list = t.get("/notify/v1/deliveries", &org).await;
     assert_eq!(list.json()["data"].as_array().unwrap().len(), 0);
+    // 1600 bytes is one SMS Publish.
+    let r = t
+        .post("/notify/v1/send", &org, &sms("x".repeat(1600)))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    assert_eq!(t.recorder.sent().len(), 1);
 }
 
 #[tokio::test]
