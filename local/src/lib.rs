@@ -2,7 +2,7 @@
 //! Gateway, on the embedded store (or DynamoDB), with a dev signing key, the staging
 //! tenants and accounts seeded and a mail outbox at `GET /_local/outbox`.
 
-use std::{collections::HashMap, path::PathBuf, sync::Arc};
+use std::{collections::HashMap, future::Future, net::SocketAddr, path::PathBuf, sync::Arc};
 
 use axum::{
     Router,
@@ -224,6 +224,22 @@ pub async fn build(opts: &Options) -> Result<Gateway, GatewayError> {
     })
 }
 
+/// Serves `router` on `listener` until `shutdown` completes. Each request carries its
+/// connection's peer address (`ConnectInfo`): auth records it as a session's ip, as it
+/// records API Gateway's `sourceIp` in AWS, rather than anything the client claims.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
 struct Dispatch {
     routers: HashMap<Service, Router>,
     own: Router,
@@ -283,5 +299,56 @@ mod tests {
         let loaded = load_or_generate_keys(Some(&path)).unwrap();
         assert_eq!(loaded.active_key().kid(), made.active_key().kid());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_mis_shaped_key_file_is_refused_without_quoting_it() {
+        let dir = std::env::temp_dir().join(format!("eventzr-key-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("keys.json");
+        let pem = "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\\n-----END PRIVATE KEY-----";
+        std::fs::write(&path, format!(r#"{{"active": "k1", "keys": "{pem}"}}"#)).unwrap();
+        let e = load_or_generate_keys(Some(&path)).err().expect("refused");
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(!e.to_string().contains("MIIEvQ"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_session_records_the_peer_address_not_x_forwarded_for() {
+        let gateway = build(&Options::default()).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, gateway.router, async {
+            let _ = stopped.await;
+        }));
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+
+        let login: serde_json::Value = client
+            .post(format!("{base}/auth/v1/login"))
+            .header("x-forwarded-for", "203.0.113.66")
+            .json(
+                &serde_json::json!({"email": "user@eventzr.com", "password": auth::seed::PASSWORD}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = login["data"]["accessToken"].as_str().expect("signed in");
+        let sessions: serde_json::Value = client
+            .get(format!("{base}/auth/v1/sessions"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
+
+        assert_eq!(sessions["data"][0]["ip"], "127.0.0.1", "{sessions}");
     }
 }

@@ -54,9 +54,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, store = ?args.store, "eventzr-local listening");
-    axum::serve(listener, gateway.router)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    eventzr_local::serve(listener, gateway.router, shutdown()).await?;
     tracing::info!("eventzr-local stopped");
     Ok(())
 }

@@ -134,7 +134,8 @@ fn main() {
     // What login spends in argon2id: one verification at the platform's parameters, as
     // login runs it (the partner's hash has them), alone.
     let hasher = state.hasher.clone();
-    let candidate = Password::candidate(auth::seed::PASSWORD.to_owned());
+    let candidate =
+        Password::candidate(auth::seed::PASSWORD.to_owned(), "password").expect("seed password");
     latency::bench(
         &mut g,
         &rt,

@@ -8,6 +8,7 @@ pub mod error;
 pub mod oauth;
 pub mod openapi;
 pub mod ops;
+mod redact;
 pub mod repo;
 pub mod routes;
 pub mod seed;

@@ -134,7 +134,9 @@ pub async fn staging(store: &dyn Store, hasher: &PasswordHasher, now: &str) -> A
         }
     }
     // One hash for all accounts: each still verifies on its own, and seeding stays fast.
-    let hash = hasher.hash(&Password::candidate(PASSWORD.into()))?;
+    let password = Password::candidate(PASSWORD.into(), "password")
+        .map_err(|f| AuthError::Internal(format!("seed password {}", f.issue)))?;
+    let hash = hasher.hash(&password)?;
     for a in &STAGING_ACCOUNTS {
         let tenant = TenantId::parse(a.tenant).map_err(|e| AuthError::Internal(e.to_string()))?;
         if users::get(store, &tenant, a.id).await?.is_some() {

@@ -42,7 +42,7 @@ pub struct LoginResponse {
 
 /// The MFA challenge answered instead of tokens: send `mfaToken` with a code to
 /// `POST /auth/v1/mfa/totp/verify` within 5 minutes.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MfaChallenge {
     #[schema(example = true)]
@@ -51,6 +51,10 @@ pub struct MfaChallenge {
     #[schema(example = json!(["totp"]))]
     pub available_methods: Vec<&'static str>,
 }
+
+crate::redact::redacted_debug!(
+    MfaChallenge { mfa_required, available_methods } secret { mfa_token }
+);
 
 /// What a password (or magic-link, OAuth) step answers: tokens, or the MFA challenge.
 #[derive(Serialize, ToSchema)]

@@ -1,9 +1,13 @@
 //! auth-svc's state, built once per cold start (Lambda), by the local gateway, or by tests.
 
-use std::sync::Arc;
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+};
 
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use http::request::Parts;
+use lambda_http::{RequestExt as _, request::RequestContext};
 use shared::{
     ApiError,
     auth::Claims,
@@ -144,6 +148,19 @@ pub struct ClientMeta {
     pub ip: Option<String>,
 }
 
+/// The address the request came from as the platform saw it: API Gateway's
+/// `requestContext.http.sourceIp` in Lambda, the TCP peer behind eventzr-local (None for
+/// a router called in-process). Never `X-Forwarded-For`: API Gateway appends the address
+/// to whatever the client sent there, so its first entry is the client's to choose.
+fn source_ip(parts: &Parts) -> Option<String> {
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = parts.request_context_ref() {
+        let ip = ctx.http.source_ip.as_deref()?;
+        return ip.parse::<IpAddr>().ok().map(|ip| ip.to_string());
+    }
+    let ConnectInfo(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>()?;
+    Some(peer.ip().to_string())
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
     type Rejection = std::convert::Infallible;
 
@@ -157,9 +174,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
         };
         Ok(ClientMeta {
             user_agent: header("user-agent"),
-            // API Gateway sets x-forwarded-for; its first entry is the client.
-            ip: header("x-forwarded-for")
-                .and_then(|v| v.split(',').next().map(|s| s.trim().to_owned())),
+            ip: source_ip(parts),
         })
     }
 }

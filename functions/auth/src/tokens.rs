@@ -25,7 +25,7 @@ use crate::{
 const KEYS_MAX_AGE: Duration = Duration::minutes(5);
 
 /// What a successful login, verification or refresh returns.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenPair {
     /// RS256 JWT for `Authorization: Bearer`.
@@ -38,6 +38,10 @@ pub struct TokenPair {
     #[schema(example = "Bearer")]
     pub token_type: String,
 }
+
+crate::redact::redacted_debug!(
+    TokenPair { expires_in, token_type } secret { access_token, refresh_token }
+);
 
 struct Loaded {
     keys: Arc<PrivateKeySet>,
@@ -185,13 +189,15 @@ impl Issuer {
 
 /// A refresh token: `<base64url(tenant|user|session)>.<256-bit secret>`. The prefix only
 /// routes to the session item; the secret's SHA-256 is what the session stores.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct RefreshToken {
     pub tenant: TenantId,
     pub user_id: String,
     pub session_id: String,
     pub secret: String,
 }
+
+crate::redact::redacted_debug!(RefreshToken { tenant, user_id, session_id } secret { secret });
 
 impl RefreshToken {
     pub fn new(tenant: TenantId, user_id: &str, session_id: &str) -> Self {
@@ -248,5 +254,28 @@ mod tests {
         ] {
             assert_eq!(RefreshToken::parse(bad), None, "{bad}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_mis_shaped_key_secret_fails_without_quoting_it() {
+        let tp = shared::testing::TestPlatform::new();
+        let pem = tp.key.to_pkcs8_pem();
+        // The PEM where the list belongs: serde's own message would quote it.
+        let secret = serde_json::json!({"active": tp.key.kid(), "keys": pem}).to_string();
+        tp.secrets
+            .set(shared::testing::PRIVATE_KEYS_SECRET_ID, secret);
+        let issuer = Issuer::new(
+            tp.platform.secrets.clone(),
+            shared::testing::PRIVATE_KEYS_SECRET_ID.into(),
+            tp.platform.clock.clone(),
+            "iss".into(),
+            "aud".into(),
+            900,
+        );
+        let text = issuer.keys().await.err().expect("refused").to_string();
+        let body = pem.lines().nth(1).expect("a PEM body line");
+        assert!(!text.contains(body), "{text}");
+        assert!(!text.contains("BEGIN PRIVATE KEY"), "{text}");
+        assert!(text.contains("private key set"), "{text}");
     }
 }

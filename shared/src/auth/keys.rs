@@ -180,9 +180,24 @@ impl PrivateKeySet {
             keys: vec![SigningKey::generate(kid)?],
         })
     }
+    /// The set in `json`. Its errors never hold any of `json`'s text: serde's messages
+    /// quote the value they met ("invalid type: string \"-----BEGIN…\"" when a PEM sits
+    /// where the list belongs), and the error ends in an ERROR log or a terminal.
     pub fn parse(json: &str) -> Result<Self, KeyError> {
-        let doc: PrivateKeySetDoc =
-            serde_json::from_str(json).map_err(|e| KeyError(format!("private key set: {e}")))?;
+        let doc: PrivateKeySetDoc = serde_json::from_str(json).map_err(|e| {
+            use serde_json::error::Category;
+            let kind = match e.classify() {
+                Category::Syntax | Category::Io => "invalid JSON",
+                Category::Eof => "JSON cut short",
+                Category::Data => "wrong shape",
+            };
+            KeyError(format!(
+                "private key set: {kind} at line {}, column {}; expected \
+                 {{\"active\": \"<kid>\", \"keys\": [{{\"kid\": \"<kid>\", \"pem\": \"<PKCS#8 PEM>\"}}]}}",
+                e.line(),
+                e.column()
+            ))
+        })?;
         let keys = doc
             .keys
             .iter()
@@ -259,5 +274,50 @@ mod tests {
         assert!(kids.contains(&old) && kids.contains(&set.active));
         let reparsed = PrivateKeySet::parse(&set.to_json()).unwrap();
         assert_eq!(reparsed.active, set.active);
+    }
+
+    // ---- a mis-shaped private set is refused without quoting it
+
+    const FAKE_PEM: &str = "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\\n-----END PRIVATE KEY-----";
+
+    fn refused(json: &str) -> String {
+        let e = PrivateKeySet::parse(json).err().expect("refused");
+        let text = e.to_string();
+        assert!(!text.contains("MIIEvQ"), "{text}");
+        assert!(!text.contains("BEGIN PRIVATE KEY"), "{text}");
+        text
+    }
+
+    #[test]
+    fn a_mis_shaped_set_is_refused_by_place_and_kind_never_by_its_text() {
+        let pem_as_keys = format!(r#"{{"active": "k1", "keys": "{FAKE_PEM}"}}"#);
+        assert!(refused(&pem_as_keys).contains("wrong shape at line 1, column"));
+        let bare_pem = format!(r#""{FAKE_PEM}""#);
+        assert!(refused(&bare_pem).contains("wrong shape"));
+        let not_json = FAKE_PEM.replace("\\n", "\n");
+        assert!(refused(&not_json).contains("invalid JSON"));
+        let cut = format!(r#"{{"active": "k1", "keys": [{{"kid": "k1", "pem": "{FAKE_PEM}"#);
+        assert!(refused(&cut).contains("JSON cut short"));
+    }
+
+    #[test]
+    fn a_well_shaped_set_with_a_bad_key_names_what_is_wrong() {
+        let bad_pem =
+            format!(r#"{{"active": "k1", "keys": [{{"kid": "k1", "pem": "{FAKE_PEM}"}}]}}"#);
+        let bad = refused(&bad_pem);
+        assert!(bad.contains("pkcs8") || bad.contains("pem"), "{bad}");
+        let set = PrivateKeySet::generate().unwrap();
+        let stray_kid = set
+            .to_json()
+            .replace(&format!(r#""active":"{}""#, set.active), r#""active":"k2""#);
+        assert_ne!(stray_kid, set.to_json());
+        assert!(refused(&stray_kid).contains("active kid"));
+    }
+
+    #[test]
+    fn a_good_set_parses() {
+        let set = PrivateKeySet::generate().unwrap();
+        let back = PrivateKeySet::parse(&set.to_json()).unwrap();
+        assert_eq!(back.active, set.active);
     }
 }

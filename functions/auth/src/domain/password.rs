@@ -19,10 +19,16 @@ use argon2::{
     },
 };
 
+use shared::FieldError;
+
 use crate::{domain::Email, error::AuthError};
 
 const MIN_CHARS: usize = 8;
 const MAX_CHARS: usize = 128;
+/// A typed-in password to check is refused past this: the longest password the policy
+/// lets anyone set is 128 four-byte characters (512 bytes), so a longer one can never be
+/// right and is refused before any lookup, hashing or lockout count.
+const MAX_CANDIDATE_BYTES: usize = 1024;
 
 /// A password as typed. No `Display`; `Debug` is redacted.
 #[derive(Clone, PartialEq, Eq)]
@@ -35,9 +41,16 @@ impl fmt::Debug for Password {
 }
 
 impl Password {
-    /// Any non-empty input, for checking against a stored hash (login, re-auth).
-    pub fn candidate(raw: String) -> Self {
-        Password(raw)
+    /// Input to check against a stored hash (login, re-auth): non-empty and at most
+    /// 1024 bytes, else a validation error naming `field`.
+    pub fn candidate(raw: String, field: &'static str) -> Result<Self, FieldError> {
+        if raw.is_empty() {
+            return Err(FieldError::new(field, "is required"));
+        }
+        if raw.len() > MAX_CANDIDATE_BYTES {
+            return Err(FieldError::new(field, "must be at most 1024 bytes"));
+        }
+        Ok(Password(raw))
     }
 
     /// A new password that must satisfy the policy.
@@ -171,6 +184,23 @@ mod tests {
     }
 
     #[test]
+    fn a_password_to_check_must_be_present_and_at_most_1024_bytes() {
+        assert!(Password::candidate("é".repeat(512), "password").is_ok());
+        let long = Password::candidate(format!("{}x", "é".repeat(512)), "currentPassword");
+        assert_eq!(
+            long.err(),
+            Some(FieldError::new(
+                "currentPassword",
+                "must be at most 1024 bytes"
+            ))
+        );
+        assert_eq!(
+            Password::candidate(String::new(), "password").err(),
+            Some(FieldError::new("password", "is required"))
+        );
+    }
+
+    #[test]
     fn common_passwords_and_the_email_itself_are_refused() {
         for weak in ["password1", "PASSWORD1", "qwertyuiop", "user@eventzr.com"] {
             assert!(
@@ -187,12 +217,23 @@ mod tests {
     fn hashes_are_argon2id_phc_strings_that_verify_only_the_exact_password() {
         let h = PasswordHasher::owasp();
         let long = format!("{}Z", "é".repeat(63)); // 64 characters, 127 bytes: never truncated
-        let phc = h.hash(&Password::candidate(long.clone())).unwrap();
+        let phc = h
+            .hash(&Password::candidate(long.clone(), "password").unwrap())
+            .unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(h.verify(&Password::candidate(long.clone()), &phc));
-        assert!(!h.verify(&Password::candidate(format!("{}Y", "é".repeat(63))), &phc));
+        assert!(h.verify(
+            &Password::candidate(long.clone(), "password").unwrap(),
+            &phc
+        ));
+        assert!(!h.verify(
+            &Password::candidate(format!("{}Y", "é".repeat(63)), "password").unwrap(),
+            &phc
+        ));
         assert!(
-            !h.verify(&Password::candidate(long.to_uppercase()), &phc),
+            !h.verify(
+                &Password::candidate(long.to_uppercase(), "password").unwrap(),
+                &phc
+            ),
             "not case-folded"
         );
         assert!(!h.needs_rehash(&phc));
@@ -211,11 +252,11 @@ mod tests {
     #[test]
     fn the_dummy_check_is_one_verification_at_todays_parameters() {
         let h = PasswordHasher::owasp();
-        h.verify_dummy(&Password::candidate("anything".into()));
+        h.verify_dummy(&Password::candidate("anything".into(), "password").unwrap());
         assert_eq!(h.verifications(), 1);
         let dummy = h.dummy.get().expect("the dummy hash, made on first use");
         assert!(dummy.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        h.verify_dummy(&Password::candidate("anything".into()));
+        h.verify_dummy(&Password::candidate("anything".into(), "password").unwrap());
         assert_eq!(
             h.verifications(),
             2,
@@ -226,7 +267,10 @@ mod tests {
     #[test]
     fn debug_output_never_shows_the_password() {
         assert_eq!(
-            format!("{:?}", Password::candidate("secret".into())),
+            format!(
+                "{:?}",
+                Password::candidate("secret".into(), "password").unwrap()
+            ),
             "Password(***)"
         );
     }

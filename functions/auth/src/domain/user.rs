@@ -10,7 +10,7 @@ pub enum UserStatus {
 }
 
 /// One user, stored at `T#<tenant>#USER#<id>` / `PROFILE`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {
     pub id: String,
     pub tenant_id: String,
@@ -47,6 +47,13 @@ pub struct User {
     #[serde(default)]
     pub locked_until: i64,
 }
+
+crate::redact::redacted_debug!(User {
+    id, tenant_id, email, username, name, roles, status, email_verified, locale, timezone,
+    created_at, updated_at, totp_last_step, failed_logins, failure_window_start, locked_until
+} secret {
+    password_hash, totp_secret, totp_pending_secret, recovery_codes
+});
 
 impl User {
     /// A new active user with no MFA and no failed logins; fields not given here

@@ -177,16 +177,9 @@ fn spend(user: &User, code: &MfaCode, now: i64) -> AuthResult<Option<Spend>> {
                 }))
         }
         MfaCode::Recovery(code) => {
-            let hash = code.hash();
-            if !user.recovery_codes.contains(&hash) {
+            let Some(left) = without(&user.recovery_codes, &code.hash()) else {
                 return Ok(None);
-            }
-            let left: Vec<String> = user
-                .recovery_codes
-                .iter()
-                .filter(|h| **h != hash)
-                .cloned()
-                .collect();
+            };
             Ok(Some(Spend {
                 writes: Update::new(key).set(RECOVERY, hashes(&left)),
                 cond: Condition::eq(RECOVERY, hashes(&user.recovery_codes))
@@ -194,6 +187,22 @@ fn spend(user: &User, code: &MfaCode, now: i64) -> AuthResult<Option<Spend>> {
             }))
         }
     }
+}
+
+/// `stored` without `hash`, or `None` when it is not there. Every stored hash is compared
+/// in constant time, and all of them whatever matches (the time tells nothing about which
+/// code, if any, was right).
+fn without(stored: &[String], hash: &str) -> Option<Vec<String>> {
+    let mut found = false;
+    let mut left = Vec::with_capacity(stored.len());
+    for h in stored {
+        if shared::ids::secure_eq(h.as_bytes(), hash.as_bytes()) {
+            found = true;
+        } else {
+            left.push(h.clone());
+        }
+    }
+    found.then_some(left)
 }
 
 /// After a spend's condition failed: a TOTP code stays refused (its step was used, or the
@@ -204,5 +213,29 @@ async fn reread(store: &dyn Store, user: &User, code: &MfaCode) -> AuthResult<Op
     match code {
         MfaCode::Totp(_) => Ok(None),
         MfaCode::Recovery(_) => users::get(store, &crate::signin::tenant_of(user)?, &user.id).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(hashes: &[&str]) -> Vec<String> {
+        hashes.iter().map(|h| h.to_string()).collect()
+    }
+
+    #[test]
+    fn a_stored_recovery_code_is_removed_and_the_others_stay_in_order() {
+        let stored = list(&["aa", "bb", "cc"]);
+        assert_eq!(without(&stored, "bb"), Some(list(&["aa", "cc"])));
+        assert_eq!(without(&stored, "aa"), Some(list(&["bb", "cc"])));
+        assert_eq!(without(&list(&["aa"]), "aa"), Some(vec![]));
+    }
+
+    #[test]
+    fn a_recovery_code_not_stored_is_refused() {
+        assert_eq!(without(&list(&["aa", "bb"]), "ab"), None);
+        assert_eq!(without(&list(&["aa", "bb"]), "aab"), None);
+        assert_eq!(without(&[], "aa"), None);
     }
 }

@@ -16,12 +16,7 @@ use axum::{Router, routing::post};
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use shared::{
-    ApiError,
-    idempotency::{self, Idempotency},
-    mail::Mail,
-    tenant::TenantId,
-};
+use shared::{ApiError, mail::Mail, tenant::TenantId};
 use utoipa::ToSchema;
 
 use crate::{
@@ -47,17 +42,18 @@ pub const ROUTES: &[(&str, &str)] = &[
 /// layer: it would keep their response — a refresh token in clear — for 24 hours, and
 /// their single-use token already makes a retry harmless. Every other route honours it.
 pub fn router(st: &AuthState) -> Router<AuthState> {
-    let idempotent = Router::new()
-        .route("/auth/v1/signup/email", post(signup::signup))
-        .route("/auth/v1/signup/resend", post(signup::resend))
-        .route("/auth/v1/password/forgot", post(password::forgot))
-        .route("/auth/v1/password/reset", post(password::reset))
-        .route("/auth/v1/password/change", post(password::change))
-        .route("/auth/v1/passwordless/magic-link", post(magic::magic_link))
-        .route_layer(axum::middleware::from_fn_with_state(
-            Idempotency::for_service(&st.platform, crate::SERVICE, st.store.clone()),
-            idempotency::middleware,
-        ));
+    let idempotent = shared::idempotency::honour(
+        Router::new()
+            .route("/auth/v1/signup/email", post(signup::signup))
+            .route("/auth/v1/signup/resend", post(signup::resend))
+            .route("/auth/v1/password/forgot", post(password::forgot))
+            .route("/auth/v1/password/reset", post(password::reset))
+            .route("/auth/v1/password/change", post(password::change))
+            .route("/auth/v1/passwordless/magic-link", post(magic::magic_link)),
+        &st.platform,
+        crate::SERVICE,
+        st.store.clone(),
+    );
     Router::new()
         .route("/auth/v1/signup/verify", post(signup::verify))
         .route("/auth/v1/passwordless/verify", post(magic::verify))
@@ -65,12 +61,14 @@ pub fn router(st: &AuthState) -> Router<AuthState> {
 }
 
 /// `{token}` of the verify routes.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenBody {
     /// The single-use token of the mailed link (its `token` query parameter).
     pub token: String,
 }
+
+crate::redact::redacted_debug!(TokenBody {} secret { token });
 
 /// `{email}` of resend and forgot.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -21,9 +21,8 @@ use axum::{
 use http::request::Parts;
 use shared::{
     ApiError,
-    access::{RoleRequirement, roles},
+    access::{Role, RoleRequirement, roles},
     auth::{Claims, allow_cross_tenant},
-    idempotency::{self, Idempotency},
     store::{Item, Key},
     tenant::TenantId,
 };
@@ -52,14 +51,15 @@ pub fn router(st: &AuthState) -> Router<AuthState> {
         )
         .route("/auth/v1/users/{userId}/unlock", post(users::unlock))
         .route_layer(allow_cross_tenant());
-    Router::new()
-        .merge(users)
-        .route("/auth/v1/tenants", post(tenants::create))
-        .route("/auth/v1/tenants/{tenantId}", patch(tenants::patch))
-        .route_layer(axum::middleware::from_fn_with_state(
-            Idempotency::for_service(&st.platform, crate::SERVICE, st.store.clone()),
-            idempotency::middleware,
-        ))
+    shared::idempotency::honour(
+        Router::new()
+            .merge(users)
+            .route("/auth/v1/tenants", post(tenants::create))
+            .route("/auth/v1/tenants/{tenantId}", patch(tenants::patch)),
+        &st.platform,
+        crate::SERVICE,
+        st.store.clone(),
+    )
 }
 
 /// A caller with a live session holding at least role `R` (401, else 403 FORBIDDEN).
@@ -90,7 +90,9 @@ impl<R> Deref for Live<R> {
 
 impl<R: RoleRequirement> Live<R> {
     /// [`LiveCaller::check_with`] (the session and the route's own reads in one batch
-    /// read), then the role: 401 before 403, as the extractor answers.
+    /// read), then the role: 401 before 403, as the extractor answers. `system` counts
+    /// only in a token of the platform tenant: held in an ordinary tenant it crosses
+    /// nothing (DESIGN-NOTES "x-tenant-id"), so it opens no platform route either.
     pub async fn check_with<const N: usize>(
         claims: Claims,
         st: &AuthState,
@@ -98,6 +100,11 @@ impl<R: RoleRequirement> Live<R> {
     ) -> Result<(Self, [Option<Item>; N]), ApiError> {
         let (caller, items) = LiveCaller::check_with(claims, st, extra).await?;
         caller.claims.require_role(R::ROLE)?;
+        if R::ROLE == Role::System && !caller.claims.home_tenant().is_system() {
+            return Err(ApiError::forbidden(
+                "requires the system role of the platform tenant",
+            ));
+        }
         let live = Live {
             caller,
             role: PhantomData,

@@ -22,7 +22,7 @@ use crate::{
 };
 
 /// An email (or a username) and its password.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
     /// The account's email; a value without `@` is taken as a username.
@@ -34,6 +34,8 @@ pub struct LoginBody {
     #[schema(example = "Password123!", format = Password)]
     pub password: String,
 }
+
+crate::redact::redacted_debug!(LoginBody { email, username } secret { password });
 
 #[utoipa::path(
     post,
@@ -50,6 +52,8 @@ pub struct LoginBody {
     ),
     responses(
         (status = 200, description = "Signed in, or the MFA challenge", body = Data<SignInAnswer>),
+        (status = 400, description = "`ERR_AUTH_VALIDATION`: a field is missing or malformed, or \
+            the password is longer than 1024 bytes (`details.fields` names it; nothing is counted)"),
         (status = 401, description = "`ERR_AUTH_INVALID_CREDENTIALS`: no such account or a wrong password"),
         (status = 403, description = "`ERR_AUTH_ACCOUNT_NOT_VERIFIED`: the email is not verified yet; \
             `ERR_AUTH_ACCOUNT_SUSPENDED`: the account or its tenant is suspended"),
@@ -62,13 +66,9 @@ pub async fn login(
     meta: ClientMeta,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Response, ApiError> {
-    if body.password.is_empty() {
-        return Err(ApiError::validation(vec![FieldError::new(
-            "password",
-            "is required",
-        )]));
-    }
-    let password = Password::candidate(body.password);
+    // Before any lookup, hashing or counting: a refusal here says nothing of the account.
+    let password = Password::candidate(body.password, "password")
+        .map_err(|f| ApiError::validation(vec![f]))?;
     // The sign-in name as looked up: what an unknown account's failures are counted on.
     let (name, user) = match (&body.email, &body.username) {
         (Some(e), _) if e.contains('@') => {

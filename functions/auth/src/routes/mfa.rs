@@ -47,7 +47,7 @@ pub fn router() -> Router<AuthState> {
 }
 
 /// A code from the authenticator app (or, where accepted, a recovery code).
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodeBody {
     /// The app's current 6-digit code; where accepted, a recovery code
@@ -56,8 +56,10 @@ pub struct CodeBody {
     pub code: String,
 }
 
+crate::redact::redacted_debug!(CodeBody {} secret { code });
+
 /// A new TOTP secret, pending until confirmed.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Enrollment {
     /// The base32 secret (RFC 6238: SHA-1, 6 digits, 30 s), for manual entry. Never
@@ -71,8 +73,10 @@ pub struct Enrollment {
     pub otpauth_uri: String,
 }
 
+crate::redact::redacted_debug!(Enrollment {} secret { secret, otpauth_uri });
+
 /// TOTP is on; the recovery codes.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Enabled {
     #[schema(example = true)]
@@ -82,6 +86,8 @@ pub struct Enabled {
     #[schema(example = json!(["ABCD-EFGH-IJKL-MNOP", "QRST-UVWX-YZ23-4567"]))]
     pub recovery_codes: Vec<String>,
 }
+
+crate::redact::redacted_debug!(Enabled { mfa_enabled } secret { recovery_codes });
 
 /// TOTP is off.
 #[derive(Debug, Serialize, ToSchema)]

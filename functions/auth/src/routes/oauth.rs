@@ -49,7 +49,7 @@ pub struct AuthorizeQuery {
 }
 
 /// Where to send the browser to sign in at the provider.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthorizeView {
     /// The provider's authorization endpoint with client id, redirect URI, scope, `state`,
@@ -59,6 +59,8 @@ pub struct AuthorizeView {
     /// Single-use, 10 minutes: sent back with the code to the callback.
     pub state: String,
 }
+
+crate::redact::redacted_debug!(AuthorizeView {} secret { authorization_url, state });
 
 /// What the state carries from authorize to callback (stored, never sent).
 #[derive(Debug, Serialize, Deserialize)]
@@ -127,7 +129,7 @@ pub async fn authorize(
 }
 
 /// What the provider sent back to `redirectUri`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallbackBody {
     /// The authorization code, 1-2048 characters.
@@ -135,6 +137,8 @@ pub struct CallbackBody {
     /// The `state` of the authorize answer, 1-256 characters.
     pub state: String,
 }
+
+crate::redact::redacted_debug!(CallbackBody {} secret { code, state });
 
 #[utoipa::path(
     post,

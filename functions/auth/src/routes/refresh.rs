@@ -27,12 +27,14 @@ use crate::{
 };
 
 /// The refresh token of the last login or refresh.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RefreshBody {
     /// Single-use; the answer carries its successor.
     pub refresh_token: String,
 }
+
+crate::redact::redacted_debug!(RefreshBody {} secret { refresh_token });
 
 /// How many sessions a logout ended.
 #[derive(Debug, Serialize, ToSchema)]

@@ -26,7 +26,8 @@ pub struct SessionView {
     pub last_used_at: String,
     /// The `User-Agent` of the sign-in (at most 256 characters), when sent.
     pub user_agent: Option<String>,
-    /// The client address of the sign-in, when known.
+    /// The address the sign-in came from as API Gateway saw it (never what the client
+    /// put in `X-Forwarded-For`), when known.
     pub ip: Option<String>,
     /// True for the session of the access token making this request.
     pub current: bool,

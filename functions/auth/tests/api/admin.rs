@@ -8,12 +8,13 @@ use auth::{
     seed::{STAGING_ACCOUNTS, T1, T3},
 };
 use axum::body::Body;
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use http::Request;
 use serde_json::{Value, json};
 use shared::{
     store::{Query, tenant_pk},
     tenant::TenantId,
-    testing::Reply,
+    testing::{Reply, forge::sign_as},
 };
 
 use crate::helpers::{PASSWORD, TestAuth};
@@ -648,30 +649,65 @@ async fn the_platform_account_cannot_be_changed_through_the_admin_routes() {
     assert_eq!(stored.roles, ["system"]);
 }
 
-#[tokio::test]
-async fn a_tenant_admin_cannot_create_or_patch_tenants() {
-    let app = TestAuth::new().await;
-    let admin = access(&app, "admin@eventzr.com").await;
+/// `token` may neither create a tenant nor patch T1's or T3's: 403, and T3 unchanged.
+async fn creates_and_patches_no_tenant(app: &TestAuth, token: &str) {
     app.post(
         "/auth/v1/tenants",
-        Some(&admin),
+        Some(token),
         &json!({"name": "Mine", "planTier": "BASE"}),
     )
     .await
     .assert_error(403, "ERR_AUTH_FORBIDDEN");
-    patch(
-        &app,
-        &format!("/auth/v1/tenants/{T1}"),
-        &admin,
-        json!({"planTier": "ENTERPRISE"}),
-    )
-    .await
-    .assert_error(403, "ERR_AUTH_FORBIDDEN");
+    for t in [T1, T3] {
+        patch(
+            app,
+            &format!("/auth/v1/tenants/{t}"),
+            token,
+            json!({"planTier": "ENTERPRISE"}),
+        )
+        .await
+        .assert_error(403, "ERR_AUTH_FORBIDDEN");
+    }
     let t3 = tenants::get(app.state.store(), &TenantId::parse(T3).unwrap())
         .await
         .unwrap()
         .unwrap();
     assert_eq!(t3.plan_tier, "STARTUP");
+}
+
+#[tokio::test]
+async fn a_tenant_admin_cannot_create_or_patch_tenants() {
+    let app = TestAuth::new().await;
+    let admin = access(&app, "admin@eventzr.com").await;
+    creates_and_patches_no_tenant(&app, &admin).await;
+}
+
+#[tokio::test]
+async fn a_system_role_in_an_ordinary_tenant_creates_and_patches_no_tenant() {
+    let app = TestAuth::new().await;
+    // T1's admin's own token (a live session), re-signed with the role `system` added.
+    let real = access(&app, "admin@eventzr.com").await;
+    let part = |i: usize| -> Value {
+        let raw = real.split('.').nth(i).unwrap();
+        serde_json::from_slice(&B64.decode(raw).unwrap()).unwrap()
+    };
+    let mut claims = part(1);
+    claims["roles"] = json!(["admin", "system"]);
+    let keys = app.state.issuer.keys().await.unwrap();
+    let stray = sign_as(keys.active_key(), &part(0), &claims);
+    let r = app.get("/auth/v1/profile", Some(&stray)).await;
+    assert_eq!(r.status, 200, "the token itself is good");
+
+    creates_and_patches_no_tenant(&app, &stray).await;
+    // The refusal the cross-tenant user routes give the same token.
+    let as_t3 = Request::get("/auth/v1/users")
+        .header("authorization", format!("Bearer {stray}"))
+        .header("x-tenant-id", T3)
+        .body(Body::empty())
+        .unwrap();
+    app.send(as_t3)
+        .await
+        .assert_error(403, "ERR_AUTH_FORBIDDEN");
 }
 
 #[tokio::test]

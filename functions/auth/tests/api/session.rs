@@ -381,6 +381,32 @@ async fn a_missing_password_or_malformed_body_is_a_validation_error_naming_the_f
 }
 
 #[tokio::test]
+async fn an_overlong_password_is_refused_before_any_lookup_hashing_or_counting() {
+    let app = TestAuth::new().await;
+    let huge = "x".repeat(1025);
+    let before = app.state.hasher.verifications();
+    for email in [USER, "nobody@eventzr.com"] {
+        for _ in 0..6 {
+            let r = app.login(email, &huge).await;
+            r.assert_error(400, "ERR_AUTH_VALIDATION");
+            assert_eq!(validation_field(&r), "password");
+        }
+    }
+    assert_eq!(app.state.hasher.verifications(), before, "no argon2 work");
+    assert_eq!(stored_user(&app, USER).await.failed_logins, 0);
+    // Six counted guesses would have locked the name without an account.
+    app.login("nobody@eventzr.com", "Password123?")
+        .await
+        .assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
+    // 1024 bytes is still checked (and wrong); the right password still signs in.
+    app.login(USER, &huge[..1024])
+        .await
+        .assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
+    let r = app.login(USER, PASSWORD).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+}
+
+#[tokio::test]
 async fn unknown_login_fields_are_refused() {
     let app = TestAuth::new().await;
     let r = app
@@ -741,12 +767,33 @@ async fn the_session_list_shows_live_sessions_and_marks_the_current_one_once() {
     assert_eq!(flagged[0]["id"], sid_of(&current));
     let other = list.iter().find(|s| s["id"] == sid_of(&browser)).unwrap();
     assert_eq!(other["userAgent"], "Firefox/140");
-    assert_eq!(other["ip"], "203.0.113.7");
+    // What the client claims is not an address; in-process there is no peer to record.
+    assert_eq!(other["ip"], Value::Null);
     assert!(other["createdAt"].is_string() && other["lastUsedAt"].is_string());
     let text = String::from_utf8_lossy(&r.bytes);
     for secret in ["rt_hash", "rtHash", "grace", "rt_prev"] {
         assert!(!text.contains(secret), "{secret} in {text}");
     }
+}
+
+#[tokio::test]
+async fn a_session_records_api_gateways_source_ip_never_x_forwarded_for() {
+    let app = TestAuth::new().await;
+    // The replayed login event, from another source than its first forwarded entry.
+    let mut event: Value =
+        serde_json::from_str(include_str!("../../../../events/auth/session-login.json")).unwrap();
+    event["headers"]["x-forwarded-for"] = json!("203.0.113.66, 198.51.100.23");
+    event["requestContext"]["http"]["sourceIp"] = json!("198.51.100.23");
+    let req = lambda_http::request::from_str(&event.to_string()).expect("an HTTP API event");
+    let r = app
+        .send(req.map(|b| axum::body::Body::from(b.to_vec())))
+        .await;
+    let (token, _) = pair(&r);
+
+    let r = app.get("/auth/v1/sessions", Some(&token)).await;
+    let list = r.json()["data"].as_array().unwrap().clone();
+    let ips: Vec<&Value> = list.iter().map(|s| &s["ip"]).collect();
+    assert_eq!(ips, [&json!("198.51.100.23")]);
 }
 
 #[tokio::test]

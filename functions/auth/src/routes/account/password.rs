@@ -8,7 +8,7 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shared::{
-    ApiError, Envelope, FieldError,
+    ApiError, Envelope,
     auth::Claims,
     extract::ApiJson,
     openapi::{Data, IdempotencyKey},
@@ -80,7 +80,7 @@ pub async fn forgot(
 }
 
 /// The token of the reset mail and the new password.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResetBody {
     /// The single-use token of the reset link.
@@ -89,6 +89,8 @@ pub struct ResetBody {
     #[schema(example = "Password123!", format = Password)]
     pub new_password: String,
 }
+
+crate::redact::redacted_debug!(ResetBody {} secret { token, new_password });
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ResetDone {
@@ -140,7 +142,7 @@ pub async fn reset(
 }
 
 /// The current password and the new one.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChangeBody {
     #[schema(example = "Password123!", format = Password)]
@@ -149,6 +151,8 @@ pub struct ChangeBody {
     #[schema(example = "Another-Password-456", format = Password)]
     pub new_password: String,
 }
+
+crate::redact::redacted_debug!(ChangeBody {} secret { current_password, new_password });
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -198,12 +202,8 @@ pub async fn change(
     let key = repo::user(&claims.home_tenant(), &claims.sub);
     let (caller, [item]) = LiveCaller::check_with(claims, &st, [key]).await?;
     let ApiJson(body) = body?;
-    if body.current_password.is_empty() {
-        return Err(ApiError::validation(vec![FieldError::new(
-            "currentPassword",
-            "is required",
-        )]));
-    }
+    let current = Password::candidate(body.current_password, "currentPassword")
+        .map_err(|f| ApiError::validation(vec![f]))?;
     let user = item.as_ref().map(users::from_item).transpose()?;
     // The new password's policy first: a refused change counts no guess and clears no
     // failures (checking the current password writes both).
@@ -215,7 +215,6 @@ pub async fn change(
         )?),
         None => None,
     };
-    let current = Password::candidate(body.current_password);
     let user = login::check_password(&st, user, current).await?;
     // check_password refuses an account that is gone (401), so the policy ran above.
     let password = password.ok_or(AuthError::InvalidCredentials)?;

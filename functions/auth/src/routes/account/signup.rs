@@ -44,7 +44,7 @@ const VERIFY_MAIL: LinkMail = LinkMail {
 
 /// A new account: exactly one of `tenantName` (found a new organisation) and
 /// `inviteToken` (join the inviting one).
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SignupBody {
     #[schema(example = "new.founder@eventzr.com")]
@@ -65,6 +65,10 @@ pub struct SignupBody {
     #[serde(default)]
     pub invite_token: Option<String>,
 }
+
+crate::redact::redacted_debug!(
+    SignupBody { email, name, username, tenant_name } secret { password, invite_token }
+);
 
 /// How the new user gets a tenant.
 enum Joining {

@@ -1,5 +1,5 @@
-//! `POST /tenants`, `PATCH /tenants/{tenantId}` (system role only: tenants are the
-//! platform's business, not a tenant admin's).
+//! `POST /tenants`, `PATCH /tenants/{tenantId}` (the platform tenant's system role only:
+//! tenants are the platform's business, not a tenant admin's).
 
 use axum::extract::{Path, State};
 use serde::Deserialize;
@@ -51,7 +51,8 @@ pub struct NewTenantBody {
     responses(
         (status = 201, description = "Created", body = Data<Tenant>),
         (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the token's session has ended"),
-        (status = 403, description = "`ERR_AUTH_FORBIDDEN`: the caller lacks the `system` role"),
+        (status = 403, description = "`ERR_AUTH_FORBIDDEN`: the caller lacks the `system` role \
+            of the platform tenant"),
     )
 )]
 pub async fn create(
@@ -138,7 +139,8 @@ impl TryFrom<TenantPatch> for TenantChange {
     responses(
         (status = 200, description = "The tenant as changed", body = Data<Tenant>),
         (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the token's session has ended"),
-        (status = 403, description = "`ERR_AUTH_FORBIDDEN`: the caller lacks the `system` role"),
+        (status = 403, description = "`ERR_AUTH_FORBIDDEN`: the caller lacks the `system` role \
+            of the platform tenant"),
         (status = 404, description = "`ERR_AUTH_NOT_FOUND`: no such tenant"),
     )
 )]

@@ -26,7 +26,7 @@ use crate::{
 };
 
 /// The login's MFA challenge and a code.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct VerifyBody {
     /// `mfaToken` of the challenge `POST /auth/v1/login` answered.
@@ -36,6 +36,8 @@ pub struct VerifyBody {
     #[schema(example = "123456")]
     pub code: String,
 }
+
+crate::redact::redacted_debug!(VerifyBody {} secret { mfa_token, code });
 
 #[utoipa::path(
     post,
