@@ -6,6 +6,7 @@ pub mod admin;
 pub mod audit;
 pub mod credentials;
 pub mod lockout;
+pub mod mail_limit;
 pub mod mfa;
 pub mod one_time;
 pub mod sessions;

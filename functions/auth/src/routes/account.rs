@@ -22,7 +22,7 @@ use utoipa::ToSchema;
 use crate::{
     domain::{Email, Password, User, UserStatus},
     error::{AuthError, AuthResult},
-    repo::{one_time::Redeemed, sessions, users},
+    repo::{mail_limit, one_time::Redeemed, sessions, users},
     signin::{self, LoginResponse, MfaChallenge},
     state::{AuthState, ClientMeta},
 };
@@ -206,6 +206,21 @@ where
     .await;
     tokio::time::sleep_until(started + MIN_ANSWER).await;
     outcome
+}
+
+/// Takes one of `user`'s link mails for this hour (`repo::mail_limit`): false when they
+/// are spent, and then the caller issues no token and sends nothing.
+async fn mail_allowed(st: &AuthState, user: &User, kind: &LinkMail) -> AuthResult<bool> {
+    let tenant = signin::tenant_of(user)?;
+    let allowed = mail_limit::take(st.store(), &tenant, &user.id, st.now()).await?;
+    if !allowed {
+        tracing::info!(
+            page = kind.page,
+            per_hour = mail_limit::PER_HOUR,
+            "link mail not sent: the account's hourly limit is spent"
+        );
+    }
+    Ok(allowed)
 }
 
 /// One kind of link mail.

@@ -407,6 +407,48 @@ async fn resend_forgot_and_magic_link_answer_202_and_mail_only_known_accounts() 
 }
 
 #[tokio::test]
+async fn an_account_is_sent_at_most_five_link_mails_an_hour_whoever_asks() {
+    let app = TestAuth::new().await;
+    let ask = |path: &'static str, email: &'static str| {
+        let app = &app;
+        async move {
+            let r = app
+                .post(&format!("/auth/v1/{path}"), None, &json!({"email": email}))
+                .await;
+            // The same answer past the limit: no signal to whoever is asking.
+            assert_eq!(r.status, 202, "{path}");
+            assert_eq!(r.json()["data"], json!({"accepted": true}));
+        }
+    };
+    for _ in 0..7 {
+        ask("password/forgot", "user@eventzr.com").await;
+    }
+    assert_eq!(app.tp.outbox.sent_to("user@eventzr.com").len(), 5);
+    // One budget for every kind of link mail.
+    ask("passwordless/magic-link", "user@eventzr.com").await;
+    assert_eq!(app.tp.outbox.sent_to("user@eventzr.com").len(), 5);
+    // Another account is not affected, and the next hour starts afresh.
+    ask("password/forgot", "partner@eventzr.com").await;
+    assert_eq!(app.tp.outbox.sent_to("partner@eventzr.com").len(), 1);
+    app.advance(Duration::hours(1));
+    ask("passwordless/magic-link", "user@eventzr.com").await;
+    assert_eq!(app.tp.outbox.sent_to("user@eventzr.com").len(), 6);
+    mailed_token(&app, "user@eventzr.com", "magic-link");
+
+    // Signup's own verification mail counts: four resends more, then none.
+    app.post(
+        "/auth/v1/signup/email",
+        None,
+        &signup_body("loop@example.com", NEW_PASSWORD),
+    )
+    .await;
+    for _ in 0..6 {
+        ask("signup/resend", "loop@example.com").await;
+    }
+    assert_eq!(app.tp.outbox.sent_to("loop@example.com").len(), 5);
+}
+
+#[tokio::test]
 async fn a_locked_owner_can_reset_and_the_reset_clears_the_lock_and_ends_every_session() {
     let app = TestAuth::new().await;
     let (_, old_refresh) = app.tokens("user@eventzr.com").await;

@@ -90,19 +90,21 @@ const TABLE: &[Row] = &[
     row("DELETE", "/auth/v1/mfa/totp", 4, 4, ""),
     // ---- account
     // The plan of the tenant it has just created is known (BASE): not read back.
-    row("POST", "/auth/v1/signup/email", 4, 4, ""),
+    // Every link mail takes one of the account's hourly five first (repo::mail_limit):
+    // one conditional update on signup, resend, forgot and magic-link.
+    row("POST", "/auth/v1/signup/email", 5, 5, ""),
     row("POST", "/auth/v1/signup/verify", 9, 8,
         "+1 the link is read (peeked) before it is spent, so a sign-in the tenant \
          refuses (suspended, strict session limit) leaves it usable"),
-    row("POST", "/auth/v1/signup/resend", 3, 3, ""),
-    row("POST", "/auth/v1/password/forgot", 3, 3, ""),
+    row("POST", "/auth/v1/signup/resend", 4, 4, ""),
+    row("POST", "/auth/v1/password/forgot", 4, 4, ""),
     // The new password and the cleared lockout in one update.
     row("POST", "/auth/v1/password/reset", 7, 7,
         "each further live session costs +1 revoke"),
     // The live-session check shares one batch read with the user.
     row("POST", "/auth/v1/password/change", 6, 6,
         "each other live session costs +1 revoke"),
-    row("POST", "/auth/v1/passwordless/magic-link", 3, 3, ""),
+    row("POST", "/auth/v1/passwordless/magic-link", 4, 4, ""),
     row("POST", "/auth/v1/passwordless/verify", 7, 6,
         "+1 the link is read (peeked) before it is spent, so a sign-in the tenant \
          refuses (suspended, strict session limit) leaves it usable"),

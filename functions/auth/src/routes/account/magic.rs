@@ -76,7 +76,10 @@ pub async fn magic_link(
         .map_err(|f| ApiError::validation(vec![f]))?;
     let st = &st;
     super::for_account(st, &email, |user| async move {
-        if user.status != UserStatus::Active || !user.email_verified {
+        if user.status != UserStatus::Active
+            || !user.email_verified
+            || !super::mail_allowed(st, &user, &MAGIC_MAIL).await?
+        {
             return Ok(());
         }
         let token = one_time::issue(

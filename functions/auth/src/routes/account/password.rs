@@ -62,6 +62,9 @@ pub async fn forgot(
     let email = super::parse_email(&body.email)?;
     let st = &st;
     super::for_account(st, &email, |user| async move {
+        if !super::mail_allowed(st, &user, &RESET_MAIL).await? {
+            return Ok(());
+        }
         let token = one_time::issue(
             st.store(),
             Kind::PasswordReset,

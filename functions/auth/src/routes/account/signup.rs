@@ -296,6 +296,9 @@ async fn join_by_invite(
 }
 
 async fn send_verification(st: &AuthState, user: &User) -> AuthResult<()> {
+    if !super::mail_allowed(st, user, &VERIFY_MAIL).await? {
+        return Ok(());
+    }
     let token = one_time::issue(
         st.store(),
         Kind::VerifyEmail,
