@@ -8,7 +8,7 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shared::{
-    ApiError, Envelope,
+    ApiError, Envelope, FieldError,
     auth::Claims,
     extract::ApiJson,
     openapi::{Data, IdempotencyKey},
@@ -188,8 +188,10 @@ pub struct ChangeDone {
     responses(
         (status = 200, description = "Changed; the caller's other sessions are revoked", body = Data<ChangeDone>),
         (status = 400, description = "`ERR_AUTH_WEAK_PASSWORD`: the new password is too short, too long, \
-            the email or a common one (`details.fields` names `newPassword`)"),
-        (status = 401, description = "`ERR_AUTH_INVALID_CREDENTIALS`: the current password is wrong; \
+            the email or a common one (`details.fields` names `newPassword`); `ERR_AUTH_VALIDATION`: \
+            the current password is wrong (`details.fields` names `currentPassword`; it counts \
+            toward the lockout like a failed login)"),
+        (status = 401, description = "`ERR_AUTH_UNAUTHORIZED`: no valid bearer token; \
             `ERR_AUTH_TOKEN_REVOKED`: the token's session has ended"),
         (status = 403, description = "`ERR_AUTH_ACCOUNT_SUSPENDED`: the account is suspended; \
             `ERR_AUTH_ACCOUNT_NOT_VERIFIED`: the email is not verified"),
@@ -218,7 +220,19 @@ pub async fn change(
         )?),
         None => None,
     };
-    let user = login::check_password(&st, user, current).await?;
+    // A wrong current password counts a guess like a login, but answers as the form field
+    // it is: a 401 on a bearer route reads as "session expired" to a front end, which would
+    // refresh or sign the person out instead of showing the field.
+    let exists = user.is_some();
+    let user = login::check_password(&st, user, current)
+        .await
+        .map_err(|e| match e {
+            AuthError::InvalidCredentials if exists => ApiError::validation(vec![FieldError::new(
+                "currentPassword",
+                "is not this account's current password",
+            )]),
+            e => e.into(),
+        })?;
     // check_password refuses an account that is gone (401), so the policy ran above.
     let password = password.ok_or(AuthError::InvalidCredentials)?;
     let phc = super::hash(&st, password).await?;
