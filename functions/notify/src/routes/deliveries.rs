@@ -84,6 +84,11 @@ pub struct DeliveryView {
     pub template_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub template_version: Option<i64>,
+    /// The locale the send asked for (the template's variant for it, or its language's,
+    /// was rendered; else the default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "fr-CA")]
+    pub locale: Option<String>,
     pub created_by: String,
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -114,6 +119,7 @@ impl DeliveryView {
             subject: d.content.subject,
             template_id: d.template_id,
             template_version: d.template_version,
+            locale: d.locale,
             created_by: d.created_by,
             created_at: d.created_at,
             updated_at: d.updated_at,

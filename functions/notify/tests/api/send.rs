@@ -487,6 +487,19 @@ async fn quotas_can_be_lowered_but_never_raised_above_the_plan() {
         r.json()["error"]["details"]["fields"][0]["field"],
         "channels.email.daily"
     );
+    // A daily cap above the monthly one is refused, naming the daily.
+    let r = t
+        .put(
+            "/notify/v1/admin/quotas",
+            &admin,
+            &json!({"channels": {"email": {"daily": 100, "monthly": 50}}}),
+        )
+        .await;
+    r.assert_error(400, "ERR_NOTIFY_VALIDATION");
+    assert_eq!(
+        r.json()["error"]["details"]["fields"],
+        json!([{"field": "channels.email.daily", "issue": "must not exceed the monthly cap (50)"}])
+    );
     t.put(
         "/notify/v1/admin/quotas",
         &admin,

@@ -315,6 +315,34 @@ async fn preview_escapes_html_in_the_html_body_only() {
 }
 
 #[tokio::test]
+async fn a_delivery_shows_the_locale_its_send_asked_for() {
+    let t = TestNotify::new().await;
+    let id = id_of(&create(&t, &welcome()).await);
+    let r = t
+        .post(
+            "/notify/v1/send",
+            &organizer(),
+            &json!({"channels": ["email"], "recipients": [{"email": "ann@example.com"}],
+                "templateId": id, "variables": {"user": {"firstName": "Ann"}},
+                "locale": "fr-CA", "category": "transactional"}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    let delivery = r.json()["data"]["deliveries"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let d = t
+        .get(&format!("/notify/v1/deliveries/{delivery}"), &organizer())
+        .await
+        .json();
+    assert_eq!(
+        (d["data"]["locale"].as_str(), d["data"]["subject"].as_str()),
+        (Some("fr-CA"), Some("Bienvenue Ann"))
+    );
+}
+
+#[tokio::test]
 async fn preview_picks_the_locale_variant_then_its_language_then_the_default() {
     let t = TestNotify::new().await;
     let id = id_of(&create(&t, &welcome()).await);

@@ -142,8 +142,9 @@ pub struct CapsBody {
     request_body = QuotasBody,
     responses(
         (status = 200, description = "The caps now in force", body = Data<Quotas>),
-        (status = 400, description = "`ERR_NOTIFY_VALIDATION`: a cap is negative or above the plan's \
-            (`details.fields` names it, e.g. `channels.email.daily`); `ERR_NOTIFY_INVALID_CHANNEL`"),
+        (status = 400, description = "`ERR_NOTIFY_VALIDATION`: a cap is negative or above the plan's, \
+            or a daily cap above the monthly one (`details.fields` names it, e.g. \
+            `channels.email.daily`); `ERR_NOTIFY_INVALID_CHANNEL`"),
         (status = 403, description = "`ERR_NOTIFY_FORBIDDEN`: admin role required"),
     )
 )]
@@ -172,6 +173,17 @@ pub async fn put_quotas(
                     ),
                 ));
             }
+        }
+        // A day's cap above the month's would promise what the month refuses.
+        let (daily, monthly) = (
+            caps.daily.unwrap_or(plan.daily),
+            caps.monthly.unwrap_or(plan.monthly),
+        );
+        if daily > monthly && errors.is_empty() {
+            errors.push(FieldError::new(
+                format!("channels.{}.daily", ch.as_str()),
+                format!("must not exceed the monthly cap ({monthly})"),
+            ));
         }
         settings.channels.insert(
             ch,
