@@ -135,11 +135,28 @@ pub async fn open(
 ) -> AuthResult<LoginResponse> {
     let tenant_id = tenant_of(user)?;
     let Admission { plan, evict } = admission;
-    for old in &evict {
-        sessions::revoke(st.store(), &tenant_id, &user.id, &old.id).await?;
-    }
     let now = st.now();
     let session_id = shared::ids::new_id().to_string();
+    for old in &evict {
+        sessions::revoke(st.store(), &tenant_id, &user.id, &old.id).await?;
+        // A revocation like any other (auth-svc.md "Every security event"), saying why.
+        audit::record(
+            st.store(),
+            now,
+            audit::Event {
+                tenant: &tenant_id,
+                kind: "session.revoked",
+                actor: Some(&user.id),
+                subject: Some(&user.id),
+                details: json!({
+                    "session": old.id,
+                    "reason": "evicted at the session limit",
+                    "by": session_id,
+                }),
+            },
+        )
+        .await;
+    }
     let refresh = RefreshToken::new(tenant_id, &user.id, &session_id);
     let session = Session {
         id: session_id.clone(),

@@ -57,6 +57,8 @@ pub fn router(st: &AuthState) -> Router<AuthState> {
     Router::new()
         .route("/auth/v1/signup/verify", post(signup::verify))
         .route("/auth/v1/passwordless/verify", post(magic::verify))
+        // Only the two verify routes answer tokens (route_layer covers routes added so far).
+        .route_layer(super::no_store())
         .merge(idempotent)
 }
 

@@ -2,23 +2,23 @@
 //! verify at login, disable. (One Lambda function in template.yaml.)
 //!
 //! Secrets leave the service twice only: the TOTP secret in the enroll response and the
-//! recovery codes in the confirm response (both `cache-control: no-store`). None of
-//! these routes sits behind the Idempotency-Key layer, which would keep those bodies.
+//! recovery codes in the confirm response (both `cache-control: no-store`, as verify's
+//! tokens: `super::no_store`). None of these routes sits behind the Idempotency-Key
+//! layer, which would keep those bodies.
 
 pub(crate) mod verify;
 
 use axum::{
     Router,
     extract::State,
-    response::IntoResponse,
     routing::{delete, post},
 };
-use http::header;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use shared::{ApiError, Envelope, auth::Claims, extract::ApiJson, openapi::Data, store::Item};
 use utoipa::ToSchema;
 
+use super::no_store;
 use crate::{
     AuthState,
     domain::{
@@ -40,9 +40,12 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 pub fn router() -> Router<AuthState> {
     Router::new()
-        .route("/auth/v1/mfa/totp/enroll", post(enroll))
-        .route("/auth/v1/mfa/totp/confirm", post(confirm))
-        .route("/auth/v1/mfa/totp/verify", post(verify::verify))
+        .route("/auth/v1/mfa/totp/enroll", post(enroll).layer(no_store()))
+        .route("/auth/v1/mfa/totp/confirm", post(confirm).layer(no_store()))
+        .route(
+            "/auth/v1/mfa/totp/verify",
+            post(verify::verify).layer(no_store()),
+        )
         .route("/auth/v1/mfa/totp", delete(disable))
 }
 
@@ -128,7 +131,7 @@ pub struct Disabled {
 pub async fn enroll(
     State(st): State<AuthState>,
     claims: Claims,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Envelope<Enrollment>, ApiError> {
     let (caller, user) = caller_and_user(&st, claims).await?;
     caller.require_recent_sign_in(st.epoch())?;
     let user = users::found(user.as_ref())?;
@@ -141,7 +144,7 @@ pub async fn enroll(
         secret: secret.to_base32(),
         otpauth_uri: secret.otpauth_uri(&user.email),
     };
-    Ok(no_store(Envelope::ok(body)))
+    Ok(Envelope::ok(body))
 }
 
 /// `POST /mfa/totp/confirm`: a code from the pending secret enables TOTP and answers
@@ -185,7 +188,7 @@ pub async fn confirm(
     State(st): State<AuthState>,
     claims: Claims,
     body: Result<ApiJson<CodeBody>, ApiError>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Envelope<Enabled>, ApiError> {
     let (_, user) = caller_and_user(&st, claims).await?;
     let ApiJson(body) = body?;
     let code = MfaCode::parse_totp(&body.code).map_err(|f| ApiError::validation(vec![f]))?;
@@ -214,7 +217,7 @@ pub async fn confirm(
         mfa_enabled: true,
         recovery_codes: codes.iter().map(RecoveryCode::display).collect(),
     };
-    Ok(no_store(Envelope::ok(body)))
+    Ok(Envelope::ok(body))
 }
 
 /// `DELETE /mfa/totp`: a current code (or a recovery code) turns TOTP off. A wrong code
@@ -279,10 +282,6 @@ async fn caller_and_user(
     let key = repo::user(&claims.home_tenant(), &claims.sub);
     let (caller, [user]) = LiveCaller::check_with(claims, st, [key]).await?;
     Ok((caller, user))
-}
-
-fn no_store<T: Serialize>(body: Envelope<T>) -> impl IntoResponse {
-    ([(header::CACHE_CONTROL, "no-store")], body)
 }
 
 fn ensure_unlocked(user: &User, now: i64) -> AuthResult<()> {

@@ -13,3 +13,65 @@ pub mod session;
 pub mod sessions;
 pub mod tenants;
 pub mod webauthn;
+
+use std::future::{Ready, ready};
+
+use axum::{
+    middleware::{MapResponseLayer, map_response},
+    response::Response,
+};
+use http::{HeaderValue, header};
+
+/// The layer [`no_store`] builds.
+pub type NoStoreLayer = MapResponseLayer<fn(Response) -> Ready<Response>, (), ()>;
+
+/// For every route whose answer carries a secret — an access or refresh token, an MFA
+/// challenge token, a TOTP secret, recovery codes: `cache-control: no-store` and
+/// `pragma: no-cache` (RFC 6749 §5.1), so no browser, proxy or CDN keeps it. A layer on
+/// the route, not a wrapper in each handler, so the error answers get it too and a new
+/// answer type cannot forget it: `post(handler).layer(routes::no_store())`.
+pub fn no_store() -> NoStoreLayer {
+    map_response(mark_no_store as fn(Response) -> Ready<Response>)
+}
+
+fn mark_no_store(mut res: Response) -> Ready<Response> {
+    let headers = res.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    ready(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::{Router, body::Body, routing::post};
+    use http::{Request, StatusCode};
+
+    use super::no_store;
+
+    async fn answer(router: &Router, path: &str) -> shared::testing::Reply {
+        let req = Request::post(path).body(Body::empty()).unwrap();
+        shared::testing::send(router, req).await
+    }
+
+    #[tokio::test]
+    async fn no_store_marks_the_answers_of_the_routes_it_layers_and_only_those() {
+        // The shape of account's router: the token routes layered, the rest merged after.
+        let router = Router::new()
+            .route("/token", post(|| async { "a token" }))
+            .route("/refused", post(|| async { StatusCode::FORBIDDEN }))
+            .route_layer(no_store())
+            .merge(Router::new().route("/other", post(|| async { "public" })));
+        for path in ["/token", "/refused"] {
+            let r = answer(&router, path).await;
+            assert_eq!(
+                (r.header("cache-control"), r.header("pragma")),
+                (Some("no-store"), Some("no-cache")),
+                "{path}"
+            );
+        }
+        assert_eq!(
+            answer(&router, "/other").await.header("cache-control"),
+            None
+        );
+    }
+}

@@ -35,7 +35,10 @@ pub const ROUTES: &[(&str, &str)] = &[
 pub fn router() -> Router<AuthState> {
     Router::new()
         .route("/auth/v1/oauth/{provider}/authorize", get(authorize))
-        .route("/auth/v1/oauth/{provider}/callback", post(callback))
+        .route(
+            "/auth/v1/oauth/{provider}/callback",
+            post(callback).layer(super::no_store()),
+        )
 }
 
 /// How long a started sign-in may take at the provider.

@@ -3,19 +3,19 @@
 //! fields here, so a body naming them is refused (400, the field named).
 
 use axum::extract::State;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use shared::{
     ApiError, Envelope, FieldError,
     auth::Claims,
     extract::ApiJson,
     openapi::Data,
-    store::{Condition, Delete, Item, Put, TransactOp, Update},
+    store::{Condition, Delete, Item, Put, StoreError, TransactOp, Update},
 };
 use utoipa::ToSchema;
 
 use crate::{
-    domain::{Username, user::UserView},
-    error::AuthError,
+    domain::{DisplayName, LocaleTag, TimeZoneName, User, Username, user::UserView},
+    error::{AuthError, AuthResult},
     repo::{self, tenants, users},
     state::{AuthState, LiveCaller},
 };
@@ -48,44 +48,120 @@ pub async fn get(
     Ok(Envelope::ok(UserView::of(&user, &plan)))
 }
 
-/// The fields to change; absent ones stay as they are. No other field is accepted.
+/// The fields to change, as a JSON merge patch (RFC 7396): an absent field stays as it
+/// is, `null` clears an optional one (username, locale, timezone; a name is required).
+/// No other field is accepted.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
-    /// 1-100 characters, not all blank (trimmed).
+    /// 1-100 characters, not all blank (trimmed), no control, line-break or bidirectional
+    /// formatting characters. Not nullable.
+    #[serde(default, deserialize_with = "present")]
     #[schema(
+        value_type = Option<String>,
         min_length = 1,
         max_length = 100,
         pattern = r"\S",
         example = "Partner Account"
     )]
-    pub name: Option<String>,
+    pub name: Option<Option<String>>,
     /// 3-32 letters, digits, `.`, `_` or `-`, stored lowercased; unique across the
-    /// platform (it can sign in in place of the email).
-    #[schema(pattern = "^[A-Za-z0-9._-]{3,32}$", example = "partner.eventzr")]
-    pub username: Option<String>,
-    /// 1-35 characters, e.g. a BCP 47 tag.
-    #[schema(min_length = 1, max_length = 35, pattern = r"\S", example = "en-GB")]
-    pub locale: Option<String>,
-    /// 1-64 characters, e.g. an IANA time zone.
+    /// platform (it can sign in in place of the email). `null` removes it.
+    #[serde(default, deserialize_with = "present")]
     #[schema(
-        min_length = 1,
-        max_length = 64,
-        pattern = r"\S",
-        example = "Europe/London"
+        value_type = Option<String>,
+        nullable,
+        pattern = "^[A-Za-z0-9._-]{3,32}$",
+        example = "partner.eventzr"
     )]
-    pub timezone: Option<String>,
+    pub username: Option<Option<String>>,
+    /// A BCP 47 language tag (at most 64 characters), stored in canonical case
+    /// (`en-gb` -> `en-GB`). `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable, max_length = 64, example = "en-GB")]
+    pub locale: Option<Option<String>>,
+    /// An IANA time zone name, stored in the database's spelling (`europe/london` ->
+    /// `Europe/London`). `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable, example = "Europe/London")]
+    pub timezone: Option<Option<String>>,
 }
 
-fn bounded(field: &str, v: &str, max: usize) -> Result<String, FieldError> {
-    let v = v.trim();
-    if v.is_empty() || v.chars().count() > max {
-        return Err(FieldError::new(
-            field,
-            format!("must be 1-{max} characters"),
-        ));
+/// `Some(None)` for an explicit `null`; an absent field stays `None` (`serde(default)`).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// What a merge patch does to one optional field.
+enum Change<T> {
+    Keep,
+    Clear,
+    Set(T),
+}
+
+impl<T: AsRef<str>> Change<T> {
+    fn parse(
+        raw: Option<Option<String>>,
+        parse: fn(&str) -> Result<T, FieldError>,
+        errors: &mut Vec<FieldError>,
+    ) -> Self {
+        match raw {
+            None => Change::Keep,
+            Some(None) => Change::Clear,
+            Some(Some(v)) => parse(&v).map_or_else(
+                |e| {
+                    errors.push(e);
+                    Change::Keep
+                },
+                Change::Set,
+            ),
+        }
     }
-    Ok(v.to_owned())
+
+    fn write(self, upd: Update, attr: &str) -> Update {
+        match self {
+            Change::Keep => upd,
+            Change::Clear => upd.remove(attr),
+            Change::Set(v) => upd.set(attr, v.as_ref()),
+        }
+    }
+}
+
+/// A profile patch past validation: every field checked, every refusal named at once,
+/// before anything is written.
+struct ProfileChange {
+    name: Option<DisplayName>,
+    username: Change<Username>,
+    locale: Change<LocaleTag>,
+    timezone: Change<TimeZoneName>,
+}
+
+impl TryFrom<ProfilePatch> for ProfileChange {
+    type Error = ApiError;
+    fn try_from(body: ProfilePatch) -> Result<Self, ApiError> {
+        let mut errors = Vec::new();
+        let name = match body.name {
+            None => None,
+            Some(None) => {
+                errors.push(FieldError::new(
+                    "name",
+                    "must not be null: a name is required",
+                ));
+                None
+            }
+            Some(Some(n)) => DisplayName::parse(&n).map_err(|e| errors.push(e)).ok(),
+        };
+        let change = ProfileChange {
+            name,
+            username: Change::parse(body.username, Username::parse, &mut errors),
+            locale: Change::parse(body.locale, LocaleTag::parse, &mut errors),
+            timezone: Change::parse(body.timezone, TimeZoneName::parse, &mut errors),
+        };
+        if !errors.is_empty() {
+            return Err(ApiError::validation(errors));
+        }
+        Ok(change)
+    }
 }
 
 #[utoipa::path(
@@ -96,7 +172,9 @@ fn bounded(field: &str, v: &str, max: usize) -> Result<String, FieldError> {
     summary = "Change the caller's name, username, locale or timezone",
     description = "Only `name`, `username`, `locale` and `timezone` can be changed here; a \
         body naming any other field (roles, tenant, email, verification) is refused with 400 \
-        naming it. Answers the updated record.",
+        naming it. A JSON merge patch (RFC 7396): absent fields stay, `null` removes \
+        `username`, `locale` or `timezone`. Every field is checked before anything is \
+        written. Answers the updated record.",
     security(("bearerAuth" = [])),
     request_body(
         content = ProfilePatch,
@@ -104,6 +182,10 @@ fn bounded(field: &str, v: &str, max: usize) -> Result<String, FieldError> {
     ),
     responses(
         (status = 200, description = "The updated record", body = Data<UserView>),
+        (status = 400, description = "`ERR_AUTH_VALIDATION`: a field is malformed (a name with \
+            control or bidirectional characters, a locale that is not a BCP 47 tag, a timezone \
+            that is not an IANA name, `name: null`) or not changeable here; `details.fields` \
+            names each"),
         (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the session was logged out or revoked"),
         (status = 403, description = "`ERR_AUTH_ACCOUNT_SUSPENDED`: the caller's tenant is suspended"),
         (status = 404, description = "`ERR_AUTH_NOT_FOUND`: the user no longer exists"),
@@ -121,82 +203,67 @@ pub async fn patch(
     let wanted = [repo::user(&home, &claims.sub), repo::tenant(&home)];
     let (caller, [user, tenant]) = LiveCaller::check_with(claims, &st, wanted).await?;
     let ApiJson(body) = body?;
-    let mut errors = Vec::new();
-    let mut upd = Update::new(repo::user(&caller.tenant(), &caller.claims.sub));
-    let mut check = |r: Result<String, FieldError>| r.map_err(|e| errors.push(e)).ok();
-    if let Some(v) = body
-        .name
-        .as_deref()
-        .and_then(|v| check(bounded("name", v, 100)))
-    {
-        upd = upd.set("name", v);
-    }
-    if let Some(v) = body
-        .locale
-        .as_deref()
-        .and_then(|v| check(bounded("locale", v, 35)))
-    {
-        upd = upd.set("locale", v);
-    }
-    if let Some(v) = body
-        .timezone
-        .as_deref()
-        .and_then(|v| check(bounded("timezone", v, 64)))
-    {
-        upd = upd.set("timezone", v);
-    }
-    let username = match body.username.as_deref().map(Username::parse) {
-        Some(Err(e)) => {
-            errors.push(e);
-            None
-        }
-        Some(Ok(u)) => Some(u),
-        None => None,
-    };
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
+    let change = ProfileChange::try_from(body)?;
     let user = users::found(user.as_ref())?;
     let plan = tenants::plan_in_item(tenant.as_ref())?;
+    let user = apply(&st, &caller, &user, change).await?;
+    Ok(Envelope::ok(UserView::of(&user, &plan)))
+}
+
+/// Writes `change` to the caller's record; a username set or cleared moves its lock in
+/// the same transaction as the record.
+async fn apply(
+    st: &AuthState,
+    caller: &LiveCaller,
+    user: &User,
+    change: ProfileChange,
+) -> AuthResult<User> {
     let now = shared::clock::rfc3339_millis(st.now());
-    upd = upd.set("updated_at", now);
-    match username.filter(|u| user.username.as_deref() != Some(u.as_ref())) {
-        // A new username moves its lock in the same transaction as the record.
-        Some(new) => {
-            let mut ops = vec![
-                TransactOp::Update(
-                    upd.set("username", new.as_ref())
-                        .when(Condition::item_present()),
-                ),
-                TransactOp::Put(
-                    Put::new(
-                        Item::new(&repo::username_lock(&new))
-                            .with("tenant_id", user.tenant_id.as_str())
-                            .with("user_id", user.id.as_str()),
-                    )
-                    .when(Condition::item_absent()),
-                ),
-            ];
-            if let Some(old) = user
-                .username
-                .as_deref()
-                .and_then(|u| Username::parse(u).ok())
-            {
-                ops.push(TransactOp::Delete(Delete::new(repo::username_lock(&old))));
-            }
-            st.store().transact(ops).await.map_err(|e| match e {
-                shared::store::StoreError::TransactionCanceled { .. } => AuthError::UsernameTaken,
-                e => e.into(),
-            })?;
-            // A transaction returns nothing: read the record as it now is.
-            let user = users::get(st.store(), &caller.tenant(), &caller.claims.sub)
-                .await?
-                .ok_or(AuthError::NotFound)?;
-            Ok(Envelope::ok(UserView::of(&user, &plan)))
-        }
-        None => {
-            let user = users::update(st.store(), upd).await?;
-            Ok(Envelope::ok(UserView::of(&user, &plan)))
-        }
+    let mut upd =
+        Update::new(repo::user(&caller.tenant(), &caller.claims.sub)).set("updated_at", now);
+    if let Some(name) = change.name {
+        upd = upd.set("name", name.as_ref());
     }
+    upd = change.locale.write(upd, "locale");
+    upd = change.timezone.write(upd, "timezone");
+    let old = user
+        .username
+        .as_deref()
+        .and_then(|u| Username::parse(u).ok());
+    let username = match change.username {
+        Change::Set(new) if old.as_ref() == Some(&new) => Change::Keep,
+        other => other,
+    };
+    let taking = matches!(username, Change::Set(_));
+    let mut locks = Vec::new();
+    if let Change::Set(new) = &username {
+        locks.push(TransactOp::Put(
+            Put::new(
+                Item::new(&repo::username_lock(new))
+                    .with("tenant_id", user.tenant_id.as_str())
+                    .with("user_id", user.id.as_str()),
+            )
+            .when(Condition::item_absent()),
+        ));
+    }
+    if !matches!(username, Change::Keep)
+        && let Some(old) = &old
+    {
+        locks.push(TransactOp::Delete(Delete::new(repo::username_lock(old))));
+    }
+    upd = username.write(upd, "username");
+    if locks.is_empty() {
+        return users::update(st.store(), upd).await;
+    }
+    let mut ops = vec![TransactOp::Update(upd.when(Condition::item_present()))];
+    ops.extend(locks);
+    st.store().transact(ops).await.map_err(|e| match e {
+        StoreError::TransactionCanceled { .. } if taking => AuthError::UsernameTaken,
+        StoreError::TransactionCanceled { .. } => AuthError::NotFound,
+        e => e.into(),
+    })?;
+    // A transaction returns nothing: read the record as it now is.
+    users::get(st.store(), &caller.tenant(), &caller.claims.sub)
+        .await?
+        .ok_or(AuthError::NotFound)
 }

@@ -19,7 +19,7 @@ use shared::{ApiError, Envelope, extract::ApiJson, openapi::Data};
 use utoipa::ToSchema;
 
 use crate::{
-    domain::UserStatus,
+    domain::{User, UserStatus},
     error::{AuthError, AuthResult},
     repo::{audit, sessions, tenants, users},
     state::{AuthState, LiveCaller},
@@ -104,6 +104,8 @@ async fn rotate(st: &AuthState, token: &RefreshToken) -> AuthResult<TokenPair> {
             && let Some(sealed) = &session.grace_pair
             && let Some(pair) = st.issuer.open(sealed).await?
         {
+            // The pair was issued before a suspension may have happened: check again.
+            holder(st, token).await?;
             return Ok(pair);
         }
         if !is_previous && !session.rt_retired.iter().any(|h| is(h)) {
@@ -125,12 +127,7 @@ async fn rotate_current(
     token: &RefreshToken,
     session: &sessions::Session,
 ) -> AuthResult<Option<TokenPair>> {
-    // Suspension revokes the sessions too; this holds even if that write was lost.
-    let user = users::get(st.store(), &token.tenant, &token.user_id)
-        .await?
-        .filter(|u| u.status == UserStatus::Active)
-        .ok_or(AuthError::TokenRevoked)?;
-    let plan = tenants::plan_of(st.store(), &token.tenant).await?;
+    let (user, plan) = holder(st, token).await?;
     let next = RefreshToken::new(token.tenant, &token.user_id, &token.session_id);
     let pair = TokenPair {
         access_token: st.issuer.access_token(&user, &plan, &session.id).await?,
@@ -151,6 +148,19 @@ async fn rotate_current(
     )
     .await?;
     Ok(rotated.then_some(pair))
+}
+
+/// The session's user and their tenant's plan, checked on every answer that hands out
+/// a pair (a rotation or the grace window's stored pair): a user no longer active gets
+/// 401 TOKEN_REVOKED (suspension revokes the sessions too; this holds even if that
+/// write was lost), a suspended tenant 403 ACCOUNT_SUSPENDED.
+async fn holder(st: &AuthState, token: &RefreshToken) -> AuthResult<(User, String)> {
+    let user = users::get(st.store(), &token.tenant, &token.user_id)
+        .await?
+        .filter(|u| u.status == UserStatus::Active)
+        .ok_or(AuthError::TokenRevoked)?;
+    let plan = tenants::plan_of(st.store(), &token.tenant).await?;
+    Ok((user, plan))
 }
 
 async fn revoke_family(st: &AuthState, token: &RefreshToken) -> AuthResult<()> {

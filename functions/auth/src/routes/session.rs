@@ -6,7 +6,7 @@ use axum::{
     routing::{delete, get, post},
 };
 
-use super::{jwks, login, profile, refresh, sessions, tenants};
+use super::{jwks, login, no_store, profile, refresh, sessions, tenants};
 use crate::AuthState;
 
 pub const ROUTES: &[(&str, &str)] = &[
@@ -25,8 +25,8 @@ pub const ROUTES: &[(&str, &str)] = &[
 pub fn router() -> Router<AuthState> {
     Router::new()
         .route("/auth/v1/.well-known/jwks.json", get(jwks::jwks))
-        .route("/auth/v1/login", post(login::login))
-        .route("/auth/v1/refresh", post(refresh::refresh))
+        .route("/auth/v1/login", post(login::login).layer(no_store()))
+        .route("/auth/v1/refresh", post(refresh::refresh).layer(no_store()))
         .route("/auth/v1/logout", post(refresh::logout))
         .route("/auth/v1/logout/all", post(refresh::logout_all))
         .route("/auth/v1/profile", get(profile::get).patch(profile::patch))

@@ -48,7 +48,10 @@ pub fn router() -> Router<AuthState> {
             "/auth/v1/webauthn/authenticate/options",
             post(authenticate_options),
         )
-        .route("/auth/v1/webauthn/authenticate", post(authenticate))
+        .route(
+            "/auth/v1/webauthn/authenticate",
+            post(authenticate).layer(super::no_store()),
+        )
 }
 
 /// How long a ceremony's challenge stays valid (the design: 5 minutes).

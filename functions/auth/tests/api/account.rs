@@ -15,7 +15,7 @@ use futures_util::future::join_all;
 use serde_json::{Value, json};
 use shared::testing::t1;
 
-use crate::helpers::{PASSWORD, TestAuth};
+use crate::helpers::{PASSWORD, TestAuth, assert_not_cached};
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
 
@@ -161,6 +161,7 @@ async fn signup_mails_a_verification_link_and_login_waits_for_it() {
         .post("/auth/v1/signup/verify", None, &json!({"token": token}))
         .await;
     assert_eq!(v.status, 200);
+    assert_not_cached(&v);
     assert!(v.json()["data"]["accessToken"].as_str().is_some());
     assert_eq!(v.json()["data"]["user"]["email"], "ada@example.com");
     assert!(
@@ -259,6 +260,24 @@ async fn signup_rejects_weak_passwords_naming_the_field() {
         );
     }
     assert!(stored_user(&app, "weak@example.com").await.is_none());
+}
+
+#[tokio::test]
+async fn signup_refuses_a_name_with_control_or_bidi_characters_naming_it() {
+    let app = TestAuth::new().await;
+    for name in ["Ada\u{202E}x", "Ada\nLovelace", "Ada\u{0}"] {
+        let mut body = signup_body("named@example.com", NEW_PASSWORD);
+        body["name"] = json!(name);
+        let r = app.post("/auth/v1/signup/email", None, &body).await;
+        r.assert_error(400, "ERR_AUTH_VALIDATION");
+        let field = &r.json()["error"]["details"]["fields"][0];
+        assert_eq!(field["field"], "name", "{name:?}");
+        assert!(
+            field["issue"].as_str().unwrap().contains("control"),
+            "{field}"
+        );
+    }
+    assert!(stored_user(&app, "named@example.com").await.is_none());
 }
 
 #[tokio::test]
@@ -665,6 +684,7 @@ async fn a_magic_link_signs_partner_in_once_and_meets_mfa_for_dev() {
         )
         .await;
     assert_eq!(v.status, 200);
+    assert_not_cached(&v);
     let d = &v.json()["data"];
     assert_eq!(d["user"]["email"], "partner@eventzr.com");
     assert_eq!(d["redirectUri"], redirect);

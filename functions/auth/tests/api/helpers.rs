@@ -16,6 +16,17 @@ use shared::{
 
 pub use auth::seed::{DEV_TOTP_SECRET, PASSWORD};
 
+/// An answer carrying a token (or another secret) forbids caching it (RFC 6749 §5.1).
+#[track_caller]
+pub fn assert_not_cached(r: &Reply) {
+    assert_eq!(
+        (r.header("cache-control"), r.header("pragma")),
+        (Some("no-store"), Some("no-cache")),
+        "status {}",
+        r.status
+    );
+}
+
 pub struct TestAuth {
     pub tp: TestPlatform,
     pub state: AuthState,

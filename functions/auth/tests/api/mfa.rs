@@ -15,7 +15,7 @@ use shared::{
     testing::{Reply, t1},
 };
 
-use crate::helpers::{DEV_TOTP_SECRET, PASSWORD, TestAuth};
+use crate::helpers::{DEV_TOTP_SECRET, PASSWORD, TestAuth, assert_not_cached};
 
 const DEV: &str = "dev@eventzr.com";
 const USER: &str = "user@eventzr.com";
@@ -158,6 +158,7 @@ async fn dev_signs_in_with_a_code_from_the_documented_secret() {
 
     let r = verify(&app, &token, &dev_code(&app, 0)).await;
     let access = access_of(&r);
+    assert_not_cached(&r);
     let d = &r.json()["data"];
     assert_eq!(d["tokenType"], "Bearer");
     assert_eq!(d["user"]["email"], DEV);
@@ -378,7 +379,7 @@ async fn enroll_then_confirm_enables_totp_and_returns_ten_recovery_codes() {
 
     let r = enroll(&app, &access).await;
     assert_eq!(r.status, 200, "{}", body(&r));
-    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert_not_cached(&r);
     let d = r.json()["data"].clone();
     let secret = d["secret"].as_str().unwrap().to_owned();
     assert_eq!(secret.len(), 32, "160 bits in base32");
@@ -398,7 +399,7 @@ async fn enroll_then_confirm_enables_totp_and_returns_ten_recovery_codes() {
     let r = confirm(&app, &access, &code(&app, &secret, 0)).await;
 
     assert_eq!(r.status, 200, "{}", body(&r));
-    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert_not_cached(&r);
     let codes: Vec<String> =
         serde_json::from_value(r.json()["data"]["recoveryCodes"].clone()).unwrap();
     assert_eq!(codes.len(), 10);

@@ -19,7 +19,7 @@ use shared::{
     testing::{Reply, T1},
 };
 
-use crate::helpers::TestAuth;
+use crate::helpers::{TestAuth, assert_not_cached};
 
 const APP: &str = "http://127.0.0.1:3000/oauth/done";
 const PARTNER: &str = "partner@eventzr.com";
@@ -196,6 +196,7 @@ async fn oauth_sign_in_creates_a_verified_admin_in_a_new_base_tenant() {
         Login::verified("ada@analytical.engine"),
     )
     .await;
+    assert_not_cached(&r);
     let d = data(&r);
     assert!(d["accessToken"].as_str().unwrap().len() > 100);
     assert!(d["refreshToken"].is_string());

@@ -27,7 +27,7 @@ use shared::{
     testing::{Reply, t1},
 };
 
-use crate::helpers::{PASSWORD, TestAuth};
+use crate::helpers::{PASSWORD, TestAuth, assert_not_cached};
 
 const USER: &str = "user@eventzr.com";
 const PARTNER: &str = "partner@eventzr.com";
@@ -461,6 +461,24 @@ async fn a_refresh_rotates_and_the_old_access_token_works_until_it_expires() {
 }
 
 #[tokio::test]
+async fn login_and_refresh_answers_are_never_cached() {
+    let app = TestAuth::new().await;
+    let tokens = app.login(USER, PASSWORD).await;
+    assert_eq!(tokens.status, 200);
+    assert_not_cached(&tokens);
+    let challenge = app.login("dev@eventzr.com", PASSWORD).await;
+    assert_eq!(challenge.json()["data"]["mfaRequired"], true);
+    assert_not_cached(&challenge);
+    let refused = app.login(USER, "wrong password").await;
+    refused.assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
+    assert_not_cached(&refused);
+
+    let rotated = refresh(&app, &pair(&tokens).1).await;
+    assert_eq!(rotated.status, 200);
+    assert_not_cached(&rotated);
+}
+
+#[tokio::test]
 async fn the_previous_token_inside_the_grace_window_gets_the_pair_already_issued() {
     let app = TestAuth::new().await;
     let (_, first) = app.tokens(USER).await;
@@ -473,6 +491,37 @@ async fn the_previous_token_inside_the_grace_window_gets_the_pair_already_issued
     assert_eq!(stored.len(), 1, "not revoked");
     assert_eq!(stored[0].rt_hash, hash_of(&second), "no second rotation");
     assert_eq!(refresh(&app, &second).await.status, 200);
+}
+
+#[tokio::test]
+async fn the_grace_window_refuses_the_previous_token_once_the_tenant_is_suspended() {
+    let app = TestAuth::new().await;
+    let (_, first) = app.tokens(USER).await;
+    let (_, second) = pair(&refresh(&app, &first).await);
+    app.set_tenant_status(auth::seed::T1, "suspended").await;
+    app.advance(Duration::seconds(1));
+    refresh(&app, &second)
+        .await
+        .assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
+    refresh(&app, &first)
+        .await
+        .assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
+}
+
+#[tokio::test]
+async fn the_grace_window_refuses_the_previous_token_of_a_user_no_longer_active() {
+    let app = TestAuth::new().await;
+    let (_, first) = app.tokens(USER).await;
+    let (_, second) = pair(&refresh(&app, &first).await);
+    // Suspended without its sessions revoked (as if that write had been lost).
+    set_user(&app, USER, "status", "suspended").await;
+    app.advance(Duration::seconds(1));
+    refresh(&app, &second)
+        .await
+        .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+    refresh(&app, &first)
+        .await
+        .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
 }
 
 #[tokio::test]
@@ -652,6 +701,27 @@ async fn an_eleventh_login_evicts_the_oldest_session() {
         .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
     assert_eq!(refresh(&app, &refresh_tokens[1]).await.status, 200);
     assert_eq!(refresh(&app, &refresh_tokens[10]).await.status, 200);
+}
+
+#[tokio::test]
+async fn the_eviction_of_the_oldest_session_is_audited() {
+    let app = TestAuth::new().await;
+    let mut refresh_tokens = Vec::new();
+    for _ in 0..11 {
+        refresh_tokens.push(app.tokens(USER).await.1);
+    }
+    let oldest = RefreshToken::parse(&refresh_tokens[0]).unwrap().session_id;
+    let newest = RefreshToken::parse(&refresh_tokens[10]).unwrap().session_id;
+
+    let revoked = audit_items(&app, "session.revoked").await;
+    assert_eq!(revoked.len(), 1, "one session ended");
+    let item = &revoked[0];
+    assert_eq!(item.get_s("subject"), Some(id_of(USER)));
+    let details: Value = serde_json::from_str(item.get_s("details").unwrap()).unwrap();
+    assert_eq!(
+        details,
+        json!({ "session": oldest, "reason": "evicted at the session limit", "by": newest })
+    );
 }
 
 #[tokio::test]
@@ -954,6 +1024,96 @@ async fn patch_profile_changes_name_locale_timezone_and_username() {
 }
 
 #[tokio::test]
+async fn patch_profile_refuses_control_characters_and_unknown_locales_or_timezones_writing_nothing()
+{
+    let app = TestAuth::new().await;
+    let (access, _) = app.tokens(USER).await;
+    let before = stored_user(&app, USER).await;
+    for (body, field, issue) in [
+        (
+            json!({ "name": "Ada\u{202E}ecalevoL" }),
+            "name",
+            "bidirectional",
+        ),
+        (json!({ "name": "Ada\nLovelace" }), "name", "control"),
+        (json!({ "name": "Ada\u{0}" }), "name", "control"),
+        (json!({ "name": null }), "name", "required"),
+        (json!({ "locale": "not a locale" }), "locale", "BCP 47"),
+        (json!({ "locale": "en_GB" }), "locale", "BCP 47"),
+        (json!({ "locale": "en-\u{202E}GB" }), "locale", "BCP 47"),
+        (json!({ "timezone": "Mars/Olympus" }), "timezone", "IANA"),
+        (json!({ "timezone": "+05:00" }), "timezone", "IANA"),
+        // A good field beside a bad one is not written either.
+        (
+            json!({ "name": "Ada", "timezone": "Europe/Nowhere" }),
+            "timezone",
+            "IANA",
+        ),
+    ] {
+        let r = patch_profile(&app, &access, &body).await;
+        assert_eq!(validation_field(&r), field, "{body}");
+        let said = r.json()["error"]["details"]["fields"][0]["issue"].clone();
+        assert!(said.as_str().unwrap().contains(issue), "{body}: {said}");
+    }
+    assert_eq!(stored_user(&app, USER).await, before, "nothing written");
+
+    // Valid values are stored in their canonical spelling.
+    let body = json!({ "locale": "zh-hant-tw", "timezone": "america/new_york" });
+    assert_eq!(patch_profile(&app, &access, &body).await.status, 200);
+    let stored = stored_user(&app, USER).await;
+    assert_eq!(stored.locale.as_deref(), Some("zh-Hant-TW"));
+    assert_eq!(stored.timezone.as_deref(), Some("America/New_York"));
+}
+
+#[tokio::test]
+async fn patch_profile_null_clears_username_locale_and_timezone_and_absent_keeps_them() {
+    let app = TestAuth::new().await;
+    let (access, _) = app.tokens(USER).await;
+    let set = json!({ "username": "ada", "locale": "en-GB", "timezone": "Europe/London" });
+    assert_eq!(patch_profile(&app, &access, &set).await.status, 200);
+
+    let r = patch_profile(&app, &access, &json!({ "name": "Ada" })).await;
+    assert_eq!(r.status, 200);
+    let kept = stored_user(&app, USER).await;
+    assert_eq!(
+        (
+            kept.username.as_deref(),
+            kept.locale.as_deref(),
+            kept.timezone.as_deref()
+        ),
+        (Some("ada"), Some("en-GB"), Some("Europe/London")),
+        "absent fields stay"
+    );
+
+    let clear = json!({ "username": null, "locale": null, "timezone": null });
+    let r = patch_profile(&app, &access, &clear).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    let d = &r.json()["data"];
+    assert!(
+        d["username"].is_null() && d["locale"].is_null() && d["timezone"].is_null(),
+        "{d}"
+    );
+    let cleared = stored_user(&app, USER).await;
+    assert_eq!(
+        (cleared.username, cleared.locale, cleared.timezone),
+        (None, None, None)
+    );
+    assert_eq!(cleared.name, "Ada");
+    // The username is free again: it no longer signs in, and someone else may take it.
+    let r = app
+        .post(
+            "/auth/v1/login",
+            None,
+            &json!({ "username": "ada", "password": PASSWORD }),
+        )
+        .await;
+    r.assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
+    let (theirs, _) = app.tokens(ORGANIZER).await;
+    let r = patch_profile(&app, &theirs, &json!({ "username": "ada" })).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+}
+
+#[tokio::test]
 async fn patch_profile_refuses_roles_tenant_verification_and_email_naming_the_field() {
     let app = TestAuth::new().await;
     let (access, _) = app.tokens(USER).await;
@@ -1219,7 +1379,8 @@ async fn a_malformed_or_huge_session_id_is_not_found_not_an_error() {
 
 // ---- lockout against parallel guesses ------------------------------------------------
 
-async fn audit_count(app: &TestAuth, kind: &str) -> usize {
+/// T1's audit items of `kind` this month.
+async fn audit_items(app: &TestAuth, kind: &str) -> Vec<Item> {
     let month = app.state.now().format("%Y-%m").to_string();
     let pk = shared::store::tenant_pk(&t1(), &["AUDIT", &month]);
     let page = app
@@ -1229,9 +1390,13 @@ async fn audit_count(app: &TestAuth, kind: &str) -> usize {
         .await
         .unwrap();
     page.items
-        .iter()
+        .into_iter()
         .filter(|i| i.get_s("kind") == Some(kind))
-        .count()
+        .collect()
+}
+
+async fn audit_count(app: &TestAuth, kind: &str) -> usize {
+    audit_items(app, kind).await.len()
 }
 
 #[tokio::test]

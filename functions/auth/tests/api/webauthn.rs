@@ -20,7 +20,7 @@ use shared::{
 };
 use url::Url;
 
-use crate::helpers::TestAuth;
+use crate::helpers::{TestAuth, assert_not_cached};
 
 const PARTNER: &str = "partner@eventzr.com";
 const PARTNER_ID: &str = "b0000001-0000-4000-8000-000000000001";
@@ -298,6 +298,7 @@ async fn a_registered_passkey_signs_in_with_tokens_that_work() {
     let r = sign_in(&app, &mut key, PARTNER).await;
 
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    assert_not_cached(&r);
     let data = &r.json()["data"];
     assert_eq!(data["user"]["email"], PARTNER);
     assert!(data["refreshToken"].as_str().is_some());

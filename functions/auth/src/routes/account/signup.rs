@@ -21,7 +21,10 @@ use utoipa::ToSchema;
 
 use super::{Accepted, EmailBody, LinkMail, SignIn, TokenBody};
 use crate::{
-    domain::{Email, Password, User, UserStatus, Username, admin::GrantedRoles, user::UserView},
+    domain::{
+        DisplayName, Email, Password, User, UserStatus, Username, admin::GrantedRoles,
+        user::UserView,
+    },
     error::{AuthError, AuthResult},
     repo::{
         audit,
@@ -88,7 +91,7 @@ impl NewAccount {
     fn parse(b: SignupBody) -> Result<(Self, Joining, Password), ApiError> {
         let mut errors = Vec::new();
         let email = collect(&mut errors, Email::parse(&b.email));
-        let name = collect(&mut errors, display_name(&b.name));
+        let name = collect(&mut errors, DisplayName::parse(&b.name).map(String::from));
         let username = b
             .username
             .as_deref()
@@ -130,15 +133,6 @@ fn joining(tenant_name: Option<String>, invite: Option<String>) -> Result<Joinin
 
 fn collect<T>(errors: &mut Vec<FieldError>, r: Result<T, FieldError>) -> Option<T> {
     r.map_err(|e| errors.push(e)).ok()
-}
-
-/// 1-100 characters, trimmed, no control characters.
-fn display_name(raw: &str) -> Result<String, FieldError> {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(FieldError::new("name", "must be 1-100 characters"));
-    }
-    Ok(name.to_owned())
 }
 
 /// The new account.
