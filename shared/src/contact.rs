@@ -3,10 +3,7 @@
 
 use crate::error::FieldError;
 
-/// A syntactically valid email, trimmed and lowercased (lookups are case-insensitive),
-/// with an internationalised domain in its ASCII form (`exämple.com` ->
-/// `xn--exmple-cua.com`): what SES accepts, and one spelling per mailbox. The local part
-/// must be ASCII: SES sends no SMTPUTF8 mail.
+/// A syntactically valid email, trimmed and lowercased (lookups are case-insensitive).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Email(String);
 
@@ -24,10 +21,6 @@ impl Email {
             return Err(bad());
         }
         let (local, domain) = e.rsplit_once('@').ok_or_else(bad)?;
-        let domain = match url::Host::parse(domain) {
-            Ok(url::Host::Domain(d)) if !local.is_empty() => d,
-            _ => return Err(bad()),
-        };
         let domain_ok = domain.contains('.')
             && !domain.starts_with('.')
             && !domain.ends_with('.')
@@ -35,11 +28,7 @@ impl Email {
             && domain
                 .split('.')
                 .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
-        if local.len() > 64 || !local.is_ascii() || local.contains('@') || !domain_ok {
-            return Err(bad());
-        }
-        let e = format!("{local}@{domain}");
-        if e.len() > 254 {
+        if local.is_empty() || local.len() > 64 || local.contains('@') || !domain_ok {
             return Err(bad());
         }
         Ok(Email(e))
@@ -110,32 +99,9 @@ mod tests {
     }
 
     #[test]
-    fn an_internationalised_domain_takes_its_ascii_form() {
-        assert_eq!(
-            Email::parse("D@Exämple.COM").unwrap().as_ref(),
-            "d@xn--exmple-cua.com"
-        );
-        assert_eq!(
-            Email::parse("d@xn--exmple-cua.com").unwrap(),
-            Email::parse("d@exämple.com").unwrap()
-        );
-    }
-
-    #[test]
     fn malformed_emails_are_refused_naming_the_field() {
         for bad in [
-            "",
-            "a",
-            "a@",
-            "@b.io",
-            "a@b",
-            "a b@c.io",
-            "a@b..io",
-            "a@.b.io",
-            "a@-b.io",
-            "ü@example.com",
-            "a@[127.0.0.1]",
-            "a@127.0.0.1",
+            "", "a", "a@", "@b.io", "a@b", "a b@c.io", "a@b..io", "a@.b.io", "a@-b.io",
         ] {
             assert_eq!(Email::parse(bad).unwrap_err().field, "email", "{bad}");
         }
