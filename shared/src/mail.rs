@@ -97,7 +97,7 @@ impl Mailer for SesMailer {
             .source(&self.from)
             .destination(
                 Destination::builder()
-                    .set_to_addresses(Some(mail.to.clone()))
+                    .set_to_addresses(Some(mail.to.iter().map(|a| ascii_domain(a)).collect()))
                     .build(),
             )
             .message(message)
@@ -113,6 +113,19 @@ impl Mailer for SesMailer {
                 }
             })?;
         Ok(out.message_id)
+    }
+}
+
+/// `address` with its domain in the ASCII form SES requires (`d@exämple.com` ->
+/// `d@xn--exmple-cua.com`). Only on the way out: accounts, locks and suppressions keep the
+/// address as it was given, so records stored before this conversion still match.
+fn ascii_domain(address: &str) -> String {
+    match address.rsplit_once('@') {
+        Some((local, domain)) if !domain.is_ascii() => match url::Host::parse(domain) {
+            Ok(url::Host::Domain(d)) => format!("{local}@{d}"),
+            _ => address.to_owned(),
+        },
+        _ => address.to_owned(),
     }
 }
 
@@ -180,6 +193,14 @@ impl Mailer for Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_internationalised_domain_goes_to_ses_in_ascii() {
+        assert_eq!(ascii_domain("d@exämple.com"), "d@xn--exmple-cua.com");
+        assert_eq!(ascii_domain("ann@example.com"), "ann@example.com");
+        // Whatever IDNA refuses goes as given: SES answers for it.
+        assert_eq!(ascii_domain("a@exa mple.com"), "a@exa mple.com");
+    }
 
     fn welcome(to: &str) -> Mail {
         Mail {
