@@ -22,7 +22,7 @@ pub struct Config {
     /// Idempotency records stay INPROGRESS this long when no Lambda deadline is known.
     pub in_progress_secs: i64,
     /// The stage's public API URL (`PUBLIC_API_URL`), listed as a server in the OpenAPI
-    /// documents beside the local gateway.
+    /// documents after the relative `/` (the origin that served the document).
     pub public_api_url: Option<String>,
 }
 

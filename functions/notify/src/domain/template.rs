@@ -458,13 +458,19 @@ fn check_structure(field: &str, root: &Template) -> NotifyResult<()> {
                         h.params.iter().chain(h.hash.values()).collect(),
                     )
                 }
-                TemplateElement::PartialBlock(_) | TemplateElement::PartialExpression(_) => {
+                // No partial exists: `{{> name}}` can never render, while a partial
+                // block renders its fallback (`{{#> name}}fallback{{/name}}`).
+                TemplateElement::PartialExpression(_) => {
                     return Err(refuse(
                         t,
                         i,
                         "partials such as {{> name}} are not supported",
                     ));
                 }
+                TemplateElement::PartialBlock(d) => (
+                    d.template.iter().collect(),
+                    d.params.iter().chain(d.hash.values()).collect(),
+                ),
                 _ => (Vec::new(), Vec::new()),
             };
             if !inner.is_empty() && depth + 1 > MAX_BLOCK_DEPTH {
@@ -918,6 +924,16 @@ mod tests {
             );
             assert!(message.contains(want), "{src}: {message}");
         }
+        // A partial block renders its fallback: accepted.
+        let out = render_inline(
+            &Rendered {
+                text: Some("{{#> footer}}Bye {{name}}{{/footer}}".into()),
+                ..Default::default()
+            },
+            &json!({"name": "x"}),
+        )
+        .unwrap();
+        assert_eq!(out.text.as_deref(), Some("Bye x"));
         // Variables, built-in helpers and their subexpressions are fine.
         let ok = "{{name}} {{{name}}} {{#if (and (eq name \"x\") (not (len name)))}}y{{else}}{{lookup this \"name\"}}{{/if}} {{#each list}}{{this}}{{/each}}";
         let out = render_inline(

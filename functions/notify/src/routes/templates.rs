@@ -44,7 +44,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/notify/v1/templates/{templateId}/preview"),
 ];
 
-/// The Idempotency-Key layer covers the group: it acts on writes carrying the header only.
+/// The writes honour Idempotency-Key; preview writes nothing, and a stored answer would
+/// keep its rendering (personal data) for 24 hours.
 pub fn router(st: &NotifyState) -> Router<NotifyState> {
     shared::idempotency::honour(
         Router::new()
@@ -52,12 +53,12 @@ pub fn router(st: &NotifyState) -> Router<NotifyState> {
             .route(
                 "/notify/v1/templates/{templateId}",
                 get(read).put(update).delete(archive),
-            )
-            .route("/notify/v1/templates/{templateId}/preview", post(preview)),
+            ),
         &st.platform,
         crate::SERVICE,
         st.store.clone(),
     )
+    .route("/notify/v1/templates/{templateId}/preview", post(preview))
 }
 
 /// This module's part of the OpenAPI document.
@@ -473,7 +474,8 @@ pub struct TemplatePreview {
             in the caller's tenant"),
         (status = 422, description = "`ERR_NOTIFY_TEMPLATE_RENDERING_FAILED`: the render failed (an \
             undeclared variable is missing, the result is over 256 KiB, its loops would do more than \
-            100,000 steps of work); the message names the part, line and column"),
+            100,000 steps of work); the message names the part, and the line and column where \
+            there is one"),
     )
 )]
 pub async fn preview(

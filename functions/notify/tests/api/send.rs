@@ -487,6 +487,15 @@ async fn quotas_can_be_lowered_but_never_raised_above_the_plan() {
         r.json()["error"]["details"]["fields"][0]["field"],
         "channels.email.daily"
     );
+    // A monthly cap lowered alone is fine, even below the plan's daily.
+    let r = t
+        .put(
+            "/notify/v1/admin/quotas",
+            &admin,
+            &json!({"channels": {"email": {"monthly": 1}}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
     // A daily cap above the monthly one is refused, naming the daily.
     let r = t
         .put(

@@ -295,6 +295,29 @@ async fn the_list_filters_by_channel_name_and_archive_and_pages() {
 }
 
 #[tokio::test]
+async fn a_preview_is_never_stored_under_an_idempotency_key() {
+    let t = TestNotify::new().await;
+    let id = id_of(&create(&t, &welcome()).await);
+    let path = format!("{BASE}/{id}/preview");
+    for name in ["Ann", "Bob"] {
+        let body = json!({"variables": {"user": {"firstName": name}}});
+        let r = t
+            .call_with(
+                "POST",
+                &path,
+                Some(&organizer()),
+                Some(&body),
+                &[("idempotency-key", "p-1")],
+            )
+            .await;
+        // Rendered afresh each time: neither replayed nor refused as a reused key.
+        assert_eq!(r.status, 200, "{}", r.json());
+        assert_eq!(r.json()["data"]["text"], format!("Hello {name}"));
+        assert_eq!(r.header("idempotent-replayed"), None);
+    }
+}
+
+#[tokio::test]
 async fn preview_escapes_html_in_the_html_body_only() {
     let t = TestNotify::new().await;
     let id = id_of(&create(&t, &welcome()).await);

@@ -157,6 +157,7 @@ pub async fn put_quotas(
     let mut errors = Vec::new();
     for (name, caps) in &body.channels {
         let ch = Channel::parse_field(&format!("channels.{name}"), name)?;
+        let before = errors.len();
         let plan = plan_caps(caller.plan, ch);
         for (period, value, max) in [
             ("daily", caps.daily, plan.daily),
@@ -174,12 +175,13 @@ pub async fn put_quotas(
                 ));
             }
         }
-        // A day's cap above the month's would promise what the month refuses.
-        let (daily, monthly) = (
-            caps.daily.unwrap_or(plan.daily),
-            caps.monthly.unwrap_or(plan.monthly),
-        );
-        if daily > monthly && errors.is_empty() {
+        // A day's cap set above the month's would promise what the month refuses (a
+        // monthly cap lowered alone is fine: the month's counter holds it).
+        let monthly = caps.monthly.unwrap_or(plan.monthly);
+        if let Some(daily) = caps.daily
+            && daily > monthly
+            && errors.len() == before
+        {
             errors.push(FieldError::new(
                 format!("channels.{}.daily", ch.as_str()),
                 format!("must not exceed the monthly cap ({monthly})"),
