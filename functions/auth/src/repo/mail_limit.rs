@@ -2,46 +2,60 @@
 //! sent. The routes that send them are public and answer 202 to anyone, so without a cap
 //! anyone could mail-bomb an account holder, spend the stage's SES quota and sender
 //! reputation (shared with every tenant's notifications), and leave dozens of live reset
-//! tokens. At most [`PER_HOUR`] per account and clock hour (UTC); past it the route issues
-//! no token and sends nothing, and still answers 202 after the same floor: no signal to the
-//! sender, nothing to enumerate.
+//! tokens. Per clock hour (UTC), an account is sent at most [`PER_SOURCE`] links asked
+//! from one client address and [`PER_ACCOUNT`] in all: one stranger cannot spend the
+//! person's own links (they still get theirs from their own address), and many together
+//! reach the account's ceiling only. Past either, the route issues no token and sends
+//! nothing, and still answers 202 after the same floor: no signal, nothing to enumerate.
 
 use chrono::{DateTime, Utc};
 use shared::{
-    store::{Condition, Key, Store, Update, Value},
+    store::{CancelReason, Condition, Key, Store, StoreError, TransactOp, Update, Value},
     tenant::TenantId,
 };
 
 use crate::error::AuthResult;
 
-/// Link mails per account and clock hour: a person retrying a lost mail a few times
-/// gets each, a loop gets five.
-pub const PER_HOUR: i64 = 5;
+/// Link mails per account, client address and clock hour: a person retrying a lost mail
+/// a few times gets each.
+pub const PER_SOURCE: i64 = 5;
+/// Link mails per account and clock hour, whoever asks.
+pub const PER_ACCOUNT: i64 = 20;
 
-/// The account's count for `now`'s hour, beside its profile; it expires after the hour.
-fn window(t: &TenantId, user_id: &str, now: DateTime<Utc>) -> Key {
-    Key::tenant(
-        t,
-        &["USER", user_id],
-        format!("MAILS#{}", now.format("%Y-%m-%dT%H")),
-    )
-}
-
-/// Takes one of the account's link mails for this hour: false when the hour's are spent
-/// (then nothing is written).
+/// Takes one of the account's link mails for `now`'s hour, asked from `source` (the
+/// client address; None where none is known, one bucket for all such): false when either
+/// count is spent, and then nothing is written. Both counts live beside the profile and
+/// expire after the hour.
 pub async fn take(
     store: &dyn Store,
     t: &TenantId,
     user_id: &str,
+    source: Option<&str>,
     now: DateTime<Utc>,
 ) -> AuthResult<bool> {
-    let take = Update::new(window(t, user_id, now))
-        .add("sent", 1)
-        .set("expires_at", Value::n(now.timestamp() + 2 * 3600))
-        .when(Condition::not_exists("sent").or(Condition::lt("sent", Value::n(PER_HOUR))));
-    match store.update(take).await {
-        Ok(_) => Ok(true),
-        Err(e) if e.is_condition_failed() => Ok(false),
+    let hour = now.format("%Y-%m-%dT%H");
+    let count = |sort: String, cap: i64| {
+        TransactOp::Update(
+            Update::new(Key::tenant(t, &["USER", user_id], sort))
+                .add("sent", 1)
+                .set("expires_at", Value::n(now.timestamp() + 2 * 3600))
+                .when(Condition::not_exists("sent").or(Condition::lt("sent", Value::n(cap)))),
+        )
+    };
+    let counts = vec![
+        count(format!("MAILS#{hour}"), PER_ACCOUNT),
+        count(
+            format!("MAILS#{hour}#{}", source.unwrap_or("unknown")),
+            PER_SOURCE,
+        ),
+    ];
+    match store.transact(counts).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::TransactionCanceled { reasons })
+            if reasons.contains(&CancelReason::ConditionFailed) =>
+        {
+            Ok(false)
+        }
         Err(e) => Err(e.into()),
     }
 }

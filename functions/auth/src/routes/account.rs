@@ -210,15 +210,23 @@ where
     outcome
 }
 
-/// Takes one of `user`'s link mails for this hour (`repo::mail_limit`): false when they
-/// are spent, and then the caller issues no token and sends nothing.
-async fn mail_allowed(st: &AuthState, user: &User, kind: &LinkMail) -> AuthResult<bool> {
+/// Takes one of `user`'s link mails for this hour, asked by `client`
+/// (`repo::mail_limit`): false when they are spent, and then the caller issues no token
+/// and sends nothing.
+async fn mail_allowed(
+    st: &AuthState,
+    user: &User,
+    kind: &LinkMail,
+    client: &ClientMeta,
+) -> AuthResult<bool> {
     let tenant = signin::tenant_of(user)?;
-    let allowed = mail_limit::take(st.store(), &tenant, &user.id, st.now()).await?;
+    let source = client.ip.as_deref();
+    let allowed = mail_limit::take(st.store(), &tenant, &user.id, source, st.now()).await?;
     if !allowed {
         tracing::info!(
             page = kind.page,
-            per_hour = mail_limit::PER_HOUR,
+            per_source = mail_limit::PER_SOURCE,
+            per_account = mail_limit::PER_ACCOUNT,
             "link mail not sent: the account's hourly limit is spent"
         );
     }

@@ -9,7 +9,7 @@ use shared::{
     auth::Claims,
     extract::ApiJson,
     openapi::Data,
-    store::{Condition, Delete, Item, Put, StoreError, TransactOp, Update},
+    store::{CancelReason, Condition, Delete, Item, Put, StoreError, TransactOp, Update},
 };
 use utoipa::ToSchema;
 
@@ -189,7 +189,8 @@ impl TryFrom<ProfilePatch> for ProfileChange {
         (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the session was logged out or revoked"),
         (status = 403, description = "`ERR_AUTH_ACCOUNT_SUSPENDED`: the caller's tenant is suspended"),
         (status = 404, description = "`ERR_AUTH_NOT_FOUND`: the user no longer exists"),
-        (status = 409, description = "`ERR_AUTH_USERNAME_TAKEN`: another account has this username"),
+        (status = 409, description = "`ERR_AUTH_USERNAME_TAKEN`: another account has this username; \
+            `ERR_AUTH_CONFLICT`: the username changed meanwhile (read the profile again and retry)"),
     )
 )]
 pub async fn patch(
@@ -249,17 +250,34 @@ async fn apply(
     if !matches!(username, Change::Keep)
         && let Some(old) = &old
     {
-        locks.push(TransactOp::Delete(Delete::new(repo::username_lock(old))));
+        // Only our own lock: another account may have taken the name since it was freed.
+        locks.push(TransactOp::Delete(
+            Delete::new(repo::username_lock(old)).when(Condition::eq("user_id", user.id.as_str())),
+        ));
     }
     upd = username.write(upd, "username");
     if locks.is_empty() {
         return users::update(st.store(), upd).await;
     }
-    let mut ops = vec![TransactOp::Update(upd.when(Condition::item_present()))];
+    // The username as read, so two changes at once cannot both free and take locks.
+    let as_read = match &old {
+        Some(u) => Condition::eq("username", u.as_ref()),
+        None => Condition::not_exists("username"),
+    };
+    let mut ops = vec![TransactOp::Update(
+        upd.when(Condition::item_present().and(as_read)),
+    )];
     ops.extend(locks);
     st.store().transact(ops).await.map_err(|e| match e {
-        StoreError::TransactionCanceled { .. } if taking => AuthError::UsernameTaken,
-        StoreError::TransactionCanceled { .. } => AuthError::NotFound,
+        // The new name's lock (second) is another account's.
+        StoreError::TransactionCanceled { reasons }
+            if taking && reasons.get(1) == Some(&CancelReason::ConditionFailed) =>
+        {
+            AuthError::UsernameTaken
+        }
+        StoreError::TransactionCanceled { .. } => AuthError::Api(ApiError::conflict(
+            "the profile changed meanwhile; read it again and retry",
+        )),
         e => e.into(),
     })?;
     // A transaction returns nothing: read the record as it now is.

@@ -426,7 +426,42 @@ async fn resend_forgot_and_magic_link_answer_202_and_mail_only_known_accounts() 
 }
 
 #[tokio::test]
-async fn an_account_is_sent_at_most_five_link_mails_an_hour_whoever_asks() {
+async fn an_account_is_sent_five_link_mails_an_hour_per_client_address_and_twenty_in_all() {
+    let app = TestAuth::new().await;
+    let forgot_from = |ip: [u8; 4]| {
+        let app = &app;
+        async move {
+            let mut req = axum::http::Request::post("/auth/v1/password/forgot")
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(
+                    json!({"email": "partner@eventzr.com"}).to_string(),
+                ))
+                .unwrap();
+            let peer = std::net::SocketAddr::from((ip, 40_000));
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            assert_eq!(app.send(req).await.status, 202);
+        }
+    };
+    let mails = || app.tp.outbox.sent_to("partner@eventzr.com").len();
+    // A stranger's loop spends its own five, not the person's.
+    for _ in 0..7 {
+        forgot_from([203, 0, 113, 66]).await;
+    }
+    assert_eq!(mails(), 5);
+    forgot_from([198, 51, 100, 7]).await;
+    assert_eq!(mails(), 6, "the person's own address still gets a link");
+    // Many addresses together reach the account's ceiling, twenty an hour.
+    for last in 1..=6 {
+        for _ in 0..5 {
+            forgot_from([192, 0, 2, last]).await;
+        }
+    }
+    assert_eq!(mails(), 20);
+}
+
+#[tokio::test]
+async fn link_mails_share_one_budget_across_kinds_and_start_afresh_each_hour() {
     let app = TestAuth::new().await;
     let ask = |path: &'static str, email: &'static str| {
         let app = &app;

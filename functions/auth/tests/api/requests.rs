@@ -90,8 +90,8 @@ const TABLE: &[Row] = &[
     row("DELETE", "/auth/v1/mfa/totp", 4, 4, ""),
     // ---- account
     // The plan of the tenant it has just created is known (BASE): not read back.
-    // Every link mail takes one of the account's hourly five first (repo::mail_limit):
-    // one conditional update on signup, resend, forgot and magic-link.
+    // Every link mail takes one of the account's hourly counts first (repo::mail_limit):
+    // one transaction of two conditional updates on signup, resend, forgot and magic-link.
     row("POST", "/auth/v1/signup/email", 5, 5, ""),
     row("POST", "/auth/v1/signup/verify", 9, 8,
         "+1 the link is read (peeked) before it is spent, so a sign-in the tenant \

@@ -1114,6 +1114,40 @@ async fn patch_profile_null_clears_username_locale_and_timezone_and_absent_keeps
 }
 
 #[tokio::test]
+async fn a_username_change_never_frees_a_lock_another_account_holds() {
+    let app = TestAuth::new().await;
+    let (access, _) = app.tokens(USER).await;
+    assert_eq!(
+        patch_profile(&app, &access, &json!({ "username": "ada" }))
+            .await
+            .status,
+        200
+    );
+    // Meanwhile (a lost race) the lock of "ada" came to belong to another account.
+    let lock = repo::username_lock(&auth::domain::Username::parse("ada").unwrap());
+    let theirs = Item::new(&lock)
+        .with("tenant_id", auth::seed::T1)
+        .with("user_id", "someone-else");
+    app.state.store().put(Put::new(theirs)).await.unwrap();
+    for change in [json!({ "username": "ada2" }), json!({ "username": null })] {
+        let r = patch_profile(&app, &access, &change).await;
+        r.assert_error(409, "ERR_AUTH_CONFLICT");
+        let held = app
+            .state
+            .store()
+            .get(&lock)
+            .await
+            .unwrap()
+            .expect("still there");
+        assert_eq!(held.get_s("user_id"), Some("someone-else"));
+        assert_eq!(
+            stored_user(&app, USER).await.username.as_deref(),
+            Some("ada")
+        );
+    }
+}
+
+#[tokio::test]
 async fn patch_profile_refuses_roles_tenant_verification_and_email_naming_the_field() {
     let app = TestAuth::new().await;
     let (access, _) = app.tokens(USER).await;

@@ -66,6 +66,7 @@ fn redirect_uri(raw: &str, base: &str) -> Result<String, FieldError> {
 )]
 pub async fn magic_link(
     State(st): State<AuthState>,
+    client: ClientMeta,
     ApiJson(body): ApiJson<MagicLinkBody>,
 ) -> Result<Envelope<Accepted>, ApiError> {
     let email = super::parse_email(&body.email)?;
@@ -74,11 +75,11 @@ pub async fn magic_link(
         .map(|r| redirect_uri(&r, &st.cfg.link_base_url))
         .transpose()
         .map_err(|f| ApiError::validation(vec![f]))?;
-    let st = &st;
+    let (st, client) = (&st, &client);
     super::for_account(st, &email, |user| async move {
         if user.status != UserStatus::Active
             || !user.email_verified
-            || !super::mail_allowed(st, &user, &MAGIC_MAIL).await?
+            || !super::mail_allowed(st, &user, &MAGIC_MAIL, client).await?
         {
             return Ok(());
         }

@@ -27,7 +27,7 @@ use crate::{
     },
     routes::login,
     signin,
-    state::{AuthState, LiveCaller},
+    state::{AuthState, ClientMeta, LiveCaller},
 };
 
 pub const RESET_TTL_SECS: i64 = 30 * 60;
@@ -57,12 +57,13 @@ const RESET_MAIL: LinkMail = LinkMail {
 )]
 pub async fn forgot(
     State(st): State<AuthState>,
+    client: ClientMeta,
     ApiJson(body): ApiJson<EmailBody>,
 ) -> Result<Envelope<Accepted>, ApiError> {
     let email = super::parse_email(&body.email)?;
-    let st = &st;
+    let (st, client) = (&st, &client);
     super::for_account(st, &email, |user| async move {
-        if !super::mail_allowed(st, &user, &RESET_MAIL).await? {
+        if !super::mail_allowed(st, &user, &RESET_MAIL, client).await? {
             return Ok(());
         }
         let token = one_time::issue(

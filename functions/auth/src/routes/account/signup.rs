@@ -177,6 +177,7 @@ pub struct SignupView {
 )]
 pub async fn signup(
     State(st): State<AuthState>,
+    client: ClientMeta,
     ApiJson(body): ApiJson<SignupBody>,
 ) -> Result<Envelope<SignupView>, ApiError> {
     let (account, joining, password) = NewAccount::parse(body)?;
@@ -199,7 +200,7 @@ pub async fn signup(
     )
     .await;
     if !user.email_verified {
-        send_verification(&st, &user).await?;
+        send_verification(&st, &user, &client).await?;
     }
     Ok(Envelope::created(SignupView {
         user: UserView::of(&user, &plan),
@@ -289,8 +290,8 @@ async fn join_by_invite(
     Ok((user, plan))
 }
 
-async fn send_verification(st: &AuthState, user: &User) -> AuthResult<()> {
-    if !super::mail_allowed(st, user, &VERIFY_MAIL).await? {
+async fn send_verification(st: &AuthState, user: &User, client: &ClientMeta) -> AuthResult<()> {
+    if !super::mail_allowed(st, user, &VERIFY_MAIL, client).await? {
         return Ok(());
     }
     let token = one_time::issue(
@@ -379,12 +380,13 @@ pub async fn verify(
 )]
 pub async fn resend(
     State(st): State<AuthState>,
+    client: ClientMeta,
     ApiJson(body): ApiJson<EmailBody>,
 ) -> Result<Envelope<Accepted>, ApiError> {
-    let (st, email) = (&st, super::parse_email(&body.email)?);
+    let (st, client, email) = (&st, &client, super::parse_email(&body.email)?);
     super::for_account(st, &email, |user| async move {
         if !user.email_verified && user.status == UserStatus::Active {
-            send_verification(st, &user).await?;
+            send_verification(st, &user, client).await?;
         }
         Ok(())
     })
