@@ -4,9 +4,10 @@
 //! Sources are checked when saved (INVALID_TEMPLATE with the 1-based line and column)
 //! and compiled again at each render on a registry built for that call: nothing of a
 //! tenant's templates outlives the request, and tenants can register neither partials
-//! nor helpers (only Handlebars' built-in helpers exist; nothing reads files). `each` is
-//! the built-in one with a work budget (`each.rs`): a save is checked for size and depth,
-//! and a render is bounded in output (256 KiB) and in loop work.
+//! nor helpers (only Handlebars' built-in helpers exist; nothing reads files). A save is
+//! checked for size and depth, and a render is bounded in output (256 KiB) and in work
+//! (`budget.rs`): `each` and the helpers that compare or copy values (`charged.rs`) are
+//! the built-in ones again, charging what they cost before they run.
 //!
 //! Undeclared variables: the registry runs in strict mode, so `{{frist_name}}` or a
 //! variable the caller forgot fails the render (422 TEMPLATE_RENDERING_FAILED, naming
@@ -30,8 +31,11 @@ use utoipa::ToSchema;
 use super::{Channel, delivery::Rendered};
 use crate::error::{NotifyError, NotifyResult};
 
+mod budget;
+mod charged;
 mod each;
-use each::{BudgetedEach, LoopBudget, MAX_LOOP_STEPS};
+use budget::{MAX_COMPILE_COST, MAX_RENDER_STEPS, WorkBudget, compile_cost_exceeded};
+use each::BudgetedEach;
 
 pub const MAX_NAME_CHARS: usize = 100;
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
@@ -400,9 +404,20 @@ fn check_locales(
 }
 
 /// Compiles one source, refusing what the renderer must never meet: decorators (they
-/// define partials, which could then include each other forever) and nesting deeper
-/// than the stack allows.
+/// define partials, which could then include each other forever), nesting deeper than
+/// the stack allows, and more tags than compiling its length affords (`budget.rs`).
 fn compile(field: &str, source: &str) -> NotifyResult<Template> {
+    if let Some((line, column)) = compile_cost_exceeded(source, MAX_COMPILE_COST) {
+        return Err(NotifyError::InvalidTemplate {
+            field: field.to_owned(),
+            message: "too many {{…}} tags for its length: each tag costs the characters \
+                      before it to compile; use fewer tags (a loop instead of repeats) or a \
+                      shorter source"
+                .to_owned(),
+            line: Some(line),
+            column: Some(column),
+        });
+    }
     let t = Template::compile(source).map_err(|e| {
         let message = match e.reason() {
             TemplateErrorReason::InvalidSyntax(s) if s.contains("limit reached") => {
@@ -635,12 +650,13 @@ fn render_parts(
     registry.set_strict_mode(true);
     // Tenant text must not reach our logs.
     registry.unregister_helper("log");
-    let loops = LoopBudget::new(MAX_LOOP_STEPS);
-    registry.register_helper("each", Box::new(BudgetedEach(loops.clone())));
     let data = match vars {
         Value::Null => Value::Object(Default::default()),
         v => v.clone(),
     };
+    let work = WorkBudget::new(MAX_RENDER_STEPS, &data);
+    registry.register_helper("each", Box::new(BudgetedEach(work.clone())));
+    charged::register(&mut registry, &work);
     let ctx = Context::from(data);
     let mut budget = MAX_BODY_BYTES;
     let mut one = |part: Option<(String, String)>, escape: bool| -> NotifyResult<Option<String>> {
@@ -659,14 +675,19 @@ fn render_parts(
             exceeded: false,
         };
         let mut rc = RenderContext::new(None);
-        match t.render(&registry, &ctx, &mut rc, &mut out) {
+        // Every element once (loops charge their repeats as they start).
+        let rendered = work
+            .charge(work.body_cost(&t))
+            .and_then(|()| t.render(&registry, &ctx, &mut rc, &mut out));
+        match rendered {
             Ok(()) => Ok(Some(out.buf)),
             Err(_) if out.exceeded => Err(NotifyError::TemplateRenderingFailed(
                 "the rendered message is larger than 256 KiB".into(),
             )),
-            Err(_) if loops.exhausted() => Err(NotifyError::TemplateRenderingFailed(format!(
-                "{field}: its loops would evaluate more than {MAX_LOOP_STEPS} template elements \
-                 (each {{{{#each}}}} costs its items times its body, nested loops multiply)"
+            Err(_) if work.exhausted() => Err(NotifyError::TemplateRenderingFailed(format!(
+                "{field}: rendering it would take more than {MAX_RENDER_STEPS} steps (an element \
+                 is one, each {{{{#each}}}} costs its items times its body and nested loops \
+                 multiply; comparing or copying a variable costs its size)"
             ))),
             Err(e) => Err(render_failed(&field, &e)),
         }
@@ -1002,6 +1023,43 @@ mod tests {
     }
 
     #[test]
+    fn sources_too_costly_to_compile_are_refused_where_the_cost_is_crossed() {
+        // 120 KiB of `{{a}}` (24,576 tags): ~3 s of compiling in release, at every send.
+        let mut d = draft(Channel::Sms);
+        d.subject = None;
+        d.text = Some(format!("Hi\n{}", "{{a}}".repeat(24_576)));
+        let err = d.validated().unwrap_err();
+        let NotifyError::InvalidTemplate {
+            field,
+            message,
+            line,
+            column,
+        } = err
+        else {
+            panic!("{err:?}")
+        };
+        assert_eq!(field, "text");
+        assert!(message.starts_with("too many {{…}} tags"), "{message}");
+        // The tag past 50,000,000: the sum of 3 + 5k over tags k = 0, 1, … crosses it at 4472.
+        assert_eq!((line, column), (Some(2), Some(5 * 4472 + 1)));
+        // Inline content is held to the same bound when sent.
+        let content = Rendered {
+            text: Some("{{a}}".repeat(24_576)),
+            ..Default::default()
+        };
+        assert!(matches!(
+            render_inline(&content, &json!({"a": 1})),
+            Err(NotifyError::InvalidTemplate { ref field, .. }) if field == "content.text"
+        ));
+        // A 105 KB email with 800 tags spread through it is within the bound.
+        let paragraph = format!("<p>{}</p>\n", "x".repeat(120));
+        let html = format!("{}\n", paragraph.repeat(800)).replace("\n<p>", "\n<p>{{a}}");
+        let mut d = draft(Channel::Email);
+        d.html = Some(html);
+        assert!(d.validated().is_ok());
+    }
+
+    #[test]
     fn decorators_and_deep_nesting_are_refused_when_saved() {
         let with_text = |text: String| {
             let mut d = draft(Channel::Sms);
@@ -1073,7 +1131,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            matches!(err, NotifyError::TemplateRenderingFailed(ref m) if m.starts_with("content.html: its loops")),
+            matches!(err, NotifyError::TemplateRenderingFailed(ref m) if m.starts_with("content.html: rendering it would take more than")),
             "{err:?}"
         );
         // The budget is the message's: two parts of 60,000 steps each go over it together.
@@ -1090,7 +1148,44 @@ mod tests {
             ..Default::default()
         };
         assert!(
-            matches!(render_inline(&both, &wide), Err(NotifyError::TemplateRenderingFailed(ref m)) if m.starts_with("content.text: its loops"))
+            matches!(render_inline(&both, &wide), Err(NotifyError::TemplateRenderingFailed(ref m)) if m.starts_with("content.text: rendering it would take more than"))
+        );
+    }
+
+    #[test]
+    fn elements_that_cost_their_variables_size_are_charged_for_it() {
+        // ~200 KiB of variables (100,000 nodes): each element below compares or copies
+        // most of it (0.4-0.9 ms in release), thousands of times, writing nothing.
+        let vars = json!({"rows": vec![0; 5_000], "big": {"pad": vec![0; 95_000]}});
+        let sources = [
+            "{{#each rows}}{{#if (eq @root.big.pad @root.big.pad)}}x{{/if}}{{/each}}",
+            "{{#each rows}}{{#if (gt (lookup @root.big \"pad\") 1)}}x{{/if}}{{/each}}",
+            "{{#each rows}}{{#with (lookup ../big \"pad\")}}{{/with}}{{/each}}",
+            &"{{#> footer}}{{/footer}}".repeat(100),
+        ];
+        for source in sources {
+            let content = Rendered {
+                text: Some(source.to_owned()),
+                ..Default::default()
+            };
+            let err = render_inline(&content, &vars).unwrap_err();
+            assert!(
+                matches!(err, NotifyError::TemplateRenderingFailed(ref m) if m.starts_with("content.text: rendering it would take more than")),
+                "{source:.60}: {err:?}"
+            );
+        }
+        // The same shapes over small variables render.
+        let small = json!({"rows": [1, 2], "big": {"pad": [0]}});
+        let content = Rendered {
+            text: Some(
+                "{{#each rows}}{{#if (eq @root.big.pad @root.big.pad)}}={{/if}}{{#> footer}}{{this}}{{/footer}}{{/each}}"
+                    .into(),
+            ),
+            ..Default::default()
+        };
+        assert_eq!(
+            render_inline(&content, &small).unwrap().text.as_deref(),
+            Some("=1=2")
         );
     }
 

@@ -231,7 +231,9 @@ pub async fn list(
         (status = 400, description = "`ERR_NOTIFY_VALIDATION`: a field breaks the rules \
             (`details.fields` names it, e.g. `subject` missing on an email template); \
             `ERR_NOTIFY_INVALID_CHANNEL`: unknown `channel`; `ERR_NOTIFY_INVALID_TEMPLATE`: a \
-            source is not valid Handlebars (`details` gives `field`, `line`, `column`)"),
+            source is not valid Handlebars, or is one we refuse (a partial, an unknown helper, \
+            nesting too deep, too many tags for its length); `details` gives `field`, `line`, \
+            `column`"),
         (status = 403, description = "`ERR_NOTIFY_FORBIDDEN`: the caller lacks the `organizer` role"),
     )
 )]
@@ -318,7 +320,8 @@ pub async fn read(
         (status = 200, description = "The new version", body = Data<TemplateVersion>),
         (status = 400, description = "`ERR_NOTIFY_VALIDATION` (`details.fields` names the field, \
             e.g. `channel` when it differs); `ERR_NOTIFY_INVALID_TEMPLATE`: a source is not valid \
-            Handlebars (`details` gives `field`, `line`, `column`)"),
+            Handlebars, or is one we refuse (a partial, an unknown helper, nesting too deep, too \
+            many tags for its length); `details` gives `field`, `line`, `column`"),
         (status = 403, description = "`ERR_NOTIFY_FORBIDDEN`: the caller lacks the `organizer` role"),
         (status = 404, description = "`ERR_NOTIFY_TEMPLATE_NOT_FOUND`: no such template in the caller's tenant"),
         (status = 409, description = "`ERR_NOTIFY_CONFLICT`: `version` is not the latest \
@@ -473,9 +476,10 @@ pub struct TemplatePreview {
         (status = 404, description = "`ERR_NOTIFY_TEMPLATE_NOT_FOUND`: no such template (or version) \
             in the caller's tenant"),
         (status = 422, description = "`ERR_NOTIFY_TEMPLATE_RENDERING_FAILED`: the render failed (an \
-            undeclared variable is missing, the result is over 256 KiB, its loops would do more than \
-            100,000 steps of work); the message names the part, and the line and column where \
-            there is one"),
+            undeclared variable is missing, the result is over 256 KiB, or rendering would take more \
+            than 100,000 steps: an element is one, a loop its items times its body, comparing or \
+            copying a variable its size); the message names the part, and the line and column \
+            where there is one"),
     )
 )]
 pub async fn preview(

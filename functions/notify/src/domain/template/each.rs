@@ -3,66 +3,21 @@
 //! The output cap (`Capped`) bounds what a render writes, not what it does: nested loops
 //! that write nothing (`{{#each @root.a}}{{#each @root.a}}{{#each @root.a}}{{/each}}…`)
 //! over a variable of a few thousand items would run for hours inside a 256 KiB body, and
-//! any organizer can save such a template. Loops are the only way a template's work can
-//! outgrow its size (tenants register no helpers or partials), so this `each` charges
-//! every loop before it starts: its item count times the size of its body, against a
-//! budget shared by the message's parts. Handlebars' own `each` cannot be wrapped (the
+//! any organizer can save such a template. So this `each` charges every loop before it
+//! starts: its item count times the cost of its body (`budget.rs`), against a budget
+//! shared by the message's parts. Handlebars' own `each` cannot be wrapped (the
 //! crate does not export it), so this is it again on the crate's public block API;
 //! `renders_as_handlebars_own_each` holds the two to the same output.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, AtomicUsize, Ordering},
-};
-
 use handlebars::{
     BlockContext, BlockParams, Context, Handlebars, Helper, HelperDef, HelperResult, JsonValue,
-    Output, PathAndJson, RenderContext, RenderError, RenderErrorReason, Renderable, Template,
-    template::TemplateElement, to_json,
+    Output, PathAndJson, RenderContext, RenderError, RenderErrorReason, Renderable, to_json,
 };
 
-/// Template elements a message's loops may evaluate in all: far above a receipt or a
-/// digest (200 rows of a 50-element body is 10,000), far below a CPU-second in release.
-pub const MAX_LOOP_STEPS: usize = 100_000;
-
-/// What is left of one message's loop budget; clones share it.
-#[derive(Clone)]
-pub struct LoopBudget {
-    left: Arc<AtomicUsize>,
-    spent: Arc<AtomicBool>,
-}
-
-impl LoopBudget {
-    pub fn new(steps: usize) -> Self {
-        Self {
-            left: Arc::new(AtomicUsize::new(steps)),
-            spent: Arc::new(AtomicBool::new(false)),
-        }
-    }
-
-    /// Whether a render failed because a loop would have gone over the budget.
-    pub fn exhausted(&self) -> bool {
-        self.spent.load(Ordering::Relaxed)
-    }
-
-    fn charge(&self, steps: usize) -> Result<(), RenderError> {
-        let charged = self
-            .left
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
-                left.checked_sub(steps)
-            });
-        if charged.is_err() {
-            self.spent.store(true, Ordering::Relaxed);
-            return Err(
-                RenderErrorReason::Other("the template's loops do too much work".into()).into(),
-            );
-        }
-        Ok(())
-    }
-}
+use super::budget::WorkBudget;
 
 /// The `each` helper, charging `items x body size` to `budget` before it loops.
-pub struct BudgetedEach(pub LoopBudget);
+pub struct BudgetedEach(pub WorkBudget);
 
 impl HelperDef for BudgetedEach {
     fn call<'reg: 'rc, 'rc>(
@@ -99,7 +54,13 @@ impl HelperDef for BudgetedEach {
                 };
             }
         };
-        self.0.charge(items.len().saturating_mul(size(body)))?;
+        self.0
+            .charge(items.len().saturating_mul(self.0.body_cost(body)))?;
+        if value.context_path().is_none() {
+            // A subexpression's result is copied into the block, and each item again
+            // when it is a block param.
+            self.0.charge_values(&[value.value(), value.value()])?;
+        }
 
         rc.push_block(block_over(value));
         let base_path = value.context_path();
@@ -171,28 +132,14 @@ fn set_block_params<'rc>(
     Ok(())
 }
 
-/// Elements in a body, nested blocks included: what one pass over it can evaluate.
-fn size(body: &Template) -> usize {
-    let mut n = 0;
-    let mut stack = vec![body];
-    while let Some(t) = stack.pop() {
-        n += t.elements.len();
-        for el in &t.elements {
-            if let TemplateElement::HelperBlock(h) = el {
-                stack.extend(h.template.iter().chain(h.inverse.iter()));
-            }
-        }
-    }
-    n.max(1)
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
+    use super::super::budget::{MAX_RENDER_STEPS, assert_renders_as_handlebars};
     use super::*;
 
-    fn with(budget: &LoopBudget) -> Handlebars<'static> {
+    fn with(budget: &WorkBudget) -> Handlebars<'static> {
         let mut r = Handlebars::new();
         r.set_strict_mode(true);
         r.register_helper("each", Box::new(BudgetedEach(budget.clone())));
@@ -224,28 +171,17 @@ mod tests {
             "{{#each scalar}}x{{/each}}",
             "{{#each missing}}x{{/each}}",
         ];
-        let mut theirs = Handlebars::new();
-        theirs.set_strict_mode(true);
-        let budget = LoopBudget::new(MAX_LOOP_STEPS);
-        let ours = with(&budget);
-        for source in sources {
-            let a = theirs
-                .render_template(source, &data)
-                .map_err(|e| e.to_string());
-            let b = ours
-                .render_template(source, &data)
-                .map_err(|e| e.to_string());
-            assert_eq!(a, b, "{source}");
-        }
+        let budget = WorkBudget::new(MAX_RENDER_STEPS, &data);
+        assert_renders_as_handlebars(&with(&budget), &data, &sources);
         assert!(!budget.exhausted());
     }
 
     #[test]
     fn a_loop_is_charged_its_items_times_its_body_before_it_runs() {
         // Three elements in the body ("<", the expression, ">"), two items: 6 steps.
-        let budget = LoopBudget::new(6);
-        let r = with(&budget);
         let data = json!({"a": [1, 2]});
+        let budget = WorkBudget::new(6, &data);
+        let r = with(&budget);
         assert_eq!(
             r.render_template("{{#each a}}<{{this}}>{{/each}}", &data)
                 .unwrap(),
@@ -262,12 +198,12 @@ mod tests {
 
     #[test]
     fn nested_loops_that_write_nothing_stop_at_the_budget() {
-        let budget = LoopBudget::new(MAX_LOOP_STEPS);
-        let r = with(&budget);
         let data = json!({"a": vec![0; 1000]});
+        let budget = WorkBudget::new(MAX_RENDER_STEPS, &data);
+        let r = with(&budget);
         let source =
             "{{#each @root.a}}{{#each @root.a}}{{#each @root.a}}{{/each}}{{/each}}{{/each}}";
-        // 10^9 passes unbudgeted; refused after at most MAX_LOOP_STEPS.
+        // 10^9 passes unbudgeted; refused after at most MAX_RENDER_STEPS.
         assert!(r.render_template(source, &data).is_err());
         assert!(budget.exhausted());
     }
