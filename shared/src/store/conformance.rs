@@ -54,6 +54,7 @@ pub async fn run_all(store: &dyn Store) {
     a_resume_key_from_another_partition_is_invalid(store).await;
     gsi1_holds_only_items_with_both_index_keys_in_index_order(store).await;
     gsi1_pages_forward_and_backward(store).await;
+    query_page_says_more_only_when_an_item_follows(store).await;
     transaction_applies_every_action(store).await;
     transaction_with_a_failing_condition_changes_nothing(store).await;
     transaction_addressing_one_item_twice_is_invalid(store).await;
@@ -848,6 +849,35 @@ pub async fn gsi1_pages_forward_and_backward(store: &dyn Store) {
             pages(store, q, 3).await.concat(),
             want,
             "forward: {forward}, by 3"
+        );
+    }
+}
+
+/// `query_page`, on the table and the index: a page that ends exactly at the last item
+/// has no resume key, on either backend (DynamoDB answers one from the raw query).
+pub async fn query_page_says_more_only_when_an_item_follows(store: &dyn Store) {
+    let p = seed_partition(store).await;
+    let g = seed_gsi1(store).await;
+    for (q, all) in [
+        (Query::partition(&p).consistent(), strings(&SKS)),
+        (Query::partition(&g).on(Index::Gsi1), strings(&GSI_ORDER)),
+    ] {
+        let n = all.len() as u32;
+        let whole = super::query_page(store, q.clone(), n).await.unwrap();
+        assert_eq!(
+            (sks(&whole.items), whole.next),
+            (all.clone(), None),
+            "{q:?}"
+        );
+        let first = super::query_page(store, q.clone(), n - 1).await.unwrap();
+        assert_eq!(sks(&first.items), all[..all.len() - 1], "{q:?}");
+        let rest = super::query_page(store, q.clone().resume(first.next), n)
+            .await
+            .unwrap();
+        assert_eq!(
+            (sks(&rest.items), rest.next),
+            (all[all.len() - 1..].to_vec(), None),
+            "{q:?}"
         );
     }
 }

@@ -177,11 +177,13 @@ impl Store for MemoryStore {
                 }
             });
         }
+        // As DynamoDB: a query that reached its limit answers a resume key even when
+        // nothing follows (its next page is empty).
         let limit = q.limit.map_or(usize::MAX, |l| l as usize);
-        let more = rows.len() > limit;
+        let reached = rows.len() >= limit;
         rows.truncate(limit);
-        let next = more
-            .then(|| rows.last().map(|(_, item)| resume_key(item, q.index)))
+        let next = reached
+            .then(|| rows.last().map(|(_, item)| ResumeKey::after(item, q.index)))
             .flatten();
         let items = rows.into_iter().map(|(_, item)| item.clone()).collect();
         Ok(QueryPage { items, next })
@@ -365,18 +367,6 @@ fn position(start: &ResumeKey, index: Index) -> StoreResult<(String, Key)> {
         }
     };
     Ok((sort, key))
-}
-
-/// DynamoDB's LastEvaluatedKey: the table key, plus the index key on an index.
-fn resume_key(item: &Item, index: Index) -> ResumeKey {
-    let names: &[&str] = match index {
-        Index::Table => &[attr::PK, attr::SK],
-        Index::Gsi1 => &[attr::PK, attr::SK, attr::GSI1PK, attr::GSI1SK],
-    };
-    let attrs = names
-        .iter()
-        .filter_map(|n| Some(((*n).to_owned(), item.get_s(n)?.to_owned())));
-    ResumeKey(attrs.collect())
 }
 
 // Request checks: what DynamoDB answers with a ValidationException, refused here

@@ -84,6 +84,23 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
 }
 
+/// One page of up to `limit` items whose `next` is set only when more may follow.
+///
+/// DynamoDB answers a resume key whenever a query reached its `Limit`, even with nothing
+/// left: a list answering that key to its caller shows `has_more` on its last full page,
+/// and the next page empty. So this asks for one item more than it keeps. (A page cut at
+/// 1 MB keeps DynamoDB's key: then more may follow.)
+pub async fn query_page(store: &dyn Store, query: Query, limit: u32) -> StoreResult<QueryPage> {
+    let index = query.index;
+    let mut page = store.query(query.limit(limit.saturating_add(1))).await?;
+    let keep = limit as usize;
+    if page.items.len() > keep {
+        page.items.truncate(keep);
+        page.next = page.items.last().map(|it| ResumeKey::after(it, index));
+    }
+    Ok(page)
+}
+
 /// Checks shared by both backends before a transaction is attempted, so both refuse
 /// the same malformed requests.
 pub(crate) fn validate_transaction(ops: &[TransactOp]) -> StoreResult<()> {

@@ -428,6 +428,21 @@ pub enum SortKey {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ResumeKey(pub BTreeMap<String, String>);
 
+impl ResumeKey {
+    /// The key that resumes a query on `index` after `item`, as DynamoDB's
+    /// LastEvaluatedKey: the table key, plus the index key on an index.
+    pub fn after(item: &Item, index: Index) -> ResumeKey {
+        let names: &[&str] = match index {
+            Index::Table => &[attr::PK, attr::SK],
+            Index::Gsi1 => &[attr::PK, attr::SK, attr::GSI1PK, attr::GSI1SK],
+        };
+        let attrs = names
+            .iter()
+            .filter_map(|n| Some(((*n).to_owned(), item.get_s(n)?.to_owned())));
+        ResumeKey(attrs.collect())
+    }
+}
+
 /// A query over one partition of the table or of an index.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {
@@ -478,8 +493,10 @@ impl Query {
     }
 }
 
-/// One page of a query. `next` is set when the backend stopped at `limit` with more
-/// items possibly left (DynamoDB may set it even when none are left).
+/// One page of a query. `next` is set when the backend stopped at `limit`, whether or
+/// not items are left (DynamoDB sets it whenever it reached the limit, and so does the
+/// memory store), or stopped at 1 MB: use [`query_page`](super::query_page) for a page
+/// whose `next` means that more follow.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct QueryPage {
     pub items: Vec<Item>,

@@ -161,13 +161,12 @@ pub async fn list(
     limit: u32,
     start: Option<ResumeKey>,
 ) -> NotifyResult<(Vec<Suppression>, Option<ResumeKey>)> {
-    let page = store
-        .query(
-            Query::partition(suppressions_partition(t))
-                .limit(limit)
-                .resume(start),
-        )
-        .await?;
+    let page = shared::store::query_page(
+        store,
+        Query::partition(suppressions_partition(t)).resume(start),
+        limit,
+    )
+    .await?;
     let found = page
         .items
         .iter()

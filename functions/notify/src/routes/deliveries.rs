@@ -317,8 +317,11 @@ pub async fn list(
     let mut found: Vec<Delivery> = Vec::new();
     let mut scanned = 0;
     let next = loop {
+        // One more than the page: DynamoDB answers a resume key at its limit even when
+        // nothing follows, so the item after the page says whether more do.
+        let ask = page.limit.saturating_add(1);
         let (batch, next) =
-            deliveries::page(st.store(), &t, &scope, filter.id_range(), start, page.limit).await?;
+            deliveries::page(st.store(), &t, &scope, filter.id_range(), start, ask).await?;
         scanned += batch.len();
         let mut rest = batch.into_iter();
         for d in rest.by_ref() {

@@ -523,6 +523,11 @@ async fn deliveries_filter_and_page_newest_first() {
         .get("/notify/v1/deliveries?recipient=P1@example.com", &org)
         .await;
     assert_eq!(only.json()["data"].as_array().unwrap().len(), 1);
+    // All six on a page of six: no more (a query that reached its limit answers a
+    // resume key on DynamoDB and the memory store alike, even with nothing left).
+    let all = t.get("/notify/v1/deliveries?limit=6", &org).await.json();
+    assert_eq!(all["data"].as_array().unwrap().len(), 6);
+    assert_eq!(all["page"]["has_more"], false, "{all}");
     let from = (start + chrono::Duration::seconds(25))
         .to_rfc3339()
         .replace('+', "%2B");
