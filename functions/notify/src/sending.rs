@@ -387,7 +387,7 @@ pub async fn attempt_checked(
     let now = st.now();
     let next = match result {
         Ok(Outcome::Sent(message_id)) => {
-            deliveries::apply(
+            deliveries::record_sent(
                 store,
                 now,
                 &claimed,
@@ -400,7 +400,8 @@ pub async fn attempt_checked(
             .await?
         }
         Ok(Outcome::Delivered) => {
-            deliveries::transition(store, now, &claimed, Status::Delivered, None).await?
+            deliveries::record_sent(store, now, &claimed, Status::Delivered, Change::default())
+                .await?
         }
         Ok(Outcome::NoTarget(why)) => fail(store, now, &claimed, why).await?,
         Err(e) => {

@@ -64,8 +64,10 @@ pub async fn list(
 ) -> AuthResult<Vec<StoredCredential>> {
     let page = store
         .query(
+            // Consistent: a passkey registered a moment ago is offered at the next login.
             Query::partition(super::user_partition(t, user_id))
-                .sk(SortKey::BeginsWith(PREFIX.into())),
+                .sk(SortKey::BeginsWith(PREFIX.into()))
+                .consistent(),
         )
         .await?;
     page.items.iter().map(to_record).collect()

@@ -237,9 +237,18 @@ pub async fn release(
 /// The two updates that give back `n` sends of `channel` reserved at `at` (its day's and
 /// its month's counters), for a transaction of the caller's or [`release`]'s own.
 pub fn release_ops(t: &TenantId, channel: Channel, at: DateTime<Utc>, n: i64) -> Vec<TransactOp> {
+    // A counter its TTL already removed (a delivery cancelled days later) comes back as
+    // a negative count: it gets the expiry it had, so it does not stay forever.
+    let give_back = |key: Key, ttl| {
+        TransactOp::Update(
+            Update::new(key)
+                .add("used", -n)
+                .set_if_absent("expires_at", expiry(at, ttl)),
+        )
+    };
     vec![
-        TransactOp::Update(Update::new(daily_key(t, channel, at)).add("used", -n)),
-        TransactOp::Update(Update::new(monthly_key(t, channel, at)).add("used", -n)),
+        give_back(daily_key(t, channel, at), 3),
+        give_back(monthly_key(t, channel, at), 62),
     ]
 }
 
@@ -368,5 +377,24 @@ mod tests {
         assert_eq!(resets_in("daily", at("2026-12-04T00:00:00Z")), 86_400);
         assert_eq!(resets_in("monthly", at("2026-12-31T23:00:00Z")), 3_600);
         assert_eq!(resets_in("monthly", at("2027-02-28T00:00:00Z")), 86_400);
+    }
+
+    #[tokio::test]
+    async fn a_unit_given_back_after_its_counter_expired_expires_again() {
+        let store = shared::store::memory::MemoryStore::new();
+        let t = TenantId::parse("a0000000-0000-4000-8000-000000000001").unwrap();
+        let at = DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        // Nothing stored (TTL removed both counters); then one unit comes back.
+        release(&store, &t, Channel::Email, at, 1).await.unwrap();
+        for (key, days) in [
+            (daily_key(&t, Channel::Email, at), 3),
+            (monthly_key(&t, Channel::Email, at), 62),
+        ] {
+            let item = store.get(&key).await.unwrap().expect("the counter");
+            assert_eq!(item.get_i64("used"), Some(-1));
+            assert_eq!(item.get_i64("expires_at"), Some(expiry(at, days)));
+        }
     }
 }

@@ -199,7 +199,7 @@ pub async fn get(store: &dyn Store, t: &TenantId, id: &str) -> NotifyResult<Opti
 }
 
 /// What a write changes besides the status.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Change {
     pub detail: Option<String>,
     /// New dispatcher time (epoch seconds): keeps or moves the due entry. None removes it.
@@ -255,6 +255,47 @@ pub async fn apply(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// [`apply`] for what already happened beyond our control — the provider took the
+/// message. If the transaction fails on something transient (on DynamoDB, most likely
+/// a conflict on the tenant's metrics counters, which every delivery's change adds to),
+/// the delivery's own writes go again alone and its counts after them, best effort:
+/// left `sending`, the delivery would be sent again when its lease ran out.
+pub async fn record_sent(
+    store: &dyn Store,
+    now: DateTime<Utc>,
+    d: &Delivery,
+    to: Status,
+    change: Change,
+) -> NotifyResult<Option<Delivery>> {
+    match apply(store, now, d, to, change.clone()).await {
+        Err(NotifyError::Store(e)) if e.is_transient() => {
+            tracing::warn!(delivery = %d.id, error = %e, "recording a sent delivery: writing it without its counts");
+        }
+        done => return done,
+    }
+    let Some(p) = prepare(d, to, now, change)? else {
+        return Ok(None);
+    };
+    match store.transact(p.ops).await {
+        Ok(()) => {}
+        // A timeout can hide a first attempt that was written after all.
+        Err(StoreError::TransactionCanceled { reasons })
+            if reasons.first() == Some(&shared::store::CancelReason::ConditionFailed) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    for key in p.counters {
+        if let TransactOp::Update(u) = super::counters::metric_update(key, 1)
+            && let Err(e) = store.update(u).await
+        {
+            tracing::warn!(delivery = %d.id, error = %e, "a metrics count was not written");
+        }
+    }
+    Ok(Some(p.next))
 }
 
 /// A change of one delivery, ready to write: the delivery after it, the actions that write
@@ -516,7 +557,10 @@ pub async fn due(
             Query::partition(due_partition(shard))
                 // `~` sorts after every `#<tenant>#<id>` suffix of this second.
                 .sk(SortKey::Le(format!("{now_epoch:010}~")))
-                .limit(limit),
+                .limit(limit)
+                // The dispatcher reads a shard again right after dropping entries from it:
+                // a stale page would show it no progress and stop that shard's run.
+                .consistent(),
         )
         .await?;
     Ok(page

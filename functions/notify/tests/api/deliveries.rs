@@ -866,6 +866,31 @@ async fn a_delivery_a_send_left_queued_goes_out_once_the_hold_is_over() {
     assert_eq!(t.tp.outbox.sent().len(), 1);
 }
 
+/// The provider took the message, then writing "sent" failed on something transient (on
+/// DynamoDB, a conflict on the tenant's shared metrics counters): the delivery is
+/// written again without its counts, so it is `sent`, not left `sending` for the
+/// dispatcher to send again when the lease runs out; the counts follow on their own.
+#[tokio::test]
+async fn a_sent_message_is_recorded_even_when_its_first_write_fails() {
+    let (store, t) = faulty();
+    let t = with_key(t);
+    let org = Caller::t1("organizer");
+    // The quota's transaction, the delivery's and the claim pass; "sent" is throttled.
+    store.fail_after_of(Op::Transact, 3, 1, Fault::Throttle);
+
+    let r = t
+        .post("/notify/v1/send", &org, &email_send(&["ada@example.com"]))
+        .await;
+
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.bytes));
+    assert_eq!(r.json()["data"]["deliveries"][0]["status"], "sent");
+    t.advance(chrono::Duration::seconds(notify::sending::LEASE_SECS + 60));
+    assert_eq!(dispatch(&t).await["due"], 0);
+    assert_eq!(t.tp.outbox.sent().len(), 1, "sent once");
+    let m = t.get("/notify/v1/metrics", &org).await.json();
+    assert_eq!(m["data"]["totals"]["sent"], 1, "{m}");
+}
+
 /// An email to `to` scheduled an hour ahead by the organizer; its delivery id.
 async fn scheduled_email(t: &TestNotify, to: &str) -> String {
     let at = (t.state.now() + chrono::Duration::hours(1)).to_rfc3339();
