@@ -8,12 +8,12 @@ use shared::tenant::TenantId;
 use utoipa::ToSchema;
 
 use crate::{
-    domain::User,
+    domain::{User, UserStatus},
     error::{AuthError, AuthResult},
     repo::{
         audit, one_time,
         sessions::{self, Session},
-        tenants,
+        tenants, users,
     },
     state::{AuthState, ClientMeta},
     tokens::{RefreshToken, TokenPair},
@@ -176,6 +176,11 @@ pub async fn open(
         revoked: false,
     };
     sessions::put_new(st.store(), &session).await?;
+    if let Err(refused) = still_admitted(st, user).await {
+        // The session must not outlive the refusal, even by an access token's minutes.
+        sessions::revoke(st.store(), &tenant_id, &user.id, &session_id).await?;
+        return Err(refused);
+    }
     let access = st.issuer.access_token(user, &plan, &session_id).await?;
     audit::record(
         st.store(),
@@ -205,6 +210,20 @@ pub async fn open(
             plan_tier: plan,
         },
     })
+}
+
+/// Whether `user`, as the sign-in read it, is still who may have the session just
+/// written. A password reset or change, or a suspension, that lands while a sign-in is
+/// checking the password revokes the sessions it lists — and a session written after
+/// that listing would survive it. Read again (strongly) once the session exists, the
+/// user shows any such change that the listing missed: then the sign-in is refused.
+async fn still_admitted(st: &AuthState, user: &User) -> AuthResult<()> {
+    let now = users::get(st.store(), &tenant_of(user)?, &user.id).await?;
+    match now {
+        Some(u) if u.status == UserStatus::Suspended => Err(AuthError::AccountSuspended),
+        Some(u) if u.password_hash == user.password_hash && u.status == user.status => Ok(()),
+        _ => Err(AuthError::InvalidCredentials),
+    }
 }
 
 /// At most `session_limit` live sessions: the oldest end (returned here, revoked by

@@ -14,9 +14,10 @@
 //! lock items before the tenant is known, a lockout guess reserved before it is checked
 //! and cleared after, one audit item per security event (never in the transaction it
 //! records: an audit failure must not fail the request), the session limit and the
-//! tenant's plan and status at every sign-in. It leaves out the live-session check, reads
-//! of what the route just wrote or the token already carries, reads that a conditional
-//! write repeats, and back-to-back updates of one item.
+//! tenant's plan and status at every sign-in, and the user read again once the new
+//! session is written (a reset or suspension that landed meanwhile). It leaves out the
+//! live-session check, reads of what the route just wrote or the token already carries,
+//! reads that a conditional write repeats, and back-to-back updates of one item.
 
 use std::{fmt::Write as _, sync::Arc};
 
@@ -63,7 +64,7 @@ const TABLE: &[Row] = &[
     row("GET", "/auth/v1/docs/scalar.js", 0, 0, ""),
     // ---- session
     row("GET", "/auth/v1/.well-known/jwks.json", 0, 0, ""),
-    row("POST", "/auth/v1/login", 8, 8, ""),
+    row("POST", "/auth/v1/login", 9, 9, ""),
     row("POST", "/auth/v1/refresh", 4, 4, ""),
     row("POST", "/auth/v1/logout", 3, 2, live!()),
     row("POST", "/auth/v1/logout/all", 4, 3,
@@ -85,7 +86,7 @@ const TABLE: &[Row] = &[
         "+1 batch read: the live-session check with the user, before the conditional update \
          that already refuses an enabled TOTP (and returns the record)"),
     row("POST", "/auth/v1/mfa/totp/confirm", 3, 3, ""),
-    row("POST", "/auth/v1/mfa/totp/verify", 10, 10, ""),
+    row("POST", "/auth/v1/mfa/totp/verify", 11, 11, ""),
     // The code checked, TOTP off and the reserved guess given back in one conditional update.
     row("DELETE", "/auth/v1/mfa/totp", 4, 4, ""),
     // ---- account
@@ -93,7 +94,7 @@ const TABLE: &[Row] = &[
     // Every link mail takes one of the account's hourly counts first (repo::mail_limit):
     // one transaction of two conditional updates on signup, resend, forgot and magic-link.
     row("POST", "/auth/v1/signup/email", 5, 5, ""),
-    row("POST", "/auth/v1/signup/verify", 9, 8,
+    row("POST", "/auth/v1/signup/verify", 10, 9,
         "+1 the link is read (peeked) before it is spent, so a sign-in the tenant \
          refuses (suspended, strict session limit) leaves it usable"),
     row("POST", "/auth/v1/signup/resend", 4, 4, ""),
@@ -105,7 +106,7 @@ const TABLE: &[Row] = &[
     row("POST", "/auth/v1/password/change", 6, 6,
         "each other live session costs +1 revoke"),
     row("POST", "/auth/v1/passwordless/magic-link", 4, 4, ""),
-    row("POST", "/auth/v1/passwordless/verify", 7, 6,
+    row("POST", "/auth/v1/passwordless/verify", 8, 7,
         "+1 the link is read (peeked) before it is spent, so a sign-in the tenant \
          refuses (suspended, strict session limit) leaves it usable"),
     // ---- admin
@@ -127,12 +128,12 @@ const TABLE: &[Row] = &[
     row("PATCH", "/auth/v1/tenants/{tenantId}", 3, 2, live!()),
     // ---- oauth
     row("GET", "/auth/v1/oauth/{provider}/authorize", 1, 1, ""),
-    row("POST", "/auth/v1/oauth/{provider}/callback", 7, 7, ""),
+    row("POST", "/auth/v1/oauth/{provider}/callback", 8, 8, ""),
     // ---- webauthn
     row("POST", "/auth/v1/webauthn/register/options", 4, 3, live!()),
     row("POST", "/auth/v1/webauthn/register", 4, 3, live!()),
     row("POST", "/auth/v1/webauthn/authenticate/options", 4, 4, ""),
-    row("POST", "/auth/v1/webauthn/authenticate", 8, 8, ""),
+    row("POST", "/auth/v1/webauthn/authenticate", 9, 9, ""),
 ];
 
 /// Authenticated reads (GET with a bearer token) that make more than one request beyond

@@ -1521,3 +1521,38 @@ async fn a_login_whose_counter_changes_on_every_try_is_503_and_writes_nothing() 
     assert_eq!(stored.failure_window_start, lockout::RESERVE_TRIES as i64);
     assert!(stored_sessions(&app, USER).await.is_empty());
 }
+
+/// A login whose session write meets `change` to the user, landing between the login's
+/// read of the user (and its password check) and the session's write.
+async fn login_meeting(change: Update) -> (TestAuth, Reply) {
+    let store: Arc<FaultyStore> = Arc::new(FaultyStore::wrap(Arc::new(MemoryStore::new())));
+    let app = TestAuth::with_store(store.clone()).await;
+    store.meanwhile(Op::Put, vec![TransactOp::Update(change)]);
+    let reply = app.login(USER, PASSWORD).await;
+    (app, reply)
+}
+
+/// A password reset or a suspension lists the sessions to revoke: a sign-in checking the
+/// old password meanwhile wrote its session after that listing, and it survived both (a
+/// race reproduced against the gateway on DynamoDB). Now the sign-in reads the user again
+/// once its session exists and, refused, ends the session.
+#[tokio::test]
+async fn a_reset_or_suspension_during_a_sign_in_leaves_it_no_session() {
+    let user = || Update::new(repo::user(&t1(), id_of(USER)));
+    let (app, reply) = login_meeting(user().set("password_hash", "$argon2id$reset")).await;
+    reply.assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
+    assert!(live_sessions(&app, USER).await.is_empty());
+
+    let (app, reply) = login_meeting(user().set("status", "suspended")).await;
+    reply.assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
+    assert!(live_sessions(&app, USER).await.is_empty());
+    // Without a change meanwhile, the same login signs in.
+    let (app, reply) = login_meeting(user().set("locale", "fr")).await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.bytes)
+    );
+    assert_eq!(live_sessions(&app, USER).await.len(), 1);
+}
