@@ -16,6 +16,9 @@ use crate::error::{AuthError, AuthResult};
 pub const MAX_FAILURES: i64 = 5;
 pub const WINDOW_SECS: i64 = 15 * 60;
 pub const LOCK_SECS: i64 = 15 * 60;
+/// What a sign-in refused because the window's last guesses are still being checked is
+/// told to wait: they end in a moment, with a lock or with the count given back.
+pub const IN_FLIGHT_RETRY_SECS: i64 = 1;
 
 /// Tries at reserving a guess. A try fails only when another sign-in's write to the
 /// counter landed since it was read, and a sign-in writes it at most twice (its own
@@ -116,8 +119,8 @@ fn window_is(start: i64) -> Condition {
 }
 
 /// Reserves one guess BEFORE it is evaluated; `seen` is the counter as last read.
-/// `Err(until)` when locked (or the window's last guesses are in flight): answer 423,
-/// retry after `until - now`.
+/// `Err(until)` when locked, or in a second when the window's last guesses are in
+/// flight: answer 423, retry after `until - now`.
 pub async fn reserve(
     store: &dyn Store,
     on: &Counted,
@@ -132,8 +135,12 @@ pub async fn reserve(
         let fresh_window = now - seen.failure_window_start >= WINDOW_SECS;
         if !fresh_window && seen.failed_logins >= MAX_FAILURES {
             // Full count, no lock written (yet): the last guesses are being evaluated.
-            // Unless one of them fails and locks, the window's end frees the account.
-            return Ok(Err(seen.failure_window_start + WINDOW_SECS));
+            // Right ones give their count back in a moment, a wrong fifth locks: either
+            // way the answer is known in a second, not at the window's end (a client
+            // obeying retry-after would have waited up to 15 minutes on a parallel
+            // burst of right passwords). Past the window, a fresh one opens anyway.
+            let until = now + IN_FLIGHT_RETRY_SECS;
+            return Ok(Err(until.min(seen.failure_window_start + WINDOW_SECS)));
         }
         let mut upd = if fresh_window {
             Update::new(on.key.clone())

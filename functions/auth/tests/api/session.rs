@@ -329,6 +329,28 @@ async fn five_wrong_passwords_lock_the_account_for_fifteen_minutes() {
         .assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
 }
 
+/// Five guesses reserved and still being checked (a parallel burst), no lock written:
+/// the next sign-in is refused without a guess, told to retry in a second rather than at
+/// the window's end, and signs in once the guesses gave their counts back.
+#[tokio::test]
+async fn guesses_in_flight_refuse_for_a_second_not_for_the_window() {
+    let app = TestAuth::new().await;
+    set_user(&app, USER, "failed_logins", 5).await;
+    set_user(&app, USER, "failure_window_start", app.state.epoch() - 60).await;
+    let r = app.login(USER, PASSWORD).await;
+    r.assert_error(423, "ERR_AUTH_ACCOUNT_LOCKED");
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert_eq!(
+        stored_user(&app, USER).await.failed_logins,
+        5,
+        "no guess taken"
+    );
+    // The guesses were right: their counts are given back.
+    set_user(&app, USER, "failed_logins", 0).await;
+    let r = app.login(USER, PASSWORD).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+}
+
 #[tokio::test]
 async fn a_suspended_account_is_refused_with_403() {
     let app = TestAuth::new().await;
