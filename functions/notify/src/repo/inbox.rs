@@ -27,6 +27,12 @@ const BATCH: usize = 25;
 /// inbox of many read items cannot make one request scan without end.
 const MAX_SCANNED: usize = 500;
 
+/// What a page's items may add up to as JSON. Lambda answers at most 6 MB, and that is
+/// our JSON escaped once more inside Lambda's own (up to twice as long); an in-app body
+/// may be 256 KiB, so 100 of them would not fit. A page ends early instead, with a
+/// cursor: one item always fits.
+pub const MAX_PAGE_BYTES: usize = 2 * 1024 * 1024;
+
 /// One message in a person's inbox; `id` is its delivery's id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -82,7 +88,7 @@ pub async fn page(
     // Unfiltered, one more than the page tells exactly whether more follow; filtered,
     // wide batches keep the round trips few.
     let batch = if unread_only { 100 } else { limit + 1 };
-    let (mut out, mut scanned) = (Vec::new(), 0usize);
+    let (mut out, mut scanned, mut bytes) = (Vec::new(), 0usize, 0usize);
     loop {
         let found = store
             .query(
@@ -102,10 +108,12 @@ pub async fn page(
                 }
                 continue;
             }
-            if out.len() == limit as usize {
+            let size = serde_json::to_vec(&entry).map_or(0, |b| b.len());
+            if out.len() == limit as usize || (!out.is_empty() && bytes + size > MAX_PAGE_BYTES) {
                 let last = out.last().map(|e: &InboxItem| resume_after(&pk, &e.id));
                 return Ok((out, last));
             }
+            bytes += size;
             out.push(entry);
         }
         match found.next {

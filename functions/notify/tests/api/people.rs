@@ -671,6 +671,41 @@ async fn the_inbox_pages_with_a_cursor_bound_to_its_filter() {
     );
 }
 
+/// Lambda answers at most 6 MB: 24 in-app messages of 200 KiB would not fit one page,
+/// and the gateway would answer 5xx in AWS (locally the page was 200). A page stops
+/// before its items pass 2 MiB as JSON and says more follow.
+#[tokio::test]
+async fn a_page_of_large_messages_stays_within_what_lambda_can_answer() {
+    let t = TestNotify::new().await;
+    for i in 0..24 {
+        let mut d = in_app("user-1", &format!("m{i}"));
+        d.content.text = Some(format!("{i}{}", "x".repeat(200 * 1024)));
+        repo::inbox::deliver(t.state.store(), &t1(), &d)
+            .await
+            .unwrap();
+    }
+    let mut path = format!("{INBOX}?limit=100");
+    let (mut seen, mut pages) = (Vec::new(), 0);
+    loop {
+        let r = t.get(&path, &user()).await;
+        assert!(
+            r.bytes.len() < 2 * 1024 * 1024 + 4096,
+            "{} bytes",
+            r.bytes.len()
+        );
+        let body = ok(&r, 200);
+        seen.extend(titles(&body));
+        pages += 1;
+        match body["page"]["next_cursor"].as_str() {
+            Some(c) => path = format!("{INBOX}?limit=100&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 24, "every message once");
+    assert_eq!(seen.first().map(String::as_str), Some("m23"));
+    assert!(pages >= 3, "{pages} pages");
+}
+
 #[tokio::test]
 async fn reading_an_item_counts_it_off_once() {
     let t = TestNotify::new().await;

@@ -119,8 +119,9 @@ pub struct ListQuery {
     tag = "people",
     summary = "List the caller's in-app notifications",
     description = "The caller's inbox, newest first, one cursor page at a time; \
-        `unread=true` keeps the unread ones only (a page may then hold fewer items than \
-        `limit` while `page.has_more` is true).",
+        `unread=true` keeps the unread ones only. A page may hold fewer items than `limit` \
+        while `page.has_more` is true: with `unread=true`, or when its messages add up to \
+        2 MiB (an answer stays within what Lambda can return).",
     params(shared::openapi::PageQuery, ListQuery),
     security(("bearerAuth" = [])),
     responses(
