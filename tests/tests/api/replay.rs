@@ -41,9 +41,9 @@ async fn replay(event: &EventFile) -> Result<(), String> {
     let want = expected(event)?;
     let name = &event.name;
 
-    // What the runtime does with the invocation payload (lambda_http::request::from_str
-    // is `serde_json::from_str::<LambdaRequest>(..).into()`).
-    let req = lambda_http::request::from_str(&event.text)
+    // What our Lambda entry does with the invocation payload (lambda_http's own parsing,
+    // after making the query one `http` accepts).
+    let req = shared::lambda::request_from_event(&event.text)
         .map_err(|e| format!("{name}: lambda_http cannot parse it as an event: {e}"))?;
     let routed = Service::for_path(req.uri().path());
     if routed != Some(event.owner) {
