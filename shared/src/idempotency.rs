@@ -34,6 +34,9 @@ pub const RETENTION_SECS: i64 = 24 * 3600;
 /// Response headers replayed with the body (the request id is always the new request's).
 const KEPT_HEADERS: [HeaderName; 2] = [header::CONTENT_TYPE, header::LOCATION];
 
+/// The largest answer kept for replay: DynamoDB holds 400 KB an item, and the record's
+/// key, fingerprint and headers need some of it.
+pub const MAX_STORED_BODY: usize = 350 * 1024;
 const IN_PROGRESS: &str = "INPROGRESS";
 const COMPLETED: &str = "COMPLETED";
 
@@ -221,13 +224,20 @@ async fn run(
             ))
         })
         .collect();
-    let save = Update::new(key)
+    let mut save = Update::new(key)
         .set("status", COMPLETED)
         .set("response_status", i64::from(status.as_u16()))
         .set("response_headers", Value::M(headers))
-        .set("response_body", Value::B(body.to_vec()))
         .remove("in_progress_until")
         .when(Condition::eq("fingerprint", fingerprint));
+    // An answer DynamoDB cannot hold in one item (a send to 100 people on every channel
+    // with long subjects) is not kept: the record says the request completed, so a retry
+    // is told so rather than left to run it again once the claim lapses.
+    save = if body.len() <= MAX_STORED_BODY {
+        save.set("response_body", Value::B(body.to_vec()))
+    } else {
+        save.set("response_too_large", true)
+    };
     if let Err(e) = cfg.store.update(save).await {
         // The operation ran; answer it. A retry meets INPROGRESS until it lapses.
         tracing::warn!(error = %e, "could not save an idempotent response");
@@ -269,6 +279,21 @@ fn in_progress() -> Response {
 fn replay(record: &Item) -> Option<Response> {
     let status =
         StatusCode::from_u16(u16::try_from(record.get_i64("response_status")?).ok()?).ok()?;
+    if record.get("response_too_large").is_some() {
+        return Some(
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "IDEMPOTENCY_ANSWER_NOT_KEPT",
+                format!(
+                    "the request with this Idempotency-Key completed ({}) and was not run \
+                     again; its answer was too large to keep for replay",
+                    status.as_u16()
+                ),
+            )
+            .with_details(serde_json::json!({"status": status.as_u16()}))
+            .into_response(),
+        );
+    }
     let body = record.get("response_body")?.as_b()?.to_vec();
     let mut resp = (status, body).into_response();
     if let Some(Value::M(headers)) = record.get("response_headers") {

@@ -454,8 +454,11 @@ fn complete(service: Service, op: &mut Operation) {
         shared.push((
             "409",
             format!(
-                "{}: a request with this Idempotency-Key is still running",
-                err("IDEMPOTENCY_IN_PROGRESS")
+                "{}: a request with this Idempotency-Key is still running; {}: it \
+                 completed (`details.status`) with an answer too large to keep for replay, \
+                 and was not run again",
+                err("IDEMPOTENCY_IN_PROGRESS"),
+                err("IDEMPOTENCY_ANSWER_NOT_KEPT")
             ),
         ));
         shared.push((

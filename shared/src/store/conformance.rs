@@ -38,6 +38,7 @@ pub async fn run_all(store: &dyn Store) {
     update_set_if_absent_keeps_an_existing_value(store).await;
     update_with_a_failing_condition_changes_nothing(store).await;
     update_creates_a_missing_item(store).await;
+    an_item_over_400_kb_is_invalid(store).await;
     update_of_a_key_attribute_is_invalid(store).await;
     update_add_on_a_non_number_is_invalid(store).await;
     concurrent_adds_are_never_lost(store).await;
@@ -502,6 +503,29 @@ pub async fn update_creates_a_missing_item(store: &dyn Store) {
         .expect("upsert");
     assert_eq!(new, Item::new(&k).with("a", "x").with("n", n(1)));
     assert_eq!(get(store, &k).await, Some(new));
+}
+
+/// DynamoDB refuses a put or an update that would leave an item over 400 KB (the memory
+/// store too, so tests meet the limit where AWS would).
+pub async fn an_item_over_400_kb_is_invalid(store: &dyn Store) {
+    let k = key(&partition(), "big");
+    let over = vec![0u8; super::MAX_ITEM_BYTES + 1];
+    assert_invalid(
+        store
+            .put(Put::new(Item::new(&k).with("b", Value::B(over))))
+            .await,
+        "a put over 400 KB",
+    );
+    let half = vec![0u8; super::MAX_ITEM_BYTES / 2 + 16];
+    put(store, &Item::new(&k).with("a", Value::B(half.clone()))).await;
+    assert_invalid(
+        store
+            .update(Update::new(k.clone()).set("b", Value::B(half)))
+            .await,
+        "an update growing an item over 400 KB",
+    );
+    let kept = store.get(&k).await.unwrap().expect("the item stays");
+    assert!(kept.get("b").is_none(), "nothing of the refused update");
 }
 
 pub async fn update_of_a_key_attribute_is_invalid(store: &dyn Store) {

@@ -18,8 +18,9 @@ use async_trait::async_trait;
 use tokio::sync::broadcast;
 
 use super::{
-    CancelReason, Condition, Delete, Index, Item, Key, Put, Query, QueryPage, ResumeKey, SortKey,
-    Store, StoreError, StoreResult, TransactOp, Update, Value, attr, validate_transaction,
+    CancelReason, Condition, Delete, Index, Item, Key, MAX_ITEM_BYTES, Put, Query, QueryPage,
+    ResumeKey, SortKey, Store, StoreError, StoreResult, TransactOp, Update, Value, attr,
+    validate_transaction,
 };
 
 /// How far a change-feed subscriber may fall behind before it gets `RecvError::Lagged`.
@@ -243,12 +244,19 @@ fn evaluate(op: &TransactOp, current: Option<&Item>) -> Result<Option<Option<Ite
     if condition.is_some_and(|c| !holds(c, current)) {
         return Err(Refusal::Condition);
     }
-    Ok(match op {
-        TransactOp::Put(p) => Some(Some(p.item.clone())),
-        TransactOp::Update(u) => Some(Some(updated(u, current).map_err(Refusal::Invalid)?)),
-        TransactOp::Delete(_) => Some(None),
-        TransactOp::Check { .. } => None,
-    })
+    let new = match op {
+        TransactOp::Put(p) => p.item.clone(),
+        TransactOp::Update(u) => updated(u, current).map_err(Refusal::Invalid)?,
+        TransactOp::Delete(_) => return Ok(Some(None)),
+        TransactOp::Check { .. } => return Ok(None),
+    };
+    // As DynamoDB: a write that would leave an item over 400 KB is refused.
+    if new.size() > MAX_ITEM_BYTES {
+        return Err(Refusal::Invalid(
+            "Item size has exceeded the maximum allowed size".into(),
+        ));
+    }
+    Ok(Some(Some(new)))
 }
 
 /// Applies SET, SET if_not_exists, ADD and REMOVE to the item (or to a new one).

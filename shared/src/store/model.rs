@@ -24,7 +24,30 @@ pub enum Value {
     Ns(Vec<String>),
 }
 
+/// DynamoDB's limit on one item: its attribute names and values, 400 KB.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+
 impl Value {
+    /// The bytes DynamoDB counts for this value (numbers: about a byte per two digits;
+    /// lists and maps: 3 bytes plus their elements, and names for a map).
+    pub fn size(&self) -> usize {
+        match self {
+            Value::S(s) => s.len(),
+            Value::N(n) => n.len().div_ceil(2) + 1,
+            Value::B(b) => b.len(),
+            Value::Bool(_) | Value::Null => 1,
+            Value::L(items) => 3 + items.iter().map(|v| 1 + v.size()).sum::<usize>(),
+            Value::M(map) => {
+                3 + map
+                    .iter()
+                    .map(|(k, v)| 1 + k.len() + v.size())
+                    .sum::<usize>()
+            }
+            Value::Ss(items) => items.iter().map(String::len).sum(),
+            Value::Ns(items) => items.iter().map(|n| n.len().div_ceil(2) + 1).sum(),
+        }
+    }
+
     pub fn s(v: impl Into<String>) -> Self {
         Value::S(v.into())
     }
@@ -105,6 +128,10 @@ impl Item {
     }
     pub fn set(&mut self, name: &str, value: impl Into<Value>) {
         self.0.insert(name.to_owned(), value.into());
+    }
+    /// The bytes DynamoDB counts for the item, to hold against [`MAX_ITEM_BYTES`].
+    pub fn size(&self) -> usize {
+        self.0.iter().map(|(k, v)| k.len() + v.size()).sum()
     }
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.0.get(name)

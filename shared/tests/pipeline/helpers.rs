@@ -55,6 +55,9 @@ pub struct Order {
     /// …with this `retry-after`.
     #[serde(default)]
     pub retry_after: Option<u64>,
+    /// The answer repeats `item` this many times (a large answer from a small request).
+    #[serde(default)]
+    pub echo_times: Option<usize>,
 }
 
 async fn whoami(caller: Claims) -> Envelope<Value> {
@@ -102,7 +105,7 @@ async fn create_order(
     }
     Ok(Envelope::created(json!({
         "orderId": shared::ids::new_id(),
-        "item": order.item,
+        "item": order.item.repeat(order.echo_times.unwrap_or(1)),
         "quantity": order.quantity,
     })))
 }

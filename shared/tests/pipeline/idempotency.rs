@@ -213,6 +213,31 @@ pub async fn an_abandoned_in_progress_record_can_be_taken_over(app: &TestApp) {
     assert_eq!(replay.bytes, retry.bytes);
 }
 
+/// An answer too large for one DynamoDB item is not kept, but the record says the
+/// request completed: a retry is told so (409 naming the first answer's status) and the
+/// operation does not run again. Unguarded, the save failed, the claim stayed in progress
+/// and, once it lapsed, a retry ran the request a second time.
+pub async fn an_answer_too_large_to_keep_is_never_run_twice(app: &TestApp) {
+    let token = app.tp.token(&["organizer"]);
+    let big = json!({"item": "x".repeat(1024), "quantity": 1, "echo_times": 400});
+    let first = app
+        .post_json(ORDERS, Some(&token), Some("k-big"), &big)
+        .await;
+    assert_eq!(first.status, 201);
+    assert!(first.bytes.len() > shared::idempotency::MAX_STORED_BODY);
+    app.tp.advance(Duration::minutes(10)); // past any in_progress_until
+    let retry = app
+        .post_json(ORDERS, Some(&token), Some("k-big"), &big)
+        .await;
+    retry.assert_error(409, "ERR_NOTIFY_IDEMPOTENCY_ANSWER_NOT_KEPT");
+    assert_eq!(retry.json()["error"]["details"]["status"], 201);
+    assert_eq!(app.calls(), 1, "the operation ran once");
+}
+
+#[tokio::test]
+async fn memory_an_answer_too_large_to_keep_is_never_run_twice() {
+    an_answer_too_large_to_keep_is_never_run_twice(&TestApp::new(Service::Notify)).await;
+}
 #[tokio::test]
 async fn memory_twenty_concurrent_requests_with_one_key_execute_once() {
     twenty_concurrent_requests_with_one_key_execute_once(&TestApp::new(Service::Notify)).await;

@@ -51,6 +51,7 @@ async fn idempotency_holds_on_dynamodb() {
     checks::another_caller_or_tenant_never_replays_someone_else_s_response(&app().await).await;
     checks::a_record_older_than_24_hours_counts_as_absent(&app().await).await;
     checks::an_abandoned_in_progress_record_can_be_taken_over(&app().await).await;
+    checks::an_answer_too_large_to_keep_is_never_run_twice(&app().await).await;
     println!("idempotency checks passed against the DynamoDB emulator");
 }
 
