@@ -83,7 +83,7 @@ fn app() -> App {
         .merge(writes)
         .merge(shared::health::router(SERVICE, store));
     App {
-        pipeline: shared::http::finish(routes, SERVICE, &tp.platform),
+        pipeline: shared::http::finish(routes, SERVICE, &tp.platform, &[]),
         bare: Router::new().route(BARE, get(bare)),
         token: tp.token(&["user"]),
         _tp: tp,

@@ -25,6 +25,7 @@ use crate::{
     envelope::Enveloped,
     error::ApiError,
     platform::Platform,
+    route_groups::RouteGroups,
     service::Service,
 };
 
@@ -33,14 +34,24 @@ pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key
 pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
 /// Wraps a service's routes in the pipeline. Call last, after every route is added.
-pub fn finish(routes: Router, service: Service, platform: &Platform) -> Router {
+/// `groups`: all of the service's routes, whichever this router serves, so that a
+/// request for another group's path answers 405 as it would locally
+/// ([`crate::route_groups::unmatched`]).
+pub fn finish(
+    routes: Router,
+    service: Service,
+    platform: &Platform,
+    groups: &'static RouteGroups,
+) -> Router {
     let auth = Arc::new(Authenticator::new(platform.verifier.clone(), service));
     let ctx = ContextState {
         service,
         clock: platform.clock.clone(),
     };
     routes
-        .fallback(|| async { ApiError::route_not_found() })
+        .fallback(move |method: Method, uri: http::Uri| async move {
+            crate::route_groups::unmatched(groups, &method, uri.path())
+        })
         .layer(middleware::from_fn_with_state(
             auth,
             crate::auth::authenticate,

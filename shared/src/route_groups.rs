@@ -6,9 +6,13 @@
 //! Without `ROUTE_GROUP` (the local gateway, `cargo lambda watch`, tests) every group is
 //! served.
 
-use axum::Router;
+use axum::{
+    Router,
+    response::{IntoResponse, Response},
+};
+use http::{HeaderValue, Method, header};
 
-use crate::config::ConfigError;
+use crate::{config::ConfigError, error::ApiError};
 
 /// A service's `ROUTE_GROUPS`: each group's name and its (METHOD, path) routes.
 pub type RouteGroups = [(&'static str, &'static [(&'static str, &'static str)])];
@@ -60,6 +64,53 @@ pub fn merge<S: Clone + Send + Sync + 'static>(
         .fold(Router::new(), |all, (_, build)| all.merge(build(state)))
 }
 
+/// The answer to a request no route of this function serves: 405 with `Allow` when a
+/// route of the service (any group) has its path, else 404. In AWS each service's
+/// catch-all route (`ANY /<svc>/v1/{proxy+}`) sends what matches no other route to its
+/// health function, which serves only its own group: without this, a wrong method on
+/// another group's path was a 404 there and a 405 locally.
+pub fn unmatched(groups: &RouteGroups, method: &Method, path: &str) -> Response {
+    let mut allow: Vec<&str> = groups
+        .iter()
+        .flat_map(|(_, routes)| routes.iter())
+        .filter(|(_, template)| path_matches(template, path))
+        .map(|(m, _)| *m)
+        .collect();
+    if allow.is_empty() {
+        return ApiError::route_not_found().into_response();
+    }
+    // As axum's own 405 does, GET implies HEAD — except when HEAD is what was refused
+    // (another group's GET: this function cannot run it).
+    if allow.contains(&"GET") && method != Method::HEAD {
+        allow.push("HEAD");
+    }
+    allow.sort_unstable();
+    allow.dedup();
+    let mut resp = ApiError::method_not_allowed().into_response();
+    if let Ok(v) = HeaderValue::from_str(&allow.join(",")) {
+        resp.headers_mut().insert(header::ALLOW, v);
+    }
+    resp
+}
+
+/// Whether `path` is an instance of `template` (API Gateway's `{param}` segments match
+/// one non-empty segment each).
+fn path_matches(template: &str, path: &str) -> bool {
+    let (mut t, mut p) = (template.split('/'), path.split('/'));
+    loop {
+        match (t.next(), p.next()) {
+            (None, None) => return true,
+            (Some(ts), Some(ps)) if ts.starts_with('{') && ts.ends_with('}') => {
+                if ps.is_empty() {
+                    return false;
+                }
+            }
+            (Some(ts), Some(ps)) if ts == ps => {}
+            _ => return false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,6 +127,37 @@ mod tests {
         assert_eq!(pick(Some("send"), GROUPS).unwrap(), Some("send"));
         assert!(serves(None, "send") && serves(Some("send"), "send"));
         assert!(!serves(Some(HEALTH), "send"));
+    }
+
+    #[test]
+    fn an_unmatched_request_is_405_on_a_known_path_and_404_elsewhere() {
+        const ROUTES: &RouteGroups = &[
+            (HEALTH, &[("GET", "/x/v1/health")]),
+            (
+                "users",
+                &[
+                    ("GET", "/x/v1/users/{userId}"),
+                    ("PATCH", "/x/v1/users/{userId}"),
+                ],
+            ),
+        ];
+        let r = unmatched(ROUTES, &Method::DELETE, "/x/v1/users/u-1");
+        assert_eq!(r.status(), 405);
+        assert_eq!(r.headers()["allow"], "GET,HEAD,PATCH");
+        let r = unmatched(ROUTES, &Method::HEAD, "/x/v1/users/u-1");
+        assert_eq!(r.headers()["allow"], "GET,PATCH");
+        for path in [
+            "/x/v1/users",
+            "/x/v1/users/",
+            "/x/v1/users/u-1/x",
+            "/x/v1/nope",
+        ] {
+            assert_eq!(
+                unmatched(ROUTES, &Method::GET, path).status(),
+                404,
+                "{path}"
+            );
+        }
     }
 
     #[test]

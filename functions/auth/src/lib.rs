@@ -75,5 +75,5 @@ pub fn group_router(state: AuthState, only: Option<&str>) -> Router {
             &state.platform,
         ));
     }
-    shared::http::finish(routes, SERVICE, &state.platform)
+    shared::http::finish(routes, SERVICE, &state.platform, ROUTE_GROUPS)
 }

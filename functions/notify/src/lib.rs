@@ -81,5 +81,5 @@ pub fn group_router(state: NotifyState, only: Option<&str>) -> Router {
             &state.platform,
         ));
     }
-    shared::http::finish(routes, SERVICE, &state.platform)
+    shared::http::finish(routes, SERVICE, &state.platform, ROUTE_GROUPS)
 }

@@ -32,5 +32,5 @@ pub fn router(state: ServiceState) -> Router {
         openapi,
         &state.platform,
     ));
-    shared::http::finish(routes, SERVICE, &state.platform)
+    shared::http::finish(routes, SERVICE, &state.platform, ROUTE_GROUPS)
 }

@@ -150,7 +150,7 @@ impl TestApp {
             )
             .merge(writes)
             .merge(shared::health::router(service, store.clone()));
-        let router = shared::http::finish(routes, service, &tp.platform);
+        let router = shared::http::finish(routes, service, &tp.platform, &[]);
         TestApp {
             tp,
             router,

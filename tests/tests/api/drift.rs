@@ -40,6 +40,18 @@ struct TemplateRoute {
 /// it is that an intrinsic in `Method`/`Path` would load as a plain string, which the
 /// method and path checks below refuse (the template's conventions forbid them there).
 fn template_routes() -> Result<Vec<TemplateRoute>, Vec<String>> {
+    template_events().map(|(routes, _)| routes)
+}
+
+/// A service's catch-all path: `/<svc>/v1/{proxy+}`.
+fn is_unmatched_path(p: &str) -> bool {
+    p.strip_suffix("/v1/{proxy+}")
+        .and_then(|svc| svc.strip_prefix('/'))
+        .is_some_and(|svc| !svc.is_empty() && !svc.contains('/'))
+}
+
+/// The template's routes, and apart from them its catch-alls (`ANY /<svc>/v1/{proxy+}`).
+fn template_events() -> Result<(Vec<TemplateRoute>, Vec<TemplateRoute>), Vec<String>> {
     let path = workspace_root().join("template.yaml");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let docs = YamlLoader::load_from_str(&text)
@@ -50,6 +62,7 @@ fn template_routes() -> Result<Vec<TemplateRoute>, Vec<String>> {
         .expect("template.yaml has Resources");
 
     let mut routes = Vec::new();
+    let mut unmatched = Vec::new();
     let mut errors = Vec::new();
     for (name, resource) in resources {
         let name = name.as_str().unwrap_or("?");
@@ -65,6 +78,12 @@ fn template_routes() -> Result<Vec<TemplateRoute>, Vec<String>> {
             let method = props["Method"].as_str().map(str::to_ascii_uppercase);
             let path = props["Path"].as_str().map(str::to_owned);
             match (method, path) {
+                (Some(m), Some(p)) if m == "ANY" && is_unmatched_path(&p) => unmatched.push(TemplateRoute {
+                    route: (m, p),
+                    binary: str_at(resource, &["Metadata", "BuildProperties", "Binary"]),
+                    group: str_at(resource, &["Properties", "Environment", "Variables", "ROUTE_GROUP"]),
+                    origin,
+                }),
                 (Some(m), Some(p)) if METHODS.contains(&m.as_str()) && p.starts_with('/') && !p.contains('$') => {
                     routes.push(TemplateRoute {
                         route: (m, p),
@@ -83,7 +102,7 @@ fn template_routes() -> Result<Vec<TemplateRoute>, Vec<String>> {
         }
     }
     if errors.is_empty() {
-        Ok(routes)
+        Ok((routes, unmatched))
     } else {
         Err(errors)
     }
@@ -208,6 +227,7 @@ async fn template_routers_and_events_declare_the_same_routes() {
             e.route()
                 .unwrap_or_else(|| panic!("{}: routeKey is not `METHOD /path`", e.name))
         })
+        .filter(|(m, p)| !(m == "ANY" && is_unmatched_path(p)))
         .collect();
     assert!(
         !template.is_empty(),
@@ -329,6 +349,41 @@ fn every_template_route_sits_under_the_function_of_its_route_group() {
     );
 }
 
+/// Each service has one catch-all, `ANY /<svc>/v1/{proxy+}`, on its health function (it
+/// answers only 404/405, from the service's ROUTE_GROUPS), and an event replays it.
+#[test]
+fn each_service_sends_what_matches_no_route_to_its_health_function() {
+    let (_, unmatched) = template_events()
+        .unwrap_or_else(|errors| panic!("template.yaml:\n  {}", errors.join("\n  ")));
+    let mut want: Vec<String> = groups_by_service()
+        .iter()
+        .map(|(service, _)| format!("/{}/v1/{{proxy+}}", service.slug()))
+        .collect();
+    want.sort();
+    let mut got: Vec<String> = unmatched.iter().map(|r| r.route.1.clone()).collect();
+    got.sort();
+    assert_eq!(got, want, "one catch-all per service");
+    for r in &unmatched {
+        let svc = Service::for_path(&r.route.1).expect("a service path");
+        assert_eq!(
+            (r.binary.clone(), r.group.as_deref()),
+            (
+                Some(format!("{}-svc", svc.slug())),
+                Some(shared::route_groups::HEALTH)
+            ),
+            "{}",
+            r.origin
+        );
+    }
+    let replayed: BTreeSet<String> = event_files()
+        .iter()
+        .filter_map(|e| e.route())
+        .filter(|(m, p)| m == "ANY" && is_unmatched_path(p))
+        .map(|(_, p)| p)
+        .collect();
+    assert!(!replayed.is_empty(), "no events/ file replays a catch-all");
+}
+
 #[test]
 fn every_event_route_key_matches_its_request() {
     let mut errors = Vec::new();
@@ -359,7 +414,8 @@ fn every_event_route_key_matches_its_request() {
             errors.push(format!("{name}: requestContext.stage is not \"$default\""));
         }
         match event.route() {
-            Some((m, pattern)) if m == method && path_matches(&pattern, raw_path) => {}
+            Some((m, pattern))
+                if (m == method || m == "ANY") && path_matches(&pattern, raw_path) => {}
             _ => errors.push(format!(
                 "{name}: routeKey {} does not match the request {method} {raw_path}",
                 e["routeKey"]

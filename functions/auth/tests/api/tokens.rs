@@ -358,6 +358,7 @@ async fn another_service_accepts_an_auth_token_until_a_rotation_removes_its_key(
         Router::new().route("/notify/v1/whoami", get(whoami)),
         Service::Notify,
         &app.tp.platform,
+        &[],
     );
     let call = |token: String| {
         let notify = notify.clone();

@@ -377,6 +377,7 @@ async fn providers_with(t: &TestNotify, status: FakeSes) -> Value {
         providers::router_with(Arc::new(status)).with_state(t.state.clone()),
         notify::SERVICE,
         &t.state.platform,
+        notify::ROUTE_GROUPS,
     );
     let req = Request::get(PROVIDERS)
         .header(
