@@ -78,7 +78,7 @@ pub async fn mfa_challenge(st: &AuthState, user: &User) -> AuthResult<MfaChallen
         one_time::Kind::Mfa,
         Some(&tenant_of(user)?),
         Some(&user.id),
-        json!({}),
+        json!({ "stamp": credential_stamp(user) }),
         st.epoch(),
         MFA_TOKEN_TTL,
     )
@@ -88,6 +88,14 @@ pub async fn mfa_challenge(st: &AuthState, user: &User) -> AuthResult<MfaChallen
         mfa_token: token,
         available_methods: vec!["totp"],
     })
+}
+
+/// A short fingerprint of the password `user` signed in with, kept in an MFA challenge:
+/// a reset or change between the password step and the code ends the challenge (the
+/// hash itself never leaves the user's item).
+pub fn credential_stamp(user: &User) -> String {
+    let hash = user.password_hash.as_deref().unwrap_or_default();
+    shared::ids::sha256_hex(hash.as_bytes())[..16].to_owned()
 }
 
 /// Opens a session for `user` and issues its first token pair.

@@ -168,6 +168,33 @@ pub async fn clear_failures(store: &dyn Store, user: &User) -> AuthResult<User> 
     update(store, clearing_failures(Update::new(key_of(user)?))).await
 }
 
+/// [`clear_failures`] for a sign-in that checked `user`'s password (or code): only while
+/// the password and the status are still those it read. A reset, change or suspension
+/// landing during the argon2 check lists the sessions to revoke before this sign-in
+/// writes its own; refused here (401), the sign-in writes none.
+pub async fn clear_failures_for_sign_in(store: &dyn Store, user: &User) -> AuthResult<User> {
+    let upd = clearing_failures(Update::new(key_of(user)?)).when(credentials_as_read(user));
+    match store.update(upd).await {
+        Ok(item) => from_item(&item),
+        Err(StoreError::ConditionFailed { .. }) => Err(AuthError::InvalidCredentials),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `user`'s item still holds the password hash and the status `user` was read with.
+pub fn credentials_as_read(user: &User) -> Condition {
+    let status = serde_json::to_value(user.status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let cond = Condition::item_present().and(Condition::eq("status", status));
+    // An account without a password (OAuth only) stores it as null: nothing to compare.
+    match &user.password_hash {
+        Some(h) => cond.and(Condition::eq("password_hash", h.as_str())),
+        None => cond,
+    }
+}
+
 /// `upd` (on a user's key), also clearing the lockout state: for a write that clears it
 /// together with what ends the lockout (a password reset).
 pub fn clearing_failures(upd: Update) -> Update {

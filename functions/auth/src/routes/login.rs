@@ -6,7 +6,12 @@
 use axum::{extract::State, response::IntoResponse, response::Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::{ApiError, Envelope, FieldError, extract::ApiJson, openapi::Data, store::Update};
+use shared::{
+    ApiError, Envelope, FieldError,
+    extract::ApiJson,
+    openapi::Data,
+    store::{StoreError, Update},
+};
 use utoipa::ToSchema;
 
 use crate::{
@@ -213,11 +218,14 @@ pub async fn check_password(
     // login after each batch of wrong codes would allow unlimited code guessing. The
     // attempt reserved for this (right) password is given back, though, so correct
     // passwords alone never lock the owner out.
+    // From here on, every write is conditional on the password and status as read
+    // before the check: a reset or suspension that landed meanwhile refuses the sign-in
+    // (otherwise the session it opens would outlive that reset's revocations).
     let mut user = if user.mfa_enabled() {
         users::release_attempt(st.store(), &user, &reservation).await?;
         user
     } else {
-        users::clear_failures(st.store(), &user).await?
+        users::clear_failures_for_sign_in(st.store(), &user).await?
     };
     if user
         .password_hash
@@ -228,11 +236,15 @@ pub async fn check_password(
         let new_hash = tokio::task::spawn_blocking(move || hasher.hash(&password))
             .await
             .map_err(|e| AuthError::Internal(e.to_string()))??;
-        user = users::update(
-            st.store(),
-            Update::new(users::key_of(&user)?).set("password_hash", new_hash),
-        )
-        .await?;
+        // A rehash must never write the old password over a new one.
+        let rehash = Update::new(users::key_of(&user)?)
+            .set("password_hash", new_hash)
+            .when(users::credentials_as_read(&user));
+        user = match st.store().update(rehash).await {
+            Ok(item) => users::from_item(&item)?,
+            Err(StoreError::ConditionFailed { .. }) => return Err(AuthError::InvalidCredentials),
+            Err(e) => return Err(e.into()),
+        };
     }
     Ok(user)
 }

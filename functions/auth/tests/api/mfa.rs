@@ -6,12 +6,12 @@ use auth::{
         User,
         totp::{MfaCode, TotpSecret, step_of},
     },
-    repo::{mfa, users},
+    repo::{self, mfa, users},
 };
 use chrono::Duration;
 use serde_json::{Value, json};
 use shared::{
-    store::{Query, tenant_pk},
+    store::{Query, Update, tenant_pk},
     testing::{Reply, t1},
 };
 
@@ -343,6 +343,31 @@ async fn five_wrong_codes_lock_the_account_for_fifteen_minutes() {
     // After 15 minutes the owner signs in again.
     app.advance(Duration::minutes(15));
     dev_access(&app).await;
+}
+
+/// A challenge from the password step ends when the password is reset or changed before
+/// the code: else the reset's revocations would miss the session it then opens.
+#[tokio::test]
+async fn a_challenge_issued_before_a_password_reset_opens_no_session() {
+    let app = TestAuth::new().await;
+    let token = challenge(&app, DEV).await;
+    app.state
+        .store()
+        .update(Update::new(repo::user(&t1(), id_of(DEV))).set("password_hash", "$argon2id$new"))
+        .await
+        .unwrap();
+    verify(&app, &token, &dev_code(&app, 0))
+        .await
+        .assert_error(400, "ERR_AUTH_TOKEN_INVALID");
+    assert_eq!(
+        stored_user(&app, DEV).await.failed_logins,
+        0,
+        "no guess counted"
+    );
+    // A challenge of the password as it is works.
+    let app = TestAuth::new().await;
+    let token = challenge(&app, DEV).await;
+    access_of(&verify(&app, &token, &dev_code(&app, 0)).await);
 }
 
 #[tokio::test]

@@ -1568,6 +1568,21 @@ async fn a_reset_or_suspension_during_a_sign_in_leaves_it_no_session() {
     let (app, reply) = login_meeting(user().set("status", "suspended")).await;
     reply.assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
     assert!(live_sessions(&app, USER).await.is_empty());
+    // A reset landing while the password is checked (before the login's next write of
+    // the user, after its guess was reserved) refuses the sign-in too, and the reset's
+    // password stays (a rehash or a cleared count must not write over it).
+    let store: Arc<FaultyStore> = Arc::new(FaultyStore::wrap(Arc::new(MemoryStore::new())));
+    let app = TestAuth::with_store(store.clone()).await;
+    let reset = user().set("password_hash", "$argon2id$reset");
+    store.meanwhile_before(Op::Update, 2, vec![TransactOp::Update(reset)]);
+    app.login(USER, PASSWORD)
+        .await
+        .assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
+    assert!(live_sessions(&app, USER).await.is_empty());
+    assert_eq!(
+        stored_user(&app, USER).await.password_hash.as_deref(),
+        Some("$argon2id$reset")
+    );
     // Without a change meanwhile, the same login signs in.
     let (app, reply) = login_meeting(user().set("locale", "fr")).await;
     assert_eq!(

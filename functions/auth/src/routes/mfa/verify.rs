@@ -60,8 +60,8 @@ crate::redact::redacted_debug!(VerifyBody {} secret { mfa_token, code });
     ),
     responses(
         (status = 200, description = "Signed in", body = Data<LoginResponse>),
-        (status = 400, description = "`ERR_AUTH_TOKEN_INVALID`: the `mfaToken` is unknown, expired or \
-            already used; `ERR_AUTH_MFA_NOT_ENABLED`: the account no longer has TOTP"),
+        (status = 400, description = "`ERR_AUTH_TOKEN_INVALID`: the `mfaToken` is unknown, expired, \
+            already used, or older than a password reset or change; `ERR_AUTH_MFA_NOT_ENABLED`: the account no longer has TOTP"),
         (status = 401, description = "`ERR_AUTH_MFA_INVALID_CODE`: the code is wrong, replayed or an \
             already used recovery code (the `mfaToken` stays valid)"),
         (status = 403, description = "`ERR_AUTH_ACCOUNT_SUSPENDED`: the account or its tenant is suspended"),
@@ -81,6 +81,11 @@ pub async fn verify(
     let now = st.epoch();
     let challenge = one_time::peek(st.store(), Kind::Mfa, &body.mfa_token, now).await?;
     let user = user_of(&st, &challenge).await?;
+    // Issued before a password reset or change: that ended it (a challenge of the old
+    // password must not open a session the reset meant to end).
+    if challenge.data["stamp"].as_str() != Some(signin::credential_stamp(&user).as_str()) {
+        return Err(AuthError::OneTimeTokenInvalid.into());
+    }
     ensure_unlocked(&user, now)?;
     if user.status == UserStatus::Suspended {
         return Err(AuthError::AccountSuspended.into());
@@ -102,7 +107,7 @@ pub async fn verify(
         users::release_attempt(st.store(), &user, &reservation).await?;
         return Err(e.into());
     }
-    let user = users::clear_failures(st.store(), &user).await?;
+    let user = users::clear_failures_for_sign_in(st.store(), &user).await?;
     let method = match code {
         MfaCode::Totp(_) => "totp",
         MfaCode::Recovery(_) => "recovery_code",
