@@ -68,29 +68,54 @@ impl WorkBudget {
         self.charge(steps)
     }
 
-    /// What one pass over `body` costs before anything in it runs: its elements, and
-    /// for each partial block a copy of the context (an upper bound: a partial block
-    /// copies the current block's value, at most the whole context).
-    pub fn body_cost(&self, body: &Template) -> usize {
-        let mut n = 0usize;
+    /// What one pass over `body` costs before anything in it runs (see [`BodyCost`]).
+    pub fn body_cost(&self, body: &Template) -> BodyCost {
+        let mut cost = BodyCost::default();
         let mut stack = vec![body];
         while let Some(t) = stack.pop() {
-            n = n.saturating_add(t.elements.len());
+            cost.steps = cost.steps.saturating_add(t.elements.len());
             for el in &t.elements {
                 match el {
                     TemplateElement::HelperBlock(h) => {
                         stack.extend(h.template.iter().chain(h.inverse.iter()));
                     }
                     TemplateElement::PartialBlock(d) => {
-                        n = n.saturating_add(self.context_weight);
+                        // Handlebars copies each hash value twice and each parameter's
+                        // value once (any variable: up to the whole context), and without
+                        // a parameter the value in scope.
+                        let copies = 2 * d.hash.len() + d.params.len();
+                        cost.steps = cost
+                            .steps
+                            .saturating_add(copies.saturating_mul(self.context_weight));
+                        if d.params.is_empty() {
+                            cost.scope_copies += 1;
+                        }
                         stack.extend(d.template.iter());
                     }
                     _ => {}
                 }
             }
         }
-        n.max(1)
+        cost.steps = cost.steps.max(1);
+        cost
     }
+
+    /// What rendering `t` once at the top costs: its body, where the value in scope is
+    /// the whole context.
+    pub fn template_cost(&self, t: &Template) -> usize {
+        let cost = self.body_cost(t);
+        cost.steps
+            .saturating_add(cost.scope_copies.saturating_mul(self.context_weight))
+    }
+}
+
+/// One pass over a body: `steps` (its elements, and the copies its partial blocks make
+/// of variables they name), plus `scope_copies` copies of the value in scope (partial
+/// blocks without a parameter): the context at the top, each item in a loop.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct BodyCost {
+    pub steps: usize,
+    pub scope_copies: usize,
 }
 
 /// The bound on [`compile_cost_exceeded`] for one source: 65-250 ms of compiling on
@@ -230,8 +255,20 @@ mod tests {
         let context = json!({"rows": vec![0; 99]}); // 101 nodes
         let budget = WorkBudget::new(1000, &context);
         let plain = Template::compile("a{{b}}c").unwrap();
-        assert_eq!(budget.body_cost(&plain), 3);
+        assert_eq!(budget.template_cost(&plain), 3);
         let partial = Template::compile("a{{#> footer}}x{{/footer}}").unwrap();
-        assert_eq!(budget.body_cost(&partial), 2 + 101 + 1);
+        assert_eq!(budget.template_cost(&partial), 2 + 1 + 101);
+        assert_eq!(
+            budget.body_cost(&partial),
+            BodyCost {
+                steps: 3,
+                scope_copies: 1
+            }
+        );
+        // Hash values are copied twice, a parameter once, whatever is in scope.
+        let hashed = Template::compile("{{#> footer a=rows b=rows}}x{{/footer}}").unwrap();
+        assert_eq!(budget.template_cost(&hashed), 2 + 4 * 101 + 101);
+        let param = Template::compile("{{#> footer rows}}x{{/footer}}").unwrap();
+        assert_eq!(budget.template_cost(&param), 2 + 101);
     }
 }

@@ -54,8 +54,16 @@ impl HelperDef for BudgetedEach {
                 };
             }
         };
-        self.0
-            .charge(items.len().saturating_mul(self.0.body_cost(body)))?;
+        // Each pass: the body's steps, and a copy of its item per partial block that
+        // copies the value in scope.
+        let cost = self.0.body_cost(body);
+        self.0.charge(items.len().saturating_mul(cost.steps))?;
+        if cost.scope_copies > 0 {
+            let each: Vec<&JsonValue> = items.iter().map(|(_, _, v)| *v).collect();
+            for _ in 0..cost.scope_copies {
+                self.0.charge_values(&each)?;
+            }
+        }
         if value.context_path().is_none() {
             // A subexpression's result is copied into the block, and each item again
             // when it is a block param.
