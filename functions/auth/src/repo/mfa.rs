@@ -11,7 +11,7 @@ use super::{
 use crate::{
     domain::{
         User,
-        totp::{MfaCode, TotpSecret},
+        totp::{MfaCode, RECOVERY_CODES, TotpSecret},
     },
     error::{AuthError, AuthResult},
 };
@@ -93,7 +93,7 @@ pub async fn disable_with(
     now: i64,
 ) -> AuthResult<bool> {
     let mut user = user.clone();
-    for _ in 0..3 {
+    for _ in 0..SPEND_TRIES {
         let (Some(secret), Some(spend)) = (user.totp_secret.as_deref(), spend(&user, code, now)?)
         else {
             return Ok(false);
@@ -134,7 +134,7 @@ pub async fn use_code(
     now: i64,
 ) -> AuthResult<bool> {
     let mut user = user.clone();
-    for _ in 0..3 {
+    for _ in 0..SPEND_TRIES {
         let Some(spend) = spend(&user, code, now)? else {
             return Ok(false);
         };
@@ -146,8 +146,15 @@ pub async fn use_code(
             None => return Ok(false),
         }
     }
-    Ok(false)
+    // Still good after every try: a right code, not a failed guess.
+    Err(StoreError::Unavailable("the recovery codes kept changing while using one".into()).into())
 }
+
+/// Tries at using a recovery code. A try fails only when another code was used since
+/// the list was read, and a list holds at most [`RECOVERY_CODES`]: so every code of a set
+/// used at once gets through (three tries refused two of five used together, counting
+/// each as a failed guess toward the lockout; found by the 2026-12-04 concurrency review).
+const SPEND_TRIES: usize = RECOVERY_CODES + 1;
 
 /// A code that is good on the user item as read: what using it up writes, and the
 /// condition that keeps it good until that write.

@@ -10,8 +10,10 @@ use auth::{
 };
 use chrono::Duration;
 use serde_json::{Value, json};
+use std::sync::{Arc, atomic::Ordering};
+
 use shared::{
-    store::{Query, Update, tenant_pk},
+    store::{Delete, Item, Key, Put, Query, QueryPage, StoreResult, TransactOp, Update, tenant_pk},
     testing::{Reply, t1},
 };
 
@@ -822,4 +824,74 @@ async fn a_correct_password_does_not_give_back_wrong_codes() {
     challenge(&app, DEV).await;
     challenge(&app, DEV).await;
     assert_eq!(stored_user(&app, DEV).await.failed_logins, 3);
+}
+
+/// A store on which another recovery code is used up just before each of the next
+/// `left` writes of the list: what five codes used at once look like to one of them.
+struct OthersSpendingCodes {
+    inner: shared::store::memory::MemoryStore,
+    left: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl shared::store::Store for OthersSpendingCodes {
+    async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
+        self.inner.get(key).await
+    }
+    async fn get_many(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
+        self.inner.get_many(keys).await
+    }
+    async fn put(&self, put: Put) -> StoreResult<()> {
+        self.inner.put(put).await
+    }
+    async fn update(&self, update: Update) -> StoreResult<Item> {
+        let spends_a_code = update.set.iter().any(|(n, _)| n == "recovery_codes");
+        if spends_a_code && self.left.load(Ordering::SeqCst) > 0 {
+            self.left.fetch_sub(1, Ordering::SeqCst);
+            let item = self.inner.get(&update.key).await?.expect("the user");
+            let Some(shared::store::Value::L(mut codes)) = item.get("recovery_codes").cloned()
+            else {
+                panic!("a recovery code list")
+            };
+            codes.pop(); // the last one, never the code under test (the first)
+            let other = Update::new(update.key.clone())
+                .set("recovery_codes", shared::store::Value::L(codes));
+            self.inner.update(other).await?;
+        }
+        self.inner.update(update).await
+    }
+    async fn delete(&self, delete: Delete) -> StoreResult<Option<Item>> {
+        self.inner.delete(delete).await
+    }
+    async fn query(&self, query: Query) -> StoreResult<QueryPage> {
+        self.inner.query(query).await
+    }
+    async fn transact(&self, ops: Vec<TransactOp>) -> StoreResult<()> {
+        self.inner.transact(ops).await
+    }
+    async fn ping(&self) -> StoreResult<()> {
+        self.inner.ping().await
+    }
+}
+
+/// Each other code used meanwhile fails one try of this one; a set of codes used at once
+/// all get through, none counted as a failed guess (three tries refused two of five).
+#[tokio::test]
+async fn a_recovery_code_gets_through_while_the_others_are_used_at_once() {
+    let store = Arc::new(OthersSpendingCodes {
+        inner: shared::store::memory::MemoryStore::new(),
+        left: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let app = TestAuth::with_store(store.clone()).await;
+    let (_, _, codes) = user_with_totp(&app).await;
+    let token = challenge(&app, USER).await;
+    store.left.store(5, Ordering::SeqCst);
+    access_of(&verify(&app, &token, &codes[0]).await);
+    let stored = stored_user(&app, USER).await;
+    assert_eq!(
+        stored.recovery_codes.len(),
+        10 - 1 - 5,
+        "its own and five others"
+    );
+    assert_eq!(stored.failed_logins, 0);
 }
