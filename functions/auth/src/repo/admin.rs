@@ -46,6 +46,9 @@ fn resume_after(t: &TenantId, user: &User) -> ResumeKey {
     ]))
 }
 
+/// Users a filtered page reads at most before it ends (short, with a cursor).
+pub const MAX_SCANNED: usize = 1_000;
+
 /// Up to `limit` users of the tenant that `keep` accepts, in creation order, and where
 /// the next page starts. DynamoDB applies `Limit` before any filter, so this reads on
 /// until the page is full or the partition ends.
@@ -60,11 +63,17 @@ pub async fn list_users(
     // Unfiltered, one more than the page tells exactly whether more follow; filtered,
     // wide batches keep the round trips few.
     let batch = if filtered { 100 } else { limit + 1 };
-    let mut out = Vec::new();
+    let (mut out, mut scanned) = (Vec::new(), 0usize);
     loop {
         let (users, next) = users::list(store, t, batch, start).await?;
         for user in users {
+            scanned += 1;
             if !keep(&user) {
+                if scanned >= MAX_SCANNED {
+                    // A rare filter over a large roster: a short page and a cursor, not
+                    // one request reading the whole partition.
+                    return Ok((out, Some(resume_after(t, &user))));
+                }
                 continue;
             }
             if out.len() == limit as usize {

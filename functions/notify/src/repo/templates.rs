@@ -260,6 +260,9 @@ fn resume_after(t: &TenantId, s: &TemplateSummary) -> ResumeKey {
     ]))
 }
 
+/// Templates a filtered page reads at most before it ends (short, with a cursor).
+pub const MAX_SCANNED: usize = 1_000;
+
 /// Up to `limit` of the tenant's templates whose name starts with `name_prefix` (any
 /// case) and that `keep` accepts, by name, and where the next page starts. DynamoDB
 /// applies `Limit` before filters, so this reads on until the page is full.
@@ -271,7 +274,7 @@ pub async fn list(
     mut start: Option<ResumeKey>,
     keep: impl Fn(&TemplateSummary) -> bool,
 ) -> NotifyResult<(Vec<TemplateSummary>, Option<ResumeKey>)> {
-    let mut out = Vec::new();
+    let (mut out, mut scanned) = (Vec::new(), 0usize);
     loop {
         let mut q = Query::partition(super::templates_index(t))
             .on(Index::Gsi1)
@@ -283,7 +286,12 @@ pub async fn list(
         let page = store.query(q).await?;
         for i in &page.items {
             let s: TemplateSummary = record(i, "template head")?;
+            scanned += 1;
             if !keep(&s) {
+                if scanned >= MAX_SCANNED {
+                    // A rare filter over many templates: a short page and a cursor.
+                    return Ok((out, Some(resume_after(t, &s))));
+                }
                 continue;
             }
             if out.len() == limit as usize {

@@ -888,3 +888,38 @@ fn the_document_describes_every_template_route() {
         );
     }
 }
+
+/// A rare filter over many templates reads at most `MAX_SCANNED` per page: a short page
+/// with a cursor instead of one request reading the whole partition (which in AWS could
+/// outlast the gateway's 30 s).
+#[tokio::test]
+async fn a_filtered_list_over_many_templates_pages_instead_of_reading_them_all() {
+    let t = TestNotify::new().await;
+    let (_, tenant, v1) = welcome_v1(&t).await;
+    // 1,000 SMS templates sorting before the email one ("Welcome").
+    for i in 0..templates::MAX_SCANNED {
+        let mut v = v1.clone();
+        v.id = shared::ids::new_id().to_string();
+        v.name = format!("A sms {i:04}");
+        v.channel = notify::domain::Channel::Sms;
+        templates::create(t.state.store(), &tenant, &v)
+            .await
+            .unwrap();
+    }
+    let first = t
+        .get(&format!("{BASE}?channel=email"), &organizer())
+        .await
+        .json();
+    assert_eq!(names(&first), Vec::<String>::new());
+    assert_eq!(first["page"]["has_more"], true, "{first}");
+    let cursor = first["page"]["next_cursor"].as_str().unwrap();
+    let next = t
+        .get(
+            &format!("{BASE}?channel=email&cursor={cursor}"),
+            &organizer(),
+        )
+        .await
+        .json();
+    assert_eq!(names(&next), ["Welcome"]);
+    assert_eq!(next["page"]["has_more"], false);
+}
