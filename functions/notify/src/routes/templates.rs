@@ -170,7 +170,8 @@ fn not_found() -> ApiError {
     summary = "List the tenant's templates",
     description = "The tenant's templates by name (their latest version's summary, without \
         the sources), one cursor page at a time. Archived templates are left out unless \
-        `includeArchived=true`. Any role of the tenant may list.",
+        `includeArchived=true`. A filtered page reads at most 1,000 templates: it may hold \
+        fewer than `limit` while `page.has_more` is true. Any role of the tenant may list.",
     params(shared::openapi::PageQuery, ListQuery),
     security(("bearerAuth" = [])),
     responses(

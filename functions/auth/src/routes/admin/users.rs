@@ -114,7 +114,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ListFilter {
     tag = "admin",
     summary = "List the tenant's users",
     description = "The acting tenant's users in creation order, one cursor page at a time, \
-        optionally filtered by `role` and `status`. Needs the `admin` role. A `system` caller may act on another tenant's users by naming it in `x-tenant-id`.",
+        optionally filtered by `role` and `status` (a filtered page reads at most 1,000 users: \
+        it may hold fewer than `limit` while `page.has_more` is true). Needs the `admin` role. A `system` caller may act on another tenant's users by naming it in `x-tenant-id`.",
     params(shared::openapi::PageQuery, ListQuery),
     security(("bearerAuth" = [])),
     responses(
