@@ -25,6 +25,8 @@ pub enum Fault {
     Throttle,
     /// `StoreError::Unavailable("timeout")`.
     Timeout,
+    /// `StoreError::TransactionCanceled` with no reasons (a backend that gave none).
+    CancelledWithoutReasons,
 }
 
 impl Fault {
@@ -32,6 +34,9 @@ impl Fault {
         match self {
             Fault::Throttle => StoreError::Throttled,
             Fault::Timeout => StoreError::Unavailable("timeout".into()),
+            Fault::CancelledWithoutReasons => StoreError::TransactionCanceled {
+                reasons: Vec::new(),
+            },
         }
     }
 }

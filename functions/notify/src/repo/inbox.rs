@@ -179,7 +179,10 @@ pub async fn mark_read_with(
             })
         }
         Err(StoreError::TransactionCanceled { reasons })
-            if reasons[own..].contains(&CancelReason::ConditionFailed) =>
+            // `get`: fewer reasons than actions (a backend that gave none) must not panic.
+            if reasons
+                .get(own..)
+                .is_some_and(|r| r.contains(&CancelReason::ConditionFailed)) =>
         {
             Ok(MarkRead::WithRefused)
         }

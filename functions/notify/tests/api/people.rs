@@ -15,7 +15,10 @@ use notify::{
 use serde_json::{Value, json};
 use shared::{
     ids::{new_id, sha256_hex},
-    store::{Item, Key, Put, TransactOp, faults::Op},
+    store::{
+        Item, Key, Put, TransactOp,
+        faults::{Fault, Op},
+    },
     testing::{Reply, t1},
 };
 
@@ -704,6 +707,20 @@ async fn a_page_of_large_messages_stays_within_what_lambda_can_answer() {
     assert_eq!(seen.len(), 24, "every message once");
     assert_eq!(seen.first().map(String::as_str), Some("m23"));
     assert!(pages >= 3, "{pages} pages");
+}
+
+/// A cancelled transaction that names no reason (a backend that gave none) is a 503 to
+/// retry, not a panic (the reasons were sliced past their end: a 500).
+#[tokio::test]
+async fn a_read_cancelled_without_reasons_is_503_and_a_retry_marks_it() {
+    let (store, t) = faulty();
+    let ids = fill(&t, 1).await;
+    store.fail_next_of(Op::Transact, 1, Fault::CancelledWithoutReasons);
+    t.post(&read_path(&ids[0]), &user(), &json!({}))
+        .await
+        .assert_error(503, "ERR_NOTIFY_UNAVAILABLE");
+    let r = ok(&t.post(&read_path(&ids[0]), &user(), &json!({})).await, 200);
+    assert_eq!(r["data"]["changed"], true);
 }
 
 #[tokio::test]
