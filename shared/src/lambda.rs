@@ -35,6 +35,7 @@ pub async fn run(router: Router) -> Result<(), Error> {
             }
             req
         })
+        .map_response(join_repeated_headers)
         .service(router);
     // lambda_http::run, with each event's query made one `http::Uri` accepts first.
     let adapter = ServiceBuilder::new()
@@ -91,6 +92,34 @@ fn encode_query(event: &mut LambdaRequest) {
     if let Some(e) = encoded {
         *q = e;
     }
+}
+
+/// An API Gateway v2 response carries one value per header, and lambda_http keeps only
+/// the first of repeated ones (`Set-Cookie` aside: it has its own field). So a second
+/// `Vary` (CORS's `origin` after a handler's `accept-encoding`) was lost in AWS only.
+/// Joined with ", " first, as HTTP allows for list-valued fields (RFC 9110 §5.3).
+fn join_repeated_headers<B>(mut resp: http::Response<B>) -> http::Response<B> {
+    let repeated: Vec<http::HeaderName> = resp
+        .headers()
+        .keys()
+        .filter(|n| {
+            *n != http::header::SET_COOKIE && resp.headers().get_all(*n).iter().nth(1).is_some()
+        })
+        .cloned()
+        .collect();
+    for name in repeated {
+        let joined = resp
+            .headers()
+            .get_all(&name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(", ");
+        if let Ok(v) = http::HeaderValue::from_str(&joined) {
+            resp.headers_mut().insert(name, v);
+        }
+    }
+    resp
 }
 
 /// What [`run`] makes of one API Gateway event's payload: the request the routes see
@@ -160,6 +189,29 @@ mod tests {
             ]
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
         );
+    }
+
+    #[test]
+    fn repeated_response_headers_are_joined_but_cookies_stay_apart() {
+        let resp = http::Response::builder()
+            .header("vary", "accept-encoding")
+            .header("vary", "origin")
+            .header("set-cookie", "a=1")
+            .header("set-cookie", "b=2")
+            .header("content-type", "application/json")
+            .body(())
+            .unwrap();
+        let resp = join_repeated_headers(resp);
+        let all = |n: &str| {
+            resp.headers()
+                .get_all(n)
+                .iter()
+                .map(|v| v.to_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(all("vary"), ["accept-encoding, origin"]);
+        assert_eq!(all("set-cookie"), ["a=1", "b=2"]);
+        assert_eq!(all("content-type"), ["application/json"]);
     }
 
     #[test]
