@@ -92,7 +92,7 @@ pub async fn create_all(
             stored += filling;
             filling = 0;
         }
-        batch.add(ops, counters, bytes);
+        batch.add(ops, counters, bytes, &d.id);
         filling += 1;
     }
     match batch.commit(store).await {
@@ -126,6 +126,8 @@ async fn undo_created(
 struct WriteBatch {
     ops: Vec<TransactOp>,
     counts: std::collections::BTreeMap<Key, i64>,
+    /// The first delivery's id: it chooses the shard of the summed counts.
+    by: Option<String>,
     bytes: usize,
     /// Actions of the transaction that are not the batch's (other items written with it).
     reserved: usize,
@@ -146,7 +148,8 @@ impl WriteBatch {
                 && self.bytes + bytes <= Self::MAX_BYTES)
     }
 
-    fn add(&mut self, ops: Vec<TransactOp>, counters: Vec<Key>, bytes: usize) {
+    fn add(&mut self, ops: Vec<TransactOp>, counters: Vec<Key>, bytes: usize, by: &str) {
+        self.by.get_or_insert_with(|| by.to_owned());
         self.ops.extend(ops);
         for k in counters {
             *self.counts.entry(k).or_default() += 1;
@@ -157,10 +160,11 @@ impl WriteBatch {
     /// The batch's actions, its summed counts last; the batch is empty again.
     fn take_ops(&mut self) -> Vec<TransactOp> {
         let mut ops = std::mem::take(&mut self.ops);
+        let by = self.by.take().unwrap_or_default();
         ops.extend(
             std::mem::take(&mut self.counts)
                 .into_iter()
-                .map(|(k, n)| super::counters::metric_update(k, n)),
+                .map(|(k, n)| super::counters::metric_update(k, n, &by)),
         );
         self.bytes = 0;
         ops
@@ -289,7 +293,7 @@ pub async fn record_sent(
         Err(e) => return Err(e.into()),
     }
     for key in p.counters {
-        if let TransactOp::Update(u) = super::counters::metric_update(key, 1)
+        if let TransactOp::Update(u) = super::counters::metric_update(key, 1, &d.id)
             && let Err(e) = store.update(u).await
         {
             tracing::warn!(delivery = %d.id, error = %e, "a metrics count was not written");
@@ -316,7 +320,7 @@ impl Prepared {
         ops.extend(
             self.counters
                 .into_iter()
-                .map(|k| super::counters::metric_update(k, 1)),
+                .map(|k| super::counters::metric_update(k, 1, &self.next.id)),
         );
         (self.next, ops)
     }
@@ -412,7 +416,7 @@ pub fn transitions(
         if !batch.fits(&p.ops, &p.counters, bytes) {
             return Ok(None);
         }
-        batch.add(p.ops, p.counters, bytes);
+        batch.add(p.ops, p.counters, bytes, &d.id);
     }
     Ok(Some(batch.into_ops()))
 }
@@ -441,7 +445,7 @@ pub async fn transition_all(
         if !batch.fits(&p.ops, &p.counters, bytes) {
             commit_or_one_by_one(store, now, &mut batch, &mut members, to, detail).await?;
         }
-        batch.add(p.ops, p.counters, bytes);
+        batch.add(p.ops, p.counters, bytes, &d.id);
         members.push(d);
     }
     commit_or_one_by_one(store, now, &mut batch, &mut members, to, detail).await

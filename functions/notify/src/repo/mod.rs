@@ -16,8 +16,8 @@
 //! | inbox item | `T#<t>#U#<userId>#INBOX` | `<deliveryId>` | |
 //! | unread counter | `T#<t>#U#<userId>` | `INBOX#UNREAD` | |
 //! | suppression | `T#<t>#SUPP` | `<contact>` | |
-//! | metrics counter | `T#<t>#MET` | `<yyyy-mm-dd>#<channel>#<status>` | |
-//! | own metrics counter | `T#<t>#U#<userId>#MET` | `<yyyy-mm-dd>#<channel>#<status>` | |
+//! | metrics counter shard | `T#<t>#MET` | `<yyyy-mm-dd>#<channel>#<status>#<00-15>` | |
+//! | own metrics counter shard | `T#<t>#U#<userId>#MET` | `<yyyy-mm-dd>#<channel>#<status>#<00-15>` | |
 //! | quota usage | `T#<t>#QUOTA` | `D#<yyyy-mm-dd>#<channel>` / `M#<yyyy-mm>#<channel>` | |
 //! | frequency cap | `T#<t>#CAP#<person>` | `<yyyy-mm-dd>#<category>` | |
 //! | push endpoint owner | `ENDPOINT#<sha256(endpoint)>` | `OWNER` | |
