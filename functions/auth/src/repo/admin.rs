@@ -163,6 +163,7 @@ pub struct TenantChange {
     pub name: Option<String>,
     pub plan_tier: Option<&'static str>,
     pub status: Option<&'static str>,
+    pub strict_sessions: Option<bool>,
 }
 
 /// Applies `change` to an existing tenant; NotFound when there is none.
@@ -181,6 +182,9 @@ pub async fn update_tenant(
     }
     if let Some(s) = change.status {
         upd = upd.set("status", s);
+    }
+    if let Some(strict) = change.strict_sessions {
+        upd = upd.set("strictSessions", strict);
     }
     let item = store
         .update(upd.when(Condition::item_present()))

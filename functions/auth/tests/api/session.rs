@@ -8,7 +8,6 @@ use auth::{
         self, credentials,
         lockout::{self, Counted},
         sessions::{self, Session},
-        tenants::Tenant,
         users,
     },
     tokens::RefreshToken,
@@ -746,18 +745,20 @@ async fn the_eviction_of_the_oldest_session_is_audited() {
     );
 }
 
+/// Strict mode is set through `PATCH /tenants/{tenantId}` by the platform's system role.
+async fn set_strict_sessions(app: &TestAuth, strict: Value) -> Reply {
+    let system = app.tokens("system@eventzr.com").await.0;
+    let path = format!("/auth/v1/tenants/{}", t1());
+    let body = json!({ "strictSessions": strict });
+    app.call("PATCH", &path, Some(&system), Some(&body)).await
+}
+
 #[tokio::test]
 async fn a_strict_tenant_refuses_the_eleventh_login_with_429() {
     let app = TestAuth::new().await;
-    let key = repo::tenant(&t1());
-    let item = app.state.store().get(&key).await.unwrap().unwrap();
-    let mut tenant: Tenant = item.to_record().unwrap();
-    tenant.strict_sessions = true;
-    app.state
-        .store()
-        .put(Put::new(Item::from_record(&key, &tenant).unwrap()))
-        .await
-        .unwrap();
+    let r = set_strict_sessions(&app, json!(true)).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    assert_eq!(r.json()["data"]["strictSessions"], true);
 
     let mut refresh_tokens = Vec::new();
     for _ in 0..10 {
@@ -768,6 +769,40 @@ async fn a_strict_tenant_refuses_the_eleventh_login_with_429() {
     assert!(r.header("retry-after").is_some());
     assert_eq!(live_sessions(&app, USER).await.len(), 10);
     assert_eq!(refresh(&app, &refresh_tokens[0]).await.status, 200);
+    let organizer = app.tokens(ORGANIZER).await.0;
+    let current = app.get("/auth/v1/tenants/current", Some(&organizer)).await;
+    assert_eq!(current.json()["data"]["strictSessions"], true);
+
+    // Back to the default: the eleventh login ends the oldest session.
+    let r = set_strict_sessions(&app, json!(false)).await;
+    assert_eq!(r.json()["data"]["strictSessions"], false);
+    assert_eq!(app.login(USER, PASSWORD).await.status, 200);
+    assert_eq!(live_sessions(&app, USER).await.len(), 10);
+}
+
+#[tokio::test]
+async fn strict_sessions_must_be_a_boolean_and_changes_nothing_otherwise() {
+    let app = TestAuth::new().await;
+    let r = set_strict_sessions(&app, json!("yes")).await;
+    r.assert_error(400, "ERR_AUTH_VALIDATION");
+    let fields = r.json()["error"]["details"]["fields"].clone();
+    assert_eq!(fields[0]["field"], "strictSessions", "{fields}");
+    let stored = repo::tenants::get(app.state.store(), &t1())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!stored.strict_sessions);
+    // A tenant admin may not set it.
+    let admin = app.tokens("admin@eventzr.com").await.0;
+    let path = format!("/auth/v1/tenants/{}", t1());
+    app.call(
+        "PATCH",
+        &path,
+        Some(&admin),
+        Some(&json!({"strictSessions": true})),
+    )
+    .await
+    .assert_error(403, "ERR_AUTH_FORBIDDEN");
 }
 
 // ---- logout and sessions --------------------------------------------------------------

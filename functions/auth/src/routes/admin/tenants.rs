@@ -78,7 +78,7 @@ pub async fn create(
     Ok(Envelope::created(tenant))
 }
 
-/// What to change: at least one of the three.
+/// What to change: at least one of the four.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TenantPatch {
@@ -94,15 +94,25 @@ pub struct TenantPatch {
     #[serde(default)]
     #[schema(example = "active")]
     pub status: Option<String>,
+    /// At the session limit (10 a user), refuse a new sign-in with 429
+    /// `ERR_AUTH_MAX_SESSIONS_REACHED` (true) instead of ending the user's oldest session
+    /// (false, the default).
+    #[serde(default)]
+    #[schema(example = true)]
+    pub strict_sessions: Option<bool>,
 }
 
 impl TryFrom<TenantPatch> for TenantChange {
     type Error = ApiError;
     fn try_from(body: TenantPatch) -> Result<Self, ApiError> {
-        if body.name.is_none() && body.plan_tier.is_none() && body.status.is_none() {
+        if body.name.is_none()
+            && body.plan_tier.is_none()
+            && body.status.is_none()
+            && body.strict_sessions.is_none()
+        {
             return Err(ApiError::field(
                 "body",
-                "give name, planTier, status or several",
+                "give name, planTier, status, strictSessions or several",
             ));
         }
         let name = body.name.as_deref().map(tenant_name).transpose();
@@ -113,6 +123,7 @@ impl TryFrom<TenantPatch> for TenantChange {
                 name,
                 plan_tier: plan.map(|p| p.as_str()),
                 status,
+                strict_sessions: body.strict_sessions,
             }),
             (n, p, s) => Err(ApiError::validation(errors([n.err(), p.err(), s.err()]))),
         }
@@ -124,9 +135,11 @@ impl TryFrom<TenantPatch> for TenantChange {
     path = "/auth/v1/tenants/{tenantId}",
     operation_id = "update_tenant",
     tag = "admin",
-    summary = "Change a tenant's name, plan or status",
+    summary = "Change a tenant's name, plan, status or session mode",
     description = "Needs the `system` role. A suspended tenant's users can no longer sign in or \
-        refresh (403 `ERR_AUTH_ACCOUNT_SUSPENDED`); a plan change reaches tokens issued from then on.",
+        refresh (403 `ERR_AUTH_ACCOUNT_SUSPENDED`); a plan change reaches tokens issued from then on. \
+        `strictSessions: true` makes a sign-in past a user's 10 sessions fail with 429 \
+        `ERR_AUTH_MAX_SESSIONS_REACHED` instead of ending their oldest session.",
     params(
         ("tenantId" = String, Path, format = "uuid", description = "The tenant's id (a UUID)"),
         IdempotencyKey,
@@ -158,6 +171,7 @@ pub async fn patch(
         "name": change.name,
         "planTier": change.plan_tier,
         "status": change.status,
+        "strictSessions": change.strict_sessions,
     });
     record(&st, &caller, "tenant.updated", &tenant, details).await;
     Ok(Envelope::ok(tenant))
