@@ -12,6 +12,7 @@ use crate::state::NotifyState;
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/notify/v1/suppressions"),
     ("POST", "/notify/v1/suppressions"),
+    ("DELETE", "/notify/v1/suppressions"),
     ("DELETE", "/notify/v1/suppressions/{contact}"),
     ("POST", "/notify/v1/suppressions/check"),
     ("GET", "/notify/v1/admin/quotas"),

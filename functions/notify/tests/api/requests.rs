@@ -122,6 +122,7 @@ const TABLE: &[Row] = &[
     // ---- admin
     row("GET", "/notify/v1/suppressions", 1, 1, ""),
     row("POST", "/notify/v1/suppressions", 1, 1, ""),
+    row("DELETE", "/notify/v1/suppressions", 1, 1, ""),
     row("DELETE", "/notify/v1/suppressions/{contact}", 1, 1, ""),
     // Two contacts.
     row("POST", "/notify/v1/suppressions/check", 1, 1,
@@ -615,6 +616,14 @@ async fn measure(method: &str, path: &str) -> Measured {
         ("POST", "/notify/v1/suppressions") => {
             let body = json!({"contact": ANN, "reason": "asked by phone"});
             m.call(201, method, path, Some(&adm), Some(body)).await
+        }
+        ("DELETE", "/notify/v1/suppressions") => {
+            suppress(&m, ANN).await;
+            let path = format!(
+                "/notify/v1/suppressions?contact={}",
+                ANN.replace('@', "%40")
+            );
+            m.call(200, method, &path, Some(&adm), None).await
         }
         ("DELETE", "/notify/v1/suppressions/{contact}") => {
             suppress(&m, ANN).await;

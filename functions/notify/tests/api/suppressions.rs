@@ -1,5 +1,5 @@
-//! The suppression list: GET/POST /suppressions, DELETE /suppressions/{contact} (admin),
-//! POST /suppressions/check (organizer).
+//! The suppression list: GET/POST /suppressions, DELETE /suppressions/{contact} and
+//! DELETE /suppressions?contact= (admin), POST /suppressions/check (organizer).
 
 use serde_json::{Value, json};
 use shared::testing::Reply;
@@ -71,6 +71,45 @@ async fn an_admin_adds_lists_and_removes_contacts_normalised() {
     assert!(listed(&t, &admin()).await.is_empty());
 
     t.delete(&format!("{LIST}/ann%40example.com"), &admin())
+        .await
+        .assert_error(404, "ERR_NOTIFY_NOT_FOUND");
+}
+
+/// Addresses API Gateway cannot route in a path (it decodes `%2F`, `%3F`, `%23`, `%25`
+/// before routing) are removed by naming them in the query.
+#[tokio::test]
+async fn an_admin_removes_any_address_named_in_the_query() {
+    let t = TestNotify::new().await;
+    let odd = "ann/sales?#100%@example.com";
+    let r = add(&t, &admin(), odd, None).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.bytes));
+    add(&t, &admin(), "bob@example.com", None).await;
+
+    let remove = |contact: &str| format!("{LIST}?contact={contact}");
+    t.delete(&remove(""), &admin())
+        .await
+        .assert_error(400, "ERR_NOTIFY_INVALID_CONTACT");
+    let r = t.delete(LIST, &admin()).await;
+    r.assert_error(400, "ERR_NOTIFY_VALIDATION");
+    assert_eq!(
+        r.json()["error"]["details"]["fields"][0]["field"],
+        "contact"
+    );
+    t.delete(&remove("bob%40example.com"), &Caller::t1("organizer"))
+        .await
+        .assert_error(403, "ERR_NOTIFY_FORBIDDEN");
+    t.delete(&remove("bob%40example.com"), &Caller::t3("admin"))
+        .await
+        .assert_error(404, "ERR_NOTIFY_NOT_FOUND");
+    assert_eq!(listed(&t, &admin()).await.len(), 2, "nothing removed yet");
+
+    let r = t
+        .delete(&remove("ANN%2Fsales%3F%23100%25%40example.com"), &admin())
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    assert_eq!(r.json()["data"]["contact"], odd);
+    assert_eq!(listed(&t, &admin()).await, vec!["bob@example.com"]);
+    t.delete(&remove("ann%2Fsales%3F%23100%25%40example.com"), &admin())
         .await
         .assert_error(404, "ERR_NOTIFY_NOT_FOUND");
 }
@@ -256,6 +295,7 @@ async fn the_document_describes_the_suppression_routes() {
     for (path, method) in [
         (LIST, "get"),
         (LIST, "post"),
+        (LIST, "delete"),
         ("/notify/v1/suppressions/{contact}", "delete"),
         (CHECK, "post"),
     ] {

@@ -4,7 +4,7 @@
 
 use axum::{
     Router,
-    extract::{Path, State},
+    extract::{Path, Query, State},
     routing::{delete, get, post},
 };
 use serde::{Deserialize, Serialize};
@@ -27,6 +27,7 @@ use crate::{
 // Routes (listed in the parent module):
 // ("GET", "/notify/v1/suppressions"),
 // ("POST", "/notify/v1/suppressions"),
+// ("DELETE", "/notify/v1/suppressions"),
 // ("DELETE", "/notify/v1/suppressions/{contact}"),
 // ("POST", "/notify/v1/suppressions/check"),
 
@@ -38,7 +39,10 @@ const MAX_NOTE_CHARS: usize = 500;
 pub fn router(st: &NotifyState) -> Router<NotifyState> {
     let list = shared::idempotency::honour(
         Router::new()
-            .route("/notify/v1/suppressions", get(list).post(add))
+            .route(
+                "/notify/v1/suppressions",
+                get(list).post(add).delete(remove_named),
+            )
             .route("/notify/v1/suppressions/{contact}", delete(remove)),
         &st.platform,
         crate::SERVICE,
@@ -224,7 +228,56 @@ pub async fn remove(
     caller: RequireRole<roles::Admin>,
     Path(contact): Path<String>,
 ) -> Result<Envelope<SuppressionView>, ApiError> {
-    let contact = suppressions::normalise(&contact, "contact")?;
+    removed(&st, &caller, &contact).await
+}
+
+/// The query of `DELETE /suppressions`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ContactQuery {
+    /// The email address or E.164 number, URL-encoded (`ann%2Fsales%40example.com`).
+    #[param(example = "ann@example.com")]
+    pub contact: Option<String>,
+}
+
+#[utoipa::path(
+    delete,
+    path = "/notify/v1/suppressions",
+    operation_id = "remove_suppression_by_query",
+    tag = "admin",
+    summary = "Remove a contact from the suppression list (contact in the query)",
+    description = "As `DELETE /notify/v1/suppressions/{contact}`, for any address: API Gateway \
+        decodes a path before it routes it, so an address with `/`, `?`, `#` or `%` (all \
+        allowed in an email's local part) cannot be named in the path, but can be here. \
+        Needs the `admin` role.",
+    params(ContactQuery, IdempotencyKey),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The removed entry", body = Data<SuppressionView>),
+        (status = 400, description = "`ERR_NOTIFY_VALIDATION`: no `contact`; \
+            `ERR_NOTIFY_INVALID_CONTACT`: not an email address nor an E.164 number"),
+        (status = 403, description = "`ERR_NOTIFY_FORBIDDEN`: the caller lacks the `admin` role"),
+        (status = 404, description = "`ERR_NOTIFY_NOT_FOUND`: the contact is not on the tenant's list"),
+    )
+)]
+pub async fn remove_named(
+    State(st): State<NotifyState>,
+    caller: RequireRole<roles::Admin>,
+    Query(q): Query<ContactQuery>,
+) -> Result<Envelope<SuppressionView>, ApiError> {
+    let contact = q
+        .contact
+        .ok_or_else(|| ApiError::field("contact", "is required: ?contact=<address or number>"))?;
+    removed(&st, &caller, &contact).await
+}
+
+/// Removes `contact` (as given: normalised here) from the caller's tenant's list.
+async fn removed(
+    st: &NotifyState,
+    caller: &RequireRole<roles::Admin>,
+    contact: &str,
+) -> Result<Envelope<SuppressionView>, ApiError> {
+    let contact = suppressions::normalise(contact, "contact")?;
     let removed = suppressions::remove(st.store(), &caller.tenant(), &contact)
         .await?
         .ok_or(NotifyError::NotFound)?;
@@ -299,7 +352,7 @@ pub async fn check(
 /// This module's part of the OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     #[derive(utoipa::OpenApi)]
-    #[openapi(paths(list, add, remove, check))]
+    #[openapi(paths(list, add, remove, remove_named, check))]
     struct Doc;
     <Doc as utoipa::OpenApi>::openapi()
 }
