@@ -134,22 +134,28 @@ impl Store for DynamoStore {
     async fn put(&self, put: Put) -> StoreResult<()> {
         let mut p = Placeholders::default();
         let cond = put.condition.as_ref().map(|c| condition(c, &mut p));
-        self.client
+        let request = self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item_to_av(&put.item)))
             .set_condition_expression(cond)
             .set_expression_attribute_names(p.names_av())
             .set_expression_attribute_values(p.values_av())
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await
-            .map_err(|e| match e.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(x)) => {
-                    condition_failed(x.item())
-                }
-                _ => classify(e),
-            })?;
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        again_on_conflict(|| async {
+            request
+                .clone()
+                .send()
+                .await
+                .map_err(|e| match e.as_service_error() {
+                    Some(PutItemError::ConditionalCheckFailedException(x)) => {
+                        condition_failed(x.item())
+                    }
+                    _ => classify(e),
+                })
+        })
+        .await?;
         Ok(())
     }
 
@@ -157,7 +163,7 @@ impl Store for DynamoStore {
         let mut p = Placeholders::default();
         let expr = update_expression(&update, &mut p);
         let cond = update.condition.as_ref().map(|c| condition(c, &mut p));
-        let out = self
+        let request = self
             .client
             .update_item()
             .table_name(&self.table)
@@ -167,15 +173,20 @@ impl Store for DynamoStore {
             .set_expression_attribute_names(p.names_av())
             .set_expression_attribute_values(p.values_av())
             .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await
-            .map_err(|e| match e.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(x)) => {
-                    condition_failed(x.item())
-                }
-                _ => classify(e),
-            })?;
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let out = again_on_conflict(|| async {
+            request
+                .clone()
+                .send()
+                .await
+                .map_err(|e| match e.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(x)) => {
+                        condition_failed(x.item())
+                    }
+                    _ => classify(e),
+                })
+        })
+        .await?;
         Ok(out
             .attributes()
             .map(item_from_av)
@@ -185,7 +196,7 @@ impl Store for DynamoStore {
     async fn delete(&self, delete: Delete) -> StoreResult<Option<Item>> {
         let mut p = Placeholders::default();
         let cond = delete.condition.as_ref().map(|c| condition(c, &mut p));
-        let out = self
+        let request = self
             .client
             .delete_item()
             .table_name(&self.table)
@@ -194,15 +205,20 @@ impl Store for DynamoStore {
             .set_expression_attribute_names(p.names_av())
             .set_expression_attribute_values(p.values_av())
             .return_values(ReturnValue::AllOld)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await
-            .map_err(|e| match e.as_service_error() {
-                Some(DeleteItemError::ConditionalCheckFailedException(x)) => {
-                    condition_failed(x.item())
-                }
-                _ => classify(e),
-            })?;
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let out = again_on_conflict(|| async {
+            request
+                .clone()
+                .send()
+                .await
+                .map_err(|e| match e.as_service_error() {
+                    Some(DeleteItemError::ConditionalCheckFailedException(x)) => {
+                        condition_failed(x.item())
+                    }
+                    _ => classify(e),
+                })
+        })
+        .await?;
         Ok(out.attributes().filter(|m| !m.is_empty()).map(item_from_av))
     }
 
@@ -246,26 +262,20 @@ impl Store for DynamoStore {
 
     /// A transaction cancelled only because another one held one of its items
     /// (`TransactionConflict`) wrote nothing, and the SDK does not retry a cancellation:
-    /// it is sent again after a jittered pause, [`CONFLICT_ATTEMPTS`] times in all. Two
-    /// writers of one counter (a day's metrics, a quota) meet this under load.
+    /// it is sent again ([`again_on_conflict`]). Two writers of one counter (a day's
+    /// metrics, a quota) meet this under load.
     async fn transact(&self, ops: Vec<TransactOp>) -> StoreResult<()> {
         validate_transaction(&ops)?;
-        let mut attempt = 1;
-        loop {
+        again_on_conflict(|| async {
             // The SDK takes the items by value: built again for a retry, not copied for
             // every first send.
             let items = ops
                 .iter()
                 .map(|op| transact_item(&self.table, op))
                 .collect::<StoreResult<Vec<_>>>()?;
-            match self.transact_once(items).await {
-                Err(e) if is_conflict(&e) && attempt < CONFLICT_ATTEMPTS => {
-                    tokio::time::sleep(conflict_pause(attempt)).await;
-                    attempt += 1;
-                }
-                done => return done,
-            }
-        }
+            self.transact_once(items).await
+        })
+        .await
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -402,7 +412,6 @@ const THROTTLING: &[&str] = &[
 const SERVER_SIDE: &[&str] = &[
     // A concurrent transaction holds the item, or an idempotent transaction is still
     // running: both clear up on a retry.
-    "TransactionConflictException",
     "TransactionInProgressException",
     "InternalServerError",
     "InternalFailure",
@@ -436,6 +445,27 @@ const CONFLICT_ATTEMPTS: u32 = 4;
 
 fn is_conflict(e: &StoreError) -> bool {
     matches!(e, StoreError::Unavailable(m) if m == CONFLICT)
+}
+
+/// Sends a write again, after a jittered pause, while it only met a transaction holding
+/// its item: a cancelled transaction (`TransactionConflict`), or a single-item write to
+/// an item a transaction is writing (`TransactionConflictException`), which wrote
+/// nothing. The SDK retries neither. [`CONFLICT_ATTEMPTS`] sends in all, then 503.
+async fn again_on_conflict<T, F, Fut>(mut send: F) -> StoreResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = StoreResult<T>>,
+{
+    let mut attempt = 1;
+    loop {
+        match send().await {
+            Err(e) if is_conflict(&e) && attempt < CONFLICT_ATTEMPTS => {
+                tokio::time::sleep(conflict_pause(attempt)).await;
+                attempt += 1;
+            }
+            done => return done,
+        }
+    }
 }
 
 /// Full jitter over 0-20 ms, doubling with each attempt (at most ~140 ms in all), so the
@@ -486,6 +516,8 @@ where
     match code {
         "ConditionalCheckFailedException" => StoreError::ConditionFailed { current: None },
         c if THROTTLING.contains(&c) => StoreError::Throttled,
+        // A single-item write to an item a transaction is writing: nothing was written.
+        "TransactionConflictException" => StoreError::Unavailable(CONFLICT.into()),
         "ValidationException" => StoreError::Invalid(detail),
         c if SERVER_SIDE.contains(&c) || status >= 500 => StoreError::Unavailable(detail),
         _ => StoreError::Other(detail),
@@ -1431,6 +1463,39 @@ mod tests {
             let f = fake_in_turn(vec![(400, "", CONFLICT_ANSWER), (200, "", "{}")]).await;
             store(&f.url, None).transact(two_ops()).await.unwrap();
             assert_eq!(f.hits(), 2);
+        }
+
+        const ITEM_CONFLICT_ANSWER: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionConflictException","message":"Transaction is ongoing for the item"}"#;
+
+        #[tokio::test]
+        async fn a_single_item_write_that_met_a_transaction_goes_through_on_its_next_send() {
+            let f = fake_in_turn(vec![(400, "", ITEM_CONFLICT_ANSWER), (200, "", "{}")]).await;
+            let s = store(&f.url, None);
+            s.update(Update::new(key()).add("n", 1)).await.unwrap();
+            assert_eq!(f.hits(), 2);
+            let f = fake_in_turn(vec![(400, "", ITEM_CONFLICT_ANSWER), (200, "", "{}")]).await;
+            store(&f.url, None)
+                .put(Put::new(Item::new(&key())))
+                .await
+                .unwrap();
+            assert_eq!(f.hits(), 2);
+            let f = fake_in_turn(vec![(400, "", ITEM_CONFLICT_ANSWER), (200, "", "{}")]).await;
+            store(&f.url, None)
+                .delete(Delete::new(key()))
+                .await
+                .unwrap();
+            assert_eq!(f.hits(), 2);
+        }
+
+        #[tokio::test]
+        async fn a_single_item_write_held_by_transactions_throughout_is_transient() {
+            let f = fake(400, "", ITEM_CONFLICT_ANSWER).await;
+            let err = store(&f.url, None)
+                .update(Update::new(key()).add("n", 1))
+                .await
+                .unwrap_err();
+            assert!(err.is_transient(), "{err:?}");
+            assert_eq!(f.hits(), CONFLICT_ATTEMPTS as usize, "one send per attempt");
         }
 
         #[test]

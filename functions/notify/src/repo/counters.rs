@@ -5,12 +5,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, Utc};
+use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 use shared::{
-    store::{
-        CancelReason, Condition, Key, Put, Query, SortKey, Store, StoreError, TransactOp, Update,
-        Value,
-    },
+    store::{Condition, Key, Put, Query, SortKey, Store, TransactOp, Update, Value},
     tenant::TenantId,
 };
 
@@ -150,16 +148,21 @@ fn used(counter: Option<&shared::store::Item>) -> i64 {
     counter.and_then(|i| i.get_i64("used")).unwrap_or(0)
 }
 
-/// Reserves `wanted[channel]` sends against each channel's caps, all or nothing (one
-/// transaction). Refused: `QuotaExceeded` naming the first channel and period over.
+/// Reserves `wanted[channel]` sends against each channel's caps, all or nothing.
+/// Refused: `QuotaExceeded` naming the first channel and period over.
+///
+/// One conditional `ADD` per counter (a channel's day and month), sent together, not a
+/// transaction: every send of a tenant reserves on the same two items, and DynamoDB
+/// cancels transactions that write one item at once, while single-item updates of it
+/// simply take turns. When one is refused, those taken are given back: a concurrent send
+/// near the cap may then be refused too (never more than the cap is sent).
 pub async fn reserve(
     store: &dyn Store,
     t: &TenantId,
     now: DateTime<Utc>,
     wanted: &BTreeMap<Channel, (i64, Caps)>,
 ) -> NotifyResult<()> {
-    let mut ops = Vec::new();
-    let mut checks = Vec::new();
+    let mut takes = Vec::new();
     for (&ch, &(n, caps)) in wanted {
         if n <= 0 {
             continue;
@@ -178,48 +181,63 @@ pub async fn reserve(
                     retry_after: None,
                 });
             }
-            ops.push(TransactOp::Update(
-                Update::new(key)
-                    .add("used", n)
-                    .set("expires_at", expiry(now, ttl))
-                    .when(
-                        Condition::not_exists("used")
-                            .or(Condition::le("used", Value::n(limit - n))),
-                    ),
-            ));
-            checks.push((ch, period, limit, n));
+            let take = Update::new(key.clone())
+                .add("used", n)
+                .set("expires_at", expiry(now, ttl))
+                .when(Condition::not_exists("used").or(Condition::le("used", Value::n(limit - n))));
+            takes.push((take, key, ch, period, limit, n));
         }
     }
-    if ops.is_empty() {
+    let sent = join_all(takes.iter().map(|(take, ..)| store.update(take.clone()))).await;
+    let mut over = None;
+    let mut failed = None;
+    let mut taken = Vec::new();
+    for ((_, key, ch, period, limit, n), result) in takes.into_iter().zip(sent) {
+        match result {
+            Ok(_) => taken.push((key, n)),
+            Err(e) if e.is_condition_failed() => {
+                over.get_or_insert((ch, period, limit, n));
+            }
+            Err(e) => failed = failed.or(Some(e)),
+        }
+    }
+    if over.is_none() && failed.is_none() {
         return Ok(());
     }
-    match store.transact(ops).await {
-        Ok(()) => Ok(()),
-        Err(StoreError::TransactionCanceled { reasons }) => {
-            let over = reasons
-                .iter()
-                .position(|r| *r == CancelReason::ConditionFailed);
-            match over.and_then(|i| checks.get(i)) {
-                Some(&(channel, period, limit, requested)) => {
-                    let (d, m) = usage(store, t, channel, now).await?;
-                    let used = if period == "daily" { d } else { m };
-                    Err(NotifyError::QuotaExceeded {
-                        channel,
-                        period,
-                        limit,
-                        used,
-                        requested,
-                        retry_after: Some(resets_in(period, now)),
-                    })
-                }
-                None => Err(StoreError::TransactionCanceled { reasons }.into()),
-            }
+    give_back(store, taken).await;
+    if let Some((channel, period, limit, requested)) = over {
+        let (d, m) = usage(store, t, channel, now).await?;
+        let used = if period == "daily" { d } else { m };
+        return Err(NotifyError::QuotaExceeded {
+            channel,
+            period,
+            limit,
+            used,
+            requested,
+            retry_after: Some(resets_in(period, now)),
+        });
+    }
+    Err(failed.map_or_else(
+        || NotifyError::Internal("a quota reservation failed".into()),
+        NotifyError::from,
+    ))
+}
+
+/// Takes `n` back off each counter, together; best effort (a unit not given back makes
+/// the tenant's quota end that much early, never late), a failure is logged.
+async fn give_back(store: &dyn Store, counters: Vec<(Key, i64)>) {
+    let back = counters
+        .into_iter()
+        .map(|(key, n)| store.update(Update::new(key).add("used", -n)));
+    for result in join_all(back).await {
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "a reserved quota unit was not given back");
         }
-        Err(e) => Err(e.into()),
     }
 }
 
-/// Gives back `n` reserved sends of `channel` (a recipient dropped after reserving).
+/// Gives back `n` reserved sends of `channel` (a recipient dropped after reserving): its
+/// day's and its month's counters, updated together.
 pub async fn release(
     store: &dyn Store,
     t: &TenantId,
@@ -230,12 +248,20 @@ pub async fn release(
     if n <= 0 {
         return Ok(());
     }
-    store.transact(release_ops(t, channel, now, n)).await?;
+    let back = release_ops(t, channel, now, n)
+        .into_iter()
+        .filter_map(|op| match op {
+            TransactOp::Update(u) => Some(store.update(u)),
+            _ => None,
+        });
+    for result in join_all(back).await {
+        result?;
+    }
     Ok(())
 }
 
 /// The two updates that give back `n` sends of `channel` reserved at `at` (its day's and
-/// its month's counters), for a transaction of the caller's or [`release`]'s own.
+/// its month's counters), for the caller's transaction (or sent alone by [`release`]).
 pub fn release_ops(t: &TenantId, channel: Channel, at: DateTime<Utc>, n: i64) -> Vec<TransactOp> {
     // A counter its TTL already removed (a delivery cancelled days later) comes back as
     // a negative count: it gets the expiry it had, so it does not stay forever.
@@ -472,6 +498,59 @@ mod tests {
                 ("2026-12-04", "email", "sent", 9),
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn a_refused_reservation_gives_back_every_counter_it_took() {
+        let store = shared::store::memory::MemoryStore::new();
+        let t = TenantId::parse("a0000000-0000-4000-8000-000000000001").unwrap();
+        let now = DateTime::parse_from_rfc3339("2026-12-04T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let caps = |daily, monthly| Caps { daily, monthly };
+        let email_and_sms = |sms: Caps| {
+            BTreeMap::from([
+                (Channel::Email, (2, caps(10, 100))),
+                (Channel::Sms, (2, sms)),
+            ])
+        };
+        // SMS has 1 of its month left: the whole send is refused, on SMS's month.
+        store
+            .update(Update::new(monthly_key(&t, Channel::Sms, now)).add("used", 4))
+            .await
+            .unwrap();
+        let err = reserve(&store, &t, now, &email_and_sms(caps(10, 5)))
+            .await
+            .unwrap_err();
+        match err {
+            NotifyError::QuotaExceeded {
+                channel,
+                period,
+                used,
+                requested,
+                ..
+            } => assert_eq!(
+                (channel, period, used, requested),
+                (Channel::Sms, "monthly", 4, 2)
+            ),
+            other => panic!("{other:?}"),
+        }
+        // Nothing stays taken: email's day and month, SMS's day.
+        assert_eq!(
+            usage(&store, &t, Channel::Email, now).await.unwrap(),
+            (0, 0)
+        );
+        assert_eq!(usage(&store, &t, Channel::Sms, now).await.unwrap(), (0, 4));
+
+        // Within every cap: all four are taken.
+        reserve(&store, &t, now, &email_and_sms(caps(10, 6)))
+            .await
+            .unwrap();
+        assert_eq!(
+            usage(&store, &t, Channel::Email, now).await.unwrap(),
+            (2, 2)
+        );
+        assert_eq!(usage(&store, &t, Channel::Sms, now).await.unwrap(), (2, 6));
     }
 
     #[tokio::test]
