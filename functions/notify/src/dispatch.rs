@@ -10,7 +10,7 @@ use std::{
 
 use futures_util::future::try_join_all;
 use serde::Serialize;
-use shared::store::{Key, get_each};
+use shared::store::{Item, Key, get_each};
 use utoipa::ToSchema;
 
 use crate::{
@@ -19,7 +19,6 @@ use crate::{
     repo::{
         self,
         deliveries::{self, DUE_SHARDS},
-        suppressions::{self, Suppression},
     },
     sending,
     state::NotifyState,
@@ -91,7 +90,7 @@ pub async fn run_in_batches(
             // One unreadable record or one failed write must not stop the run: it is
             // logged, counted, and its entry stays due for the next run.
             let done = match found {
-                Ok(d) => one(st, entry, d, &read.suppressed, now, &mut report).await,
+                Ok(d) => one(st, entry, d, &read.rechecked, now, &mut report).await,
                 Err(e) => Err(e),
             };
             match done {
@@ -112,11 +111,12 @@ pub async fn run_in_batches(
 }
 
 /// What a batch of due entries needs read, in two batch reads: their deliveries, then
-/// the suppressions of the contacts those must be checked against.
+/// what those due again are checked against ([`sending::recheck_keys`]: suppressions
+/// and preferences).
 struct Batch {
     deliveries: Vec<NotifyResult<Option<Delivery>>>,
-    /// By suppression key.
-    suppressed: HashMap<Key, Suppression>,
+    /// The items of every delivery's recheck keys, by key.
+    rechecked: HashMap<Key, Item>,
 }
 
 impl Batch {
@@ -132,20 +132,21 @@ impl Batch {
             .iter()
             .map(|i| i.as_ref().map(|i| repo::record(i, "delivery")).transpose())
             .collect();
-        let contacts: Vec<Key> = deliveries
+        let keys: Vec<Key> = deliveries
             .iter()
             .filter_map(|d| d.as_ref().ok()?.as_ref())
-            .filter_map(|d| sending::recheck(d).map(|(t, c)| repo::suppression(&t, c)))
+            .flat_map(sending::recheck_keys)
             .collect();
-        let mut suppressed = HashMap::new();
-        for (key, item) in contacts.iter().zip(get_each(st.store(), &contacts).await?) {
+        let mut rechecked = HashMap::new();
+        let items = get_each(st.store(), &keys).await?;
+        for (key, item) in keys.into_iter().zip(items) {
             if let Some(i) = item {
-                suppressed.insert(key.clone(), suppressions::parse(&i)?);
+                rechecked.insert(key, i);
             }
         }
         Ok(Batch {
             deliveries,
-            suppressed,
+            rechecked,
         })
     }
 }
@@ -155,7 +156,7 @@ async fn one(
     st: &NotifyState,
     entry: &deliveries::Due,
     found: Option<Delivery>,
-    suppressed: &HashMap<Key, Suppression>,
+    rechecked: &HashMap<Key, Item>,
     now: i64,
     report: &mut Report,
 ) -> NotifyResult<bool> {
@@ -179,9 +180,8 @@ async fn one(
         report.skipped += 1;
         return Ok(false);
     }
-    let suppression =
-        sending::recheck(&d).and_then(|(t, c)| suppressed.get(&repo::suppression(&t, c)));
-    let Some(after) = sending::attempt_checked(st, &d, suppression).await? else {
+    let recheck = sending::Recheck::from_items(&d, |k| rechecked.get(k))?;
+    let Some(after) = sending::attempt_checked(st, &d, &recheck).await? else {
         report.skipped += 1;
         return Ok(false);
     };

@@ -40,6 +40,9 @@ pub enum NotifyError {
     TemplateNotFound,
     #[error("delivery not cancellable")]
     DeliveryNotCancellable { status: Status },
+    /// A test send to an address on the tenant's suppression list.
+    #[error("contact suppressed")]
+    ContactSuppressed { reason: String },
     #[error("invalid signature")]
     InvalidSignature,
     /// The provider cannot be reached (or keeps throttling); the detail is logged only.
@@ -149,6 +152,12 @@ impl From<NotifyError> for ApiError {
                 ),
             )
             .with_details(json!({ "status": status.as_str() })),
+            NotifyError::ContactSuppressed { reason } => ApiError::new(
+                S::CONFLICT,
+                "CONTACT_SUPPRESSED",
+                "the address is on the tenant's suppression list: an admin removes it first",
+            )
+            .with_details(json!({ "reason": reason })),
             NotifyError::InvalidSignature => ApiError::new(
                 S::UNAUTHORIZED,
                 "INVALID_SIGNATURE",

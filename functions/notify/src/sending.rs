@@ -10,26 +10,35 @@
 //! refuses the request before quota is reserved or anything is written — the order's
 //! observable result (400/422, nothing sent) is the spec's.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap},
+    time::Duration,
+};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use shared::{access::PlanTier, mail::Mail, tenant::TenantId};
+use shared::{
+    access::PlanTier,
+    mail::Mail,
+    store::{Item, Key, get_each},
+    tenant::TenantId,
+};
 use utoipa::ToSchema;
 
 use crate::{
     channels::{ChannelError, PushMessage},
     domain::{
         Category, Channel, Delivery, Priority, Recipient, Status, TimelineEntry,
-        delivery::Rendered, quota::plan_caps,
+        delivery::Rendered, preferences::Preferences, quota::plan_caps,
     },
     error::{NotifyError, NotifyResult},
     repo::{
         self, counters, deliveries,
         deliveries::Change,
+        preferences as saved_preferences,
         send_reads::{self, SendReads},
-        suppressions::Suppression,
+        suppressions::{self, Suppression},
     },
     state::NotifyState,
 };
@@ -172,6 +181,8 @@ pub async fn send(st: &NotifyState, p: &Principal, cmd: SendCommand) -> NotifyRe
         }
     }
 
+    let planned = one_per_contact(planned);
+
     // 5: the quota, for everything that will be sent, all or nothing.
     let quota = &reads.quota;
     let mut wanted: BTreeMap<Channel, (i64, crate::domain::quota::Caps)> = BTreeMap::new();
@@ -225,6 +236,42 @@ pub async fn send(st: &NotifyState, p: &Principal, cmd: SendCommand) -> NotifyRe
         send_id: out_send_id,
         deliveries: out,
     })
+}
+
+/// Where a delivery of `channel` to `r` goes: the address, the number, or the user.
+fn destination(r: &Recipient, channel: Channel) -> Option<&str> {
+    match channel {
+        Channel::Email | Channel::Sms => r.contact(channel),
+        Channel::Push | Channel::InApp => r.user_id.as_deref(),
+    }
+}
+
+/// One message per channel and destination: recipients that differ only in what else
+/// they carry (`{email}` and `{email, userId}`, one `userId` with two addresses over
+/// push) would otherwise get it twice, and a frequency cap, taken once per person per
+/// send, would let every copy through. Of two entries for one destination, one with a
+/// `userId` wins, so that the person's preferences and cap decide; else the first.
+fn one_per_contact(planned: Vec<Planned>) -> Vec<Planned> {
+    let mut out: Vec<Planned> = Vec::with_capacity(planned.len());
+    let mut at: HashMap<(Channel, String), usize> = HashMap::new();
+    for pl in planned {
+        let Some(to) = destination(&pl.recipient, pl.channel).map(str::to_owned) else {
+            out.push(pl);
+            continue;
+        };
+        match at.get(&(pl.channel, to.clone())) {
+            Some(&i) => {
+                if out[i].recipient.user_id.is_none() && pl.recipient.user_id.is_some() {
+                    out[i] = pl;
+                }
+            }
+            None => {
+                at.insert((pl.channel, to), out.len());
+                out.push(pl);
+            }
+        }
+    }
+    out
 }
 
 /// Takes the frequency caps and stores every delivery with its outcome so far.
@@ -329,35 +376,120 @@ pub const SEND_HOLD_SECS: i64 = 30;
 /// retryable one re-queues it with backoff (until `max_attempts`: `failed`), a
 /// rejection fails it.
 pub async fn attempt(st: &NotifyState, d: &Delivery) -> NotifyResult<Option<Delivery>> {
-    let suppression = match recheck(d) {
-        Some((tenant, contact)) => repo::suppressions::find(st.store(), &tenant, contact).await?,
-        None => None,
+    let keys = recheck_keys(d);
+    let items = get_each(st.store(), &keys).await?;
+    let found: HashMap<&Key, &Item> = keys
+        .iter()
+        .zip(&items)
+        .filter_map(|(k, i)| Some((k, i.as_ref()?)))
+        .collect();
+    let recheck = Recheck::from_items(d, |k| found.get(k).copied())?;
+    attempt_checked(st, d, &recheck).await
+}
+
+/// A delivery due again — scheduled, or retried after a failed attempt — since its send.
+fn due_again(d: &Delivery) -> bool {
+    d.attempts > 0 || d.status == Status::Scheduled
+}
+
+/// What a delivery due again is checked against once more, as they are now: a contact
+/// suppressed since the send (a bounce, a complaint, an admin) is not sent to, and a
+/// person who opted out of the category since (a scheduled campaign may be 30 days old:
+/// an unsubscribe must hold) is skipped. A first attempt was checked by its send.
+#[derive(Debug, Default)]
+pub struct Recheck {
+    pub suppression: Option<Suppression>,
+    /// The preferences in force for the recipient; None: not checked again (a first
+    /// attempt, or a category nobody opts out of).
+    pub preferences: Option<Preferences>,
+}
+
+/// The items [`Recheck::from_items`] reads for `d`: its contact's suppression and, for
+/// a category people may opt out of, the recipient's own preferences and the tenant's
+/// defaults. None for a first attempt.
+pub fn recheck_keys(d: &Delivery) -> Vec<Key> {
+    let Ok(t) = TenantId::parse(&d.tenant_id) else {
+        return Vec::new();
     };
-    attempt_checked(st, d, suppression.as_ref()).await
-}
-
-/// The contact (and its tenant) whose suppression a delivery coming due must be checked
-/// against: a contact suppressed since the send (a bounce, a complaint, an admin) is not
-/// sent to when a scheduled or retried delivery comes due. None: nothing to check.
-pub fn recheck(d: &Delivery) -> Option<(TenantId, &str)> {
-    if d.attempts == 0 && d.status != Status::Scheduled {
-        return None;
+    if !due_again(d) {
+        return Vec::new();
     }
-    Some((TenantId::parse(&d.tenant_id).ok()?, d.contact()?))
+    let mut keys: Vec<Key> = d
+        .contact()
+        .map(|c| repo::suppression(&t, c))
+        .into_iter()
+        .collect();
+    if !d.category.is_essential() {
+        if let Some(u) = &d.recipient.user_id {
+            keys.push(saved_preferences::own_key(&t, u));
+        }
+        keys.push(saved_preferences::defaults_key(&t));
+    }
+    keys
 }
 
-/// [`attempt`] with the suppression [`recheck`] names already read (the dispatcher reads
-/// those of a whole batch at once).
+impl Recheck {
+    /// The recheck of `d` from the items of [`recheck_keys`] (`found`: the item read
+    /// for a key, None when there is none).
+    pub fn from_items<'a>(
+        d: &Delivery,
+        found: impl Fn(&Key) -> Option<&'a Item>,
+    ) -> NotifyResult<Self> {
+        let (Ok(t), true) = (TenantId::parse(&d.tenant_id), due_again(d)) else {
+            return Ok(Recheck::default());
+        };
+        let suppression = d
+            .contact()
+            .and_then(|c| found(&repo::suppression(&t, c)))
+            .map(suppressions::parse)
+            .transpose()?;
+        let preferences = if d.category.is_essential() {
+            None
+        } else {
+            // The person's own, else the tenant's defaults, else the built-in ones: as at
+            // the send (repo::send_reads).
+            let own = d
+                .recipient
+                .user_id
+                .as_deref()
+                .and_then(|u| found(&saved_preferences::own_key(&t, u)));
+            let saved = own
+                .or_else(|| found(&saved_preferences::defaults_key(&t)))
+                .map(saved_preferences::parse)
+                .transpose()?;
+            Some(saved.map(|s| s.preferences).unwrap_or_default())
+        };
+        Ok(Recheck {
+            suppression,
+            preferences,
+        })
+    }
+}
+
+/// [`attempt`] with its [`Recheck`] already read (the dispatcher reads those of a whole
+/// batch at once). A delivery stopped by it, or one with nobody to send to, never used
+/// its quota unit: the unit goes back with the change.
 pub async fn attempt_checked(
     st: &NotifyState,
     d: &Delivery,
-    suppression: Option<&Suppression>,
+    recheck: &Recheck,
 ) -> NotifyResult<Option<Delivery>> {
     let store = st.store();
     let now = st.now();
-    if let Some(s) = suppression {
-        let detail = Some(format!("suppressed: {}", s.reason));
-        return deliveries::transition(store, now, d, Status::Suppressed, detail).await;
+    let stop = |detail: String| Change {
+        detail: Some(detail),
+        also: deliveries::quota_back(d),
+        ..Change::default()
+    };
+    if let Some(s) = &recheck.suppression {
+        let change = stop(format!("suppressed: {}", s.reason));
+        return deliveries::apply(store, now, d, Status::Suppressed, change).await;
+    }
+    if let Some(p) = &recheck.preferences
+        && !p.allows(d.category, d.channel)
+    {
+        let change = stop("opted out".into());
+        return deliveries::apply(store, now, d, Status::Skipped, change).await;
     }
     let lease = now.timestamp() + LEASE_SECS;
     // The claim keeps a due entry at the lease's end: if this process dies mid-send,
@@ -403,7 +535,8 @@ pub async fn attempt_checked(
             deliveries::record_sent(store, now, &claimed, Status::Delivered, Change::default())
                 .await?
         }
-        Ok(Outcome::NoTarget(why)) => fail(store, now, &claimed, why).await?,
+        // Nobody to send to (a user without devices): the provider was never called.
+        Ok(Outcome::NoTarget(why)) => fail(store, now, &claimed, why, true).await?,
         Err(e) => {
             let why = e.to_string();
             if let Ok(tenant) = TenantId::parse(&claimed.tenant_id) {
@@ -436,23 +569,30 @@ pub async fn attempt_checked(
                 .await?
             } else {
                 tracing::warn!(delivery = %claimed.id, channel = claimed.channel.as_str(), attempts = claimed.attempts, error = %why, "delivery failed");
-                fail(store, now, &claimed, why).await?
+                fail(store, now, &claimed, why, false).await?
             }
         }
     };
     Ok(Some(next.unwrap_or(claimed)))
 }
 
-/// Ends a claimed delivery `failed`, recording why.
+/// Ends a claimed delivery `failed`, recording why; with its quota unit given back when
+/// no provider was ever asked to send it.
 async fn fail(
     store: &dyn shared::store::Store,
     now: DateTime<Utc>,
     claimed: &Delivery,
     why: String,
+    unsent: bool,
 ) -> NotifyResult<Option<Delivery>> {
     let change = Change {
         detail: Some(why.clone()),
         last_error: Some(why),
+        also: if unsent {
+            deliveries::quota_back(claimed)
+        } else {
+            Vec::new()
+        },
         ..Change::default()
     };
     deliveries::apply(store, now, claimed, Status::Failed, change).await

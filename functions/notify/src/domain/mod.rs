@@ -182,8 +182,9 @@ impl Status {
                 next,
                 Scheduled | Sending | Cancelled | Suppressed | Skipped | Failed
             ),
-            // Suppressed: a contact suppressed before the delivery came due.
-            Scheduled => matches!(next, Queued | Sending | Cancelled | Suppressed),
+            // Suppressed, skipped: a contact suppressed, or a person who opted out, before
+            // the delivery came due.
+            Scheduled => matches!(next, Queued | Sending | Cancelled | Suppressed | Skipped),
             // A send the provider throttled goes back to `queued` for the dispatcher.
             Sending => matches!(next, Sent | Queued | Failed | Delivered),
             Sent => matches!(next, Delivered | Bounced | Complained | Failed | Read),

@@ -228,6 +228,8 @@ pub struct TestSent {
             `ERR_NOTIFY_INVALID_TEMPLATE`, `ERR_NOTIFY_VALIDATION` (also: the token carries no email)"),
         (status = 402, description = "`ERR_NOTIFY_QUOTA_EXCEEDED` (with `retry-after`, as for `/send`)"),
         (status = 404, description = "`ERR_NOTIFY_TEMPLATE_NOT_FOUND`"),
+        (status = 409, description = "`ERR_NOTIFY_CONTACT_SUPPRESSED`: the caller's address is on \
+            the tenant's suppression list (`details.reason`); an admin removes it first"),
         (status = 422, description = "`ERR_NOTIFY_TEMPLATE_RENDERING_FAILED`"),
         (status = 503, description = "`ERR_NOTIFY_PROVIDER_UNAVAILABLE`"),
     )
@@ -258,7 +260,8 @@ pub async fn send_test(
         None,
     )
     .await?;
-    // An SMS, push or in-app message may have no subject: the mail takes its first line.
+    // An SMS, push or in-app message may have no subject: the mail takes its first line
+    // (a bare CR ends a line too), as one header line, like a rendered subject.
     if content
         .subject
         .as_deref()
@@ -267,13 +270,31 @@ pub async fn send_test(
         content.subject = content
             .text
             .as_deref()
-            .and_then(|t| t.lines().map(str::trim).find(|l| !l.is_empty()))
-            .map(|l| l.chars().take(MAX_TEST_SUBJECT_CHARS).collect());
+            .and_then(|t| t.split(['\n', '\r']).map(str::trim).find(|l| !l.is_empty()))
+            .map(|l| {
+                l.replace(char::is_control, " ")
+                    .chars()
+                    .take(MAX_TEST_SUBJECT_CHARS)
+                    .collect()
+            });
     }
     check_rendered(&content, &[Channel::Email])?;
     let now = st.now();
-    let caps = counters::settings(st.store(), &tenant)
-        .await?
+    // The quota settings and the caller's suppression, in one batch read: a test send
+    // is a mail like any other, and a suppressed address (a bounce, a complaint) gets
+    // none.
+    let store = st.store();
+    let found = store
+        .get_many(&[
+            counters::settings_key(&tenant),
+            crate::repo::suppression(&tenant, to.as_ref()),
+        ])
+        .await?;
+    if let Some(item) = &found[1] {
+        let s = crate::repo::suppressions::parse(item)?;
+        return Err(NotifyError::ContactSuppressed { reason: s.reason }.into());
+    }
+    let caps = counters::parse_settings(found[0].as_ref())?
         .effective(Channel::Email, plan_caps(caller.plan, Channel::Email));
     counters::reserve(
         st.store(),

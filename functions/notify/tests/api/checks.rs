@@ -213,3 +213,30 @@ async fn quiet_hours_defer_to_the_end_of_the_window_and_the_dispatcher_sends_the
     assert_eq!(run.json()["data"]["sent"], 1, "{}", run.json());
     assert_eq!(t.tp.outbox.sent_to("quiet@example.com").len(), 1);
 }
+
+/// A frequency cap counts once per person per send; the same person named three times
+/// in one send used to get three messages past a cap of one.
+#[tokio::test]
+async fn a_person_named_several_times_in_one_send_is_capped_once() {
+    let t = TestNotify::new().await;
+    let org = Caller::t1("organizer");
+    let caps = json!({"dailyCaps": {"marketing": 1}});
+    let r = t.put("/notify/v1/preferences/defaults", &org, &caps).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let body = json!({
+        "channels": ["in_app"],
+        "recipients": [{"userId": "capuser"}, {"userId": "capuser", "email": "c@example.com"}, {"userId": " capuser "}],
+        "content": {"subject": "Early bird", "text": "Book now"},
+        "category": "marketing",
+    });
+    let r = t.post("/notify/v1/send", &org, &body).await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    let ds = r.json()["data"]["deliveries"].as_array().unwrap().clone();
+    assert_eq!(ds.len(), 1, "{ds:?}");
+    assert_eq!(ds[0]["status"], "delivered");
+    let again = t.post("/notify/v1/send", &org, &body).await;
+    assert_eq!(
+        again.json()["data"]["deliveries"][0]["detail"],
+        "daily cap reached"
+    );
+}

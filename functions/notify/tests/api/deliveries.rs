@@ -707,7 +707,91 @@ async fn a_contact_suppressed_before_its_delivery_comes_due_is_not_sent_to() {
     assert!(t.tp.outbox.sent().is_empty());
     let got = t.get(&format!("/notify/v1/deliveries/{id}"), &org).await;
     assert_eq!(got.json()["data"]["status"], "suppressed");
-    // Nothing left due.
+    // Nothing left due, and the quota unit it never used is back.
+    assert_eq!(dispatch(&t).await["due"], 0);
+    assert_eq!(emails_today(&t).await, 0);
+}
+
+/// An unsubscribe holds for what was scheduled before it: a person who opted out of the
+/// category (their own preferences, or the tenant's defaults for one without any) is
+/// skipped when the delivery comes due, and its quota unit goes back. Transactional mail
+/// is not opted out of.
+#[tokio::test]
+async fn a_person_who_opted_out_before_a_scheduled_delivery_comes_due_is_skipped() {
+    let t = with_key(TestNotify::new().await);
+    let org = Caller::t1("organizer");
+    let me = Caller::t1("user");
+    let at = (t.state.now() + chrono::Duration::hours(1)).to_rfc3339();
+    let send = |category: &str, recipient: Value| {
+        json!({
+            "channels": ["email"],
+            "recipients": [recipient],
+            "content": {"subject": "Early bird", "text": "Tickets are on sale."},
+            "category": category,
+            "scheduledAt": at,
+        })
+    };
+    let mut ids = Vec::new();
+    for (category, recipient) in [
+        (
+            "marketing",
+            json!({"userId": me.sub, "email": "me@example.com"}),
+        ),
+        (
+            "transactional",
+            json!({"userId": me.sub, "email": "me@example.com"}),
+        ),
+        ("marketing", json!({"email": "anon@example.com"})),
+    ] {
+        let r = t
+            .post("/notify/v1/send", &org, &send(category, recipient))
+            .await;
+        assert_eq!(
+            r.json()["data"]["deliveries"][0]["status"],
+            "scheduled",
+            "{}",
+            r.json()
+        );
+        ids.push(
+            r.json()["data"]["deliveries"][0]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_eq!(emails_today(&t).await, 3);
+    let off = json!({"channels": {"marketing": {"email": false}}});
+    assert_eq!(t.put("/notify/v1/preferences", &me, &off).await.status, 200);
+    let r = t.put("/notify/v1/preferences/defaults", &org, &off).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+
+    t.advance(chrono::Duration::hours(1));
+    let run = dispatch(&t).await;
+
+    assert_eq!((&run["due"], &run["sent"]), (&json!(3), &json!(1)), "{run}");
+    let status = async |id: &String| {
+        let path = format!("/notify/v1/deliveries/{id}");
+        let d = t.get(&path, &org).await.json()["data"].clone();
+        (
+            d["status"].clone(),
+            d["timeline"].as_array().unwrap().last().unwrap()["detail"].clone(),
+        )
+    };
+    assert_eq!(
+        status(&ids[0]).await,
+        (json!("skipped"), json!("opted out"))
+    );
+    assert_eq!(status(&ids[1]).await.0, "sent");
+    assert_eq!(
+        status(&ids[2]).await,
+        (json!("skipped"), json!("opted out"))
+    );
+    assert_eq!(t.tp.outbox.sent().len(), 1, "the transactional mail alone");
+    assert_eq!(
+        emails_today(&t).await,
+        1,
+        "the skipped ones' units are back"
+    );
     assert_eq!(dispatch(&t).await["due"], 0);
 }
 

@@ -68,8 +68,9 @@ const TABLE: &[Row] = &[
          reserved)"),
     // A template (its latest version) mailed to the caller.
     row("POST", "/notify/v1/send/test", 4, 4,
-        "the template (head and latest version, one query), the quota settings, the quota \
-         reserved (day and month; a test send stores no delivery)"),
+        "the template (head and latest version, one query), the quota settings and the \
+         caller's suppression (one batch read), the quota reserved (day and month; a test \
+         send stores no delivery)"),
     // ---- deliveries
     row("GET", "/notify/v1/deliveries", 1, 1, ""),
     row("GET", "/notify/v1/deliveries/{deliveryId}", 1, 1, ""),
@@ -142,8 +143,9 @@ const TABLE: &[Row] = &[
     // ---- jobs: one scheduled email come due
     row("POST", "/notify/v1/jobs/dispatch", 12, 12,
         "8 queries (one per due partition) whatever is due; a batch of up to 50 due entries \
-         costs 2 batch reads (their deliveries, then the suppressions of the scheduled or \
-         retried ones' contacts) and each due delivery +2 (claim, outcome)"),
+         costs 2 batch reads (their deliveries, then what the scheduled or retried ones are \
+         checked against again: their contacts' suppressions, their recipients' preferences \
+         and the tenant's defaults) and each due delivery +2 (claim, outcome)"),
 ];
 
 /// The performance budget: an authenticated read (a GET with a bearer token) makes at

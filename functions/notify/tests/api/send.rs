@@ -589,6 +589,61 @@ async fn a_test_send_goes_to_the_caller_only() {
     .assert_error(400, "ERR_NOTIFY_VALIDATION");
 }
 
+/// A test send is a mail like any other: not to a suppressed address, and its subject,
+/// taken from the text when there is none, is one header line.
+#[tokio::test]
+async fn a_test_send_honours_the_suppression_list_and_keeps_its_subject_one_line() {
+    let t = TestNotify::new().await;
+    let org = Caller::t1("organizer");
+    let r = t
+        .post(
+            "/notify/v1/send/test",
+            &org,
+            &json!({"content": {"text": "Hello\rBcc: victim@example.com\nrest"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let r = t
+        .post(
+            "/notify/v1/send/test",
+            &org,
+            &json!({"content": {"text": "Doors\u{7} open\tat 9\nrest"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let subjects: Vec<String> =
+        t.tp.outbox
+            .sent()
+            .iter()
+            .map(|m| m.mail.subject.clone())
+            .collect();
+    assert_eq!(subjects, ["[TEST] Hello", "[TEST] Doors  open at 9"]);
+
+    let admin = Caller::t1("admin");
+    let body = json!({"contact": org.email, "reason": "complained by phone"});
+    assert_eq!(
+        t.post("/notify/v1/suppressions", &admin, &body)
+            .await
+            .status,
+        201
+    );
+    let quota = async || {
+        t.get("/notify/v1/admin/quotas", &admin).await.json()["data"]["channels"][0].clone()
+    };
+    let before = quota().await;
+    let r = t
+        .post(
+            "/notify/v1/send/test",
+            &org,
+            &json!({"content": {"subject": "x", "text": "y"}}),
+        )
+        .await;
+    r.assert_error(409, "ERR_NOTIFY_CONTACT_SUPPRESSED");
+    assert_eq!(r.json()["error"]["details"]["reason"], "manual");
+    assert_eq!(t.tp.outbox.sent().len(), 2, "no third mail");
+    assert_eq!(quota().await, before, "no quota taken");
+}
+
 #[tokio::test]
 async fn push_goes_to_every_registered_device_and_in_app_to_the_inbox() {
     let t = TestNotify::new().await;
@@ -648,6 +703,112 @@ async fn push_goes_to_every_registered_device_and_in_app_to_the_inbox() {
     );
     let count = t.get("/notify/v1/notifications/unread-count", &me).await;
     assert_eq!(count.json()["data"]["count"], 1);
+    // The push nobody could receive never reached a provider: its quota unit is back.
+    let q = t
+        .get("/notify/v1/admin/quotas", &Caller::t1("admin"))
+        .await
+        .json();
+    let push = q["data"]["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel"] == "push")
+        .unwrap()
+        .clone();
+    assert_eq!(push["daily"]["used"], 1, "{push}");
+}
+
+/// One message per channel and destination, however the entries naming it differ; the
+/// entry that names the person decides (their preferences, their cap).
+#[tokio::test]
+async fn a_destination_named_twice_gets_one_message_and_the_named_person_decides() {
+    let t = TestNotify::new().await;
+    let org = Caller::t1("organizer");
+    let send = |channels: Value, category: &str, recipients: Value| {
+        json!({
+            "channels": channels,
+            "recipients": recipients,
+            "content": {"subject": "Doors open", "text": "Hall B"},
+            "category": category,
+        })
+    };
+    let deliveries = |r: &shared::testing::Reply| -> Vec<Value> {
+        assert_eq!(r.status, 202, "{}", r.json());
+        r.json()["data"]["deliveries"].as_array().unwrap().clone()
+    };
+
+    let r = t
+        .post(
+            "/notify/v1/send",
+            &org,
+            &send(
+                json!(["email", "sms"]),
+                "transactional",
+                json!([
+                    {"email": "dup@example.com", "phone": "+14155550100"},
+                    {"email": "DUP@example.com", "phone": "+1 415 555 0100", "userId": "u-dup"},
+                ]),
+            ),
+        )
+        .await;
+    let ds = deliveries(&r);
+    assert_eq!(ds.len(), 2, "{ds:?}");
+    assert!(
+        ds.iter().all(|d| d["recipient"]["userId"] == "u-dup"),
+        "{ds:?}"
+    );
+    assert_eq!(t.tp.outbox.sent_to("dup@example.com").len(), 1);
+    let sms = t
+        .recorder
+        .sent()
+        .into_iter()
+        .filter(|m| m.channel == "sms")
+        .count();
+    assert_eq!(sms, 1);
+
+    // One user with two addresses, over in-app: one inbox item.
+    let me = Caller::t1("user");
+    let r = t
+        .post(
+            "/notify/v1/send",
+            &org,
+            &send(
+                json!(["in_app"]),
+                "marketing",
+                json!([
+                    {"userId": me.sub, "email": "a@example.com"},
+                    {"userId": me.sub, "email": "b@example.com"},
+                    {"userId": me.sub},
+                ]),
+            ),
+        )
+        .await;
+    assert_eq!(deliveries(&r).len(), 1);
+    let count = t.get("/notify/v1/notifications/unread-count", &me).await;
+    assert_eq!(count.json()["data"]["count"], 1);
+
+    // The address alone would pass the tenant's (built-in) defaults; named with the
+    // person, their opt-out decides, wherever the entry stands in the list.
+    let off = json!({"channels": {"marketing": {"email": false}}});
+    assert_eq!(t.put("/notify/v1/preferences", &me, &off).await.status, 200);
+    let r = t
+        .post(
+            "/notify/v1/send",
+            &org,
+            &send(
+                json!(["email"]),
+                "marketing",
+                json!([{"email": "me@example.com"}, {"email": "me@example.com", "userId": me.sub}]),
+            ),
+        )
+        .await;
+    let ds = deliveries(&r);
+    assert_eq!(ds.len(), 1);
+    assert_eq!(
+        (&ds[0]["status"], &ds[0]["detail"]),
+        (&json!("skipped"), &json!("opted out"))
+    );
+    assert!(t.tp.outbox.sent_to("me@example.com").is_empty());
 }
 
 #[tokio::test]
