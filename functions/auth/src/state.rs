@@ -111,15 +111,16 @@ impl LiveCaller {
             .session_id
             .as_deref()
             .ok_or_else(ApiError::token_revoked)?;
-        let mut keys = Vec::with_capacity(N + 1);
+        // The caller's own tenant too: a suspended tenant's users are refused on every
+        // bearer route, not only where a route happens to read the tenant (a suspension
+        // does not revoke their sessions one by one). get_each: a route may name it too.
+        let mut keys = Vec::with_capacity(N + 2);
         keys.push(repo::session(&claims.home_tenant(), &claims.sub, sid));
+        keys.push(repo::tenant(&claims.home_tenant()));
         keys.extend(extra);
-        let mut items = if N == 0 {
-            vec![st.store().get(&keys[0]).await?]
-        } else {
-            st.store().get_many(&keys).await?
-        }
-        .into_iter();
+        let mut items = shared::store::get_each(st.store(), &keys)
+            .await?
+            .into_iter();
         let session = items
             .next()
             .flatten()
@@ -127,6 +128,15 @@ impl LiveCaller {
             .transpose()?
             .filter(|s| s.is_live(st.epoch()))
             .ok_or_else(ApiError::token_revoked)?;
+        let home = items.next().flatten();
+        if home
+            .as_ref()
+            .map(crate::repo::tenants::from_item)
+            .transpose()?
+            .is_some_and(|t| t.is_suspended())
+        {
+            return Err(crate::error::AuthError::AccountSuspended.into());
+        }
         let rest = std::array::from_fn(|_| items.next().flatten());
         Ok((LiveCaller { claims, session }, rest))
     }

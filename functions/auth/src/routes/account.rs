@@ -165,9 +165,27 @@ async fn user_of(st: &AuthState, redeemed: &Redeemed) -> AuthResult<User> {
     let (Some(tenant), Some(id)) = (&redeemed.tenant, &redeemed.user_id) else {
         return Err(AuthError::OneTimeTokenInvalid);
     };
-    users::get(st.store(), tenant, id)
+    let user = users::get(st.store(), tenant, id)
         .await?
-        .ok_or(AuthError::OneTimeTokenInvalid)
+        .ok_or(AuthError::OneTimeTokenInvalid)?;
+    // A mailed link carries the fingerprint of the password it was mailed under
+    // ([`stamped`]): a reset or a change since (the "I have been compromised" action)
+    // ends every link mailed before it. Links mailed before links carried one have none.
+    match redeemed.data.get("stamp").and_then(|s| s.as_str()) {
+        Some(stamp) if stamp != signin::credential_stamp(&user) => {
+            Err(AuthError::OneTimeTokenInvalid)
+        }
+        _ => Ok(user),
+    }
+}
+
+/// `data` of a link mailed to `user`, with the fingerprint of their current password
+/// ([`user_of`] refuses the link once the password changed).
+fn stamped(user: &User, mut data: serde_json::Value) -> serde_json::Value {
+    if let Some(map) = data.as_object_mut() {
+        map.insert("stamp".into(), signin::credential_stamp(user).into());
+    }
+    data
 }
 
 /// Revokes every live session of `user` but `keep`; returns how many.

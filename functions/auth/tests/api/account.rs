@@ -546,6 +546,106 @@ async fn a_locked_owner_can_reset_and_the_reset_clears_the_lock_and_ends_every_s
         .assert_error(400, "ERR_AUTH_TOKEN_INVALID");
 }
 
+/// A reset (or a change) of the password ends every link mailed before it: the other
+/// reset links and the magic links. A link mailed after it works.
+#[tokio::test]
+async fn a_new_password_ends_every_link_mailed_before_it() {
+    let app = TestAuth::new().await;
+    let to = "partner@eventzr.com";
+    let ask = async |path: &str| {
+        let r = app.post(path, None, &json!({"email": to})).await;
+        assert_eq!(r.status, 202);
+    };
+    ask("/auth/v1/passwordless/magic-link").await;
+    let magic = mailed_token(&app, to, "magic-link");
+    ask("/auth/v1/password/forgot").await;
+    let first = mailed_token(&app, to, "reset-password");
+    ask("/auth/v1/password/forgot").await;
+    let second = mailed_token(&app, to, "reset-password");
+
+    let r = app
+        .post(
+            "/auth/v1/password/reset",
+            None,
+            &json!({"token": first, "newPassword": NEW_PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    app.post(
+        "/auth/v1/passwordless/verify",
+        None,
+        &json!({"token": magic}),
+    )
+    .await
+    .assert_error(400, "ERR_AUTH_TOKEN_INVALID");
+    let again = json!({"token": second, "newPassword": "yet another passphrase"});
+    app.post("/auth/v1/password/reset", None, &again)
+        .await
+        .assert_error(400, "ERR_AUTH_TOKEN_INVALID");
+    assert_eq!(app.login(to, NEW_PASSWORD).await.status, 200);
+
+    // A change from a session does the same; a link mailed after it works.
+    ask("/auth/v1/passwordless/magic-link").await;
+    let before_change = mailed_token(&app, to, "magic-link");
+    let login = app.login(to, NEW_PASSWORD).await;
+    let access = login.json()["data"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let change = json!({"currentPassword": NEW_PASSWORD, "newPassword": "a third passphrase here"});
+    let r = app
+        .post("/auth/v1/password/change", Some(&access), &change)
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    app.post(
+        "/auth/v1/passwordless/verify",
+        None,
+        &json!({"token": before_change}),
+    )
+    .await
+    .assert_error(400, "ERR_AUTH_TOKEN_INVALID");
+    ask("/auth/v1/passwordless/magic-link").await;
+    let after = mailed_token(&app, to, "magic-link");
+    let r = app
+        .post(
+            "/auth/v1/passwordless/verify",
+            None,
+            &json!({"token": after}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+}
+
+/// Once the address is verified, another verification link (a resend's) is no 24-hour
+/// sign-in link.
+#[tokio::test]
+async fn a_second_verification_link_is_dead_once_the_address_is_verified() {
+    let app = TestAuth::new().await;
+    let to = "twice@example.com";
+    let r = app
+        .post(
+            "/auth/v1/signup/email",
+            None,
+            &signup_body(to, NEW_PASSWORD),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let first = mailed_token(&app, to, "verify-email");
+    let r = app
+        .post("/auth/v1/signup/resend", None, &json!({"email": to}))
+        .await;
+    assert_eq!(r.status, 202);
+    let second = mailed_token(&app, to, "verify-email");
+    assert_ne!(first, second);
+    let v = app
+        .post("/auth/v1/signup/verify", None, &json!({"token": first}))
+        .await;
+    assert_eq!(v.status, 200, "{}", String::from_utf8_lossy(&v.bytes));
+    app.post("/auth/v1/signup/verify", None, &json!({"token": second}))
+        .await
+        .assert_error(400, "ERR_AUTH_TOKEN_INVALID");
+}
+
 #[tokio::test]
 async fn a_reset_link_expires_after_30_minutes_and_a_weak_password_does_not_burn_it() {
     let app = TestAuth::new().await;

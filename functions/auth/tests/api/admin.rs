@@ -766,13 +766,47 @@ async fn a_suspended_tenant_s_admin_changes_and_invites_no_one() {
         .assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
     assert!(app.tp.outbox.sent_to("new@eventzr.com").is_empty());
     assert_eq!(audit_kinds(&app, T1).await.len(), audited);
-    // Nobody was signed out by it.
+    // Every bearer route refuses its users while it lasts, reads and writes alike.
+    app.get("/auth/v1/sessions", Some(&user_access))
+        .await
+        .assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
+    app.post("/auth/v1/mfa/totp/enroll", Some(&user_access), &json!({}))
+        .await
+        .assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
+    let change = json!({"currentPassword": PASSWORD, "newPassword": "a brand new passphrase"});
+    app.post("/auth/v1/password/change", Some(&user_access), &change)
+        .await
+        .assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
+    assert_eq!(app.login("user@eventzr.com", PASSWORD).await.status, 403);
+    // Nobody was signed out by it: lifted, the same tokens work again.
+    app.set_tenant_status(T1, "active").await;
     assert_eq!(
         app.get("/auth/v1/sessions", Some(&user_access))
             .await
             .status,
         200
     );
+}
+
+#[tokio::test]
+async fn the_platform_tenant_cannot_be_suspended() {
+    let app = TestAuth::new().await;
+    let system = access(&app, "system@eventzr.com").await;
+    let r = patch(
+        &app,
+        &format!("/auth/v1/tenants/{}", auth::seed::SYSTEM),
+        &system,
+        json!({"status": "suspended"}),
+    )
+    .await;
+    r.assert_error(400, "ERR_AUTH_VALIDATION");
+    assert_eq!(r.json()["error"]["details"]["fields"][0]["field"], "status");
+    let platform = tenants::get(app.state.store(), &TenantId::SYSTEM)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(platform.status, "active");
+    assert_eq!(app.get("/auth/v1/profile", Some(&system)).await.status, 200);
 }
 
 #[tokio::test]

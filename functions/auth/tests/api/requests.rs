@@ -51,7 +51,8 @@ use crate::{oauth::fake_provider, webauthn::SoftKey};
 /// The one request nearly every bearer route makes beyond its minimum.
 macro_rules! live {
     () => {
-        "+1 live-session check (auth's own bearer routes read the caller's session item)"
+        "+1 live-session check (auth's own bearer routes read the caller's session and tenant \
+         items in one batch read)"
     };
 }
 
@@ -650,8 +651,9 @@ fn write_report(measured: &[(&Row, Requests, bool)], idem: &IdempotencyCost) {
          (functions/auth/tests/api/requests.rs). `requests` counts data requests \
          (get, batch get, put, update, delete, query, transact). The design minimum follows the \
          documented design and leaves out the live-session check: auth's own bearer \
-         routes read the caller's session item, so a logout or revocation takes effect \
-         at once (other services accept a token until it expires).",
+         routes read the caller's session item (and tenant, in the same batch read), so a \
+         logout, a revocation or a tenant's suspension takes effect at once (other \
+         services accept a token until it expires).",
         measured.iter().map(|(r, n, _)| (*r, n)),
     );
     let over = if OVER_READ_BUDGET.is_empty() {

@@ -88,7 +88,7 @@ pub async fn magic_link(
             Kind::MagicLink,
             Some(&signin::tenant_of(&user)?),
             Some(&user.id),
-            json!({ "redirectUri": redirect }),
+            super::stamped(&user, json!({ "redirectUri": redirect })),
             st.epoch(),
             MAGIC_LINK_TTL_SECS,
         )
@@ -126,7 +126,8 @@ pub struct MagicSignIn {
     request_body(content = TokenBody, example = json!({"token": "<the token of the mailed link>"})),
     responses(
         (status = 200, description = "Signed in, or the MFA challenge", body = Data<MagicSignIn>),
-        (status = 400, description = "`ERR_AUTH_TOKEN_INVALID`: the token is unknown, expired or already used"),
+        (status = 400, description = "`ERR_AUTH_TOKEN_INVALID`: the token is unknown, expired or already used, \
+            or the password was reset or changed since it was mailed"),
         (status = 403, description = "`ERR_AUTH_ACCOUNT_SUSPENDED`: the account or its tenant is suspended"),
         (status = 429, description = "`ERR_AUTH_MAX_SESSIONS_REACHED`: the session limit is reached \
             and the tenant refuses new sessions"),

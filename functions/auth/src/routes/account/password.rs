@@ -71,7 +71,7 @@ pub async fn forgot(
             Kind::PasswordReset,
             Some(&signin::tenant_of(&user)?),
             Some(&user.id),
-            json!({}),
+            super::stamped(&user, json!({})),
             st.epoch(),
             RESET_TTL_SECS,
         )
@@ -120,7 +120,8 @@ pub struct ResetDone {
     ),
     responses(
         (status = 200, description = "Reset; every session of the account is revoked", body = Data<ResetDone>),
-        (status = 400, description = "`ERR_AUTH_TOKEN_INVALID`: the token is unknown, expired or already used; \
+        (status = 400, description = "`ERR_AUTH_TOKEN_INVALID`: the token is unknown, expired or already used (or the \
+            password was reset or changed since it was mailed); \
             `ERR_AUTH_WEAK_PASSWORD`: the new password is too short, too long, the email or a common one \
             (`details.fields` names `newPassword`)"),
     )

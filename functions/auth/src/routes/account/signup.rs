@@ -299,7 +299,7 @@ async fn send_verification(st: &AuthState, user: &User, client: &ClientMeta) -> 
         Kind::VerifyEmail,
         Some(&signin::tenant_of(user)?),
         Some(&user.id),
-        json!({}),
+        super::stamped(user, json!({})),
         st.epoch(),
         VERIFY_TTL_SECS,
     )
@@ -322,7 +322,8 @@ async fn send_verification(st: &AuthState, user: &User, client: &ClientMeta) -> 
     request_body(content = TokenBody, example = json!({"token": "<the token of the mailed link>"})),
     responses(
         (status = 200, description = "Verified and signed in, or the MFA challenge", body = Data<SignInAnswer>),
-        (status = 400, description = "`ERR_AUTH_TOKEN_INVALID`: the token is unknown, expired or already used"),
+        (status = 400, description = "`ERR_AUTH_TOKEN_INVALID`: the token is unknown, expired or already used, \
+            the address is already verified, or the password was reset since it was mailed"),
         (status = 403, description = "`ERR_AUTH_ACCOUNT_SUSPENDED`: the account or its tenant is suspended"),
         (status = 429, description = "`ERR_AUTH_MAX_SESSIONS_REACHED`: the session limit is reached \
             and the tenant refuses new sessions"),
@@ -337,6 +338,11 @@ pub async fn verify(
     // the account unverified.
     let pending = one_time::peek(st.store(), Kind::VerifyEmail, &body.token, st.epoch()).await?;
     let user = super::user_of(&st, &pending).await?;
+    // Once the address is verified, the other verification links mailed to it (a resend)
+    // verify nothing: they would only be 24-hour sign-in links.
+    if user.email_verified {
+        return Err(AuthError::OneTimeTokenInvalid.into());
+    }
     let next = super::admit(&st, &user).await?;
     one_time::redeem(st.store(), Kind::VerifyEmail, &body.token, st.epoch()).await?;
     let user = users::update(

@@ -166,6 +166,14 @@ pub async fn patch(
     let id =
         TenantId::parse(&tenant_id).map_err(|_| ApiError::field("tenantId", "must be a UUID"))?;
     let change = TenantChange::try_from(body)?;
+    // The platform's own tenant holds the system role: suspended, nobody could sign in
+    // to lift the suspension.
+    if id == TenantId::SYSTEM && change.status == Some("suspended") {
+        return Err(ApiError::field(
+            "status",
+            "the platform tenant cannot be suspended",
+        ));
+    }
     let tenant = admin::update_tenant(st.store(), &id, &change).await?;
     let details = json!({
         "name": change.name,
