@@ -77,11 +77,9 @@ pub fn plan_tier(raw: &str) -> Result<PlanTier, FieldError> {
 
 /// 1-100 characters, trimmed.
 pub fn tenant_name(raw: &str) -> Result<String, FieldError> {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(FieldError::new("name", "must be 1-100 characters"));
-    }
-    Ok(name.to_owned())
+    // Shown to others like a person's name (invite mails name the tenant): the same
+    // characters are refused.
+    crate::domain::profile::DisplayName::parse(raw).map(String::from)
 }
 
 /// A tenant's `active` or `suspended`.

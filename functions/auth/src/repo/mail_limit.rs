@@ -59,3 +59,58 @@ pub async fn take(
         Err(e) => Err(e.into()),
     }
 }
+
+/// Invites a tenant mails per clock hour. An invite names the tenant in its subject and
+/// comes from the platform's address, and anyone can create a tenant by signing up: an
+/// unbounded invite route would make the stage's SES a spam relay under a name the
+/// sender chose.
+pub const INVITES_PER_HOUR: i64 = 50;
+/// Invites one tenant mails one address per UTC day.
+pub const INVITES_PER_ADDRESS: i64 = 3;
+
+/// Takes one of tenant `t`'s invites to `email` for `now`: None when one of the counts
+/// is spent (nothing written), with the seconds until it starts afresh.
+pub async fn take_invite(
+    store: &dyn Store,
+    t: &TenantId,
+    email: &str,
+    now: DateTime<Utc>,
+) -> AuthResult<Result<(), u64>> {
+    let count = |sort: String, cap: i64, keep: i64| {
+        TransactOp::Update(
+            Update::new(Key::tenant(t, &["INVITES"], sort))
+                .add("sent", 1)
+                .set("expires_at", Value::n(now.timestamp() + keep))
+                .when(Condition::not_exists("sent").or(Condition::lt("sent", Value::n(cap)))),
+        )
+    };
+    // The address hashed: the counter outlives nothing, but holds no address either.
+    let address = shared::ids::sha256_hex(email.as_bytes());
+    let counts = vec![
+        count(
+            format!("H#{}", now.format("%Y-%m-%dT%H")),
+            INVITES_PER_HOUR,
+            2 * 3600,
+        ),
+        count(
+            format!("D#{}#{}", now.format("%Y-%m-%d"), &address[..32]),
+            INVITES_PER_ADDRESS,
+            2 * 86_400,
+        ),
+    ];
+    match store.transact(counts).await {
+        Ok(()) => Ok(Ok(())),
+        Err(StoreError::TransactionCanceled { reasons }) => {
+            let secs = |period: i64| (period - now.timestamp().rem_euclid(period)).max(1) as u64;
+            match reasons
+                .iter()
+                .position(|r| *r == CancelReason::ConditionFailed)
+            {
+                Some(0) => Ok(Err(secs(3600))),
+                Some(_) => Ok(Err(secs(86_400))),
+                None => Err(StoreError::TransactionCanceled { reasons }.into()),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -619,7 +619,7 @@ async fn the_system_role_creates_and_patches_tenants() {
     assert_eq!(
         r.json()["error"]["details"]["fields"],
         json!([
-            {"field": "name", "issue": "must be 1-100 characters"},
+            {"field": "name", "issue": "must be 1-100 characters, not all blank"},
             {"field": "planTier", "issue": "must be one of BASE, STUDENT, STARTUP, PRO, PROMAX, ENTERPRISE"},
         ])
     );
@@ -785,6 +785,73 @@ async fn a_suspended_tenant_s_admin_changes_and_invites_no_one() {
             .await
             .status,
         200
+    );
+}
+
+/// Invites carry the tenant's name from the platform's address, and anyone can make a
+/// tenant: 50 an hour per tenant, 3 a day to one address, past that 429 and no mail.
+#[tokio::test]
+async fn invites_are_limited_per_tenant_and_per_address() {
+    let app = TestAuth::new().await;
+    let admin = access(&app, "admin@eventzr.com").await;
+    let invite = async |token: &str, email: &str| {
+        let body = json!({"email": email, "roles": ["user"]});
+        app.post("/auth/v1/users/invite", Some(token), &body).await
+    };
+    for _ in 0..3 {
+        assert_eq!(invite(&admin, "again@example.net").await.status, 202);
+    }
+    let r = invite(&admin, "again@example.net").await;
+    r.assert_error(429, "ERR_AUTH_RATE_LIMITED");
+    assert!(r.header("retry-after").is_some());
+    assert_eq!(app.tp.outbox.sent_to("again@example.net").len(), 3);
+    for i in 3..50 {
+        let r = invite(&admin, &format!("hire{i}@example.net")).await;
+        assert_eq!(
+            r.status,
+            202,
+            "invite {i}: {}",
+            String::from_utf8_lossy(&r.bytes)
+        );
+    }
+    invite(&admin, "one.too.many@example.net")
+        .await
+        .assert_error(429, "ERR_AUTH_RATE_LIMITED");
+    assert!(app.tp.outbox.sent_to("one.too.many@example.net").is_empty());
+    // The next hour, invites go out again (the address's day still counts).
+    let day = app.state.now().date_naive();
+    app.advance(chrono::Duration::hours(1));
+    let admin = access(&app, "admin@eventzr.com").await;
+    assert_eq!(invite(&admin, "one.too.many@example.net").await.status, 202);
+    let same_day = app.state.now().date_naive() == day;
+    let again = invite(&admin, "again@example.net").await.status;
+    assert_eq!(again, if same_day { 429 } else { 202 });
+}
+
+/// A tenant's name is shown to others (invite mails): no bidi or line-breaking
+/// characters, as for a person's name.
+#[tokio::test]
+async fn a_tenant_name_refuses_bidi_and_line_breaking_characters() {
+    let app = TestAuth::new().await;
+    let system = access(&app, "system@eventzr.com").await;
+    for name in ["evil\u{202e}moc.xe", "two\u{2028}lines", "tab\tbed"] {
+        let r = app
+            .post(
+                "/auth/v1/tenants",
+                Some(&system),
+                &json!({"name": name, "planTier": "BASE"}),
+            )
+            .await;
+        r.assert_error(400, "ERR_AUTH_VALIDATION");
+        assert_eq!(r.json()["error"]["details"]["fields"][0]["field"], "name");
+    }
+    let body = json!({"email": "rlo@example.com", "password": "a brand new passphrase",
+        "name": "Ada", "tenantName": "Acme\u{202e}"});
+    let r = app.post("/auth/v1/signup/email", None, &body).await;
+    r.assert_error(400, "ERR_AUTH_VALIDATION");
+    assert_eq!(
+        r.json()["error"]["details"]["fields"][0]["field"],
+        "tenantName"
     );
 }
 

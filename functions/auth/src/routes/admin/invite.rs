@@ -16,6 +16,7 @@ use super::{AdminCaller, users::record};
 use crate::{
     domain::{Email, admin::GrantedRoles},
     error::{AuthError, AuthResult},
+    repo::mail_limit,
     repo::{self, one_time, tenants, users},
     state::AuthState,
 };
@@ -69,6 +70,8 @@ pub struct Invitation {
         (status = 403, description = "`ERR_AUTH_FORBIDDEN`: the caller lacks the `admin` role, or \
             asks for the `system` role; `ERR_AUTH_ACCOUNT_SUSPENDED`: the acting tenant is suspended"),
         (status = 409, description = "`ERR_AUTH_EMAIL_TAKEN`: the email is already registered"),
+        (status = 429, description = "`ERR_AUTH_RATE_LIMITED` (with `retry-after`): the tenant \
+            mailed 50 invites this hour, or 3 to this address today"),
     )
 )]
 pub async fn invite(
@@ -92,6 +95,19 @@ pub async fn invite(
     let name = inviting.map_or_else(|| "EventZR".to_owned(), |t| t.name);
     if users::by_email(st.store(), &email).await?.is_some() {
         return Err(AuthError::EmailTaken.into());
+    }
+    if let Err(retry_after) =
+        mail_limit::take_invite(st.store(), &tenant, email.as_ref(), st.now()).await?
+    {
+        let why = format!(
+            "a tenant mails at most {} invites an hour, and {} a day to one address",
+            mail_limit::INVITES_PER_HOUR,
+            mail_limit::INVITES_PER_ADDRESS
+        );
+        return Err(
+            ApiError::new(http::StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", why)
+                .with_retry_after(retry_after),
+        );
     }
     let data = json!({ "email": email.as_ref(), "roles": roles });
     let now = st.epoch();
