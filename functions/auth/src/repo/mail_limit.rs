@@ -34,13 +34,9 @@ pub async fn take(
     now: DateTime<Utc>,
 ) -> AuthResult<bool> {
     let hour = now.format("%Y-%m-%dT%H");
+    let expires_at = now.timestamp() + 2 * 3600;
     let count = |sort: String, cap: i64| {
-        TransactOp::Update(
-            Update::new(Key::tenant(t, &["USER", user_id], sort))
-                .add("sent", 1)
-                .set("expires_at", Value::n(now.timestamp() + 2 * 3600))
-                .when(Condition::not_exists("sent").or(Condition::lt("sent", Value::n(cap)))),
-        )
+        one_more(Key::tenant(t, &["USER", user_id], sort), cap, expires_at)
     };
     let counts = vec![
         count(format!("MAILS#{hour}"), PER_ACCOUNT),
@@ -60,6 +56,17 @@ pub async fn take(
     }
 }
 
+/// Adds one to the count at `key` if it stays within `cap`; the count expires at
+/// `expires_at` (epoch seconds).
+fn one_more(key: Key, cap: i64, expires_at: i64) -> TransactOp {
+    TransactOp::Update(
+        Update::new(key)
+            .add("sent", 1)
+            .set("expires_at", Value::n(expires_at))
+            .when(Condition::not_exists("sent").or(Condition::lt("sent", Value::n(cap)))),
+    )
+}
+
 /// Invites a tenant mails per clock hour. An invite names the tenant in its subject and
 /// comes from the platform's address, and anyone can create a tenant by signing up: an
 /// unbounded invite route would make the stage's SES a spam relay under a name the
@@ -77,11 +84,10 @@ pub async fn take_invite(
     now: DateTime<Utc>,
 ) -> AuthResult<Result<(), u64>> {
     let count = |sort: String, cap: i64, keep: i64| {
-        TransactOp::Update(
-            Update::new(Key::tenant(t, &["INVITES"], sort))
-                .add("sent", 1)
-                .set("expires_at", Value::n(now.timestamp() + keep))
-                .when(Condition::not_exists("sent").or(Condition::lt("sent", Value::n(cap)))),
+        one_more(
+            Key::tenant(t, &["INVITES"], sort),
+            cap,
+            now.timestamp() + keep,
         )
     };
     // The address hashed: the counter outlives nothing, but holds no address either.
