@@ -3,7 +3,13 @@
 
 use crate::error::FieldError;
 
-/// A syntactically valid email, trimmed and lowercased (lookups are case-insensitive).
+/// A deliverable email address, trimmed and lowercased (lookups are case-insensitive),
+/// its domain in ASCII: an internationalised domain becomes its punycode (`bücher.de` ->
+/// `xn--bcher-kva.de`, after Unicode's mapping, so fullwidth letters are the letters
+/// they show), so one mailbox is one address for uniqueness and suppression lookups.
+/// The local part is RFC 5321's dot-string of ASCII characters: SES (and most mail
+/// systems) cannot deliver to a non-ASCII local part (SMTPUTF8), and an invisible
+/// character (U+200B) would make a second spelling of someone else's address.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Email(String);
 
@@ -15,24 +21,52 @@ impl Email {
 
     /// Parses `raw`; a refusal names `field` (e.g. `recipients[3].email`).
     pub fn parse_as(raw: &str, field: &str) -> Result<Self, FieldError> {
-        let e = raw.trim().to_lowercase();
+        let e = raw.trim();
         let bad = || FieldError::new(field, "must be a valid email address");
-        if e.len() > 254 || e.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if e.len() > 254 {
             return Err(bad());
         }
         let (local, domain) = e.rsplit_once('@').ok_or_else(bad)?;
-        let domain_ok = domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !domain.contains("..")
-            && domain
-                .split('.')
-                .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
-        if local.is_empty() || local.len() > 64 || local.contains('@') || !domain_ok {
+        let local = local.to_ascii_lowercase();
+        let domain = ascii_domain(domain).ok_or_else(bad)?;
+        let address = format!("{local}@{domain}");
+        if !is_dot_string(&local) || local.len() > 64 || address.len() > 254 {
             return Err(bad());
         }
-        Ok(Email(e))
+        Ok(Email(address))
     }
+}
+
+/// RFC 5321's dot-string: atoms of letters, digits and ``!#$%&'*+-/=?^_`{|}~``,
+/// joined by single dots.
+fn is_dot_string(local: &str) -> bool {
+    local.split('.').all(|atom| {
+        !atom.is_empty()
+            && atom
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b))
+    })
+}
+
+/// A mail domain as DNS names it: Unicode mapped and made punycode (IDNA), then two or
+/// more labels of letters, digits and inner hyphens, the last not all digits (an IP
+/// address, or a literal `[…]`, is no mailbox a platform mails).
+fn ascii_domain(raw: &str) -> Option<String> {
+    let ascii = match url::Host::parse(raw).ok()? {
+        url::Host::Domain(d) => d,
+        url::Host::Ipv4(_) | url::Host::Ipv6(_) => return None,
+    };
+    let labels: Vec<&str> = ascii.split('.').collect();
+    let label_ok = |l: &&str| {
+        (1..=63).contains(&l.len())
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    let tld_ok = labels
+        .last()
+        .is_some_and(|t| !t.bytes().all(|b| b.is_ascii_digit()));
+    (labels.len() >= 2 && labels.iter().all(label_ok) && tld_ok).then_some(ascii)
 }
 
 impl AsRef<str> for Email {
@@ -99,9 +133,48 @@ mod tests {
     }
 
     #[test]
+    fn a_domain_is_kept_in_ascii_so_one_mailbox_is_one_address() {
+        for (raw, kept) in [
+            ("user@Bücher.de", "user@xn--bcher-kva.de"),
+            ("user@xn--bcher-kva.de", "user@xn--bcher-kva.de"),
+            ("ann@ＥＸＡＭＰＬＥ.com", "ann@example.com"),
+            (
+                "o'brien+events@example.co.uk",
+                "o'brien+events@example.co.uk",
+            ),
+            ("ann/sales?#100%@example.com", "ann/sales?#100%@example.com"),
+        ] {
+            assert_eq!(Email::parse(raw).unwrap().as_ref(), kept, "{raw}");
+        }
+    }
+
+    #[test]
     fn malformed_emails_are_refused_naming_the_field() {
         for bad in [
-            "", "a", "a@", "@b.io", "a@b", "a b@c.io", "a@b..io", "a@.b.io", "a@-b.io",
+            "",
+            "a",
+            "a@",
+            "@b.io",
+            "a@b",
+            "a b@c.io",
+            "a@b..io",
+            "a@.b.io",
+            "a@-b.io",
+            // Dot-string: no empty atom.
+            "a..b@example.com",
+            ".a@example.com",
+            "a.@example.com",
+            // ASCII local parts only: invisible or lookalike characters make a second
+            // spelling of an address.
+            "a\u{200b}@example.com",
+            "ａlice@example.com",
+            "用户@例子.广告",
+            // Literals, IPs, underscores, quoted local parts.
+            "a@[127.0.0.1]",
+            "a@127.0.0.1",
+            "a@ex_ample.com",
+            "\"a b\"@example.com",
+            "a@example.com\u{0}",
         ] {
             assert_eq!(Email::parse(bad).unwrap_err().field, "email", "{bad}");
         }

@@ -241,6 +241,43 @@ async fn signup_rejects_a_taken_email_or_username() {
     assert!(app.tp.outbox.sent_to("second@example.com").is_empty());
 }
 
+/// One mailbox is one account: an internationalised domain and its punycode, or
+/// fullwidth letters and the letters they show, are the same address; a local part with
+/// an invisible or non-ASCII character is no address at all.
+#[tokio::test]
+async fn one_mailbox_cannot_hold_two_accounts_under_two_spellings() {
+    let app = TestAuth::new().await;
+    let r = app
+        .post(
+            "/auth/v1/signup/email",
+            None,
+            &signup_body("ann@Bücher.de", NEW_PASSWORD),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.bytes));
+    assert!(stored_user(&app, "ann@xn--bcher-kva.de").await.is_some());
+    for twin in ["ann@xn--bcher-kva.de", "ANN@ＢÜＣＨＥＲ.de"] {
+        app.post(
+            "/auth/v1/signup/email",
+            None,
+            &signup_body(twin, NEW_PASSWORD),
+        )
+        .await
+        .assert_error(409, "ERR_AUTH_EMAIL_TAKEN");
+    }
+    for bad in ["partner\u{200b}@eventzr.com", "ｐartner@eventzr.com"] {
+        let r = app
+            .post(
+                "/auth/v1/signup/email",
+                None,
+                &signup_body(bad, NEW_PASSWORD),
+            )
+            .await;
+        r.assert_error(400, "ERR_AUTH_VALIDATION");
+        assert_eq!(r.json()["error"]["details"]["fields"][0]["field"], "email");
+    }
+}
+
 #[tokio::test]
 async fn signup_rejects_weak_passwords_naming_the_field() {
     let app = TestAuth::new().await;
