@@ -51,6 +51,19 @@ pub struct Idempotency {
     pub body_limit: usize,
     /// Holds the stage's HMAC key that fingerprints are computed with.
     pub keys: Arc<crate::paging::Cursors>,
+    /// What the service checks before it answers an authenticated caller from a stored
+    /// record ([`ReplayGuard`]); None: the token alone.
+    pub guard: Option<Arc<dyn ReplayGuard>>,
+}
+
+/// A service's check of an authenticated caller before a stored answer is replayed to
+/// them. A replay skips the handler, and with it any check the handler makes beyond the
+/// token: auth's live session (a logged-out token must not be answered 2xx), its
+/// tenant's suspension. Asked only when a record is found, so a first request pays
+/// nothing for it.
+#[async_trait::async_trait]
+pub trait ReplayGuard: Send + Sync {
+    async fn allow(&self, claims: &auth::Claims) -> Result<(), ApiError>;
 }
 
 impl Idempotency {
@@ -60,14 +73,23 @@ impl Idempotency {
         service: Service,
         store: Arc<dyn Store>,
     ) -> Arc<Self> {
-        Arc::new(Idempotency {
+        Arc::new(Self::settings(platform, service, store))
+    }
+
+    fn settings(
+        platform: &crate::platform::Platform,
+        service: Service,
+        store: Arc<dyn Store>,
+    ) -> Self {
+        Idempotency {
             store,
             clock: platform.clock.clone(),
             service,
             in_progress_secs: platform.config.in_progress_secs,
             body_limit: platform.config.body_limit,
             keys: platform.cursors.clone(),
-        })
+            guard: None,
+        }
     }
 }
 
@@ -83,6 +105,22 @@ pub fn honour<S: Clone + Send + Sync + 'static>(
         Idempotency::for_service(platform, service, store),
         middleware,
     ))
+}
+
+/// [`honour`], with `guard` asked before a stored answer is replayed to an authenticated
+/// caller.
+pub fn honour_guarded<S: Clone + Send + Sync + 'static>(
+    routes: axum::Router<S>,
+    platform: &crate::platform::Platform,
+    service: Service,
+    store: Arc<dyn Store>,
+    guard: Arc<dyn ReplayGuard>,
+) -> axum::Router<S> {
+    let cfg = Arc::new(Idempotency {
+        guard: Some(guard),
+        ..Idempotency::settings(platform, service, store)
+    });
+    routes.route_layer(axum::middleware::from_fn_with_state(cfg, middleware))
 }
 
 /// The middleware itself (see [`honour`]).
@@ -183,6 +221,9 @@ async fn run(
     match cfg.store.put(Put::new(record).when(claimable)).await {
         Ok(()) => {}
         Err(StoreError::ConditionFailed { current }) => {
+            if let (Some(guard), Some(c)) = (&cfg.guard, &claims) {
+                guard.allow(c).await.map_err(IntoResponse::into_response)?;
+            }
             let current = match current {
                 Some(item) => Some(*item),
                 None => cfg.store.get(&key).await.map_err(store_down)?,

@@ -42,7 +42,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 /// layer: it would keep their response — a refresh token in clear — for 24 hours, and
 /// their single-use token already makes a retry harmless. Every other route honours it.
 pub fn router(st: &AuthState) -> Router<AuthState> {
-    let idempotent = shared::idempotency::honour(
+    let idempotent = super::idempotent(
         Router::new()
             .route("/auth/v1/signup/email", post(signup::signup))
             .route("/auth/v1/signup/resend", post(signup::resend))
@@ -50,9 +50,7 @@ pub fn router(st: &AuthState) -> Router<AuthState> {
             .route("/auth/v1/password/reset", post(password::reset))
             .route("/auth/v1/password/change", post(password::change))
             .route("/auth/v1/passwordless/magic-link", post(magic::magic_link)),
-        &st.platform,
-        crate::SERVICE,
-        st.store.clone(),
+        st,
     );
     Router::new()
         .route("/auth/v1/signup/verify", post(signup::verify))
@@ -144,12 +142,16 @@ pub fn parse_email(raw: &str) -> Result<Email, ApiError> {
 /// `newPassword` on reset and change).
 pub fn new_password(raw: String, email: &Email, field: &str) -> Result<Password, ApiError> {
     Password::new_for(raw, email).map_err(|e| match e {
-        AuthError::WeakPassword(why) => {
-            ApiError::new(StatusCode::BAD_REQUEST, "WEAK_PASSWORD", why)
-                .with_details(json!({"fields": [{"field": field, "issue": why}]}))
-        }
+        AuthError::WeakPassword(why) => weak_password(field, why),
         e => e.into(),
     })
+}
+
+/// 400 WEAK_PASSWORD naming `field`.
+pub fn weak_password(field: &str, why: impl Into<String>) -> ApiError {
+    let why = why.into();
+    let details = json!({"fields": [{"field": field, "issue": why}]});
+    ApiError::new(StatusCode::BAD_REQUEST, "WEAK_PASSWORD", why).with_details(details)
 }
 
 /// argon2id off the async runtime's threads.

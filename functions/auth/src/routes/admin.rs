@@ -51,14 +51,12 @@ pub fn router(st: &AuthState) -> Router<AuthState> {
         )
         .route("/auth/v1/users/{userId}/unlock", post(users::unlock))
         .route_layer(allow_cross_tenant());
-    shared::idempotency::honour(
+    super::idempotent(
         Router::new()
             .merge(users)
             .route("/auth/v1/tenants", post(tenants::create))
             .route("/auth/v1/tenants/{tenantId}", patch(tenants::patch)),
-        &st.platform,
-        crate::SERVICE,
-        st.store.clone(),
+        st,
     )
 }
 

@@ -41,6 +41,33 @@ fn mark_no_store(mut res: Response) -> Ready<Response> {
     ready(res)
 }
 
+/// `routes` behind the Idempotency-Key layer, whose replays to a bearer caller first pass
+/// the live-session check: a token whose session was logged out, revoked or whose tenant
+/// is suspended gets 401/403 for a stored answer, as it would for a new request.
+pub fn idempotent(
+    routes: axum::Router<crate::state::AuthState>,
+    st: &crate::state::AuthState,
+) -> axum::Router<crate::state::AuthState> {
+    shared::idempotency::honour_guarded(
+        routes,
+        &st.platform,
+        crate::SERVICE,
+        st.store.clone(),
+        std::sync::Arc::new(LiveReplays(st.clone())),
+    )
+}
+
+struct LiveReplays(crate::state::AuthState);
+
+#[async_trait::async_trait]
+impl shared::idempotency::ReplayGuard for LiveReplays {
+    async fn allow(&self, claims: &shared::auth::Claims) -> Result<(), shared::ApiError> {
+        crate::state::LiveCaller::check_with(claims.clone(), &self.0, [])
+            .await
+            .map(|_| ())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use axum::{Router, body::Body, routing::post};

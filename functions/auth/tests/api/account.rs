@@ -781,6 +781,30 @@ async fn changing_the_password_ends_the_other_sessions_but_keeps_this_one() {
 }
 
 #[tokio::test]
+async fn a_change_to_the_same_password_is_refused_and_ends_nothing() {
+    let app = TestAuth::new().await;
+    let (other_access, _) = app.tokens("user@eventzr.com").await;
+    let (access, _) = app.tokens("user@eventzr.com").await;
+    let same = json!({"currentPassword": PASSWORD, "newPassword": PASSWORD});
+    let r = app
+        .post("/auth/v1/password/change", Some(&access), &same)
+        .await;
+    r.assert_error(400, "ERR_AUTH_WEAK_PASSWORD");
+    assert_eq!(
+        r.json()["error"]["details"]["fields"][0]["field"],
+        "newPassword"
+    );
+    assert_eq!(
+        app.get("/auth/v1/profile", Some(&other_access))
+            .await
+            .status,
+        200
+    );
+    let user = stored_user(&app, "user@eventzr.com").await.unwrap();
+    assert_eq!(user.failed_logins, 0, "no guess was counted");
+}
+
+#[tokio::test]
 async fn changing_the_password_checks_the_current_one_like_a_login() {
     let app = TestAuth::new().await;
     let (access, _) = app.tokens("admin@eventzr.com").await;

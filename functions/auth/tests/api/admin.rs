@@ -567,6 +567,25 @@ async fn an_invite_replayed_with_its_idempotency_key_sends_one_mail() {
     assert_eq!(second.header("idempotent-replayed"), Some("true"));
     assert_eq!(first.json()["data"], second.json()["data"]);
     assert_eq!(app.tp.outbox.sent_to("once@eventzr.com").len(), 1);
+
+    // A replay skips the handler, not the live-session check: logged out, the same
+    // token gets 401 for the stored answer too; a suspended tenant's, 403.
+    let other = access(&app, "admin@eventzr.com").await;
+    app.post("/auth/v1/logout", Some(&admin), &json!({})).await;
+    let third = send().await;
+    third.assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+    assert_eq!(third.header("idempotent-replayed"), None);
+    app.set_tenant_status(T1, "suspended").await;
+    let body = json!({"email": "once@eventzr.com", "roles": ["user"]});
+    let replay = Request::post("/auth/v1/users/invite")
+        .header("authorization", format!("Bearer {other}"))
+        .header("content-type", "application/json")
+        .header("idempotency-key", "invite-42")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    app.send(replay)
+        .await
+        .assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
 }
 
 #[tokio::test]

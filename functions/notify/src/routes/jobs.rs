@@ -28,7 +28,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub const HTTP_RUN_BUDGET: Duration = Duration::from_secs(7);
 
 /// Checks `x-internal-api-key` against the secret, in constant time. A missing or
-/// unreadable secret refuses every caller (fails closed).
+/// unreadable secret refuses every caller (fails closed): 401 when there is no secret
+/// (no key can be right), 503 when Secrets Manager cannot be read (a caller holding the
+/// right key should retry, and the operator sees a 5xx, not a caller's mistake).
 pub async fn require_internal_key(st: &NotifyState, headers: &HeaderMap) -> Result<(), ApiError> {
     let given = headers
         .get("x-internal-api-key")
@@ -38,9 +40,7 @@ pub async fn require_internal_key(st: &NotifyState, headers: &HeaderMap) -> Resu
         Ok(k) => k,
         Err(e) => {
             tracing::error!(error = %e, "internal API key secret unreadable: refusing jobs");
-            return Err(ApiError::unauthorized(
-                "a valid internal API key is required",
-            ));
+            return Err(unreadable_key(e, !given.is_empty()));
         }
     };
     if given.is_empty() || !shared::ids::secure_eq(&given, expected.trim().as_bytes()) {
@@ -49,6 +49,14 @@ pub async fn require_internal_key(st: &NotifyState, headers: &HeaderMap) -> Resu
         ));
     }
     Ok(())
+}
+
+/// The refusal when the key's secret cannot be read (see [`require_internal_key`]).
+fn unreadable_key(e: shared::secrets::SecretsError, key_given: bool) -> ApiError {
+    match e {
+        shared::secrets::SecretsError::Unavailable(_) if key_given => ApiError::unavailable(e),
+        _ => ApiError::unauthorized("a valid internal API key is required"),
+    }
 }
 
 #[utoipa::path(
@@ -65,6 +73,7 @@ pub async fn require_internal_key(st: &NotifyState, headers: &HeaderMap) -> Resu
     responses(
         (status = 200, description = "What the run did", body = Data<dispatch::Report>),
         (status = 401, description = "`ERR_NOTIFY_UNAUTHORIZED`: missing or wrong `x-internal-api-key`"),
+        (status = 503, description = "`ERR_NOTIFY_UNAVAILABLE`: the key's secret cannot be read now (retry)"),
     )
 )]
 pub async fn run_dispatch(
@@ -81,4 +90,20 @@ pub async fn run_dispatch(
         "dispatch run"
     );
     Ok(Envelope::ok(report))
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::secrets::SecretsError;
+
+    use super::unreadable_key;
+
+    #[test]
+    fn an_unreadable_key_secret_is_503_for_a_key_holder_and_401_otherwise() {
+        let down = || SecretsError::Unavailable("throttled".into());
+        let status = |e, given| unreadable_key(e, given).status.as_u16();
+        assert_eq!(status(down(), true), 503);
+        assert_eq!(status(down(), false), 401);
+        assert_eq!(status(SecretsError::NotFound("k".into()), true), 401);
+    }
 }

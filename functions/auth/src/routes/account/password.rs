@@ -190,8 +190,8 @@ pub struct ChangeDone {
     responses(
         (status = 200, description = "Changed; the caller's other sessions are revoked", body = Data<ChangeDone>),
         (status = 400, description = "`ERR_AUTH_WEAK_PASSWORD`: the new password is too short, too long, \
-            the email or a common one (`details.fields` names `newPassword`); `ERR_AUTH_VALIDATION`: \
-            the current password is wrong (`details.fields` names `currentPassword`; it counts \
+            the email, a common one or the current one (`details.fields` names `newPassword`); \
+            `ERR_AUTH_VALIDATION`: the current password is wrong (`details.fields` names `currentPassword`; it counts \
             toward the lockout like a failed login)"),
         (status = 401, description = "`ERR_AUTH_UNAUTHORIZED`: no valid bearer token; \
             `ERR_AUTH_TOKEN_REVOKED`: the token's session has ended"),
@@ -209,9 +209,19 @@ pub async fn change(
     let key = repo::user(&claims.home_tenant(), &claims.sub);
     let (caller, [item]) = LiveCaller::check_with(claims, &st, [key]).await?;
     let ApiJson(body) = body?;
+    // A "change" to the same password changes nothing, yet would end the other sessions
+    // and tell the person they did something.
+    let unchanged = shared::ids::secure_eq(
+        body.new_password.as_bytes(),
+        body.current_password.as_bytes(),
+    );
     let current = Password::candidate(body.current_password, "currentPassword")
         .map_err(|f| ApiError::validation(vec![f]))?;
     let user = item.as_ref().map(users::from_item).transpose()?;
+    if unchanged {
+        let why = "must differ from the current password";
+        return Err(super::weak_password("newPassword", why));
+    }
     // The new password's policy first: a refused change counts no guess and clears no
     // failures (checking the current password writes both).
     let password = match &user {
