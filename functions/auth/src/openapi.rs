@@ -42,6 +42,7 @@ use crate::routes::{jwks, mfa, profile, refresh, sessions, tenants, webauthn};
         admin::users::get,
         admin::users::patch,
         admin::users::unlock,
+        admin::users::reset_mfa,
         admin::tenants::create,
         admin::tenants::patch,
         oauth::authorize,

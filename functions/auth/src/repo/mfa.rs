@@ -125,6 +125,18 @@ pub async fn disable_with(
     Ok(false)
 }
 
+/// Turns `user`'s TOTP off without a code (an admin's reset for a person who lost their
+/// authenticator and recovery codes): the secret, a pending one, the last step and the
+/// recovery codes go. None when TOTP is not enabled (or the user is gone).
+pub async fn reset(store: &dyn Store, user: &User) -> AuthResult<Option<User>> {
+    let off = Update::new(users::key_of(user)?)
+        .set(RECOVERY, Value::L(Vec::new()))
+        .remove(SECRET)
+        .remove(PENDING)
+        .remove(LAST_STEP);
+    update_if(store, off, Condition::exists(SECRET)).await
+}
+
 /// Checks `code` against the enabled TOTP secret or the unused recovery codes, and uses
 /// it up: the TOTP step is recorded, the recovery code removed. True when it was good.
 pub async fn use_code(

@@ -1,5 +1,5 @@
 //! Route group `admin`: tenant administration (users: list, read, roles/status, unlock,
-//! invite) and tenants (system role). (One Lambda function in template.yaml.)
+//! MFA reset, invite) and tenants (system role). (One Lambda function in template.yaml.)
 //!
 //! Every route needs a live session (auth's own bearer routes see a revocation at once)
 //! and a role: `admin` for users, `system` for tenants. Users are addressed under the
@@ -16,7 +16,7 @@ use std::{marker::PhantomData, ops::Deref};
 use axum::{
     Router,
     extract::FromRequestParts,
-    routing::{get, patch, post},
+    routing::{delete, get, patch, post},
 };
 use http::request::Parts;
 use shared::{
@@ -35,6 +35,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/auth/v1/users/{userId}"),
     ("PATCH", "/auth/v1/users/{userId}"),
     ("POST", "/auth/v1/users/{userId}/unlock"),
+    ("DELETE", "/auth/v1/users/{userId}/mfa"),
     ("POST", "/auth/v1/tenants"),
     ("PATCH", "/auth/v1/tenants/{tenantId}"),
 ];
@@ -50,6 +51,7 @@ pub fn router(st: &AuthState) -> Router<AuthState> {
             get(users::get).patch(users::patch),
         )
         .route("/auth/v1/users/{userId}/unlock", post(users::unlock))
+        .route("/auth/v1/users/{userId}/mfa", delete(users::reset_mfa))
         .route_layer(allow_cross_tenant());
     super::idempotent(
         Router::new()

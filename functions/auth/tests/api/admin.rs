@@ -874,6 +874,56 @@ async fn a_tenant_name_refuses_bidi_and_line_breaking_characters() {
     );
 }
 
+/// A person who lost their authenticator and recovery codes: an admin who signed in
+/// lately turns their TOTP off; their password alone signs them in until they enroll
+/// again. Audited; not for other tenants, other roles or system users.
+#[tokio::test]
+async fn an_admin_turns_off_a_users_lost_two_step_sign_in() {
+    let app = TestAuth::new().await;
+    let dev = "dev@eventzr.com";
+    let path = user_path(dev) + "/mfa";
+    assert_eq!(
+        app.login(dev, PASSWORD).await.json()["data"]["mfaRequired"],
+        true
+    );
+    let reset = async |token: &str| app.call("DELETE", &path, Some(token), None).await;
+
+    reset(&access(&app, "organizer@eventzr.com").await)
+        .await
+        .assert_error(403, "ERR_AUTH_FORBIDDEN");
+    reset(&access(&app, "admin@startup.co").await)
+        .await
+        .assert_error(404, "ERR_AUTH_NOT_FOUND");
+    let stale = access(&app, "admin@eventzr.com").await;
+    app.advance(chrono::Duration::minutes(11));
+    reset(&stale)
+        .await
+        .assert_error(403, "ERR_AUTH_REAUTHENTICATION_REQUIRED");
+    assert!(stored_user(&app, T1, dev).await.totp_secret.is_some());
+
+    let admin = access(&app, "admin@eventzr.com").await;
+    let r = reset(&admin).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    assert_eq!(r.json()["data"]["mfaEnabled"], false);
+    let stored = stored_user(&app, T1, dev).await;
+    assert!(stored.totp_secret.is_none() && stored.recovery_codes.is_empty());
+    assert!(
+        audit_kinds(&app, T1)
+            .await
+            .contains(&"mfa.reset".to_owned())
+    );
+    let login = app.login(dev, PASSWORD).await;
+    assert_eq!(login.status, 200);
+    assert!(
+        login.json()["data"]["accessToken"].is_string(),
+        "{}",
+        login.json()
+    );
+    reset(&admin)
+        .await
+        .assert_error(400, "ERR_AUTH_MFA_NOT_ENABLED");
+}
+
 #[tokio::test]
 async fn the_platform_tenant_cannot_be_suspended() {
     let app = TestAuth::new().await;

@@ -127,6 +127,11 @@ const TABLE: &[Row] = &[
     row("POST", "/auth/v1/users/{userId}/unlock", 3, 2,
         "+1 batch read: the live-session check with the user and the tenant (planTier), \
          before an update that already requires the item and returns it"),
+    // dev@, who has TOTP.
+    row("DELETE", "/auth/v1/users/{userId}/mfa", 3, 2,
+        "+1 batch read: the live-session check with the user (its roles: a system user is \
+         refused) and the tenant (planTier), before the conditional update that turns TOTP \
+         off and returns the user"),
     row("POST", "/auth/v1/tenants", 3, 2, live!()),
     row("PATCH", "/auth/v1/tenants/{tenantId}", 3, 2, live!()),
     // ---- oauth
@@ -404,6 +409,11 @@ async fn measure(method: &str, path: &str) -> Measured {
         ("POST", "/auth/v1/users/{userId}/unlock") => {
             let path = format!("/auth/v1/users/{USER_ID}/unlock");
             m.call(200, method, &path, Some(&m.access(ADMIN).await), None)
+                .await
+        }
+        ("DELETE", "/auth/v1/users/{userId}/mfa") => {
+            let path = "/auth/v1/users/b0000001-0000-4000-8000-000000000005/mfa";
+            m.call(200, method, path, Some(&m.access(ADMIN).await), None)
                 .await
         }
         ("POST", "/auth/v1/tenants") => {

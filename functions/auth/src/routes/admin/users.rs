@@ -405,6 +405,54 @@ pub async fn unlock(
     Ok(Envelope::ok(UserView::of(&user, &plan)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/auth/v1/users/{userId}/mfa",
+    operation_id = "reset_user_mfa",
+    tag = "admin",
+    summary = "Turn off a user's two-step sign-in",
+    description = "Needs the `admin` role and a sign-in within the last 10 minutes. For a \
+        person who lost their authenticator and their recovery codes: their TOTP secret and \
+        recovery codes are removed, so their password alone signs them in until they enroll \
+        again. Audited (`mfa.reset`). Their sessions are kept. A `system` caller may act on \
+        another tenant's users by naming it in `x-tenant-id`.",
+    params(
+        ("userId" = String, Path, format = "uuid", description = "The user's id (a UUID)"),
+        IdempotencyKey,
+    ),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The user, without two-step sign-in", body = Data<UserView>),
+        (status = 400, description = "`ERR_AUTH_MFA_NOT_ENABLED`: the user has no TOTP to turn \
+            off; `ERR_AUTH_VALIDATION`: `userId` is not a UUID"),
+        (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the token's session has ended"),
+        (status = 403, description = "`ERR_AUTH_FORBIDDEN`: the caller lacks the `admin` role, or \
+            the user holds the `system` role; `ERR_AUTH_REAUTHENTICATION_REQUIRED`: sign in \
+            again first; `ERR_AUTH_ACCOUNT_SUSPENDED`: the acting tenant is suspended"),
+        (status = 404, description = "`ERR_AUTH_NOT_FOUND`: no such user in the acting tenant"),
+    )
+)]
+pub async fn reset_mfa(
+    State(st): State<AuthState>,
+    claims: Claims,
+    Path(user_id): Path<String>,
+) -> Result<Envelope<UserView>, ApiError> {
+    let (caller, user, plan) = caller_user_and_plan(&st, claims, &user_id).await?;
+    // Removing a second factor is what a thief holding an admin's token would do first:
+    // the admin must have signed in lately, as for adding one.
+    caller.require_recent_sign_in(st.epoch())?;
+    if user.has_role("system") {
+        return Err(ApiError::forbidden(
+            "the system role is managed by the platform",
+        ));
+    }
+    let user = crate::repo::mfa::reset(st.store(), &user)
+        .await?
+        .ok_or(AuthError::MfaNotEnabled)?;
+    record(&st, &caller, "mfa.reset", &user.id, json!({})).await;
+    Ok(Envelope::ok(UserView::of(&user, &plan)))
+}
+
 /// The user `raw_id` of `tenant`; a malformed id is a 400 naming `userId`.
 async fn find(st: &AuthState, tenant: &TenantId, raw_id: &str) -> AuthResult<User> {
     users::get(st.store(), tenant, &user_id_of(raw_id)?)
