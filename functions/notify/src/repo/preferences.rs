@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use shared::{
-    store::{Item, Key, Put, Store, get_each},
+    store::{Delete, Item, Key, Put, Store, get_each},
     tenant::TenantId,
 };
 
@@ -112,6 +112,13 @@ pub async fn put_own(
     now: &str,
 ) -> NotifyResult<()> {
     write(store, &own_key(t, user_id), prefs, now, user_id).await
+}
+
+/// Deletes `user_id`'s own preferences (the tenant's defaults apply again); then what
+/// applies, read after the delete.
+pub async fn delete_own(store: &dyn Store, t: &TenantId, user_id: &str) -> NotifyResult<Effective> {
+    store.delete(Delete::new(own_key(t, user_id))).await?;
+    resolve_defaults(store, t).await
 }
 
 /// Replaces the tenant's defaults (`by`: the organizer's id).

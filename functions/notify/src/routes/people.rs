@@ -12,6 +12,7 @@ use crate::state::NotifyState;
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/notify/v1/preferences"),
     ("PUT", "/notify/v1/preferences"),
+    ("DELETE", "/notify/v1/preferences"),
     ("GET", "/notify/v1/preferences/defaults"),
     ("PUT", "/notify/v1/preferences/defaults"),
     ("POST", "/notify/v1/devices"),

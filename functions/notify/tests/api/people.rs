@@ -170,6 +170,23 @@ async fn a_person_without_preferences_gets_the_tenant_defaults() {
     let own = send_preferences(&t, Some("user-1")).await;
     assert_eq!(own, Preferences::default());
 
+    // Deleting them goes back to the defaults, for the answer and for sends; deleting
+    // none is no error.
+    for _ in 0..2 {
+        let back = ok(&t.delete(PREFS, &user()).await, 200)["data"].clone();
+        assert_eq!(back["source"], "tenant_defaults");
+        assert_eq!(back["preferences"]["channels"]["marketing"]["email"], false);
+    }
+    assert_eq!(
+        ok(&t.get(PREFS, &user()).await, 200)["data"]["source"],
+        "tenant_defaults"
+    );
+    let back = send_preferences(&t, Some("user-1")).await;
+    assert!(!back.allows(Category::Marketing, Channel::Email));
+    t.call("DELETE", PREFS, None, None)
+        .await
+        .assert_error(401, "ERR_NOTIFY_UNAUTHORIZED");
+
     // Another tenant's people are not affected.
     let other = ok(&t.get(PREFS, &Caller::t3("user")).await, 200)["data"].clone();
     assert_eq!(other["source"], "built_in");

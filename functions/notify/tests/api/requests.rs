@@ -103,6 +103,8 @@ const TABLE: &[Row] = &[
     row("GET", "/notify/v1/preferences", 1, 1,
         "the caller's own and the tenant's defaults in one batch read"),
     row("PUT", "/notify/v1/preferences", 1, 1, ""),
+    row("DELETE", "/notify/v1/preferences", 2, 2,
+        "the caller's own deleted, then the tenant's defaults read for the answer"),
     row("GET", "/notify/v1/preferences/defaults", 1, 1, ""),
     row("PUT", "/notify/v1/preferences/defaults", 1, 1, ""),
     row("POST", "/notify/v1/devices", 3, 3,
@@ -579,6 +581,11 @@ async fn measure(method: &str, path: &str) -> Measured {
         }
         ("GET", "/notify/v1/preferences/defaults") => {
             m.call(200, method, path, Some(&org), None).await
+        }
+        ("DELETE", "/notify/v1/preferences") => {
+            let own = json!({"channels": {"marketing": {"sms": false}}});
+            m.setup(200, "PUT", path, &usr, Some(own)).await;
+            m.call(200, method, path, Some(&usr), None).await
         }
         ("POST", "/notify/v1/devices") => {
             let body = json!({"platform": "ios", "token": PUSH_TOKEN});

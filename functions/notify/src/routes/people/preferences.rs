@@ -21,13 +21,17 @@ use crate::{
 // Routes (listed in the parent module):
 // ("GET", "/notify/v1/preferences"),
 // ("PUT", "/notify/v1/preferences"),
+// ("DELETE", "/notify/v1/preferences"),
 // ("GET", "/notify/v1/preferences/defaults"),
 // ("PUT", "/notify/v1/preferences/defaults"),
 
 pub fn router(st: &NotifyState) -> Router<NotifyState> {
     shared::idempotency::honour(
         Router::new()
-            .route("/notify/v1/preferences", get(get_own).put(put_own))
+            .route(
+                "/notify/v1/preferences",
+                get(get_own).put(put_own).delete(delete_own),
+            )
             .route(
                 "/notify/v1/preferences/defaults",
                 get(get_defaults).put(put_defaults),
@@ -124,6 +128,29 @@ pub async fn put_own(
 }
 
 #[utoipa::path(
+    delete,
+    path = "/notify/v1/preferences",
+    operation_id = "delete_preferences",
+    tag = "people",
+    summary = "Go back to the tenant's default preferences",
+    description = "Deletes the caller's own preferences: the tenant's defaults (else the \
+        built-in ones) apply to them again, as before they saved any. Answers what applies \
+        now; deleting none is not an error.",
+    params(IdempotencyKey),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The preferences that apply now", body = Data<PreferencesView>),
+    )
+)]
+pub async fn delete_own(
+    State(st): State<NotifyState>,
+    caller: Claims,
+) -> Result<Envelope<PreferencesView>, ApiError> {
+    let now = repo::delete_own(st.store(), &caller.tenant(), &caller.sub).await?;
+    Ok(Envelope::ok(now.into()))
+}
+
+#[utoipa::path(
     get,
     path = "/notify/v1/preferences/defaults",
     operation_id = "get_preference_defaults",
@@ -194,7 +221,7 @@ fn saved(preferences: Preferences, source: PreferencesSource, now: String) -> Pr
 /// This module's part of the OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     #[derive(OpenApi)]
-    #[openapi(paths(get_own, put_own, get_defaults, put_defaults))]
+    #[openapi(paths(get_own, put_own, delete_own, get_defaults, put_defaults))]
     struct Doc;
     Doc::openapi()
 }
