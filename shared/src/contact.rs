@@ -10,13 +10,61 @@ use crate::error::FieldError;
 /// The local part is RFC 5321's dot-string of ASCII characters: SES (and most mail
 /// systems) cannot deliver to a non-ASCII local part (SMTPUTF8), and an invisible
 /// character (U+200B) would make a second spelling of someone else's address.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Email(String);
+///
+/// [`Email::parse`] is for addresses that enter the platform (sign-ups, invites,
+/// recipients, suppressions); [`Email::lookup`] for finding what is already stored, which
+/// may have been stored by the earlier, laxer rules (trimmed and lowercased, any
+/// characters but blanks and controls): those addresses stay reachable.
+#[derive(Debug, Clone)]
+pub struct Email {
+    canonical: String,
+    /// How the earlier rules stored the same input, when that differs (an
+    /// internationalised domain): a lookup that misses under `canonical` tries it.
+    legacy: Option<String>,
+}
+
+impl PartialEq for Email {
+    fn eq(&self, other: &Self) -> bool {
+        self.canonical == other.canonical
+    }
+}
+impl Eq for Email {}
+impl std::hash::Hash for Email {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.canonical.hash(state);
+    }
+}
 
 impl Email {
     /// Parses `raw`; a refusal names the field `email`.
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
         Self::parse_as(raw, "email")
+    }
+
+    /// An address to look up: [`parse`](Self::parse)'s form when it passes, else the
+    /// form the earlier rules stored (trimmed, lowercased) if those rules took it; a
+    /// refusal names `email`.
+    pub fn lookup(raw: &str) -> Result<Self, FieldError> {
+        Self::parse(raw).or_else(|refused| {
+            let legacy = legacy_form(raw).ok_or(refused)?;
+            Ok(Email {
+                canonical: legacy,
+                legacy: None,
+            })
+        })
+    }
+
+    /// The earlier rules' form of the same address, when it differs from this one.
+    pub fn legacy(&self) -> Option<&str> {
+        self.legacy.as_deref()
+    }
+
+    /// [`legacy`](Self::legacy) as an address of its own (to look a stored one up).
+    pub fn legacy_email(&self) -> Option<Email> {
+        self.legacy.as_ref().map(|l| Email {
+            canonical: l.clone(),
+            legacy: None,
+        })
     }
 
     /// Parses `raw`; a refusal names `field` (e.g. `recipients[3].email`).
@@ -33,8 +81,35 @@ impl Email {
         if !is_dot_string(&local) || local.len() > 64 || address.len() > 254 {
             return Err(bad());
         }
-        Ok(Email(address))
+        // What the earlier rules stored for this mailbox: the domain in Unicode, as typed.
+        let legacy = domain
+            .split('.')
+            .any(|l| l.starts_with("xn--"))
+            .then(|| format!("{local}@{}", idna::domain_to_unicode(&domain).0))
+            .filter(|l| *l != address);
+        Ok(Email {
+            canonical: address,
+            legacy,
+        })
     }
+}
+
+/// The form the rules before 2026-12-04 stored (trimmed, lowercased; no blank or control
+/// character, a dotted domain, a 1-64 byte local part), if they took `raw`.
+fn legacy_form(raw: &str) -> Option<String> {
+    let e = raw.trim().to_lowercase();
+    if e.len() > 254 || e.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return None;
+    }
+    let (local, domain) = e.rsplit_once('@')?;
+    let domain_ok = domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+        && domain
+            .split('.')
+            .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
+    (!local.is_empty() && local.len() <= 64 && !local.contains('@') && domain_ok).then_some(e)
 }
 
 /// RFC 5321's dot-string: atoms of letters, digits and ``!#$%&'*+-/=?^_`{|}~``,
@@ -71,13 +146,13 @@ fn ascii_domain(raw: &str) -> Option<String> {
 
 impl AsRef<str> for Email {
     fn as_ref(&self) -> &str {
-        &self.0
+        &self.canonical
     }
 }
 
 impl std::fmt::Display for Email {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.canonical)
     }
 }
 
@@ -145,6 +220,31 @@ mod tests {
             ("ann/sales?#100%@example.com", "ann/sales?#100%@example.com"),
         ] {
             assert_eq!(Email::parse(raw).unwrap().as_ref(), kept, "{raw}");
+        }
+    }
+
+    #[test]
+    fn a_lookup_reaches_addresses_stored_by_the_earlier_rules() {
+        // Refused as new addresses, still found as stored ones.
+        for stored in ["josé@x.com", "a..b@docomo.ne.jp", "a@ex_ample.com"] {
+            assert!(Email::parse(stored).is_err(), "{stored}");
+            assert_eq!(
+                Email::lookup(&format!(" {} ", stored.to_uppercase()))
+                    .unwrap()
+                    .as_ref(),
+                stored
+            );
+        }
+        // An internationalised domain: the punycode form, and the form stored before.
+        let idn = Email::lookup("Ann@Bücher.de").unwrap();
+        assert_eq!(idn.as_ref(), "ann@xn--bcher-kva.de");
+        assert_eq!(idn.legacy(), Some("ann@bücher.de"));
+        assert_eq!(Email::parse("ann@example.com").unwrap().legacy(), None);
+        let typed_in_punycode = Email::parse("ann@xn--bcher-kva.de").unwrap();
+        assert_eq!(typed_in_punycode.legacy(), Some("ann@bücher.de"));
+        // What the earlier rules refused stays refused.
+        for bad in ["a b@c.io", "a@b", "", "a@-b.io"] {
+            assert_eq!(Email::lookup(bad).unwrap_err().field, "email", "{bad}");
         }
     }
 

@@ -177,7 +177,11 @@ async fn run(
         .unwrap_or_else(|| parts.uri.path().to_owned());
     let fingerprint = cfg
         .keys
-        .mac_hex(&fingerprint_input(&parts.method, parts.uri.path(), &bytes))
+        .mac_hex(&fingerprint_input(
+            &parts.method,
+            &path_and_query(&parts.uri),
+            &bytes,
+        ))
         .await
         .map_err(IntoResponse::into_response)?;
     let claims = auth::claims_of(&parts.extensions);
@@ -361,6 +365,23 @@ fn store_down(e: StoreError) -> Response {
 
 /// Method, path and the body as canonical JSON (keys sorted, no spaces), so formatting
 /// and key order do not make a retry look like another request.
+/// The path, then the query's pairs decoded and sorted (`?b=2&a=1` and `?a=1&b=2` are one
+/// request; `DELETE /suppressions?contact=a` and `?contact=b` are two). No query: the
+/// path alone, as fingerprints were before queries counted.
+fn path_and_query(uri: &http::Uri) -> String {
+    let Some(q) = uri.query().filter(|q| !q.is_empty()) else {
+        return uri.path().to_owned();
+    };
+    let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(q.as_bytes())
+        .into_owned()
+        .collect();
+    pairs.sort();
+    let canonical: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    format!("{}?{canonical}", uri.path())
+}
+
 pub fn fingerprint_input(method: &Method, path: &str, body: &[u8]) -> Vec<u8> {
     let canonical = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
@@ -389,6 +410,18 @@ fn sorted(v: serde_json::Value) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_query_counts_in_the_fingerprint_whatever_its_order_or_encoding() {
+        let at = |u: &str| path_and_query(&u.parse::<http::Uri>().unwrap());
+        assert_eq!(at("/s?contact=a%40x.io"), at("/s?contact=a@x.io"));
+        assert_eq!(at("/s?b=2&a=1"), at("/s?a=1&b=2"));
+        assert_ne!(at("/s?contact=a@x.io"), at("/s?contact=b@x.io"));
+        // No query: the path alone, as before queries counted (records kept across a
+        // deploy still match).
+        assert_eq!(at("/s"), "/s");
+        assert_eq!(at("/s?"), "/s");
+    }
 
     #[test]
     fn the_fingerprint_ignores_json_formatting_and_key_order() {

@@ -107,6 +107,26 @@ impl LiveCaller {
         st: &AuthState,
         extra: [Key; N],
     ) -> Result<(LiveCaller, [Option<Item>; N]), ApiError> {
+        Self::check(claims, st, extra, true).await
+    }
+
+    /// [`check_with`](Self::check_with) for the routes that end sessions (logout, logout
+    /// everywhere, revoking one): they stay open to a suspended tenant's users, who may
+    /// need to end a session they fear was stolen — a suspension revokes none.
+    pub async fn check_ending<const N: usize>(
+        claims: Claims,
+        st: &AuthState,
+        extra: [Key; N],
+    ) -> Result<(LiveCaller, [Option<Item>; N]), ApiError> {
+        Self::check(claims, st, extra, false).await
+    }
+
+    async fn check<const N: usize>(
+        claims: Claims,
+        st: &AuthState,
+        extra: [Key; N],
+        refuse_suspended: bool,
+    ) -> Result<(LiveCaller, [Option<Item>; N]), ApiError> {
         let sid = claims
             .session_id
             .as_deref()
@@ -129,11 +149,12 @@ impl LiveCaller {
             .filter(|s| s.is_live(st.epoch()))
             .ok_or_else(ApiError::token_revoked)?;
         let home = items.next().flatten();
-        if home
-            .as_ref()
-            .map(crate::repo::tenants::from_item)
-            .transpose()?
-            .is_some_and(|t| t.is_suspended())
+        if refuse_suspended
+            && home
+                .as_ref()
+                .map(crate::repo::tenants::from_item)
+                .transpose()?
+                .is_some_and(|t| t.is_suspended())
         {
             return Err(crate::error::AuthError::AccountSuspended.into());
         }
@@ -148,6 +169,21 @@ impl FromRequestParts<AuthState> for LiveCaller {
     async fn from_request_parts(parts: &mut Parts, st: &AuthState) -> Result<Self, ApiError> {
         let claims = Claims::from_request_parts(parts, st).await?;
         Ok(LiveCaller::check_with(claims, st, []).await?.0)
+    }
+}
+
+/// A [`LiveCaller`] for the routes that end the caller's sessions
+/// ([`LiveCaller::check_ending`]: a suspended tenant does not stop them).
+pub struct EndingCaller(pub LiveCaller);
+
+impl FromRequestParts<AuthState> for EndingCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AuthState) -> Result<Self, ApiError> {
+        let claims = Claims::from_request_parts(parts, st).await?;
+        Ok(EndingCaller(
+            LiveCaller::check_ending(claims, st, []).await?.0,
+        ))
     }
 }
 

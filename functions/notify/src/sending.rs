@@ -197,7 +197,7 @@ pub async fn send(st: &NotifyState, p: &Principal, cmd: SendCommand) -> NotifyRe
 
     // From here on the quota is reserved: if storing fails, it is given back (best
     // effort) before the error answers, so a retry of the request is not counted twice.
-    let ds = match store_deliveries(st, p, &cmd, planned, now).await {
+    let ds = match store_deliveries(st, p, &cmd, planned, now, &mut wanted).await {
         Ok(ds) => ds,
         Err(e) => {
             for (&ch, &(n, _)) in &wanted {
@@ -281,6 +281,7 @@ async fn store_deliveries(
     cmd: &SendCommand,
     mut planned: Vec<Planned>,
     now: DateTime<Utc>,
+    reserved: &mut BTreeMap<Channel, (i64, crate::domain::quota::Caps)>,
 ) -> NotifyResult<Vec<Delivery>> {
     let store = st.store();
     let t = &p.tenant;
@@ -300,7 +301,11 @@ async fn store_deliveries(
             }
         };
         if !ok {
+            // Given back now, so no longer the send's to give back if it fails later.
             counters::release(store, t, pl.channel, now, 1).await?;
+            if let Some((n, _)) = reserved.get_mut(&pl.channel) {
+                *n -= 1;
+            }
             pl.status = Status::Skipped;
             pl.detail = Some("daily cap reached".into());
             pl.due = None;
@@ -387,9 +392,15 @@ pub async fn attempt(st: &NotifyState, d: &Delivery) -> NotifyResult<Option<Deli
     attempt_checked(st, d, &recheck).await
 }
 
-/// A delivery due again — scheduled, or retried after a failed attempt — since its send.
+/// A delivery due again — scheduled, or queued again after a failed attempt — since its
+/// send. Not one `sending` whose claim lapsed: it may have gone out already, and no
+/// check can stop it (`sending` moves only to an outcome), so it is claimed again.
 fn due_again(d: &Delivery) -> bool {
-    d.attempts > 0 || d.status == Status::Scheduled
+    match d.status {
+        Status::Scheduled => true,
+        Status::Queued => d.attempts > 0,
+        _ => false,
+    }
 }
 
 /// What a delivery due again is checked against once more, as they are now: a contact
@@ -467,8 +478,9 @@ impl Recheck {
 }
 
 /// [`attempt`] with its [`Recheck`] already read (the dispatcher reads those of a whole
-/// batch at once). A delivery stopped by it, or one with nobody to send to, never used
-/// its quota unit: the unit goes back with the change.
+/// batch at once). A delivery that never reached a provider — stopped by the recheck
+/// before any attempt, or a first attempt with nobody to send to — gives its quota unit
+/// back once its change is written ([`deliveries::give_quota_back`]).
 pub async fn attempt_checked(
     st: &NotifyState,
     d: &Delivery,
@@ -476,20 +488,19 @@ pub async fn attempt_checked(
 ) -> NotifyResult<Option<Delivery>> {
     let store = st.store();
     let now = st.now();
-    let stop = |detail: String| Change {
-        detail: Some(detail),
-        also: deliveries::quota_back(d),
-        ..Change::default()
+    let stopped = match (&recheck.suppression, &recheck.preferences) {
+        (Some(s), _) => Some((Status::Suppressed, format!("suppressed: {}", s.reason))),
+        (None, Some(p)) if !p.allows(d.category, d.channel) => {
+            Some((Status::Skipped, "opted out".to_owned()))
+        }
+        _ => None,
     };
-    if let Some(s) = &recheck.suppression {
-        let change = stop(format!("suppressed: {}", s.reason));
-        return deliveries::apply(store, now, d, Status::Suppressed, change).await;
-    }
-    if let Some(p) = &recheck.preferences
-        && !p.allows(d.category, d.channel)
-    {
-        let change = stop("opted out".into());
-        return deliveries::apply(store, now, d, Status::Skipped, change).await;
+    if let Some((status, detail)) = stopped {
+        let moved = deliveries::transition(store, now, d, status, Some(detail)).await?;
+        if moved.is_some() && d.attempts == 0 {
+            deliveries::give_quota_back(store, d).await;
+        }
+        return Ok(moved);
     }
     let lease = now.timestamp() + LEASE_SECS;
     // The claim keeps a due entry at the lease's end: if this process dies mid-send,
@@ -535,8 +546,15 @@ pub async fn attempt_checked(
             deliveries::record_sent(store, now, &claimed, Status::Delivered, Change::default())
                 .await?
         }
-        // Nobody to send to (a user without devices): the provider was never called.
-        Ok(Outcome::NoTarget(why)) => fail(store, now, &claimed, why, true).await?,
+        // Nobody to send to (a user without devices): on a first attempt, no provider
+        // was ever called.
+        Ok(Outcome::NoTarget(why)) => {
+            let failed = fail(store, now, &claimed, why).await?;
+            if failed.is_some() && claimed.attempts <= 1 {
+                deliveries::give_quota_back(store, &claimed).await;
+            }
+            failed
+        }
         Err(e) => {
             let why = e.to_string();
             if let Ok(tenant) = TenantId::parse(&claimed.tenant_id) {
@@ -569,30 +587,23 @@ pub async fn attempt_checked(
                 .await?
             } else {
                 tracing::warn!(delivery = %claimed.id, channel = claimed.channel.as_str(), attempts = claimed.attempts, error = %why, "delivery failed");
-                fail(store, now, &claimed, why, false).await?
+                fail(store, now, &claimed, why).await?
             }
         }
     };
     Ok(Some(next.unwrap_or(claimed)))
 }
 
-/// Ends a claimed delivery `failed`, recording why; with its quota unit given back when
-/// no provider was ever asked to send it.
+/// Ends a claimed delivery `failed`, recording why.
 async fn fail(
     store: &dyn shared::store::Store,
     now: DateTime<Utc>,
     claimed: &Delivery,
     why: String,
-    unsent: bool,
 ) -> NotifyResult<Option<Delivery>> {
     let change = Change {
         detail: Some(why.clone()),
         last_error: Some(why),
-        also: if unsent {
-            deliveries::quota_back(claimed)
-        } else {
-            Vec::new()
-        },
         ..Change::default()
     };
     deliveries::apply(store, now, claimed, Status::Failed, change).await

@@ -50,8 +50,16 @@ async fn by_lock(store: &dyn Store, lock: &Key) -> AuthResult<Option<User>> {
     get(store, &tenant, u).await
 }
 
+/// The user holding `email`'s lock; for an address the earlier rules stored in another
+/// form (an internationalised domain before punycode), that form's lock too.
 pub async fn by_email(store: &dyn Store, email: &Email) -> AuthResult<Option<User>> {
-    by_lock(store, &super::email_lock(email)).await
+    if let Some(found) = by_lock(store, &super::email_lock(email)).await? {
+        return Ok(Some(found));
+    }
+    match email.legacy_email() {
+        Some(legacy) => by_lock(store, &super::email_lock(&legacy)).await,
+        None => Ok(None),
+    }
 }
 
 pub async fn by_username(store: &dyn Store, username: &Username) -> AuthResult<Option<User>> {
@@ -89,11 +97,19 @@ pub async fn create(store: &dyn Store, user: &User) -> AuthResult<()> {
                 .when(Condition::item_absent()),
         ));
     }
+    // The same mailbox as the earlier rules stored it (its domain in Unicode) is taken too.
+    let legacy_at = ops.len();
+    if let Some(legacy) = email.legacy_email() {
+        ops.push(TransactOp::Check {
+            key: super::email_lock(&legacy),
+            condition: Condition::item_absent(),
+        });
+    }
     match store.transact(ops).await {
         Ok(()) => Ok(()),
         Err(StoreError::TransactionCanceled { reasons }) => {
             let failed = |i: usize| reasons.get(i) == Some(&CancelReason::ConditionFailed);
-            if failed(1) {
+            if failed(1) || failed(legacy_at) {
                 Err(AuthError::EmailTaken)
             } else if failed(2) {
                 Err(AuthError::UsernameTaken)

@@ -42,16 +42,24 @@ pub const ROUTES: &[(&str, &str)] = &[
 /// layer: it would keep their response — a refresh token in clear — for 24 hours, and
 /// their single-use token already makes a retry harmless. Every other route honours it.
 pub fn router(st: &AuthState) -> Router<AuthState> {
-    let idempotent = super::idempotent(
+    // The public routes' replays need no session (a token sent along is not what they
+    // answer to); the one bearer route's do.
+    let public = shared::idempotency::honour(
         Router::new()
             .route("/auth/v1/signup/email", post(signup::signup))
             .route("/auth/v1/signup/resend", post(signup::resend))
             .route("/auth/v1/password/forgot", post(password::forgot))
             .route("/auth/v1/password/reset", post(password::reset))
-            .route("/auth/v1/password/change", post(password::change))
             .route("/auth/v1/passwordless/magic-link", post(magic::magic_link)),
+        &st.platform,
+        crate::SERVICE,
+        st.store.clone(),
+    );
+    let bearer = super::idempotent(
+        Router::new().route("/auth/v1/password/change", post(password::change)),
         st,
     );
+    let idempotent = public.merge(bearer);
     Router::new()
         .route("/auth/v1/signup/verify", post(signup::verify))
         .route("/auth/v1/passwordless/verify", post(magic::verify))
@@ -135,7 +143,8 @@ async fn sign_in(
 }
 
 pub fn parse_email(raw: &str) -> Result<Email, ApiError> {
-    Email::parse(raw).map_err(|f| ApiError::validation(vec![f]))
+    // These routes find an account: one stored under the earlier rules too.
+    Email::lookup(raw).map_err(|f| ApiError::validation(vec![f]))
 }
 
 /// A new password under the policy; WEAK_PASSWORD names `field` (`password` at signup,

@@ -77,7 +77,7 @@ pub async fn login(
     // The sign-in name as looked up: what an unknown account's failures are counted on.
     let (name, user) = match (&body.email, &body.username) {
         (Some(e), _) if e.contains('@') => {
-            let email = Email::parse(e).map_err(|f| ApiError::validation(vec![f]))?;
+            let email = Email::lookup(e).map_err(|f| ApiError::validation(vec![f]))?;
             let user = users::by_email(st.store(), &email).await?;
             (email.as_ref().to_owned(), user)
         }

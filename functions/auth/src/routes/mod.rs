@@ -41,9 +41,10 @@ fn mark_no_store(mut res: Response) -> Ready<Response> {
     ready(res)
 }
 
-/// `routes` behind the Idempotency-Key layer, whose replays to a bearer caller first pass
-/// the live-session check: a token whose session was logged out, revoked or whose tenant
-/// is suspended gets 401/403 for a stored answer, as it would for a new request.
+/// Bearer `routes` behind the Idempotency-Key layer, whose replays first pass the
+/// live-session check: a token whose session was logged out, revoked or whose tenant is
+/// suspended gets 401/403 for a stored answer, as it would for a new request. (Public
+/// routes use the plain layer: a token sent to them along is not checked.)
 pub fn idempotent(
     routes: axum::Router<crate::state::AuthState>,
     st: &crate::state::AuthState,

@@ -22,7 +22,7 @@ use crate::{
     domain::{User, UserStatus},
     error::{AuthError, AuthResult},
     repo::{audit, sessions, tenants, users},
-    state::{AuthState, LiveCaller},
+    state::{AuthState, EndingCaller, LiveCaller},
     tokens::{RefreshToken, TokenPair},
 };
 
@@ -198,7 +198,7 @@ async fn revoke_family(st: &AuthState, token: &RefreshToken) -> AuthResult<()> {
 )]
 pub async fn logout(
     State(st): State<AuthState>,
-    caller: LiveCaller,
+    EndingCaller(caller): EndingCaller,
 ) -> Result<Envelope<RevokedSessions>, ApiError> {
     sessions::revoke(
         st.store(),
@@ -234,7 +234,7 @@ pub async fn logout(
 )]
 pub async fn logout_all(
     State(st): State<AuthState>,
-    caller: LiveCaller,
+    EndingCaller(caller): EndingCaller,
 ) -> Result<Envelope<RevokedSessions>, ApiError> {
     let now = st.epoch();
     let mut revoked = 0;

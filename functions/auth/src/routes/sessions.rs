@@ -110,12 +110,12 @@ pub async fn revoke(
         .then(|| repo::session(&claims.home_tenant(), &claims.sub, &session_id));
     let (caller, target) = match other {
         Some(key) => {
-            let (caller, [item]) = LiveCaller::check_with(claims, &st, [key]).await?;
+            let (caller, [item]) = LiveCaller::check_ending(claims, &st, [key]).await?;
             let target = item.as_ref().map(sessions::from_item).transpose()?;
             (caller, target)
         }
         None => {
-            let (caller, []) = LiveCaller::check_with(claims, &st, []).await?;
+            let (caller, []) = LiveCaller::check_ending(claims, &st, []).await?;
             let target = own.then(|| caller.session.clone());
             (caller, target)
         }

@@ -271,7 +271,7 @@ pub async fn authenticate_options(
     State(st): State<AuthState>,
     ApiJson(body): ApiJson<OptionsBody>,
 ) -> Result<Envelope<Ceremony<RequestChallengeResponse>>, ApiError> {
-    let email = Email::parse(&body.email).map_err(|f| ApiError::validation(vec![f]))?;
+    let email = Email::lookup(&body.email).map_err(|f| ApiError::validation(vec![f]))?;
     let user = users::by_email(st.store(), &email).await?;
     let passkeys = match &user {
         Some(u) => passkeys_of(&st, u).await?,

@@ -13,7 +13,11 @@ use auth::{
 use chrono::Duration;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
-use shared::testing::t1;
+use shared::{
+    store::{Delete, Item, Key, Put, Update},
+    tenant::TenantId,
+    testing::t1,
+};
 
 use crate::helpers::{PASSWORD, TestAuth, assert_not_cached};
 
@@ -276,6 +280,65 @@ async fn one_mailbox_cannot_hold_two_accounts_under_two_spellings() {
         r.assert_error(400, "ERR_AUTH_VALIDATION");
         assert_eq!(r.json()["error"]["details"]["fields"][0]["field"], "email");
     }
+}
+
+/// Accounts stored under the earlier, laxer email rules (before 2026-12-04): their
+/// addresses are refused for new accounts, yet the people behind them still sign in and
+/// reset their password, and a new sign-up cannot take the same mailbox again.
+#[tokio::test]
+async fn accounts_stored_under_the_earlier_email_rules_still_sign_in() {
+    let app = TestAuth::new().await;
+    let store = app.state.store();
+    for (n, (stored, typed)) in [
+        ("josé@example.com", " JOSÉ@example.com"),
+        ("a..b@docomo.ne.jp", "A..B@docomo.ne.jp"),
+        ("ann@bücher.de", "Ann@Bücher.de"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // A verified account, moved to the address as the earlier rules stored it.
+        let today = format!("moved{n}@example.com");
+        let v = signed_up_and_verified(&app, &today, NEW_PASSWORD).await;
+        assert_eq!(v.status, 200);
+        let user = stored_user(&app, &today).await.unwrap();
+        let lock = |address: &str| Key::global(format!("EMAIL#{address}"), "LOCK");
+        store.delete(Delete::new(lock(&today))).await.unwrap();
+        let moved = Item::new(&lock(stored))
+            .with("tenant_id", user.tenant_id.as_str())
+            .with("user_id", user.id.as_str());
+        store.put(Put::new(moved)).await.unwrap();
+        let key = auth::repo::user(&TenantId::parse(&user.tenant_id).unwrap(), &user.id);
+        store
+            .update(Update::new(key).set("email", stored))
+            .await
+            .unwrap();
+
+        let r = app.login(typed, NEW_PASSWORD).await;
+        assert_eq!(
+            r.status,
+            200,
+            "{stored}: {}",
+            String::from_utf8_lossy(&r.bytes)
+        );
+        let r = app
+            .post("/auth/v1/password/forgot", None, &json!({"email": typed}))
+            .await;
+        assert_eq!(r.status, 202);
+        assert_eq!(app.tp.outbox.sent_to(stored).len(), 1, "{stored}");
+    }
+    // The internationalised one, signing up again under its punycode: taken.
+    app.post(
+        "/auth/v1/signup/email",
+        None,
+        &signup_body("ann@xn--bcher-kva.de", NEW_PASSWORD),
+    )
+    .await
+    .assert_error(409, "ERR_AUTH_EMAIL_TAKEN");
+    let twins = users::by_email(store, &Email::parse("ann@bücher.de").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(twins.map(|u| u.email), Some("ann@bücher.de".to_owned()));
 }
 
 #[tokio::test]

@@ -575,6 +575,21 @@ async fn an_invite_replayed_with_its_idempotency_key_sends_one_mail() {
     let third = send().await;
     third.assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
     assert_eq!(third.header("idempotent-replayed"), None);
+    // A public route does not answer to the token sent along: its replay needs no session.
+    let forgot = || {
+        app.send(
+            Request::post("/auth/v1/password/forgot")
+                .header("authorization", format!("Bearer {admin}"))
+                .header("content-type", "application/json")
+                .header("idempotency-key", "forgot-1")
+                .body(Body::from(json!({"email": "user@eventzr.com"}).to_string()))
+                .unwrap(),
+        )
+    };
+    assert_eq!(forgot().await.status, 202);
+    let again = forgot().await;
+    assert_eq!(again.status, 202);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
     app.set_tenant_status(T1, "suspended").await;
     let body = json!({"email": "once@eventzr.com", "roles": ["user"]});
     let replay = Request::post("/auth/v1/users/invite")
@@ -767,6 +782,8 @@ async fn a_suspended_tenant_s_admin_changes_and_invites_no_one() {
     let app = TestAuth::new().await;
     let admin = access(&app, "admin@eventzr.com").await;
     let user_access = access(&app, "user@eventzr.com").await;
+    let feared = access(&app, "organizer@eventzr.com").await;
+    let feared_too = access(&app, "organizer@eventzr.com").await;
     app.set_tenant_status(T1, "suspended").await;
     let audited = audit_kinds(&app, T1).await.len();
 
@@ -797,7 +814,14 @@ async fn a_suspended_tenant_s_admin_changes_and_invites_no_one() {
         .await
         .assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
     assert_eq!(app.login("user@eventzr.com", PASSWORD).await.status, 403);
-    // Nobody was signed out by it: lifted, the same tokens work again.
+    // Ending a session stays open: a person who fears a token was stolen can end it.
+    let r = app.post("/auth/v1/logout", Some(&feared), &json!({})).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    let r = app
+        .post("/auth/v1/logout/all", Some(&feared_too), &json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    // Nobody was signed out by the suspension itself: lifted, the same tokens work again.
     app.set_tenant_status(T1, "active").await;
     assert_eq!(
         app.get("/auth/v1/sessions", Some(&user_access))
@@ -805,6 +829,9 @@ async fn a_suspended_tenant_s_admin_changes_and_invites_no_one() {
             .status,
         200
     );
+    app.get("/auth/v1/profile", Some(&feared_too))
+        .await
+        .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
 }
 
 /// Invites carry the tenant's name from the platform's address, and anyone can make a
@@ -922,6 +949,13 @@ async fn an_admin_turns_off_a_users_lost_two_step_sign_in() {
     reset(&admin)
         .await
         .assert_error(400, "ERR_AUTH_MFA_NOT_ENABLED");
+    // The platform's system user is the platform's to manage, even for a system caller.
+    let system = access(&app, "system@eventzr.com").await;
+    let own = Request::delete("/auth/v1/users/b0000000-0000-4000-8000-000000000001/mfa")
+        .header("authorization", format!("Bearer {system}"))
+        .body(Body::empty())
+        .unwrap();
+    app.send(own).await.assert_error(403, "ERR_AUTH_FORBIDDEN");
 }
 
 #[tokio::test]

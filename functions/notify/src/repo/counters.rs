@@ -224,7 +224,7 @@ pub async fn reserve(
 }
 
 /// Takes `n` back off each counter, together; best effort (a unit not given back makes
-/// the tenant's quota end that much early, never late), a failure is logged.
+/// the tenant's quota end that much early), a failure is logged.
 async fn give_back(store: &dyn Store, counters: Vec<(Key, i64)>) {
     let back = counters
         .into_iter()

@@ -502,6 +502,21 @@ pub fn quota_back(d: &Delivery) -> Vec<TransactOp> {
     super::counters::release_ops(&t, d.channel, at.with_timezone(&Utc), 1)
 }
 
+/// Gives `d`'s quota unit back after a change that ends it unsent (a contact suppressed
+/// or a person who opted out before it went out, a push nobody could receive): plain
+/// updates, not part of the change's transaction, since every send of the tenant
+/// reserves on the same counters and a transaction writing them would cancel those
+/// reservations. Best effort: a unit not given back ends the quota that much early.
+pub async fn give_quota_back(store: &dyn Store, d: &Delivery) {
+    let (Ok(t), Ok(at)) = (tenant_of(d), DateTime::parse_from_rfc3339(&d.created_at)) else {
+        return;
+    };
+    let at = at.with_timezone(&Utc);
+    if let Err(e) = super::counters::release(store, &t, d.channel, at, 1).await {
+        tracing::warn!(delivery = %d.id, error = %e, "a quota unit was not given back");
+    }
+}
+
 /// Erases a delivery (privacy request): the record, its due entry, its message id
 /// mapping and its inbox item, and gives its quota unit back when it was not sent yet —
 /// one transaction, conditional on the delivery being as read. Returns what was erased

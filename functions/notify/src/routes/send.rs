@@ -127,7 +127,8 @@ pub struct SendBody {
     params(shared::openapi::IdempotencyKey),
     request_body = SendBody,
     responses(
-        (status = 202, description = "One delivery per recipient x channel, with its outcome", body = Data<SendOutcome>),
+        (status = 202, description = "One delivery per recipient x channel, with its outcome (one \
+            per channel and destination: entries naming the same address, number or user make one)", body = Data<SendOutcome>),
         (status = 400, description = "`ERR_NOTIFY_INVALID_CHANNEL`, `ERR_NOTIFY_INVALID_CONTACT` (naming \
             `recipients[i].email` / `.phone` / `.userId`), `ERR_NOTIFY_CHANNEL_NOT_CONFIGURED`, \
             `ERR_NOTIFY_MISSING_TEMPLATE_VARIABLES`, `ERR_NOTIFY_INVALID_TEMPLATE` (inline content), \
@@ -244,7 +245,7 @@ pub async fn send_test(
         .email
         .clone()
         .ok_or(NotifyError::ChannelNotConfigured(Channel::Email))?;
-    let to = Email::parse(&caller.email)
+    let to = Email::lookup(&caller.email)
         .map_err(|_| ApiError::field("token", "the caller's token carries no email address"))?;
     let locale = parse_locale(body.locale.as_deref())?;
     let vars = sending::variables_object(body.variables)?;

@@ -975,6 +975,82 @@ async fn a_sent_message_is_recorded_even_when_its_first_write_fails() {
     assert_eq!(m["data"]["totals"]["sent"], 1, "{m}");
 }
 
+/// A delivery left `sending` (its sender died after the provider may have taken it) is
+/// claimed again when its lease ends, whatever happened to its contact meanwhile: no
+/// check can move a `sending` delivery, and one that tried left its due entry read on
+/// every run, for ever.
+#[tokio::test]
+async fn a_delivery_whose_sender_died_is_taken_over_even_if_its_contact_was_suppressed() {
+    let (store, t) = faulty();
+    let t = with_key(t);
+    let org = Caller::t1("organizer");
+    // The delivery's transaction and the claim pass; "sent" fails, and so does its retry.
+    store.fail_after_of(Op::Transact, 2, 2, Fault::Throttle);
+    let r = t
+        .post("/notify/v1/send", &org, &email_send(&["ada@example.com"]))
+        .await;
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.bytes));
+    let id = r.json()["data"]["deliveries"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let got = t.get(&format!("/notify/v1/deliveries/{id}"), &org).await;
+    assert_eq!(got.json()["data"]["status"], "sending");
+    let body = json!({"contact": "ada@example.com", "reason": "bounced meanwhile"});
+    let s = t
+        .post("/notify/v1/suppressions", &Caller::t1("admin"), &body)
+        .await;
+    assert_eq!(s.status, 201);
+
+    t.advance(chrono::Duration::seconds(notify::sending::LEASE_SECS + 1));
+    let run = dispatch(&t).await;
+    assert_eq!((&run["due"], &run["sent"]), (&json!(1), &json!(1)), "{run}");
+    assert_eq!(dispatch(&t).await["due"], 0, "nothing left due");
+    let got = t.get(&format!("/notify/v1/deliveries/{id}"), &org).await;
+    assert_eq!(got.json()["data"]["status"], "sent");
+}
+
+/// A cap a concurrent send took gives its unit back at once; if the send then fails,
+/// that unit is not given back a second time (the quota would go below what was sent).
+#[tokio::test]
+async fn a_failed_send_gives_back_no_unit_twice() {
+    let (store, t) = faulty();
+    let capper = Caller::t1("user").sub("capper");
+    let caps = json!({"dailyCaps": {"marketing": 1}});
+    assert_eq!(
+        t.put("/notify/v1/preferences", &capper, &caps).await.status,
+        200
+    );
+    let body = json!({
+        "channels": ["email"],
+        "recipients": [{"userId": "capper", "email": "capper@example.com"}],
+        "content": {"subject": "Early bird", "text": "Tickets are on sale."},
+        "category": "marketing",
+    });
+    // The quota's two updates pass; a concurrent send takes the cap just before this
+    // send's own take; then storing the deliveries fails.
+    let cap = notify::repo::counters::cap_key(
+        &shared::testing::t1(),
+        "capper",
+        notify::domain::Category::Marketing,
+        t.state.now(),
+    );
+    let taken = shared::store::Update::new(cap).add("n", 1);
+    store.meanwhile_before(
+        Op::Update,
+        3,
+        vec![shared::store::TransactOp::Update(taken)],
+    );
+    store.fail_next_of(Op::Transact, 1, Fault::Timeout);
+
+    let r = t
+        .post("/notify/v1/send", &Caller::t1("organizer"), &body)
+        .await;
+
+    r.assert_error(503, "ERR_NOTIFY_UNAVAILABLE");
+    assert_eq!(emails_today(&t).await, 0);
+}
+
 /// An email to `to` scheduled an hour ahead by the organizer; its delivery id.
 async fn scheduled_email(t: &TestNotify, to: &str) -> String {
     let at = (t.state.now() + chrono::Duration::hours(1)).to_rfc3339();

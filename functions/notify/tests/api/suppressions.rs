@@ -112,6 +112,20 @@ async fn an_admin_removes_any_address_named_in_the_query() {
     t.delete(&remove("ann%2Fsales%3F%23100%25%40example.com"), &admin())
         .await
         .assert_error(404, "ERR_NOTIFY_NOT_FOUND");
+
+    // One Idempotency-Key for two removals is a reused key, not a replay of the first.
+    let keyed = async |contact: &str| {
+        let path = remove(contact);
+        let key = [("idempotency-key", "remove-1")];
+        t.call_with("DELETE", &path, Some(&admin()), None, &key)
+            .await
+    };
+    assert_eq!(keyed("bob%40example.com").await.status, 200);
+    add(&t, &admin(), "carol@example.com", None).await;
+    keyed("carol%40example.com")
+        .await
+        .assert_error(422, "ERR_NOTIFY_IDEMPOTENCY_KEY_REUSED");
+    assert_eq!(listed(&t, &admin()).await, vec!["carol@example.com"]);
 }
 
 #[tokio::test]

@@ -258,7 +258,7 @@ pub async fn change(
 }
 
 fn email_of(user: &User) -> AuthResult<Email> {
-    Email::parse(&user.email).map_err(|e| AuthError::Internal(e.issue))
+    Email::lookup(&user.email).map_err(|e| AuthError::Internal(e.issue))
 }
 
 fn password_update(st: &AuthState, user: &User, phc: String) -> AuthResult<Update> {

@@ -267,7 +267,7 @@ async fn join_by_invite(
     let invite = one_time::peek(st.store(), Kind::Invite, token, st.epoch()).await?;
     let invited = invite.data["email"]
         .as_str()
-        .and_then(|e| Email::parse(e).ok());
+        .and_then(|e| Email::lookup(e).ok());
     let roles: Vec<String> =
         serde_json::from_value(invite.data["roles"].clone()).unwrap_or_default();
     let (Some(tenant), Some(invited), Ok(roles)) =

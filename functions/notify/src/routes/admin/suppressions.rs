@@ -235,7 +235,8 @@ pub async fn remove(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ContactQuery {
-    /// The email address or E.164 number, URL-encoded (`ann%2Fsales%40example.com`).
+    /// The email address or E.164 number, URL-encoded (`ann%2Fsales%40example.com`; a `+`
+    /// is `%2B`, since a bare `+` in a query means a space).
     #[param(example = "ann@example.com")]
     pub contact: Option<String>,
 }
