@@ -217,6 +217,24 @@ impl IntoResponse for ApiError {
         {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(www_authenticate(&self.name)),
+            );
+        }
         resp
+    }
+}
+
+/// The challenge of a 401 (RFC 9110 §11.6.1: a 401 carries one). The platform's tokens
+/// are bearer tokens (RFC 6750 §3): a token that was presented and failed says
+/// `invalid_token`, which OAuth client libraries read as "refresh, then retry".
+fn www_authenticate(name: &str) -> &'static str {
+    match name {
+        "TOKEN_INVALID" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" => {
+            r#"Bearer realm="eventzr", error="invalid_token""#
+        }
+        _ => r#"Bearer realm="eventzr""#,
     }
 }

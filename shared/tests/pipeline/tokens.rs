@@ -38,6 +38,24 @@ async fn a_valid_token_reaches_the_handler_with_its_claims() {
 }
 
 #[tokio::test]
+async fn a_401_carries_its_bearer_challenge() {
+    let app = app();
+    let missing = app.get(WHOAMI, None).await;
+    assert_eq!(
+        missing.header("www-authenticate"),
+        Some(r#"Bearer realm="eventzr""#)
+    );
+    let forged = app.get(WHOAMI, Some("a.b.c")).await;
+    forged.assert_error(401, "ERR_ANALYTICS_TOKEN_INVALID");
+    assert_eq!(
+        forged.header("www-authenticate"),
+        Some(r#"Bearer realm="eventzr", error="invalid_token""#)
+    );
+    let ok = app.get(WHOAMI, Some(&app.tp.token(&["user"]))).await;
+    assert_eq!(ok.header("www-authenticate"), None);
+}
+
+#[tokio::test]
 async fn a_missing_or_malformed_authorization_header_is_unauthorized() {
     let app = app();
     app.get(WHOAMI, None)
