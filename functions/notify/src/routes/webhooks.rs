@@ -49,6 +49,10 @@ pub enum Handled {
     Applied,
     /// This event id was handled before: nothing changed.
     Duplicate,
+    /// The delivery's status does not take this outcome (a delivery report after a
+    /// bounce): it did not move; a permanent bounce or a complaint still suppressed the
+    /// address.
+    NotApplicable,
     /// No delivery has this provider message id: nothing changed.
     UnknownMessage,
     /// An SNS subscription to an allowed topic was confirmed.
@@ -173,11 +177,12 @@ pub async fn ses_notification(
     Ok(ack(result))
 }
 
-fn found(applied: Option<bool>) -> Handled {
+fn found(applied: Option<effects::Applied>) -> Handled {
     match applied {
         None => Handled::Duplicate,
-        Some(true) => Handled::Applied,
-        Some(false) => Handled::UnknownMessage,
+        Some(effects::Applied::Moved) => Handled::Applied,
+        Some(effects::Applied::NotApplicable) => Handled::NotApplicable,
+        Some(effects::Applied::UnknownMessage) => Handled::UnknownMessage,
     }
 }
 

@@ -26,8 +26,21 @@ pub struct Outcome {
     pub recipients: Vec<String>,
 }
 
-/// Applies `provider`'s `outcome` to the delivery of `provider_message_id`. False when no
-/// delivery has that id (an old or foreign message: nothing changes), or when another
+/// What [`apply`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The delivery moved to the outcome's status.
+    Moved,
+    /// The delivery's status does not take the outcome (a delivery report after a
+    /// bounce): it stayed as it was; a suppression the outcome asks for still stands.
+    NotApplicable,
+    /// No delivery has the id (an old or foreign message), or another provider sent it:
+    /// nothing changed.
+    UnknownMessage,
+}
+
+/// Applies `provider`'s `outcome` to the delivery of `provider_message_id`. Unknown when
+/// no delivery has that id (an old or foreign message: nothing changes), or when another
 /// provider sent it: one provider's secret must not move (and suppress the address of)
 /// a message it never carried, and SES message ids are visible to every recipient.
 pub async fn apply(
@@ -36,13 +49,13 @@ pub async fn apply(
     provider: &str,
     provider_message_id: &str,
     outcome: &Outcome,
-) -> NotifyResult<bool> {
+) -> NotifyResult<Applied> {
     let Some(delivery) = deliveries::find_by_message_id(store, provider_message_id).await? else {
         tracing::info!(
             status = outcome.status.as_str(),
             "provider event for an unknown message id ignored"
         );
-        return Ok(false);
+        return Ok(Applied::UnknownMessage);
     };
     if delivery.channel.provider() != provider {
         tracing::warn!(
@@ -50,20 +63,24 @@ pub async fn apply(
             sender = delivery.channel.provider(),
             "provider event for another provider's message ignored"
         );
-        return Ok(false);
+        return Ok(Applied::UnknownMessage);
     }
-    apply_to(store, now, &delivery, outcome).await?;
-    Ok(true)
+    Ok(if apply_to(store, now, &delivery, outcome).await? {
+        Applied::Moved
+    } else {
+        Applied::NotApplicable
+    })
 }
 
 /// Suppresses first (the effect that protects the sender's reputation), then moves the
-/// delivery, re-reading it once if it changed since it was read.
+/// delivery, re-reading it once if it changed since it was read. False: the delivery's
+/// status does not take the outcome (it did not move).
 pub async fn apply_to(
     store: &dyn Store,
     now: DateTime<Utc>,
     delivery: &Delivery,
     outcome: &Outcome,
-) -> NotifyResult<()> {
+) -> NotifyResult<bool> {
     let tenant = TenantId::parse(&delivery.tenant_id)
         .map_err(|_| NotifyError::Internal("delivery with an invalid tenant id".into()))?;
     if let Some(kind) = outcome.suppress {
@@ -80,7 +97,7 @@ pub async fn apply_to(
             .await?
             .is_some()
         {
-            return Ok(());
+            return Ok(true);
         }
         match deliveries::get(store, &tenant, &delivery.id).await? {
             Some(d) if d.status != current.status => current = d,
@@ -93,7 +110,7 @@ pub async fn apply_to(
         to = outcome.status.as_str(),
         "provider outcome not applicable to the delivery's status"
     );
-    Ok(())
+    Ok(false)
 }
 
 /// The normalised address to suppress: the delivery's own email or phone — and only it.

@@ -571,6 +571,25 @@ async fn a_signed_permanent_bounce_suppresses_the_address_in_the_delivery_tenant
     assert_eq!(delivery_status(&t).await, "bounced");
 }
 
+/// A report the delivery's status does not take (a second bounce, under another event
+/// id, after the first) says so: `not_applicable`, the delivery as it was.
+#[tokio::test]
+async fn a_report_the_delivery_cannot_take_says_not_applicable() {
+    let Hooks { t, .. } = hooks().await;
+    let ses_id = sent_email(&t, "ann@example.com").await;
+    let first = signed(notification(
+        &t,
+        "sns-1",
+        &bounce(&ses_id, "ann@example.com", "Permanent"),
+    ));
+    assert_eq!(result(&post_sns(&t, &first).await), "applied");
+    let delivered = json!({"notificationType": "Delivery", "mail": {"messageId": ses_id},
+        "delivery": {"recipients": ["ann@example.com"]}});
+    let late = signed(notification(&t, "sns-2", &delivered));
+    assert_eq!(result(&post_sns(&t, &late).await), "not_applicable");
+    assert_eq!(delivery_status(&t).await, "bounced");
+}
+
 #[tokio::test]
 async fn a_replayed_bounce_for_a_real_delivery_changes_nothing() {
     let Hooks { t, .. } = hooks().await;
