@@ -108,7 +108,13 @@ impl From<NotifyError> for ApiError {
                 "INVALID_CHANNEL",
                 format!("{field}: unknown channel '{}'", truncate(&value)),
             )
-            .with_details(json!({ "field": field, "allowed": ["email", "sms", "push", "in_app"] })),
+            // `fields` as every field error has it (API-CONVENTIONS); `field` kept for the
+            // clients that read it before.
+            .with_details(json!({
+                "fields": [{"field": field, "issue": "must be email, sms, push or in_app"}],
+                "field": field,
+                "allowed": ["email", "sms", "push", "in_app"],
+            })),
             NotifyError::InvalidContact(f) => ApiError::new(
                 S::BAD_REQUEST,
                 "INVALID_CONTACT",

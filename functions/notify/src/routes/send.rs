@@ -358,6 +358,10 @@ async fn render_content(
                     ),
                 )
                 .with_details(serde_json::json!({
+                    "fields": [{
+                        "field": format!("channels[{i}]"),
+                        "issue": format!("the template is for {}", tpl.channel.as_str()),
+                    }],
                     "field": format!("channels[{i}]"),
                     "templateChannel": tpl.channel.as_str(),
                 })));

@@ -850,6 +850,10 @@ async fn a_template_goes_only_over_its_own_channel() {
         .await;
     r.assert_error(400, "ERR_NOTIFY_INVALID_CHANNEL");
     assert_eq!(r.json()["error"]["details"]["field"], "channels[1]");
+    assert_eq!(
+        r.json()["error"]["details"]["fields"][0]["field"],
+        "channels[1]"
+    );
     assert!(t.recorder.sent().is_empty() && t.tp.outbox.sent().is_empty());
     let ok = t
         .post("/notify/v1/send", &org, &body(json!(["email"])))

@@ -651,6 +651,10 @@ async fn validation_errors_name_the_field() {
     let r = t.post(BASE, &organizer(), &channel).await;
     r.assert_error(400, "ERR_NOTIFY_INVALID_CHANNEL");
     assert_eq!(r.json()["error"]["details"]["field"], "channel");
+    assert_eq!(
+        r.json()["error"]["details"]["fields"][0]["field"],
+        "channel"
+    );
 }
 
 #[tokio::test]
