@@ -54,12 +54,8 @@ impl Email {
         })
     }
 
-    /// The earlier rules' form of the same address, when it differs from this one.
-    pub fn legacy(&self) -> Option<&str> {
-        self.legacy.as_deref()
-    }
-
-    /// [`legacy`](Self::legacy) as an address of its own (to look a stored one up).
+    /// The earlier rules' form of the same address, when it differs from this one, as an
+    /// address of its own (to look a stored one up).
     pub fn legacy_email(&self) -> Option<Email> {
         self.legacy.as_ref().map(|l| Email {
             canonical: l.clone(),
@@ -223,6 +219,10 @@ mod tests {
         }
     }
 
+    fn legacy(e: &Email) -> Option<String> {
+        e.legacy_email().map(|l| l.to_string())
+    }
+
     #[test]
     fn a_lookup_reaches_addresses_stored_by_the_earlier_rules() {
         // Refused as new addresses, still found as stored ones.
@@ -238,10 +238,10 @@ mod tests {
         // An internationalised domain: the punycode form, and the form stored before.
         let idn = Email::lookup("Ann@Bücher.de").unwrap();
         assert_eq!(idn.as_ref(), "ann@xn--bcher-kva.de");
-        assert_eq!(idn.legacy(), Some("ann@bücher.de"));
-        assert_eq!(Email::parse("ann@example.com").unwrap().legacy(), None);
+        assert_eq!(legacy(&idn).as_deref(), Some("ann@bücher.de"));
+        assert_eq!(legacy(&Email::parse("ann@example.com").unwrap()), None);
         let typed_in_punycode = Email::parse("ann@xn--bcher-kva.de").unwrap();
-        assert_eq!(typed_in_punycode.legacy(), Some("ann@bücher.de"));
+        assert_eq!(legacy(&typed_in_punycode).as_deref(), Some("ann@bücher.de"));
         // What the earlier rules refused stays refused.
         for bad in ["a b@c.io", "a@b", "", "a@-b.io"] {
             assert_eq!(Email::lookup(bad).unwrap_err().field, "email", "{bad}");
