@@ -254,6 +254,11 @@ impl Verifier {
         if !typ_ok {
             return Err(VerifyError::Invalid("typ"));
         }
+        // RFC 7515 4.1.11: a recipient that does not understand every extension `crit`
+        // names must refuse the token. We understand none, and never sign one.
+        if header.crit.is_some() {
+            return Err(VerifyError::Invalid("crit"));
+        }
         let kid = header
             .kid
             .as_deref()

@@ -233,6 +233,14 @@ async fn forged_and_malformed_tokens_are_invalid_and_a_valid_token_still_works_a
             "missing typ",
             sign_with_header(&app, &json!({"alg":"RS256","kid":kid}), &claims),
         ),
+        (
+            "critical extension",
+            sign_with_header(
+                &app,
+                &json!({"alg":"RS256","typ":"at+jwt","kid":kid,"crit":["exp"],"exp":1}),
+                &claims,
+            ),
+        ),
         ("not base64", "!!!.???.***".to_owned()),
         ("oversized", format!("{head}.{}.{sig}", "A".repeat(10_000))),
     ];

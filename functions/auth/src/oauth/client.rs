@@ -133,6 +133,10 @@ pub async fn verify_id_token(
     if header.alg != Algorithm::RS256 {
         return Err(bad("alg is not RS256"));
     }
+    // RFC 7515 4.1.11: extensions we do not understand (all of them) refuse the token.
+    if header.crit.is_some() {
+        return Err(bad("crit"));
+    }
     let jwks: Jwks = get_json(&cfg.endpoints.jwks_uri, None, "jwks endpoint").await?;
     let keys = jwks.decoding_keys();
     let key = match header.kid.as_deref() {

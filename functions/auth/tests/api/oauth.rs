@@ -343,6 +343,7 @@ async fn a_bad_id_token_or_a_failing_provider_is_a_provider_error() {
         Misbehave::WrongAudience,
         Misbehave::BadSignature,
         Misbehave::Expired,
+        Misbehave::CriticalHeader,
         Misbehave::ServerError,
     ] {
         let r = sign_in(&t, &fake, "google", Login::misbehaving(PARTNER, m)).await;

@@ -63,6 +63,8 @@ pub enum Misbehave {
     /// Signed by a key the JWKS does not hold (same kid).
     BadSignature,
     Expired,
+    /// The id_token's header names a critical extension (RFC 7515 4.1.11).
+    CriticalHeader,
     /// The token endpoint answers 500.
     ServerError,
 }
@@ -205,7 +207,12 @@ async fn token(State(f): State<Fake>, body: String) -> Response {
         "access_token": access,
         "token_type": "Bearer",
         "expires_in": 3600,
-        "id_token": signer.sign(&claims).unwrap(),
+        "id_token": if m == Misbehave::CriticalHeader {
+            let header = json!({"alg": "RS256", "kid": signer.kid(), "crit": ["exp"], "exp": 1});
+            shared::testing::forge::sign_as(signer, &header, &claims)
+        } else {
+            signer.sign(&claims).unwrap()
+        },
     }))
     .into_response()
 }
