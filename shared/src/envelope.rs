@@ -26,6 +26,8 @@ pub struct Envelope<T> {
     pub status: StatusCode,
     pub data: T,
     pub page: Option<Page>,
+    /// `Location` of a created resource (RFC 9110 15.3.2): its path on this API.
+    pub location: Option<String>,
 }
 
 impl<T: Serialize> Envelope<T> {
@@ -34,6 +36,7 @@ impl<T: Serialize> Envelope<T> {
             status: StatusCode::OK,
             data,
             page: None,
+            location: None,
         }
     }
     pub fn created(data: T) -> Self {
@@ -41,6 +44,7 @@ impl<T: Serialize> Envelope<T> {
             status: StatusCode::CREATED,
             data,
             page: None,
+            location: None,
         }
     }
     pub fn accepted(data: T) -> Self {
@@ -48,6 +52,7 @@ impl<T: Serialize> Envelope<T> {
             status: StatusCode::ACCEPTED,
             data,
             page: None,
+            location: None,
         }
     }
     pub fn with_status(mut self, status: StatusCode) -> Self {
@@ -58,11 +63,20 @@ impl<T: Serialize> Envelope<T> {
         self.page = Some(page);
         self
     }
+    /// A 201's `Location`: the path the new resource is read or changed at.
+    pub fn at(mut self, location: impl Into<String>) -> Self {
+        self.location = Some(location.into());
+        self
+    }
 }
 
 impl<T: Serialize> IntoResponse for Envelope<T> {
     fn into_response(self) -> Response {
-        respond(self.status, &self.data, &(), self.page.as_ref())
+        let mut resp = respond(self.status, &self.data, &(), self.page.as_ref());
+        if let Some(v) = self.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+            resp.headers_mut().insert(header::LOCATION, v);
+        }
+        resp
     }
 }
 

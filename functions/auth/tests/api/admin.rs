@@ -625,9 +625,11 @@ async fn the_system_role_creates_and_patches_tenants() {
         (Some("Acme Events"), Some("PRO"), Some("active"))
     );
     let id = TenantId::parse(d["id"].as_str().unwrap()).expect("a UUID");
+    let at = format!("/auth/v1/tenants/{id}");
+    assert_eq!(r.header("location"), Some(at.as_str()));
     let r = patch(
         &app,
-        &format!("/auth/v1/tenants/{id}"),
+        &at,
         &system,
         json!({"planTier": "pro_max", "status": "suspended"}),
     )

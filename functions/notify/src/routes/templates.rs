@@ -228,7 +228,8 @@ pub async fn list(
         })
     ),
     responses(
-        (status = 201, description = "The template's version 1", body = Data<TemplateVersion>),
+        (status = 201, description = "The template's version 1", body = Data<TemplateVersion>,
+            headers(("Location" = String, description = "`/notify/v1/templates/{templateId}`"))),
         (status = 400, description = "`ERR_NOTIFY_VALIDATION`: a field breaks the rules \
             (`details.fields` names it, e.g. `subject` missing on an email template); \
             `ERR_NOTIFY_INVALID_CHANNEL`: unknown `channel`; `ERR_NOTIFY_INVALID_TEMPLATE`: a \
@@ -258,7 +259,7 @@ pub async fn create(
     let id = shared::ids::new_id().to_string();
     let v = draft.into_version(&id, 1, &now, &now, &caller.sub);
     repo::create(st.store(), &caller.tenant(), &v).await?;
-    Ok(Envelope::created(v))
+    Ok(Envelope::created(v).at(format!("/notify/v1/templates/{id}")))
 }
 
 #[utoipa::path(

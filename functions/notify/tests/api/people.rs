@@ -291,6 +291,10 @@ async fn a_device_is_registered_with_the_push_provider_and_the_token_is_kept_now
     let id = body["data"]["id"].as_str().unwrap().to_owned();
     assert_eq!(body["data"]["platform"], "ios");
     assert!(!String::from_utf8_lossy(&r.bytes).contains(token));
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{DEVICES}/{id}").as_str())
+    );
 
     let devices = repo::devices::list(t.state.store(), &t1(), "user-1")
         .await

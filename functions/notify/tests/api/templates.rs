@@ -39,7 +39,10 @@ fn sms(name: &str) -> Value {
 async fn create(t: &TestNotify, body: &Value) -> Value {
     let r = t.post(BASE, &organizer(), body).await;
     assert_eq!(r.status, 201, "{}", r.json());
-    r.json()["data"].clone()
+    let created = r.json()["data"].clone();
+    let at = format!("{BASE}/{}", id_of(&created));
+    assert_eq!(r.header("location"), Some(at.as_str()), "where it is read");
+    created
 }
 
 fn id_of(v: &Value) -> String {
@@ -741,6 +744,8 @@ async fn an_idempotency_key_replays_the_same_template() {
     assert_eq!(again.status, 201);
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(again.json()["data"], first.json()["data"]);
+    assert!(first.header("location").is_some());
+    assert_eq!(again.header("location"), first.header("location"));
     let list = t.get(BASE, &organizer()).await.json();
     assert_eq!(names(&list), ["Welcome"], "one template created");
 

@@ -49,7 +49,8 @@ pub struct NewTenantBody {
     security(("bearerAuth" = [])),
     request_body(content = NewTenantBody, example = json!({"name": "Acme Events", "planTier": "STARTUP"})),
     responses(
-        (status = 201, description = "Created", body = Data<Tenant>),
+        (status = 201, description = "Created", body = Data<Tenant>,
+            headers(("Location" = String, description = "`/auth/v1/tenants/{tenantId}`"))),
         (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the token's session has ended"),
         (status = 403, description = "`ERR_AUTH_FORBIDDEN`: the caller lacks the `system` role \
             of the platform tenant"),
@@ -75,7 +76,8 @@ pub async fn create(
         return Err(AuthError::Internal("a new tenant id already exists".into()).into());
     }
     record(&st, &caller, "tenant.created", &tenant, json!({})).await;
-    Ok(Envelope::created(tenant))
+    let location = format!("/auth/v1/tenants/{}", tenant.id);
+    Ok(Envelope::created(tenant).at(location))
 }
 
 /// What to change: at least one of the four.

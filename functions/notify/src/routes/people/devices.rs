@@ -120,7 +120,8 @@ pub struct DeviceRemoved {
     security(("bearerAuth" = [])),
     request_body(content = DeviceBody, example = json!({"platform": "ios", "token": "f1c2d3e4b5a6978899aabbccddeeff00"})),
     responses(
-        (status = 201, description = "The device is registered", body = Data<DeviceView>),
+        (status = 201, description = "The device is registered", body = Data<DeviceView>,
+            headers(("Location" = String, description = "`/notify/v1/devices/{deviceId}`"))),
         (status = 200, description = "This token was already registered: the same device", body = Data<DeviceView>),
         (status = 400, description = "`ERR_NOTIFY_VALIDATION`: `platform` is not ios, android or \
             web, `token` is empty, too long or refused by the provider, or the caller already \
@@ -164,7 +165,8 @@ pub async fn register(
         created_at: shared::clock::rfc3339_millis(st.now()),
     };
     if repo::insert(st.store(), &t, &caller.sub, &device).await? {
-        return Ok(Envelope::created(device.into()));
+        let location = format!("/notify/v1/devices/{}", device.id);
+        return Ok(Envelope::created(device.into()).at(location));
     }
     // Registered concurrently by another request: that one is the device.
     let known = repo::get(st.store(), &t, &caller.sub, &device.id).await?;
