@@ -805,13 +805,47 @@ async fn read_all_marks_every_unread_item_and_zeroes_the_count() {
         .unwrap();
 
     let r = ok(&t.post(READ_ALL, &user(), &json!({})).await, 200);
-    assert_eq!(r["data"], json!({"updated": 29}));
+    assert_eq!(r["data"], json!({"updated": 29, "hasMore": false}));
     assert_eq!(unread(&t, &user()).await, 0);
     let left = ok(&t.get(&format!("{INBOX}?unread=true"), &user()).await, 200);
     assert_eq!(left["data"], json!([]));
     let r = ok(&t.post(READ_ALL, &user(), &json!({})).await, 200);
-    assert_eq!(r["data"], json!({"updated": 0}));
+    assert_eq!(r["data"], json!({"updated": 0, "hasMore": false}));
     assert_eq!(unread(&t, &user().sub("user-2")).await, 1);
+}
+
+#[tokio::test]
+async fn read_all_marks_at_most_its_bound_a_call_newest_first_and_says_more_remain() {
+    use notify::routes::people::notifications::READ_ALL_MAX;
+    let t = TestNotify::new().await;
+    let ids = fill(&t, READ_ALL_MAX + 3).await;
+
+    let r = ok(&t.post(READ_ALL, &user(), &json!({})).await, 200);
+    assert_eq!(r["data"], json!({"updated": READ_ALL_MAX, "hasMore": true}));
+    assert_eq!(unread(&t, &user()).await, 3);
+    // The oldest three are the ones left (the unread list pages past the read ones).
+    let mut left: Vec<String> = Vec::new();
+    let mut path = format!("{INBOX}?unread=true");
+    loop {
+        let page = ok(&t.get(&path, &user()).await, 200);
+        left.extend(
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["id"].as_str().unwrap().to_owned()),
+        );
+        match page["page"]["next_cursor"].as_str() {
+            Some(c) => path = format!("{INBOX}?unread=true&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(left, [ids[2].clone(), ids[1].clone(), ids[0].clone()]);
+
+    // The next call takes the rest, past the 1,000 read items before them.
+    let r = ok(&t.post(READ_ALL, &user(), &json!({})).await, 200);
+    assert_eq!(r["data"], json!({"updated": 3, "hasMore": false}));
+    assert_eq!(unread(&t, &user()).await, 0);
 }
 
 /// `n` in-app messages sent to user-1 through `POST /send` (real deliveries, delivered

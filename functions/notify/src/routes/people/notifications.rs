@@ -262,11 +262,19 @@ pub async fn read(
     ))
 }
 
+/// Unread items one `POST /notifications/read-all` marks at most: with their deliveries'
+/// moves, 40 transactions, well inside the function's timeout on DynamoDB.
+pub const READ_ALL_MAX: usize = 1_000;
+
 /// `POST /notifications/read-all`'s answer.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ReadAll {
     /// How many items were unread and are now read.
     pub updated: u64,
+    /// True when this call stopped at its bound (1,000 items) and unread items may
+    /// remain: call again.
+    pub has_more: bool,
 }
 
 #[utoipa::path(
@@ -275,8 +283,10 @@ pub struct ReadAll {
     operation_id = "read_all_notifications",
     tag = "people",
     summary = "Mark all the caller's notifications read",
-    description = "Marks every unread item read (their deliveries move to `read`); the unread \
-        count drops by that number (to 0 unless a message arrived meanwhile).",
+    description = "Marks the caller's unread items read, newest first and at most 1,000 a call \
+        (their deliveries move to `read`); the unread count drops by that number. `hasMore: \
+        true` says the call stopped at its bound and unread items may remain: call again \
+        until it is false (then the count is 0 unless a message arrived meanwhile).",
     params(IdempotencyKey),
     security(("bearerAuth" = [])),
     responses(
@@ -290,7 +300,7 @@ pub async fn read_all(
     let (t, now) = (caller.tenant(), st.now());
     let stamp = shared::clock::rfc3339_millis(now);
     let store = st.store();
-    let ids = inbox::unread_ids(store, &t, &caller.sub).await?;
+    let (ids, has_more) = inbox::unread_ids(store, &t, &caller.sub, READ_ALL_MAX).await?;
     // Their deliveries, in one batch read (100 a request), move to `read` in the items'
     // own transactions.
     let keys: Vec<_> = ids.iter().map(|id| repo::delivery(&t, id)).collect();
@@ -316,6 +326,7 @@ pub async fn read_all(
     deliveries::transition_all(store, now, &alone, Status::Read, None).await?;
     Ok(Envelope::ok(ReadAll {
         updated: done.marked.len() as u64,
+        has_more,
     }))
 }
 
