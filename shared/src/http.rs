@@ -104,7 +104,15 @@ fn cors(origins: &[String]) -> CorsLayer {
             HeaderName::from_static("x-tenant-id"),
             IDEMPOTENCY_KEY,
         ])
-        .expose_headers([X_REQUEST_ID, header::RETRY_AFTER, IDEMPOTENT_REPLAYED])
+        // What a browser's script may read: `location` of a 201, and `www-authenticate`,
+        // whose `error="invalid_token"` says "refresh, then retry".
+        .expose_headers([
+            X_REQUEST_ID,
+            header::RETRY_AFTER,
+            IDEMPOTENT_REPLAYED,
+            header::LOCATION,
+            header::WWW_AUTHENTICATE,
+        ])
         .max_age(std::time::Duration::from_secs(600))
 }
 

@@ -207,9 +207,16 @@ async fn cors_preflight_is_answered_and_errors_carry_cors_headers() {
     let r = app.send(req).await;
     assert_eq!(r.status, 401);
     assert_eq!(r.header("access-control-allow-origin"), Some("*"));
-    assert!(
-        r.header("access-control-expose-headers")
-            .unwrap()
-            .contains("x-request-id")
-    );
+    // A browser's script reads these only when exposed: the 401's challenge among them.
+    let exposed = r.header("access-control-expose-headers").unwrap();
+    for h in [
+        "x-request-id",
+        "retry-after",
+        "idempotent-replayed",
+        "location",
+        "www-authenticate",
+    ] {
+        assert!(exposed.contains(h), "{h} not in {exposed}");
+    }
+    assert!(r.header("www-authenticate").is_some());
 }
