@@ -142,7 +142,7 @@ impl ApiError {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "UNSUPPORTED_MEDIA_TYPE",
-            "body must be application/json",
+            "body must be application/json, in UTF-8, not compressed",
         )
     }
     pub fn rate_limited(retry_after: u64) -> Self {

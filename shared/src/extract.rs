@@ -33,20 +33,31 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 }
 
 /// API-CONVENTIONS.md: parse as JSON whatever the header says, but a content type that
-/// is present and not JSON gets 415.
+/// is present and not JSON gets 415. So does JSON we cannot read as it comes: in a
+/// charset other than UTF-8 (RFC 8259 8.1), or compressed (`Content-Encoding`), which
+/// would otherwise fail as "not valid JSON", as if the client's JSON were wrong.
 pub fn is_json_or_absent(headers: &http::HeaderMap) -> bool {
+    let identity = headers
+        .get(header::CONTENT_ENCODING)
+        .is_none_or(|e| e.as_bytes().trim_ascii().eq_ignore_ascii_case(b"identity"));
+    if !identity {
+        return false;
+    }
     let Some(ct) = headers.get(header::CONTENT_TYPE) else {
         return true;
     };
     let Ok(ct) = ct.to_str() else { return false };
-    let essence = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let mut parts = ct.split(';');
+    let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+    let utf8 = parts.all(|p| match p.split_once('=') {
+        Some((k, v)) if k.trim().eq_ignore_ascii_case("charset") => {
+            let v = v.trim().trim_matches('"');
+            v.eq_ignore_ascii_case("utf-8") || v.eq_ignore_ascii_case("utf8")
+        }
+        _ => true,
+    });
+    utf8 && (essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json")))
 }
 
 /// Parses a JSON body; errors name the field (`user.email`, `items[2].qty`) or `body`.
@@ -247,5 +258,24 @@ mod tests {
         assert!(is_json_or_absent(&h));
         h.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
         assert!(!is_json_or_absent(&h));
+
+        // JSON, but not in a form we read: another charset, or compressed.
+        for (ct, ok) in [
+            ("application/json; charset=UTF-8", true),
+            ("application/json;charset=\"utf-8\"", true),
+            ("application/json; version=2", true),
+            ("application/json; charset=iso-8859-1", false),
+            ("application/json; charset=utf-16", false),
+        ] {
+            h.insert(header::CONTENT_TYPE, ct.parse().unwrap());
+            assert_eq!(is_json_or_absent(&h), ok, "{ct}");
+        }
+        h.insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
+        h.insert(header::CONTENT_ENCODING, "identity".parse().unwrap());
+        assert!(is_json_or_absent(&h));
+        h.insert(header::CONTENT_ENCODING, "gzip".parse().unwrap());
+        assert!(!is_json_or_absent(&h));
+        h.remove(header::CONTENT_TYPE);
+        assert!(!is_json_or_absent(&h), "compressed, whatever the type");
     }
 }
