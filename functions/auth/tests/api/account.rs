@@ -561,6 +561,49 @@ async fn an_account_is_sent_five_link_mails_an_hour_per_client_address_and_twent
 }
 
 #[tokio::test]
+async fn one_client_address_founds_ten_tenants_an_hour_and_invitees_are_not_counted() {
+    let app = TestAuth::new().await;
+    let signup_from = |ip: [u8; 4], body: Value| {
+        let app = &app;
+        async move {
+            let mut req = axum::http::Request::post("/auth/v1/signup/email")
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body.to_string()))
+                .unwrap();
+            let peer = std::net::SocketAddr::from((ip, 40_000));
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            app.send(req).await
+        }
+    };
+    let founder = |i: usize| signup_body(&format!("bulk{i}@example.com"), NEW_PASSWORD);
+    let script = [203, 0, 113, 66];
+    for i in 0..10 {
+        assert_eq!(signup_from(script, founder(i)).await.status, 201, "{i}");
+    }
+    let r = signup_from(script, founder(10)).await;
+    r.assert_error(429, "ERR_AUTH_RATE_LIMITED");
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=3600).contains(&retry), "{retry}");
+    // Refused before anything is written or mailed.
+    assert!(stored_user(&app, "bulk10@example.com").await.is_none());
+    assert!(app.tp.outbox.sent_to("bulk10@example.com").is_empty());
+
+    // Another address is not affected; an invitee from the same one is not counted.
+    assert_eq!(
+        signup_from([198, 51, 100, 7], founder(11)).await.status,
+        201
+    );
+    let token = invite(&app, "guest@example.com", &["user"]).await;
+    let body = json!({"email": "guest@example.com", "password": NEW_PASSWORD,
+        "name": "Guest", "inviteToken": token});
+    assert_eq!(signup_from(script, body).await.status, 201);
+    // The next hour starts afresh.
+    app.advance(Duration::hours(1));
+    assert_eq!(signup_from(script, founder(10)).await.status, 201);
+}
+
+#[tokio::test]
 async fn link_mails_share_one_budget_across_kinds_and_start_afresh_each_hour() {
     let app = TestAuth::new().await;
     let ask = |path: &'static str, email: &'static str| {
