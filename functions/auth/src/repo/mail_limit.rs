@@ -93,7 +93,7 @@ pub async fn take_invite(
         )
     };
     // The address hashed: the counter outlives nothing, but holds no address either.
-    let address = shared::ids::sha256_hex(email.as_bytes());
+    let address = super::invites::address_digest(email);
     let counts = vec![
         count(
             format!("H#{}", now.format("%Y-%m-%dT%H")),
@@ -101,7 +101,7 @@ pub async fn take_invite(
             2 * 3600,
         ),
         count(
-            format!("D#{}#{}", now.format("%Y-%m-%d"), &address[..32]),
+            format!("D#{}#{address}", now.format("%Y-%m-%d")),
             INVITES_PER_ADDRESS,
             2 * 86_400,
         ),

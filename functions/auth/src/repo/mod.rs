@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod audit;
 pub mod credentials;
+pub mod invites;
 pub mod lockout;
 pub mod mail_limit;
 pub mod mfa;

@@ -4,7 +4,8 @@
 use std::collections::BTreeSet;
 
 use auth::{
-    repo::{one_time, tenants},
+    domain::Email,
+    repo::{one_time, tenants, users},
     seed::{STAGING_ACCOUNTS, T1, T3},
 };
 use axum::body::Body;
@@ -462,14 +463,8 @@ async fn an_invite_mails_a_single_use_link_bound_to_the_tenant() {
         .await;
     assert_eq!(r.status, 202);
     assert_eq!(r.json()["data"]["email"], "new.hire@eventzr.com");
-    let mails = app.tp.outbox.sent_to("new.hire@eventzr.com");
-    assert_eq!(mails.len(), 1);
-    let prefix = "http://127.0.0.1:3000/accept-invite?token=";
-    let at = mails[0].mail.text.find(prefix).expect("a link") + prefix.len();
-    let token: String = mails[0].mail.text[at..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
+    assert_eq!(app.tp.outbox.sent_to("new.hire@eventzr.com").len(), 1);
+    let token = mailed_invite(&app, "new.hire@eventzr.com");
     assert!(
         !String::from_utf8_lossy(&r.bytes).contains(&token),
         "token only in the mail"
@@ -479,15 +474,117 @@ async fn an_invite_mails_a_single_use_link_bound_to_the_tenant() {
         .await
         .expect("a valid invite");
     assert_eq!(redeemed.tenant, Some(TenantId::parse(T1).unwrap()));
+    let inviter = stored_user(&app, T1, "admin@eventzr.com").await;
     assert_eq!(
         redeemed.data,
-        json!({"email": "new.hire@eventzr.com", "roles": ["organizer"]})
+        json!({"email": "new.hire@eventzr.com", "roles": ["organizer"],
+            "invitedBy": {"tenant": T1, "user": inviter.id}})
     );
     assert!(
         one_time::redeem(app.state.store(), one_time::Kind::Invite, &token, now)
             .await
             .is_err(),
         "single use"
+    );
+}
+
+/// The token of the last invite mailed to `to`.
+fn mailed_invite(app: &TestAuth, to: &str) -> String {
+    let mails = app.tp.outbox.sent_to(to);
+    invite_token_in(&mails.last().expect("an invite mail").mail.text)
+}
+
+fn invite_token_in(text: &str) -> String {
+    let prefix = "http://127.0.0.1:3000/accept-invite?token=";
+    let at = text.find(prefix).expect("a link") + prefix.len();
+    text[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+async fn accept(app: &TestAuth, email: &str, token: &str) -> Reply {
+    let body = json!({"email": email, "password": "a brand new passphrase",
+        "name": "New Hire", "inviteToken": token});
+    app.post("/auth/v1/signup/email", None, &body).await
+}
+
+#[tokio::test]
+async fn inviting_an_address_again_replaces_its_earlier_invite() {
+    let app = TestAuth::new().await;
+    let admin = access(&app, "admin@eventzr.com").await;
+    let to = "mistake@example.com";
+    for roles in [json!(["admin"]), json!(["user"])] {
+        let body = json!({"email": to, "roles": roles});
+        let r = app.post("/auth/v1/users/invite", Some(&admin), &body).await;
+        assert_eq!(r.status, 202);
+    }
+    let first = invite_token_in(&app.tp.outbox.sent_to(to)[0].mail.text);
+    let second = mailed_invite(&app, to);
+    assert_ne!(first, second);
+
+    accept(&app, to, &first)
+        .await
+        .assert_error(400, "ERR_AUTH_TOKEN_INVALID");
+    assert!(
+        users::by_email(app.state.store(), &Email::parse(to).unwrap())
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing written"
+    );
+    let r = accept(&app, to, &second).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.bytes));
+    assert_eq!(r.json()["data"]["user"]["roles"], json!(["user"]));
+}
+
+#[tokio::test]
+async fn an_invite_grants_nothing_once_its_inviter_is_no_longer_an_admin() {
+    let app = TestAuth::new().await;
+    let admin = access(&app, "admin@eventzr.com").await;
+    // A second admin prepares an admin invite to an address they control...
+    let deputy = stored_user(&app, T1, "organizer@eventzr.com").await;
+    let path = format!("/auth/v1/users/{}", deputy.id);
+    assert_eq!(
+        patch(&app, &path, &admin, json!({"roles": ["admin"]}))
+            .await
+            .status,
+        200
+    );
+    let deputy_token = access(&app, "organizer@eventzr.com").await;
+    let body = json!({"email": "way-back@example.com", "roles": ["admin"]});
+    let r = app
+        .post("/auth/v1/users/invite", Some(&deputy_token), &body)
+        .await;
+    assert_eq!(r.status, 202);
+    let token = mailed_invite(&app, "way-back@example.com");
+    // ... and is demoted before it is used.
+    assert_eq!(
+        patch(&app, &path, &admin, json!({"roles": ["organizer"]}))
+            .await
+            .status,
+        200
+    );
+    accept(&app, "way-back@example.com", &token)
+        .await
+        .assert_error(400, "ERR_AUTH_TOKEN_INVALID");
+    assert!(
+        users::by_email(
+            app.state.store(),
+            &Email::parse("way-back@example.com").unwrap()
+        )
+        .await
+        .unwrap()
+        .is_none()
+    );
+
+    // The same invite from an admin who still is one joins.
+    let r = app.post("/auth/v1/users/invite", Some(&admin), &body).await;
+    assert_eq!(r.status, 202);
+    let token = mailed_invite(&app, "way-back@example.com");
+    assert_eq!(
+        accept(&app, "way-back@example.com", &token).await.status,
+        201
     );
 }
 

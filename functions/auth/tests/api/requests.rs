@@ -117,9 +117,10 @@ const TABLE: &[Row] = &[
         "+1 batch read: the live-session check with the tenant (planTier, suspension); a \
          query cannot share a request with item reads"),
     // The live-session check shares one batch read with the tenant (its name, suspension).
-    row("POST", "/auth/v1/users/invite", 5, 5,
+    row("POST", "/auth/v1/users/invite", 6, 6,
         "the session check with the tenant, the email's lock, the tenant's invite counts \
-         (this hour's, this address's today: one transaction), the invite token, the audit"),
+         (this hour's, this address's today: one transaction), the invite token, the \
+         address's newest-invite marker, the audit"),
     row("GET", "/auth/v1/users/{userId}", 1, 1, ""),
     // The answer is the user as read with the change applied (no re-read).
     row("PATCH", "/auth/v1/users/{userId}", 6, 5,

@@ -27,7 +27,7 @@ use crate::{
     },
     error::{AuthError, AuthResult},
     repo::{
-        audit, mail_limit,
+        self, audit, invites, mail_limit,
         one_time::{self, Kind},
         tenants::{self, Tenant},
         users,
@@ -169,7 +169,8 @@ pub struct SignupView {
         (status = 201, description = "Created; `verificationRequired` until the mailed link is followed", body = Data<SignupView>),
         (status = 400, description = "`ERR_AUTH_WEAK_PASSWORD`: the password is too short, too long, \
             the email or a common one (`details.fields` names `password`); \
-            `ERR_AUTH_TOKEN_INVALID`: the invite is invalid, expired, used or for another email"),
+            `ERR_AUTH_TOKEN_INVALID`: the invite is invalid, expired, used, for another email, \
+            replaced by a newer invite to the address, or sent by someone no longer an active admin"),
         (status = 403, description = "`ERR_AUTH_ACCOUNT_SUSPENDED`: the inviting tenant is suspended"),
         (status = 409, description = "`ERR_AUTH_EMAIL_TAKEN`: the email is already registered; \
             `ERR_AUTH_USERNAME_TAKEN`: the username is taken"),
@@ -302,7 +303,21 @@ async fn join_by_invite(
     if invited != a.email {
         return Err(AuthError::OneTimeTokenInvalid);
     }
-    let plan = tenants::plan_of(st.store(), &tenant).await?;
+    // The tenant, the address's newest invite and the inviter, in one batch read.
+    let inviter = Inviter::of(&invite.data);
+    let mut keys = vec![
+        repo::tenant(&tenant),
+        invites::latest_key(&tenant, &invited),
+    ];
+    keys.extend(inviter.as_ref().map(|i| repo::user(&i.tenant, &i.user)));
+    let found = st.store().get_many(&keys).await?;
+    if invites::superseded(found[1].as_ref(), token) {
+        return Err(AuthError::OneTimeTokenInvalid);
+    }
+    if inviter.is_some() && !may_still_invite(found.get(2).and_then(Option::as_ref))? {
+        return Err(AuthError::OneTimeTokenInvalid);
+    }
+    let plan = tenants::plan_in_item(found[0].as_ref())?;
     let mut user = new_user(a, &tenant, roles.names(), phc, st);
     user.email_verified = true;
     users::create(st.store(), &user).await?;
@@ -312,6 +327,32 @@ async fn join_by_invite(
         tracing::warn!(error = %e, "invite could not be consumed after signup");
     }
     Ok((user, plan))
+}
+
+/// Who sent an invite (`invitedBy`; invites issued before it was recorded have none).
+struct Inviter {
+    tenant: TenantId,
+    user: String,
+}
+
+impl Inviter {
+    fn of(data: &serde_json::Value) -> Option<Inviter> {
+        let by = &data["invitedBy"];
+        Some(Inviter {
+            tenant: TenantId::parse(by["tenant"].as_str()?).ok()?,
+            user: by["user"].as_str()?.to_owned(),
+        })
+    }
+}
+
+/// Whether the inviter, as read now, could send the invite today: still there, active,
+/// and an admin (or the platform's system role). A demoted or suspended admin's pending
+/// invites grant nothing, so they cannot keep a way back in.
+fn may_still_invite(inviter: Option<&shared::store::Item>) -> AuthResult<bool> {
+    let Some(user) = inviter.map(users::from_item).transpose()? else {
+        return Ok(false);
+    };
+    Ok(user.status == UserStatus::Active && (user.has_role("admin") || user.has_role("system")))
 }
 
 async fn send_verification(st: &AuthState, user: &User, client: &ClientMeta) -> AuthResult<()> {

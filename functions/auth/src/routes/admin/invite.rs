@@ -17,7 +17,7 @@ use crate::{
     domain::{Email, admin::GrantedRoles},
     error::{AuthError, AuthResult},
     repo::mail_limit,
-    repo::{self, one_time, tenants, users},
+    repo::{self, invites, one_time, tenants, users},
     state::AuthState,
 };
 
@@ -60,7 +60,9 @@ pub struct Invitation {
     summary = "Invite a user into the tenant",
     description = "Needs the `admin` role. Mails a single-use invite link valid for 7 days; the \
         invitee signs up with it (`POST /auth/v1/signup/email` with `inviteToken`) and gets \
-        these roles in the acting tenant. A `system` caller may invite into another tenant by naming it in `x-tenant-id`.",
+        these roles in the acting tenant. A `system` caller may invite into another tenant by naming it in `x-tenant-id`. \
+        Inviting an address again replaces its earlier invite (only the newest link works), and an \
+        invite grants nothing once its sender is no longer an active admin.",
     params(IdempotencyKey),
     security(("bearerAuth" = [])),
     request_body(content = InviteBody, example = json!({"email": "new.hire@eventzr.com", "roles": ["organizer"]})),
@@ -109,7 +111,13 @@ pub async fn invite(
                 .with_retry_after(retry_after),
         );
     }
-    let data = json!({ "email": email.as_ref(), "roles": roles });
+    // Who invited: the signup checks they still may (an admin demoted since, or
+    // suspended, invites nobody).
+    let data = json!({
+        "email": email.as_ref(),
+        "roles": roles,
+        "invitedBy": {"tenant": caller.claims.home_tenant().to_string(), "user": caller.claims.sub},
+    });
     let now = st.epoch();
     let token = one_time::issue(
         st.store(),
@@ -121,6 +129,8 @@ pub async fn invite(
         INVITE_TTL_SECS,
     )
     .await?;
+    // This invite replaces any earlier one to the address.
+    invites::mark_latest(st.store(), &tenant, &email, &token, now + INVITE_TTL_SECS).await?;
     send_invite(&st, &name, &email, &token).await?;
     record(&st, &caller, "user.invited", "", json!({ "roles": roles })).await;
     let expires = chrono::DateTime::from_timestamp(now + INVITE_TTL_SECS, 0).unwrap_or_default();
