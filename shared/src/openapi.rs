@@ -4,7 +4,8 @@
 //! answer and the errors of its own rules. [`document`] then adds what the shared pipeline
 //! does for every route, so no route has to repeat it (or can forget it): the envelope's
 //! error answers of authentication, validation, idempotency and an unavailable store,
-//! `Retry-After` wherever 423/429/503 can occur, `x-request-id`, the security schemes and
+//! `Retry-After` wherever 402/423/429/503 (and a running duplicate's 409) can occur,
+//! `Idempotent-Replayed` on routes that take an Idempotency-Key, `x-request-id`, the security schemes and
 //! the health and document routes themselves. The drift test holds the documents' routes
 //! equal to the routers', template.yaml's and events/'.
 
@@ -461,14 +462,19 @@ fn complete(service: Service, op: &mut Operation) {
                 err("IDEMPOTENCY_ANSWER_NOT_KEPT")
             ),
         ));
-        shared.push((
-            "422",
-            format!(
-                "{}: this Idempotency-Key was used with another request",
-                err("IDEMPOTENCY_KEY_REUSED")
-            ),
-        ));
+        // A caller without a token is anybody: its key is bound to the request itself,
+        // so another body is another request (it runs), never this 422.
+        if bearer {
+            shared.push((
+                "422",
+                format!(
+                    "{}: this Idempotency-Key was used with another request",
+                    err("IDEMPOTENCY_KEY_REUSED")
+                ),
+            ));
+        }
     }
+    let idempotent = params.iter().any(|p| p == "Idempotency-Key");
     // The document and its reference page touch nothing that can be unavailable.
     let static_content = op
         .operation_id
@@ -505,10 +511,26 @@ fn complete(service: Service, op: &mut Operation) {
                 "The request's id (echoed when a valid UUID was sent)",
             )),
         );
-        if matches!(status.as_str(), "423" | "429" | "503") {
+        // 402: a quota starts afresh (notify); 409: a request with the same key is running.
+        let waits = matches!(status.as_str(), "402" | "423" | "429" | "503")
+            || (idempotent && status == "409");
+        if waits {
+            let text = if status == "409" {
+                "With `IDEMPOTENCY_IN_PROGRESS`: seconds to wait before retrying"
+            } else {
+                "Seconds to wait before retrying"
+            };
+            r.headers
+                .insert("Retry-After".into(), RefOr::T(header_of(text)));
+        }
+        if idempotent && (status.starts_with('2') || status.starts_with('4')) {
             r.headers.insert(
-                "Retry-After".into(),
-                RefOr::T(header_of("Seconds to wait before retrying")),
+                "Idempotent-Replayed".into(),
+                RefOr::T(header_of(
+                    "`true` when this is the stored answer of an earlier request with the same \
+                     Idempotency-Key, replayed byte for byte (its `meta.request_id` is the \
+                     first request's; the `x-request-id` header is this one's)",
+                )),
             );
         }
         if (status.starts_with('4') || status.starts_with('5')) && r.content.is_empty() {

@@ -89,6 +89,38 @@ async fn the_pipeline_s_answers_are_documented_on_every_route() {
 }
 
 #[tokio::test]
+async fn the_idempotency_layer_s_answers_and_headers_are_documented_where_they_occur() {
+    let auth = served_document(Service::Auth).await;
+    // A bearer route: another request under the same key is 422; a public route runs it.
+    let invite = &auth["paths"]["/auth/v1/users/invite"]["post"]["responses"];
+    assert!(invite["422"].is_object(), "{invite}");
+    let forgot = &auth["paths"]["/auth/v1/password/forgot"]["post"]["responses"];
+    assert!(
+        forgot["422"].is_null(),
+        "public routes never answer 422: {forgot}"
+    );
+    // Replays say so; a running duplicate says when to come back.
+    for responses in [invite, forgot] {
+        let ok = responses
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(s, _)| s.starts_with('2'))
+            .expect("a success answer")
+            .1;
+        assert!(ok["headers"]["Idempotent-Replayed"].is_object(), "{ok}");
+        assert!(responses["409"]["headers"]["Retry-After"].is_object());
+    }
+    // A route without the layer documents neither.
+    let login = &auth["paths"]["/auth/v1/login"]["post"]["responses"];
+    assert!(login["200"]["headers"]["Idempotent-Replayed"].is_null());
+    // notify's 402 (a spent quota) says when it starts afresh.
+    let notify = served_document(Service::Notify).await;
+    let send = &notify["paths"]["/notify/v1/send"]["post"]["responses"];
+    assert!(send["402"]["headers"]["Retry-After"].is_object(), "{send}");
+}
+
+#[tokio::test]
 async fn the_login_example_of_the_document_signs_in_when_sent_as_is() {
     let doc = served_document(Service::Auth).await;
     let example = doc["paths"]["/auth/v1/login"]["post"]["requestBody"]["content"]
