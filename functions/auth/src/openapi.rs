@@ -39,6 +39,8 @@ use crate::routes::{jwks, mfa, profile, refresh, sessions, tenants, webauthn};
         account::magic::verify,
         admin::users::list,
         admin::invite::invite,
+        admin::invite::list,
+        admin::invite::revoke,
         admin::users::get,
         admin::users::patch,
         admin::users::unlock,

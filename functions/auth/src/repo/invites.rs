@@ -1,60 +1,203 @@
-//! Which of a tenant's invites to one address still counts. Invite tokens are one-time
-//! tokens ([`super::one_time`]) valid for 7 days; beside them, one marker per tenant and
-//! address names the newest (`T#<tenant>#INVITES` / `A#<address digest>`):
-//! - inviting the address again replaces the earlier invite (a wrong role is corrected
-//!   by re-inviting, not by waiting 7 days for the first to expire);
-//! - a signup with any other token of the address is refused.
-//!
-//! Invites issued before the markers existed have none and count until they expire.
+//! A tenant's pending invites: one record per invited address
+//! (`T#<tenant>#INVITE` / `<address digest>`), naming the newest invite token. Invite
+//! tokens themselves are one-time tokens ([`super::one_time`]) valid for 7 days; the
+//! record decides which of them still counts:
+//! - inviting the address again replaces the record, so only the newest link works (a
+//!   wrong role is corrected by re-inviting, not by waiting for the first to expire);
+//! - revoking deletes it, and so does the signup that accepts it;
+//! - an invite token that records its sender (`invitedBy`) needs its record; tokens
+//!   issued before records existed have neither and count until they expire.
 
+use serde::{Deserialize, Serialize};
 use shared::{
-    store::{Item, Key, Put, Store, Value, attr},
+    store::{Condition, Delete, Item, Key, Put, Query, ResumeKey, Store, Value, query_page},
     tenant::TenantId,
 };
 
-use crate::{domain::Email, error::AuthResult};
+use crate::{
+    domain::Email,
+    error::{AuthError, AuthResult},
+};
 
-const LATEST: &str = "latest";
-
-/// An address as counters and markers hold it: hashed, never in clear.
+/// An address as counters and records key it: hashed, never in clear.
 pub fn address_digest(email: &str) -> String {
     let mut digest = shared::ids::sha256_hex(email.as_bytes());
     digest.truncate(32);
     digest
 }
 
-/// The marker of the newest invite of tenant `t` to `email`.
-pub fn latest_key(t: &TenantId, email: &Email) -> Key {
-    Key::tenant(
-        t,
-        &["INVITES"],
-        format!("A#{}", address_digest(email.as_ref())),
-    )
+/// Who sent an invite.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitedBy {
+    pub tenant: String,
+    pub user: String,
 }
 
-/// Records `token` as the newest invite to `email`, until `expires_at` (epoch seconds).
-pub async fn mark_latest(
+impl InvitedBy {
+    /// As an invite token's data holds it (`invitedBy`); None for earlier tokens.
+    pub fn of(data: &serde_json::Value) -> Option<InvitedBy> {
+        serde_json::from_value(data.get("invitedBy")?.clone()).ok()
+    }
+}
+
+/// The newest invite to one address of the tenant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pending {
+    pub email: String,
+    pub roles: Vec<String>,
+    pub invited_by: InvitedBy,
+    /// RFC 3339.
+    pub created_at: String,
+    /// Epoch seconds; also the item's TTL.
+    #[serde(rename = "expires_at")]
+    pub expires_at: i64,
+    /// The SHA-256 of the invite's token.
+    token_digest: String,
+}
+
+impl Pending {
+    /// When it expires, RFC 3339.
+    pub fn expires(&self) -> String {
+        let at = chrono::DateTime::from_timestamp(self.expires_at, 0).unwrap_or_default();
+        shared::clock::rfc3339_millis(at)
+    }
+
+    pub fn new(
+        email: &Email,
+        roles: Vec<String>,
+        invited_by: InvitedBy,
+        created_at: String,
+        expires_at: i64,
+        token: &str,
+    ) -> Self {
+        Pending {
+            email: email.as_ref().to_owned(),
+            roles,
+            invited_by,
+            created_at,
+            expires_at,
+            token_digest: token_digest(token),
+        }
+    }
+}
+
+const PARTITION: &str = "INVITE";
+
+/// The record of tenant `t`'s invite to `email`.
+pub fn key(t: &TenantId, email: &Email) -> Key {
+    Key::tenant(t, &[PARTITION], address_digest(email.as_ref()))
+}
+
+/// Records `pending` (to `email`) as the address's invite, replacing an earlier one.
+pub async fn put(
     store: &dyn Store,
     t: &TenantId,
     email: &Email,
-    token: &str,
-    expires_at: i64,
+    pending: &Pending,
 ) -> AuthResult<()> {
-    let item = Item::new(&latest_key(t, email))
-        .with(LATEST, Value::s(token_digest(token)))
-        .with(attr::EXPIRES_AT, Value::n(expires_at));
+    let item = Item::from_record(&key(t, email), pending)
+        .map_err(|e| AuthError::Internal(format!("invite record: {e}")))?;
     store.put(Put::new(item)).await?;
     Ok(())
 }
 
-/// True when `marker` (the item at [`latest_key`], as read) names an invite other than
-/// `token`: a newer one replaced it.
-pub fn superseded(marker: Option<&Item>, token: &str) -> bool {
-    marker
-        .and_then(|m| m.get_s(LATEST))
-        .is_some_and(|latest| latest != token_digest(token))
+/// Whether `token` is the invite that counts for its address, given the record as read
+/// (`record`) and whether the token names its sender.
+pub fn counts(record: Option<&Item>, token: &str, names_sender: bool) -> bool {
+    match record {
+        Some(r) => r.get_s("tokenDigest") == Some(token_digest(token).as_str()),
+        None => !names_sender,
+    }
+}
+
+/// Deletes the record of the invite `token` just accepted (if a newer one has not
+/// replaced it meanwhile).
+pub async fn accepted(store: &dyn Store, t: &TenantId, email: &Email, token: &str) {
+    let delete = Delete::new(key(t, email))
+        .when(Condition::eq("tokenDigest", Value::s(token_digest(token))));
+    if let Err(e) = store.delete(delete).await
+        && !e.is_condition_failed()
+    {
+        tracing::warn!(error = %e, "accepted invite's record not deleted");
+    }
+}
+
+/// Revokes the tenant's pending invite to `email`: its record, if it had one that has
+/// not expired.
+pub async fn revoke(
+    store: &dyn Store,
+    t: &TenantId,
+    email: &Email,
+    now: i64,
+) -> AuthResult<Option<Pending>> {
+    let old = store.delete(Delete::new(key(t, email))).await?;
+    old.filter(|item| !item.is_expired(now))
+        .map(|item| from_item(&item))
+        .transpose()
+}
+
+/// One page of the tenant's pending invites (in address-digest order, which reveals
+/// nothing); expired ones are left out, so a page may hold fewer than `limit`.
+pub async fn page(
+    store: &dyn Store,
+    t: &TenantId,
+    limit: u32,
+    start: Option<ResumeKey>,
+    now: i64,
+) -> AuthResult<(Vec<Pending>, Option<ResumeKey>)> {
+    let found = query_page(
+        store,
+        Query::partition(shared::store::tenant_pk(t, &[PARTITION]))
+            .resume(start)
+            .consistent(),
+        limit,
+    )
+    .await?;
+    let pending = found
+        .items
+        .iter()
+        .filter(|item| !item.is_expired(now))
+        .map(from_item)
+        .collect::<AuthResult<Vec<_>>>()?;
+    Ok((pending, found.next))
+}
+
+fn from_item(item: &Item) -> AuthResult<Pending> {
+    item.to_record()
+        .map_err(|e| AuthError::Internal(format!("invite record: {e}")))
 }
 
 fn token_digest(token: &str) -> String {
     shared::ids::sha256_hex(token.trim().as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_counts_when_it_is_the_recorded_one_or_predates_records() {
+        let t = TenantId::parse("a0000001-0000-0000-0000-000000000001").unwrap();
+        let email = Email::parse("ann@example.com").unwrap();
+        let by = InvitedBy {
+            tenant: t.to_string(),
+            user: "u1".into(),
+        };
+        let pending = Pending::new(&email, vec!["user".into()], by, "now".into(), 9, "tok-2");
+        let record = Item::from_record(&key(&t, &email), &pending).unwrap();
+        assert!(counts(Some(&record), "tok-2", true));
+        assert!(!counts(Some(&record), "tok-1", true), "replaced");
+        assert!(
+            !counts(Some(&record), "tok-1", false),
+            "replaced, however old"
+        );
+        assert!(!counts(None, "tok-2", true), "revoked or accepted");
+        assert!(counts(None, "tok-0", false), "issued before records");
+        let back = from_item(&record).unwrap();
+        assert_eq!(
+            (back.email.as_str(), back.expires_at),
+            ("ann@example.com", 9)
+        );
+    }
 }

@@ -1,5 +1,5 @@
 //! Route group `admin`: tenant administration (users: list, read, roles/status, unlock,
-//! MFA reset, invite) and tenants (system role). (One Lambda function in template.yaml.)
+//! MFA reset, invite; pending invites) and tenants (system role). (One Lambda function in template.yaml.)
 //!
 //! Every route needs a live session (auth's own bearer routes see a revocation at once)
 //! and a role: `admin` for users, `system` for tenants. Users are addressed under the
@@ -32,6 +32,8 @@ use crate::state::{AuthState, LiveCaller};
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/auth/v1/users"),
     ("POST", "/auth/v1/users/invite"),
+    ("GET", "/auth/v1/users/invites"),
+    ("DELETE", "/auth/v1/users/invites"),
     ("GET", "/auth/v1/users/{userId}"),
     ("PATCH", "/auth/v1/users/{userId}"),
     ("POST", "/auth/v1/users/{userId}/unlock"),
@@ -46,6 +48,10 @@ pub fn router(st: &AuthState) -> Router<AuthState> {
     let users = Router::new()
         .route("/auth/v1/users", get(users::list))
         .route("/auth/v1/users/invite", post(invite::invite))
+        .route(
+            "/auth/v1/users/invites",
+            get(invite::list).delete(invite::revoke),
+        )
         .route(
             "/auth/v1/users/{userId}",
             get(users::get).patch(users::patch),

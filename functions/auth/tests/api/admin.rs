@@ -588,6 +588,110 @@ async fn an_invite_grants_nothing_once_its_inviter_is_no_longer_an_admin() {
     );
 }
 
+const INVITES: &str = "/auth/v1/users/invites";
+
+fn emails(page: &Reply) -> BTreeSet<String> {
+    page.json()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["email"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn admins_list_the_pending_invites_and_revoke_one_whose_link_then_fails() {
+    let app = TestAuth::new().await;
+    let admin = access(&app, "admin@eventzr.com").await;
+    for (to, roles) in [
+        ("ann@example.com", json!(["user"])),
+        ("bob+events@example.com", json!(["organizer"])),
+        ("joined@example.com", json!(["user"])),
+    ] {
+        let body = json!({"email": to, "roles": roles});
+        let r = app.post("/auth/v1/users/invite", Some(&admin), &body).await;
+        assert_eq!(r.status, 202);
+    }
+    let joined = mailed_invite(&app, "joined@example.com");
+    assert_eq!(
+        accept(&app, "joined@example.com", &joined).await.status,
+        201
+    );
+
+    // Pending: the two not accepted, newest invite each, with sender and expiry.
+    let r = app.get(INVITES, Some(&admin)).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    assert_eq!(
+        emails(&r),
+        BTreeSet::from(["ann@example.com".into(), "bob+events@example.com".into()])
+    );
+    let bob = r.json()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["email"] == "bob+events@example.com")
+        .unwrap()
+        .clone();
+    let sender = stored_user(&app, T1, "admin@eventzr.com").await;
+    assert_eq!(bob["roles"], json!(["organizer"]));
+    assert_eq!(bob["invitedBy"], sender.id);
+    assert!(bob["expiresAt"].as_str().unwrap() > bob["createdAt"].as_str().unwrap());
+    // One page at a time.
+    let r = app.get(&format!("{INVITES}?limit=1"), Some(&admin)).await;
+    assert_eq!(r.json()["data"].as_array().unwrap().len(), 1);
+    assert_eq!(r.json()["page"]["has_more"], true);
+
+    // Revoked: gone from the list, its link refused, audited; a second revoke is 404.
+    let bob_token = mailed_invite(&app, "bob+events@example.com");
+    let path = format!("{INVITES}?email=Bob%2Bevents%40Example.com");
+    let r = app.call("DELETE", &path, Some(&admin), None).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    assert_eq!(r.json()["data"]["email"], "bob+events@example.com");
+    assert_eq!(
+        emails(&app.get(INVITES, Some(&admin)).await),
+        BTreeSet::from(["ann@example.com".into()])
+    );
+    accept(&app, "bob+events@example.com", &bob_token)
+        .await
+        .assert_error(400, "ERR_AUTH_TOKEN_INVALID");
+    assert!(
+        audit_kinds(&app, T1)
+            .await
+            .contains(&"user.invite_revoked".to_owned())
+    );
+    app.call("DELETE", &path, Some(&admin), None)
+        .await
+        .assert_error(404, "ERR_AUTH_NOT_FOUND");
+
+    // Errors: no address, not an address, not an admin, another tenant's admin.
+    app.call("DELETE", INVITES, Some(&admin), None)
+        .await
+        .assert_error(400, "ERR_AUTH_VALIDATION");
+    app.call(
+        "DELETE",
+        &format!("{INVITES}?email=nope"),
+        Some(&admin),
+        None,
+    )
+    .await
+    .assert_error(400, "ERR_AUTH_VALIDATION");
+    let organizer = access(&app, "organizer@eventzr.com").await;
+    app.get(INVITES, Some(&organizer))
+        .await
+        .assert_error(403, "ERR_AUTH_FORBIDDEN");
+    let other = access(&app, "admin@startup.co").await;
+    assert!(emails(&app.get(INVITES, Some(&other)).await).is_empty());
+    let ann = format!("{INVITES}?email=ann%40example.com");
+    app.call("DELETE", &ann, Some(&other), None)
+        .await
+        .assert_error(404, "ERR_AUTH_NOT_FOUND");
+    assert_eq!(
+        emails(&app.get(INVITES, Some(&admin)).await).len(),
+        1,
+        "still pending"
+    );
+}
+
 #[tokio::test]
 async fn an_invite_expires_after_seven_days() {
     let app = TestAuth::new().await;

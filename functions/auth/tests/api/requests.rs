@@ -121,6 +121,12 @@ const TABLE: &[Row] = &[
         "the session check with the tenant, the email's lock, the tenant's invite counts \
          (this hour's, this address's today: one transaction), the invite token, the \
          address's newest-invite marker, the audit"),
+    row("GET", "/auth/v1/users/invites", 2, 1,
+        "+1 batch read: the live-session check (with the tenant's suspension); a query \
+         cannot share a request with item reads"),
+    row("DELETE", "/auth/v1/users/invites", 3, 2,
+        "+1 batch read: the live-session check (with the tenant's suspension), before the \
+         record's delete and the audit"),
     row("GET", "/auth/v1/users/{userId}", 1, 1, ""),
     // The answer is the user as read with the change applied (no re-read).
     row("PATCH", "/auth/v1/users/{userId}", 6, 5,
@@ -397,6 +403,20 @@ async fn measure(method: &str, path: &str) -> Measured {
             let body = json!({"email": "guest@example.com", "roles": ["organizer"]});
             m.call(202, method, path, Some(&m.access(ADMIN).await), Some(body))
                 .await
+        }
+        ("GET", "/auth/v1/users/invites") | ("DELETE", "/auth/v1/users/invites") => {
+            let admin = m.access(ADMIN).await;
+            let body = json!({"email": "guest@example.com", "roles": ["organizer"]});
+            let invited = m
+                .app
+                .post("/auth/v1/users/invite", Some(&admin), &body)
+                .await;
+            assert_eq!(invited.status, 202);
+            let path = format!("{path}?email=guest%40example.com");
+            let r = m.call(200, method, &path, Some(&admin), None).await;
+            let listed = r.reply.json()["data"].to_string();
+            assert!(listed.contains("guest@example.com"), "{listed}");
+            r
         }
         ("GET", "/auth/v1/users/{userId}") => {
             let path = format!("/auth/v1/users/{USER_ID}");

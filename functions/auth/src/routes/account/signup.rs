@@ -27,7 +27,9 @@ use crate::{
     },
     error::{AuthError, AuthResult},
     repo::{
-        self, audit, invites, mail_limit,
+        self, audit,
+        invites::{self, InvitedBy},
+        mail_limit,
         one_time::{self, Kind},
         tenants::{self, Tenant},
         users,
@@ -303,18 +305,17 @@ async fn join_by_invite(
     if invited != a.email {
         return Err(AuthError::OneTimeTokenInvalid);
     }
-    // The tenant, the address's newest invite and the inviter, in one batch read.
-    let inviter = Inviter::of(&invite.data);
-    let mut keys = vec![
-        repo::tenant(&tenant),
-        invites::latest_key(&tenant, &invited),
-    ];
-    keys.extend(inviter.as_ref().map(|i| repo::user(&i.tenant, &i.user)));
+    // The tenant, the address's invite record and the sender, in one batch read.
+    let sender = InvitedBy::of(&invite.data)
+        .map(|by| Ok::<_, AuthError>((tenant_id(&by.tenant)?, by.user)))
+        .transpose()?;
+    let mut keys = vec![repo::tenant(&tenant), invites::key(&tenant, &invited)];
+    keys.extend(sender.as_ref().map(|(t, id)| repo::user(t, id)));
     let found = st.store().get_many(&keys).await?;
-    if invites::superseded(found[1].as_ref(), token) {
+    if !invites::counts(found[1].as_ref(), token, sender.is_some()) {
         return Err(AuthError::OneTimeTokenInvalid);
     }
-    if inviter.is_some() && !may_still_invite(found.get(2).and_then(Option::as_ref))? {
+    if sender.is_some() && !may_still_invite(found.get(2).and_then(Option::as_ref))? {
         return Err(AuthError::OneTimeTokenInvalid);
     }
     let plan = tenants::plan_in_item(found[0].as_ref())?;
@@ -326,23 +327,13 @@ async fn join_by_invite(
         // the email lock already makes the invite useless to anyone else.
         tracing::warn!(error = %e, "invite could not be consumed after signup");
     }
+    invites::accepted(st.store(), &tenant, &invited, token).await;
     Ok((user, plan))
 }
 
-/// Who sent an invite (`invitedBy`; invites issued before it was recorded have none).
-struct Inviter {
-    tenant: TenantId,
-    user: String,
-}
-
-impl Inviter {
-    fn of(data: &serde_json::Value) -> Option<Inviter> {
-        let by = &data["invitedBy"];
-        Some(Inviter {
-            tenant: TenantId::parse(by["tenant"].as_str()?).ok()?,
-            user: by["user"].as_str()?.to_owned(),
-        })
-    }
+/// A tenant id the platform itself wrote (an invite's sender).
+fn tenant_id(raw: &str) -> AuthResult<TenantId> {
+    TenantId::parse(raw).map_err(|_| AuthError::OneTimeTokenInvalid)
 }
 
 /// Whether the inviter, as read now, could send the invite today: still there, active,

@@ -1,6 +1,7 @@
-//! `POST /users/invite` (admin): mails a single-use invite token for the acting tenant.
+//! `POST /users/invite` (admin): mails a single-use invite token for the acting tenant;
+//! `GET` / `DELETE /users/invites`: the tenant's pending invites, and revoking one.
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shared::{
@@ -8,16 +9,21 @@ use shared::{
     auth::Claims,
     extract::ApiJson,
     mail::Mail,
-    openapi::{Data, IdempotencyKey},
+    openapi::{Data, IdempotencyKey, Paged},
+    paging::{CursorScope, PageParams},
 };
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::{AdminCaller, users::record};
 use crate::{
     domain::{Email, admin::GrantedRoles},
     error::{AuthError, AuthResult},
     repo::mail_limit,
-    repo::{self, invites, one_time, tenants, users},
+    repo::{
+        self,
+        invites::{self, InvitedBy, Pending},
+        one_time, tenants, users,
+    },
     state::AuthState,
 };
 
@@ -113,11 +119,11 @@ pub async fn invite(
     }
     // Who invited: the signup checks they still may (an admin demoted since, or
     // suspended, invites nobody).
-    let data = json!({
-        "email": email.as_ref(),
-        "roles": roles,
-        "invitedBy": {"tenant": caller.claims.home_tenant().to_string(), "user": caller.claims.sub},
-    });
+    let invited_by = InvitedBy {
+        tenant: caller.claims.home_tenant().to_string(),
+        user: caller.claims.sub.clone(),
+    };
+    let data = json!({ "email": email.as_ref(), "roles": roles, "invitedBy": invited_by });
     let now = st.epoch();
     let token = one_time::issue(
         st.store(),
@@ -130,15 +136,35 @@ pub async fn invite(
     )
     .await?;
     // This invite replaces any earlier one to the address.
-    invites::mark_latest(st.store(), &tenant, &email, &token, now + INVITE_TTL_SECS).await?;
-    send_invite(&st, &name, &email, &token).await?;
-    record(&st, &caller, "user.invited", "", json!({ "roles": roles })).await;
-    let expires = chrono::DateTime::from_timestamp(now + INVITE_TTL_SECS, 0).unwrap_or_default();
-    Ok(Envelope::accepted(Invitation {
-        email: email.as_ref().to_owned(),
+    let pending = Pending::new(
+        &email,
         roles,
-        expires_at: shared::clock::rfc3339_millis(expires),
-    }))
+        invited_by,
+        shared::clock::rfc3339_millis(st.now()),
+        now + INVITE_TTL_SECS,
+        &token,
+    );
+    invites::put(st.store(), &tenant, &email, &pending).await?;
+    send_invite(&st, &name, &email, &token).await?;
+    record(
+        &st,
+        &caller,
+        "user.invited",
+        "",
+        json!({ "roles": pending.roles }),
+    )
+    .await;
+    Ok(Envelope::accepted(Invitation::of(pending)))
+}
+
+impl Invitation {
+    fn of(p: Pending) -> Self {
+        Invitation {
+            expires_at: p.expires(),
+            email: p.email,
+            roles: p.roles,
+        }
+    }
 }
 
 /// Mails the invite to join the tenant called `name`.
@@ -163,4 +189,130 @@ async fn send_invite(st: &AuthState, name: &str, email: &Email, token: &str) -> 
         .await
         .map_err(|e| AuthError::Api(ApiError::unavailable(e)))?;
     Ok(())
+}
+
+/// A pending invite, as the tenant's admins see it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingInvite {
+    #[schema(example = "new.hire@eventzr.com")]
+    pub email: String,
+    #[schema(example = json!(["organizer"]))]
+    pub roles: Vec<String>,
+    /// The id of the user who sent it.
+    pub invited_by: String,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub expires_at: String,
+}
+
+impl PendingInvite {
+    fn of(p: Pending) -> Self {
+        PendingInvite {
+            expires_at: p.expires(),
+            email: p.email,
+            roles: p.roles,
+            invited_by: p.invited_by.user,
+            created_at: p.created_at,
+        }
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/auth/v1/users/invites",
+    operation_id = "list_invites",
+    tag = "admin",
+    summary = "List the tenant's pending invites",
+    description = "The newest invite to each address that is neither accepted, revoked nor \
+        expired, one cursor page at a time (in no meaningful order; a page may hold fewer than \
+        `limit` while `page.has_more` is true). Needs the `admin` role. A `system` caller may \
+        name another tenant in `x-tenant-id`.",
+    params(shared::openapi::PageQuery),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "One page of pending invites", body = Paged<PendingInvite>),
+        (status = 400, description = "`ERR_AUTH_VALIDATION`: `limit` is invalid; \
+            `ERR_AUTH_INVALID_CURSOR`: the cursor is tampered, expired or was issued for another \
+            query, caller or tenant"),
+        (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the token's session has ended"),
+        (status = 403, description = "`ERR_AUTH_FORBIDDEN`: the caller lacks the `admin` role; \
+            `ERR_AUTH_ACCOUNT_SUSPENDED`: the acting tenant is suspended"),
+    )
+)]
+pub async fn list(
+    State(st): State<AuthState>,
+    claims: Claims,
+    page: Result<PageParams, ApiError>,
+) -> Result<Envelope<Vec<PendingInvite>>, ApiError> {
+    let tenant = claims.tenant();
+    let (caller, []) = AdminCaller::check_with(claims, &st, []).await?;
+    let page = page?;
+    let scope = CursorScope::new(&caller.claims, "invites");
+    let start = st.platform.cursors.resume(&scope, &page).await?;
+    let (found, next) = invites::page(st.store(), &tenant, page.limit, start, st.epoch()).await?;
+    let page = st
+        .platform
+        .cursors
+        .page(&scope, page.limit, next.as_ref())
+        .await?;
+    let views = found.into_iter().map(PendingInvite::of).collect();
+    Ok(Envelope::ok(views).with_page(page))
+}
+
+/// The query of `DELETE /users/invites`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InvitedQuery {
+    /// The invited address, URL-encoded (`new.hire%40eventzr.com`).
+    pub email: Option<String>,
+}
+
+#[utoipa::path(
+    delete,
+    path = "/auth/v1/users/invites",
+    operation_id = "revoke_invite",
+    tag = "admin",
+    summary = "Revoke the pending invite to an address",
+    description = "Its link stops working at once (a signup with it answers \
+        `ERR_AUTH_TOKEN_INVALID`). The address is a query parameter, not a path segment: \
+        addresses may hold `/`, `?`, `#` or `%`, which a path cannot carry through API \
+        Gateway. Needs the `admin` role; audited as `user.invite_revoked`.",
+    params(InvitedQuery, IdempotencyKey),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The invite that was revoked", body = Data<PendingInvite>),
+        (status = 400, description = "`ERR_AUTH_VALIDATION`: `email` is missing or not an \
+            address (`details.fields` names it)"),
+        (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the token's session has ended"),
+        (status = 403, description = "`ERR_AUTH_FORBIDDEN`: the caller lacks the `admin` role; \
+            `ERR_AUTH_ACCOUNT_SUSPENDED`: the acting tenant is suspended"),
+        (status = 404, description = "`ERR_AUTH_NOT_FOUND`: no pending invite to this address \
+            (never sent, accepted, revoked or expired)"),
+    )
+)]
+pub async fn revoke(
+    State(st): State<AuthState>,
+    claims: Claims,
+    Query(q): Query<InvitedQuery>,
+) -> Result<Envelope<PendingInvite>, ApiError> {
+    let tenant = claims.tenant();
+    let (caller, []) = AdminCaller::check_with(claims, &st, []).await?;
+    let raw = q
+        .email
+        .ok_or_else(|| ApiError::field("email", "is required: ?email=<invited address>"))?;
+    let email = Email::lookup(&raw).map_err(|e| ApiError::validation(vec![e]))?;
+    let revoked = invites::revoke(st.store(), &tenant, &email, st.epoch())
+        .await?
+        .ok_or(AuthError::NotFound)?;
+    record(
+        &st,
+        &caller,
+        "user.invite_revoked",
+        "",
+        json!({ "roles": revoked.roles }),
+    )
+    .await;
+    Ok(Envelope::ok(PendingInvite::of(revoked)))
 }
