@@ -133,6 +133,14 @@ pub async fn admit(st: &AuthState, user: &User) -> AuthResult<Admission> {
     Ok(Admission { plan, evict })
 }
 
+/// A sign-in answers for the tenant it signed into: `meta.tenant_id` and the access log
+/// show it as they do for a request with a token.
+pub fn answer_for(tenant: &TenantId) {
+    if let Some(ctx) = shared::context::current() {
+        ctx.set_tenant(*tenant);
+    }
+}
+
 /// Opens the session [`admit`] allowed and issues its first token pair.
 pub async fn open(
     st: &AuthState,
@@ -190,6 +198,7 @@ pub async fn open(
         return Err(refused);
     }
     let access = st.issuer.access_token(user, &plan, &session_id).await?;
+    answer_for(&tenant_id);
     audit::record(
         st.store(),
         now,

@@ -74,7 +74,9 @@ pub async fn refresh(
     ApiJson(body): ApiJson<RefreshBody>,
 ) -> Result<Envelope<TokenPair>, ApiError> {
     let token = RefreshToken::parse(&body.refresh_token).ok_or_else(ApiError::token_invalid)?;
-    Ok(Envelope::ok(rotate(&st, &token).await?))
+    let pair = rotate(&st, &token).await?;
+    crate::signin::answer_for(&token.tenant);
+    Ok(Envelope::ok(pair))
 }
 
 async fn rotate(st: &AuthState, token: &RefreshToken) -> AuthResult<TokenPair> {

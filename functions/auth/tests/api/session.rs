@@ -500,6 +500,20 @@ async fn login_and_refresh_answers_are_never_cached() {
 }
 
 #[tokio::test]
+async fn a_sign_in_s_meta_names_the_tenant_it_signed_into() {
+    let app = TestAuth::new().await;
+    let tokens = app.login(USER, PASSWORD).await;
+    assert_eq!(tokens.json()["meta"]["tenant_id"], auth::seed::T1);
+    let rotated = refresh(&app, &pair(&tokens).1).await;
+    assert_eq!(rotated.json()["meta"]["tenant_id"], auth::seed::T1);
+    // A refused sign-in names none: nobody signed in.
+    let refused = app.login(USER, "wrong password").await;
+    assert!(refused.json()["meta"]["tenant_id"].is_null());
+    let other = app.login("admin@startup.co", PASSWORD).await;
+    assert_eq!(other.json()["meta"]["tenant_id"], auth::seed::T3);
+}
+
+#[tokio::test]
 async fn the_previous_token_inside_the_grace_window_gets_the_pair_already_issued() {
     let app = TestAuth::new().await;
     let (_, first) = app.tokens(USER).await;
