@@ -97,7 +97,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let (name, issue) = match (missing_field(&message), unknown_field(&message)) {
             (Some(name), _) => (Some(name), "is required".to_owned()),
             (None, Some(name)) => (Some(name), "is not allowed here".to_owned()),
-            (None, None) => (None, message.clone()),
+            (None, None) => (None, plain_types(&message)),
         };
         let field = match name {
             Some(name) if path == "." => name.to_owned(),
@@ -123,6 +123,34 @@ fn not_json(e: &serde_json::Error) -> ApiError {
             e.column()
         ),
     )
+}
+
+/// serde speaks Rust: `expected i64`, `a sequence`, `struct SendBody`. A client reads
+/// JSON's words instead; and a number too large for an integer field is said to be one
+/// (serde reads it as floating point and calls it that).
+fn plain_types(msg: &str) -> String {
+    let Some((head, expected)) = msg.split_once(", expected ") else {
+        return msg.to_owned();
+    };
+    let (expected, integer) = match expected {
+        "u8" => ("a whole number from 0 to 255", true),
+        "u16" => ("a whole number from 0 to 65535", true),
+        "u32" => ("a whole number from 0 to 4294967295", true),
+        "u64" | "u128" | "usize" => ("a whole number, 0 or more", true),
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => ("a whole number", true),
+        "f32" | "f64" => ("a number", false),
+        "a sequence" => ("an array", false),
+        "a map" => ("an object", false),
+        e if e.starts_with("struct ") => ("an object", false),
+        e => (e, false),
+    };
+    let head = match head.split_once("floating point `") {
+        Some((before, number)) if integer => {
+            format!("{before}number `{number} (a fraction, or too large)")
+        }
+        _ => head.to_owned(),
+    };
+    format!("{head}, expected {expected}")
 }
 
 fn strip_position(msg: &str) -> String {
@@ -240,6 +268,52 @@ mod tests {
             issue.as_str().unwrap().starts_with("is not valid JSON"),
             "{issue}"
         );
+    }
+
+    #[test]
+    fn type_errors_speak_json_not_rust() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Body {
+            daily: Option<i64>,
+            hour: Option<u8>,
+            tags: Option<Vec<String>>,
+            inner: Option<Inner>,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Inner {
+            a: u32,
+        }
+        let issue = |body: &str| {
+            let f = fields(parse_json::<Body>(body.as_bytes()).unwrap_err());
+            let (field, issue) = (f[0]["field"].as_str(), f[0]["issue"].as_str());
+            format!("{}: {}", field.unwrap(), issue.unwrap())
+        };
+        for (body, said) in [
+            (
+                r#"{"daily": 123456789012345678901234567890}"#,
+                "daily: invalid type: number `1.2345678901234568e+29` (a fraction, or too large), expected a whole number",
+            ),
+            (
+                r#"{"daily": 1.5}"#,
+                "daily: invalid type: number `1.5` (a fraction, or too large), expected a whole number",
+            ),
+            (
+                r#"{"hour": 300}"#,
+                "hour: invalid value: integer `300`, expected a whole number from 0 to 255",
+            ),
+            (
+                r#"{"tags": "x"}"#,
+                "tags: invalid type: string \"x\", expected an array",
+            ),
+            (
+                r#"{"inner": 1}"#,
+                "inner: invalid type: integer `1`, expected an object",
+            ),
+        ] {
+            assert_eq!(issue(body), said, "{body}");
+        }
     }
 
     #[test]
