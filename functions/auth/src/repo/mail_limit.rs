@@ -40,10 +40,7 @@ pub async fn take(
     };
     let counts = vec![
         count(format!("MAILS#{hour}"), PER_ACCOUNT),
-        count(
-            format!("MAILS#{hour}#{}", source.unwrap_or("unknown")),
-            PER_SOURCE,
-        ),
+        count(format!("MAILS#{hour}#{}", bucket(source)), PER_SOURCE),
     ];
     match store.transact(counts).await {
         Ok(()) => Ok(true),
@@ -143,7 +140,7 @@ pub async fn take_signup(
     source: Option<&str>,
     now: DateTime<Utc>,
 ) -> AuthResult<Result<(), u64>> {
-    let source = shared::ids::sha256_hex(source.unwrap_or("unknown").as_bytes());
+    let source = shared::ids::sha256_hex(bucket(source).as_bytes());
     let key = Key::global(
         format!("SIGNUPS#{}", now.format("%Y-%m-%dT%H")),
         &source[..32],
@@ -153,5 +150,41 @@ pub async fn take_signup(
         Ok(_) => Ok(Ok(())),
         Err(e) if e.is_condition_failed() => Ok(Err(until_next(now, 3600))),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The client a per-source count is kept for: an IPv4 address, or an IPv6 address's /64
+/// (one subscriber's network: anyone on it may use any of its 2^64 addresses, so a count
+/// per address would be a count per request). "unknown" when no address is known.
+fn bucket(source: Option<&str>) -> String {
+    match source.map(str::parse::<std::net::IpAddr>) {
+        Some(Ok(std::net::IpAddr::V6(v6))) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Some(Ok(std::net::IpAddr::V6(v6))) => v6.to_canonical().to_string(),
+        Some(Ok(ip)) => ip.to_string(),
+        Some(Err(_)) | None => "unknown".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bucket;
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64_and_an_ipv4_one_by_its_address() {
+        let a = bucket(Some("2001:db8:1:2:aaaa::1"));
+        assert_eq!(a, "2001:db8:1:2::/64");
+        assert_eq!(bucket(Some("2001:db8:1:2:ffff:1:2:3")), a, "same network");
+        assert_ne!(bucket(Some("2001:db8:1:3::1")), a, "the next /64");
+        assert_eq!(bucket(Some("203.0.113.7")), "203.0.113.7");
+        assert_eq!(
+            bucket(Some("::ffff:203.0.113.7")),
+            "203.0.113.7",
+            "v4-mapped"
+        );
+        assert_eq!(bucket(None), "unknown");
+        assert_eq!(bucket(Some("not an address")), "unknown");
     }
 }
