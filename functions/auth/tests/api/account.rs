@@ -646,6 +646,48 @@ async fn link_mails_share_one_budget_across_kinds_and_start_afresh_each_hour() {
 }
 
 #[tokio::test]
+async fn a_reset_verifies_the_address_so_its_owner_takes_over_an_account_registered_before_them() {
+    let app = TestAuth::new().await;
+    // Someone registers the owner's address first, with a password they know.
+    let victim = "owner@example.com";
+    let r = app
+        .post(
+            "/auth/v1/signup/email",
+            None,
+            &signup_body(victim, "attacker knows this"),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    // The owner cannot sign up; they reset the password through their own inbox.
+    app.post(
+        "/auth/v1/signup/email",
+        None,
+        &signup_body(victim, NEW_PASSWORD),
+    )
+    .await
+    .assert_error(409, "ERR_AUTH_EMAIL_TAKEN");
+    let r = app
+        .post("/auth/v1/password/forgot", None, &json!({"email": victim}))
+        .await;
+    assert_eq!(r.status, 202);
+    let token = mailed_token(&app, victim, "reset-password");
+    let r = app
+        .post(
+            "/auth/v1/password/reset",
+            None,
+            &json!({"token": token, "newPassword": NEW_PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    // Verified by the reset: the owner signs in; the first password is gone.
+    assert!(stored_user(&app, victim).await.unwrap().email_verified);
+    assert_eq!(app.login(victim, NEW_PASSWORD).await.status, 200);
+    app.login(victim, "attacker knows this")
+        .await
+        .assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
+}
+
+#[tokio::test]
 async fn a_locked_owner_can_reset_and_the_reset_clears_the_lock_and_ends_every_session() {
     let app = TestAuth::new().await;
     let (_, old_refresh) = app.tokens("user@eventzr.com").await;

@@ -111,7 +111,8 @@ pub struct ResetDone {
     tag = "account",
     summary = "Set a new password with a reset link",
     description = "Sets the password, clears a lockout and ends every session of the account; \
-        answers no tokens (log in again, meeting MFA if enabled). A weak password does not \
+        answers no tokens (log in again, meeting MFA if enabled). The link proved the \
+        address: an account not yet verified is verified by it. A weak password does not \
         spend the token: fix it and send again.",
     params(IdempotencyKey),
     request_body(
@@ -135,12 +136,14 @@ pub async fn reset(
     let password = super::new_password(body.new_password, &email_of(&user)?, "newPassword")?;
     let phc = super::hash(&st, password).await?;
     one_time::redeem(st.store(), Kind::PasswordReset, &body.token, st.epoch()).await?;
-    // The new password and a cleared lockout in one write.
-    let user = users::update(
-        st.store(),
-        users::clearing_failures(password_update(&st, &user, phc)?),
-    )
-    .await?;
+    // The new password and a cleared lockout in one write. The link reached the address,
+    // so an unverified account is verified with it: whoever registered the address before
+    // its owner (with a password they know) is out, and the owner signs in at once.
+    let mut update = users::clearing_failures(password_update(&st, &user, phc)?);
+    if !user.email_verified {
+        update = update.set("email_verified", true);
+    }
+    let user = users::update(st.store(), update).await?;
     let revoked = super::revoke_sessions(&st, &user, None).await?;
     record(&st, &user, "password.reset", revoked).await?;
     Ok(Envelope::ok(ResetDone { reset: true }))
