@@ -4,13 +4,21 @@
 //! record decides which of them still counts:
 //! - inviting the address again replaces the record, so only the newest link works (a
 //!   wrong role is corrected by re-inviting, not by waiting for the first to expire);
-//! - revoking deletes it, and so does the signup that accepts it;
-//! - an invite token that records its sender (`invitedBy`) needs its record; tokens
-//!   issued before records existed have neither and count until they expire.
+//! - revoking leaves a tombstone until the record's expiry, which every earlier token
+//!   of the address has reached by then;
+//! - the signup that accepts an invite deletes the record in the transaction that
+//!   creates the user, on condition that it still names that token: a revoke or a
+//!   re-invite racing the signup wins or loses whole;
+//! - a token that records its sender (`invitedBy`) needs its record; tokens issued
+//!   before records existed have neither, and count while no record (or tombstone)
+//!   says otherwise.
 
 use serde::{Deserialize, Serialize};
 use shared::{
-    store::{Condition, Delete, Item, Key, Put, Query, ResumeKey, Store, Value, query_page},
+    store::{
+        Condition, Delete, Item, Key, Put, Query, ResumeKey, Store, StoreError, TransactOp, Update,
+        Value, query_page,
+    },
     tenant::TenantId,
 };
 
@@ -54,6 +62,9 @@ pub struct Pending {
     pub expires_at: i64,
     /// The SHA-256 of the invite's token.
     token_digest: String,
+    /// Revoked: no token of the address counts until the record expires.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    revoked: bool,
 }
 
 impl Pending {
@@ -78,6 +89,7 @@ impl Pending {
             created_at,
             expires_at,
             token_digest: token_digest(token),
+            revoked: false,
         }
     }
 }
@@ -106,35 +118,51 @@ pub async fn put(
 /// (`record`) and whether the token names its sender.
 pub fn counts(record: Option<&Item>, token: &str, names_sender: bool) -> bool {
     match record {
-        Some(r) => r.get_s("tokenDigest") == Some(token_digest(token).as_str()),
+        Some(r) => {
+            r.get("revoked").is_none() && r.get_s(DIGEST) == Some(token_digest(token).as_str())
+        }
         None => !names_sender,
     }
 }
 
-/// Deletes the record of the invite `token` just accepted (if a newer one has not
-/// replaced it meanwhile).
-pub async fn accepted(store: &dyn Store, t: &TenantId, email: &Email, token: &str) {
-    let delete = Delete::new(key(t, email))
-        .when(Condition::eq("tokenDigest", Value::s(token_digest(token))));
-    if let Err(e) = store.delete(delete).await
-        && !e.is_condition_failed()
-    {
-        tracing::warn!(error = %e, "accepted invite's record not deleted");
+/// The action that accepts `token` inside the transaction creating the invitee: deletes
+/// the record that names it (`recorded`), or checks that none has appeared since it was
+/// read (a token from before records). Fails, and so cancels the signup, if a revoke or
+/// a re-invite landed meanwhile.
+pub fn acceptance(t: &TenantId, email: &Email, token: &str, recorded: bool) -> TransactOp {
+    let key = key(t, email);
+    if recorded {
+        TransactOp::Delete(
+            Delete::new(key).when(
+                Condition::eq(DIGEST, Value::s(token_digest(token)))
+                    .and(Condition::not_exists("revoked")),
+            ),
+        )
+    } else {
+        TransactOp::Check {
+            key,
+            condition: Condition::item_absent(),
+        }
     }
 }
 
-/// Revokes the tenant's pending invite to `email`: its record, if it had one that has
-/// not expired.
+/// Revokes the tenant's pending invite to `email`: its record becomes a tombstone until
+/// it expires. None when there was no pending invite (none, accepted, revoked, expired).
 pub async fn revoke(
     store: &dyn Store,
     t: &TenantId,
     email: &Email,
     now: i64,
 ) -> AuthResult<Option<Pending>> {
-    let old = store.delete(Delete::new(key(t, email))).await?;
-    old.filter(|item| !item.is_expired(now))
-        .map(|item| from_item(&item))
-        .transpose()
+    let tombstone = Update::new(key(t, email))
+        .set("revoked", true)
+        .when(Condition::item_present().and(Condition::not_exists("revoked")));
+    match store.update(tombstone).await {
+        Ok(item) if !item.is_expired(now) => from_item(&item).map(Some),
+        Ok(_) => Ok(None),
+        Err(StoreError::ConditionFailed { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// One page of the tenant's pending invites (in address-digest order, which reveals
@@ -157,7 +185,7 @@ pub async fn page(
     let pending = found
         .items
         .iter()
-        .filter(|item| !item.is_expired(now))
+        .filter(|item| !item.is_expired(now) && item.get("revoked").is_none())
         .map(from_item)
         .collect::<AuthResult<Vec<_>>>()?;
     Ok((pending, found.next))
@@ -167,6 +195,8 @@ fn from_item(item: &Item) -> AuthResult<Pending> {
     item.to_record()
         .map_err(|e| AuthError::Internal(format!("invite record: {e}")))
 }
+
+const DIGEST: &str = "tokenDigest";
 
 fn token_digest(token: &str) -> String {
     shared::ids::sha256_hex(token.trim().as_bytes())
@@ -192,8 +222,14 @@ mod tests {
             !counts(Some(&record), "tok-1", false),
             "replaced, however old"
         );
-        assert!(!counts(None, "tok-2", true), "revoked or accepted");
+        assert!(!counts(None, "tok-2", true), "accepted");
         assert!(counts(None, "tok-0", false), "issued before records");
+        let tombstone = record.clone().with("revoked", true);
+        assert!(!counts(Some(&tombstone), "tok-2", true), "revoked");
+        assert!(
+            !counts(Some(&tombstone), "tok-0", false),
+            "revoked, however old"
+        );
         let back = from_item(&record).unwrap();
         assert_eq!(
             (back.email.as_str(), back.expires_at),

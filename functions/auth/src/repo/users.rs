@@ -83,6 +83,17 @@ fn lock_item(key: &Key, user: &User) -> Item {
 
 /// Creates the user and its locks; EmailTaken / UsernameTaken when another holds them.
 pub async fn create(store: &dyn Store, user: &User) -> AuthResult<()> {
+    create_with(store, user, None).await
+}
+
+/// [`create`] in one transaction with `invite` (the acceptance of the invite the user
+/// joins by): when the invite no longer holds, nothing is written and the answer is
+/// [`AuthError::OneTimeTokenInvalid`].
+pub async fn create_invited(store: &dyn Store, user: &User, invite: TransactOp) -> AuthResult<()> {
+    create_with(store, user, Some(invite)).await
+}
+
+async fn create_with(store: &dyn Store, user: &User, invite: Option<TransactOp>) -> AuthResult<()> {
     let email = Email::parse(&user.email).map_err(|e| AuthError::Internal(e.issue))?;
     let mut ops = vec![
         TransactOp::Put(Put::new(user_item(user)?).when(Condition::item_absent())),
@@ -90,28 +101,35 @@ pub async fn create(store: &dyn Store, user: &User) -> AuthResult<()> {
             Put::new(lock_item(&super::email_lock(&email), user)).when(Condition::item_absent()),
         ),
     ];
+    let mut username_at = None;
     if let Some(u) = &user.username {
         let username = Username::parse(u).map_err(|e| AuthError::Internal(e.issue))?;
+        username_at = Some(ops.len());
         ops.push(TransactOp::Put(
             Put::new(lock_item(&super::username_lock(&username), user))
                 .when(Condition::item_absent()),
         ));
     }
     // The same mailbox as the earlier rules stored it (its domain in Unicode) is taken too.
-    let legacy_at = ops.len();
+    let mut legacy_at = None;
     if let Some(legacy) = email.legacy_email() {
+        legacy_at = Some(ops.len());
         ops.push(TransactOp::Check {
             key: super::email_lock(&legacy),
             condition: Condition::item_absent(),
         });
     }
+    let invite_at = invite.is_some().then_some(ops.len());
+    ops.extend(invite);
     match store.transact(ops).await {
         Ok(()) => Ok(()),
         Err(StoreError::TransactionCanceled { reasons }) => {
             let failed = |i: usize| reasons.get(i) == Some(&CancelReason::ConditionFailed);
-            if failed(1) || failed(legacy_at) {
+            if failed(1) || legacy_at.is_some_and(failed) {
                 Err(AuthError::EmailTaken)
-            } else if failed(2) {
+            } else if invite_at.is_some_and(failed) {
+                Err(AuthError::OneTimeTokenInvalid)
+            } else if username_at.is_some_and(failed) {
                 Err(AuthError::UsernameTaken)
             } else {
                 Err(AuthError::Internal(format!(

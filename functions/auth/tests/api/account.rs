@@ -1139,6 +1139,75 @@ async fn invite(app: &TestAuth, email: &str, roles: &[&str]) -> String {
     .unwrap()
 }
 
+/// Invites the address through the route as T1's admin (a recorded invite).
+async fn invite_by_route(app: &TestAuth, email: &str, roles: &[&str]) {
+    let (admin, _) = app.tokens("admin@eventzr.com").await;
+    let body = json!({"email": email, "roles": roles});
+    let r = app.post("/auth/v1/users/invite", Some(&admin), &body).await;
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.bytes));
+}
+
+fn invitee(email: &str, token: &str) -> Value {
+    json!({"email": email, "password": NEW_PASSWORD, "name": "Guest", "inviteToken": token})
+}
+
+#[tokio::test]
+async fn an_invite_from_before_records_yields_to_a_re_invite_and_stays_dead_once_revoked() {
+    let app = TestAuth::new().await;
+    let to = "old@example.com";
+    // Mailed before invites had records: no sender, no record.
+    let old = invite(&app, to, &["admin"]).await;
+    invite_by_route(&app, to, &["user"]).await;
+    app.post("/auth/v1/signup/email", None, &invitee(to, &old))
+        .await
+        .assert_error(400, "ERR_AUTH_TOKEN_INVALID");
+    // Revoking the newer one does not bring the older one back.
+    let (admin, _) = app.tokens("admin@eventzr.com").await;
+    let r = app
+        .call(
+            "DELETE",
+            "/auth/v1/users/invites?email=old%40example.com",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    app.post("/auth/v1/signup/email", None, &invitee(to, &old))
+        .await
+        .assert_error(400, "ERR_AUTH_TOKEN_INVALID");
+    assert!(stored_user(&app, to).await.is_none());
+}
+
+#[tokio::test]
+async fn a_revoke_landing_between_an_acceptance_s_read_and_its_write_refuses_the_signup_whole() {
+    use auth::repo::invites;
+    let app = TestAuth::new().await;
+    let to = "racing@example.com";
+    invite_by_route(&app, to, &["user"]).await;
+    let token = token_in(&app.tp.outbox.sent_to(to)[0].mail.text, "accept-invite");
+    // The signup read the record (it counted), then the revoke landed.
+    let email = Email::parse(to).unwrap();
+    let acceptance = invites::acceptance(&t1(), &email, &token, true);
+    invites::revoke(app.state.store(), &t1(), &email, app.state.epoch())
+        .await
+        .unwrap()
+        .expect("pending");
+    let user = auth::domain::User::new(
+        uuid::Uuid::new_v4().to_string(),
+        t1().to_string(),
+        to.to_owned(),
+        "Racer".into(),
+        vec!["user".into()],
+        "2026-01-01T00:00:00.000Z",
+    );
+    let refused = users::create_invited(app.state.store(), &user, acceptance).await;
+    assert!(
+        matches!(refused, Err(auth::error::AuthError::OneTimeTokenInvalid)),
+        "{refused:?}"
+    );
+    assert!(stored_user(&app, to).await.is_none(), "nothing written");
+}
+
 #[tokio::test]
 async fn an_invite_joins_its_tenant_with_its_roles_and_counts_as_verified() {
     let app = TestAuth::new().await;

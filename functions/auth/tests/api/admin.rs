@@ -693,6 +693,28 @@ async fn admins_list_the_pending_invites_and_revoke_one_whose_link_then_fails() 
 }
 
 #[tokio::test]
+async fn an_invite_the_platform_sent_shows_no_platform_user_to_the_tenant() {
+    let app = TestAuth::new().await;
+    let system = access(&app, "system@eventzr.com").await;
+    let req = Request::post("/auth/v1/users/invite")
+        .header("authorization", format!("Bearer {system}"))
+        .header("x-tenant-id", T3)
+        .header("content-type", "application/json")
+        .body(Body::from(
+            json!({"email": "hire@startup.co", "roles": ["user"]}).to_string(),
+        ))
+        .unwrap();
+    assert_eq!(app.send(req).await.status, 202);
+    let admin = access(&app, "admin@startup.co").await;
+    let r = app.get(INVITES, Some(&admin)).await;
+    assert_eq!(r.json()["data"][0]["email"], "hire@startup.co");
+    assert_eq!(r.json()["data"][0]["invitedBy"], Value::Null);
+    // The invitee still joins: the sender is checked as the platform's system user.
+    let token = mailed_invite(&app, "hire@startup.co");
+    assert_eq!(accept(&app, "hire@startup.co", &token).await.status, 201);
+}
+
+#[tokio::test]
 async fn an_invite_expires_after_seven_days() {
     let app = TestAuth::new().await;
     let admin = access(&app, "admin@eventzr.com").await;

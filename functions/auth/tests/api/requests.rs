@@ -126,7 +126,7 @@ const TABLE: &[Row] = &[
          cannot share a request with item reads"),
     row("DELETE", "/auth/v1/users/invites", 3, 2,
         "+1 batch read: the live-session check (with the tenant's suspension), before the \
-         record's delete and the audit"),
+         record's conditional update to a tombstone and the audit"),
     row("GET", "/auth/v1/users/{userId}", 1, 1, ""),
     // The answer is the user as read with the change applied (no re-read).
     row("PATCH", "/auth/v1/users/{userId}", 6, 5,

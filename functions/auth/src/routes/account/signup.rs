@@ -280,7 +280,8 @@ async fn found_tenant(
 }
 
 /// The invite (`data: {email, roles}`, its tenant) is checked without being consumed,
-/// then the user created, then the invite consumed: a refused signup (EMAIL_TAKEN, a
+/// then the user created (with the invite's record, `repo::invites`), then the invite
+/// token consumed: a refused signup (EMAIL_TAKEN, a
 /// typo'd email) leaves the invite usable, and a second use needs the same email, which
 /// the email lock refuses. The tenant is read before anything is written: a suspended
 /// tenant gets no new users (403 ACCOUNT_SUSPENDED, the invite left as it was). With the
@@ -321,13 +322,15 @@ async fn join_by_invite(
     let plan = tenants::plan_in_item(found[0].as_ref())?;
     let mut user = new_user(a, &tenant, roles.names(), phc, st);
     user.email_verified = true;
-    users::create(st.store(), &user).await?;
+    // The user and the invite's acceptance in one transaction: a revoke or re-invite
+    // landing since the read above refuses the signup whole.
+    let acceptance = invites::acceptance(&tenant, &invited, token, found[1].is_some());
+    users::create_invited(st.store(), &user, acceptance).await?;
     if let Err(e) = one_time::redeem(st.store(), Kind::Invite, token, st.epoch()).await {
         // Only an expiry in the last milliseconds or a store fault: the user exists, and
         // the email lock already makes the invite useless to anyone else.
         tracing::warn!(error = %e, "invite could not be consumed after signup");
     }
-    invites::accepted(st.store(), &tenant, &invited, token).await;
     Ok((user, plan))
 }
 

@@ -11,6 +11,7 @@ use shared::{
     mail::Mail,
     openapi::{Data, IdempotencyKey, Paged},
     paging::{CursorScope, PageParams},
+    tenant::TenantId,
 };
 use utoipa::{IntoParams, ToSchema};
 
@@ -144,8 +145,9 @@ pub async fn invite(
         now + INVITE_TTL_SECS,
         &token,
     );
-    invites::put(st.store(), &tenant, &email, &pending).await?;
+    // Mailed first: a failed send leaves the earlier invite (and its record) working.
     send_invite(&st, &name, &email, &token).await?;
+    invites::put(st.store(), &tenant, &email, &pending).await?;
     record(
         &st,
         &caller,
@@ -199,8 +201,9 @@ pub struct PendingInvite {
     pub email: String,
     #[schema(example = json!(["organizer"]))]
     pub roles: Vec<String>,
-    /// The id of the user who sent it.
-    pub invited_by: String,
+    /// The id of the tenant's user who sent it; null when the platform (a `system` user)
+    /// did.
+    pub invited_by: Option<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -208,12 +211,13 @@ pub struct PendingInvite {
 }
 
 impl PendingInvite {
-    fn of(p: Pending) -> Self {
+    fn of(p: Pending, tenant: &TenantId) -> Self {
+        let own = p.invited_by.tenant == tenant.to_string();
         PendingInvite {
             expires_at: p.expires(),
             email: p.email,
             roles: p.roles,
-            invited_by: p.invited_by.user,
+            invited_by: own.then_some(p.invited_by.user),
             created_at: p.created_at,
         }
     }
@@ -257,7 +261,10 @@ pub async fn list(
         .cursors
         .page(&scope, page.limit, next.as_ref())
         .await?;
-    let views = found.into_iter().map(PendingInvite::of).collect();
+    let views = found
+        .into_iter()
+        .map(|p| PendingInvite::of(p, &tenant))
+        .collect();
     Ok(Envelope::ok(views).with_page(page))
 }
 
@@ -314,5 +321,5 @@ pub async fn revoke(
         json!({ "roles": revoked.roles }),
     )
     .await;
-    Ok(Envelope::ok(PendingInvite::of(revoked)))
+    Ok(Envelope::ok(PendingInvite::of(revoked, &tenant)))
 }
