@@ -190,29 +190,29 @@ pub async fn mark_read_with(
     }
 }
 
-/// The ids of `user_id`'s newest `max` unread items, newest first, and whether the
-/// search stopped before the inbox's end (more unread items may follow). Pages of read
-/// items count too (at most [`MAX_SCANNED`] each, four of them beyond what `max` needs),
-/// so one request's work stays bounded however large the inbox is.
+/// The ids of up to `max` of `user_id`'s unread items, newest first, from `start` (None:
+/// the newest), and where the search stopped (None: it reached the oldest item). Pages of
+/// read items count too (at most [`MAX_SCANNED`] each, four of them beyond what `max`
+/// needs), so one request's work stays bounded however large the inbox is; each call
+/// moves on by at least one item, so resuming from where one stopped ends.
 pub async fn unread_ids(
     store: &dyn Store,
     t: &TenantId,
     user_id: &str,
     max: usize,
-) -> NotifyResult<(Vec<String>, bool)> {
+    mut start: Option<ResumeKey>,
+) -> NotifyResult<(Vec<String>, Option<ResumeKey>)> {
     let mut unread = Vec::new();
-    let mut start = None;
     for _ in 0..max.div_ceil(100) + 4 {
         let want = (max - unread.len()).min(100) as u32;
         let (found, next) = page(store, t, user_id, want, start, true).await?;
         unread.extend(found.into_iter().map(|e| e.id));
         match next {
             Some(n) if unread.len() < max => start = Some(n),
-            Some(_) => return Ok((unread, true)),
-            None => return Ok((unread, false)),
+            other => return Ok((unread, other)),
         }
     }
-    Ok((unread, true))
+    Ok((unread, start))
 }
 
 /// What [`mark_all_read`] did.

@@ -805,12 +805,18 @@ async fn read_all_marks_every_unread_item_and_zeroes_the_count() {
         .unwrap();
 
     let r = ok(&t.post(READ_ALL, &user(), &json!({})).await, 200);
-    assert_eq!(r["data"], json!({"updated": 29, "hasMore": false}));
+    assert_eq!(
+        r["data"],
+        json!({"updated": 29, "hasMore": false, "nextCursor": null})
+    );
     assert_eq!(unread(&t, &user()).await, 0);
     let left = ok(&t.get(&format!("{INBOX}?unread=true"), &user()).await, 200);
     assert_eq!(left["data"], json!([]));
     let r = ok(&t.post(READ_ALL, &user(), &json!({})).await, 200);
-    assert_eq!(r["data"], json!({"updated": 0, "hasMore": false}));
+    assert_eq!(
+        r["data"],
+        json!({"updated": 0, "hasMore": false, "nextCursor": null})
+    );
     assert_eq!(unread(&t, &user().sub("user-2")).await, 1);
 }
 
@@ -821,7 +827,14 @@ async fn read_all_marks_at_most_its_bound_a_call_newest_first_and_says_more_rema
     let ids = fill(&t, READ_ALL_MAX + 3).await;
 
     let r = ok(&t.post(READ_ALL, &user(), &json!({})).await, 200);
-    assert_eq!(r["data"], json!({"updated": READ_ALL_MAX, "hasMore": true}));
+    assert_eq!(
+        (&r["data"]["updated"], &r["data"]["hasMore"]),
+        (&json!(READ_ALL_MAX), &json!(true))
+    );
+    let cursor = r["data"]["nextCursor"]
+        .as_str()
+        .expect("a cursor")
+        .to_owned();
     assert_eq!(unread(&t, &user()).await, 3);
     // The oldest three are the ones left (the unread list pages past the read ones).
     let mut left: Vec<String> = Vec::new();
@@ -842,10 +855,55 @@ async fn read_all_marks_at_most_its_bound_a_call_newest_first_and_says_more_rema
     }
     assert_eq!(left, [ids[2].clone(), ids[1].clone(), ids[0].clone()]);
 
-    // The next call takes the rest, past the 1,000 read items before them.
-    let r = ok(&t.post(READ_ALL, &user(), &json!({})).await, 200);
-    assert_eq!(r["data"], json!({"updated": 3, "hasMore": false}));
+    // The next call goes on from the cursor and takes the rest.
+    let next = format!("{READ_ALL}?cursor={cursor}");
+    let r = ok(&t.post(&next, &user(), &json!({})).await, 200);
+    assert_eq!(
+        r["data"],
+        json!({"updated": 3, "hasMore": false, "nextCursor": null})
+    );
     assert_eq!(unread(&t, &user()).await, 0);
+    // A cursor is the caller's own.
+    t.post(&next, &user().sub("user-2"), &json!({}))
+        .await
+        .assert_error(400, "ERR_NOTIFY_INVALID_CURSOR");
+}
+
+#[tokio::test]
+async fn read_all_s_search_goes_on_from_where_it_stopped_past_any_number_of_read_items() {
+    // The search itself, on the memory store: thousands of items are cheap there.
+    let store = shared::store::memory::MemoryStore::new();
+    let older = in_app("user-1", "left unread");
+    repo::inbox::deliver(&store, &t1(), &older).await.unwrap();
+    for i in 0..2_600 {
+        let d = in_app("user-1", &format!("read {i}"));
+        let key = repo::inbox_item(&t1(), "user-1", &d.id);
+        let entry = repo::inbox::InboxItem {
+            id: d.id.clone(),
+            title: "t".into(),
+            body: "b".into(),
+            category: d.category,
+            priority: d.priority,
+            created_at: d.created_at.clone(),
+            read: true,
+            read_at: Some(d.created_at.clone()),
+        };
+        let item = shared::store::Item::from_record(&key, &entry).unwrap();
+        shared::store::Store::put(&store, shared::store::Put::new(item))
+            .await
+            .unwrap();
+    }
+    // One item wanted: five pages of at most 500 read items, then it stops, saying where.
+    let (found, stopped) = repo::inbox::unread_ids(&store, &t1(), "user-1", 1, None)
+        .await
+        .unwrap();
+    assert!(found.is_empty());
+    let stopped = stopped.expect("stopped before the oldest item");
+    let (found, end) = repo::inbox::unread_ids(&store, &t1(), "user-1", 1, Some(stopped))
+        .await
+        .unwrap();
+    assert_eq!(found, [older.id]);
+    assert!(end.is_none(), "the search reached the oldest item");
 }
 
 /// `n` in-app messages sent to user-1 through `POST /send` (real deliveries, delivered

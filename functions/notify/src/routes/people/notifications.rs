@@ -10,7 +10,7 @@ use axum::{
     routing::{get, post},
 };
 use http::request::Parts;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use shared::{
     ApiError, Envelope,
     auth::Claims,
@@ -272,9 +272,19 @@ pub const READ_ALL_MAX: usize = 1_000;
 pub struct ReadAll {
     /// How many items were unread and are now read.
     pub updated: u64,
-    /// True when this call stopped at its bound (1,000 items) and unread items may
-    /// remain: call again.
+    /// True when this call stopped before the oldest item (at its bound): call again with
+    /// `?cursor=<nextCursor>` to go on from there.
     pub has_more: bool,
+    /// Where the next call goes on; null when `hasMore` is false.
+    pub next_cursor: Option<String>,
+}
+
+/// The query of `POST /notifications/read-all`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReadAllQuery {
+    /// `nextCursor` of the previous call, to go on where it stopped.
+    pub cursor: Option<String>,
 }
 
 #[utoipa::path(
@@ -283,24 +293,33 @@ pub struct ReadAll {
     operation_id = "read_all_notifications",
     tag = "people",
     summary = "Mark all the caller's notifications read",
-    description = "Marks the caller's unread items read, newest first and at most 1,000 a call \
-        (their deliveries move to `read`); the unread count drops by that number. `hasMore: \
-        true` says the call stopped at its bound and unread items may remain: call again \
-        until it is false (then the count is 0 unless a message arrived meanwhile).",
-    params(IdempotencyKey),
+    description = "Marks the caller's unread items read, newest first (their deliveries move \
+        to `read`); the unread count drops by that number. One call marks at most 1,000 and \
+        looks through a bounded number of items; `hasMore: true` says it stopped before the \
+        oldest: call again with `?cursor=<nextCursor>` until `hasMore` is false. Each call \
+        goes on from where the last stopped, so the walk ends however large the inbox.",
+    params(ReadAllQuery, IdempotencyKey),
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "How many items were marked", body = Data<ReadAll>),
+        (status = 400, description = "`ERR_NOTIFY_INVALID_CURSOR`: the cursor is tampered, \
+            expired or another caller's"),
     )
 )]
 pub async fn read_all(
     State(st): State<NotifyState>,
     caller: Claims,
+    Query(q): Query<ReadAllQuery>,
 ) -> Result<Envelope<ReadAll>, ApiError> {
     let (t, now) = (caller.tenant(), st.now());
     let stamp = shared::clock::rfc3339_millis(now);
     let store = st.store();
-    let (ids, has_more) = inbox::unread_ids(store, &t, &caller.sub, READ_ALL_MAX).await?;
+    let scope = CursorScope::new(&caller, "read-all");
+    let start = match q.cursor.as_deref() {
+        Some(c) => Some(st.platform.cursors.decode(&scope, c).await?),
+        None => None,
+    };
+    let (ids, stopped) = inbox::unread_ids(store, &t, &caller.sub, READ_ALL_MAX, start).await?;
     // Their deliveries, in one batch read (100 a request), move to `read` in the items'
     // own transactions.
     let keys: Vec<_> = ids.iter().map(|id| repo::delivery(&t, id)).collect();
@@ -324,9 +343,14 @@ pub async fn read_all(
     // Items marked without their deliveries (one read meanwhile, or too large together).
     let alone: Vec<Delivery> = moving(&done.alone).into_iter().cloned().collect();
     deliveries::transition_all(store, now, &alone, Status::Read, None).await?;
+    let next_cursor = match &stopped {
+        Some(at) => Some(st.platform.cursors.encode(&scope, at).await?),
+        None => None,
+    };
     Ok(Envelope::ok(ReadAll {
         updated: done.marked.len() as u64,
-        has_more,
+        has_more: next_cursor.is_some(),
+        next_cursor,
     }))
 }
 
