@@ -397,6 +397,8 @@ fn complete(service: Service, op: &mut Operation) {
             RefOr::Ref(_) => None,
         })
         .collect();
+    // A 422 of the route's own (a template that fails to render) is a final answer.
+    let own_422 = op.responses.responses.contains_key("422");
     let mut shared: Vec<(&str, String)> = Vec::new();
     if bearer {
         shared.push((
@@ -441,7 +443,10 @@ fn complete(service: Service, op: &mut Operation) {
         ));
         shared.push((
             "415",
-            format!("{}: the body is not JSON", err("UNSUPPORTED_MEDIA_TYPE")),
+            format!(
+                "{}: the body is not JSON, or not UTF-8, or compressed (`Content-Encoding`)",
+                err("UNSUPPORTED_MEDIA_TYPE")
+            ),
         ));
     }
     if params.iter().any(|p| p == "Idempotency-Key") {
@@ -463,18 +468,35 @@ fn complete(service: Service, op: &mut Operation) {
             ),
         ));
         // A caller without a token is anybody: its key is bound to the request itself,
-        // so another body is another request (it runs), never this 422.
-        if bearer {
-            shared.push((
-                "422",
+        // so another body is another request (it runs). A public route called with a
+        // valid token anyway keys by its user, as a bearer route does.
+        shared.push((
+            "422",
+            if bearer {
                 format!(
                     "{}: this Idempotency-Key was used with another request",
                     err("IDEMPOTENCY_KEY_REUSED")
-                ),
-            ));
-        }
+                )
+            } else {
+                format!(
+                    "{}: this Idempotency-Key was used with another request by the same \
+                     signed-in user (only when a valid bearer token is sent: without one, \
+                     another body is another request, and runs)",
+                    err("IDEMPOTENCY_KEY_REUSED")
+                )
+            },
+        ));
     }
     let idempotent = params.iter().any(|p| p == "Idempotency-Key");
+    // Answers the layer keeps for replay: final ones. 409, 429 and any answer that names
+    // a time to come back (402, 423) are not kept, nor the layer's own 422, nor a 413
+    // (refused by the body limit, before the layer).
+    let replayable = |status: &str| {
+        status.starts_with('2')
+            || (status.starts_with('4')
+                && !matches!(status, "402" | "409" | "413" | "423" | "429")
+                && (status != "422" || own_422))
+    };
     // The document and its reference page touch nothing that can be unavailable.
     let static_content = op
         .operation_id
@@ -523,7 +545,7 @@ fn complete(service: Service, op: &mut Operation) {
             r.headers
                 .insert("Retry-After".into(), RefOr::T(header_of(text)));
         }
-        if idempotent && (status.starts_with('2') || status.starts_with('4')) {
+        if idempotent && replayable(status) {
             r.headers.insert(
                 "Idempotent-Replayed".into(),
                 RefOr::T(header_of(

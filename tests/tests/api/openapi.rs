@@ -91,14 +91,25 @@ async fn the_pipeline_s_answers_are_documented_on_every_route() {
 #[tokio::test]
 async fn the_idempotency_layer_s_answers_and_headers_are_documented_where_they_occur() {
     let auth = served_document(Service::Auth).await;
-    // A bearer route: another request under the same key is 422; a public route runs it.
+    // A bearer route: another request under the same key is 422; a public route runs it,
+    // unless a token is sent anyway.
     let invite = &auth["paths"]["/auth/v1/users/invite"]["post"]["responses"];
     assert!(invite["422"].is_object(), "{invite}");
     let forgot = &auth["paths"]["/auth/v1/password/forgot"]["post"]["responses"];
+    let public_422 = forgot["422"]["description"].as_str().unwrap_or_default();
     assert!(
-        forgot["422"].is_null(),
-        "public routes never answer 422: {forgot}"
+        public_422.contains("only when a valid bearer token is sent"),
+        "{forgot}"
     );
+    // Only answers the layer keeps are replayed: not a 409, a 413 (refused before the
+    // layer) or the layer's own 422.
+    for status in ["409", "413", "422"] {
+        assert!(
+            invite[status]["headers"]["Idempotent-Replayed"].is_null(),
+            "{status}"
+        );
+    }
+    assert!(invite["400"]["headers"]["Idempotent-Replayed"].is_object());
     // Replays say so; a running duplicate says when to come back.
     for responses in [invite, forgot] {
         let ok = responses
@@ -118,6 +129,15 @@ async fn the_idempotency_layer_s_answers_and_headers_are_documented_where_they_o
     let notify = served_document(Service::Notify).await;
     let send = &notify["paths"]["/notify/v1/send"]["post"]["responses"];
     assert!(send["402"]["headers"]["Retry-After"].is_object(), "{send}");
+    assert!(
+        send["402"]["headers"]["Idempotent-Replayed"].is_null(),
+        "not kept"
+    );
+    // A route's own 422 (a template that cannot render) is kept, and replayed.
+    assert!(
+        send["422"]["headers"]["Idempotent-Replayed"].is_object(),
+        "{send}"
+    );
 }
 
 #[tokio::test]
