@@ -52,7 +52,10 @@ pub fn is_json_or_absent(headers: &http::HeaderMap) -> bool {
     let utf8 = parts.all(|p| match p.split_once('=') {
         Some((k, v)) if k.trim().eq_ignore_ascii_case("charset") => {
             let v = v.trim().trim_matches('"');
-            v.eq_ignore_ascii_case("utf-8") || v.eq_ignore_ascii_case("utf8")
+            // US-ASCII is UTF-8's subset: its bodies read the same.
+            ["utf-8", "utf8", "us-ascii"]
+                .iter()
+                .any(|c| v.eq_ignore_ascii_case(c))
         }
         _ => true,
     });
@@ -129,24 +132,39 @@ fn not_json(e: &serde_json::Error) -> ApiError {
 /// JSON's words instead; and a number too large for an integer field is said to be one
 /// (serde reads it as floating point and calls it that).
 fn plain_types(msg: &str) -> String {
-    let Some((head, expected)) = msg.split_once(", expected ") else {
+    // The last one: the part before may quote the client's own text.
+    let Some((head, expected)) = msg.rsplit_once(", expected ") else {
         return msg.to_owned();
     };
     let (expected, integer) = match expected {
         "u8" => ("a whole number from 0 to 255", true),
         "u16" => ("a whole number from 0 to 65535", true),
         "u32" => ("a whole number from 0 to 4294967295", true),
-        "u64" | "u128" | "usize" => ("a whole number, 0 or more", true),
-        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => ("a whole number", true),
+        "u64" | "usize" => ("a whole number from 0 to 18446744073709551615", true),
+        "i8" => ("a whole number from -128 to 127", true),
+        "i16" => ("a whole number from -32768 to 32767", true),
+        "i32" => ("a whole number from -2147483648 to 2147483647", true),
+        "i64" | "isize" => (
+            "a whole number from -9223372036854775808 to 9223372036854775807",
+            true,
+        ),
         "f32" | "f64" => ("a number", false),
         "a sequence" => ("an array", false),
         "a map" => ("an object", false),
         e if e.starts_with("struct ") => ("an object", false),
         e => (e, false),
     };
+    // serde_json reads a number with a fraction or an exponent, or one past 64 bits, as
+    // floating point: say which it is.
     let head = match head.split_once("floating point `") {
-        Some((before, number)) if integer => {
-            format!("{before}number `{number} (a fraction, or too large)")
+        Some((before, rest)) if integer => {
+            let number = rest.trim_end_matches('`');
+            let why = match number.parse::<f64>() {
+                Ok(n) if n.fract() != 0.0 => "has a fraction",
+                Ok(n) if n.abs() >= 9.2e18 => "is too large",
+                _ => "is written with a decimal point or an exponent",
+            };
+            format!("{before}number `{number}` ({why})")
         }
         _ => head.to_owned(),
     };
@@ -293,11 +311,19 @@ mod tests {
         for (body, said) in [
             (
                 r#"{"daily": 123456789012345678901234567890}"#,
-                "daily: invalid type: number `1.2345678901234568e+29` (a fraction, or too large), expected a whole number",
+                "daily: invalid type: number `1.2345678901234568e+29` (is too large), expected \
+                 a whole number from -9223372036854775808 to 9223372036854775807",
             ),
             (
                 r#"{"daily": 1.5}"#,
-                "daily: invalid type: number `1.5` (a fraction, or too large), expected a whole number",
+                "daily: invalid type: number `1.5` (has a fraction), expected a whole number \
+                 from -9223372036854775808 to 9223372036854775807",
+            ),
+            (
+                r#"{"daily": 1e3}"#,
+                "daily: invalid type: number `1000.0` (is written with a decimal point or an \
+                 exponent), expected a whole number from -9223372036854775808 to \
+                 9223372036854775807",
             ),
             (
                 r#"{"hour": 300}"#,
@@ -338,6 +364,7 @@ mod tests {
             ("application/json; charset=UTF-8", true),
             ("application/json;charset=\"utf-8\"", true),
             ("application/json; version=2", true),
+            ("application/json; charset=US-ASCII", true),
             ("application/json; charset=iso-8859-1", false),
             ("application/json; charset=utf-16", false),
         ] {
