@@ -10,14 +10,21 @@ use crate::{
     domain::{Email, User, UserStatus},
     error::{AuthError, AuthResult},
     repo::{
-        audit,
+        audit, mail_limit,
         tenants::{self, Tenant},
         users,
     },
     state::AuthState,
 };
 
-pub async fn user_for(st: &AuthState, provider: Provider, id: &Identity) -> AuthResult<User> {
+/// The account `id` signs into: the verified account with its email, else a new one in
+/// a new tenant, which counts as a founding from `source` (`repo::mail_limit`).
+pub async fn user_for(
+    st: &AuthState,
+    provider: Provider,
+    id: &Identity,
+    source: Option<&str>,
+) -> AuthResult<User> {
     // An email the provider did not verify proves nothing: never link or create with it.
     let email = match (&id.email, id.email_verified) {
         (Some(e), true) => {
@@ -28,6 +35,7 @@ pub async fn user_for(st: &AuthState, provider: Provider, id: &Identity) -> Auth
     if let Some(user) = users::by_email(st.store(), &email).await? {
         return linkable(user);
     }
+    mail_limit::take_signup(st.store(), source, st.now()).await?;
     match create(st, provider, &email, id.name.as_deref()).await {
         // A concurrent sign-up took the email first: that account, if it qualifies.
         Err(AuthError::EmailTaken) => users::by_email(st.store(), &email)

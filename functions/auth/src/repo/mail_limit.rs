@@ -14,7 +14,9 @@ use shared::{
     tenant::TenantId,
 };
 
-use crate::error::AuthResult;
+use shared::ApiError;
+
+use crate::error::{AuthError, AuthResult};
 
 /// Link mails per account, client address and clock hour: a person retrying a lost mail
 /// a few times gets each.
@@ -124,32 +126,68 @@ fn until_next(now: DateTime<Utc>, period: i64) -> u64 {
     (period - now.timestamp().rem_euclid(period)).max(1) as u64
 }
 
-/// Tenants one client address may found by signing up per clock hour. Each signup mails
-/// a verification link to an address of the caller's choosing, under a tenant name of
-/// their choosing, and each tenant brings its own sending quotas: without a cap, one
-/// script made 200 tenants (and mailed 200 strangers) in ten seconds. An office behind
-/// one address founding more than this in an hour is not a pattern we expect; joining by
-/// invite is not counted (the inviting tenant's own caps apply).
+/// Tenants one client may found per clock hour (by signup, or by a first OAuth sign-in).
+/// Each founding mails a verification link to an address of the caller's choosing under
+/// a tenant name of their choosing, and each tenant brings its own sending quotas:
+/// without a cap, one script made 200 tenants (and mailed 200 strangers) in ten seconds.
+/// An office behind one address founding more than this in an hour is not a pattern we
+/// expect; joining by invite is not counted (the inviting tenant's own caps apply).
+/// Attempts count, whatever their outcome (an `EMAIL_TAKEN` too).
 pub const SIGNUPS_PER_SOURCE: i64 = 10;
+/// The same per IPv6 /48 (a site; providers hand a customer a /48 or /56, so a count per
+/// /64 alone would allow 256 to 65,536 times the cap).
+pub const SIGNUPS_PER_NETWORK: i64 = 50;
 
-/// Takes one of `source`'s signups for `now`'s hour (None: the one bucket of callers
-/// without a known address): Err with the seconds until the next hour when spent,
-/// and then nothing is written. The address is kept hashed, for two hours.
+/// Takes one of the client's foundings for `now`'s hour (`source`: its address; None,
+/// the one bucket of callers without a known address). Past a cap: 429 RATE_LIMITED
+/// with the seconds to the next hour, and nothing written. Addresses are kept hashed,
+/// for two hours.
 pub async fn take_signup(
     store: &dyn Store,
     source: Option<&str>,
     now: DateTime<Utc>,
-) -> AuthResult<Result<(), u64>> {
-    let source = shared::ids::sha256_hex(bucket(source).as_bytes());
-    let key = Key::global(
-        format!("SIGNUPS#{}", now.format("%Y-%m-%dT%H")),
-        &source[..32],
-    );
-    let count = count_one(key, SIGNUPS_PER_SOURCE, now.timestamp() + 2 * 3600);
-    match store.update(count).await {
-        Ok(_) => Ok(Ok(())),
-        Err(e) if e.is_condition_failed() => Ok(Err(until_next(now, 3600))),
+) -> AuthResult<()> {
+    let hour = now.format("%Y-%m-%dT%H");
+    let expires_at = now.timestamp() + 2 * 3600;
+    let count = |bucket: String, cap: i64| {
+        let digest = shared::ids::sha256_hex(bucket.as_bytes());
+        one_more(
+            Key::global(format!("SIGNUPS#{hour}"), &digest[..32]),
+            cap,
+            expires_at,
+        )
+    };
+    let mut counts = vec![count(bucket(source), SIGNUPS_PER_SOURCE)];
+    counts.extend(network(source).map(|n| count(n, SIGNUPS_PER_NETWORK)));
+    match store.transact(counts).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::TransactionCanceled { reasons })
+            if reasons.contains(&CancelReason::ConditionFailed) =>
+        {
+            Err(AuthError::Api(
+                ApiError::new(
+                    http::StatusCode::TOO_MANY_REQUESTS,
+                    "RATE_LIMITED",
+                    format!(
+                        "at most {SIGNUPS_PER_SOURCE} new tenants an hour from one address: \
+                         try again later, or join an existing tenant by invite"
+                    ),
+                )
+                .with_retry_after(until_next(now, 3600)),
+            ))
+        }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// An IPv6 client's /48, for the looser count beside its /64's; None for IPv4.
+fn network(source: Option<&str>) -> Option<String> {
+    match source?.parse::<std::net::IpAddr>().ok()? {
+        std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            Some(format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2]))
+        }
+        _ => None,
     }
 }
 
@@ -170,7 +208,7 @@ fn bucket(source: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::bucket;
+    use super::{bucket, network};
 
     #[test]
     fn an_ipv6_client_is_counted_by_its_64_and_an_ipv4_one_by_its_address() {
@@ -186,5 +224,15 @@ mod tests {
         );
         assert_eq!(bucket(None), "unknown");
         assert_eq!(bucket(Some("not an address")), "unknown");
+        assert_eq!(
+            network(Some("2001:db8:1:2::1")).as_deref(),
+            Some("2001:db8:1::/48")
+        );
+        assert_eq!(
+            network(Some("2001:db8:1:ff::1")),
+            network(Some("2001:db8:1:2::1"))
+        );
+        assert_eq!(network(Some("203.0.113.7")), None);
+        assert_eq!(network(Some("::ffff:203.0.113.7")), None);
     }
 }

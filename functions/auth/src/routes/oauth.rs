@@ -169,7 +169,9 @@ crate::redact::redacted_debug!(CallbackBody {} secret { code, state });
         (status = 409, description = "`ERR_AUTH_EMAIL_TAKEN`: an account not yet verified holds this \
             email (verify it or reset its password first)"),
         (status = 429, description = "`ERR_AUTH_MAX_SESSIONS_REACHED`: the session limit is reached \
-            and the tenant refuses new sessions"),
+            and the tenant refuses new sessions; `ERR_AUTH_RATE_LIMITED` (with `Retry-After`): \
+            a first sign-in would found a tenant, and this client address founded 10 this hour \
+            (by signup or by provider)"),
         (status = 502, description = "`ERR_AUTH_OAUTH_PROVIDER_ERROR`: the provider failed, was \
             unreachable or answered an invalid token"),
     )
@@ -207,7 +209,7 @@ pub async fn callback(
             .ok_or_else(|| missing("access_token"))?;
         client::github_identity(cfg, access).await?
     };
-    let user = accounts::user_for(&st, provider, &identity).await?;
+    let user = accounts::user_for(&st, provider, &identity, meta.ip.as_deref()).await?;
     if user.mfa_enabled() {
         return Ok(Envelope::ok(signin::mfa_challenge(&st, &user).await?).into_response());
     }

@@ -560,22 +560,22 @@ async fn an_account_is_sent_five_link_mails_an_hour_per_client_address_and_twent
     assert_eq!(mails(), 20);
 }
 
+/// A signup whose connection comes from `ip` (as the local gateway sees its peer).
+async fn signup_as(app: &TestAuth, ip: std::net::IpAddr, body: Value) -> shared::testing::Reply {
+    let mut req = axum::http::Request::post("/auth/v1/signup/email")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    let peer = std::net::SocketAddr::from((ip, 40_000));
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
+    app.send(req).await
+}
+
 #[tokio::test]
 async fn one_client_address_founds_ten_tenants_an_hour_and_invitees_are_not_counted() {
     let app = TestAuth::new().await;
-    let signup_from = |ip: [u8; 4], body: Value| {
-        let app = &app;
-        async move {
-            let mut req = axum::http::Request::post("/auth/v1/signup/email")
-                .header("content-type", "application/json")
-                .body(axum::body::Body::from(body.to_string()))
-                .unwrap();
-            let peer = std::net::SocketAddr::from((ip, 40_000));
-            req.extensions_mut()
-                .insert(axum::extract::ConnectInfo(peer));
-            app.send(req).await
-        }
-    };
+    let signup_from = |ip: [u8; 4], body: Value| signup_as(&app, ip.into(), body);
     let founder = |i: usize| signup_body(&format!("bulk{i}@example.com"), NEW_PASSWORD);
     let script = [203, 0, 113, 66];
     for i in 0..10 {
@@ -601,6 +601,34 @@ async fn one_client_address_founds_ten_tenants_an_hour_and_invitees_are_not_coun
     // The next hour starts afresh.
     app.advance(Duration::hours(1));
     assert_eq!(signup_from(script, founder(10)).await.status, 201);
+}
+
+#[tokio::test]
+async fn an_ipv6_client_founds_ten_tenants_an_hour_per_64_and_fifty_per_48() {
+    let app = TestAuth::new().await;
+    let signup_from = |ip: std::net::Ipv6Addr, i: u16| {
+        let body = signup_body(&format!("v6-{i}@example.com"), NEW_PASSWORD);
+        signup_as(&app, ip.into(), body)
+    };
+    let host = |net: u16, host: u16| std::net::Ipv6Addr::new(0x2001, 0xdb8, 7, net, 0, 0, 0, host);
+    // Another address of the same /64 is the same client.
+    for i in 0..10 {
+        assert_eq!(signup_from(host(0, i + 1), i).await.status, 201, "{i}");
+    }
+    signup_from(host(0, 99), 10)
+        .await
+        .assert_error(429, "ERR_AUTH_RATE_LIMITED");
+    // Other /64s of the /48 have their own ten, up to fifty for the /48.
+    for i in 0..40 {
+        let r = signup_from(host(1 + i / 10, 1), 100 + i).await;
+        assert_eq!(r.status, 201, "{i}");
+    }
+    signup_from(host(9, 1), 200)
+        .await
+        .assert_error(429, "ERR_AUTH_RATE_LIMITED");
+    // Another /48 is another site.
+    let elsewhere = std::net::Ipv6Addr::new(0x2001, 0xdb8, 8, 0, 0, 0, 0, 1);
+    assert_eq!(signup_from(elsewhere, 300).await.status, 201);
 }
 
 #[tokio::test]

@@ -225,6 +225,38 @@ async fn oauth_sign_in_creates_a_verified_admin_in_a_new_base_tenant() {
 }
 
 #[tokio::test]
+async fn first_sign_ins_found_tenants_within_the_same_hourly_cap_as_signups() {
+    let (t, fake) = app().await;
+    for i in 0..10 {
+        let login = Login::verified(&format!("founder{i}@example.com"));
+        let r = sign_in(&t, &fake, "google", login).await;
+        assert_eq!(r.status, 200, "{i}");
+    }
+    let r = sign_in(
+        &t,
+        &fake,
+        "google",
+        Login::verified("founder10@example.com"),
+    )
+    .await;
+    r.assert_error(429, "ERR_AUTH_RATE_LIMITED");
+    assert!(r.header("retry-after").is_some());
+    assert!(
+        stored(&t, "founder10@example.com").await.is_none(),
+        "no tenant, no user"
+    );
+    // Signing in to an account that exists founds nothing: not counted.
+    let r = sign_in(&t, &fake, "google", Login::verified("founder3@example.com")).await;
+    assert_eq!(r.status, 200);
+    // A signup from the same client shares the cap.
+    let body = json!({"email": "x@example.com", "password": "a brand new passphrase",
+        "name": "X", "tenantName": "X Events"});
+    t.post("/auth/v1/signup/email", None, &body)
+        .await
+        .assert_error(429, "ERR_AUTH_RATE_LIMITED");
+}
+
+#[tokio::test]
 async fn oauth_sign_in_links_to_the_existing_verified_user_by_email() {
     let (t, fake) = app().await;
     let before = stored(&t, PARTNER).await.unwrap();

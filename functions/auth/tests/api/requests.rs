@@ -94,8 +94,8 @@ const TABLE: &[Row] = &[
     // The plan of the tenant it has just created is known (BASE): not read back.
     // Every link mail takes one of the account's hourly counts first (repo::mail_limit):
     // one transaction of two conditional updates on signup, resend, forgot and magic-link.
-    // Founding a tenant first takes one of the client address's hourly signups (one
-    // conditional update, before the password is hashed).
+    // Founding a tenant first takes one of the client's hourly foundings (a transaction of
+    // its conditional counts, before the password is hashed).
     row("POST", "/auth/v1/signup/email", 6, 6, ""),
     row("POST", "/auth/v1/signup/verify", 10, 9,
         "+1 the link is read (peeked) before it is spent, so a sign-in the tenant \

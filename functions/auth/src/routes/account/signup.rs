@@ -176,9 +176,10 @@ pub struct SignupView {
         (status = 403, description = "`ERR_AUTH_ACCOUNT_SUSPENDED`: the inviting tenant is suspended"),
         (status = 409, description = "`ERR_AUTH_EMAIL_TAKEN`: the email is already registered; \
             `ERR_AUTH_USERNAME_TAKEN`: the username is taken"),
-        (status = 429, description = "`ERR_AUTH_RATE_LIMITED`: this client address founded 10 \
-            tenants this hour (signups by invite are not counted); `Retry-After` says when the \
-            next hour starts"),
+        (status = 429, description = "`ERR_AUTH_RATE_LIMITED`: 10 signups founding a tenant \
+            this hour from this client address (an IPv6 one: its /64; 50 from its /48), \
+            whatever their outcome (signups by invite are not counted); `Retry-After` says when \
+            the next hour starts"),
     )
 )]
 pub async fn signup(
@@ -188,7 +189,8 @@ pub async fn signup(
 ) -> Result<Envelope<SignupView>, ApiError> {
     let (account, joining, password) = NewAccount::parse(body)?;
     if matches!(joining, Joining::NewTenant(_)) {
-        founding_allowed(&st, &client).await?;
+        // Before the password is hashed: a refusal costs the caller nothing of ours.
+        mail_limit::take_signup(st.store(), client.ip.as_deref(), st.now()).await?;
     }
     let phc = super::hash(&st, password).await?;
     let (user, plan) = match joining {
@@ -215,24 +217,6 @@ pub async fn signup(
         user: UserView::of(&user, &plan),
         verification_required: !user.email_verified,
     }))
-}
-
-/// Takes one of the client address's signups for this hour (`repo::mail_limit`), before
-/// the password is hashed: past the cap, 429 RATE_LIMITED until the next hour.
-async fn founding_allowed(st: &AuthState, client: &ClientMeta) -> Result<(), ApiError> {
-    match mail_limit::take_signup(st.store(), client.ip.as_deref(), st.now()).await? {
-        Ok(()) => Ok(()),
-        Err(retry_after) => Err(ApiError::new(
-            http::StatusCode::TOO_MANY_REQUESTS,
-            "RATE_LIMITED",
-            format!(
-                "at most {} new tenants an hour from one address: try again later, or \
-                 join an existing tenant by invite",
-                mail_limit::SIGNUPS_PER_SOURCE
-            ),
-        )
-        .with_retry_after(retry_after)),
-    }
 }
 
 fn new_user(
