@@ -37,14 +37,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 /// charset other than UTF-8 (RFC 8259 8.1), or compressed (`Content-Encoding`), which
 /// would otherwise fail as "not valid JSON", as if the client's JSON were wrong.
 pub fn is_json_or_absent(headers: &http::HeaderMap) -> bool {
-    let identity = headers
-        .get(header::CONTENT_ENCODING)
-        .is_none_or(|e| e.as_bytes().trim_ascii().eq_ignore_ascii_case(b"identity"));
+    // Every value counts: API Gateway joins repeated headers with commas, so reading only
+    // the first would answer differently here and in AWS.
+    let identity = headers.get_all(header::CONTENT_ENCODING).iter().all(|e| {
+        e.as_bytes()
+            .split(|b| *b == b',')
+            .all(|c| c.trim_ascii().eq_ignore_ascii_case(b"identity"))
+    });
     if !identity {
         return false;
     }
-    let Some(ct) = headers.get(header::CONTENT_TYPE) else {
-        return true;
+    let mut types = headers.get_all(header::CONTENT_TYPE).iter();
+    let (Some(ct), None) = (types.next(), types.next()) else {
+        // None: absent (parsed as JSON); two: which one is meant is anyone's guess.
+        return headers.get(header::CONTENT_TYPE).is_none();
     };
     let Ok(ct) = ct.to_str() else { return false };
     let mut parts = ct.split(';');
@@ -157,18 +163,50 @@ fn plain_types(msg: &str) -> String {
     // serde_json reads a number with a fraction or an exponent, or one past 64 bits, as
     // floating point: say which it is.
     let head = match head.split_once("floating point `") {
-        Some((before, rest)) if integer => {
+        Some((_, rest)) if integer => {
             let number = rest.trim_end_matches('`');
-            let why = match number.parse::<f64>() {
-                Ok(n) if n.fract() != 0.0 => "has a fraction",
-                Ok(n) if n.abs() >= 9.2e18 => "is too large",
-                _ => "is written with a decimal point or an exponent",
-            };
-            format!("{before}number `{number}` ({why})")
+            match number.parse::<f64>() {
+                Ok(n) if n.fract() != 0.0 => {
+                    format!("invalid type: number `{number}` (has a fraction)")
+                }
+                Ok(n) if n.abs() >= 9.2e18 => {
+                    format!("invalid value: number `{number}` (too large)")
+                }
+                _ => format!(
+                    "invalid type: number `{number}` (written with a decimal point or an exponent)"
+                ),
+            }
         }
-        _ => head.to_owned(),
+        // serde takes an array for a struct's fields in order; a wrong count is the only
+        // way it says so.
+        _ if head.starts_with("invalid length") && expected == "an object" => {
+            "invalid type: an array".to_owned()
+        }
+        _ => found_in_json_words(head),
     };
     format!("{head}, expected {expected}")
+}
+
+/// "invalid type: map" -> "invalid type: an object", and so on for what serde found.
+fn found_in_json_words(head: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(found) = head.strip_prefix(prefix) {
+            let found = match found {
+                "map" => "an object".to_owned(),
+                "sequence" => "an array".to_owned(),
+                "unit value" => "null".to_owned(),
+                f => match f
+                    .strip_prefix("integer ")
+                    .or_else(|| f.strip_prefix("floating point "))
+                {
+                    Some(number) => format!("number {number}"),
+                    None => f.to_owned(),
+                },
+            };
+            return format!("{prefix}{found}");
+        }
+    }
+    head.to_owned()
 }
 
 fn strip_position(msg: &str) -> String {
@@ -311,7 +349,7 @@ mod tests {
         for (body, said) in [
             (
                 r#"{"daily": 123456789012345678901234567890}"#,
-                "daily: invalid type: number `1.2345678901234568e+29` (is too large), expected \
+                "daily: invalid value: number `1.2345678901234568e+29` (too large), expected \
                  a whole number from -9223372036854775808 to 9223372036854775807",
             ),
             (
@@ -321,13 +359,13 @@ mod tests {
             ),
             (
                 r#"{"daily": 1e3}"#,
-                "daily: invalid type: number `1000.0` (is written with a decimal point or an \
+                "daily: invalid type: number `1000.0` (written with a decimal point or an \
                  exponent), expected a whole number from -9223372036854775808 to \
                  9223372036854775807",
             ),
             (
                 r#"{"hour": 300}"#,
-                "hour: invalid value: integer `300`, expected a whole number from 0 to 255",
+                "hour: invalid value: number `300`, expected a whole number from 0 to 255",
             ),
             (
                 r#"{"tags": "x"}"#,
@@ -335,7 +373,15 @@ mod tests {
             ),
             (
                 r#"{"inner": 1}"#,
-                "inner: invalid type: integer `1`, expected an object",
+                "inner: invalid type: number `1`, expected an object",
+            ),
+            (
+                r#"{"tags": {}}"#,
+                "tags: invalid type: an object, expected an array",
+            ),
+            (
+                r#"{"inner": []}"#,
+                "inner: invalid type: an array, expected an object",
             ),
         ] {
             assert_eq!(issue(body), said, "{body}");
@@ -378,5 +424,17 @@ mod tests {
         assert!(!is_json_or_absent(&h));
         h.remove(header::CONTENT_TYPE);
         assert!(!is_json_or_absent(&h), "compressed, whatever the type");
+
+        // Repeated headers count whole, as API Gateway joins them.
+        let mut h = http::HeaderMap::new();
+        h.append(header::CONTENT_ENCODING, "identity".parse().unwrap());
+        h.append(header::CONTENT_ENCODING, "gzip".parse().unwrap());
+        assert!(!is_json_or_absent(&h));
+        h.insert(header::CONTENT_ENCODING, "identity, gzip".parse().unwrap());
+        assert!(!is_json_or_absent(&h));
+        let mut h = http::HeaderMap::new();
+        h.append(header::CONTENT_TYPE, "application/json".parse().unwrap());
+        h.append(header::CONTENT_TYPE, "text/plain".parse().unwrap());
+        assert!(!is_json_or_absent(&h));
     }
 }
