@@ -243,11 +243,15 @@ async fn run(
     if status.is_server_error()
         || status == StatusCode::CONFLICT
         || status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::UNAUTHORIZED
+        || status == StatusCode::FORBIDDEN
         || resp.headers().contains_key(header::RETRY_AFTER)
     {
         // Not a final answer: let a retry run again. An answer that names a time to come
         // back (a quota that resets at midnight) is not final either: stored, the same
-        // key would replay the refusal for 24 h after the quota had reset.
+        // key would replay the refusal for 24 h after the quota had reset. Nor is a
+        // refusal of the caller rather than of the request (401, 403): after signing in
+        // again, or being granted the role, the same request must run, not replay it.
         let release = Delete::new(key).when(
             Condition::eq("status", IN_PROGRESS).and(Condition::eq("fingerprint", fingerprint)),
         );

@@ -488,13 +488,16 @@ fn complete(service: Service, op: &mut Operation) {
         ));
     }
     let idempotent = params.iter().any(|p| p == "Idempotency-Key");
-    // Answers the layer keeps for replay: final ones. 409, 429 and any answer that names
-    // a time to come back (402, 423) are not kept, nor the layer's own 422, nor a 413
-    // (refused by the body limit, before the layer).
+    // Answers the layer keeps for replay: final ones. 409, 429, refusals of the caller
+    // (401, 403) and any answer that names a time to come back (402, 423) are not kept,
+    // nor the layer's own 422, nor a 413 (refused by the body limit, before the layer).
     let replayable = |status: &str| {
         status.starts_with('2')
             || (status.starts_with('4')
-                && !matches!(status, "402" | "409" | "413" | "423" | "429")
+                && !matches!(
+                    status,
+                    "401" | "402" | "403" | "409" | "413" | "423" | "429"
+                )
                 && (status != "422" || own_422))
     };
     // The document and its reference page touch nothing that can be unavailable.

@@ -122,6 +122,15 @@ async fn the_idempotency_layer_s_answers_and_headers_are_documented_where_they_o
         assert!(ok["headers"]["Idempotent-Replayed"].is_object(), "{ok}");
         assert!(responses["409"]["headers"]["Retry-After"].is_object());
     }
+    // The address to revoke an invite for is required, though the handler names it itself.
+    let revoke = &auth["paths"]["/auth/v1/users/invites"]["delete"]["parameters"];
+    let email = revoke
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "email")
+        .expect("an email parameter");
+    assert_eq!(email["required"], true);
     // A route without the layer documents neither.
     let login = &auth["paths"]["/auth/v1/login"]["post"]["responses"];
     assert!(login["200"]["headers"]["Idempotent-Replayed"].is_null());

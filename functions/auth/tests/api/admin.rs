@@ -715,6 +715,22 @@ async fn an_invite_the_platform_sent_shows_no_platform_user_to_the_tenant() {
 }
 
 #[tokio::test]
+async fn the_platform_cannot_invite_into_a_tenant_that_does_not_exist() {
+    let app = TestAuth::new().await;
+    let system = access(&app, "system@eventzr.com").await;
+    let req = Request::post("/auth/v1/users/invite")
+        .header("authorization", format!("Bearer {system}"))
+        .header("x-tenant-id", "a0000009-0000-0000-0000-000000000009")
+        .header("content-type", "application/json")
+        .body(Body::from(
+            json!({"email": "orphan@example.com", "roles": ["admin"]}).to_string(),
+        ))
+        .unwrap();
+    app.send(req).await.assert_error(404, "ERR_AUTH_NOT_FOUND");
+    assert!(app.tp.outbox.sent_to("orphan@example.com").is_empty());
+}
+
+#[tokio::test]
 async fn an_invite_expires_after_seven_days() {
     let app = TestAuth::new().await;
     let admin = access(&app, "admin@eventzr.com").await;
@@ -766,6 +782,40 @@ async fn an_invite_for_a_registered_email_is_refused() {
     r.assert_error(400, "ERR_AUTH_VALIDATION");
     assert_eq!(r.json()["error"]["details"]["fields"][0]["field"], "email");
     assert!(app.tp.outbox.sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_refusal_of_the_caller_is_not_kept_for_replay_under_its_idempotency_key() {
+    let app = TestAuth::new().await;
+    let invite_with = |token: String| {
+        app.send(
+            Request::post("/auth/v1/users/invite")
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-type", "application/json")
+                .header("idempotency-key", "retry-after-401")
+                .body(Body::from(
+                    json!({"email": "retry401@example.com", "roles": ["user"]}).to_string(),
+                ))
+                .unwrap(),
+        )
+    };
+    // The session ended (everywhere): the request is refused as the caller's.
+    let ended = access(&app, "admin@eventzr.com").await;
+    app.post("/auth/v1/logout/all", Some(&ended), &json!({}))
+        .await;
+    let refused = invite_with(ended).await;
+    refused.assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+    assert!(refused.header("www-authenticate").is_some());
+    // Signed in again, the same retry runs: it is not the stored 401.
+    let again = invite_with(access(&app, "admin@eventzr.com").await).await;
+    assert_eq!(
+        again.status,
+        202,
+        "{}",
+        String::from_utf8_lossy(&again.bytes)
+    );
+    assert_eq!(again.header("idempotent-replayed"), None);
+    assert_eq!(app.tp.outbox.sent_to("retry401@example.com").len(), 1);
 }
 
 #[tokio::test]

@@ -297,7 +297,8 @@ async fn join_by_invite(
     let mut keys = vec![repo::tenant(&tenant), invites::key(&tenant, &invited)];
     keys.extend(sender.as_ref().map(|(t, id)| repo::user(t, id)));
     let found = st.store().get_many(&keys).await?;
-    if !invites::counts(found[1].as_ref(), token, sender.is_some()) {
+    // An invite into a tenant that does not exist (any more) joins nothing.
+    if found[0].is_none() || !invites::counts(found[1].as_ref(), token, sender.is_some()) {
         return Err(AuthError::OneTimeTokenInvalid);
     }
     if sender.is_some() && !may_still_invite(found.get(2).and_then(Option::as_ref))? {

@@ -78,6 +78,8 @@ pub struct Invitation {
         (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the token's session has ended"),
         (status = 403, description = "`ERR_AUTH_FORBIDDEN`: the caller lacks the `admin` role, or \
             asks for the `system` role; `ERR_AUTH_ACCOUNT_SUSPENDED`: the acting tenant is suspended"),
+        (status = 404, description = "`ERR_AUTH_NOT_FOUND`: no tenant has the id a `system` \
+            caller named in `x-tenant-id`"),
         (status = 409, description = "`ERR_AUTH_EMAIL_TAKEN`: the email is already registered"),
         (status = 429, description = "`ERR_AUTH_RATE_LIMITED` (with `retry-after`): the tenant \
             mailed 50 invites this hour, or 3 to this address today"),
@@ -96,12 +98,18 @@ pub async fn invite(
     let ApiJson(body) = body?;
     let email = Email::parse(&body.email).map_err(|e| ApiError::validation(vec![e]))?;
     let roles = GrantedRoles::parse(&body.roles)?.names();
-    // A suspended tenant gets no new users: no invite that signup would refuse.
-    let inviting = tenant_item.as_ref().map(tenants::from_item).transpose()?;
-    if inviting.as_ref().is_some_and(|t| t.is_suspended()) {
+    // No users for a tenant that does not exist (a system caller may name any id in
+    // x-tenant-id: its invitee would be out of the platform's reach), and a suspended
+    // tenant gets none either: no invite that signup would refuse.
+    let inviting = tenant_item
+        .as_ref()
+        .map(tenants::from_item)
+        .transpose()?
+        .ok_or(AuthError::NotFound)?;
+    if inviting.is_suspended() {
         return Err(AuthError::AccountSuspended.into());
     }
-    let name = inviting.map_or_else(|| "EventZR".to_owned(), |t| t.name);
+    let name = inviting.name;
     if users::by_email(st.store(), &email).await?.is_some() {
         return Err(AuthError::EmailTaken.into());
     }
@@ -273,6 +281,7 @@ pub async fn list(
 #[into_params(parameter_in = Query)]
 pub struct InvitedQuery {
     /// The invited address, URL-encoded (`new.hire%40eventzr.com`).
+    #[param(required = true)]
     pub email: Option<String>,
 }
 

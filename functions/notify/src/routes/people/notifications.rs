@@ -297,7 +297,9 @@ pub struct ReadAllQuery {
         to `read`); the unread count drops by that number. One call marks at most 1,000 and \
         looks through a bounded number of items; `hasMore: true` says it stopped before the \
         oldest: call again with `?cursor=<nextCursor>` until `hasMore` is false. Each call \
-        goes on from where the last stopped, so the walk ends however large the inbox.",
+        goes on from where the last stopped, so the walk ends however large the inbox. The walk \
+        goes from newest to oldest: items that arrive during it are newer than where it is and \
+        are left unread (the unread count shows them; a call without a cursor takes them).",
     params(ReadAllQuery, IdempotencyKey),
     security(("bearerAuth" = [])),
     responses(
@@ -315,7 +317,8 @@ pub async fn read_all(
     let stamp = shared::clock::rfc3339_millis(now);
     let store = st.store();
     let scope = CursorScope::new(&caller, "read-all");
-    let start = match q.cursor.as_deref() {
+    // An empty `cursor=` is no cursor, as on the lists.
+    let start = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
         Some(c) => Some(st.platform.cursors.decode(&scope, c).await?),
         None => None,
     };
