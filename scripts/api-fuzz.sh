@@ -44,12 +44,14 @@ PY
 status=0
 for svc in auth analytics reports notify search; do
   echo "=== schemathesis: $svc-svc"
-  # Logout routes would end the fuzzer's own session half-way (their behaviour is covered
-  # by auth's API tests).
+  # Routes that can end the fuzzer's own session would leave the rest of the run with a
+  # revoked token (only 401s): the logouts, and PATCH /users/{userId}, where the fuzzer
+  # found its own id and demoted itself 40 requests in (2026-12-04). Their behaviour is
+  # covered by auth's API tests.
   .venv/bin/schemathesis run "$base/$svc/v1/openapi.json" --url "$base" \
     -H "Authorization: Bearer $token" -H "x-tenant-id: a0000001-0000-0000-0000-000000000001" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
-    --exclude-path-regex '/logout' \
+    --exclude-path-regex '/logout|/users/\{userId\}$' \
     --phases examples,coverage,fuzzing \
     --max-examples "$examples" --seed 20261202 --no-color --workers 1 \
     --suppress-health-check all --generation-database none \
