@@ -119,7 +119,7 @@ pub async fn put(
 pub fn counts(record: Option<&Item>, token: &str, names_sender: bool) -> bool {
     match record {
         Some(r) => {
-            r.get("revoked").is_none() && r.get_s(DIGEST) == Some(token_digest(token).as_str())
+            r.get(REVOKED).is_none() && r.get_s(DIGEST) == Some(token_digest(token).as_str())
         }
         None => !names_sender,
     }
@@ -135,7 +135,7 @@ pub fn acceptance(t: &TenantId, email: &Email, token: &str, recorded: bool) -> T
         TransactOp::Delete(
             Delete::new(key).when(
                 Condition::eq(DIGEST, Value::s(token_digest(token)))
-                    .and(Condition::not_exists("revoked")),
+                    .and(Condition::not_exists(REVOKED)),
             ),
         )
     } else {
@@ -155,8 +155,8 @@ pub async fn revoke(
     now: i64,
 ) -> AuthResult<Option<Pending>> {
     let tombstone = Update::new(key(t, email))
-        .set("revoked", true)
-        .when(Condition::item_present().and(Condition::not_exists("revoked")));
+        .set(REVOKED, true)
+        .when(Condition::item_present().and(Condition::not_exists(REVOKED)));
     match store.update(tombstone).await {
         Ok(item) if !item.is_expired(now) => from_item(&item).map(Some),
         Ok(_) => Ok(None),
@@ -185,7 +185,7 @@ pub async fn page(
     let pending = found
         .items
         .iter()
-        .filter(|item| !item.is_expired(now) && item.get("revoked").is_none())
+        .filter(|item| !item.is_expired(now) && item.get(REVOKED).is_none())
         .map(from_item)
         .collect::<AuthResult<Vec<_>>>()?;
     Ok((pending, found.next))
@@ -197,6 +197,8 @@ fn from_item(item: &Item) -> AuthResult<Pending> {
 }
 
 const DIGEST: &str = "tokenDigest";
+/// Set on a revoked record (the serialized `Pending::revoked`).
+const REVOKED: &str = "revoked";
 
 fn token_digest(token: &str) -> String {
     shared::ids::sha256_hex(token.trim().as_bytes())
@@ -224,7 +226,7 @@ mod tests {
         );
         assert!(!counts(None, "tok-2", true), "accepted");
         assert!(counts(None, "tok-0", false), "issued before records");
-        let tombstone = record.clone().with("revoked", true);
+        let tombstone = record.clone().with(REVOKED, true);
         assert!(!counts(Some(&tombstone), "tok-2", true), "revoked");
         assert!(
             !counts(Some(&tombstone), "tok-0", false),

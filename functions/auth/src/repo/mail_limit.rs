@@ -10,11 +10,10 @@
 
 use chrono::{DateTime, Utc};
 use shared::{
+    ApiError,
     store::{CancelReason, Condition, Key, Store, StoreError, TransactOp, Update, Value},
     tenant::TenantId,
 };
-
-use shared::ApiError;
 
 use crate::error::{AuthError, AuthResult};
 
@@ -58,14 +57,12 @@ pub async fn take(
 /// Adds one to the count at `key` if it stays within `cap`; the count expires at
 /// `expires_at` (epoch seconds).
 fn one_more(key: Key, cap: i64, expires_at: i64) -> TransactOp {
-    TransactOp::Update(count_one(key, cap, expires_at))
-}
-
-fn count_one(key: Key, cap: i64, expires_at: i64) -> Update {
-    Update::new(key)
-        .add("sent", 1)
-        .set("expires_at", Value::n(expires_at))
-        .when(Condition::not_exists("sent").or(Condition::lt("sent", Value::n(cap))))
+    TransactOp::Update(
+        Update::new(key)
+            .add("sent", 1)
+            .set("expires_at", Value::n(expires_at))
+            .when(Condition::not_exists("sent").or(Condition::lt("sent", Value::n(cap)))),
+    )
 }
 
 /// Invites a tenant mails per clock hour. An invite names the tenant in its subject and
@@ -164,17 +161,14 @@ pub async fn take_signup(
         Err(StoreError::TransactionCanceled { reasons })
             if reasons.contains(&CancelReason::ConditionFailed) =>
         {
-            Err(AuthError::Api(
-                ApiError::new(
-                    http::StatusCode::TOO_MANY_REQUESTS,
-                    "RATE_LIMITED",
-                    format!(
-                        "at most {SIGNUPS_PER_SOURCE} new tenants an hour from one address: \
-                         try again later, or join an existing tenant by invite"
-                    ),
+            Err(AuthError::Api(ApiError {
+                message: format!(
+                    "at most {SIGNUPS_PER_SOURCE} new tenants an hour from one address: try \
+                     again later, or join an existing tenant by invite"
                 )
-                .with_retry_after(until_next(now, 3600)),
-            ))
+                .into(),
+                ..ApiError::rate_limited(until_next(now, 3600))
+            }))
         }
         Err(e) => Err(e.into()),
     }

@@ -19,32 +19,14 @@ use shared::{
     testing::t1,
 };
 
-use crate::helpers::{PASSWORD, TestAuth, assert_not_cached};
+use crate::helpers::{
+    PASSWORD, TestAuth, accept_invite, assert_not_cached, mailed_token, token_in,
+};
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
 
 fn signup_body(email: &str, password: &str) -> Value {
     json!({"email": email, "password": password, "name": "Ada Founder", "tenantName": "Ada Events"})
-}
-
-/// The token of the last link to `page` mailed to `to`.
-fn mailed_token(app: &TestAuth, to: &str, page: &str) -> String {
-    let mails = app.tp.outbox.sent_to(to);
-    let mail = mails.last().unwrap_or_else(|| panic!("no mail to {to}"));
-    token_in(&mail.mail.text, page)
-}
-
-/// Follows `…/<page>?token=<token>` in a mail body.
-fn token_in(body: &str, page: &str) -> String {
-    let marker = format!("/{page}?token=");
-    let at = body
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {page} link in: {body}"))
-        + marker.len();
-    body[at..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect()
 }
 
 async fn stored_user(app: &TestAuth, email: &str) -> Option<auth::domain::User> {
@@ -1175,10 +1157,6 @@ async fn invite_by_route(app: &TestAuth, email: &str, roles: &[&str]) {
     assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.bytes));
 }
 
-fn invitee(email: &str, token: &str) -> Value {
-    json!({"email": email, "password": NEW_PASSWORD, "name": "Guest", "inviteToken": token})
-}
-
 #[tokio::test]
 async fn an_invite_from_before_records_yields_to_a_re_invite_and_stays_dead_once_revoked() {
     let app = TestAuth::new().await;
@@ -1186,7 +1164,7 @@ async fn an_invite_from_before_records_yields_to_a_re_invite_and_stays_dead_once
     // Mailed before invites had records: no sender, no record.
     let old = invite(&app, to, &["admin"]).await;
     invite_by_route(&app, to, &["user"]).await;
-    app.post("/auth/v1/signup/email", None, &invitee(to, &old))
+    accept_invite(&app, to, &old)
         .await
         .assert_error(400, "ERR_AUTH_TOKEN_INVALID");
     // Revoking the newer one does not bring the older one back.
@@ -1200,7 +1178,7 @@ async fn an_invite_from_before_records_yields_to_a_re_invite_and_stays_dead_once
         )
         .await;
     assert_eq!(r.status, 200);
-    app.post("/auth/v1/signup/email", None, &invitee(to, &old))
+    accept_invite(&app, to, &old)
         .await
         .assert_error(400, "ERR_AUTH_TOKEN_INVALID");
     assert!(stored_user(&app, to).await.is_none());

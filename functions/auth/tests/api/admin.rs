@@ -18,7 +18,7 @@ use shared::{
     testing::{Reply, forge::sign_as},
 };
 
-use crate::helpers::{PASSWORD, TestAuth};
+use crate::helpers::{PASSWORD, TestAuth, accept_invite, mailed_token, token_in};
 
 fn id_of(email: &str) -> &'static str {
     STAGING_ACCOUNTS
@@ -463,8 +463,11 @@ async fn an_invite_mails_a_single_use_link_bound_to_the_tenant() {
         .await;
     assert_eq!(r.status, 202);
     assert_eq!(r.json()["data"]["email"], "new.hire@eventzr.com");
-    assert_eq!(app.tp.outbox.sent_to("new.hire@eventzr.com").len(), 1);
-    let token = mailed_invite(&app, "new.hire@eventzr.com");
+    let mails = app.tp.outbox.sent_to("new.hire@eventzr.com");
+    assert_eq!(mails.len(), 1);
+    let link = "http://127.0.0.1:3000/accept-invite?token=";
+    assert!(mails[0].mail.text.contains(link), "{}", mails[0].mail.text);
+    let token = mailed_token(&app, "new.hire@eventzr.com", "accept-invite");
     assert!(
         !String::from_utf8_lossy(&r.bytes).contains(&token),
         "token only in the mail"
@@ -488,27 +491,6 @@ async fn an_invite_mails_a_single_use_link_bound_to_the_tenant() {
     );
 }
 
-/// The token of the last invite mailed to `to`.
-fn mailed_invite(app: &TestAuth, to: &str) -> String {
-    let mails = app.tp.outbox.sent_to(to);
-    invite_token_in(&mails.last().expect("an invite mail").mail.text)
-}
-
-fn invite_token_in(text: &str) -> String {
-    let prefix = "http://127.0.0.1:3000/accept-invite?token=";
-    let at = text.find(prefix).expect("a link") + prefix.len();
-    text[at..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect()
-}
-
-async fn accept(app: &TestAuth, email: &str, token: &str) -> Reply {
-    let body = json!({"email": email, "password": "a brand new passphrase",
-        "name": "New Hire", "inviteToken": token});
-    app.post("/auth/v1/signup/email", None, &body).await
-}
-
 #[tokio::test]
 async fn inviting_an_address_again_replaces_its_earlier_invite() {
     let app = TestAuth::new().await;
@@ -519,11 +501,11 @@ async fn inviting_an_address_again_replaces_its_earlier_invite() {
         let r = app.post("/auth/v1/users/invite", Some(&admin), &body).await;
         assert_eq!(r.status, 202);
     }
-    let first = invite_token_in(&app.tp.outbox.sent_to(to)[0].mail.text);
-    let second = mailed_invite(&app, to);
+    let first = token_in(&app.tp.outbox.sent_to(to)[0].mail.text, "accept-invite");
+    let second = mailed_token(&app, to, "accept-invite");
     assert_ne!(first, second);
 
-    accept(&app, to, &first)
+    accept_invite(&app, to, &first)
         .await
         .assert_error(400, "ERR_AUTH_TOKEN_INVALID");
     assert!(
@@ -533,7 +515,7 @@ async fn inviting_an_address_again_replaces_its_earlier_invite() {
             .is_none(),
         "nothing written"
     );
-    let r = accept(&app, to, &second).await;
+    let r = accept_invite(&app, to, &second).await;
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.bytes));
     assert_eq!(r.json()["data"]["user"]["roles"], json!(["user"]));
 }
@@ -557,7 +539,7 @@ async fn an_invite_grants_nothing_once_its_inviter_is_no_longer_an_admin() {
         .post("/auth/v1/users/invite", Some(&deputy_token), &body)
         .await;
     assert_eq!(r.status, 202);
-    let token = mailed_invite(&app, "way-back@example.com");
+    let token = mailed_token(&app, "way-back@example.com", "accept-invite");
     // ... and is demoted before it is used.
     assert_eq!(
         patch(&app, &path, &admin, json!({"roles": ["organizer"]}))
@@ -565,7 +547,7 @@ async fn an_invite_grants_nothing_once_its_inviter_is_no_longer_an_admin() {
             .status,
         200
     );
-    accept(&app, "way-back@example.com", &token)
+    accept_invite(&app, "way-back@example.com", &token)
         .await
         .assert_error(400, "ERR_AUTH_TOKEN_INVALID");
     assert!(
@@ -581,9 +563,11 @@ async fn an_invite_grants_nothing_once_its_inviter_is_no_longer_an_admin() {
     // The same invite from an admin who still is one joins.
     let r = app.post("/auth/v1/users/invite", Some(&admin), &body).await;
     assert_eq!(r.status, 202);
-    let token = mailed_invite(&app, "way-back@example.com");
+    let token = mailed_token(&app, "way-back@example.com", "accept-invite");
     assert_eq!(
-        accept(&app, "way-back@example.com", &token).await.status,
+        accept_invite(&app, "way-back@example.com", &token)
+            .await
+            .status,
         201
     );
 }
@@ -612,9 +596,11 @@ async fn admins_list_the_pending_invites_and_revoke_one_whose_link_then_fails() 
         let r = app.post("/auth/v1/users/invite", Some(&admin), &body).await;
         assert_eq!(r.status, 202);
     }
-    let joined = mailed_invite(&app, "joined@example.com");
+    let joined = mailed_token(&app, "joined@example.com", "accept-invite");
     assert_eq!(
-        accept(&app, "joined@example.com", &joined).await.status,
+        accept_invite(&app, "joined@example.com", &joined)
+            .await
+            .status,
         201
     );
 
@@ -642,7 +628,7 @@ async fn admins_list_the_pending_invites_and_revoke_one_whose_link_then_fails() 
     assert_eq!(r.json()["page"]["has_more"], true);
 
     // Revoked: gone from the list, its link refused, audited; a second revoke is 404.
-    let bob_token = mailed_invite(&app, "bob+events@example.com");
+    let bob_token = mailed_token(&app, "bob+events@example.com", "accept-invite");
     let path = format!("{INVITES}?email=Bob%2Bevents%40Example.com");
     let r = app.call("DELETE", &path, Some(&admin), None).await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
@@ -651,7 +637,7 @@ async fn admins_list_the_pending_invites_and_revoke_one_whose_link_then_fails() 
         emails(&app.get(INVITES, Some(&admin)).await),
         BTreeSet::from(["ann@example.com".into()])
     );
-    accept(&app, "bob+events@example.com", &bob_token)
+    accept_invite(&app, "bob+events@example.com", &bob_token)
         .await
         .assert_error(400, "ERR_AUTH_TOKEN_INVALID");
     assert!(
@@ -710,8 +696,11 @@ async fn an_invite_the_platform_sent_shows_no_platform_user_to_the_tenant() {
     assert_eq!(r.json()["data"][0]["email"], "hire@startup.co");
     assert_eq!(r.json()["data"][0]["invitedBy"], Value::Null);
     // The invitee still joins: the sender is checked as the platform's system user.
-    let token = mailed_invite(&app, "hire@startup.co");
-    assert_eq!(accept(&app, "hire@startup.co", &token).await.status, 201);
+    let token = mailed_token(&app, "hire@startup.co", "accept-invite");
+    assert_eq!(
+        accept_invite(&app, "hire@startup.co", &token).await.status,
+        201
+    );
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use auth::{AuthConfig, AuthState};
 use axum::{Router, body::Body};
 use http::Request;
-use serde_json::Value;
+use serde_json::{Value, json};
 use shared::{
     mail::Mailer,
     platform::ServiceState,
@@ -166,4 +166,31 @@ impl TestAuth {
         let r = self.call("PATCH", &path, Some(&system), Some(&body)).await;
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
     }
+}
+
+/// Follows `…/<page>?token=<token>` in a mail body.
+pub fn token_in(body: &str, page: &str) -> String {
+    let marker = format!("/{page}?token=");
+    let at = body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {page} link in: {body}"))
+        + marker.len();
+    body[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+/// The token of the last link to `page` mailed to `to`.
+pub fn mailed_token(app: &TestAuth, to: &str, page: &str) -> String {
+    let mails = app.tp.outbox.sent_to(to);
+    let mail = mails.last().unwrap_or_else(|| panic!("no mail to {to}"));
+    token_in(&mail.mail.text, page)
+}
+
+/// Signs up as `email` with the invite `token` (a new password, a plain name).
+pub async fn accept_invite(app: &TestAuth, email: &str, token: &str) -> Reply {
+    let body = json!({"email": email, "password": "a brand new passphrase",
+        "name": "New Hire", "inviteToken": token});
+    app.post("/auth/v1/signup/email", None, &body).await
 }

@@ -614,21 +614,7 @@ fn new_tenant() -> Value {
 
 /// The token of the last link to `page` mailed to `to`.
 fn mailed_token(m: &Meter, to: &str, page: &str) -> String {
-    let mails = m.app.tp.outbox.sent_to(to);
-    let text = &mails
-        .last()
-        .unwrap_or_else(|| panic!("no mail to {to}"))
-        .mail
-        .text;
-    let marker = format!("/{page}?token=");
-    let at = text
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {page} link"))
-        + marker.len();
-    text[at..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect()
+    crate::helpers::mailed_token(&m.app, to, page)
 }
 
 fn authorize_path() -> String {

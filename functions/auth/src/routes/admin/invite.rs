@@ -121,10 +121,10 @@ pub async fn invite(
             mail_limit::INVITES_PER_HOUR,
             mail_limit::INVITES_PER_ADDRESS
         );
-        return Err(
-            ApiError::new(http::StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", why)
-                .with_retry_after(retry_after),
-        );
+        return Err(ApiError {
+            message: why.into(),
+            ..ApiError::rate_limited(retry_after)
+        });
     }
     // Who invited: the signup checks they still may (an admin demoted since, or
     // suspended, invites nobody).
