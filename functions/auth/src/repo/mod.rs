@@ -11,6 +11,8 @@ pub mod mail_limit;
 pub mod mfa;
 pub mod one_time;
 pub mod sessions;
+pub mod signin_limit;
+pub mod source;
 pub mod tenants;
 pub mod users;
 

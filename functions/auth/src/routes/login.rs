@@ -2,6 +2,8 @@
 //! No enumeration: an unknown account and a wrong password give the same 401 after the
 //! same argon2 work. Lockout: 5 failures in 15 minutes -> 423 for 15 minutes, for a
 //! sign-in name without an account too (counted on its stand-in, `repo::lockout`).
+//! Spraying: 100 refused sign-ins from one client in a clock hour -> 429 for the rest of
+//! it, whatever the account (`repo::signin_limit`).
 
 use axum::{extract::State, response::IntoResponse, response::Response};
 use serde::Deserialize;
@@ -20,7 +22,7 @@ use crate::{
     repo::{
         audit, credentials,
         lockout::{self, Counted},
-        users,
+        signin_limit, users,
     },
     signin::{self, SignInAnswer},
     state::{AuthState, ClientMeta},
@@ -50,7 +52,8 @@ crate::redact::redacted_debug!(LoginBody { email, username } secret { password }
     description = "Tokens, or — for an account with MFA — a challenge to complete with \
         `POST /auth/v1/mfa/totp/verify`. Unknown accounts and wrong passwords get the same \
         answer after the same work. 5 failures in 15 minutes lock the account for 15 minutes \
-        (an email or username without an account locks the same way).",
+        (an email or username without an account locks the same way). A client address refused \
+        100 sign-ins in a clock hour is refused every sign-in until the next (password spraying).",
     request_body(
         content = LoginBody,
         example = json!({"email": "partner@eventzr.com", "password": "Password123!"})
@@ -63,7 +66,9 @@ crate::redact::redacted_debug!(LoginBody { email, username } secret { password }
         (status = 403, description = "`ERR_AUTH_ACCOUNT_NOT_VERIFIED`: the email is not verified yet; \
             `ERR_AUTH_ACCOUNT_SUSPENDED`: the account or its tenant is suspended"),
         (status = 423, description = "`ERR_AUTH_ACCOUNT_LOCKED`: too many failures; retry after `Retry-After` seconds"),
-        (status = 429, description = "`ERR_AUTH_MAX_SESSIONS_REACHED`: the account has its maximum of live sessions"),
+        (status = 429, description = "`ERR_AUTH_MAX_SESSIONS_REACHED`: the account has its maximum of live \
+            sessions; `ERR_AUTH_RATE_LIMITED`: 100 sign-ins from this address (an IPv6 client: its /64) \
+            were refused this hour, so every sign-in from it is refused until the hour ends (`Retry-After`)"),
     )
 )]
 pub async fn login(
@@ -74,36 +79,76 @@ pub async fn login(
     // Before any lookup, hashing or counting: a refusal here says nothing of the account.
     let password = Password::candidate(body.password, "password")
         .map_err(|f| ApiError::validation(vec![f]))?;
-    // The sign-in name as looked up: what an unknown account's failures are counted on.
-    let (name, user) = match (&body.email, &body.username) {
-        (Some(e), _) if e.contains('@') => {
-            let email = Email::lookup(e).map_err(|f| ApiError::validation(vec![f]))?;
-            let user = users::by_email(st.store(), &email).await?;
-            (email.as_ref().to_owned(), user)
-        }
-        // An `email` without '@' is taken as a username (the guides' "Username/Password").
-        (Some(u), _) | (None, Some(u)) => match Username::parse(u) {
-            Ok(u) => {
-                let user = users::by_username(st.store(), &u).await?;
-                (u.as_ref().to_owned(), user)
-            }
-            Err(_) => (u.trim().to_owned(), None),
-        },
-        (None, None) => {
-            return Err(ApiError::validation(vec![FieldError::new(
-                "email",
-                "email or username is required",
-            )]));
-        }
+    let name = SignInName::of(body.email.as_deref(), body.username.as_deref())?;
+    let (now, source) = (st.now(), meta.ip.as_deref());
+    // The client's refused sign-ins are read beside the account: no time is added.
+    let (allowed, user) = tokio::join!(
+        signin_limit::check(st.store(), source, now),
+        name.account(&st)
+    );
+    allowed?;
+    let outcome = match user? {
+        Some(user) => check_password(&st, Some(user), password).await,
+        None => Err(refuse_unknown(&st, name.as_str(), password).await),
     };
-    let outcome = match user {
-        Some(user) => check_password(&st, Some(user), password).await?,
-        None => return Err(refuse_unknown(&st, &name, password).await.into()),
+    let outcome = match outcome {
+        // Refused for its credentials (a wrong password, an unknown name, a lock): one
+        // more of the client's refusals this hour.
+        Err(e @ (AuthError::InvalidCredentials | AuthError::AccountLocked { .. })) => {
+            signin_limit::count_failure(st.store(), source, now).await?;
+            return Err(e.into());
+        }
+        other => other?,
     };
     if outcome.mfa_enabled() {
         return Ok(Envelope::ok(signin::mfa_challenge(&st, &outcome).await?).into_response());
     }
     Ok(Envelope::ok(signin::complete(&st, &outcome, &meta, "password").await?).into_response())
+}
+
+/// The sign-in name as looked up: what an unknown account's failures are counted on.
+enum SignInName {
+    Email(Email),
+    Username(Username),
+    /// Not a name any account can have: looked up nowhere, refused as unknown.
+    Other(String),
+}
+
+impl SignInName {
+    fn of(email: Option<&str>, username: Option<&str>) -> Result<Self, ApiError> {
+        Ok(match (email, username) {
+            (Some(e), _) if e.contains('@') => {
+                SignInName::Email(Email::lookup(e).map_err(|f| ApiError::validation(vec![f]))?)
+            }
+            // An `email` without '@' is taken as a username (the guides' "Username/Password").
+            (Some(u), _) | (None, Some(u)) => match Username::parse(u) {
+                Ok(u) => SignInName::Username(u),
+                Err(_) => SignInName::Other(u.trim().to_owned()),
+            },
+            (None, None) => {
+                return Err(ApiError::validation(vec![FieldError::new(
+                    "email",
+                    "email or username is required",
+                )]));
+            }
+        })
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            SignInName::Email(e) => e.as_ref(),
+            SignInName::Username(u) => u.as_ref(),
+            SignInName::Other(s) => s,
+        }
+    }
+
+    async fn account(&self, st: &AuthState) -> AuthResult<Option<User>> {
+        match self {
+            SignInName::Email(e) => users::by_email(st.store(), e).await,
+            SignInName::Username(u) => users::by_username(st.store(), u).await,
+            SignInName::Other(_) => Ok(None),
+        }
+    }
 }
 
 /// The same argon2 work as a real check, off the async runtime's threads.

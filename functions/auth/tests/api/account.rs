@@ -513,16 +513,13 @@ async fn an_account_is_sent_five_link_mails_an_hour_per_client_address_and_twent
     let forgot_from = |ip: [u8; 4]| {
         let app = &app;
         async move {
-            let mut req = axum::http::Request::post("/auth/v1/password/forgot")
+            let req = axum::http::Request::post("/auth/v1/password/forgot")
                 .header("content-type", "application/json")
                 .body(axum::body::Body::from(
                     json!({"email": "partner@eventzr.com"}).to_string(),
                 ))
                 .unwrap();
-            let peer = std::net::SocketAddr::from((ip, 40_000));
-            req.extensions_mut()
-                .insert(axum::extract::ConnectInfo(peer));
-            assert_eq!(app.send(req).await.status, 202);
+            assert_eq!(app.send_from(ip, req).await.status, 202);
         }
     };
     let mails = || app.tp.outbox.sent_to("partner@eventzr.com").len();
@@ -544,14 +541,11 @@ async fn an_account_is_sent_five_link_mails_an_hour_per_client_address_and_twent
 
 /// A signup whose connection comes from `ip` (as the local gateway sees its peer).
 async fn signup_as(app: &TestAuth, ip: std::net::IpAddr, body: Value) -> shared::testing::Reply {
-    let mut req = axum::http::Request::post("/auth/v1/signup/email")
+    let req = axum::http::Request::post("/auth/v1/signup/email")
         .header("content-type", "application/json")
         .body(axum::body::Body::from(body.to_string()))
         .unwrap();
-    let peer = std::net::SocketAddr::from((ip, 40_000));
-    req.extensions_mut()
-        .insert(axum::extract::ConnectInfo(peer));
-    app.send(req).await
+    app.send_from(ip, req).await
 }
 
 #[tokio::test]

@@ -101,6 +101,34 @@ impl TestAuth {
         shared::testing::send(&self.router, req).await
     }
 
+    /// `req` as if it came from `ip` (the local gateway's peer address; in Lambda, API
+    /// Gateway's `sourceIp`): what the per-client caps count.
+    pub async fn send_from(
+        &self,
+        ip: impl Into<std::net::IpAddr>,
+        mut req: Request<Body>,
+    ) -> Reply {
+        let peer = std::net::SocketAddr::from((ip.into(), 40_000));
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        self.send(req).await
+    }
+
+    /// `POST /login` from `ip`.
+    pub async fn login_from(
+        &self,
+        ip: impl Into<std::net::IpAddr>,
+        email: &str,
+        password: &str,
+    ) -> Reply {
+        let body = serde_json::json!({"email": email, "password": password});
+        let req = Request::post("/auth/v1/login")
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.send_from(ip, req).await
+    }
+
     pub async fn call(
         &self,
         method: &str,

@@ -8,7 +8,7 @@ use auth::{
         self, credentials,
         lockout::{self, Counted},
         sessions::{self, Session},
-        users,
+        signin_limit, users,
     },
     tokens::RefreshToken,
 };
@@ -1480,6 +1480,88 @@ async fn a_malformed_or_huge_session_id_is_not_found_not_an_error() {
         .await
         .assert_error(404, "ERR_AUTH_SESSION_NOT_FOUND");
     }
+}
+
+// ---- refused sign-ins per client (password spraying) --------------------------------
+
+#[tokio::test]
+async fn a_client_refused_100_sign_ins_in_an_hour_is_refused_every_sign_in_until_the_next() {
+    let app = TestAuth::new().await;
+    let sprayer = [203, 0, 113, 66];
+    let cap = signin_limit::FAILURES_PER_SOURCE;
+    // Malformed requests are not sign-ins: none of them counts.
+    for _ in 0..=cap {
+        let req = Request::post("/auth/v1/login")
+            .header("content-type", "application/json")
+            .body(json!({"email": PARTNER}).to_string().into())
+            .unwrap();
+        app.send_from(sprayer, req)
+            .await
+            .assert_error(400, "ERR_AUTH_VALIDATION");
+    }
+    // One common password at every name: unknown names, and real accounts under their
+    // lockout (four guesses each), all count.
+    for i in 0..cap {
+        let name = match i % 25 {
+            0 => USER.to_owned(),
+            _ => format!("spray{i}@eventzr.com"),
+        };
+        app.login_from(sprayer, &name, "Summer2026!")
+            .await
+            .assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
+    }
+    // Now the right password is refused too, before the account is looked at.
+    let partner = stored_user(&app, PARTNER).await;
+    let r = app.login_from(sprayer, PARTNER, PASSWORD).await;
+    r.assert_error(429, "ERR_AUTH_RATE_LIMITED");
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=3600).contains(&retry), "{retry}");
+    let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("failed sign-ins"), "{message}");
+    assert_eq!(
+        stored_user(&app, PARTNER).await.failed_logins,
+        partner.failed_logins
+    );
+    assert!(stored_sessions(&app, PARTNER).await.is_empty());
+    // An unknown name gets the same answer: the refusal tells nothing about accounts.
+    let unknown = app
+        .login_from(sprayer, "nobody@eventzr.com", PASSWORD)
+        .await;
+    assert_eq!(unknown.json()["error"], r.json()["error"]);
+
+    // Another client is not affected, and the next hour starts afresh.
+    assert_eq!(
+        app.login_from([198, 51, 100, 7], PARTNER, PASSWORD)
+            .await
+            .status,
+        200
+    );
+    app.advance(Duration::hours(1));
+    assert_eq!(app.login_from(sprayer, PARTNER, PASSWORD).await.status, 200);
+}
+
+#[tokio::test]
+async fn an_ipv6_client_is_counted_by_its_64() {
+    let app = TestAuth::new().await;
+    let host = |net: u16, host: u16| std::net::Ipv6Addr::new(0x2001, 0xdb8, 7, net, 0, 0, 0, host);
+    // A new address of the same /64 for every guess is the same client.
+    for i in 0..signin_limit::FAILURES_PER_SOURCE as u16 {
+        app.login_from(
+            host(0, i + 1),
+            &format!("v6-{i}@eventzr.com"),
+            "Summer2026!",
+        )
+        .await
+        .assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
+    }
+    app.login_from(host(0, 999), PARTNER, PASSWORD)
+        .await
+        .assert_error(429, "ERR_AUTH_RATE_LIMITED");
+    // The next /64 of the same /48 has its own count (the /48's is five times larger).
+    assert_eq!(
+        app.login_from(host(1, 1), PARTNER, PASSWORD).await.status,
+        200
+    );
 }
 
 // ---- lockout against parallel guesses ------------------------------------------------
