@@ -1,11 +1,14 @@
 //! Cursor paging (API-CONVENTIONS.md "Pagination"): `?limit=` (1-100, default 20) and
-//! `?cursor=`. A cursor is `base64url(payload).base64url(HMAC-SHA256)`, bound to the
-//! tenant, the caller, a hash of the query and a 24 h expiry, so it can be neither
-//! forged nor replayed against another tenant, caller or query.
+//! `?cursor=`. A cursor is `base64url(nonce ‖ AES-256-GCM-SIV(payload))`: opaque (the
+//! table keys it resumes from, which may hold ids and address digests, cannot be read
+//! from it), and bound — as associated data — to the tenant, the caller and a hash of
+//! the query, with a 24 h expiry inside, so it can be neither forged nor replayed against
+//! another tenant, caller or query. GCM-SIV because the nonces are random: a repeated
+//! one would not give the key away.
 
 use std::{collections::BTreeMap, sync::Arc};
 
-use aws_lc_rs::hmac;
+use aws_lc_rs::{aead, hmac};
 use axum::extract::{FromRequestParts, Query};
 use base64::Engine as _;
 use http::request::Parts;
@@ -79,13 +82,33 @@ impl CursorScope {
     }
 }
 
+/// What a cursor holds: its expiry and the key to resume from.
 #[derive(Serialize, Deserialize)]
 struct Payload {
-    t: String,
-    c: String,
-    q: String,
     x: i64,
     k: BTreeMap<String, String>,
+}
+
+impl CursorScope {
+    /// The associated data a cursor is sealed with.
+    fn bound(&self) -> Vec<u8> {
+        format!(
+            "eventzr cursor v2\n{}\n{}\n{}",
+            self.tenant,
+            self.caller,
+            sha256_hex(self.query.as_bytes())
+        )
+        .into_bytes()
+    }
+}
+
+const NONCE_LEN: usize = aead::NONCE_LEN;
+
+/// The stage key's two uses: MACs (fingerprints) and sealing cursors, with a key derived
+/// from it (HMAC as the PRF, one label per use).
+struct Keys {
+    mac: hmac::Key,
+    seal: aead::LessSafeKey,
 }
 
 enum KeySource {
@@ -99,7 +122,7 @@ enum KeySource {
 /// Issues and checks cursors. The HMAC key loads on first use.
 pub struct Cursors {
     source: KeySource,
-    key: OnceCell<hmac::Key>,
+    keys: OnceCell<Keys>,
     clock: Arc<dyn Clock>,
 }
 
@@ -107,20 +130,20 @@ impl Cursors {
     pub fn from_secret(secrets: Arc<dyn Secrets>, id: String, clock: Arc<dyn Clock>) -> Self {
         Cursors {
             source: KeySource::Secret { secrets, id },
-            key: OnceCell::new(),
+            keys: OnceCell::new(),
             clock,
         }
     }
     pub fn with_key(key: &[u8], clock: Arc<dyn Clock>) -> Self {
         Cursors {
             source: KeySource::Fixed(key.to_vec()),
-            key: OnceCell::new(),
+            keys: OnceCell::new(),
             clock,
         }
     }
 
-    async fn key(&self) -> Result<&hmac::Key, ApiError> {
-        self.key
+    async fn keys(&self) -> Result<&Keys, ApiError> {
+        self.keys
             .get_or_try_init(|| async {
                 let bytes = match &self.source {
                     KeySource::Fixed(k) => k.clone(),
@@ -133,7 +156,14 @@ impl Cursors {
                 if bytes.len() < 16 {
                     return Err(ApiError::internal("cursor key shorter than 16 bytes"));
                 }
-                Ok(hmac::Key::new(hmac::HMAC_SHA256, &bytes))
+                let mac = hmac::Key::new(hmac::HMAC_SHA256, &bytes);
+                let derived = hmac::sign(&mac, b"eventzr cursor sealing key v1");
+                let seal = aead::UnboundKey::new(&aead::AES_256_GCM_SIV, derived.as_ref())
+                    .map_err(|_| ApiError::internal("cursor sealing key"))?;
+                Ok(Keys {
+                    mac,
+                    seal: aead::LessSafeKey::new(seal),
+                })
             })
             .await
     }
@@ -144,34 +174,47 @@ impl Cursors {
         resume: &ResumeKey,
     ) -> Result<String, ApiError> {
         let payload = Payload {
-            t: scope.tenant.to_string(),
-            c: scope.caller.clone(),
-            q: sha256_hex(scope.query.as_bytes()),
             x: self.clock.epoch_seconds() + CURSOR_TTL_SECS,
             k: resume.0.clone(),
         };
-        let body = B64.encode(serde_json::to_vec(&payload).map_err(ApiError::internal)?);
-        let tag = hmac::sign(self.key().await?, body.as_bytes());
-        Ok(format!("{body}.{}", B64.encode(tag.as_ref())))
+        let mut sealed = serde_json::to_vec(&payload).map_err(ApiError::internal)?;
+        let nonce = crate::ids::random_bytes::<NONCE_LEN>();
+        self.keys()
+            .await?
+            .seal
+            .seal_in_place_append_tag(
+                aead::Nonce::assume_unique_for_key(nonce),
+                aead::Aad::from(scope.bound()),
+                &mut sealed,
+            )
+            .map_err(|_| ApiError::internal("cursor sealing failed"))?;
+        let mut cursor = nonce.to_vec();
+        cursor.extend_from_slice(&sealed);
+        Ok(B64.encode(cursor))
     }
 
     /// The resume key of a cursor issued for exactly this scope, else 400 INVALID_CURSOR.
     pub async fn decode(&self, scope: &CursorScope, cursor: &str) -> Result<ResumeKey, ApiError> {
-        let key = self.key().await?;
+        let keys = self.keys().await?;
         let invalid = ApiError::invalid_cursor;
         if cursor.len() > MAX_CURSOR_LEN {
             return Err(invalid());
         }
-        let (body, tag) = cursor.split_once('.').ok_or_else(invalid)?;
-        let tag = B64.decode(tag).map_err(|_| invalid())?;
-        // Constant-time check before the payload is even parsed.
-        hmac::verify(key, body.as_bytes(), &tag).map_err(|_| invalid())?;
-        let payload: Payload = serde_json::from_slice(&B64.decode(body).map_err(|_| invalid())?)
+        let bytes = B64.decode(cursor).map_err(|_| invalid())?;
+        if bytes.len() < NONCE_LEN {
+            return Err(invalid());
+        }
+        let (nonce, sealed) = bytes.split_at(NONCE_LEN);
+        let nonce = aead::Nonce::try_assume_unique_for_key(nonce).map_err(|_| invalid())?;
+        let mut sealed = sealed.to_vec();
+        // The tag is checked (in constant time) before anything of the payload is read;
+        // another tenant, caller or query is another associated data: it fails here too.
+        let plain = keys
+            .seal
+            .open_in_place(nonce, aead::Aad::from(scope.bound()), &mut sealed)
             .map_err(|_| invalid())?;
-        let bound = payload.t == scope.tenant.to_string()
-            && payload.c == scope.caller
-            && payload.q == sha256_hex(scope.query.as_bytes());
-        if !bound || payload.x <= self.clock.epoch_seconds() {
+        let payload: Payload = serde_json::from_slice(plain).map_err(|_| invalid())?;
+        if payload.x <= self.clock.epoch_seconds() {
             return Err(invalid());
         }
         Ok(ResumeKey(payload.k))
@@ -193,7 +236,7 @@ impl Cursors {
     /// so a stored fingerprint of a body holding a password cannot be brute-forced from
     /// the table alone.
     pub async fn mac_hex(&self, data: &[u8]) -> Result<String, ApiError> {
-        let tag = hmac::sign(self.key().await?, data);
+        let tag = hmac::sign(&self.keys().await?.mac, data);
         Ok(tag.as_ref().iter().map(|b| format!("{b:02x}")).collect())
     }
 
@@ -274,16 +317,46 @@ mod tests {
         let c = Cursors::with_key(b"0123456789abcdef0123", Arc::new(clock.clone()));
         let s = scope(T1, "u1", "q");
         let cur = c.encode(&s, &resume()).await.unwrap();
-        let (body, tag) = cur.split_once('.').unwrap();
-        // Re-point the payload at T3's partition, keeping the old tag.
-        let mut p: serde_json::Value = serde_json::from_slice(&B64.decode(body).unwrap()).unwrap();
-        p["k"]["pk"] = format!("T#{T3}#USER").into();
-        let forged = format!("{}.{tag}", B64.encode(serde_json::to_vec(&p).unwrap()));
-        assert!(c.decode(&s, &forged).await.is_err());
+        // Any bit changed, anywhere (nonce, payload, tag), or a cursor cut short.
+        let bytes = B64.decode(&cur).unwrap();
+        for at in [0, NONCE_LEN, bytes.len() / 2, bytes.len() - 1] {
+            let mut flipped = bytes.clone();
+            flipped[at] ^= 1;
+            assert!(c.decode(&s, &B64.encode(&flipped)).await.is_err(), "{at}");
+        }
+        let short = B64.encode(&bytes[..bytes.len() - 1]);
+        assert!(c.decode(&s, &short).await.is_err());
+        assert!(c.decode(&s, &B64.encode(&bytes[..5])).await.is_err());
+        assert!(c.decode(&s, "").await.is_err());
         assert!(c.decode(&s, "garbage").await.is_err());
         assert!(c.decode(&s, &"a".repeat(5000)).await.is_err());
         clock.advance(chrono::Duration::hours(24));
         assert!(c.decode(&s, &cur).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_cursor_is_opaque_and_never_the_same_twice() {
+        let c = Cursors::with_key(
+            b"0123456789abcdef0123",
+            Arc::new(ManualClock::starting_now()),
+        );
+        let s = scope(T1, "u1", "q");
+        let (a, b) = (
+            c.encode(&s, &resume()).await.unwrap(),
+            c.encode(&s, &resume()).await.unwrap(),
+        );
+        assert_ne!(a, b, "a fresh nonce each time");
+        // Neither the keys it resumes from nor what it is bound to can be read from it.
+        let bytes = B64.decode(&a).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        for secret in [T1, "USER", "u5", "u1"] {
+            assert!(!text.contains(secret), "{secret} readable in the cursor");
+            assert!(
+                !a.contains(&B64.encode(secret)),
+                "{secret} readable in base64"
+            );
+        }
+        assert_eq!(c.decode(&s, &b).await.unwrap(), resume());
     }
 
     #[tokio::test]
