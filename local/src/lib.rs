@@ -173,12 +173,14 @@ pub async fn build(opts: &Options) -> Result<Gateway, GatewayError> {
 
     // SMS and push messages notify-svc would have sent (`GET /_local/messages`).
     let notify_recorder = notify::channels::local::Recorder::new();
+    // notify reads tenant status from auth's records, as it does in AWS.
     let notify_state = notify::NotifyState::local(
         ServiceState {
             platform: platform.clone(),
             store: stores[&Service::Notify].clone(),
         },
         &notify_recorder,
+        shared::tenant_status::TenantRecords::new(stores[&Service::Auth].clone()),
     );
     let routers: HashMap<Service, Router> = Service::ALL
         .into_iter()
@@ -191,9 +193,7 @@ pub async fn build(opts: &Options) -> Result<Gateway, GatewayError> {
                 Service::Auth => auth::router(auth_state.clone()),
                 Service::Analytics => analytics::router(state),
                 Service::Reports => reports::router(state),
-                Service::Notify => {
-                    notify::router(notify::NotifyState::local(state, &notify_recorder))
-                }
+                Service::Notify => notify::router(notify_state.clone()),
                 Service::Search => search::router(state),
                 Service::Gateway => unreachable!("not a service"),
             };

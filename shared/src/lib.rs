@@ -28,6 +28,7 @@ pub mod service;
 pub mod store;
 pub mod telemetry;
 pub mod tenant;
+pub mod tenant_status;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 

@@ -86,10 +86,15 @@ impl Platform {
 
     /// `service`'s DynamoDB table (AWS only; `None` for a local platform).
     pub fn dynamo_store(&self, service: Service) -> Option<Arc<dyn Store>> {
+        self.dynamo_table(self.config.table_for(service))
+    }
+
+    /// The DynamoDB table named `table` (another service's, for what it lets us read).
+    pub fn dynamo_table(&self, table: String) -> Option<Arc<dyn Store>> {
         let sdk = self.aws.as_ref()?;
         Some(Arc::new(DynamoStore::new(
             aws_sdk_dynamodb::Client::new(sdk),
-            self.config.table_for(service),
+            table,
         )))
     }
 }

@@ -4,13 +4,16 @@
 //! dispatchers (or a dispatcher and a send request) never send it twice.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     time::{Duration, Instant},
 };
 
 use futures_util::future::try_join_all;
 use serde::Serialize;
-use shared::store::{Item, Key, get_each};
+use shared::{
+    store::{Item, Key, get_each},
+    tenant::TenantId,
+};
 use utoipa::ToSchema;
 
 use crate::{
@@ -38,6 +41,9 @@ pub struct Report {
     pub failed: u32,
     /// Claimed by someone else first, no longer due, or suppressed since it was sent.
     pub skipped: u32,
+    /// Ended `cancelled` (or, caught mid-send, `failed`): the platform suspended the
+    /// tenant since the send.
+    pub cancelled: u32,
     /// Could not be handled (a store error); left due for the next run.
     pub errors: u32,
 }
@@ -80,9 +86,9 @@ pub async fn run_in_batches(
             .copied()
             .filter(|&s| due.iter().filter(|(of, _)| *of == s).count() == batch as usize)
             .collect();
-        let read = Batch::read(st, due.iter().map(|(_, e)| e)).await?;
+        let mut read = Batch::read(st, due.iter().map(|(_, e)| e)).await?;
         let mut progressed = Vec::new();
-        for ((shard, entry), found) in due.iter().zip(read.deliveries) {
+        for ((shard, entry), found) in due.iter().zip(std::mem::take(&mut read.deliveries)) {
             if started.elapsed() >= budget {
                 return Ok(report);
             }
@@ -90,7 +96,7 @@ pub async fn run_in_batches(
             // One unreadable record or one failed write must not stop the run: it is
             // logged, counted, and its entry stays due for the next run.
             let done = match found {
-                Ok(d) => one(st, entry, d, &read.rechecked, now, &mut report).await,
+                Ok(d) => one(st, entry, d, &read, now, &mut report).await,
                 Err(e) => Err(e),
             };
             match done {
@@ -110,13 +116,16 @@ pub async fn run_in_batches(
     Ok(report)
 }
 
-/// What a batch of due entries needs read, in two batch reads: their deliveries, then
-/// what those due again are checked against ([`sending::recheck_keys`]: suppressions
-/// and preferences).
+/// What a batch of due entries needs read, in two rounds of batch reads: their
+/// deliveries, then what those due again are checked against
+/// ([`sending::recheck_keys`]: suppressions and preferences) and, beside it, their
+/// tenants' status in auth's table.
 struct Batch {
     deliveries: Vec<NotifyResult<Option<Delivery>>>,
     /// The items of every delivery's recheck keys, by key.
     rechecked: HashMap<Key, Item>,
+    /// The tenants of the batch the platform has suspended.
+    suspended: HashSet<TenantId>,
 }
 
 impl Batch {
@@ -137,8 +146,13 @@ impl Batch {
             .filter_map(|d| d.as_ref().ok()?.as_ref())
             .flat_map(sending::recheck_keys)
             .collect();
+        let tenants: Vec<TenantId> = deliveries
+            .iter()
+            .filter_map(|d| TenantId::parse(&d.as_ref().ok()?.as_ref()?.tenant_id).ok())
+            .collect();
+        let (items, suspended) =
+            tokio::try_join!(get_each(st.store(), &keys), st.tenants.suspended(&tenants))?;
         let mut rechecked = HashMap::new();
-        let items = get_each(st.store(), &keys).await?;
         for (key, item) in keys.into_iter().zip(items) {
             if let Some(i) = item {
                 rechecked.insert(key, i);
@@ -147,6 +161,7 @@ impl Batch {
         Ok(Batch {
             deliveries,
             rechecked,
+            suspended,
         })
     }
 }
@@ -156,7 +171,7 @@ async fn one(
     st: &NotifyState,
     entry: &deliveries::Due,
     found: Option<Delivery>,
-    rechecked: &HashMap<Key, Item>,
+    batch: &Batch,
     now: i64,
     report: &mut Report,
 ) -> NotifyResult<bool> {
@@ -180,12 +195,16 @@ async fn one(
         report.skipped += 1;
         return Ok(false);
     }
-    let recheck = sending::Recheck::from_items(&d, |k| rechecked.get(k))?;
+    let mut recheck = sending::Recheck::from_items(&d, |k| batch.rechecked.get(k))?;
+    recheck.tenant_suspended =
+        TenantId::parse(&d.tenant_id).is_ok_and(|t| batch.suspended.contains(&t));
+    let suspended = recheck.tenant_suspended;
     let Some(after) = sending::attempt_checked(st, &d, &recheck).await? else {
         report.skipped += 1;
         return Ok(false);
     };
     match after.status {
+        _ if suspended => report.cancelled += 1,
         Status::Sent | Status::Delivered => report.sent += 1,
         Status::Queued => report.retried += 1,
         Status::Failed => report.failed += 1,

@@ -50,6 +50,9 @@ pub enum NotifyError {
     ProviderUnavailable(String),
     #[error("channel not configured")]
     ChannelNotConfigured(Channel),
+    /// The platform suspended the tenant (auth's record): it sends nothing.
+    #[error("tenant suspended")]
+    TenantSuspended,
     #[error("not found")]
     NotFound,
     /// Optimistic concurrency: the caller's `version` is not the current one.
@@ -185,6 +188,11 @@ impl From<NotifyError> for ApiError {
                 ),
             )
             .with_details(json!({ "channel": channel.as_str() })),
+            NotifyError::TenantSuspended => ApiError::new(
+                S::FORBIDDEN,
+                "TENANT_SUSPENDED",
+                "the tenant is suspended: it sends nothing",
+            ),
             NotifyError::NotFound => ApiError::not_found(),
             NotifyError::VersionConflict { current } => {
                 ApiError::conflict("the template changed since you read it")

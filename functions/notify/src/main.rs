@@ -6,6 +6,7 @@ use notify::{NotifyConfig, NotifyState};
 use shared::{
     config::Config,
     platform::{Platform, ServiceState},
+    tenant_status::TenantRecords,
 };
 
 // One event at a time: a single-threaded runtime (why: shared::lambda).
@@ -14,7 +15,20 @@ async fn main() -> Result<(), shared::lambda::Error> {
     let platform = Platform::aws(Config::from_env()?).await;
     let cfg = NotifyConfig::from_env()?;
     let channels = notify::channels::sns::from_platform(&platform, &cfg);
-    let state = NotifyState::new(ServiceState::aws(platform, notify::SERVICE), cfg, channels);
+    // auth's table, for tenant status (AUTH_TABLE_NAME; by default the stage's).
+    let auth_table = std::env::var("AUTH_TABLE_NAME")
+        .unwrap_or_else(|_| format!("{}-auth", platform.config.stage));
+    let tenants = TenantRecords::new(
+        platform
+            .dynamo_table(auth_table)
+            .expect("an AWS platform has an SDK configuration"),
+    );
+    let state = NotifyState::new(
+        ServiceState::aws(platform, notify::SERVICE),
+        cfg,
+        channels,
+        tenants,
+    );
     if std::env::var("NOTIFY_ENTRY").as_deref() == Ok("scheduled-dispatch") {
         return shared::lambda::run_events(move |payload, deadline| {
             let state = state.clone();

@@ -115,6 +115,15 @@ struct Planned {
     cap: Option<(String, u32)>,
 }
 
+/// 403 TENANT_SUSPENDED when the platform suspended tenant `t` (its record in auth's
+/// table): a suspended tenant sends nothing, from a live token or from the queue.
+pub async fn refuse_if_suspended(st: &NotifyState, t: &TenantId) -> NotifyResult<()> {
+    if st.tenants.is_suspended(t).await? {
+        return Err(NotifyError::TenantSuspended);
+    }
+    Ok(())
+}
+
 pub async fn send(st: &NotifyState, p: &Principal, cmd: SendCommand) -> NotifyResult<SendOutcome> {
     for ch in &cmd.channels {
         if !st.channels.is_configured(*ch) {
@@ -126,9 +135,11 @@ pub async fn send(st: &NotifyState, p: &Principal, cmd: SendCommand) -> NotifyRe
     let t = &p.tenant;
 
     // 1-4: per recipient, from one batch read (caps are taken after the quota is
-    // reserved).
-    let reads =
-        SendReads::read(store, t, &cmd.recipients, &cmd.channels, cmd.category, now).await?;
+    // reserved); beside it, the tenant's status in auth's table.
+    let (reads, ()) = tokio::try_join!(
+        SendReads::read(store, t, &cmd.recipients, &cmd.channels, cmd.category, now),
+        refuse_if_suspended(st, t)
+    )?;
     let mut planned = Vec::new();
     for r in &cmd.recipients {
         let prefs = reads.preferences(r);
@@ -413,6 +424,9 @@ pub struct Recheck {
     /// The preferences in force for the recipient; None: not checked again (a first
     /// attempt, or a category nobody opts out of).
     pub preferences: Option<Preferences>,
+    /// The platform suspended the delivery's tenant since the send (the dispatcher reads
+    /// auth's records for every delivery it handles, first attempts too).
+    pub tenant_suspended: bool,
 }
 
 /// The items [`Recheck::from_items`] reads for `d`: its contact's suppression and, for
@@ -473,6 +487,7 @@ impl Recheck {
         Ok(Recheck {
             suppression,
             preferences,
+            tenant_suspended: false,
         })
     }
 }
@@ -489,6 +504,15 @@ pub async fn attempt_checked(
     let store = st.store();
     let now = st.now();
     let stopped = match (&recheck.suppression, &recheck.preferences) {
+        // A claim abandoned mid-send can only fail; anything still waiting is cancelled.
+        _ if recheck.tenant_suspended => Some((
+            if d.status == Status::Sending {
+                Status::Failed
+            } else {
+                Status::Cancelled
+            },
+            "tenant suspended".to_owned(),
+        )),
         (Some(s), _) => Some((Status::Suppressed, format!("suppressed: {}", s.reason))),
         (None, Some(p)) if !p.allows(d.category, d.channel) => {
             Some((Status::Skipped, "opted out".to_owned()))

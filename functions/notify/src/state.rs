@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use shared::{platform::Platform, platform::ServiceState, secrets::CachedSecret, store::Store};
+use shared::{
+    platform::Platform, platform::ServiceState, secrets::CachedSecret, store::Store,
+    tenant_status::TenantRecords,
+};
 
 use crate::{
     channels::{Channels, local::Recorder},
@@ -19,10 +22,17 @@ pub struct NotifyState {
     pub webhooks: Arc<Webhooks>,
     /// The key `POST /jobs/dispatch` must present (re-read every 5 minutes).
     pub internal_key: Arc<CachedSecret>,
+    /// auth's tenant records: a suspended tenant sends nothing.
+    pub tenants: TenantRecords,
 }
 
 impl NotifyState {
-    pub fn new(svc: ServiceState, cfg: NotifyConfig, channels: Channels) -> Self {
+    pub fn new(
+        svc: ServiceState,
+        cfg: NotifyConfig,
+        channels: Channels,
+        tenants: TenantRecords,
+    ) -> Self {
         let webhooks = Arc::new(Webhooks::new(&svc.platform, &cfg));
         let internal_key = Arc::new(CachedSecret::new(
             svc.platform.secrets.clone(),
@@ -36,18 +46,19 @@ impl NotifyState {
             channels,
             webhooks,
             internal_key,
+            tenants,
         }
     }
 
     /// Local gateway and tests: mail to the platform's mailer (the outbox), SMS and push
-    /// to `recorder`.
-    pub fn local(svc: ServiceState, recorder: &Recorder) -> Self {
+    /// to `recorder`; tenant status from `tenants` (auth's store).
+    pub fn local(svc: ServiceState, recorder: &Recorder, tenants: TenantRecords) -> Self {
         let channels = Channels {
             email: Some(svc.platform.mailer.clone()),
             sms: Some(Arc::new(recorder.clone())),
             push: Some(Arc::new(recorder.clone())),
         };
-        Self::new(svc, NotifyConfig::local(), channels)
+        Self::new(svc, NotifyConfig::local(), channels, tenants)
     }
 
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {

@@ -42,7 +42,11 @@ pub fn group_router(service: Service, only: Option<&str>) -> Router {
         Service::Analytics => analytics::router(state),
         Service::Reports => reports::router(state),
         Service::Notify => notify::group_router(
-            notify::NotifyState::local(state, &notify::channels::local::Recorder::new()),
+            notify::NotifyState::local(
+                state,
+                &notify::channels::local::Recorder::new(),
+                shared::tenant_status::TenantRecords::new(Arc::new(MemoryStore::new())),
+            ),
             only,
         ),
         Service::Search => search::router(state),

@@ -23,8 +23,9 @@ use shared::{
 
 use crate::domain::{Email, Username};
 
+/// A tenant's record; other services read its `status` (`shared::tenant_status`).
 pub fn tenant(t: &TenantId) -> Key {
-    Key::tenant(t, &["TENANT"], "META")
+    shared::tenant_status::record_key(t)
 }
 pub fn user(t: &TenantId, user_id: &str) -> Key {
     Key::tenant(t, &["USER", user_id], "PROFILE")

@@ -44,7 +44,7 @@ pub fn from_item(item: &Item) -> AuthResult<Tenant> {
 
 impl Tenant {
     pub fn is_suspended(&self) -> bool {
-        self.status == "suspended"
+        self.status == shared::tenant_status::SUSPENDED
     }
 }
 

@@ -1258,6 +1258,20 @@ async fn a_suspended_tenant_s_users_can_neither_sign_in_nor_refresh() {
     assert_eq!(app.login("user@eventzr.com", PASSWORD).await.status, 200);
 }
 
+/// The contract with the other services: what they read of the record
+/// (`shared::tenant_status`, notify before it sends) follows the platform's PATCH.
+#[tokio::test]
+async fn other_services_read_a_tenant_s_suspension_from_its_record() {
+    let app = TestAuth::new().await;
+    let records = shared::tenant_status::TenantRecords::new(app.state.store.clone());
+    let t3 = shared::tenant::TenantId::parse(auth::seed::T3).unwrap();
+    assert!(!records.is_suspended(&t3).await.unwrap());
+    app.set_tenant_status(auth::seed::T3, "suspended").await;
+    assert!(records.is_suspended(&t3).await.unwrap());
+    app.set_tenant_status(auth::seed::T3, "active").await;
+    assert!(!records.is_suspended(&t3).await.unwrap());
+}
+
 #[tokio::test]
 async fn a_demoted_admin_loses_admin_rights_at_once() {
     let app = TestAuth::new().await;

@@ -137,7 +137,8 @@ pub struct SendBody {
             tenant's daily or monthly quota; nothing was sent. `retry-after` gives the seconds until that \
             period's count starts afresh (absent when the send alone is over the whole limit); with \
             an Idempotency-Key the refusal is not stored, so the same key runs again then"),
-        (status = 403, description = "`ERR_NOTIFY_FORBIDDEN`: organizer role required"),
+        (status = 403, description = "`ERR_NOTIFY_FORBIDDEN`: organizer role required; \
+            `ERR_NOTIFY_TENANT_SUSPENDED`: the platform suspended the tenant, which sends nothing"),
         (status = 404, description = "`ERR_NOTIFY_TEMPLATE_NOT_FOUND`"),
         (status = 422, description = "`ERR_NOTIFY_TEMPLATE_RENDERING_FAILED`"),
     )
@@ -228,6 +229,8 @@ pub struct TestSent {
         (status = 400, description = "`ERR_NOTIFY_CHANNEL_NOT_CONFIGURED`, `ERR_NOTIFY_MISSING_TEMPLATE_VARIABLES`, \
             `ERR_NOTIFY_INVALID_TEMPLATE`, `ERR_NOTIFY_VALIDATION` (also: the token carries no email)"),
         (status = 402, description = "`ERR_NOTIFY_QUOTA_EXCEEDED` (with `retry-after`, as for `/send`)"),
+        (status = 403, description = "`ERR_NOTIFY_FORBIDDEN`: organizer role required; \
+            `ERR_NOTIFY_TENANT_SUSPENDED`: the platform suspended the tenant"),
         (status = 404, description = "`ERR_NOTIFY_TEMPLATE_NOT_FOUND`"),
         (status = 409, description = "`ERR_NOTIFY_CONTACT_SUPPRESSED`: the caller's address is on \
             the tenant's suppression list (`details.reason`); an admin removes it first"),
@@ -285,12 +288,16 @@ pub async fn send_test(
     // is a mail like any other, and a suppressed address (a bounce, a complaint) gets
     // none.
     let store = st.store();
-    let found = store
-        .get_many(&[
-            counters::settings_key(&tenant),
-            crate::repo::suppression(&tenant, to.as_ref()),
-        ])
-        .await?;
+    let (found, ()) = tokio::try_join!(
+        async {
+            let keys = [
+                counters::settings_key(&tenant),
+                crate::repo::suppression(&tenant, to.as_ref()),
+            ];
+            Ok(store.get_many(&keys).await?)
+        },
+        sending::refuse_if_suspended(&st, &tenant)
+    )?;
     if let Some(item) = &found[1] {
         let s = crate::repo::suppressions::parse(item)?;
         return Err(NotifyError::ContactSuppressed { reason: s.reason }.into());

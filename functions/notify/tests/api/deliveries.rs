@@ -14,7 +14,7 @@ use shared::{
 };
 
 use crate::{
-    helpers::{Caller, TestNotify, delivery_changes_meanwhile, faulty},
+    helpers::{self, Caller, TestNotify, delivery_changes_meanwhile, faulty},
     send::email_send,
 };
 
@@ -104,6 +104,57 @@ async fn scheduled_deliveries_go_out_when_due() {
     assert_eq!(got.json()["data"]["status"], "sent");
     // Nothing left to do.
     assert_eq!(dispatch(&t).await["due"], 0);
+}
+
+#[tokio::test]
+async fn a_suspended_tenant_s_waiting_sends_are_cancelled_when_due_and_its_quota_given_back() {
+    let t = with_key(TestNotify::new().await);
+    let t1_delivery = scheduled_email(&t, "ada@example.com").await;
+    scheduled_email_by(&t, &Caller::t3("organizer"), "bob@example.com").await;
+    assert_eq!(emails_today(&t).await, 1);
+    // The platform suspends T1 (auth's record); T3 is untouched.
+    t.set_tenant_status(helpers::TENANT_1, "suspended").await;
+    t.advance(chrono::Duration::hours(1));
+    let report = dispatch(&t).await;
+    assert_eq!(
+        (report["cancelled"].as_i64(), report["sent"].as_i64()),
+        (Some(1), Some(1))
+    );
+    assert!(t.tp.outbox.sent_to("ada@example.com").is_empty());
+    assert_eq!(t.tp.outbox.sent_to("bob@example.com").len(), 1);
+    // The delivery says why.
+    let got = t
+        .get(
+            &format!("/notify/v1/deliveries/{t1_delivery}"),
+            &Caller::t1("admin"),
+        )
+        .await
+        .json();
+    assert_eq!(got["data"]["status"], "cancelled");
+    let last = got["data"]["timeline"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["detail"], "tenant suspended");
+    assert_eq!(
+        emails_today(&t).await,
+        0,
+        "the unsent mail's unit is given back"
+    );
+    // Nothing is left due, and a reactivated tenant sends again.
+    assert_eq!(dispatch(&t).await["due"], 0);
+    t.set_tenant_status(helpers::TENANT_1, "active").await;
+    let r = t
+        .post(
+            "/notify/v1/send",
+            &Caller::t1("organizer"),
+            &email_send(&["ada@example.com"]),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    assert_eq!(t.tp.outbox.sent_to("ada@example.com").len(), 1);
 }
 
 /// A mail provider that takes a while (so concurrent senders overlap) and counts.
@@ -1053,14 +1104,13 @@ async fn a_failed_send_gives_back_no_unit_twice() {
 
 /// An email to `to` scheduled an hour ahead by the organizer; its delivery id.
 async fn scheduled_email(t: &TestNotify, to: &str) -> String {
+    scheduled_email_by(t, &Caller::t1("organizer"), to).await
+}
+
+/// A mail to `to` that `caller` schedules for an hour from now; its delivery id.
+async fn scheduled_email_by(t: &TestNotify, caller: &Caller, to: &str) -> String {
     let at = (t.state.now() + chrono::Duration::hours(1)).to_rfc3339();
-    let r = t
-        .post(
-            "/notify/v1/send",
-            &Caller::t1("organizer"),
-            &scheduled(to, &at),
-        )
-        .await;
+    let r = t.post("/notify/v1/send", caller, &scheduled(to, &at)).await;
     assert_eq!(r.status, 202, "{}", r.json());
     r.json()["data"]["deliveries"][0]["id"]
         .as_str()

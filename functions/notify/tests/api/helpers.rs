@@ -12,10 +12,11 @@ use serde_json::Value;
 use shared::{
     platform::ServiceState,
     store::{
-        Store, TransactOp, Update,
+        Item, Put, Store, TransactOp, Update,
         faults::{FaultyStore, Op},
         memory::MemoryStore,
     },
+    tenant_status::{self, TenantRecords},
     testing::{Reply, T1, T3, TestPlatform, emulator_endpoint, emulator_sdk_config, json_request},
 };
 
@@ -70,6 +71,8 @@ pub struct TestNotify {
     pub router: Router,
     /// SMS and push messages sent (local provider).
     pub recorder: Recorder,
+    /// auth's table, where notify reads tenant status ([`TestNotify::set_tenant_status`]).
+    pub auth_table: Arc<dyn Store>,
 }
 
 impl TestNotify {
@@ -79,12 +82,19 @@ impl TestNotify {
         if std::env::var("EVENTZR_TEST_STORE").as_deref() == Ok("dynamodb") {
             let endpoint = emulator_endpoint("notify suite on DynamoDB")
                 .expect("EVENTZR_TEST_STORE=dynamodb needs the emulator (AWS_ENDPOINT_URL)");
-            return Self::with_store(dynamo_table(&endpoint).await);
+            let auth_table = dynamo_table(&endpoint).await;
+            return Self::with_stores(dynamo_table(&endpoint).await, auth_table);
         }
         Self::with_store(Arc::new(MemoryStore::new()))
     }
 
+    /// Over `store`; auth's tenant records in memory.
     pub fn with_store(store: Arc<dyn Store>) -> Self {
+        Self::with_stores(store, Arc::new(MemoryStore::new()))
+    }
+
+    /// Over `store`, reading tenant status from `auth_table`.
+    pub fn with_stores(store: Arc<dyn Store>, auth_table: Arc<dyn Store>) -> Self {
         let tp = TestPlatform::new();
         let recorder = Recorder::new();
         let state = NotifyState::local(
@@ -93,6 +103,7 @@ impl TestNotify {
                 store,
             },
             &recorder,
+            TenantRecords::new(auth_table.clone()),
         );
         let router = notify::router(state.clone());
         TestNotify {
@@ -100,7 +111,18 @@ impl TestNotify {
             state,
             router,
             recorder,
+            auth_table,
         }
+    }
+
+    /// What auth-svc's `PATCH /tenants/{id}` leaves in its table: the tenant's record
+    /// with `status` (`active`, `suspended`).
+    pub async fn set_tenant_status(&self, tenant: &str, status: &str) {
+        let t = shared::tenant::TenantId::parse(tenant).unwrap();
+        let record = Item::new(&tenant_status::record_key(&t))
+            .with("id", tenant)
+            .with(tenant_status::STATUS, status);
+        self.auth_table.put(Put::new(record)).await.unwrap();
     }
 
     /// The same service after a change to its state (config, channels…).

@@ -58,8 +58,8 @@ const TABLE: &[Row] = &[
     // ---- send
     // One address-only email recipient, inline content, transactional, sent at once:
     // checks, quota reserved (day and month), delivery stored, claimed, sent.
-    row("POST", "/notify/v1/send", 6, 6,
-        "each further recipient's reads (own preferences, a suppression per email/SMS \
+    row("POST", "/notify/v1/send", 7, 7,
+        "the tenant's status is read in auth's table beside the checks' batch read; each further recipient's reads (own preferences, a suppression per email/SMS \
          contact, under a cappable category its count today) join the one batch read (100 \
          keys a request, sent together); its deliveries join the store transaction (49 \
          deliveries with due entries a transaction, fewer past 3 MiB); each delivery sent \
@@ -67,9 +67,10 @@ const TABLE: &[Row] = &[
          them), +1 cap update under a cap, and each further channel +2 (its day and month \
          reserved)"),
     // A template (its latest version) mailed to the caller.
-    row("POST", "/notify/v1/send/test", 4, 4,
+    row("POST", "/notify/v1/send/test", 5, 5,
         "the template (head and latest version, one query), the quota settings and the \
-         caller's suppression (one batch read), the quota reserved (day and month; a test \
+         caller's suppression (one batch read) beside the tenant's status (auth's table), \
+         the quota reserved (day and month; a test \
          send stores no delivery)"),
     // ---- deliveries
     row("GET", "/notify/v1/deliveries", 1, 1, ""),
@@ -144,11 +145,12 @@ const TABLE: &[Row] = &[
     row("POST", "/notify/v1/webhooks/{provider}", 4, 4,
         "a hard bounce or a complaint costs +1 (the suppression put)"),
     // ---- jobs: one scheduled email come due
-    row("POST", "/notify/v1/jobs/dispatch", 12, 12,
+    row("POST", "/notify/v1/jobs/dispatch", 13, 13,
         "8 queries (one per due partition) whatever is due; a batch of up to 50 due entries \
-         costs 2 batch reads (their deliveries, then what the scheduled or retried ones are \
-         checked against again: their contacts' suppressions, their recipients' preferences \
-         and the tenant's defaults) and each due delivery +2 (claim, outcome)"),
+         costs 3 batch reads (their deliveries, then, sent together, what the scheduled or \
+         retried ones are checked against again — their contacts' suppressions, their \
+         recipients' preferences and the tenant's defaults — and their tenants' status in \
+         auth's table) and each due delivery +2 (claim, outcome)"),
 ];
 
 /// The performance budget: an authenticated read (a GET with a bearer token) makes at
@@ -194,7 +196,8 @@ async fn every_route_stays_within_its_dynamodb_request_budget() {
 
 /// A send's checks read what they need in one batch read, however many recipients and
 /// whatever each one needs: here a person at their daily cap (own preferences, today's
-/// count), a suppressed address and an address-only recipient.
+/// count), a suppressed address and an address-only recipient. (Beside it, sent at the
+/// same time, the tenant's status in auth's table.)
 #[tokio::test]
 async fn a_sends_checks_read_all_their_recipients_in_one_batch_read() {
     let m = Meter::new();
@@ -221,7 +224,7 @@ async fn a_sends_checks_read_all_their_recipients_in_one_batch_read() {
         .call(202, "POST", SEND, Some(&organizer()), Some(body))
         .await;
     let r = &sent.requests;
-    assert_reads(r, (0, 1, 0), "the checks' reads");
+    assert_reads(r, (0, 2, 0), "the checks' reads and the tenant's status");
     // The count read says the person is at their cap: no cap is taken (and given back);
     // the two updates are the quota's day and month.
     assert_eq!(r.update, 2, "a cap taken{}", breakdown(r));
@@ -282,11 +285,12 @@ async fn a_send_stores_its_deliveries_in_as_few_transactions_as_dynamodb_takes()
     assert_eq!(page.as_array().map(Vec::len), Some(100));
 }
 
-/// The dispatcher reads a batch of due deliveries, and the suppressions it must check
-/// them against, in two batch reads: here three scheduled emails come due, one to a
-/// contact suppressed meanwhile.
+/// The dispatcher reads a batch of due deliveries, then the suppressions it must check
+/// them against and their tenants' status in auth's table (sent together), in three
+/// batch reads: here three scheduled emails come due, one to a contact suppressed
+/// meanwhile.
 #[tokio::test]
-async fn the_dispatcher_reads_a_due_batch_in_two_batch_reads() {
+async fn the_dispatcher_reads_a_due_batch_in_three_batch_reads() {
     let m = Meter::new();
     let mut body = email_send(&[ADA, ANN, "bob@example.com"]);
     let at = m.app.state.now() + chrono::Duration::hours(2);
@@ -299,7 +303,7 @@ async fn the_dispatcher_reads_a_due_batch_in_two_batch_reads() {
     let run = m.dispatch().await;
 
     let r = &run.requests;
-    assert_reads(r, (0, 2, 8), "the run's reads");
+    assert_reads(r, (0, 3, 8), "the run's reads");
     // Two claimed and sent (2 each), one moved to suppressed.
     assert_eq!(r.transact, 5, "{}", breakdown(r));
     let report = run.reply.json()["data"].clone();
@@ -332,7 +336,8 @@ struct Meter {
 impl Meter {
     fn new() -> Self {
         let store = Arc::new(CountingStore::new(MemoryStore::new()));
-        let app = TestNotify::with_store(store.clone());
+        // auth's table on the same counter: its reads (tenant status) are the route's too.
+        let app = TestNotify::with_stores(store.clone(), store.clone());
         Meter { app, store }
     }
 

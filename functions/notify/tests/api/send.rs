@@ -922,3 +922,40 @@ async fn a_device_registered_again_by_another_person_is_theirs_alone() {
         200
     );
 }
+
+#[tokio::test]
+async fn a_suspended_tenant_sends_nothing() {
+    let t = TestNotify::new().await;
+    t.set_tenant_status(crate::helpers::TENANT_1, "suspended")
+        .await;
+    let org = Caller::t1("organizer");
+    // A token issued before the suspension is still valid for its 15 minutes: notify
+    // asks auth's record, not the token.
+    let r = t
+        .post("/notify/v1/send", &org, &email_send(&["ada@example.com"]))
+        .await;
+    r.assert_error(403, "ERR_NOTIFY_TENANT_SUSPENDED");
+    let test = json!({"content": {"subject": "x", "text": "y"}});
+    t.post("/notify/v1/send/test", &org, &test)
+        .await
+        .assert_error(403, "ERR_NOTIFY_TENANT_SUSPENDED");
+    assert!(t.tp.outbox.sent().is_empty());
+    let listed = t.get("/notify/v1/deliveries", &Caller::t1("admin")).await;
+    assert_eq!(listed.json()["data"], json!([]), "nothing stored");
+    // Another tenant sends; so does T1 once the platform lifts the suspension.
+    let t3 = t
+        .post(
+            "/notify/v1/send",
+            &Caller::t3("organizer"),
+            &email_send(&["bob@example.com"]),
+        )
+        .await;
+    assert_eq!(t3.status, 202, "{}", t3.json());
+    t.set_tenant_status(crate::helpers::TENANT_1, "active")
+        .await;
+    let r = t
+        .post("/notify/v1/send", &org, &email_send(&["ada@example.com"]))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    assert_eq!(t.tp.outbox.sent().len(), 2);
+}
