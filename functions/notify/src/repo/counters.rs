@@ -172,11 +172,14 @@ pub async fn reserve(
             (monthly_key(t, ch, now), caps.monthly, "monthly", 62),
         ] {
             if n > limit {
+                // Over the whole limit on its own: no wait helps. `used` is still the
+                // period's own count, as the quotas view shows it.
+                let (d, m) = usage(store, t, ch, now).await?;
                 return Err(NotifyError::QuotaExceeded {
                     channel: ch,
                     period,
                     limit,
-                    used: 0,
+                    used: if period == "daily" { d } else { m },
                     requested: n,
                     retry_after: None,
                 });

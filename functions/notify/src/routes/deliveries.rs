@@ -143,7 +143,8 @@ pub struct ListQuery {
     pub channel: Option<String>,
     /// `transactional`, `system`, `marketing`, `reminder`.
     pub category: Option<String>,
-    /// A recipient's userId, email or phone (exact).
+    /// A recipient's userId, email or phone (an email in any case, a phone number in any
+    /// spelling the send takes).
     pub recipient: Option<String>,
     /// Created at or after (RFC 3339).
     #[param(format = DateTime)]
@@ -205,7 +206,12 @@ impl Filter {
             !matches!(to, Some(None)),
             "must be an RFC 3339 date-time",
         );
-        let recipient = q.get("recipient").map(|r| r.trim().to_lowercase());
+        // An address or a number in the form deliveries store it (a phone number as sent,
+        // `+1 415 555 0100`, is `+14155550100`); anything else is matched as given (a user id).
+        let recipient = q.get("recipient").map(|r| {
+            crate::repo::suppressions::normalise(r, "recipient")
+                .unwrap_or_else(|_| r.trim().to_lowercase())
+        });
         one(
             "recipient",
             recipient

@@ -574,6 +574,20 @@ async fn deliveries_filter_and_page_newest_first() {
         .get("/notify/v1/deliveries?recipient=P1@example.com", &org)
         .await;
     assert_eq!(only.json()["data"].as_array().unwrap().len(), 1);
+    // A number in any spelling the send takes finds the SMS.
+    for spelled in [
+        "%2B14155550100",
+        "%2B1%20(415)%20555-0100",
+        "%2B1%20415%20555%200100",
+    ] {
+        let found = t
+            .get(&format!("/notify/v1/deliveries?recipient={spelled}"), &org)
+            .await
+            .json();
+        let data = found["data"].as_array().unwrap();
+        assert_eq!(data.len(), 1, "{spelled}: {found}");
+        assert_eq!(data[0]["channel"], "sms");
+    }
     // All six on a page of six: no more (a query that reached its limit answers a
     // resume key on DynamoDB and the memory store alike, even with nothing left).
     let all = t.get("/notify/v1/deliveries?limit=6", &org).await.json();

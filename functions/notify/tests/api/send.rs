@@ -356,7 +356,27 @@ async fn a_send_over_the_daily_quota_is_refused_whole_with_402() {
         ),
         (Some(3), Some(2), Some(2))
     );
-    // Nothing of the refused send happened.
+    // A send over the whole limit on its own: no wait helps (no retry-after), and `used`
+    // is still the day's own count.
+    let four = [
+        "c@example.com",
+        "d@example.com",
+        "e@example.com",
+        "f@example.com",
+    ];
+    let alone = t.post("/notify/v1/send", &org, &email_send(&four)).await;
+    alone.assert_error(402, "ERR_NOTIFY_QUOTA_EXCEEDED");
+    assert_eq!(alone.header("retry-after"), None);
+    let details = &alone.json()["error"]["details"];
+    assert_eq!(
+        (
+            details["limit"].as_i64(),
+            details["used"].as_i64(),
+            details["requested"].as_i64()
+        ),
+        (Some(3), Some(2), Some(4))
+    );
+    // Nothing of the refused sends happened.
     assert_eq!(t.tp.outbox.sent().len(), 2);
     let list = t.get("/notify/v1/deliveries", &org).await;
     assert_eq!(list.json()["data"].as_array().unwrap().len(), 2);
