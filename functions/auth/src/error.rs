@@ -93,14 +93,14 @@ impl From<AuthError> for ApiError {
             ),
             AuthError::TokenRevoked => return ApiError::token_revoked(),
             AuthError::SessionNotFound => (S::NOT_FOUND, "SESSION_NOT_FOUND", "session not found"),
-            AuthError::MaxSessionsReached => {
-                return ApiError::new(
-                    S::TOO_MANY_REQUESTS,
-                    "MAX_SESSIONS_REACHED",
-                    "session limit reached",
-                )
-                .with_retry_after(60);
-            }
+            // No Retry-After: sessions last days, so no wait would help. The way out is
+            // in the message.
+            AuthError::MaxSessionsReached => (
+                S::TOO_MANY_REQUESTS,
+                "MAX_SESSIONS_REACHED",
+                "session limit reached: sign out of a session (DELETE /auth/v1/sessions/{id} \
+                 from a signed-in device), or reset the password, which ends them all",
+            ),
             AuthError::MfaInvalidCode => (S::UNAUTHORIZED, "MFA_INVALID_CODE", "invalid code"),
             AuthError::MfaNotEnabled => (S::BAD_REQUEST, "MFA_NOT_ENABLED", "MFA is not enabled"),
             AuthError::MfaAlreadyEnabled => {

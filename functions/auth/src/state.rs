@@ -92,7 +92,7 @@ impl LiveCaller {
         Err(ApiError::new(
             http::StatusCode::FORBIDDEN,
             "REAUTHENTICATION_REQUIRED",
-            "sign in again to add a sign-in method",
+            "sign in again: changing sign-in methods needs a sign-in from the last 10 minutes",
         ))
     }
 }

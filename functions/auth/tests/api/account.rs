@@ -1357,3 +1357,37 @@ async fn forgot_answers_unknown_and_known_emails_after_the_same_floor() {
     }
     assert_eq!(app.tp.outbox.sent().len(), 1);
 }
+
+#[tokio::test]
+async fn a_magic_link_sign_in_clears_the_password_guesses_as_a_password_sign_in_does() {
+    let app = TestAuth::new().await;
+    let to = "user@eventzr.com";
+    for _ in 0..4 {
+        app.login(to, "Password123?")
+            .await
+            .assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
+    }
+    assert_eq!(stored_user(&app, to).await.unwrap().failed_logins, 4);
+    let r = app
+        .post(
+            "/auth/v1/passwordless/magic-link",
+            None,
+            &json!({"email": to}),
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    let magic = mailed_token(&app, to, "magic-link");
+    let r = app
+        .post(
+            "/auth/v1/passwordless/verify",
+            None,
+            &json!({"token": magic}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    assert_eq!(stored_user(&app, to).await.unwrap().failed_logins, 0);
+    // The next wrong password is the first of a new count, not the fifth.
+    app.login(to, "Password123?")
+        .await
+        .assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
+}

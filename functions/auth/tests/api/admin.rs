@@ -298,6 +298,35 @@ async fn an_admin_changes_roles_and_the_change_is_stored_and_audited() {
 }
 
 #[tokio::test]
+async fn the_same_roles_in_another_order_are_no_change() {
+    let app = TestAuth::new().await;
+    let token = access(&app, "admin@startup.co").await;
+    let path = user_path("admin@startup.co");
+    let r = patch(
+        &app,
+        &path,
+        &token,
+        json!({"roles": ["admin", "organizer"]}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    // That was a change: the admin signs in again, then sends the roles back reordered.
+    let token = access(&app, "admin@startup.co").await;
+    let changes_before = audit_kinds(&app, T3).await.len();
+    let r = patch(
+        &app,
+        &path,
+        &token,
+        json!({"roles": ["organizer", "admin"]}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    // The caller's session lives on, and nothing is audited as a role change.
+    assert_eq!(app.get("/auth/v1/profile", Some(&token)).await.status, 200);
+    assert_eq!(audit_kinds(&app, T3).await.len(), changes_before);
+}
+
+#[tokio::test]
 async fn demoting_or_suspending_the_last_admin_of_a_tenant_is_refused() {
     let app = TestAuth::new().await;
     let token = access(&app, "admin@startup.co").await;

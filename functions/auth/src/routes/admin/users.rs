@@ -1,7 +1,7 @@
 //! `/users…` (admin): the acting tenant's users. Keys are built from the caller's
 //! tenant, so another tenant's user id is a 404 (never 403: nothing leaks).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use axum::extract::{FromRequestParts, Path, Query, State};
 use http::request::Parts;
@@ -291,13 +291,18 @@ pub async fn patch(
     let change = Change::try_from(body)?;
     let plan = tenants::plan_in_item(tenant_item.as_ref())?;
     let (before, after) = apply(&st, &tenant, &user_id, &change).await?;
-    if after.status == UserStatus::Suspended || before.roles != after.roles {
+    // The same roles in another order are no change: nothing is revoked or audited.
+    let roles_changed = {
+        let set = |roles: &[String]| roles.iter().cloned().collect::<BTreeSet<_>>();
+        set(&before.roles) != set(&after.roles)
+    };
+    if after.status == UserStatus::Suspended || roles_changed {
         // ASVS 7.4.2: a suspended account keeps no session. A role change ends them too:
         // tokens carry roles, so a demoted admin's token must not keep admin rights on
         // auth's routes (which check that the session is live). A retry re-revokes, harmlessly.
         revoke_sessions(&st, &tenant, &after.id).await?;
     }
-    if before.roles != after.roles {
+    if roles_changed {
         let details = json!({ "from": before.roles, "to": after.roles });
         record(&st, &caller, "role.changed", &after.id, details).await;
     }
