@@ -29,6 +29,8 @@ use crate::routes::{jwks, mfa, profile, refresh, sessions, tenants, webauthn};
         webauthn::register,
         webauthn::authenticate_options,
         webauthn::authenticate,
+        webauthn::passkeys::list,
+        webauthn::passkeys::remove,
         account::signup::signup,
         account::signup::verify,
         account::signup::resend,

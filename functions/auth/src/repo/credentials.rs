@@ -10,8 +10,8 @@
 use serde::{Deserialize, Serialize};
 use shared::{
     store::{
-        CancelReason, Condition, Item, Key, Put, Query, SortKey, Store, StoreError, TransactOp,
-        Update,
+        CancelReason, Condition, Delete, Item, Key, Put, Query, SortKey, Store, StoreError,
+        TransactOp, Update,
     },
     tenant::TenantId,
 };
@@ -23,8 +23,16 @@ const PREFIX: &str = "WEBAUTHN#";
 /// Keys hold the SHA-256 of the credential id: ids may be up to 1023 bytes, past
 /// DynamoDB's 1 KiB sort-key limit once encoded.
 pub fn key(t: &TenantId, user_id: &str, credential_id: &str) -> Key {
-    let id = shared::ids::sha256_hex(credential_id.as_bytes());
-    Key::tenant(t, &["USER", user_id], format!("{PREFIX}{id}"))
+    key_by_id(t, user_id, &passkey_id(credential_id))
+}
+/// A passkey's id in the API (`GET /webauthn/credentials`): the SHA-256 (hex) of its
+/// credential id, 64 characters whatever the credential id's length.
+pub fn passkey_id(credential_id: &str) -> String {
+    shared::ids::sha256_hex(credential_id.as_bytes())
+}
+/// The key of the user's passkey `passkey_id`.
+pub fn key_by_id(t: &TenantId, user_id: &str, passkey_id: &str) -> Key {
+    Key::tenant(t, &["USER", user_id], format!("{PREFIX}{passkey_id}"))
 }
 fn lock(credential_id: &str) -> Key {
     let id = shared::ids::sha256_hex(credential_id.as_bytes());
@@ -52,7 +60,7 @@ pub struct StoredCredential {
     pub last_used_at: Option<String>,
 }
 
-fn to_record(item: &Item) -> AuthResult<StoredCredential> {
+pub fn from_item(item: &Item) -> AuthResult<StoredCredential> {
     item.to_record()
         .map_err(|e| AuthError::Internal(format!("webauthn credential record: {e}")))
 }
@@ -70,7 +78,7 @@ pub async fn list(
                 .consistent(),
         )
         .await?;
-    page.items.iter().map(to_record).collect()
+    page.items.iter().map(from_item).collect()
 }
 
 pub async fn get(
@@ -80,8 +88,30 @@ pub async fn get(
     credential_id: &str,
 ) -> AuthResult<Option<StoredCredential>> {
     match store.get(&key(t, user_id, credential_id)).await? {
-        Some(item) => to_record(&item).map(Some),
+        Some(item) => from_item(&item).map(Some),
         None => Ok(None),
+    }
+}
+
+/// Removes a passkey and frees its credential id, in one transaction; false when it was
+/// gone already (removed meanwhile).
+pub async fn remove(store: &dyn Store, cred: &StoredCredential) -> AuthResult<bool> {
+    let t = TenantId::parse(&cred.tenant_id).map_err(|e| AuthError::Internal(e.to_string()))?;
+    let ops = vec![
+        TransactOp::Delete(
+            Delete::new(key(&t, &cred.user_id, &cred.credential_id))
+                .when(Condition::item_present()),
+        ),
+        TransactOp::Delete(Delete::new(lock(&cred.credential_id))),
+    ];
+    match store.transact(ops).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::TransactionCanceled { reasons })
+            if reasons.contains(&CancelReason::ConditionFailed) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

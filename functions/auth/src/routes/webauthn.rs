@@ -1,4 +1,5 @@
-//! Route group `webauthn`: passkeys: WebAuthn registration and authentication.
+//! Route group `webauthn`: passkeys: WebAuthn registration and authentication, and the
+//! caller's list of them ([`passkeys`]).
 //! (One Lambda function in template.yaml.)
 //!
 //! Verification is webauthn-rs's (attestation, origin, RP id hash, challenge, user
@@ -7,7 +8,13 @@
 //! opaque `challengeId`, the client sends it back with the authenticator's response.
 //! Any failure of a ceremony is 401 WEBAUTHN_FAILED; malformed bodies are 400.
 
-use axum::{Router, extract::State, routing::post};
+pub mod passkeys;
+
+use axum::{
+    Router,
+    extract::State,
+    routing::{delete, get, post},
+};
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
@@ -38,6 +45,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/auth/v1/webauthn/register"),
     ("POST", "/auth/v1/webauthn/authenticate/options"),
     ("POST", "/auth/v1/webauthn/authenticate"),
+    ("GET", "/auth/v1/webauthn/credentials"),
+    ("DELETE", "/auth/v1/webauthn/credentials/{passkeyId}"),
 ];
 
 pub fn router() -> Router<AuthState> {
@@ -51,6 +60,11 @@ pub fn router() -> Router<AuthState> {
         .route(
             "/auth/v1/webauthn/authenticate",
             post(authenticate).layer(super::no_store()),
+        )
+        .route("/auth/v1/webauthn/credentials", get(passkeys::list))
+        .route(
+            "/auth/v1/webauthn/credentials/{passkeyId}",
+            delete(passkeys::remove),
         )
 }
 

@@ -13,7 +13,6 @@ use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use http::Request;
 use serde_json::{Value, json};
 use shared::{
-    store::{Query, tenant_pk},
     tenant::TenantId,
     testing::{Reply, forge::sign_as},
 };
@@ -76,13 +75,7 @@ async fn walk(app: &TestAuth, token: &str, query: &str) -> (Vec<String>, Vec<usi
 
 /// The audit event kinds written for `tenant` this month.
 async fn audit_kinds(app: &TestAuth, tenant: &str) -> Vec<String> {
-    let month = app.state.now().format("%Y-%m").to_string();
-    let pk = tenant_pk(&TenantId::parse(tenant).unwrap(), &["AUDIT", &month]);
-    let page = app.state.store().query(Query::partition(pk)).await.unwrap();
-    page.items
-        .iter()
-        .filter_map(|i| i.get_s("kind").map(str::to_owned))
-        .collect()
+    app.audit_kinds(tenant).await
 }
 
 async fn stored_user(app: &TestAuth, tenant: &str, email: &str) -> auth::domain::User {

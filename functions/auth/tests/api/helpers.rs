@@ -182,6 +182,19 @@ impl TestAuth {
         )
     }
 
+    /// The kinds of `tenant`'s audit events this month, oldest first.
+    pub async fn audit_kinds(&self, tenant: &str) -> Vec<String> {
+        let month = self.state.now().format("%Y-%m").to_string();
+        let t = shared::tenant::TenantId::parse(tenant).unwrap();
+        let pk = shared::store::tenant_pk(&t, &["AUDIT", &month]);
+        let query = shared::store::Query::partition(pk);
+        let page = self.state.store().query(query).await.unwrap();
+        page.items
+            .iter()
+            .filter_map(|i| i.get_s("kind").map(str::to_owned))
+            .collect()
+    }
+
     pub fn advance(&self, by: chrono::Duration) {
         self.tp.advance(by)
     }

@@ -139,10 +139,11 @@ const TABLE: &[Row] = &[
         "+1 batch read: the live-session check with the user and the tenant (planTier), \
          before an update that already requires the item and returns it"),
     // dev@, who has TOTP.
-    row("DELETE", "/auth/v1/users/{userId}/mfa", 3, 2,
+    row("DELETE", "/auth/v1/users/{userId}/mfa", 4, 3,
         "+1 batch read: the live-session check with the user (its roles: a system user is \
-         refused) and the tenant (planTier), before the conditional update that turns TOTP \
-         off and returns the user"),
+         refused) and the tenant (planTier), before the user's passkeys are listed (one \
+         query; each one found costs +1 transaction removing it) and the conditional update \
+         that turns TOTP off and returns the user"),
     row("POST", "/auth/v1/tenants", 3, 2, live!()),
     row("PATCH", "/auth/v1/tenants/{tenantId}", 3, 2, live!()),
     // ---- oauth
@@ -153,6 +154,10 @@ const TABLE: &[Row] = &[
     row("POST", "/auth/v1/webauthn/register", 4, 3, live!()),
     row("POST", "/auth/v1/webauthn/authenticate/options", 4, 4, ""),
     row("POST", "/auth/v1/webauthn/authenticate", 9, 9, ""),
+    row("GET", "/auth/v1/webauthn/credentials", 2, 1, live!()),
+    // The passkey joins the live-session check's batch read; removed with its id's lock
+    // in one transaction; audited.
+    row("DELETE", "/auth/v1/webauthn/credentials/{passkeyId}", 3, 3, ""),
 ];
 
 /// Authenticated reads (GET with a bearer token) that make more than one request beyond
@@ -505,6 +510,26 @@ async fn measure(method: &str, path: &str) -> Measured {
             enrol(&m, &mut key).await;
             m.call(200, method, path, None, Some(json!({"email": PARTNER})))
                 .await
+        }
+        ("GET", "/auth/v1/webauthn/credentials") => {
+            enrol(&m, &mut SoftKey::new()).await;
+            m.call(200, method, path, Some(&m.access(PARTNER).await), None)
+                .await
+        }
+        ("DELETE", "/auth/v1/webauthn/credentials/{passkeyId}") => {
+            enrol(&m, &mut SoftKey::new()).await;
+            let access = m.access(PARTNER).await;
+            let listed = data(
+                &m.app
+                    .get("/auth/v1/webauthn/credentials", Some(&access))
+                    .await,
+                200,
+            );
+            let path = format!(
+                "/auth/v1/webauthn/credentials/{}",
+                listed[0]["id"].as_str().unwrap()
+            );
+            m.call(200, method, &path, Some(&access), None).await
         }
         ("POST", "/auth/v1/webauthn/authenticate") => {
             let mut key = SoftKey::new();

@@ -542,3 +542,131 @@ async fn adding_a_passkey_needs_a_sign_in_from_the_last_ten_minutes() {
     .await
     .assert_error(403, "ERR_AUTH_REAUTHENTICATION_REQUIRED");
 }
+
+// ---- managing passkeys -----------------------------------------------------------------
+
+const PASSKEYS: &str = "/auth/v1/webauthn/credentials";
+
+async fn passkeys(app: &TestAuth, token: &str) -> Vec<Value> {
+    let r = app.get(PASSKEYS, Some(token)).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    r.json()["data"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_removed_passkey_no_longer_signs_in_and_its_credential_id_is_free_again() {
+    let app = TestAuth::new().await;
+    let (mut laptop, mut phone) = (SoftKey::new(), SoftKey::new());
+    let laptop_id = enrol(&app, &mut laptop, PARTNER).await;
+    app.advance(chrono::Duration::seconds(1));
+    enrol(&app, &mut phone, PARTNER).await;
+    assert_eq!(sign_in(&app, &mut laptop, PARTNER).await.status, 200);
+
+    let (access, _) = app.tokens(PARTNER).await;
+    let listed = passkeys(&app, &access).await;
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert_eq!(
+        listed[0]["credentialId"],
+        laptop_id.as_str(),
+        "oldest first"
+    );
+    assert!(listed[0]["lastUsedAt"].is_string(), "used once");
+    assert!(listed[1]["lastUsedAt"].is_null(), "never used");
+    let id = listed[0]["id"].as_str().unwrap().to_owned();
+
+    let laptop_record = credentials::get(app.state.store(), &t1(), PARTNER_ID, &laptop_id)
+        .await
+        .unwrap()
+        .unwrap();
+    // The laptop's assertion, made before the passkey is removed, arrives after.
+    let options = auth_options(&app, PARTNER).await;
+    let late = laptop.assert(&options).await;
+    let path = format!("{PASSKEYS}/{id}");
+    let r = app.call("DELETE", &path, Some(&access), None).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    assert_eq!(r.json()["data"], json!({"id": id, "removed": true}));
+    // The lost laptop signs in no more, and is no longer offered; the phone still is.
+    answer(&app, AUTHENTICATE, None, &options, &late)
+        .await
+        .assert_error(401, "ERR_AUTH_WEBAUTHN_FAILED");
+    let offered = auth_options(&app, PARTNER).await["publicKey"]["allowCredentials"].clone();
+    assert_eq!(offered.as_array().map(Vec::len), Some(1), "{offered}");
+    assert_ne!(offered[0]["id"], laptop_id.as_str());
+    assert_eq!(sign_in(&app, &mut phone, PARTNER).await.status, 200);
+    assert_eq!(passkeys(&app, &access).await.len(), 1);
+    // Gone: 404, as for an id the caller never had and one that is not an id at all.
+    for path in [
+        path.clone(),
+        format!("{PASSKEYS}/{}", "0".repeat(64)),
+        format!("{PASSKEYS}/x"),
+    ] {
+        app.call("DELETE", &path, Some(&access), None)
+            .await
+            .assert_error(404, "ERR_AUTH_NOT_FOUND");
+    }
+    // Audited; and the credential id may be registered again.
+    let kinds = app.audit_kinds(shared::testing::T1).await;
+    assert!(
+        kinds.contains(&"mfa.webauthn_removed".to_owned()),
+        "{kinds:?}"
+    );
+    let again = credentials::create(app.state.store(), &laptop_record).await;
+    assert!(
+        again.is_ok(),
+        "the credential id's lock went with it: {again:?}"
+    );
+}
+
+#[tokio::test]
+async fn only_the_callers_own_passkeys_are_listed_or_removed_and_after_a_recent_sign_in() {
+    let app = TestAuth::new().await;
+    let mut key = SoftKey::new();
+    enrol(&app, &mut key, PARTNER).await;
+    let (partner, _) = app.tokens(PARTNER).await;
+    let id = passkeys(&app, &partner).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("{PASSKEYS}/{id}");
+    // Another user (an admin of the same tenant, too) sees none and removes nothing.
+    let (admin, _) = app.tokens("admin@eventzr.com").await;
+    assert!(passkeys(&app, &admin).await.is_empty());
+    app.call("DELETE", &path, Some(&admin), None)
+        .await
+        .assert_error(404, "ERR_AUTH_NOT_FOUND");
+    // An old session must sign in again first; no token at all is 401.
+    app.advance(chrono::Duration::minutes(11));
+    app.call("DELETE", &path, Some(&partner), None)
+        .await
+        .assert_error(403, "ERR_AUTH_REAUTHENTICATION_REQUIRED");
+    app.call("DELETE", &path, None, None)
+        .await
+        .assert_error(401, "ERR_AUTH_UNAUTHORIZED");
+    assert_eq!(
+        sign_in(&app, &mut key, PARTNER).await.status,
+        200,
+        "still there"
+    );
+}
+
+#[tokio::test]
+async fn an_admin_mfa_reset_removes_the_users_passkeys_too() {
+    let app = TestAuth::new().await;
+    let mut key = SoftKey::new();
+    enrol(&app, &mut key, PARTNER).await;
+    let options = auth_options(&app, PARTNER).await;
+    let assertion = key.assert(&options).await;
+    let (admin, _) = app.tokens("admin@eventzr.com").await;
+    let path = format!("/auth/v1/users/{PARTNER_ID}/mfa");
+    let r = app.call("DELETE", &path, Some(&admin), None).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    answer(&app, AUTHENTICATE, None, &options, &assertion)
+        .await
+        .assert_error(401, "ERR_AUTH_WEBAUTHN_FAILED");
+    let (partner, _) = app.tokens(PARTNER).await;
+    assert!(passkeys(&app, &partner).await.is_empty());
+    // Nothing left to remove.
+    app.call("DELETE", &path, Some(&admin), None)
+        .await
+        .assert_error(400, "ERR_AUTH_MFA_NOT_ENABLED");
+}

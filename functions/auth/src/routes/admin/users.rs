@@ -27,7 +27,7 @@ use crate::{
         user::UserView,
     },
     error::{AuthError, AuthResult},
-    repo::{self, admin, audit, sessions, tenants, users},
+    repo::{self, admin, audit, credentials, sessions, tenants, users},
     state::AuthState,
 };
 
@@ -417,9 +417,10 @@ pub async fn unlock(
     tag = "admin",
     summary = "Turn off a user's two-step sign-in",
     description = "Needs the `admin` role and a sign-in within the last 10 minutes. For a \
-        person who lost their authenticator and their recovery codes: their TOTP secret and \
-        recovery codes are removed, so their password alone signs them in until they enroll \
-        again. Audited (`mfa.reset`). Their sessions are kept. A `system` caller may act on \
+        person who lost their authenticator and their recovery codes, or a device with a \
+        passkey: their TOTP secret, recovery codes and passkeys are removed, so their password \
+        alone signs them in until they enroll again. Audited (`mfa.reset`, with what was \
+        removed). Their sessions are kept. A `system` caller may act on \
         another tenant's users by naming it in `x-tenant-id`.",
     params(
         ("userId" = String, Path, format = "uuid", description = "The user's id (a UUID)"),
@@ -428,8 +429,8 @@ pub async fn unlock(
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "The user, without two-step sign-in", body = Data<UserView>),
-        (status = 400, description = "`ERR_AUTH_MFA_NOT_ENABLED`: the user has no TOTP to turn \
-            off; `ERR_AUTH_VALIDATION`: `userId` is not a UUID"),
+        (status = 400, description = "`ERR_AUTH_MFA_NOT_ENABLED`: the user has neither TOTP nor a \
+            passkey; `ERR_AUTH_VALIDATION`: `userId` is not a UUID"),
         (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the token's session has ended"),
         (status = 403, description = "`ERR_AUTH_FORBIDDEN`: the caller lacks the `admin` role, or \
             the user holds the `system` role; `ERR_AUTH_REAUTHENTICATION_REQUIRED`: sign in \
@@ -451,10 +452,22 @@ pub async fn reset_mfa(
             "the system role is managed by the platform",
         ));
     }
-    let user = crate::repo::mfa::reset(st.store(), &user)
-        .await?
-        .ok_or(AuthError::MfaNotEnabled)?;
-    record(&st, &caller, "mfa.reset", &user.id, json!({})).await;
+    // Every second factor: TOTP and its recovery codes, and the passkeys (a lost device
+    // that still signs in is the case this route exists for).
+    let tenant = crate::signin::tenant_of(&user)?;
+    let passkeys = credentials::list(st.store(), &tenant, &user.id).await?;
+    let reset = crate::repo::mfa::reset(st.store(), &user).await?;
+    let totp = reset.is_some();
+    let mut removed = 0;
+    for p in &passkeys {
+        removed += usize::from(credentials::remove(st.store(), p).await?);
+    }
+    if reset.is_none() && removed == 0 {
+        return Err(AuthError::MfaNotEnabled.into());
+    }
+    let user = reset.unwrap_or(user);
+    let details = json!({ "totp": totp, "passkeysRemoved": removed });
+    record(&st, &caller, "mfa.reset", &user.id, details).await;
     Ok(Envelope::ok(UserView::of(&user, &plan)))
 }
 
