@@ -661,11 +661,9 @@ async fn deliver(st: &NotifyState, d: &Delivery) -> Result<Outcome, ChannelError
             let mail = Mail {
                 to: vec![to],
                 subject: d.content.subject.clone().unwrap_or_default(),
-                text: d
-                    .content
-                    .text
-                    .clone()
-                    .unwrap_or_else(|| d.content.subject.clone().unwrap_or_default()),
+                // Without a text part of its own, the HTML's text (never the subject
+                // alone: readers that show text/plain would see nothing else).
+                text: d.content.plain(),
                 html: d.content.html.clone(),
             };
             Ok(Outcome::Sent(Some(mailer.send(&mail).await?)))

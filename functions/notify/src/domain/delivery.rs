@@ -54,10 +54,16 @@ pub struct Rendered {
 }
 
 impl Rendered {
-    /// The plain text of the message: its text body, else its subject.
+    /// The plain text of the message: its text body, else the text of its HTML body,
+    /// else its subject.
     pub fn plain(&self) -> String {
-        self.text
-            .clone()
+        if let Some(text) = &self.text {
+            return text.clone();
+        }
+        self.html
+            .as_deref()
+            .map(super::html_text::to_text)
+            .filter(|t| !t.trim().is_empty())
             .or_else(|| self.subject.clone())
             .unwrap_or_default()
     }

@@ -1,6 +1,7 @@
 //! notify-svc's vocabulary: channels, categories, priorities, the delivery state machine.
 
 pub mod delivery;
+pub mod html_text;
 pub mod preferences;
 pub mod quota;
 pub mod template;

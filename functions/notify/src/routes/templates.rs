@@ -446,6 +446,7 @@ pub struct TemplatePreview {
     pub subject: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub html: Option<String>,
+    /// The text part as sent: a template without one gets its HTML's text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// The version rendered.
@@ -506,10 +507,15 @@ pub async fn preview(
         .await?
         .ok_or_else(not_found)?;
     let out = template::render(&v, locale, &vars)?;
+    // The text part as it would be sent: without one of its own, the HTML's text.
+    let text = match (&out.text, &out.html) {
+        (None, Some(_)) => Some(out.plain()),
+        _ => out.text.clone(),
+    };
     Ok(Envelope::ok(TemplatePreview {
         subject: out.subject,
         html: out.html,
-        text: out.text,
+        text,
         version: v.version,
         locale: template::variant_for(&v.locales, locale).map(|(tag, _)| tag.to_owned()),
     }))

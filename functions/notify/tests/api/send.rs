@@ -979,3 +979,30 @@ async fn a_suspended_tenant_sends_nothing() {
     assert_eq!(r.status, 202, "{}", r.json());
     assert_eq!(t.tp.outbox.sent().len(), 2);
 }
+
+#[tokio::test]
+async fn a_message_without_a_text_part_is_sent_with_the_text_of_its_html() {
+    let t = TestNotify::new().await;
+    let html =
+        "<p>Your ticket code is <b>ABC123</b>.</p><p><a href=\"https://ex.com/t\">Manage</a></p>";
+    let body = json!({
+        "channels": ["email", "sms"],
+        "recipients": [{"email": "h@example.com", "phone": "+14155550100"}],
+        "content": {"subject": "Your ticket", "html": html},
+        "category": "transactional",
+    });
+    let r = t
+        .post("/notify/v1/send", &Caller::t1("organizer"), &body)
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    let text = "Your ticket code is ABC123.\nManage (https://ex.com/t)";
+    // The mail's text/plain part, and the SMS: the HTML's text, not the subject alone.
+    let mail = &t.tp.outbox.sent_to("h@example.com")[0].mail;
+    assert_eq!(
+        (mail.text.as_str(), mail.html.as_deref()),
+        (text, Some(html))
+    );
+    let sms = t.recorder.sent();
+    assert_eq!(sms.len(), 1);
+    assert_eq!(sms[0].body, text);
+}

@@ -935,3 +935,19 @@ async fn a_filtered_list_over_many_templates_pages_instead_of_reading_them_all()
     assert_eq!(names(&next), ["Welcome"]);
     assert_eq!(next["page"]["has_more"], false);
 }
+
+#[tokio::test]
+async fn a_preview_shows_the_text_part_as_it_would_be_sent() {
+    let t = TestNotify::new().await;
+    let mut html_only = welcome();
+    html_only.as_object_mut().unwrap().remove("text");
+    html_only.as_object_mut().unwrap().remove("locales");
+    let id = id_of(&create(&t, &html_only).await);
+    let body = json!({"variables": {"user": {"firstName": "Ann"}}});
+    let r = t
+        .post(&format!("{BASE}/{id}/preview"), &organizer(), &body)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    assert_eq!(r.json()["data"]["html"], "<p>Hello Ann</p>");
+    assert_eq!(r.json()["data"]["text"], "Hello Ann", "the HTML's text");
+}

@@ -1,0 +1,266 @@
+//! The plain-text reading of a rendered HTML body, for a message sent without a text
+//! part: an email's `text/plain` alternative (what watches, screen readers and previews
+//! show), an SMS, a push or an in-app body. Not an HTML renderer: block elements end
+//! lines, list items get a dash, a link keeps its address, `<script>`, `<style>`,
+//! `<head>` and comments are dropped, character references are decoded, and runs of
+//! blank space fold. Small enough not to bring an HTML parser into the send path.
+
+/// Elements whose content is no text at all.
+const SKIPPED: [&str; 4] = ["script", "style", "head", "title"];
+/// Elements that start and end a line of their own.
+const BLOCKS: [&str; 24] = [
+    "p",
+    "div",
+    "br",
+    "hr",
+    "tr",
+    "table",
+    "ul",
+    "ol",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "pre",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "dl",
+    "dt",
+    "dd",
+];
+
+/// The text of `html`, line by line (see the module).
+pub fn to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    let mut rest = html;
+    // An `<a href>` whose address is shown after its text when that text is not the address.
+    let mut link: Option<(String, usize)> = None;
+    while let Some(lt) = rest.find('<') {
+        push_text(&mut out, &rest[..lt]);
+        rest = &rest[lt..];
+        if let Some(comment) = rest.strip_prefix("<!--") {
+            rest = comment.find("-->").map_or("", |end| &comment[end + 3..]);
+            continue;
+        }
+        let Some(end) = tag_end(rest) else {
+            // A lone '<': text, not a tag.
+            push_text(&mut out, "<");
+            rest = &rest[1..];
+            continue;
+        };
+        let tag = &rest[1..end];
+        rest = &rest[end + 1..];
+        let closing = tag.starts_with('/');
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if !closing && SKIPPED.contains(&name.as_str()) {
+            let close = format!("</{name}");
+            rest = find_ascii_ci(rest, &close).map_or("", |at| {
+                rest[at..].find('>').map_or("", |gt| &rest[at + gt + 1..])
+            });
+            continue;
+        }
+        if name == "a" {
+            if closing {
+                if let Some((href, start)) = link.take() {
+                    let shown = out[start..].trim();
+                    if !href.is_empty() && shown != href && !shown.is_empty() {
+                        out.push_str(&format!(" ({href})"));
+                    }
+                }
+            } else {
+                link = attribute(tag, "href").map(|h| (decode(&h), out.len()));
+            }
+            continue;
+        }
+        if BLOCKS.contains(&name.as_str()) {
+            end_line(&mut out);
+            if name == "li" && !closing {
+                out.push_str("- ");
+            }
+        }
+    }
+    push_text(&mut out, rest);
+    tidy(&out)
+}
+
+/// Where the tag starting at `s[0] == '<'` ends (its '>'), quotes respected; None when
+/// what follows '<' cannot start a tag.
+fn tag_end(s: &str) -> Option<usize> {
+    let next = s[1..].chars().next()?;
+    if !(next.is_ascii_alphabetic() || next == '/' || next == '!') {
+        return None;
+    }
+    let mut quote = None;
+    for (i, c) in s.char_indices().skip(1) {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '>') => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The value of attribute `name` in a tag's inside (`a href="…" class=x`).
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let at = find_ascii_ci(tag, &format!("{name}="))?;
+    let value = &tag[at + name.len() + 1..];
+    let value = match value.chars().next()? {
+        q @ ('"' | '\'') => value[1..].split(q).next()?,
+        _ => value
+            .split(|c: char| c.is_whitespace() || c == '>')
+            .next()?,
+    };
+    Some(value.trim().to_owned())
+}
+
+/// The byte offset of `needle` (ASCII) in `hay`, ignoring ASCII case.
+fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    (0..=h.len().checked_sub(n.len())?).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
+}
+
+/// Text between tags: decoded, with its blank space folded to single spaces.
+fn push_text(out: &mut String, raw: &str) {
+    let text = decode(raw);
+    for (i, word) in text.split(is_blank).enumerate() {
+        let ends_blank = out.ends_with([' ', '\n']) || out.is_empty();
+        if i > 0 && !ends_blank {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+}
+
+/// Blank space that may fold; the no-break spaces (U+00A0, U+2007, U+202F) hold.
+fn is_blank(c: char) -> bool {
+    c.is_whitespace() && !matches!(c, '\u{a0}' | '\u{2007}' | '\u{202f}')
+}
+
+fn end_line(out: &mut String) {
+    while out.ends_with(' ') {
+        out.pop();
+    }
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+}
+
+/// Lines trimmed, no more than one blank line in a row, none at either end; a
+/// non-breaking space reads as a space.
+fn tidy(s: &str) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for line in s.replace('\u{a0}', " ").lines() {
+        let line = line
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        if line.is_empty() && lines.last().is_none_or(|l| l.is_empty()) {
+            continue;
+        }
+        lines.push(line);
+    }
+    while lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    lines.join("\n")
+}
+
+/// Character references: the named ones mail uses, and every numeric one.
+fn decode(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        rest = &rest[amp..];
+        let Some(semi) = rest[..rest.len().min(12)].find(';') else {
+            out.push('&');
+            rest = &rest[1..];
+            continue;
+        };
+        let entity = &rest[1..semi];
+        let decoded = match entity {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            "nbsp" => Some('\u{a0}'),
+            "copy" => Some('©'),
+            "reg" => Some('®'),
+            "hellip" => Some('…'),
+            "mdash" => Some('—'),
+            "ndash" => Some('–'),
+            "euro" => Some('€'),
+            _ => entity
+                .strip_prefix('#')
+                .and_then(|n| match n.strip_prefix(['x', 'X']) {
+                    Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                    None => n.parse().ok(),
+                })
+                .and_then(char::from_u32),
+        };
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[semi + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::to_text;
+
+    #[test]
+    fn a_mail_body_reads_as_lines_of_text() {
+        let html = r#"<html><head><title>T</title><style>p{color:red}</style></head>
+            <body><h1>Your ticket</h1>
+            <p>Your code is <b>ABC123</b>.<br>Doors open at 7&nbsp;pm &amp; close at 11.</p>
+            <!-- tracking --><script>alert(1)</script>
+            <ul><li>Bring ID</li><li>No bags &gt; 10&#8239;L</li></ul>
+            <p><a href="https://example.com/t/1?a=1&amp;b=2">Manage your ticket</a> or
+            <a href='https://example.com'>https://example.com</a></p></body></html>"#;
+        assert_eq!(
+            to_text(html),
+            "Your ticket\nYour code is ABC123.\nDoors open at 7 pm & close at 11.\n- Bring ID\n\
+             - No bags > 10\u{202f}L\nManage your ticket (https://example.com/t/1?a=1&b=2) or \
+             https://example.com"
+        );
+    }
+
+    #[test]
+    fn text_that_only_looks_like_markup_stays_text() {
+        assert_eq!(to_text("1 < 2 and 3 > 2"), "1 < 2 and 3 > 2");
+        assert_eq!(to_text("AT&T &unknown; &#xZZ;"), "AT&T &unknown; &#xZZ;");
+        assert_eq!(to_text("<p title=\"a > b\">x</p>"), "x");
+        assert_eq!(to_text("<P>Upper</P><BR/>case"), "Upper\ncase");
+        assert_eq!(to_text("unclosed <script>never shown"), "unclosed");
+        assert_eq!(to_text("<!-- never closed"), "");
+        assert_eq!(to_text(""), "");
+    }
+}
