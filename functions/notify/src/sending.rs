@@ -724,7 +724,8 @@ async fn deliver(st: &NotifyState, d: &Delivery) -> Result<Outcome, ChannelError
         Channel::InApp => {
             let tenant =
                 TenantId::parse(&d.tenant_id).map_err(|e| ChannelError::Rejected(e.to_string()))?;
-            repo::inbox::deliver(st.store(), &tenant, d)
+            let now = shared::clock::rfc3339_millis(st.now());
+            repo::inbox::deliver(st.store(), &tenant, d, &now)
                 .await
                 .map_err(|e| ChannelError::Unavailable(e.to_string()))?;
             Ok(Outcome::Delivered)

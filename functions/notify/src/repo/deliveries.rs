@@ -541,7 +541,7 @@ pub async fn erase(store: &dyn Store, t: &TenantId, id: &str) -> NotifyResult<Op
             ops.push(TransactOp::Delete(Delete::new(message_key(mid))));
         }
         if let (crate::domain::Channel::InApp, Some(user)) = (d.channel, &d.recipient.user_id) {
-            ops.extend(super::inbox::erase_ops(store, t, user, id).await?);
+            ops.extend(super::inbox::erase_ops(store, t, user, &d).await?);
         }
         if matches!(d.status, Status::Queued | Status::Scheduled) {
             ops.extend(quota_back(&d));

@@ -1,4 +1,4 @@
-//! The in-app inbox (`T#<t>#U#<userId>#INBOX` / `<deliveryId>`) and its unread counter
+//! The in-app inbox (`T#<t>#U#<userId>#INBOX` / [`sort_key`]) and its unread counter
 //! (`T#<t>#U#<userId>` / `INBOX#UNREAD`, attribute `count`). An item and the counter
 //! change in one transaction, each item change conditional on its read state, so the
 //! counter moves exactly once per item whatever the retries.
@@ -46,11 +46,43 @@ pub struct InboxItem {
     pub read: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_at: Option<String>,
+    /// Where it sorts in the inbox (its key; see [`sort_key`]), as read.
+    #[serde(skip)]
+    pub sort_key: String,
 }
 
-/// Puts an in_app delivery into its recipient's inbox (unread) and counts it. Delivering
-/// the same delivery again changes nothing.
-pub async fn deliver(store: &dyn Store, t: &TenantId, d: &Delivery) -> NotifyResult<()> {
+/// Where delivery `d` sorts in its recipient's inbox, newest first: its id, a UUIDv7 of
+/// when it was created — or, for one that was due later (a `scheduledAt`, quiet hours),
+/// the same id with its due time in place of its creation time, so that it sorts where
+/// it arrived, above what came in while it waited. Derived from the delivery alone, so
+/// whatever reads the delivery finds its item.
+pub fn sort_key(d: &Delivery) -> String {
+    let due_ms = d
+        .scheduled_at
+        .as_deref()
+        .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+        .and_then(|at| u64::try_from(at.timestamp_millis()).ok());
+    match (due_ms, uuid::Uuid::parse_str(&d.id)) {
+        (Some(ms), Ok(id)) => {
+            let mut bytes = *id.as_bytes();
+            // UUIDv7: the first 48 bits are the Unix time in milliseconds.
+            bytes[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+            uuid::Uuid::from_bytes(bytes).to_string()
+        }
+        _ => d.id.clone(),
+    }
+}
+
+/// An unread item: where it sorts, and its delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unread {
+    pub sort_key: String,
+    pub id: String,
+}
+
+/// Puts an in_app delivery into its recipient's inbox (unread), arrived at `now`, and
+/// counts it. Delivering the same delivery again changes nothing.
+pub async fn deliver(store: &dyn Store, t: &TenantId, d: &Delivery, now: &str) -> NotifyResult<()> {
     let user = d.recipient.user_id.as_deref().ok_or_else(|| {
         NotifyError::Internal(format!("in_app delivery {} has no recipient userId", d.id))
     })?;
@@ -60,11 +92,16 @@ pub async fn deliver(store: &dyn Store, t: &TenantId, d: &Delivery) -> NotifyRes
         body: d.content.text.clone().unwrap_or_else(|| d.content.plain()),
         category: d.category,
         priority: d.priority,
-        created_at: d.created_at.clone(),
+        created_at: now.to_owned(),
         read: false,
         read_at: None,
+        sort_key: String::new(),
     };
-    let item = super::item(&super::inbox_item(t, user, &d.id), &entry, "inbox item")?;
+    let item = super::item(
+        &super::inbox_item(t, user, &sort_key(d)),
+        &entry,
+        "inbox item",
+    )?;
     let ops = vec![
         TransactOp::Put(Put::new(item).when(Condition::item_absent())),
         TransactOp::Update(Update::new(counter(t, user)).add(COUNT, 1)),
@@ -100,17 +137,20 @@ pub async fn page(
             )
             .await?;
         for item in &found.items {
-            let entry: InboxItem = super::record(item, "inbox item")?;
+            let mut entry: InboxItem = super::record(item, "inbox item")?;
+            entry.sort_key = item.get_s(attr::SK).unwrap_or(&entry.id).to_owned();
             scanned += 1;
             if unread_only && entry.read {
                 if scanned >= MAX_SCANNED {
-                    return Ok((out, Some(resume_after(&pk, &entry.id))));
+                    return Ok((out, Some(resume_after(&pk, &entry.sort_key))));
                 }
                 continue;
             }
             let size = serde_json::to_vec(&entry).map_or(0, |b| b.len());
             if out.len() == limit as usize || (!out.is_empty() && bytes + size > MAX_PAGE_BYTES) {
-                let last = out.last().map(|e: &InboxItem| resume_after(&pk, &e.id));
+                let last = out
+                    .last()
+                    .map(|e: &InboxItem| resume_after(&pk, &e.sort_key));
                 return Ok((out, last));
             }
             bytes += size;
@@ -144,15 +184,15 @@ pub enum MarkRead {
     WithRefused,
 }
 
-/// Marks item `id` of `user_id` read (and counts it off) if it is unread.
+/// Marks the item at `sort_key` of `user_id` read (and counts it off) if it is unread.
 pub async fn mark_read(
     store: &dyn Store,
     t: &TenantId,
     user_id: &str,
-    id: &str,
+    sort_key: &str,
     now: &str,
 ) -> NotifyResult<MarkRead> {
-    mark_read_with(store, t, user_id, id, now, Vec::new()).await
+    mark_read_with(store, t, user_id, sort_key, now, Vec::new()).await
 }
 
 /// [`mark_read`] in one transaction with `with` (the item's delivery moving to `read`).
@@ -160,11 +200,11 @@ pub async fn mark_read_with(
     store: &dyn Store,
     t: &TenantId,
     user_id: &str,
-    id: &str,
+    sort_key: &str,
     now: &str,
     with: Vec<TransactOp>,
 ) -> NotifyResult<MarkRead> {
-    let key = super::inbox_item(t, user_id, id);
+    let key = super::inbox_item(t, user_id, sort_key);
     let mut ops = read_ops(t, user_id, std::slice::from_ref(&key), now);
     let own = ops.len();
     ops.extend(with);
@@ -190,7 +230,7 @@ pub async fn mark_read_with(
     }
 }
 
-/// The ids of up to `max` of `user_id`'s unread items, newest first, from `start` (None:
+/// Up to `max` of `user_id`'s unread items, newest first, from `start` (None:
 /// the newest), and where the search stopped (None: it reached the oldest item). Pages of
 /// read items count too (at most [`MAX_SCANNED`] each, four of them beyond what `max`
 /// needs), so one request's work stays bounded however large the inbox is; each call
@@ -201,12 +241,15 @@ pub async fn unread_ids(
     user_id: &str,
     max: usize,
     mut start: Option<ResumeKey>,
-) -> NotifyResult<(Vec<String>, Option<ResumeKey>)> {
+) -> NotifyResult<(Vec<Unread>, Option<ResumeKey>)> {
     let mut unread = Vec::new();
     for _ in 0..max.div_ceil(100) + 4 {
         let want = (max - unread.len()).min(100) as u32;
         let (found, next) = page(store, t, user_id, want, start, true).await?;
-        unread.extend(found.into_iter().map(|e| e.id));
+        unread.extend(found.into_iter().map(|e| Unread {
+            sort_key: e.sort_key,
+            id: e.id,
+        }));
         match next {
             Some(n) if unread.len() < max => start = Some(n),
             other => return Ok((unread, other)),
@@ -219,9 +262,9 @@ pub async fn unread_ids(
 #[derive(Debug, Default)]
 pub struct MarkedAll {
     /// The items it marked read (and counted off).
-    pub marked: Vec<String>,
+    pub marked: Vec<Unread>,
     /// Those of them marked without their `with` actions (see [`mark_all_read`]).
-    pub alone: Vec<String>,
+    pub alone: Vec<Unread>,
 }
 
 /// Marks items `ids` of `user_id` read where unread, [`BATCH`] a transaction, each with
@@ -233,15 +276,15 @@ pub async fn mark_all_read(
     store: &dyn Store,
     t: &TenantId,
     user_id: &str,
-    ids: &[String],
+    items: &[Unread],
     now: &str,
-    with: impl Fn(&[String]) -> NotifyResult<Option<Vec<TransactOp>>>,
+    with: impl Fn(&[Unread]) -> NotifyResult<Option<Vec<TransactOp>>>,
 ) -> NotifyResult<MarkedAll> {
     let mut out = MarkedAll::default();
-    for chunk in ids.chunks(BATCH) {
+    for chunk in items.chunks(BATCH) {
         let keys: Vec<Key> = chunk
             .iter()
-            .map(|id| super::inbox_item(t, user_id, id))
+            .map(|u| super::inbox_item(t, user_id, &u.sort_key))
             .collect();
         let mut ops = read_ops(t, user_id, &keys, now);
         let joined = match with(chunk)? {
@@ -260,10 +303,10 @@ pub async fn mark_all_read(
             }
             // One was read (or changed) meanwhile: mark the rest one by one.
             Committed::ConditionFailed => {
-                for id in chunk {
-                    if mark_read(store, t, user_id, id, now).await? == MarkRead::Marked {
-                        out.marked.push(id.clone());
-                        out.alone.push(id.clone());
+                for u in chunk {
+                    if mark_read(store, t, user_id, &u.sort_key, now).await? == MarkRead::Marked {
+                        out.marked.push(u.clone());
+                        out.alone.push(u.clone());
                     }
                 }
             }
@@ -323,27 +366,27 @@ fn counter(t: &TenantId, user_id: &str) -> Key {
     super::user_item(t, user_id, UNREAD_SK)
 }
 
-/// Where a backward query resumes after item `id`.
-fn resume_after(pk: &str, id: &str) -> ResumeKey {
+/// Where a backward query resumes after the item at `sort_key`.
+fn resume_after(pk: &str, sort_key: &str) -> ResumeKey {
     ResumeKey(
         [
             (attr::PK.to_owned(), pk.to_owned()),
-            (attr::SK.to_owned(), id.to_owned()),
+            (attr::SK.to_owned(), sort_key.to_owned()),
         ]
         .into(),
     )
 }
 
-/// What erasing delivery `id` does to its inbox item: delete it and, if it was unread,
+/// What erasing delivery `d` does to its inbox item: delete it and, if it was unread,
 /// take it off the unread count — conditional on the read state just seen, so a read
 /// racing the erase cannot leave the count off by one.
 pub async fn erase_ops(
     store: &dyn Store,
     t: &TenantId,
     user_id: &str,
-    id: &str,
+    d: &Delivery,
 ) -> NotifyResult<Vec<TransactOp>> {
-    let key = super::inbox_item(t, user_id, id);
+    let key = super::inbox_item(t, user_id, &sort_key(d));
     let Some(item) = store.get(&key).await? else {
         return Ok(Vec::new());
     };

@@ -68,8 +68,10 @@ pub fn settings(t: &TenantId, sk: &str) -> Key {
 pub fn inbox_partition(t: &TenantId, user_id: &str) -> String {
     shared::store::tenant_pk(t, &["U", user_id, "INBOX"])
 }
-pub fn inbox_item(t: &TenantId, user_id: &str, delivery_id: &str) -> Key {
-    Key::tenant(t, &["U", user_id, "INBOX"], delivery_id)
+/// An inbox item, at its sort key (`inbox::sort_key`: its delivery's id, or the id with
+/// the due time in it).
+pub fn inbox_item(t: &TenantId, user_id: &str, sort_key: &str) -> Key {
+    Key::tenant(t, &["U", user_id, "INBOX"], sort_key)
 }
 pub fn suppressions_partition(t: &TenantId) -> String {
     shared::store::tenant_pk(t, &["SUPP"])

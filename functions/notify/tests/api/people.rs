@@ -571,7 +571,7 @@ async fn fill(t: &TestNotify, n: usize) -> Vec<String> {
     let mut ids = Vec::new();
     for i in 0..n {
         let d = in_app("user-1", &format!("m{i}"));
-        repo::inbox::deliver(t.state.store(), &t1(), &d)
+        repo::inbox::deliver(t.state.store(), &t1(), &d, &d.created_at)
             .await
             .unwrap();
         ids.push(d.id);
@@ -603,7 +603,7 @@ async fn the_inbox_lists_the_callers_own_items_newest_first() {
     let t = TestNotify::new().await;
     fill(&t, 3).await;
     let d = in_app("user-2", "for someone else");
-    repo::inbox::deliver(t.state.store(), &t1(), &d)
+    repo::inbox::deliver(t.state.store(), &t1(), &d, &d.created_at)
         .await
         .unwrap();
 
@@ -627,7 +627,7 @@ async fn delivering_the_same_delivery_twice_counts_it_once() {
     let t = TestNotify::new().await;
     let d = in_app("user-1", "once");
     for _ in 0..2 {
-        repo::inbox::deliver(t.state.store(), &t1(), &d)
+        repo::inbox::deliver(t.state.store(), &t1(), &d, &d.created_at)
             .await
             .unwrap();
     }
@@ -707,7 +707,7 @@ async fn a_page_of_large_messages_stays_within_what_lambda_can_answer() {
     for i in 0..24 {
         let mut d = in_app("user-1", &format!("m{i}"));
         d.content.text = Some(format!("{i}{}", "x".repeat(200 * 1024)));
-        repo::inbox::deliver(t.state.store(), &t1(), &d)
+        repo::inbox::deliver(t.state.store(), &t1(), &d, &d.created_at)
             .await
             .unwrap();
     }
@@ -800,7 +800,7 @@ async fn read_all_marks_every_unread_item_and_zeroes_the_count() {
     let ids = fill(&t, 30).await;
     ok(&t.post(&read_path(&ids[7]), &user(), &json!({})).await, 200);
     let other = in_app("user-2", "untouched");
-    repo::inbox::deliver(t.state.store(), &t1(), &other)
+    repo::inbox::deliver(t.state.store(), &t1(), &other, &other.created_at)
         .await
         .unwrap();
 
@@ -876,7 +876,9 @@ async fn read_all_s_search_goes_on_from_where_it_stopped_past_any_number_of_read
     // The search itself, on the memory store: thousands of items are cheap there.
     let store = shared::store::memory::MemoryStore::new();
     let older = in_app("user-1", "left unread");
-    repo::inbox::deliver(&store, &t1(), &older).await.unwrap();
+    repo::inbox::deliver(&store, &t1(), &older, &older.created_at)
+        .await
+        .unwrap();
     for i in 0..2_600 {
         let d = in_app("user-1", &format!("read {i}"));
         let key = repo::inbox_item(&t1(), "user-1", &d.id);
@@ -889,6 +891,7 @@ async fn read_all_s_search_goes_on_from_where_it_stopped_past_any_number_of_read
             created_at: d.created_at.clone(),
             read: true,
             read_at: Some(d.created_at.clone()),
+            sort_key: String::new(),
         };
         let item = shared::store::Item::from_record(&key, &entry).unwrap();
         shared::store::Store::put(&store, shared::store::Put::new(item))
@@ -904,7 +907,8 @@ async fn read_all_s_search_goes_on_from_where_it_stopped_past_any_number_of_read
     let (found, end) = repo::inbox::unread_ids(&store, &t1(), "user-1", 1, Some(stopped))
         .await
         .unwrap();
-    assert_eq!(found, [older.id]);
+    let ids: Vec<&str> = found.iter().map(|u| u.id.as_str()).collect();
+    assert_eq!(ids, [older.id.as_str()]);
     assert!(end.is_none(), "the search reached the oldest item");
 }
 
@@ -1012,4 +1016,63 @@ async fn read_all_moves_each_delivery_even_when_one_changed_meanwhile() {
         200,
     );
     assert_eq!(metrics["data"]["totals"]["read"], 3, "each counted once");
+}
+
+#[tokio::test]
+async fn a_scheduled_in_app_message_arrives_at_the_top_of_the_inbox_and_reads_like_any() {
+    let t = TestNotify::new().await;
+    let at = (t.state.now() + chrono::Duration::hours(1)).to_rfc3339();
+    let body = json!({
+        "channels": ["in_app"], "recipients": [{"userId": "user-1"}],
+        "content": {"subject": "scheduled", "text": "Doors open."},
+        "category": "transactional", "scheduledAt": at,
+    });
+    let r = t
+        .post("/notify/v1/send", &Caller::t1("organizer"), &body)
+        .await;
+    let scheduled = ok(&r, 202)["data"]["deliveries"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Two arrive while it waits; then it comes due and arrives.
+    sent_in_app(&t, 2).await;
+    t.advance(chrono::Duration::hours(1));
+    let arrived = shared::clock::rfc3339_millis(t.state.now());
+    notify::dispatch::run(&t.state, std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    let inbox = ok(&t.get(INBOX, &user()).await, 200);
+    // (m0 and m1 came in the same millisecond of the test clock: either order.)
+    let mut listed = titles(&inbox);
+    listed[1..].sort();
+    assert_eq!(listed, ["scheduled", "m0", "m1"], "newest arrival first");
+    let first = &inbox["data"][0];
+    assert_eq!(
+        first["id"],
+        scheduled.as_str(),
+        "still named by its delivery"
+    );
+    assert_eq!(first["createdAt"], arrived.as_str(), "when it arrived");
+    // It reads like any other, its delivery with it, and is erased like any other.
+    let read = ok(
+        &t.post(&read_path(&scheduled), &user(), &json!({})).await,
+        200,
+    );
+    assert_eq!(read["data"]["changed"], true);
+    assert_eq!(delivery_status(&t, &scheduled).await.0, "read");
+    assert_eq!(unread(&t, &user()).await, 2);
+    let erase = t
+        .call(
+            "DELETE",
+            &format!("/notify/v1/deliveries/{scheduled}"),
+            Some(&Caller::t1("admin")),
+            None,
+        )
+        .await;
+    assert_eq!(erase.status, 200, "{}", erase.json());
+    let left = titles(&ok(&t.get(INBOX, &user()).await, 200));
+    assert!(
+        !left.contains(&"scheduled".to_owned()) && left.len() == 2,
+        "{left:?}"
+    );
 }

@@ -26,7 +26,7 @@ use crate::{
     repo::{
         self,
         deliveries::{self, Change},
-        inbox::{self, InboxItem, MarkRead},
+        inbox::{self, InboxItem, MarkRead, Unread},
     },
     state::NotifyState,
 };
@@ -238,19 +238,21 @@ pub async fn read(
                 .unwrap_or_default(),
             None => Vec::new(),
         };
-        let changed = match inbox::mark_read_with(store, &t, &caller.sub, &id, &stamp, with).await?
-        {
-            MarkRead::Marked => true,
-            MarkRead::NotFound => return Err(NotifyError::NotFound.into()),
-            // Completes a move an earlier request could not make.
-            MarkRead::AlreadyRead => {
-                if let Some(d) = moving {
-                    deliveries::transition(store, now, d, Status::Read, None).await?;
+        // The item sorts where its delivery says (a scheduled one, by its due time).
+        let sort_key = d.as_ref().map_or_else(|| id.clone(), inbox::sort_key);
+        let changed =
+            match inbox::mark_read_with(store, &t, &caller.sub, &sort_key, &stamp, with).await? {
+                MarkRead::Marked => true,
+                MarkRead::NotFound => return Err(NotifyError::NotFound.into()),
+                // Completes a move an earlier request could not make.
+                MarkRead::AlreadyRead => {
+                    if let Some(d) = moving {
+                        deliveries::transition(store, now, d, Status::Read, None).await?;
+                    }
+                    false
                 }
-                false
-            }
-            MarkRead::WithRefused => continue,
-        };
+                MarkRead::WithRefused => continue,
+            };
         return Ok(Envelope::ok(MarkedRead {
             id,
             read: true,
@@ -322,27 +324,27 @@ pub async fn read_all(
         Some(c) => Some(st.platform.cursors.decode(&scope, c).await?),
         None => None,
     };
-    let (ids, stopped) = inbox::unread_ids(store, &t, &caller.sub, READ_ALL_MAX, start).await?;
+    let (unread, stopped) = inbox::unread_ids(store, &t, &caller.sub, READ_ALL_MAX, start).await?;
     // Their deliveries, in one batch read (100 a request), move to `read` in the items'
     // own transactions.
-    let keys: Vec<_> = ids.iter().map(|id| repo::delivery(&t, id)).collect();
+    let keys: Vec<_> = unread.iter().map(|u| repo::delivery(&t, &u.id)).collect();
     let mut found: HashMap<String, Delivery> = HashMap::new();
     for item in get_each(store, &keys).await?.iter().flatten() {
         let d: Delivery = repo::record(item, "delivery")?;
         found.insert(d.id.clone(), d);
     }
-    let moving = |chunk: &[String]| -> Vec<&Delivery> {
+    let moving = |chunk: &[Unread]| -> Vec<&Delivery> {
         chunk
             .iter()
-            .filter_map(|id| found.get(id))
+            .filter_map(|u| found.get(&u.id))
             .filter(|d| d.status != Status::Read)
             .collect()
     };
     // The chunk's item updates and its unread counter come first.
-    let with = |chunk: &[String]| {
+    let with = |chunk: &[Unread]| {
         deliveries::transitions(&moving(chunk), Status::Read, now, chunk.len() + 1)
     };
-    let done = inbox::mark_all_read(store, &t, &caller.sub, &ids, &stamp, with).await?;
+    let done = inbox::mark_all_read(store, &t, &caller.sub, &unread, &stamp, with).await?;
     // Items marked without their deliveries (one read meanwhile, or too large together).
     let alone: Vec<Delivery> = moving(&done.alone).into_iter().cloned().collect();
     deliveries::transition_all(store, now, &alone, Status::Read, None).await?;
