@@ -136,8 +136,17 @@ pub async fn send(st: &NotifyState, p: &Principal, cmd: SendCommand) -> NotifyRe
 
     // 1-4: per recipient, from one batch read (caps are taken after the quota is
     // reserved); beside it, the tenant's status in auth's table.
+    // A message scheduled for another day counts toward that day's caps.
+    let cap_day = cap_day(&cmd, now);
     let (reads, ()) = tokio::try_join!(
-        SendReads::read(store, t, &cmd.recipients, &cmd.channels, cmd.category, now),
+        SendReads::read(
+            store,
+            t,
+            &cmd.recipients,
+            &cmd.channels,
+            cmd.category,
+            cap_day
+        ),
         refuse_if_suspended(st, t)
     )?;
     let mut planned = Vec::new();
@@ -285,6 +294,13 @@ fn one_per_contact(planned: Vec<Planned>) -> Vec<Planned> {
     out
 }
 
+/// The day a send's frequency caps are counted on: the day it is scheduled for, else
+/// today. (Quiet hours that hold a message past midnight still count it on the day it
+/// was asked for.)
+fn cap_day(cmd: &SendCommand, now: DateTime<Utc>) -> DateTime<Utc> {
+    cmd.scheduled_at.filter(|at| *at > now).unwrap_or(now)
+}
+
 /// Takes the frequency caps and stores every delivery with its outcome so far.
 async fn store_deliveries(
     st: &NotifyState,
@@ -306,7 +322,8 @@ async fn store_deliveries(
         let ok = match taken.get(&person) {
             Some(ok) => *ok,
             None => {
-                let ok = counters::take_cap(store, t, &person, cmd.category, cap, now).await?;
+                let day = cap_day(cmd, now);
+                let ok = counters::take_cap(store, t, &person, cmd.category, cap, day).await?;
                 taken.insert(person.clone(), ok);
                 ok
             }

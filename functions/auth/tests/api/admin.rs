@@ -1369,12 +1369,19 @@ async fn system_reads_another_tenant_s_users_and_tenant_but_not_as_that_tenant_e
 async fn a_tenant_without_a_record_is_not_found() {
     let app = TestAuth::new().await;
     let system = access(&app, "system@eventzr.com").await;
-    let req = Request::get("/auth/v1/tenants/current")
-        .header("authorization", format!("Bearer {system}"))
-        .header("x-tenant-id", "a0000009-0000-0000-0000-000000000009")
-        .body(Body::empty())
-        .unwrap();
-    app.send(req).await.assert_error(404, "ERR_AUTH_NOT_FOUND");
+    // Every route that reads the tenant's roster says so, not only the one reading it.
+    for path in [
+        "/auth/v1/tenants/current",
+        "/auth/v1/users",
+        "/auth/v1/users/invites",
+    ] {
+        let req = Request::get(path)
+            .header("authorization", format!("Bearer {system}"))
+            .header("x-tenant-id", "a0000009-0000-0000-0000-000000000009")
+            .body(Body::empty())
+            .unwrap();
+        app.send(req).await.assert_error(404, "ERR_AUTH_NOT_FOUND");
+    }
 }
 
 /// A rare filter over a large roster reads at most `MAX_SCANNED` users a page: a short

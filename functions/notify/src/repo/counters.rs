@@ -295,19 +295,20 @@ pub fn cap_sent(counter: Option<&shared::store::Item>) -> i64 {
     counter.and_then(|i| i.get_i64("n")).unwrap_or(0)
 }
 
-/// Counts one more `category` message to `person` today if that stays within `cap`.
-/// False: the cap is reached (a concurrent send took the last one).
+/// Counts one more `category` message to `person` on `day`'s date (the day it is sent,
+/// or scheduled for) if that stays within `cap`. False: the cap is reached (a concurrent
+/// send took the last one).
 pub async fn take_cap(
     store: &dyn Store,
     t: &TenantId,
     person: &str,
     category: Category,
     cap: u32,
-    now: DateTime<Utc>,
+    day: DateTime<Utc>,
 ) -> NotifyResult<bool> {
-    let update = Update::new(cap_key(t, person, category, now))
+    let update = Update::new(cap_key(t, person, category, day))
         .add("n", 1)
-        .set("expires_at", expiry(now, 2))
+        .set("expires_at", expiry(day, 2))
         .when(Condition::not_exists("n").or(Condition::lt("n", i64::from(cap))));
     match store.update(update).await {
         Ok(_) => Ok(true),

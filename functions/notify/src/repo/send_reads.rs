@@ -49,7 +49,8 @@ impl SendReads {
         recipients: &[Recipient],
         channels: &[Channel],
         category: Category,
-        now: DateTime<Utc>,
+        // The day whose caps apply: the send's, or the day it is scheduled for.
+        cap_day: DateTime<Utc>,
     ) -> NotifyResult<Self> {
         let users: Vec<&str> = recipients
             .iter()
@@ -71,7 +72,7 @@ impl SendReads {
         keys.extend(
             people
                 .iter()
-                .map(|p| counters::cap_key(t, p, category, now)),
+                .map(|p| counters::cap_key(t, p, category, cap_day)),
         );
         let items = get_each(store, &keys).await?;
 

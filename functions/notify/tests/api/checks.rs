@@ -240,3 +240,42 @@ async fn a_person_named_several_times_in_one_send_is_capped_once() {
         "daily cap reached"
     );
 }
+
+#[tokio::test]
+async fn a_message_scheduled_for_another_day_counts_toward_that_days_cap() {
+    let t = TestNotify::new().await;
+    let org = Caller::t1("organizer");
+    set_prefs(&t, "capped", json!({"dailyCaps": {"marketing": 1}})).await;
+    let in_ten_days = (t.state.now() + chrono::Duration::days(10)).to_rfc3339();
+    let scheduled = |at: &str| {
+        let mut b = marketing(json!([person("capped")]), "normal");
+        b["scheduledAt"] = json!(at);
+        b
+    };
+    let r = t
+        .post("/notify/v1/send", &org, &scheduled(&in_ten_days))
+        .await;
+    assert_eq!(outcome(&r.json(), "capped")["status"], "scheduled");
+    // Today is still free; that day is not.
+    let today = t
+        .post(
+            "/notify/v1/send",
+            &org,
+            &marketing(json!([person("capped")]), "normal"),
+        )
+        .await;
+    assert_eq!(
+        outcome(&today.json(), "capped")["status"],
+        "sent",
+        "{}",
+        today.json()
+    );
+    let again = t
+        .post("/notify/v1/send", &org, &scheduled(&in_ten_days))
+        .await;
+    let capped = outcome(&again.json(), "capped").clone();
+    assert_eq!(
+        (capped["status"].as_str(), capped["detail"].as_str()),
+        (Some("skipped"), Some("daily cap reached"))
+    );
+}

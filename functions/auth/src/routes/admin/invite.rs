@@ -251,6 +251,8 @@ impl PendingInvite {
         (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the token's session has ended"),
         (status = 403, description = "`ERR_AUTH_FORBIDDEN`: the caller lacks the `admin` role; \
             `ERR_AUTH_ACCOUNT_SUSPENDED`: the acting tenant is suspended"),
+        (status = 404, description = "`ERR_AUTH_NOT_FOUND`: no tenant has the id a `system` caller \
+            named in `x-tenant-id`"),
     )
 )]
 pub async fn list(
@@ -259,8 +261,13 @@ pub async fn list(
     page: Result<PageParams, ApiError>,
 ) -> Result<Envelope<Vec<PendingInvite>>, ApiError> {
     let tenant = claims.tenant();
-    let (caller, []) = AdminCaller::check_with(claims, &st, []).await?;
+    let (caller, [tenant_item]) =
+        AdminCaller::check_with(claims, &st, [repo::tenant(&tenant)]).await?;
     let page = page?;
+    // No tenant record, no invites: 404, as `POST /users/invite` answers.
+    if tenant_item.is_none() {
+        return Err(AuthError::NotFound.into());
+    }
     let scope = CursorScope::new(&caller.claims, "invites");
     let start = st.platform.cursors.resume(&scope, &page).await?;
     let (found, next) = invites::page(st.store(), &tenant, page.limit, start, st.epoch()).await?;

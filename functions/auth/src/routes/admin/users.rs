@@ -126,6 +126,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ListFilter {
         (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the token's session has ended"),
         (status = 403, description = "`ERR_AUTH_FORBIDDEN`: the caller lacks the `admin` role; \
             `ERR_AUTH_ACCOUNT_SUSPENDED`: the acting tenant is suspended"),
+        (status = 404, description = "`ERR_AUTH_NOT_FOUND`: no tenant has the id a `system` caller \
+            named in `x-tenant-id`"),
     )
 )]
 pub async fn list(
@@ -139,6 +141,11 @@ pub async fn list(
     let (caller, [tenant_item]) =
         AdminCaller::check_with(claims, &st, [repo::tenant(&tenant)]).await?;
     let (page, filter) = (page?, filter?);
+    // A tenant with no record (a system caller may name any id) has no users: 404, as
+    // on the routes that read the tenant itself, not an empty list.
+    if tenant_item.is_none() {
+        return Err(AuthError::NotFound.into());
+    }
     let scope = CursorScope::new(&caller.claims, filter.scope());
     let start = st.platform.cursors.resume(&scope, &page).await?;
     let (found, next) = admin::list_users(
