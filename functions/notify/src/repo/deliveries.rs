@@ -83,7 +83,12 @@ pub async fn create_all(
         if let (Some(sk), Some(at)) = (&d.due_sk, d.next_attempt_at) {
             ops.push(TransactOp::Put(Put::new(due_item(d, sk, at))));
         }
-        let counters = super::counters::metric_keys(&t, d, d.status, now);
+        // Every delivery starts `queued` (its timeline's first entry), then moves to where
+        // the checks sent it: both are counted, as the timeline shows them.
+        let mut counters = super::counters::metric_keys(&t, d, Status::Queued, now);
+        if d.status != Status::Queued {
+            counters.extend(super::counters::metric_keys(&t, d, d.status, now));
+        }
         let bytes = serde_json::to_vec(d).map_or(0, |b| b.len());
         if !batch.fits(&ops, &counters, bytes) {
             if let Err(e) = batch.commit(store).await {

@@ -638,6 +638,24 @@ async fn metrics_count_each_status_per_channel_and_day() {
     assert_eq!(data["totals"]["sent"], 2);
     assert_eq!(data["totals"]["queued"], 2);
     assert_eq!(data["days"][0]["channel"], "email");
+    // A delivery created in another state was `queued` first, as its timeline says.
+    let scheduled_at = (t.state.now() + chrono::Duration::hours(1)).to_rfc3339();
+    let r = t
+        .post(
+            "/notify/v1/send",
+            &org,
+            &scheduled("c@example.com", &scheduled_at),
+        )
+        .await;
+    assert_eq!(r.json()["data"]["deliveries"][0]["status"], "scheduled");
+    let m = t.get("/notify/v1/metrics", &org).await.json();
+    assert_eq!(
+        (
+            m["data"]["totals"]["queued"].clone(),
+            m["data"]["totals"]["scheduled"].clone()
+        ),
+        (json!(3), json!(1))
+    );
     assert_eq!(data["rates"]["delivery"], 0.0);
     let mine = t.get("/notify/v1/metrics", &Caller::t1("user")).await;
     assert_eq!(mine.json()["data"]["scope"], "own");
