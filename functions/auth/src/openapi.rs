@@ -25,6 +25,8 @@ use crate::routes::{jwks, mfa, profile, refresh, sessions, tenants, webauthn};
         mfa::confirm,
         mfa::verify::verify,
         mfa::disable,
+        mfa::recovery::left,
+        mfa::recovery::regenerate,
         webauthn::register_options,
         webauthn::register,
         webauthn::authenticate_options,

@@ -80,6 +80,18 @@ pub async fn enable(
     update_if(store, upd, cond).await
 }
 
+/// Replaces the recovery codes with `recovery_hashes` while TOTP is on with `secret` (as
+/// read). None when TOTP was turned off or re-enrolled meanwhile.
+pub async fn replace_recovery_codes(
+    store: &dyn Store,
+    user: &User,
+    secret: &str,
+    recovery_hashes: &[String],
+) -> AuthResult<Option<User>> {
+    let upd = Update::new(users::key_of(user)?).set(RECOVERY, hashes(recovery_hashes));
+    update_if(store, upd, Condition::eq(SECRET, secret)).await
+}
+
 /// Turns TOTP off with `code` (a current TOTP code or an unused recovery code) in one
 /// conditional write of the user item, which also gives back the guess `reservation`
 /// counted; when the counter has moved on (cleared, a new window) there is nothing to

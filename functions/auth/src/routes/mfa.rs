@@ -1,17 +1,19 @@
 //! Route group `mfa`: TOTP multi-factor authentication: enroll, confirm (recovery codes),
-//! verify at login, disable. (One Lambda function in template.yaml.)
+//! verify at login, disable; the recovery codes left, and a new set ([`recovery`]). (One
+//! Lambda function in template.yaml.)
 //!
-//! Secrets leave the service twice only: the TOTP secret in the enroll response and the
-//! recovery codes in the confirm response (both `cache-control: no-store`, as verify's
-//! tokens: `super::no_store`). None of these routes sits behind the Idempotency-Key
-//! layer, which would keep those bodies.
+//! Secrets leave the service in three answers only: the TOTP secret in the enroll
+//! response, and the recovery codes in the confirm and regenerate responses (all
+//! `cache-control: no-store`, as verify's tokens: `super::no_store`). None of these
+//! routes sits behind the Idempotency-Key layer, which would keep those bodies.
 
+pub mod recovery;
 pub(crate) mod verify;
 
 use axum::{
     Router,
     extract::State,
-    routing::{delete, post},
+    routing::{delete, get, post},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -36,6 +38,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/auth/v1/mfa/totp/confirm"),
     ("POST", "/auth/v1/mfa/totp/verify"),
     ("DELETE", "/auth/v1/mfa/totp"),
+    ("GET", "/auth/v1/mfa/recovery-codes"),
+    ("POST", "/auth/v1/mfa/recovery-codes"),
 ];
 
 pub fn router() -> Router<AuthState> {
@@ -47,6 +51,12 @@ pub fn router() -> Router<AuthState> {
             post(verify::verify).layer(no_store()),
         )
         .route("/auth/v1/mfa/totp", delete(disable))
+        .route(
+            "/auth/v1/mfa/recovery-codes",
+            get(recovery::left)
+                .post(recovery::regenerate)
+                .layer(no_store()),
+        )
 }
 
 /// A code from the authenticator app (or, where accepted, a recovery code).

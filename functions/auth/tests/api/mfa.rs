@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use std::sync::{Arc, atomic::Ordering};
 
 use shared::{
-    store::{Delete, Item, Key, Put, Query, QueryPage, StoreResult, TransactOp, Update, tenant_pk},
+    store::{Delete, Item, Key, Put, Query, QueryPage, StoreResult, TransactOp, Update},
     testing::{Reply, t1},
 };
 
@@ -132,13 +132,7 @@ async fn user_with_totp(app: &TestAuth) -> (String, String, Vec<String>) {
 }
 
 async fn audit_kinds(app: &TestAuth) -> Vec<String> {
-    let month = app.state.now().format("%Y-%m").to_string();
-    let pk = tenant_pk(&t1(), &["AUDIT", &month]);
-    let page = app.state.store().query(Query::partition(pk)).await.unwrap();
-    page.items
-        .iter()
-        .filter_map(|i| i.get_s("kind").map(str::to_owned))
-        .collect()
+    app.audit_kinds(shared::testing::T1).await
 }
 
 // ---- verify at login -----------------------------------------------------------------
@@ -894,4 +888,64 @@ async fn a_recovery_code_gets_through_while_the_others_are_used_at_once() {
         "its own and five others"
     );
     assert_eq!(stored.failed_logins, 0);
+}
+
+// ---- recovery codes left, and a new set -------------------------------------------------
+
+const RECOVERY: &str = "/auth/v1/mfa/recovery-codes";
+
+async fn codes_left(app: &TestAuth, access: &str) -> u64 {
+    let r = app.get(RECOVERY, Some(access)).await;
+    assert_eq!(r.status, 200, "{}", body(&r));
+    r.json()["data"]["remaining"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn recovery_codes_are_counted_and_a_new_set_voids_the_old() {
+    let app = TestAuth::new().await;
+    let (access, _, old) = user_with_totp(&app).await;
+    assert_eq!(codes_left(&app, &access).await, 10);
+    let access = access_of(&verify(&app, &challenge(&app, USER).await, &old[0]).await);
+    assert_eq!(codes_left(&app, &access).await, 9);
+
+    let r = app.post(RECOVERY, Some(&access), &json!({})).await;
+    assert_eq!(r.status, 200, "{}", body(&r));
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let new: Vec<String> =
+        serde_json::from_value(r.json()["data"]["recoveryCodes"].clone()).unwrap();
+    assert_eq!(new.len(), 10);
+    assert!(new.iter().all(|c| !old.contains(c)), "a new set");
+    assert_eq!(codes_left(&app, &access).await, 10);
+    // The old set is void; the new one signs in.
+    verify(&app, &challenge(&app, USER).await, &old[1])
+        .await
+        .assert_error(401, "ERR_AUTH_MFA_INVALID_CODE");
+    access_of(&verify(&app, &challenge(&app, USER).await, &new[0]).await);
+    let kinds = app.audit_kinds(shared::testing::T1).await;
+    assert!(
+        kinds.contains(&"mfa.recovery_codes_regenerated".to_owned()),
+        "{kinds:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_new_set_of_recovery_codes_needs_totp_on_and_a_recent_sign_in() {
+    let app = TestAuth::new().await;
+    let (partner, _) = app.tokens("partner@eventzr.com").await;
+    app.get(RECOVERY, Some(&partner))
+        .await
+        .assert_error(400, "ERR_AUTH_MFA_NOT_ENABLED");
+    app.post(RECOVERY, Some(&partner), &json!({}))
+        .await
+        .assert_error(400, "ERR_AUTH_MFA_NOT_ENABLED");
+    let (access, _, old) = user_with_totp(&app).await;
+    app.advance(Duration::minutes(11));
+    app.post(RECOVERY, Some(&access), &json!({}))
+        .await
+        .assert_error(403, "ERR_AUTH_REAUTHENTICATION_REQUIRED");
+    // Nothing changed: the old codes still count.
+    assert_eq!(codes_left(&app, &access).await, old.len() as u64);
+    app.get(RECOVERY, None)
+        .await
+        .assert_error(401, "ERR_AUTH_UNAUTHORIZED");
 }

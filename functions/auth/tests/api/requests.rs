@@ -92,6 +92,9 @@ const TABLE: &[Row] = &[
     row("POST", "/auth/v1/mfa/totp/verify", 11, 11, ""),
     // The code checked, TOTP off and the reserved guess given back in one conditional update.
     row("DELETE", "/auth/v1/mfa/totp", 4, 4, ""),
+    row("GET", "/auth/v1/mfa/recovery-codes", 1, 1, ""),
+    // The session and the user in one batch read, the codes replaced, audited.
+    row("POST", "/auth/v1/mfa/recovery-codes", 3, 3, ""),
     // ---- account
     // The plan of the tenant it has just created is known (BASE): not read back.
     // Every link mail takes one of the account's hourly counts first (repo::mail_limit):
@@ -333,6 +336,11 @@ async fn measure(method: &str, path: &str) -> Measured {
         ("POST", "/auth/v1/mfa/totp/verify") => {
             let body = json!({"mfaToken": mfa_token(&m).await, "code": code(&m, DEV_TOTP_SECRET)});
             m.call(200, method, path, None, Some(body)).await
+        }
+        ("GET" | "POST", "/auth/v1/mfa/recovery-codes") => {
+            let access = dev_access(&m).await;
+            let body = (method == "POST").then(|| json!({}));
+            m.call(200, method, path, Some(&access), body).await
         }
         ("DELETE", "/auth/v1/mfa/totp") => {
             let access = dev_access(&m).await;
