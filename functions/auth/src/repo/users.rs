@@ -2,7 +2,10 @@
 //! (written in one transaction with the user, so a race creates exactly one user).
 
 use shared::{
-    store::{CancelReason, Condition, Item, Key, Put, Store, StoreError, TransactOp, Update, attr},
+    store::{
+        CancelReason, Condition, Delete, Item, Key, Put, Store, StoreError, TransactOp, Update,
+        attr,
+    },
     tenant::TenantId,
 };
 
@@ -83,32 +86,68 @@ fn lock_item(key: &Key, user: &User) -> Item {
 
 /// Creates the user and its locks; EmailTaken / UsernameTaken when another holds them.
 pub async fn create(store: &dyn Store, user: &User) -> AuthResult<()> {
-    create_with(store, user, None).await
+    create_with(store, user, None, None).await
 }
 
 /// [`create`] in one transaction with `invite` (the acceptance of the invite the user
 /// joins by): when the invite no longer holds, nothing is written and the answer is
-/// [`AuthError::OneTimeTokenInvalid`].
-pub async fn create_invited(store: &dyn Store, user: &User, invite: TransactOp) -> AuthResult<()> {
-    create_with(store, user, Some(invite)).await
+/// [`AuthError::OneTimeTokenInvalid`]. `unverified`: an account that holds the address
+/// but never proved it, which the invitee (who did, by the invite mail) takes it over
+/// from: its user item and username lock go and the email lock moves, in the same
+/// transaction, on condition it is still unverified and still holds the lock (else
+/// EmailTaken).
+pub async fn create_invited(
+    store: &dyn Store,
+    user: &User,
+    invite: TransactOp,
+    unverified: Option<&User>,
+) -> AuthResult<()> {
+    create_with(store, user, Some(invite), unverified).await
 }
 
-async fn create_with(store: &dyn Store, user: &User, invite: Option<TransactOp>) -> AuthResult<()> {
+/// Held by `holder`: a lock item naming it.
+fn held_by(holder: &User) -> Condition {
+    Condition::eq("user_id", holder.id.as_str())
+}
+
+async fn create_with(
+    store: &dyn Store,
+    user: &User,
+    invite: Option<TransactOp>,
+    replacing: Option<&User>,
+) -> AuthResult<()> {
     let email = Email::parse(&user.email).map_err(|e| AuthError::Internal(e.issue))?;
+    let free = |holder: Option<&User>| holder.map_or_else(Condition::item_absent, held_by);
     let mut ops = vec![
         TransactOp::Put(Put::new(user_item(user)?).when(Condition::item_absent())),
         TransactOp::Put(
-            Put::new(lock_item(&super::email_lock(&email), user)).when(Condition::item_absent()),
+            Put::new(lock_item(&super::email_lock(&email), user)).when(free(replacing)),
         ),
     ];
     let mut username_at = None;
+    let mut same_username = false;
     if let Some(u) = &user.username {
         let username = Username::parse(u).map_err(|e| AuthError::Internal(e.issue))?;
         username_at = Some(ops.len());
+        same_username = replacing.is_some_and(|old| old.username.as_deref() == Some(u.as_str()));
+        let holder = replacing.filter(|_| same_username);
         ops.push(TransactOp::Put(
-            Put::new(lock_item(&super::username_lock(&username), user))
-                .when(Condition::item_absent()),
+            Put::new(lock_item(&super::username_lock(&username), user)).when(free(holder)),
         ));
+    }
+    // The replaced account: still unverified, as read, when it goes.
+    let replaced_at = replacing.map(|_| ops.len());
+    if let Some(old) = replacing {
+        let unverified = Condition::item_present().and(Condition::eq("email_verified", false));
+        ops.push(TransactOp::Delete(
+            Delete::new(key_of(old)?).when(unverified),
+        ));
+        if let (Some(u), false) = (&old.username, same_username) {
+            let username = Username::parse(u).map_err(|e| AuthError::Internal(e.issue))?;
+            ops.push(TransactOp::Delete(
+                Delete::new(super::username_lock(&username)).when(held_by(old)),
+            ));
+        }
     }
     // The same mailbox as the earlier rules stored it (its domain in Unicode) is taken too.
     let mut legacy_at = None;
@@ -125,7 +164,9 @@ async fn create_with(store: &dyn Store, user: &User, invite: Option<TransactOp>)
         Ok(()) => Ok(()),
         Err(StoreError::TransactionCanceled { reasons }) => {
             let failed = |i: usize| reasons.get(i) == Some(&CancelReason::ConditionFailed);
-            if failed(1) || legacy_at.is_some_and(failed) {
+            let replaced_changed =
+                replaced_at.is_some_and(|at| (at..invite_at.unwrap_or(usize::MAX)).any(failed));
+            if failed(1) || legacy_at.is_some_and(failed) || replaced_changed {
                 Err(AuthError::EmailTaken)
             } else if invite_at.is_some_and(failed) {
                 Err(AuthError::OneTimeTokenInvalid)

@@ -1200,7 +1200,7 @@ async fn a_revoke_landing_between_an_acceptance_s_read_and_its_write_refuses_the
         vec!["user".into()],
         "2026-01-01T00:00:00.000Z",
     );
-    let refused = users::create_invited(app.state.store(), &user, acceptance).await;
+    let refused = users::create_invited(app.state.store(), &user, acceptance, None).await;
     assert!(
         matches!(refused, Err(auth::error::AuthError::OneTimeTokenInvalid)),
         "{refused:?}"
@@ -1390,4 +1390,74 @@ async fn a_magic_link_sign_in_clears_the_password_guesses_as_a_password_sign_in_
     app.login(to, "Password123?")
         .await
         .assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
+}
+
+#[tokio::test]
+async fn an_invitee_takes_their_address_over_from_an_account_that_never_proved_it() {
+    let app = TestAuth::new().await;
+    let to = "gina@example.com";
+    // Invited, then someone registers the address (with a password they know) first.
+    invite_by_route(&app, to, &["user"]).await;
+    let token = mailed_token(&app, to, "accept-invite");
+    let squatter = json!({"email": to, "password": "squatter passphrase", "name": "Not Gina",
+        "tenantName": "Gina Co"});
+    let r = app.post("/auth/v1/signup/email", None, &squatter).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.bytes));
+    let squatter_link = mailed_token(&app, to, "verify-email");
+    let old = stored_user(&app, to).await.unwrap();
+    // The invite mail proved the address: the unverified account goes, the invitee joins.
+    let r = accept_invite(&app, to, &token).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.bytes));
+    let joined = stored_user(&app, to).await.unwrap();
+    assert_ne!(joined.id, old.id);
+    assert_eq!(
+        (joined.tenant_id.as_str(), joined.email_verified),
+        (auth::seed::T1, true)
+    );
+    assert!(
+        users::get(
+            app.state.store(),
+            &TenantId::parse(&old.tenant_id).unwrap(),
+            &old.id
+        )
+        .await
+        .unwrap()
+        .is_none(),
+        "the unverified account is gone"
+    );
+    app.login(to, "squatter passphrase")
+        .await
+        .assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
+    app.post(
+        "/auth/v1/signup/verify",
+        None,
+        &json!({"token": squatter_link}),
+    )
+    .await
+    .assert_error(400, "ERR_AUTH_TOKEN_INVALID");
+    assert!(
+        app.audit_kinds(&old.tenant_id)
+            .await
+            .contains(&"user.replaced".to_owned())
+    );
+
+    // A registration before the invite does not refuse the invite either; a verified
+    // account does.
+    let early = "early@example.com";
+    let r = app
+        .post(
+            "/auth/v1/signup/email",
+            None,
+            &signup_body(early, NEW_PASSWORD),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    invite_by_route(&app, early, &["user"]).await;
+    let token = mailed_token(&app, early, "accept-invite");
+    assert_eq!(accept_invite(&app, early, &token).await.status, 201);
+    let (admin, _) = app.tokens("admin@eventzr.com").await;
+    let body = json!({"email": early, "roles": ["user"]});
+    app.post("/auth/v1/users/invite", Some(&admin), &body)
+        .await
+        .assert_error(409, "ERR_AUTH_EMAIL_TAKEN");
 }

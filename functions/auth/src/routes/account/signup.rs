@@ -174,8 +174,9 @@ pub struct SignupView {
             `ERR_AUTH_TOKEN_INVALID`: the invite is invalid, expired, used, for another email, \
             replaced by a newer invite to the address, or sent by someone no longer an active admin"),
         (status = 403, description = "`ERR_AUTH_ACCOUNT_SUSPENDED`: the inviting tenant is suspended"),
-        (status = 409, description = "`ERR_AUTH_EMAIL_TAKEN`: the email is already registered; \
-            `ERR_AUTH_USERNAME_TAKEN`: the username is taken"),
+        (status = 409, description = "`ERR_AUTH_EMAIL_TAKEN`: the email is already registered (by \
+            invite: by a verified account; an unverified one is replaced, the invite having proved \
+            the address); `ERR_AUTH_USERNAME_TAKEN`: the username is taken"),
         (status = 429, description = "`ERR_AUTH_RATE_LIMITED`: 10 signups founding a tenant \
             this hour from this client address (an IPv6 one: its /64; 50 from its /48), \
             whatever their outcome (signups by invite are not counted); `Retry-After` says when \
@@ -309,14 +310,45 @@ async fn join_by_invite(
     user.email_verified = true;
     // The user and the invite's acceptance in one transaction: a revoke or re-invite
     // landing since the read above refuses the signup whole.
-    let acceptance = invites::acceptance(&tenant, &invited, token, found[1].is_some());
-    users::create_invited(st.store(), &user, acceptance).await?;
+    let acceptance = || invites::acceptance(&tenant, &invited, token, found[1].is_some());
+    match users::create_invited(st.store(), &user, acceptance(), None).await {
+        // An account that never proved the address (a registration by someone else, or
+        // the invitee's own abandoned one) does not keep the invitee out: the invite mail
+        // proved it. That account goes, in the same transaction.
+        Err(AuthError::EmailTaken) => {
+            let holder = users::by_email(st.store(), &invited).await?;
+            let Some(old) = holder.filter(|u| !u.email_verified) else {
+                return Err(AuthError::EmailTaken);
+            };
+            users::create_invited(st.store(), &user, acceptance(), Some(&old)).await?;
+            replaced_unverified(st, &old, &tenant).await;
+        }
+        other => other?,
+    }
     if let Err(e) = one_time::redeem(st.store(), Kind::Invite, token, st.epoch()).await {
         // Only an expiry in the last milliseconds or a store fault: the user exists, and
         // the email lock already makes the invite useless to anyone else.
         tracing::warn!(error = %e, "invite could not be consumed after signup");
     }
     Ok((user, plan))
+}
+
+/// Audits, in the replaced account's tenant, that an invitee took its address over.
+async fn replaced_unverified(st: &AuthState, old: &User, invited_to: &TenantId) {
+    let Ok(tenant) = signin::tenant_of(old) else {
+        return;
+    };
+    let event = audit::Event {
+        tenant: &tenant,
+        kind: "user.replaced",
+        actor: None,
+        subject: Some(&old.id),
+        details: json!({
+            "reason": "an invitee proved the unverified address",
+            "invitedTo": invited_to.to_string(),
+        }),
+    };
+    audit::record(st.store(), st.now(), event).await;
 }
 
 /// A tenant id the platform itself wrote (an invite's sender).

@@ -80,7 +80,8 @@ pub struct Invitation {
             asks for the `system` role; `ERR_AUTH_ACCOUNT_SUSPENDED`: the acting tenant is suspended"),
         (status = 404, description = "`ERR_AUTH_NOT_FOUND`: no tenant has the id a `system` \
             caller named in `x-tenant-id`"),
-        (status = 409, description = "`ERR_AUTH_EMAIL_TAKEN`: the email is already registered"),
+        (status = 409, description = "`ERR_AUTH_EMAIL_TAKEN`: a verified account has the email (an \
+            unverified one does not block an invite: its acceptance takes the address over)"),
         (status = 429, description = "`ERR_AUTH_RATE_LIMITED` (with `retry-after`): the tenant \
             mailed 50 invites this hour, or 3 to this address today"),
     )
@@ -110,7 +111,12 @@ pub async fn invite(
         return Err(AuthError::AccountSuspended.into());
     }
     let name = inviting.name;
-    if users::by_email(st.store(), &email).await?.is_some() {
+    // An account that never proved the address does not hold it against an invite: the
+    // invite mail proves it, and the acceptance takes the address over (signup).
+    if users::by_email(st.store(), &email)
+        .await?
+        .is_some_and(|u| u.email_verified)
+    {
         return Err(AuthError::EmailTaken.into());
     }
     if let Err(retry_after) =
