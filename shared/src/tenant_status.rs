@@ -33,7 +33,8 @@ impl TenantRecords {
 
     /// Which of `tenants` are suspended, in one batch read (several sent together past
     /// 100 distinct tenants). A tenant with no record is not suspended: tokens name only
-    /// tenants auth issued them for, and its platform tenant has no record.
+    /// tenants auth issued them for, and a stage may hold no record of the platform
+    /// tenant (the seed writes one; nothing else must).
     pub async fn suspended(&self, tenants: &[TenantId]) -> StoreResult<HashSet<TenantId>> {
         let mut distinct: Vec<TenantId> = tenants.to_vec();
         distinct.sort();

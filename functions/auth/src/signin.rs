@@ -192,16 +192,16 @@ pub async fn open(
         revoked: false,
     };
     sessions::put_new(st.store(), &session).await?;
+    if let Err(refused) = still_admitted(st, user).await {
+        // The session must not outlive the refusal, even by an access token's minutes.
+        sessions::revoke(st.store(), &tenant_id, &user.id, &session_id).await?;
+        return Err(refused);
+    }
     // A completed sign-in clears the password guesses counted against the account,
     // whatever proved it: a mailed link or a passkey proves as much as the password (which
     // cleared them already when it was the proof; no write then).
     if user.failed_logins > 0 || user.locked_until > 0 {
         users::clear_failures(st.store(), user).await?;
-    }
-    if let Err(refused) = still_admitted(st, user).await {
-        // The session must not outlive the refusal, even by an access token's minutes.
-        sessions::revoke(st.store(), &tenant_id, &user.id, &session_id).await?;
-        return Err(refused);
     }
     let access = st.issuer.access_token(user, &plan, &session_id).await?;
     answer_for(&tenant_id);

@@ -696,7 +696,7 @@ async fn deliver(st: &NotifyState, d: &Delivery) -> Result<Outcome, ChannelError
                 .phone
                 .as_deref()
                 .ok_or_else(|| missing("phone"))?;
-            Ok(Outcome::Sent(Some(sms.send(to, &d.content.plain()).await?)))
+            Ok(Outcome::Sent(Some(sms.send(to, &d.content.short()).await?)))
         }
         Channel::Push => {
             let push = st
@@ -719,7 +719,7 @@ async fn deliver(st: &NotifyState, d: &Delivery) -> Result<Outcome, ChannelError
             }
             let msg = PushMessage {
                 title: d.content.subject.clone().unwrap_or_default(),
-                body: d.content.plain(),
+                body: d.content.short(),
             };
             // Sent when at least one device took it; the first id identifies the send.
             let mut first = None;

@@ -53,21 +53,23 @@ pub async fn check(store: &dyn Store, source: Option<&str>, now: DateTime<Utc>) 
     let counts = counts(source, now);
     let keys: Vec<Key> = counts.iter().map(|(k, _)| k.clone()).collect();
     let found = store.get_many(&keys).await?;
-    let spent = found.iter().zip(&counts).any(|(item, (_, cap))| {
+    let spent = found.iter().zip(&counts).find(|(item, (_, cap))| {
         item.as_ref()
             .and_then(|i| i.get(FAILURES))
             .and_then(Value::as_i64)
             .is_some_and(|n| n >= *cap)
     });
-    if !spent {
+    let Some((_, (_, cap))) = spent else {
         return Ok(());
-    }
+    };
+    let from = if *cap == FAILURES_PER_SOURCE {
+        "this address"
+    } else {
+        "this network (an IPv6 /48)"
+    };
     Err(AuthError::Api(ApiError {
-        message: format!(
-            "too many failed sign-ins from this address ({FAILURES_PER_SOURCE} an hour): try \
-             again later"
-        )
-        .into(),
+        message: format!("too many failed sign-ins from {from} ({cap} an hour): try again later")
+            .into(),
         ..ApiError::rate_limited(until_next(now, 3600))
     }))
 }

@@ -356,8 +356,8 @@ pub async fn authenticate_options(
             or the signature counter did not increase"),
         (status = 403, description = "`ERR_AUTH_ACCOUNT_SUSPENDED`: the account or its tenant is suspended"),
         (status = 429, description = "`ERR_AUTH_MAX_SESSIONS_REACHED`: the session limit is reached \
-            and the tenant refuses new sessions rather than ending the oldest; retry after \
-            `Retry-After` seconds or log out elsewhere"),
+            and the tenant refuses new sessions rather than ending the oldest: sign out of a \
+            session elsewhere, or reset the password"),
     )
 )]
 pub async fn authenticate(

@@ -54,8 +54,18 @@ pub struct Rendered {
 }
 
 impl Rendered {
-    /// The plain text of the message: its text body, else the text of its HTML body,
-    /// else its subject.
+    /// The text of a short message (SMS, push): its text body, else its subject. Not the
+    /// HTML's text: an email's HTML body may run to pages, past what an SMS or a push
+    /// payload holds.
+    pub fn short(&self) -> String {
+        self.text
+            .clone()
+            .or_else(|| self.subject.clone())
+            .unwrap_or_default()
+    }
+
+    /// The plain text of a message read in full (an email's text part, an in-app body):
+    /// its text body, else the text of its HTML body, else its subject.
     pub fn plain(&self) -> String {
         if let Some(text) = &self.text {
             return text.clone();

@@ -1,9 +1,10 @@
 //! The plain-text reading of a rendered HTML body, for a message sent without a text
 //! part: an email's `text/plain` alternative (what watches, screen readers and previews
-//! show), an SMS, a push or an in-app body. Not an HTML renderer: block elements end
-//! lines, list items get a dash, a link keeps its address, `<script>`, `<style>`,
-//! `<head>` and comments are dropped, character references are decoded, and runs of
-//! blank space fold. Small enough not to bring an HTML parser into the send path.
+//! show) and an in-app body. Not an HTML renderer: block elements end
+//! lines, table cells and list items stay apart, a link keeps its address, `<script>`,
+//! `<style>`, `<head>` and comments are dropped, character references are decoded, runs
+//! of blank space fold, and a tag never closed ends the text (as in a browser). One pass,
+//! linear in the input. Small enough not to bring an HTML parser into the send path.
 
 /// Elements whose content is no text at all.
 const SKIPPED: [&str; 4] = ["script", "style", "head", "title"];
@@ -45,14 +46,27 @@ pub fn to_text(html: &str) -> String {
         push_text(&mut out, &rest[..lt]);
         rest = &rest[lt..];
         if let Some(comment) = rest.strip_prefix("<!--") {
-            rest = comment.find("-->").map_or("", |end| &comment[end + 3..]);
+            // `<!-->` and `<!--->` close at once (HTML's abrupt empty comments).
+            rest = if let Some(after) = comment.strip_prefix('>') {
+                after
+            } else if let Some(after) = comment.strip_prefix("->") {
+                after
+            } else {
+                comment.find("-->").map_or("", |end| &comment[end + 3..])
+            };
             continue;
         }
-        let Some(end) = tag_end(rest) else {
-            // A lone '<': text, not a tag.
-            push_text(&mut out, "<");
-            rest = &rest[1..];
-            continue;
+        let end = match tag_end(rest) {
+            Tag::EndsAt(end) => end,
+            Tag::Text => {
+                push_text(&mut out, "<");
+                rest = &rest[1..];
+                continue;
+            }
+            Tag::Unclosed => {
+                rest = "";
+                break;
+            }
         };
         let tag = &rest[1..end];
         rest = &rest[end + 1..];
@@ -83,6 +97,10 @@ pub fn to_text(html: &str) -> String {
             }
             continue;
         }
+        // Table cells side by side: apart by a space at least.
+        if matches!(name.as_str(), "td" | "th") && !out.ends_with([' ', '\n']) && !out.is_empty() {
+            out.push(' ');
+        }
         if BLOCKS.contains(&name.as_str()) {
             end_line(&mut out);
             if name == "li" && !closing {
@@ -94,12 +112,24 @@ pub fn to_text(html: &str) -> String {
     tidy(&out)
 }
 
-/// Where the tag starting at `s[0] == '<'` ends (its '>'), quotes respected; None when
-/// what follows '<' cannot start a tag.
-fn tag_end(s: &str) -> Option<usize> {
-    let next = s[1..].chars().next()?;
+/// What follows a `<`.
+enum Tag {
+    /// Not a tag (`1 < 2`): the `<` is text.
+    Text,
+    /// A tag no `>` closes before the end: dropped with everything after it, as a
+    /// browser does (and scanned once, so a body of unclosed `<a` stays linear).
+    Unclosed,
+    /// A tag ending at this byte (its `>`).
+    EndsAt(usize),
+}
+
+/// Where the tag starting at `s[0] == '<'` ends, quotes respected.
+fn tag_end(s: &str) -> Tag {
+    let Some(next) = s[1..].chars().next() else {
+        return Tag::Text;
+    };
     if !(next.is_ascii_alphabetic() || next == '/' || next == '!') {
-        return None;
+        return Tag::Text;
     }
     let mut quote = None;
     for (i, c) in s.char_indices().skip(1) {
@@ -107,11 +137,11 @@ fn tag_end(s: &str) -> Option<usize> {
             (Some(q), c) if c == q => quote = None,
             (Some(_), _) => {}
             (None, '"' | '\'') => quote = Some(c),
-            (None, '>') => return Some(i),
+            (None, '>') => return Tag::EndsAt(i),
             _ => {}
         }
     }
-    None
+    Tag::Unclosed
 }
 
 /// The value of attribute `name` in a tag's inside (`a href="…" class=x`).
@@ -190,7 +220,12 @@ fn decode(s: &str) -> String {
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);
         rest = &rest[amp..];
-        let Some(semi) = rest[..rest.len().min(12)].find(';') else {
+        // Looked for among the next 12 bytes (the longest reference we decode), by byte:
+        // `;` is ASCII, so where it is found is a character boundary.
+        let Some(semi) = rest.as_bytes()[..rest.len().min(12)]
+            .iter()
+            .position(|&b| b == b';')
+        else {
             out.push('&');
             rest = &rest[1..];
             continue;
@@ -261,6 +296,39 @@ mod tests {
         assert_eq!(to_text("<P>Upper</P><BR/>case"), "Upper\ncase");
         assert_eq!(to_text("unclosed <script>never shown"), "unclosed");
         assert_eq!(to_text("<!-- never closed"), "");
+        assert_eq!(to_text("a<!-->b<!--->c"), "abc");
         assert_eq!(to_text(""), "");
+        assert_eq!(
+            to_text("<table><tr><td>Total</td><td>$42</td></tr></table>"),
+            "Total $42"
+        );
+        // A tag never closed ends the text, as in a browser.
+        assert_eq!(to_text("kept<p title=\"x>lost"), "kept");
+    }
+
+    #[test]
+    fn references_next_to_non_ascii_text_never_split_a_character() {
+        // `;` looked for among the next 12 bytes, where a multibyte character may straddle
+        // the 12th.
+        for html in [
+            "<p>&copy; Straße</p>",
+            "A&B – Größe",
+            "&aaaaaaaaaaé",
+            "&#x1F600;ü&ü",
+        ] {
+            let text = to_text(html);
+            assert!(!text.is_empty(), "{html}");
+        }
+        assert_eq!(to_text("<p>&copy; Straße</p>"), "© Straße");
+        assert_eq!(to_text("&#x1F600;ü"), "😀ü");
+    }
+
+    #[test]
+    fn an_unclosed_tag_ends_the_text() {
+        // 256 KiB of `<a` with no `>`: one unclosed tag, scanned once (this took minutes
+        // when each `<` looked to the end again).
+        let html = format!("before{}", "<a".repeat(128 * 1024));
+        assert_eq!(to_text(&html), "before");
+        assert_eq!(to_text("x <"), "x <");
     }
 }

@@ -386,8 +386,14 @@ pub async fn erase_ops(
     user_id: &str,
     d: &Delivery,
 ) -> NotifyResult<Vec<TransactOp>> {
-    let key = super::inbox_item(t, user_id, &sort_key(d));
-    let Some(item) = store.get(&key).await? else {
+    let mut key = super::inbox_item(t, user_id, &sort_key(d));
+    let mut found = store.get(&key).await?;
+    if found.is_none() && key.sk != d.id {
+        // Stored before items of deliveries due later sorted by arrival: by its id.
+        key = super::inbox_item(t, user_id, &d.id);
+        found = store.get(&key).await?;
+    }
+    let Some(item) = found else {
         return Ok(Vec::new());
     };
     let unread = matches!(item.get(READ), Some(shared::store::Value::Bool(false)));

@@ -593,15 +593,18 @@ fn check_rendered(c: &Rendered, channels: &[Channel]) -> Result<(), ApiError> {
             return Err(if *ch == Channel::Email {
                 ApiError::field("subject", "the email channel needs a subject and a body")
             } else {
-                ApiError::field("text", format!("the {} channel needs a text", ch.as_str()))
+                ApiError::field(
+                    "text",
+                    format!("the {} channel needs a text (or a subject)", ch.as_str()),
+                )
             });
         }
-        if *ch == Channel::Sms && c.plain().len() > MAX_SMS_BYTES {
+        if *ch == Channel::Sms && c.short().len() > MAX_SMS_BYTES {
             return Err(ApiError::field(
                 "text",
                 format!(
                     "an SMS is at most {MAX_SMS_BYTES} bytes (SNS's limit for one message); this one renders to {}",
-                    c.plain().len()
+                    c.short().len()
                 ),
             ));
         }

@@ -1076,3 +1076,53 @@ async fn a_scheduled_in_app_message_arrives_at_the_top_of_the_inbox_and_reads_li
         "{left:?}"
     );
 }
+
+#[tokio::test]
+async fn an_item_stored_under_its_delivery_id_before_arrival_order_still_reads_and_erases() {
+    let t = TestNotify::new().await;
+    let at = (t.state.now() + chrono::Duration::hours(1)).to_rfc3339();
+    let body = json!({
+        "channels": ["in_app"], "recipients": [{"userId": "user-1"}],
+        "content": {"subject": "old", "text": "x"}, "category": "transactional", "scheduledAt": at,
+    });
+    let r = t
+        .post("/notify/v1/send", &Caller::t1("organizer"), &body)
+        .await;
+    let id = ok(&r, 202)["data"]["deliveries"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.advance(chrono::Duration::hours(1));
+    notify::dispatch::run(&t.state, std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    // Move the item to where items were kept before: under the delivery's id.
+    let store = t.state.store();
+    let d = repo::deliveries::get(store, &t1(), &id)
+        .await
+        .unwrap()
+        .unwrap();
+    let now_at = repo::inbox_item(&t1(), "user-1", &repo::inbox::sort_key(&d));
+    assert_ne!(now_at.sk, id);
+    let item = store.get(&now_at).await.unwrap().unwrap();
+    let mut old = item.clone();
+    old.set(shared::store::attr::SK, id.as_str());
+    store.put(shared::store::Put::new(old)).await.unwrap();
+    store
+        .delete(shared::store::Delete::new(now_at))
+        .await
+        .unwrap();
+
+    ok(&t.post(&read_path(&id), &user(), &json!({})).await, 200);
+    assert_eq!(delivery_status(&t, &id).await.0, "read");
+    let erase = t
+        .call(
+            "DELETE",
+            &format!("/notify/v1/deliveries/{id}"),
+            Some(&Caller::t1("admin")),
+            None,
+        )
+        .await;
+    assert_eq!(erase.status, 200, "{}", erase.json());
+    assert!(titles(&ok(&t.get(INBOX, &user()).await, 200)).is_empty());
+}

@@ -271,7 +271,7 @@ pub async fn list(
         AdminCaller::check_with(claims, &st, [repo::tenant(&tenant)]).await?;
     let page = page?;
     // No tenant record, no invites: 404, as `POST /users/invite` answers.
-    if tenant_item.is_none() {
+    if tenant_item.is_none() && !tenant.is_system() {
         return Err(AuthError::NotFound.into());
     }
     let scope = CursorScope::new(&caller.claims, "invites");

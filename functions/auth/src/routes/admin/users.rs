@@ -143,7 +143,7 @@ pub async fn list(
     let (page, filter) = (page?, filter?);
     // A tenant with no record (a system caller may name any id) has no users: 404, as
     // on the routes that read the tenant itself, not an empty list.
-    if tenant_item.is_none() {
+    if tenant_item.is_none() && !tenant.is_system() {
         return Err(AuthError::NotFound.into());
     }
     let scope = CursorScope::new(&caller.claims, filter.scope());
@@ -463,18 +463,32 @@ pub async fn reset_mfa(
     // that still signs in is the case this route exists for).
     let tenant = crate::signin::tenant_of(&user)?;
     let passkeys = credentials::list(st.store(), &tenant, &user.id).await?;
-    let reset = crate::repo::mfa::reset(st.store(), &user).await?;
-    let totp = reset.is_some();
+    // One write per factor (each passkey with its id's lock, then TOTP): what was removed
+    // is audited even when a later write fails, and a retry finishes the rest.
     let mut removed = 0;
+    let mut reset = Ok(None);
     for p in &passkeys {
-        removed += usize::from(credentials::remove(st.store(), p).await?);
+        match credentials::remove(st.store(), p).await {
+            Ok(gone) => removed += usize::from(gone),
+            Err(e) => {
+                reset = Err(e);
+                break;
+            }
+        }
     }
+    if reset.is_ok() {
+        reset = crate::repo::mfa::reset(st.store(), &user).await;
+    }
+    let totp = matches!(reset, Ok(Some(_)));
+    if totp || removed > 0 {
+        let details = json!({ "totp": totp, "passkeysRemoved": removed });
+        record(&st, &caller, "mfa.reset", &user.id, details).await;
+    }
+    let reset = reset?;
     if reset.is_none() && removed == 0 {
         return Err(AuthError::MfaNotEnabled.into());
     }
     let user = reset.unwrap_or(user);
-    let details = json!({ "totp": totp, "passkeysRemoved": removed });
-    record(&st, &caller, "mfa.reset", &user.id, details).await;
     Ok(Envelope::ok(UserView::of(&user, &plan)))
 }
 

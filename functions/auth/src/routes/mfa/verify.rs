@@ -68,8 +68,8 @@ crate::redact::redacted_debug!(VerifyBody {} secret { mfa_token, code });
         (status = 423, description = "`ERR_AUTH_ACCOUNT_LOCKED`: too many failures; retry after \
             `Retry-After` seconds"),
         (status = 429, description = "`ERR_AUTH_MAX_SESSIONS_REACHED`: the session limit is reached \
-            and the tenant refuses new sessions rather than ending the oldest; retry after \
-            `Retry-After` seconds or log out elsewhere"),
+            and the tenant refuses new sessions rather than ending the oldest: sign out of a \
+            session elsewhere, or reset the password"),
     )
 )]
 pub async fn verify(

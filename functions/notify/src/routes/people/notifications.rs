@@ -240,19 +240,24 @@ pub async fn read(
         };
         // The item sorts where its delivery says (a scheduled one, by its due time).
         let sort_key = d.as_ref().map_or_else(|| id.clone(), inbox::sort_key);
-        let changed =
-            match inbox::mark_read_with(store, &t, &caller.sub, &sort_key, &stamp, with).await? {
-                MarkRead::Marked => true,
-                MarkRead::NotFound => return Err(NotifyError::NotFound.into()),
-                // Completes a move an earlier request could not make.
-                MarkRead::AlreadyRead => {
-                    if let Some(d) = moving {
-                        deliveries::transition(store, now, d, Status::Read, None).await?;
-                    }
-                    false
+        let mut marked =
+            inbox::mark_read_with(store, &t, &caller.sub, &sort_key, &stamp, with.clone()).await?;
+        if marked == MarkRead::NotFound && sort_key != id {
+            // Stored before items of deliveries due later sorted by arrival: by its id.
+            marked = inbox::mark_read_with(store, &t, &caller.sub, &id, &stamp, with).await?;
+        }
+        let changed = match marked {
+            MarkRead::Marked => true,
+            MarkRead::NotFound => return Err(NotifyError::NotFound.into()),
+            // Completes a move an earlier request could not make.
+            MarkRead::AlreadyRead => {
+                if let Some(d) = moving {
+                    deliveries::transition(store, now, d, Status::Read, None).await?;
                 }
-                MarkRead::WithRefused => continue,
-            };
+                false
+            }
+            MarkRead::WithRefused => continue,
+        };
         return Ok(Envelope::ok(MarkedRead {
             id,
             read: true,
