@@ -113,6 +113,8 @@ struct Planned {
     due: Option<DateTime<Utc>>,
     /// The person a frequency cap is taken for (once per person per send).
     cap: Option<(String, u32)>,
+    /// It alone holds its person's cap unit (see `Delivery::cap_at`).
+    holds_cap: bool,
 }
 
 /// 403 TENANT_SUSPENDED when the platform suspended tenant `t` (its record in auth's
@@ -161,6 +163,7 @@ pub async fn send(st: &NotifyState, p: &Principal, cmd: SendCommand) -> NotifyRe
                 detail: None,
                 due: None,
                 cap: None,
+                holds_cap: false,
             };
             if let Some(s) = r.contact(ch).and_then(|c| reads.suppression(c)) {
                 plan.status = Status::Suppressed;
@@ -340,6 +343,27 @@ async fn store_deliveries(
         }
     }
 
+    // A person with one delivery under a cap: that delivery alone holds the unit, and
+    // gives it back if it ends unsent. With several (channels), none does: the others may
+    // still go out.
+    let mut under_cap: BTreeMap<String, usize> = BTreeMap::new();
+    for pl in planned
+        .iter()
+        .filter(|pl| pl.cap.is_some() && pl.status != Status::Skipped)
+    {
+        if let Some((person, _)) = &pl.cap {
+            *under_cap.entry(person.clone()).or_default() += 1;
+        }
+    }
+    for pl in planned.iter_mut() {
+        pl.holds_cap = pl.status != Status::Skipped
+            && pl
+                .cap
+                .as_ref()
+                .is_some_and(|(person, _)| under_cap[person] == 1);
+    }
+    let cap_at = shared::clock::rfc3339_millis(cap_day(cmd, now));
+
     // Store every delivery with its outcome so far.
     let held_until = now.timestamp() + SEND_HOLD_SECS;
     let send_id = shared::ids::id_at(now).to_string();
@@ -386,6 +410,7 @@ async fn store_deliveries(
                 timeline,
                 rev: 0,
                 due_sk: None,
+                cap_at: pl.holds_cap.then(|| cap_at.clone()),
             }
         })
         .collect();

@@ -128,6 +128,12 @@ pub struct Delivery {
     /// The sort key of its dispatcher entry, while it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_sk: Option<String>,
+    /// When it alone holds a unit of its person's frequency cap (the only delivery of its
+    /// send to that person under a cap): the time whose day the unit was counted on, so
+    /// that it goes back if the delivery ends unsent. None: it holds none, or shares one
+    /// with the send's other channels (which may still go out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap_at: Option<String>,
 }
 
 impl Recipient {

@@ -317,6 +317,15 @@ pub async fn take_cap(
     }
 }
 
+/// The update that gives back one `category` message counted for `person` on `at`'s
+/// day (its delivery ended unsent). Unconditional, as a quota unit's give-back: a counter
+/// its TTL removed (a past day) comes back negative with the expiry it had.
+pub fn cap_back(t: &TenantId, person: &str, category: Category, at: DateTime<Utc>) -> Update {
+    Update::new(cap_key(t, person, category, at))
+        .add("n", -1)
+        .set_if_absent("expires_at", expiry(at, 2))
+}
+
 /// The metrics of a tenant (`user` None) or of one user: one partition, a counter per
 /// day x channel x status (`<yyyy-mm-dd>#<channel>#<status>`), so a range of days is one
 /// query. Writes land on today's counters, as they would on a partition per day.

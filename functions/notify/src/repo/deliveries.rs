@@ -498,13 +498,29 @@ pub async fn find_by_message_id(
     get(store, &t, id).await
 }
 
-/// The updates that give `d`'s quota unit back, to the day it was counted on: for a
-/// delivery that will never be sent (cancelled, or erased before it went out).
+/// The updates that give back what `d` took, to the day each was counted on: its quota
+/// unit and, when it alone holds one, its person's frequency-cap unit. For a delivery
+/// that will never be sent (cancelled, erased or stopped before it went out).
 pub fn quota_back(d: &Delivery) -> Vec<TransactOp> {
     let (Ok(t), Ok(at)) = (tenant_of(d), DateTime::parse_from_rfc3339(&d.created_at)) else {
         return Vec::new();
     };
-    super::counters::release_ops(&t, d.channel, at.with_timezone(&Utc), 1)
+    let mut ops = super::counters::release_ops(&t, d.channel, at.with_timezone(&Utc), 1);
+    ops.extend(cap_back(d).map(TransactOp::Update));
+    ops
+}
+
+/// The update giving back the frequency-cap unit `d` alone holds, if it holds one.
+fn cap_back(d: &Delivery) -> Option<shared::store::Update> {
+    let t = tenant_of(d).ok()?;
+    let at = DateTime::parse_from_rfc3339(d.cap_at.as_deref()?).ok()?;
+    let person = super::send_reads::person(&d.recipient)?;
+    Some(super::counters::cap_back(
+        &t,
+        person,
+        d.category,
+        at.with_timezone(&Utc),
+    ))
 }
 
 /// Gives `d`'s quota unit back after a change that ends it unsent (a contact suppressed
@@ -517,6 +533,11 @@ pub async fn give_quota_back(store: &dyn Store, d: &Delivery) {
         return;
     };
     let at = at.with_timezone(&Utc);
+    if let Some(back) = cap_back(d)
+        && let Err(e) = store.update(back).await
+    {
+        tracing::warn!(delivery = %d.id, error = %e, "a frequency-cap unit was not given back");
+    }
     if let Err(e) = super::counters::release(store, &t, d.channel, at, 1).await {
         tracing::warn!(delivery = %d.id, error = %e, "a quota unit was not given back");
     }

@@ -279,3 +279,82 @@ async fn a_message_scheduled_for_another_day_counts_toward_that_days_cap() {
         (Some("skipped"), Some("daily cap reached"))
     );
 }
+
+/// A time two minutes ahead on the test clock's own day (the clock moved past midnight
+/// first if need be): a message scheduled then counts on today's cap.
+fn later_today(t: &TestNotify) -> chrono::DateTime<chrono::Utc> {
+    let soon = |t: &TestNotify| t.state.now() + chrono::Duration::minutes(2);
+    if soon(t).date_naive() != t.state.now().date_naive() {
+        t.advance(chrono::Duration::minutes(5));
+    }
+    soon(t)
+}
+
+#[tokio::test]
+async fn a_capped_message_that_never_goes_out_gives_its_cap_unit_back() {
+    let t = TestNotify::new().await;
+    let (org, admin) = (Caller::t1("organizer"), Caller::t1("admin"));
+    set_prefs(&t, "capped", json!({"dailyCaps": {"marketing": 1}})).await;
+    let later = later_today(&t).to_rfc3339();
+    let mut scheduled = marketing(json!([person("capped")]), "normal");
+    scheduled["scheduledAt"] = json!(later);
+    let send_now = || marketing(json!([person("capped")]), "normal");
+    // Cancelled and erased messages were never sent: the day's one is still there.
+    for undo in ["cancel", "erase"] {
+        let r = t.post("/notify/v1/send", &org, &scheduled).await;
+        let d = outcome(&r.json(), "capped").clone();
+        assert_eq!(d["status"], "scheduled", "{undo}");
+        let path = format!("/notify/v1/deliveries/{}", d["id"].as_str().unwrap());
+        let r = match undo {
+            "cancel" => t.post(&format!("{path}/cancel"), &admin, &json!({})).await,
+            _ => t.call("DELETE", &path, Some(&admin), None).await,
+        };
+        assert_eq!(r.status, 200, "{undo}: {}", r.json());
+    }
+    let r = t.post("/notify/v1/send", &org, &send_now()).await;
+    assert_eq!(
+        outcome(&r.json(), "capped")["status"],
+        "sent",
+        "{}",
+        r.json()
+    );
+    // That one was sent: the cap holds.
+    let again = t.post("/notify/v1/send", &org, &send_now()).await;
+    assert_eq!(outcome(&again.json(), "capped")["status"], "skipped");
+}
+
+#[tokio::test]
+async fn a_cap_unit_shared_by_a_sends_channels_stays_taken_when_one_is_cancelled() {
+    let t = TestNotify::new().await;
+    let (org, admin) = (Caller::t1("organizer"), Caller::t1("admin"));
+    set_prefs(&t, "capped", json!({"dailyCaps": {"marketing": 1}})).await;
+    let later = later_today(&t).to_rfc3339();
+    let mut both = marketing(
+        json!([{"userId": "capped", "email": "capped@example.com", "phone": "+14155550100"}]),
+        "normal",
+    );
+    both["channels"] = json!(["email", "sms"]);
+    both["scheduledAt"] = json!(later);
+    let r = t.post("/notify/v1/send", &org, &both).await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    let email = r.json()["data"]["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["channel"] == "email")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cancel = format!("/notify/v1/deliveries/{email}/cancel");
+    assert_eq!(t.post(&cancel, &admin, &json!({})).await.status, 200);
+    // The SMS of the same message still goes out that day: the unit stays taken.
+    let r = t
+        .post(
+            "/notify/v1/send",
+            &org,
+            &marketing(json!([person("capped")]), "normal"),
+        )
+        .await;
+    assert_eq!(outcome(&r.json(), "capped")["status"], "skipped");
+}

@@ -563,6 +563,7 @@ fn in_app(user: &str, subject: &str) -> Delivery {
         timeline: Vec::new(),
         rev: 0,
         due_sk: None,
+        cap_at: None,
     }
 }
 
