@@ -411,6 +411,7 @@ async fn store_deliveries(
                 rev: 0,
                 due_sk: None,
                 cap_at: pl.holds_cap.then(|| cap_at.clone()),
+                inbox_at: None,
             }
         })
         .collect();
@@ -580,6 +581,9 @@ pub async fn attempt_checked(
             due_at: Some(lease),
             lease_until: Some(lease),
             attempts: Some(d.attempts + 1),
+            // A delayed in-app message sorts in the inbox where it arrives: now.
+            inbox_at: (d.channel == Channel::InApp && d.scheduled_at.is_some())
+                .then(|| now.timestamp_millis()),
             ..Change::default()
         },
     )

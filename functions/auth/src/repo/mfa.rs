@@ -80,8 +80,10 @@ pub async fn enable(
     update_if(store, upd, cond).await
 }
 
-/// Replaces the recovery codes with `recovery_hashes` while TOTP is on with `secret` (as
-/// read). None when TOTP was turned off or re-enrolled meanwhile.
+/// Replaces the recovery codes with `recovery_hashes` while TOTP is on with `secret` and
+/// the codes are those `user` was read with. None when anything of it changed meanwhile
+/// (TOTP turned off or re-enrolled, a code spent, another new set): two new sets asked
+/// at once must not both be shown while only the last written works.
 pub async fn replace_recovery_codes(
     store: &dyn Store,
     user: &User,
@@ -89,7 +91,9 @@ pub async fn replace_recovery_codes(
     recovery_hashes: &[String],
 ) -> AuthResult<Option<User>> {
     let upd = Update::new(users::key_of(user)?).set(RECOVERY, hashes(recovery_hashes));
-    update_if(store, upd, Condition::eq(SECRET, secret)).await
+    let as_read =
+        Condition::eq(SECRET, secret).and(Condition::eq(RECOVERY, hashes(&user.recovery_codes)));
+    update_if(store, upd, as_read).await
 }
 
 /// Turns TOTP off with `code` (a current TOTP code or an unused recovery code) in one

@@ -949,3 +949,20 @@ async fn a_new_set_of_recovery_codes_needs_totp_on_and_a_recent_sign_in() {
         .await
         .assert_error(401, "ERR_AUTH_UNAUTHORIZED");
 }
+
+#[tokio::test]
+async fn of_two_new_sets_asked_at_once_only_the_one_kept_is_shown() {
+    let app = TestAuth::new().await;
+    user_with_totp(&app).await;
+    // Both requests read the user before either writes.
+    let read = stored_user(&app, USER).await;
+    let secret = read.totp_secret.clone().unwrap();
+    let store = app.state.store();
+    let (a, b) = (vec!["a".to_owned()], vec!["b".to_owned()]);
+    let first = auth::repo::mfa::replace_recovery_codes(store, &read, &secret, &a).await;
+    assert!(first.unwrap().is_some());
+    // The second finds the codes changed: not written, so its set is never shown (409).
+    let second = auth::repo::mfa::replace_recovery_codes(store, &read, &secret, &b).await;
+    assert!(second.unwrap().is_none());
+    assert_eq!(stored_user(&app, USER).await.recovery_codes, ["a"]);
+}

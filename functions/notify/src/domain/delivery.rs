@@ -134,6 +134,11 @@ pub struct Delivery {
     /// with the send's other channels (which may still go out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cap_at: Option<String>,
+    /// For an in-app delivery that was due later (scheduled, quiet hours): when its first
+    /// claim took it to the inbox (epoch ms), where its item sorts (`inbox::sort_key`).
+    /// Set by that claim and kept, so a retried claim writes the same item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inbox_at: Option<i64>,
 }
 
 impl Recipient {

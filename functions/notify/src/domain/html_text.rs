@@ -2,9 +2,12 @@
 //! part: an email's `text/plain` alternative (what watches, screen readers and previews
 //! show) and an in-app body. Not an HTML renderer: block elements end
 //! lines, table cells and list items stay apart, a link keeps its address, `<script>`,
-//! `<style>`, `<head>` and comments are dropped, character references are decoded, runs
-//! of blank space fold, and a tag never closed ends the text (as in a browser). One pass,
+//! `<style>`, `<head>` and comments are dropped, character references are decoded
+//! (HTML 4's names, every number), runs of blank space fold (`<pre>` keeps its lines), and
+//! a tag never closed ends the text (as in a browser). One pass,
 //! linear in the input. Small enough not to bring an HTML parser into the send path.
+
+mod entities;
 
 /// Elements whose content is no text at all.
 const SKIPPED: [&str; 4] = ["script", "style", "head", "title"];
@@ -42,8 +45,10 @@ pub fn to_text(html: &str) -> String {
     let mut rest = html;
     // An `<a href>` whose address is shown after its text when that text is not the address.
     let mut link: Option<(String, usize)> = None;
+    // How many `<pre>` the text is inside.
+    let mut pre = 0usize;
     while let Some(lt) = rest.find('<') {
-        push_text(&mut out, &rest[..lt]);
+        push_text(&mut out, &rest[..lt], pre > 0);
         rest = &rest[lt..];
         if let Some(comment) = rest.strip_prefix("<!--") {
             // `<!-->` and `<!--->` close at once (HTML's abrupt empty comments).
@@ -59,7 +64,7 @@ pub fn to_text(html: &str) -> String {
         let end = match tag_end(rest) {
             Tag::EndsAt(end) => end,
             Tag::Text => {
-                push_text(&mut out, "<");
+                push_text(&mut out, "<", false);
                 rest = &rest[1..];
                 continue;
             }
@@ -83,6 +88,13 @@ pub fn to_text(html: &str) -> String {
                 rest[at..].find('>').map_or("", |gt| &rest[at + gt + 1..])
             });
             continue;
+        }
+        if name == "pre" {
+            pre = if closing {
+                pre.saturating_sub(1)
+            } else {
+                pre + 1
+            };
         }
         if name == "a" {
             if closing {
@@ -108,7 +120,7 @@ pub fn to_text(html: &str) -> String {
             }
         }
     }
-    push_text(&mut out, rest);
+    push_text(&mut out, rest, pre > 0);
     tidy(&out)
 }
 
@@ -163,9 +175,15 @@ fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
     (0..=h.len().checked_sub(n.len())?).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
 }
 
-/// Text between tags: decoded, with its blank space folded to single spaces.
-fn push_text(out: &mut String, raw: &str) {
+/// Text between tags: decoded, with its blank space folded to single spaces (inside
+/// `<pre>`, with its line breaks kept).
+fn push_text(out: &mut String, raw: &str, preformatted: bool) {
     let text = decode(raw);
+    if preformatted {
+        // Inside `<pre>`, its lines are kept.
+        out.push_str(&text.replace("\r\n", "\n").replace('\r', "\n"));
+        return;
+    }
     for (i, word) in text.split(is_blank).enumerate() {
         let ends_blank = out.ends_with([' ', '\n']) || out.is_empty();
         if i > 0 && !ends_blank {
@@ -231,26 +249,18 @@ fn decode(s: &str) -> String {
             continue;
         };
         let entity = &rest[1..semi];
-        let decoded = match entity {
-            "amp" => Some('&'),
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "quot" => Some('"'),
-            "apos" => Some('\''),
-            "nbsp" => Some('\u{a0}'),
-            "copy" => Some('©'),
-            "reg" => Some('®'),
-            "hellip" => Some('…'),
-            "mdash" => Some('—'),
-            "ndash" => Some('–'),
-            "euro" => Some('€'),
-            _ => entity
-                .strip_prefix('#')
-                .and_then(|n| match n.strip_prefix(['x', 'X']) {
-                    Some(hex) => u32::from_str_radix(hex, 16).ok(),
-                    None => n.parse().ok(),
-                })
-                .and_then(char::from_u32),
+        let decoded = match entity.strip_prefix('#') {
+            Some(n) => match n.strip_prefix(['x', 'X']) {
+                Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                None => n.parse().ok(),
+            }
+            // NUL, a surrogate or past Unicode reads as U+FFFD, as in a browser.
+            .map(|n| {
+                char::from_u32(n)
+                    .filter(|&c| c != '\0')
+                    .unwrap_or('\u{fffd}')
+            }),
+            None => entities::named(entity),
         };
         match decoded {
             Some(c) => {
@@ -321,6 +331,26 @@ mod tests {
         }
         assert_eq!(to_text("<p>&copy; Straße</p>"), "© Straße");
         assert_eq!(to_text("&#x1F600;ü"), "😀ü");
+    }
+
+    #[test]
+    fn every_html4_name_decodes_and_bad_numbers_read_as_a_replacement() {
+        assert_eq!(
+            to_text("caf&eacute; &ldquo;quoted&rdquo; &bull; Stra&szlig;e&trade; it&rsquo;s"),
+            "café \u{201c}quoted\u{201d} • Straße™ it\u{2019}s"
+        );
+        assert_eq!(
+            to_text("x&#0;y&#xD800;z&#x110000;"),
+            "x\u{fffd}y\u{fffd}z\u{fffd}"
+        );
+    }
+
+    #[test]
+    fn preformatted_text_keeps_its_lines() {
+        assert_eq!(
+            to_text("<p>Code:</p><pre>line1\n    line2\r\nline3</pre><p>after   it</p>"),
+            "Code:\nline1\nline2\nline3\nafter it"
+        );
     }
 
     #[test]

@@ -217,6 +217,8 @@ pub struct Change {
     pub lease_until: Option<i64>,
     pub provider_message_id: Option<String>,
     pub last_error: Option<String>,
+    /// When its inbox item arrives (epoch ms; see `Delivery::inbox_at`), set once.
+    pub inbox_at: Option<i64>,
     /// Other items that change with it, in the same transaction (its quota given back).
     pub also: Vec<TransactOp>,
 }
@@ -359,6 +361,9 @@ pub fn prepare(
     next.lease_until = change.lease_until;
     if change.provider_message_id.is_some() {
         next.provider_message_id = change.provider_message_id.clone();
+    }
+    if change.inbox_at.is_some() && next.inbox_at.is_none() {
+        next.inbox_at = change.inbox_at;
     }
     if change.last_error.is_some() {
         next.last_error = change.last_error.clone();

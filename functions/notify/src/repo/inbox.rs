@@ -53,16 +53,22 @@ pub struct InboxItem {
 
 /// Where delivery `d` sorts in its recipient's inbox, newest first: its id, a UUIDv7 of
 /// when it was created — or, for one that was due later (a `scheduledAt`, quiet hours),
-/// the same id with its due time in place of its creation time, so that it sorts where
-/// it arrived, above what came in while it waited. Derived from the delivery alone, so
-/// whatever reads the delivery finds its item.
+/// the same id with the time it arrived (`inbox_at`, written by the claim that took it
+/// there) in place of its creation time, so that it sorts above what came in while it
+/// waited. Derived from the delivery alone, so whatever reads the delivery finds its
+/// item. (Items delivered before `inbox_at` was kept sort by their due time.)
 pub fn sort_key(d: &Delivery) -> String {
     let due_ms = d
         .scheduled_at
         .as_deref()
         .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
-        .and_then(|at| u64::try_from(at.timestamp_millis()).ok());
-    match (due_ms, uuid::Uuid::parse_str(&d.id)) {
+        .map(|at| at.timestamp_millis());
+    let arrived_ms = d
+        .inbox_at
+        .filter(|_| d.scheduled_at.is_some())
+        .or(due_ms)
+        .and_then(|ms| u64::try_from(ms).ok());
+    match (arrived_ms, uuid::Uuid::parse_str(&d.id)) {
         (Some(ms), Ok(id)) => {
             let mut bytes = *id.as_bytes();
             // UUIDv7: the first 48 bits are the Unix time in milliseconds.

@@ -76,6 +76,9 @@ pub async fn left(
         (status = 403, description = "`ERR_AUTH_REAUTHENTICATION_REQUIRED`: the session was opened more \
             than 10 minutes ago; sign in again"),
         (status = 404, description = "`ERR_AUTH_NOT_FOUND`: the user no longer exists"),
+        (status = 409, description = "`ERR_AUTH_CONFLICT`: the codes or TOTP changed while this \
+            set was made (another new set asked at once, a code spent): nothing changed by this \
+            request; ask again"),
     )
 )]
 pub async fn regenerate(
@@ -94,10 +97,16 @@ pub async fn regenerate(
         .map(|_| RecoveryCode::generate())
         .collect();
     let hashes: Vec<String> = codes.iter().map(RecoveryCode::hash).collect();
-    // None: TOTP went off (or was enrolled anew) since it was read.
-    mfa::replace_recovery_codes(st.store(), &user, secret, &hashes)
+    // None: TOTP or the codes changed since they were read (another new set at once, a
+    // code spent): this set is not kept, so it is not shown either.
+    if mfa::replace_recovery_codes(st.store(), &user, secret, &hashes)
         .await?
-        .ok_or(AuthError::MfaNotEnabled)?;
+        .is_none()
+    {
+        return Err(ApiError::conflict(
+            "the recovery codes changed while this set was made (another request?): ask again",
+        ));
+    }
     record(&st, &user, "mfa.recovery_codes_regenerated", json!({})).await;
     Ok(Envelope::ok(Enabled {
         mfa_enabled: true,
