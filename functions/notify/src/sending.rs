@@ -317,6 +317,7 @@ async fn store_deliveries(
     let t = &p.tenant;
     // Frequency caps, now that the send will happen: a cap a concurrent send took
     // meanwhile skips that person (and gives their quota back).
+    let day = cap_day(cmd, now);
     let mut taken: BTreeMap<String, bool> = BTreeMap::new();
     for pl in planned.iter_mut() {
         let Some((person, cap)) = pl.cap.clone() else {
@@ -325,7 +326,6 @@ async fn store_deliveries(
         let ok = match taken.get(&person) {
             Some(ok) => *ok,
             None => {
-                let day = cap_day(cmd, now);
                 let ok = counters::take_cap(store, t, &person, cmd.category, cap, day).await?;
                 taken.insert(person.clone(), ok);
                 ok
@@ -362,7 +362,7 @@ async fn store_deliveries(
                 .as_ref()
                 .is_some_and(|(person, _)| under_cap[person] == 1);
     }
-    let cap_at = shared::clock::rfc3339_millis(cap_day(cmd, now));
+    let cap_at = shared::clock::rfc3339_millis(day);
 
     // Store every delivery with its outcome so far.
     let held_until = now.timestamp() + SEND_HOLD_SECS;

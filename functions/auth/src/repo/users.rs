@@ -165,7 +165,7 @@ async fn create_with(
         Err(StoreError::TransactionCanceled { reasons }) => {
             let failed = |i: usize| reasons.get(i) == Some(&CancelReason::ConditionFailed);
             let replaced_changed =
-                replaced_at.is_some_and(|at| (at..invite_at.unwrap_or(usize::MAX)).any(failed));
+                replaced_at.is_some_and(|at| (at..invite_at.unwrap_or(reasons.len())).any(failed));
             if failed(1) || legacy_at.is_some_and(failed) || replaced_changed {
                 Err(AuthError::EmailTaken)
             } else if invite_at.is_some_and(failed) {

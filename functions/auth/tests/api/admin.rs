@@ -14,8 +14,10 @@ use http::Request;
 use serde_json::{Value, json};
 use shared::{
     tenant::TenantId,
-    testing::{Reply, forge::sign_as},
+    testing::{Reply, forge::sign_as, json_request},
 };
+
+const INVITE: &str = "/auth/v1/users/invite";
 
 use crate::helpers::{PASSWORD, TestAuth, accept_invite, mailed_token, token_in};
 
@@ -798,17 +800,16 @@ async fn an_invite_for_a_registered_email_is_refused() {
 #[tokio::test]
 async fn a_refusal_of_the_caller_is_not_kept_for_replay_under_its_idempotency_key() {
     let app = TestAuth::new().await;
+    let body = json!({"email": "retry401@example.com", "roles": ["user"]});
     let invite_with = |token: String| {
-        app.send(
-            Request::post("/auth/v1/users/invite")
-                .header("authorization", format!("Bearer {token}"))
-                .header("content-type", "application/json")
-                .header("idempotency-key", "retry-after-401")
-                .body(Body::from(
-                    json!({"email": "retry401@example.com", "roles": ["user"]}).to_string(),
-                ))
-                .unwrap(),
-        )
+        let key = [("idempotency-key", "retry-after-401")];
+        app.send(json_request(
+            "POST",
+            INVITE,
+            Some(&token),
+            Some(&body),
+            &key,
+        ))
     };
     // The session ended (everywhere): the request is refused as the caller's.
     let ended = access(&app, "admin@eventzr.com").await;
@@ -833,17 +834,16 @@ async fn a_refusal_of_the_caller_is_not_kept_for_replay_under_its_idempotency_ke
 async fn an_invite_replayed_with_its_idempotency_key_sends_one_mail() {
     let app = TestAuth::new().await;
     let admin = access(&app, "admin@eventzr.com").await;
+    let body = json!({"email": "once@eventzr.com", "roles": ["user"]});
+    let key = [("idempotency-key", "invite-42")];
     let send = || {
-        app.send(
-            Request::post("/auth/v1/users/invite")
-                .header("authorization", format!("Bearer {admin}"))
-                .header("content-type", "application/json")
-                .header("idempotency-key", "invite-42")
-                .body(Body::from(
-                    json!({"email": "once@eventzr.com", "roles": ["user"]}).to_string(),
-                ))
-                .unwrap(),
-        )
+        app.send(json_request(
+            "POST",
+            INVITE,
+            Some(&admin),
+            Some(&body),
+            &key,
+        ))
     };
     let first = send().await;
     let second = send().await;
@@ -860,28 +860,26 @@ async fn an_invite_replayed_with_its_idempotency_key_sends_one_mail() {
     third.assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
     assert_eq!(third.header("idempotent-replayed"), None);
     // A public route does not answer to the token sent along: its replay needs no session.
+    let (forgot_body, forgot_key) = (
+        json!({"email": "user@eventzr.com"}),
+        [("idempotency-key", "forgot-1")],
+    );
     let forgot = || {
-        app.send(
-            Request::post("/auth/v1/password/forgot")
-                .header("authorization", format!("Bearer {admin}"))
-                .header("content-type", "application/json")
-                .header("idempotency-key", "forgot-1")
-                .body(Body::from(json!({"email": "user@eventzr.com"}).to_string()))
-                .unwrap(),
-        )
+        let path = "/auth/v1/password/forgot";
+        app.send(json_request(
+            "POST",
+            path,
+            Some(&admin),
+            Some(&forgot_body),
+            &forgot_key,
+        ))
     };
     assert_eq!(forgot().await.status, 202);
     let again = forgot().await;
     assert_eq!(again.status, 202);
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     app.set_tenant_status(T1, "suspended").await;
-    let body = json!({"email": "once@eventzr.com", "roles": ["user"]});
-    let replay = Request::post("/auth/v1/users/invite")
-        .header("authorization", format!("Bearer {other}"))
-        .header("content-type", "application/json")
-        .header("idempotency-key", "invite-42")
-        .body(Body::from(body.to_string()))
-        .unwrap();
+    let replay = json_request("POST", INVITE, Some(&other), Some(&body), &key);
     app.send(replay)
         .await
         .assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");

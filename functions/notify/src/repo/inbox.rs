@@ -95,7 +95,7 @@ pub async fn deliver(store: &dyn Store, t: &TenantId, d: &Delivery, now: &str) -
     let entry = InboxItem {
         id: d.id.clone(),
         title: d.content.subject.clone().unwrap_or_default(),
-        body: d.content.text.clone().unwrap_or_else(|| d.content.plain()),
+        body: d.content.plain(),
         category: d.category,
         priority: d.priority,
         created_at: now.to_owned(),

@@ -466,19 +466,13 @@ pub async fn reset_mfa(
     // One write per factor (each passkey with its id's lock, then TOTP): what was removed
     // is audited even when a later write fails, and a retry finishes the rest.
     let mut removed = 0;
-    let mut reset = Ok(None);
-    for p in &passkeys {
-        match credentials::remove(st.store(), p).await {
-            Ok(gone) => removed += usize::from(gone),
-            Err(e) => {
-                reset = Err(e);
-                break;
-            }
+    let reset = async {
+        for p in &passkeys {
+            removed += usize::from(credentials::remove(st.store(), p).await?);
         }
+        crate::repo::mfa::reset(st.store(), &user).await
     }
-    if reset.is_ok() {
-        reset = crate::repo::mfa::reset(st.store(), &user).await;
-    }
+    .await;
     let totp = matches!(reset, Ok(Some(_)));
     if totp || removed > 0 {
         let details = json!({ "totp": totp, "passkeysRemoved": removed });

@@ -238,7 +238,7 @@ pub async fn read(
                 .unwrap_or_default(),
             None => Vec::new(),
         };
-        // The item sorts where its delivery says (a scheduled one, by its due time).
+        // The item sorts where its delivery says (a delayed one, by its arrival).
         let sort_key = d.as_ref().map_or_else(|| id.clone(), inbox::sort_key);
         let mut marked =
             inbox::mark_read_with(store, &t, &caller.sub, &sort_key, &stamp, with.clone()).await?;
