@@ -112,6 +112,7 @@ pub async fn complete(
 /// What [`admit`] found: the tenant's plan, and the live sessions to end for the new one.
 pub struct Admission {
     plan: String,
+    strict: bool,
     evict: Vec<Session>,
 }
 
@@ -130,7 +131,11 @@ pub async fn admit(st: &AuthState, user: &User) -> AuthResult<Admission> {
         .unwrap_or_else(|| "BASE".into());
     let strict = tenant.as_ref().is_some_and(|t| t.strict_sessions);
     let evict = sessions_to_end(st, user, strict).await?;
-    Ok(Admission { plan, evict })
+    Ok(Admission {
+        plan,
+        strict,
+        evict,
+    })
 }
 
 /// A sign-in answers for the tenant it signed into: `meta.tenant_id` and the access log
@@ -150,29 +155,14 @@ pub async fn open(
     method: &str,
 ) -> AuthResult<LoginResponse> {
     let tenant_id = tenant_of(user)?;
-    let Admission { plan, evict } = admission;
+    let Admission {
+        plan,
+        strict,
+        evict,
+    } = admission;
     let now = st.now();
     let session_id = shared::ids::new_id().to_string();
-    for old in &evict {
-        sessions::revoke(st.store(), &tenant_id, &user.id, &old.id).await?;
-        // A revocation like any other (auth-svc.md "Every security event"), saying why.
-        audit::record(
-            st.store(),
-            now,
-            audit::Event {
-                tenant: &tenant_id,
-                kind: "session.revoked",
-                actor: Some(&user.id),
-                subject: Some(&user.id),
-                details: json!({
-                    "session": old.id,
-                    "reason": "evicted at the session limit",
-                    "by": session_id,
-                }),
-            },
-        )
-        .await;
-    }
+    end_sessions(st, &tenant_id, user, &evict, &session_id).await?;
     let refresh = RefreshToken::new(tenant_id, &user.id, &session_id);
     let session = Session {
         id: session_id.clone(),
@@ -192,10 +182,13 @@ pub async fn open(
         revoked: false,
     };
     sessions::put_new(st.store(), &session).await?;
-    if let Err(refused) = still_admitted(st, user).await {
-        // The session must not outlive the refusal, even by an access token's minutes.
-        sessions::revoke(st.store(), &tenant_id, &user.id, &session_id).await?;
-        return Err(refused);
+    match settle(st, user, &session_id, strict).await {
+        Ok(late) => end_sessions(st, &tenant_id, user, &late, &session_id).await?,
+        Err(refused) => {
+            // The session must not outlive the refusal, even by an access token's minutes.
+            sessions::revoke(st.store(), &tenant_id, &user.id, &session_id).await?;
+            return Err(refused);
+        }
     }
     // A completed sign-in clears the password guesses counted against the account,
     // whatever proved it: a mailed link or a passkey proves as much as the password (which
@@ -235,18 +228,71 @@ pub async fn open(
     })
 }
 
-/// Whether `user`, as the sign-in read it, is still who may have the session just
-/// written. A password reset or change, or a suspension, that lands while a sign-in is
-/// checking the password revokes the sessions it lists — and a session written after
-/// that listing would survive it. Read again (strongly) once the session exists, the
-/// user shows any such change that the listing missed: then the sign-in is refused.
-async fn still_admitted(st: &AuthState, user: &User) -> AuthResult<()> {
-    let now = users::get(st.store(), &tenant_of(user)?, &user.id).await?;
-    match now {
-        Some(u) if u.status == UserStatus::Suspended => Err(AuthError::AccountSuspended),
-        Some(u) if u.password_hash == user.password_hash && u.status == user.status => Ok(()),
-        _ => Err(AuthError::InvalidCredentials),
+/// Ends `evict` for the session `by`, each revocation audited like any other
+/// (auth-svc.md "Every security event"), saying why.
+async fn end_sessions(
+    st: &AuthState,
+    tenant_id: &TenantId,
+    user: &User,
+    evict: &[Session],
+    by: &str,
+) -> AuthResult<()> {
+    for old in evict {
+        sessions::revoke(st.store(), tenant_id, &user.id, &old.id).await?;
+        audit::record(
+            st.store(),
+            st.now(),
+            audit::Event {
+                tenant: tenant_id,
+                kind: "session.revoked",
+                actor: Some(&user.id),
+                subject: Some(&user.id),
+                details: json!({
+                    "session": old.id,
+                    "reason": "evicted at the session limit",
+                    "by": by,
+                }),
+            },
+        )
+        .await;
     }
+    Ok(())
+}
+
+/// Whether the session just written may stand, read again (strongly, the user and their
+/// sessions in one query) once it exists; `Ok` holds the sessions it must still end.
+/// - A password reset or change, or a suspension, that lands while a sign-in is checking
+///   the password revokes the sessions it lists, and a session written after that
+///   listing would survive it: when the user shows a change, the sign-in is refused.
+/// - Concurrent sign-ins each found room under the session limit before any of them
+///   wrote. Counted again now, the limit holds: the oldest sessions end, or, in a strict
+///   tenant, the sign-in that finds itself over the limit is refused (two at once may
+///   both be, never both admitted).
+async fn settle(
+    st: &AuthState,
+    user: &User,
+    session_id: &str,
+    strict: bool,
+) -> AuthResult<Vec<Session>> {
+    let (current, sessions) = sessions::with_user(st.store(), &tenant_of(user)?, &user.id).await?;
+    match current {
+        Some(u) if u.status == UserStatus::Suspended => return Err(AuthError::AccountSuspended),
+        Some(u) if u.password_hash == user.password_hash && u.status == user.status => {}
+        _ => return Err(AuthError::InvalidCredentials),
+    }
+    let now = st.epoch();
+    let others: Vec<Session> = sessions
+        .into_iter()
+        .filter(|s| s.id != session_id && s.is_live(now))
+        .collect();
+    let excess = (others.len() + 1).saturating_sub(st.cfg.session_limit);
+    if excess == 0 {
+        return Ok(Vec::new());
+    }
+    if strict {
+        return Err(AuthError::MaxSessionsReached);
+    }
+    Ok(others.into_iter().take(excess).collect())
 }
 
 /// At most `session_limit` live sessions: the oldest end (returned here, revoked by

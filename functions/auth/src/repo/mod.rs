@@ -28,8 +28,9 @@ pub fn tenant(t: &TenantId) -> Key {
     shared::tenant_status::record_key(t)
 }
 pub fn user(t: &TenantId, user_id: &str) -> Key {
-    Key::tenant(t, &["USER", user_id], "PROFILE")
+    Key::tenant(t, &["USER", user_id], PROFILE_SORT)
 }
+pub const PROFILE_SORT: &str = "PROFILE";
 /// gsi1 partition listing a tenant's users (sort: creation time, then id).
 pub fn users_index(t: &TenantId) -> String {
     tenant_pk(t, &["USERS"])

@@ -8,7 +8,10 @@ use shared::{
     tenant::TenantId,
 };
 
-use crate::error::{AuthError, AuthResult};
+use crate::{
+    domain::User,
+    error::{AuthError, AuthResult},
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {
@@ -81,27 +84,67 @@ pub async fn put_new(store: &dyn Store, s: &Session) -> AuthResult<()> {
 
 /// Every session of a user still on record (live or not), oldest first.
 pub async fn list(store: &dyn Store, t: &TenantId, user_id: &str) -> AuthResult<Vec<Session>> {
+    let items = read_partition(
+        store,
+        t,
+        user_id,
+        SortKey::BeginsWith(super::SESSION_PREFIX.into()),
+    )
+    .await?;
+    let mut out = items
+        .iter()
+        .map(from_item)
+        .collect::<AuthResult<Vec<_>>>()?;
+    out.sort_by_key(|s| s.created_epoch);
+    Ok(out)
+}
+
+/// The user's record and every session on record (oldest first), in one strongly
+/// consistent query of the user's partition: the profile (`PROFILE`) sorts just before
+/// the sessions (`SESSION#…`), and nothing else of the partition sorts between them.
+pub async fn with_user(
+    store: &dyn Store,
+    t: &TenantId,
+    user_id: &str,
+) -> AuthResult<(Option<User>, Vec<Session>)> {
+    // `$` follows `#`: the range ends after the last `SESSION#…`.
+    let range = SortKey::Between(super::PROFILE_SORT.into(), "SESSION$".into());
+    let mut user = None;
+    let mut out = Vec::new();
+    for item in read_partition(store, t, user_id, range).await? {
+        match item.key() {
+            Some(k) if k.sk == super::PROFILE_SORT => user = Some(super::users::from_item(&item)?),
+            Some(k) if k.sk.starts_with(super::SESSION_PREFIX) => out.push(from_item(&item)?),
+            _ => {}
+        }
+    }
+    out.sort_by_key(|s| s.created_epoch);
+    Ok((user, out))
+}
+
+async fn read_partition(
+    store: &dyn Store,
+    t: &TenantId,
+    user_id: &str,
+    range: SortKey,
+) -> AuthResult<Vec<Item>> {
     let mut out = Vec::new();
     let mut start = None;
     loop {
         let page = store
             .query(
                 Query::partition(super::user_partition(t, user_id))
-                    .sk(SortKey::BeginsWith(super::SESSION_PREFIX.into()))
+                    .sk(range.clone())
                     .consistent()
                     .resume(start),
             )
             .await?;
-        for item in &page.items {
-            out.push(from_item(item)?);
-        }
+        out.extend(page.items);
         match page.next {
             Some(n) => start = Some(n),
-            None => break,
+            None => return Ok(out),
         }
     }
-    out.sort_by_key(|s| s.created_epoch);
-    Ok(out)
 }
 
 /// How many retired token hashes a session remembers beyond the previous one (at a

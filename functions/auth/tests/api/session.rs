@@ -759,6 +759,54 @@ async fn the_eviction_of_the_oldest_session_is_audited() {
     );
 }
 
+/// A sign-in that counted nine live sessions of the ten allowed, and whose session write
+/// then meets another sign-in's session, written meanwhile (two sign-ins at once, each
+/// finding room for itself).
+async fn login_meeting_another_sign_in(strict: bool) -> (TestAuth, Reply) {
+    let store: Arc<FaultyStore> = Arc::new(FaultyStore::wrap(Arc::new(MemoryStore::new())));
+    let app = TestAuth::with_store(store.clone()).await;
+    if strict {
+        assert_eq!(set_strict_sessions(&app, json!(true)).await.status, 200);
+    }
+    for _ in 0..9 {
+        app.tokens(USER).await;
+    }
+    let mut other = stored_sessions(&app, USER).await.pop().unwrap();
+    other.id = shared::ids::new_id().to_string();
+    other.created_epoch = app.state.epoch();
+    let key = repo::session(&t1(), id_of(USER), &other.id);
+    let item = Item::from_record(&key, &other).unwrap();
+    store.meanwhile(Op::Put, vec![TransactOp::Put(Put::new(item))]);
+    let reply = app.login(USER, PASSWORD).await;
+    (app, reply)
+}
+
+#[tokio::test]
+async fn two_sign_ins_at_once_cannot_pass_the_session_limit() {
+    let (app, reply) = login_meeting_another_sign_in(false).await;
+    assert_eq!(reply.status, 200);
+    let live = live_sessions(&app, USER).await;
+    assert_eq!(
+        live.len(),
+        10,
+        "the oldest ended once the session was written"
+    );
+    let new = reply.json()["data"]["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let new = RefreshToken::parse(&new).unwrap().session_id;
+    assert!(live.iter().any(|s| s.id == new));
+    assert_eq!(audit_items(&app, "session.revoked").await.len(), 1);
+}
+
+#[tokio::test]
+async fn two_sign_ins_at_once_in_a_strict_tenant_cannot_pass_the_session_limit() {
+    let (app, reply) = login_meeting_another_sign_in(true).await;
+    reply.assert_error(429, "ERR_AUTH_MAX_SESSIONS_REACHED");
+    assert_eq!(live_sessions(&app, USER).await.len(), 10);
+}
+
 /// Strict mode is set through `PATCH /tenants/{tenantId}` by the platform's system role.
 async fn set_strict_sessions(app: &TestAuth, strict: Value) -> Reply {
     let system = app.tokens("system@eventzr.com").await.0;
