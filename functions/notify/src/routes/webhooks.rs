@@ -53,7 +53,9 @@ pub enum Handled {
     /// bounce): it did not move; a permanent bounce or a complaint still suppressed the
     /// address.
     NotApplicable,
-    /// No delivery has this provider message id: nothing changed.
+    /// No delivery has this provider message id (or another provider sent it): nothing
+    /// changed, and the event id was not recorded, so a redelivery after the message is
+    /// known is applied.
     UnknownMessage,
     /// An SNS subscription to an allowed topic was confirmed.
     Confirmed,
@@ -169,21 +171,32 @@ pub async fn ses_notification(
         SnsKind::Notification => match ses::read(&msg.message) {
             None => Handled::Ignored,
             Some((message_id, outcome)) => {
-                let apply = effects::apply(st.store(), now, SES, &message_id, &outcome);
-                found(once(&st, SES, &msg.message_id, apply).await?)
+                report(&st, SES, &msg.message_id, &message_id, &outcome).await?
             }
         },
     };
     Ok(ack(result))
 }
 
-fn found(applied: Option<effects::Applied>) -> Handled {
-    match applied {
+/// Applies `outcome` to the delivery of `message_id`, once per `event_id`. An event for a
+/// message no delivery has is not claimed: nothing is written for it (a foreign message
+/// costs a read), and a redelivery once the send has recorded the message id is applied.
+async fn report(
+    st: &NotifyState,
+    provider: &str,
+    event_id: &str,
+    message_id: &str,
+    outcome: &Outcome,
+) -> NotifyResult<Handled> {
+    let Some(delivery) = effects::find(st.store(), provider, message_id).await? else {
+        return Ok(Handled::UnknownMessage);
+    };
+    let apply = effects::apply_to(st.store(), st.now(), &delivery, outcome);
+    Ok(match once(st, provider, event_id, apply).await? {
         None => Handled::Duplicate,
-        Some(effects::Applied::Moved) => Handled::Applied,
-        Some(effects::Applied::NotApplicable) => Handled::NotApplicable,
-        Some(effects::Applied::UnknownMessage) => Handled::UnknownMessage,
-    }
+        Some(true) => Handled::Applied,
+        Some(false) => Handled::NotApplicable,
+    })
 }
 
 /// Runs `effect` once per event id: claims the id first (a replay gets None), and releases
@@ -342,10 +355,8 @@ pub async fn provider_callback(
         .await?;
     let event: ProviderEvent = extract::parse_json(&body)?;
     let outcome = event.outcome(&provider)?;
-    let apply = effects::apply(st.store(), st.now(), &provider, &event.message_id, &outcome);
-    Ok(ack(found(
-        once(&st, &provider, &event.event_id, apply).await?,
-    )))
+    let result = report(&st, &provider, &event.event_id, &event.message_id, &outcome).await?;
+    Ok(ack(result))
 }
 
 /// This module's part of the OpenAPI document.

@@ -26,36 +26,19 @@ pub struct Outcome {
     pub recipients: Vec<String>,
 }
 
-/// What [`apply`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Applied {
-    /// The delivery moved to the outcome's status.
-    Moved,
-    /// The delivery's status does not take the outcome (a delivery report after a
-    /// bounce): it stayed as it was; a suppression the outcome asks for still stands.
-    NotApplicable,
-    /// No delivery has the id (an old or foreign message), or another provider sent it:
-    /// nothing changed.
-    UnknownMessage,
-}
-
-/// Applies `provider`'s `outcome` to the delivery of `provider_message_id`. Unknown when
-/// no delivery has that id (an old or foreign message: nothing changes), or when another
-/// provider sent it: one provider's secret must not move (and suppress the address of)
-/// a message it never carried, and SES message ids are visible to every recipient.
-pub async fn apply(
+/// The delivery `provider`'s report about `provider_message_id` may move. None when no
+/// delivery has that id (an old or foreign message, or one whose send has not recorded
+/// it yet), or when another provider sent it: one provider's secret must not move (and
+/// suppress the address of) a message it never carried, and SES message ids are visible
+/// to every recipient.
+pub async fn find(
     store: &dyn Store,
-    now: DateTime<Utc>,
     provider: &str,
     provider_message_id: &str,
-    outcome: &Outcome,
-) -> NotifyResult<Applied> {
+) -> NotifyResult<Option<Delivery>> {
     let Some(delivery) = deliveries::find_by_message_id(store, provider_message_id).await? else {
-        tracing::info!(
-            status = outcome.status.as_str(),
-            "provider event for an unknown message id ignored"
-        );
-        return Ok(Applied::UnknownMessage);
+        tracing::info!(provider, "provider event for an unknown message id ignored");
+        return Ok(None);
     };
     if delivery.channel.provider() != provider {
         tracing::warn!(
@@ -63,13 +46,9 @@ pub async fn apply(
             sender = delivery.channel.provider(),
             "provider event for another provider's message ignored"
         );
-        return Ok(Applied::UnknownMessage);
+        return Ok(None);
     }
-    Ok(if apply_to(store, now, &delivery, outcome).await? {
-        Applied::Moved
-    } else {
-        Applied::NotApplicable
-    })
+    Ok(Some(delivery))
 }
 
 /// Suppresses first (the effect that protects the sender's reputation), then moves the

@@ -222,7 +222,7 @@ fn result(r: &Reply) -> String {
 // --- SNS ------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn a_signed_notification_is_handled_once_and_its_replay_changes_nothing() {
+async fn a_notification_for_an_unknown_message_changes_nothing_and_is_not_recorded() {
     let Hooks { t, aws } = hooks().await;
     let m = signed(notification(
         &t,
@@ -230,11 +230,12 @@ async fn a_signed_notification_is_handled_once_and_its_replay_changes_nothing() 
         &bounce("ses-unknown", "ann@example.com", "Permanent"),
     ));
 
-    // No delivery has this SES message id: accepted, nothing to move or suppress.
+    // No delivery has this SES message id: accepted, nothing to move or suppress, and
+    // nothing written (a report racing its send's record is applied when redelivered).
     assert_eq!(result(&post_sns(&t, &m).await), "unknown_message");
-    assert!(seen(&t, "ses", "sns-1").await);
-
-    assert_eq!(result(&post_sns(&t, &m).await), "duplicate");
+    assert!(!seen(&t, "ses", "sns-1").await);
+    assert_eq!(result(&post_sns(&t, &m).await), "unknown_message");
+    assert!(!seen(&t, "ses", "sns-1").await);
     // The certificate was fetched once, from its SNS URL only.
     assert_eq!(aws.calls(), vec![CERT_URL.to_owned()]);
 }
@@ -674,20 +675,37 @@ fn event(event_id: &str) -> String {
 async fn a_validly_signed_callback_is_handled_once() {
     let t = TestNotify::new().await;
     with_secrets(&t);
-    let body = event("evt-1");
+    let msg_id = sent_sms(&t, "+14155550100").await;
+    let body = json!({"eventId": "evt-1", "messageId": msg_id, "status": "delivered"}).to_string();
     let sig = signature(NEW_SECRET, t.state.epoch(), &body);
     assert_eq!(
-        result(&post_hook(&t, "acme", &body, Some(&sig)).await),
-        "unknown_message"
+        result(&post_hook(&t, "sns", &body, Some(&sig)).await),
+        "applied"
     );
-    assert!(seen(&t, "acme", "evt-1").await);
+    assert!(seen(&t, "sns", "evt-1").await);
+    assert_eq!(delivery_status(&t).await, "delivered");
 
     assert_eq!(
-        result(&post_hook(&t, "acme", &body, Some(&sig)).await),
+        result(&post_hook(&t, "sns", &body, Some(&sig)).await),
         "duplicate"
     );
     // Event ids are per provider.
-    assert!(!seen(&t, "other", "evt-1").await);
+    assert!(!seen(&t, "acme", "evt-1").await);
+}
+
+#[tokio::test]
+async fn a_callback_for_an_unknown_message_is_not_recorded() {
+    let t = TestNotify::new().await;
+    with_secrets(&t);
+    let body = event("evt-early");
+    let sig = signature(NEW_SECRET, t.state.epoch(), &body);
+    for _ in 0..2 {
+        assert_eq!(
+            result(&post_hook(&t, "acme", &body, Some(&sig)).await),
+            "unknown_message"
+        );
+        assert!(!seen(&t, "acme", "evt-early").await);
+    }
 }
 
 #[tokio::test]
