@@ -673,6 +673,7 @@ fn render_parts(
             buf: String::new(),
             budget: &mut budget,
             exceeded: false,
+            object: false,
         };
         let mut rc = RenderContext::new(None);
         // Every element once (loops charge their repeats as they start).
@@ -681,6 +682,13 @@ fn render_parts(
             .and_then(|()| t.render(&registry, &ctx, &mut rc, &mut out));
         match rendered {
             Ok(()) => Ok(Some(out.buf)),
+            // Mailing `[object]` to every recipient helps nobody: refused like a missing
+            // variable, where it is.
+            Err(e) if out.object => Err(NotifyError::TemplateRenderingFailed(cut(&format!(
+                "{field}{}: a variable holds an object, which has no text: name one of its \
+                 fields (`{{{{event.name}}}}`) or loop over it with `{{{{#each}}}}`",
+                at(&e)
+            )))),
             Err(_) if out.exceeded => Err(NotifyError::TemplateRenderingFailed(
                 "the rendered message is larger than 256 KiB".into(),
             )),
@@ -721,11 +729,15 @@ fn render_failed(field: &str, e: &RenderError) -> NotifyError {
         RenderErrorReason::HelperNotFound(name) => format!("helper `{name}` does not exist"),
         other => other.to_string(),
     };
-    let at = match (e.line_no, e.column_no) {
+    NotifyError::TemplateRenderingFailed(cut(&format!("{field}{}: {reason}", at(e))))
+}
+
+/// ` (line L, column C)` of the element that failed, when Handlebars knows it.
+fn at(e: &RenderError) -> String {
+    match (e.line_no, e.column_no) {
         (Some(l), Some(c)) => format!(" (line {l}, column {c})"),
         _ => String::new(),
-    };
-    NotifyError::TemplateRenderingFailed(cut(&format!("{field}{at}: {reason}")))
+    }
 }
 
 /// What a subject source must be: one header line (line breaks would start new headers;
@@ -752,10 +764,20 @@ struct Capped<'a> {
     buf: String,
     budget: &'a mut usize,
     exceeded: bool,
+    /// An expression named an object, which Handlebars writes as `[object]`.
+    object: bool,
 }
+
+/// What Handlebars writes for an object (`{{event}}` where `event` is `{"name": …}`), as
+/// one write of its own.
+const OBJECT_TEXT: &str = "[object]";
 
 impl handlebars::Output for Capped<'_> {
     fn write(&mut self, seg: &str) -> std::io::Result<()> {
+        if seg == OBJECT_TEXT {
+            self.object = true;
+            return Err(std::io::Error::other("an object has no text"));
+        }
         if seg.len() > *self.budget {
             self.exceeded = true;
             return Err(std::io::Error::other("rendered message too large"));
@@ -901,6 +923,44 @@ mod tests {
         t.text = Some("Hi{{#if nick}} {{nick}}{{/if}}!".into());
         let r = render(&t, None, &json!({"user": {"firstName": "Ann"}})).unwrap();
         assert_eq!(r.text.as_deref(), Some("Hi!"));
+    }
+
+    #[test]
+    fn a_variable_holding_an_object_fails_the_render_where_it_is_shown() {
+        let vars =
+            json!({"user": {"firstName": "Ann"}, "event": {"name": "Gala", "tags": ["a", "b"]}});
+        for (field, set) in [
+            (
+                "text",
+                (|t: &mut TemplateVersion, s: &str| t.text = Some(s.into())) as fn(&mut _, &_),
+            ),
+            ("html", |t, s| t.html = Some(s.into())),
+            ("subject", |t, s| t.subject = Some(s.into())),
+        ] {
+            for src in [
+                "Hi\n {{event}}",
+                "Hi\n {{{event}}}",
+                "Hi\n {{lookup this \"event\"}}",
+            ] {
+                let mut t = email();
+                set(&mut t, src);
+                let err = render(&t, None, &vars).unwrap_err();
+                let NotifyError::TemplateRenderingFailed(m) = err else {
+                    panic!("{err:?}")
+                };
+                assert!(
+                    m.starts_with(&format!(
+                        "{field} (line 2, column 2): a variable holds an object"
+                    )),
+                    "{field} {src}: {m}"
+                );
+            }
+        }
+        // Its fields, a list and a loop over the object render.
+        let mut t = email();
+        t.text = Some("{{event.name}} {{event.tags}}{{#each event}} {{@key}}{{/each}}".into());
+        let r = render(&t, None, &vars).unwrap();
+        assert_eq!(r.text.as_deref(), Some("Gala [a, b] name tags"));
     }
 
     #[test]

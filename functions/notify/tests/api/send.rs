@@ -1008,3 +1008,32 @@ async fn a_mail_without_a_text_part_is_sent_with_the_text_of_its_html() {
     assert_eq!(sms.len(), 1);
     assert_eq!(sms[0].body, "Your ticket");
 }
+
+#[tokio::test]
+async fn a_variable_holding_an_object_is_422_and_nothing_is_sent() {
+    let t = TestNotify::new().await;
+    let mut body = email_send(&["ada@example.com"]);
+    body["variables"] = json!({"name": {"first": "Ada"}});
+    let r = t
+        .post("/notify/v1/send", &Caller::t1("organizer"), &body)
+        .await;
+    r.assert_error(422, "ERR_NOTIFY_TEMPLATE_RENDERING_FAILED");
+    let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("content.subject (line 1, column 7): a variable holds an object"),
+        "{message}"
+    );
+    assert!(t.tp.outbox.sent_to("ada@example.com").is_empty());
+    // Named by its field, it renders.
+    body["content"]["subject"] = json!("Hello {{name.first}}");
+    body["content"]["html"] = json!("<p>Hi {{name.first}}</p>");
+    body["content"]["text"] = json!("Hi {{name.first}}");
+    let r = t
+        .post("/notify/v1/send", &Caller::t1("organizer"), &body)
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    assert_eq!(
+        t.tp.outbox.sent_to("ada@example.com")[0].mail.subject,
+        "Hello Ada"
+    );
+}
