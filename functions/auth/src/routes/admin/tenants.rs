@@ -165,8 +165,8 @@ pub async fn patch(
     Path(tenant_id): Path<String>,
     ApiJson(body): ApiJson<TenantPatch>,
 ) -> Result<Envelope<Tenant>, ApiError> {
-    let id =
-        TenantId::parse(&tenant_id).map_err(|_| ApiError::field("tenantId", "must be a UUID"))?;
+    // A malformed id names no tenant.
+    let id = TenantId::parse(&tenant_id).map_err(|_| ApiError::not_found())?;
     let change = TenantChange::try_from(body)?;
     // The platform's own tenant holds the system role: suspended, nobody could sign in
     // to lift the suspension.

@@ -178,7 +178,6 @@ pub async fn list(
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "The user", body = Data<UserView>),
-        (status = 400, description = "`ERR_AUTH_VALIDATION`: `userId` is not a UUID"),
         (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the token's session has ended"),
         (status = 403, description = "`ERR_AUTH_FORBIDDEN`: the caller lacks the `admin` role; \
             `ERR_AUTH_ACCOUNT_SUSPENDED`: the acting tenant is suspended"),
@@ -195,8 +194,8 @@ pub async fn get(
 }
 
 /// The admin's session, the user `raw_id` of the acting tenant and that tenant's plan (for
-/// planTier) in one batch read. 401/403 first, then 400 naming `userId` for a malformed
-/// id, then 404.
+/// planTier) in one batch read. 401/403 first, then 404 (a malformed id names no user,
+/// and is not read).
 async fn caller_user_and_plan(
     st: &AuthState,
     claims: Claims,
@@ -398,8 +397,7 @@ async fn revoke_sessions(st: &AuthState, tenant: &TenantId, user_id: &str) -> Au
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "The user, unlocked", body = Data<UserView>),
-        (status = 400, description = "`ERR_AUTH_VALIDATION`: `userId` is not a UUID, or the \
-            `Idempotency-Key` is malformed"),
+        (status = 400, description = "`ERR_AUTH_VALIDATION`: the `Idempotency-Key` is malformed"),
         (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the token's session has ended"),
         (status = 403, description = "`ERR_AUTH_FORBIDDEN`: the caller lacks the `admin` role; \
             `ERR_AUTH_ACCOUNT_SUSPENDED`: the acting tenant is suspended"),
@@ -437,7 +435,7 @@ pub async fn unlock(
     responses(
         (status = 200, description = "The user, without two-step sign-in", body = Data<UserView>),
         (status = 400, description = "`ERR_AUTH_MFA_NOT_ENABLED`: the user has neither TOTP nor a \
-            passkey; `ERR_AUTH_VALIDATION`: `userId` is not a UUID"),
+            passkey"),
         (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the token's session has ended"),
         (status = 403, description = "`ERR_AUTH_FORBIDDEN`: the caller lacks the `admin` role, or \
             the user holds the `system` role; `ERR_AUTH_REAUTHENTICATION_REQUIRED`: sign in \
@@ -486,18 +484,20 @@ pub async fn reset_mfa(
     Ok(Envelope::ok(UserView::of(&user, &plan)))
 }
 
-/// The user `raw_id` of `tenant`; a malformed id is a 400 naming `userId`.
+/// The user `raw_id` of `tenant`; a malformed id names none (404).
 async fn find(st: &AuthState, tenant: &TenantId, raw_id: &str) -> AuthResult<User> {
     users::get(st.store(), tenant, &user_id_of(raw_id)?)
         .await?
         .ok_or(AuthError::NotFound)
 }
 
-/// A `userId` path segment as stored (a UUID, hyphenated lowercase); else 400 naming it.
+/// A `userId` path segment as stored (a UUID, hyphenated lowercase). Anything else names
+/// no user: 404, as on every route with an id in its path (API-CONVENTIONS: "route or
+/// resource absent").
 fn user_id_of(raw_id: &str) -> Result<String, ApiError> {
     uuid::Uuid::parse_str(raw_id)
         .map(|id| id.to_string())
-        .map_err(|_| ApiError::field("userId", "must be a UUID"))
+        .map_err(|_| ApiError::not_found())
 }
 
 pub(super) async fn record(
