@@ -3,6 +3,7 @@
 //! Routes and rules: ../shared/design/auth-svc.md.
 
 pub mod config;
+pub mod deletion;
 pub mod domain;
 pub mod error;
 pub mod oauth;

@@ -12,7 +12,10 @@
 use std::collections::BTreeMap;
 
 use shared::{
-    store::{CancelReason, Condition, Key, ResumeKey, Store, StoreError, TransactOp, Update, attr},
+    store::{
+        CancelReason, Condition, Delete, Key, ResumeKey, Store, StoreError, TransactOp, Update,
+        attr,
+    },
     tenant::TenantId,
 };
 
@@ -108,27 +111,71 @@ pub async fn change_user(
     change: Update,
     seen: i64,
 ) -> AuthResult<bool> {
+    let change = TransactOp::Update(change.when(Condition::item_present()));
+    guarded(store, t, change, Vec::new(), seen).await
+}
+
+/// Deletes `user`'s item and `locks` (the items naming it: each goes only while it still
+/// names the user, or is absent) under the roster guard, as [`change_user`] commits.
+pub async fn delete_user(
+    store: &dyn Store,
+    t: &TenantId,
+    user: &User,
+    locks: Vec<Key>,
+    seen: i64,
+) -> AuthResult<bool> {
+    let delete =
+        TransactOp::Delete(Delete::new(users::key_of(user)?).when(Condition::item_present()));
+    let names_user = || Condition::item_absent().or(Condition::eq("user_id", user.id.as_str()));
+    let locks = locks
+        .into_iter()
+        .map(|k| TransactOp::Delete(Delete::new(k).when(names_user())))
+        .collect();
+    guarded(store, t, delete, locks, seen).await
+}
+
+/// `first` (on a user item, which must exist: else NotFound), the roster's bump from
+/// `seen`, and `more`, in one transaction. `Ok(false)`: the roster moved (re-decide).
+async fn guarded(
+    store: &dyn Store,
+    t: &TenantId,
+    first: TransactOp,
+    more: Vec<TransactOp>,
+    seen: i64,
+) -> AuthResult<bool> {
     let unchanged = if seen == 0 {
         Condition::not_exists("version")
     } else {
         Condition::eq("version", seen)
     };
-    let ops = vec![
-        TransactOp::Update(change.when(Condition::item_present())),
+    let mut ops = vec![
+        first,
         TransactOp::Update(
             Update::new(roster(t))
                 .set("version", seen + 1)
                 .when(unchanged),
         ),
     ];
+    ops.extend(more);
     match store.transact(ops).await {
         Ok(()) => Ok(true),
-        Err(StoreError::TransactionCanceled { reasons })
-            if reasons.first() == Some(&CancelReason::ConditionFailed) =>
-        {
-            Err(AuthError::NotFound)
+        Err(StoreError::TransactionCanceled { reasons }) => {
+            let failed = |i: usize| reasons.get(i) == Some(&CancelReason::ConditionFailed);
+            if failed(0) {
+                Err(AuthError::NotFound)
+            } else if reasons
+                .iter()
+                .skip(2)
+                .any(|r| *r == CancelReason::ConditionFailed)
+            {
+                // A lock naming another account: the table disagrees with itself.
+                Err(AuthError::Internal(
+                    "a lock of the user names another account".into(),
+                ))
+            } else {
+                Ok(false)
+            }
         }
-        Err(StoreError::TransactionCanceled { .. }) => Ok(false),
         Err(e) => Err(e.into()),
     }
 }

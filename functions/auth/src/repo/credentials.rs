@@ -18,7 +18,7 @@ use shared::{
 
 use crate::error::{AuthError, AuthResult};
 
-const PREFIX: &str = "WEBAUTHN#";
+pub const PREFIX: &str = "WEBAUTHN#";
 
 /// Keys hold the SHA-256 of the credential id: ids may be up to 1023 bytes, past
 /// DynamoDB's 1 KiB sort-key limit once encoded.
@@ -34,7 +34,8 @@ pub fn passkey_id(credential_id: &str) -> String {
 pub fn key_by_id(t: &TenantId, user_id: &str, passkey_id: &str) -> Key {
     Key::tenant(t, &["USER", user_id], format!("{PREFIX}{passkey_id}"))
 }
-fn lock(credential_id: &str) -> Key {
+/// The global lock that maps a credential id to its user (how a passkey sign-in finds it).
+pub fn lock(credential_id: &str) -> Key {
     let id = shared::ids::sha256_hex(credential_id.as_bytes());
     Key::global(format!("{PREFIX}{id}"), "LOCK")
 }

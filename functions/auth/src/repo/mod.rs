@@ -17,11 +17,14 @@ pub mod tenants;
 pub mod users;
 
 use shared::{
-    store::{Key, tenant_pk},
+    store::{Item, Key, Query, SortKey, Store, tenant_pk},
     tenant::TenantId,
 };
 
-use crate::domain::{Email, Username};
+use crate::{
+    domain::{Email, Username},
+    error::AuthResult,
+};
 
 /// A tenant's record; other services read its `status` (`shared::tenant_status`).
 pub fn tenant(t: &TenantId) -> Key {
@@ -37,6 +40,29 @@ pub fn users_index(t: &TenantId) -> String {
 }
 pub fn user_partition(t: &TenantId, user_id: &str) -> String {
     tenant_pk(t, &["USER", user_id])
+}
+/// The items of the user's partition (its record, sessions, passkeys, counters) whose
+/// sort key is in `range` (all of them: None), read strongly, every page.
+pub async fn user_items(
+    store: &dyn Store,
+    t: &TenantId,
+    user_id: &str,
+    range: Option<SortKey>,
+) -> AuthResult<Vec<Item>> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let mut query = Query::partition(user_partition(t, user_id)).consistent();
+        if let Some(r) = &range {
+            query = query.sk(r.clone());
+        }
+        let page = store.query(query.resume(start)).await?;
+        items.extend(page.items);
+        match page.next {
+            Some(n) => start = Some(n),
+            None => return Ok(items),
+        }
+    }
 }
 pub fn session(t: &TenantId, user_id: &str, session_id: &str) -> Key {
     Key::tenant(t, &["USER", user_id], format!("SESSION#{session_id}"))

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use shared::{
-    store::{Condition, Delete, Item, Put, Query, SortKey, Store, StoreError, Update, Value, attr},
+    store::{Condition, Delete, Item, Put, SortKey, Store, StoreError, Update, Value, attr},
     tenant::TenantId,
 };
 
@@ -84,13 +84,8 @@ pub async fn put_new(store: &dyn Store, s: &Session) -> AuthResult<()> {
 
 /// Every session of a user still on record (live or not), oldest first.
 pub async fn list(store: &dyn Store, t: &TenantId, user_id: &str) -> AuthResult<Vec<Session>> {
-    let items = read_partition(
-        store,
-        t,
-        user_id,
-        SortKey::BeginsWith(super::SESSION_PREFIX.into()),
-    )
-    .await?;
+    let sessions = SortKey::BeginsWith(super::SESSION_PREFIX.into());
+    let items = super::user_items(store, t, user_id, Some(sessions)).await?;
     let mut out = items
         .iter()
         .map(from_item)
@@ -111,7 +106,7 @@ pub async fn with_user(
     let range = SortKey::Between(super::PROFILE_SORT.into(), "SESSION$".into());
     let mut user = None;
     let mut out = Vec::new();
-    for item in read_partition(store, t, user_id, range).await? {
+    for item in super::user_items(store, t, user_id, Some(range)).await? {
         match item.key() {
             Some(k) if k.sk == super::PROFILE_SORT => user = Some(super::users::from_item(&item)?),
             Some(k) if k.sk.starts_with(super::SESSION_PREFIX) => out.push(from_item(&item)?),
@@ -120,31 +115,6 @@ pub async fn with_user(
     }
     out.sort_by_key(|s| s.created_epoch);
     Ok((user, out))
-}
-
-async fn read_partition(
-    store: &dyn Store,
-    t: &TenantId,
-    user_id: &str,
-    range: SortKey,
-) -> AuthResult<Vec<Item>> {
-    let mut out = Vec::new();
-    let mut start = None;
-    loop {
-        let page = store
-            .query(
-                Query::partition(super::user_partition(t, user_id))
-                    .sk(range.clone())
-                    .consistent()
-                    .resume(start),
-            )
-            .await?;
-        out.extend(page.items);
-        match page.next {
-            Some(n) => start = Some(n),
-            None => return Ok(out),
-        }
-    }
 }
 
 /// How many retired token hashes a session remembers beyond the previous one (at a

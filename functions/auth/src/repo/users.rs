@@ -182,6 +182,19 @@ async fn create_with(
     }
 }
 
+/// The global items naming `user`: its email's lock (and, for an address the earlier
+/// rules stored in another form, that form's), its username's.
+pub fn locks_of(user: &User) -> AuthResult<Vec<Key>> {
+    let email = Email::parse(&user.email).map_err(|e| AuthError::Internal(e.issue))?;
+    let mut keys = vec![super::email_lock(&email)];
+    keys.extend(email.legacy_email().map(|l| super::email_lock(&l)));
+    if let Some(u) = &user.username {
+        let username = Username::parse(u).map_err(|e| AuthError::Internal(e.issue))?;
+        keys.push(super::username_lock(&username));
+    }
+    Ok(keys)
+}
+
 /// Applies `update` (built by the caller on `key_of(user)`) and returns the new record.
 pub async fn update(store: &dyn Store, update: Update) -> AuthResult<User> {
     let item = store

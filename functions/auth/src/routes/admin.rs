@@ -1,5 +1,5 @@
 //! Route group `admin`: tenant administration (users: list, read, roles/status, unlock,
-//! MFA reset, invite; pending invites) and tenants (system role). (One Lambda function in template.yaml.)
+//! MFA reset, deletion, invite; pending invites) and tenants (system role). (One Lambda function in template.yaml.)
 //!
 //! Every route needs a live session (auth's own bearer routes see a revocation at once)
 //! and a role: `admin` for users, `system` for tenants. Users are addressed under the
@@ -36,6 +36,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/auth/v1/users/invites"),
     ("GET", "/auth/v1/users/{userId}"),
     ("PATCH", "/auth/v1/users/{userId}"),
+    ("DELETE", "/auth/v1/users/{userId}"),
     ("POST", "/auth/v1/users/{userId}/unlock"),
     ("DELETE", "/auth/v1/users/{userId}/mfa"),
     ("POST", "/auth/v1/tenants"),
@@ -54,7 +55,7 @@ pub fn router(st: &AuthState) -> Router<AuthState> {
         )
         .route(
             "/auth/v1/users/{userId}",
-            get(users::get).patch(users::patch),
+            get(users::get).patch(users::patch).delete(users::delete),
         )
         .route("/auth/v1/users/{userId}/unlock", post(users::unlock))
         .route("/auth/v1/users/{userId}/mfa", delete(users::reset_mfa))

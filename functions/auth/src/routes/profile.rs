@@ -14,6 +14,7 @@ use shared::{
 use utoipa::ToSchema;
 
 use crate::{
+    deletion::UserDeleted,
     domain::{DisplayName, LocaleTag, TimeZoneName, User, Username, user::UserView},
     error::{AuthError, AuthResult},
     repo::{self, tenants, users},
@@ -284,4 +285,44 @@ async fn apply(
     users::get(st.store(), &caller.tenant(), &caller.claims.sub)
         .await?
         .ok_or(AuthError::NotFound)
+}
+
+#[utoipa::path(
+    delete,
+    path = "/auth/v1/profile",
+    operation_id = "delete_profile",
+    tag = "session",
+    summary = "Delete the caller's own account",
+    description = "Needs a sign-in within the last 10 minutes. The account goes for good, as \
+        `DELETE /users/{userId}` deletes it: every session ends (this token too), the record, \
+        passkeys and second factors go, and the email and username can be registered again. \
+        The tenant's last active admin cannot leave while the tenant has other users (409 \
+        `LAST_ADMIN`: make another user admin first); alone in the tenant, they can. Audited \
+        (`user.deleted`).",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The account was deleted", body = Data<UserDeleted>),
+        (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the session was logged out or revoked"),
+        (status = 403, description = "`ERR_AUTH_REAUTHENTICATION_REQUIRED`: sign in again first; \
+            `ERR_AUTH_FORBIDDEN`: a `system` account is managed by the platform; \
+            `ERR_AUTH_ACCOUNT_SUSPENDED`: the caller's tenant is suspended"),
+        (status = 404, description = "`ERR_AUTH_NOT_FOUND`: the user no longer exists"),
+        (status = 409, description = "`ERR_AUTH_LAST_ADMIN`: the caller is the tenant's last active \
+            admin and the tenant has other users; `ERR_AUTH_CONFLICT`: the tenant's users kept \
+            changing meanwhile (retry)"),
+    )
+)]
+pub async fn delete(
+    State(st): State<AuthState>,
+    caller: LiveCaller,
+) -> Result<Envelope<UserDeleted>, ApiError> {
+    // A stolen access token must not be enough to erase the account it belongs to.
+    caller.require_recent_sign_in(st.epoch())?;
+    crate::deletion::delete(
+        &st,
+        &caller.tenant(),
+        &caller.claims.sub,
+        &caller.claims.sub,
+    )
+    .await
 }

@@ -17,6 +17,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/auth/v1/logout/all"),
     ("GET", "/auth/v1/profile"),
     ("PATCH", "/auth/v1/profile"),
+    ("DELETE", "/auth/v1/profile"),
     ("GET", "/auth/v1/sessions"),
     ("DELETE", "/auth/v1/sessions/{sessionId}"),
     ("GET", "/auth/v1/tenants/current"),
@@ -29,7 +30,12 @@ pub fn router() -> Router<AuthState> {
         .route("/auth/v1/refresh", post(refresh::refresh).layer(no_store()))
         .route("/auth/v1/logout", post(refresh::logout))
         .route("/auth/v1/logout/all", post(refresh::logout_all))
-        .route("/auth/v1/profile", get(profile::get).patch(profile::patch))
+        .route(
+            "/auth/v1/profile",
+            get(profile::get)
+                .patch(profile::patch)
+                .delete(profile::delete),
+        )
         .route("/auth/v1/sessions", get(sessions::list))
         .route("/auth/v1/sessions/{sessionId}", delete(sessions::revoke))
         .route(

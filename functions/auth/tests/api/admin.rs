@@ -19,15 +19,7 @@ use shared::{
 
 const INVITE: &str = "/auth/v1/users/invite";
 
-use crate::helpers::{PASSWORD, TestAuth, accept_invite, mailed_token, token_in};
-
-fn id_of(email: &str) -> &'static str {
-    STAGING_ACCOUNTS
-        .iter()
-        .find(|a| a.email == email)
-        .map(|a| a.id)
-        .expect("a staging account")
-}
+use crate::helpers::{PASSWORD, TestAuth, accept_invite, id_of, mailed_token, token_in};
 
 fn ids_in(tenant: &str) -> BTreeSet<String> {
     STAGING_ACCOUNTS

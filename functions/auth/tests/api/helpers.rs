@@ -235,3 +235,12 @@ pub async fn accept_invite(app: &TestAuth, email: &str, token: &str) -> Reply {
         "name": "New Hire", "inviteToken": token});
     app.post("/auth/v1/signup/email", None, &body).await
 }
+
+/// The id of a staging account (auth::seed).
+pub fn id_of(email: &str) -> &'static str {
+    auth::seed::STAGING_ACCOUNTS
+        .iter()
+        .find(|a| a.email == email)
+        .map(|a| a.id)
+        .expect("a staging account")
+}

@@ -4,6 +4,7 @@
 mod account;
 mod admin;
 mod cli;
+mod deletion;
 mod helpers;
 mod mfa;
 mod oauth;

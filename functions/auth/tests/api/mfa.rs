@@ -17,20 +17,12 @@ use shared::{
     testing::{Reply, t1},
 };
 
-use crate::helpers::{DEV_TOTP_SECRET, PASSWORD, TestAuth, assert_not_cached};
+use crate::helpers::{DEV_TOTP_SECRET, PASSWORD, TestAuth, assert_not_cached, id_of};
 
 const DEV: &str = "dev@eventzr.com";
 const USER: &str = "user@eventzr.com";
 
 // ---- small local helpers -------------------------------------------------------------
-
-fn id_of(email: &str) -> &'static str {
-    auth::seed::STAGING_ACCOUNTS
-        .iter()
-        .find(|a| a.email == email)
-        .expect("a staging account")
-        .id
-}
 
 async fn stored_user(app: &TestAuth, email: &str) -> User {
     users::get(app.state.store(), &t1(), id_of(email))

@@ -77,6 +77,11 @@ const TABLE: &[Row] = &[
     row("PATCH", "/auth/v1/profile", 2, 1,
         "+1 batch read: the live-session check with the user (its current username) and the \
          tenant (planTier, suspension) before the update"),
+    row("DELETE", "/auth/v1/profile", 8, 6,
+        "+1 live-session check; +1 the account's partition read again once it is deleted, so \
+         a session a sign-in wrote meanwhile goes too. Each live session costs +1 (revoked \
+         before the deletion, so its tokens die even if a later step fails) and each item \
+         left +1 (its delete)"),
     row("GET", "/auth/v1/sessions", 2, 1, live!()),
     row("DELETE", "/auth/v1/sessions/{sessionId}", 3, 2,
         "+1 batch read: the live-session check with the target session, which a conditional \
@@ -147,6 +152,10 @@ const TABLE: &[Row] = &[
          refused) and the tenant (planTier), before the user's passkeys are listed (one \
          query; each one found costs +1 transaction removing it) and the conditional update \
          that turns TOTP off and returns the user"),
+    row("DELETE", "/auth/v1/users/{userId}", 6, 4,
+        "+1 live-session check; +1 the account's partition read again once it is deleted \
+         (the roster's version and the partition are read side by side). Like \
+         DELETE /profile, each live session and each item left costs +1"),
     row("POST", "/auth/v1/tenants", 3, 2, live!()),
     row("PATCH", "/auth/v1/tenants/{tenantId}", 3, 2, live!()),
     // ---- oauth
@@ -307,6 +316,11 @@ async fn measure(method: &str, path: &str) -> Measured {
             )
             .await
         }
+        ("DELETE", "/auth/v1/profile") => {
+            // The caller's own account, with the one session it signed in with.
+            m.call(200, method, path, Some(&m.access(PARTNER).await), None)
+                .await
+        }
         ("DELETE", "/auth/v1/sessions/{sessionId}") => {
             let other = m.access(PARTNER).await;
             let access = m.access(PARTNER).await;
@@ -447,6 +461,12 @@ async fn measure(method: &str, path: &str) -> Measured {
         ("POST", "/auth/v1/users/{userId}/unlock") => {
             let path = format!("/auth/v1/users/{USER_ID}/unlock");
             m.call(200, method, &path, Some(&m.access(ADMIN).await), None)
+                .await
+        }
+        ("DELETE", "/auth/v1/users/{userId}") => {
+            // user@, who has no session: its record and locks go in one transaction.
+            let path = "/auth/v1/users/b0000001-0000-4000-8000-000000000002";
+            m.call(200, method, path, Some(&m.access(ADMIN).await), None)
                 .await
         }
         ("DELETE", "/auth/v1/users/{userId}/mfa") => {

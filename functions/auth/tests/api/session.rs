@@ -26,21 +26,13 @@ use shared::{
     testing::{Reply, t1},
 };
 
-use crate::helpers::{PASSWORD, TestAuth, assert_not_cached};
+use crate::helpers::{PASSWORD, TestAuth, assert_not_cached, id_of};
 
 const USER: &str = "user@eventzr.com";
 const PARTNER: &str = "partner@eventzr.com";
 const ORGANIZER: &str = "organizer@eventzr.com";
 
 // ---- small local helpers -------------------------------------------------------------
-
-fn id_of(email: &str) -> &'static str {
-    auth::seed::STAGING_ACCOUNTS
-        .iter()
-        .find(|a| a.email == email)
-        .expect("a staging account")
-        .id
-}
 
 async fn stored_user(app: &TestAuth, email: &str) -> User {
     users::get(app.state.store(), &t1(), id_of(email))

@@ -21,6 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::AdminCaller;
 use crate::{
+    deletion::UserDeleted,
     domain::{
         User, UserStatus,
         admin::{GrantedRoles, user_status, user_status_name},
@@ -482,6 +483,51 @@ pub async fn reset_mfa(
     }
     let user = reset.unwrap_or(user);
     Ok(Envelope::ok(UserView::of(&user, &plan)))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/auth/v1/users/{userId}",
+    operation_id = "delete_user",
+    tag = "admin",
+    summary = "Delete one of the tenant's users",
+    description = "Needs the `admin` role and a sign-in within the last 10 minutes. The \
+        account goes for good: its sessions end at once (its tokens are refused on auth's \
+        routes), its record, passkeys, second factors and links stop working, and its email \
+        and username can be registered again. Invites it sent can no longer be accepted. The \
+        audit trail keeps its id (`user.deleted`), not its email. The tenant's last active \
+        admin cannot be deleted while the tenant has other users (409 `LAST_ADMIN`). A \
+        `system` caller may act on another tenant's users by naming it in `x-tenant-id`. \
+        Other services keep what they hold about the person (notify: see its erase routes).",
+    params(
+        ("userId" = String, Path, format = "uuid", description = "The user's id (a UUID)"),
+        IdempotencyKey,
+    ),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The user was deleted", body = Data<UserDeleted>),
+        (status = 400, description = "`ERR_AUTH_VALIDATION`: the `Idempotency-Key` is malformed"),
+        (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the token's session has ended"),
+        (status = 403, description = "`ERR_AUTH_FORBIDDEN`: the caller lacks the `admin` role, or \
+            the user holds the `system` role; `ERR_AUTH_REAUTHENTICATION_REQUIRED`: sign in \
+            again first; `ERR_AUTH_ACCOUNT_SUSPENDED`: the acting tenant is suspended"),
+        (status = 404, description = "`ERR_AUTH_NOT_FOUND`: no such user in the acting tenant"),
+        (status = 409, description = "`ERR_AUTH_LAST_ADMIN`: the user is the tenant's last active \
+            admin and the tenant has other users; `ERR_AUTH_CONFLICT`: the tenant's users kept \
+            changing meanwhile (retry)"),
+    )
+)]
+pub async fn delete(
+    State(st): State<AuthState>,
+    claims: Claims,
+    Path(user_id): Path<String>,
+) -> Result<Envelope<UserDeleted>, ApiError> {
+    let tenant = claims.tenant();
+    let (caller, []) = AdminCaller::check_with(claims, &st, []).await?;
+    // Irreversible, and what a thief holding an admin's token might do: a recent sign-in.
+    caller.require_recent_sign_in(st.epoch())?;
+    let id = user_id_of(&user_id)?;
+    crate::deletion::delete(&st, &tenant, &id, caller.id()).await
 }
 
 /// The user `raw_id` of `tenant`; a malformed id names none (404).
