@@ -6,8 +6,8 @@
 use serde::{Deserialize, Serialize};
 use shared::{
     store::{
-        CancelReason, Condition, Key, Put, Query, ResumeKey, Store, StoreError, TransactOp, Update,
-        attr,
+        CancelReason, Condition, Delete, Item, Key, Put, Query, ResumeKey, Store, StoreError,
+        TransactOp, Update, attr,
     },
     tenant::TenantId,
 };
@@ -383,6 +383,33 @@ fn resume_after(pk: &str, sort_key: &str) -> ResumeKey {
     )
 }
 
+/// Deletes every item of `user_id`'s inbox and its unread counter (erasing the person);
+/// how many items went.
+pub async fn clear(store: &dyn Store, t: &TenantId, user_id: &str) -> NotifyResult<usize> {
+    let mut keys = Vec::new();
+    let mut start = None;
+    loop {
+        let page = store
+            .query(
+                Query::partition(super::inbox_partition(t, user_id))
+                    .consistent()
+                    .resume(start),
+            )
+            .await?;
+        keys.extend(page.items.iter().filter_map(Item::key));
+        match page.next {
+            Some(n) => start = Some(n),
+            None => break,
+        }
+    }
+    for chunk in keys.chunks(25) {
+        let deletes = chunk.iter().map(|k| store.delete(Delete::new(k.clone())));
+        futures_util::future::try_join_all(deletes).await?;
+    }
+    store.delete(Delete::new(counter(t, user_id))).await?;
+    Ok(keys.len())
+}
+
 /// What erasing delivery `d` does to its inbox item: delete it and, if it was unread,
 /// take it off the unread count — conditional on the read state just seen, so a read
 /// racing the erase cannot leave the count off by one.
@@ -404,7 +431,7 @@ pub async fn erase_ops(
     };
     let unread = matches!(item.get(READ), Some(shared::store::Value::Bool(false)));
     let mut ops = vec![TransactOp::Delete(
-        shared::store::Delete::new(key).when(Condition::eq(READ, !unread)),
+        Delete::new(key).when(Condition::eq(READ, !unread)),
     )];
     if unread {
         ops.push(TransactOp::Update(

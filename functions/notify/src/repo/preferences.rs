@@ -121,6 +121,14 @@ pub async fn delete_own(store: &dyn Store, t: &TenantId, user_id: &str) -> Notif
     resolve_defaults(store, t).await
 }
 
+/// Deletes `user_id`'s own preferences (erasing the person); whether there were any.
+pub async fn erase_own(store: &dyn Store, t: &TenantId, user_id: &str) -> NotifyResult<bool> {
+    Ok(store
+        .delete(Delete::new(own_key(t, user_id)))
+        .await?
+        .is_some())
+}
+
 /// Replaces the tenant's defaults (`by`: the organizer's id).
 pub async fn put_defaults(
     store: &dyn Store,

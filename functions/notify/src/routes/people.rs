@@ -1,7 +1,8 @@
 //! Route group `people`: a person's preferences (and the tenant's defaults), their push
-//! devices, their in-app inbox. (One Lambda function in template.yaml.)
+//! devices, their in-app inbox, and the erasure of all of it. (One Lambda function in template.yaml.)
 
 pub mod devices;
+pub mod erase;
 pub mod notifications;
 pub mod preferences;
 
@@ -21,6 +22,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/notify/v1/notifications/unread-count"),
     ("POST", "/notify/v1/notifications/{notificationId}/read"),
     ("POST", "/notify/v1/notifications/read-all"),
+    ("DELETE", "/notify/v1/users/{userId}"),
 ];
 
 pub fn router(st: &NotifyState) -> Router<NotifyState> {
@@ -28,11 +30,13 @@ pub fn router(st: &NotifyState) -> Router<NotifyState> {
         .merge(preferences::router(st))
         .merge(devices::router(st))
         .merge(notifications::router(st))
+        .merge(erase::router(st))
 }
 
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = preferences::openapi();
     doc.merge(devices::openapi());
     doc.merge(notifications::openapi());
+    doc.merge(erase::openapi());
     doc
 }

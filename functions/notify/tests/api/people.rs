@@ -1135,3 +1135,147 @@ async fn an_item_stored_under_its_delivery_id_before_arrival_order_still_reads_a
     assert_eq!(erase.status, 200, "{}", erase.json());
     assert!(titles(&ok(&t.get(INBOX, &user()).await, 200)).is_empty());
 }
+
+// ---------------------------------------------------------------- erasure
+
+const ERASE_USER_1: &str = "/notify/v1/users/user-1";
+
+/// An email to user-1 (by id and address) scheduled an hour ahead; its delivery id.
+async fn scheduled_email(t: &TestNotify) -> String {
+    let at = (t.state.now() + chrono::Duration::hours(1)).to_rfc3339();
+    let body = json!({
+        "channels": ["email"],
+        "recipients": [{"userId": "user-1", "email": "user1@example.com"}],
+        "content": {"subject": "Later", "text": "Doors open at 9."},
+        "category": "transactional",
+        "scheduledAt": at,
+    });
+    let r = t
+        .post("/notify/v1/send", &Caller::t1("organizer"), &body)
+        .await;
+    let d = &ok(&r, 202)["data"]["deliveries"][0];
+    assert_eq!(d["status"], "scheduled", "{d}");
+    d["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn erasing_a_person_leaves_nothing_of_them_in_notify() {
+    let t = TestNotify::new().await;
+    ok(&register(&t, &user(), "tok-erase").await, 201);
+    let mut ids = sent_in_app(&t, 2).await;
+    ok(&t.put(PREFS, &user(), &paris_prefs()).await, 200);
+    ok(&t.post(&read_path(&ids[0]), &user(), &json!({})).await, 200);
+    ids.push(scheduled_email(&t).await);
+    fill(&t, 1).await; // an inbox item whose delivery is gone already
+    // Someone else's things stay.
+    let other = user().sub("user-2");
+    ok(&register(&t, &other, "tok-other").await, 201);
+    ok(&t.put(PREFS, &other, &paris_prefs()).await, 200);
+
+    let r = t.delete(ERASE_USER_1, &user()).await;
+    assert_eq!(
+        ok(&r, 200)["data"],
+        json!({"userId": "user-1", "deliveriesErased": 3, "devicesRemoved": 1,
+            "inboxItemsErased": 1, "preferencesErased": true, "complete": true})
+    );
+
+    let store = t.state.store();
+    assert!(
+        repo::devices::list(store, &t1(), "user-1")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let endpoint = local_endpoint("ios", "tok-erase");
+    assert_eq!(endpoint_owner(&t, &endpoint).await, None, "unregistered");
+    assert_eq!(ok(&t.get(INBOX, &user()).await, 200)["data"], json!([]));
+    assert_eq!(unread(&t, &user()).await, 0);
+    assert_ne!(
+        ok(&t.get(PREFS, &user()).await, 200)["data"]["source"],
+        "own"
+    );
+    for id in &ids {
+        let r = t
+            .get(
+                &format!("/notify/v1/deliveries/{id}"),
+                &Caller::t1("organizer"),
+            )
+            .await;
+        r.assert_error(404, "ERR_NOTIFY_NOT_FOUND");
+    }
+    // The scheduled message never goes out.
+    t.advance(chrono::Duration::hours(2));
+    notify::dispatch::run(&t.state, std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(t.tp.outbox.sent_to("user1@example.com").is_empty());
+    // user-2 keeps theirs.
+    assert_eq!(
+        repo::devices::list(store, &t1(), "user-2")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        ok(&t.get(PREFS, &other).await, 200)["data"]["source"],
+        "own"
+    );
+
+    // Again: nothing left to erase, and safe to repeat.
+    let again = ok(&t.delete(ERASE_USER_1, &user()).await, 200);
+    assert_eq!(again["data"]["deliveriesErased"], 0);
+    assert_eq!(again["data"]["preferencesErased"], false);
+    assert_eq!(again["data"]["complete"], true);
+}
+
+#[tokio::test]
+async fn only_the_person_or_an_admin_of_their_tenant_erases_them() {
+    let t = TestNotify::new().await;
+    ok(&t.put(PREFS, &user(), &paris_prefs()).await, 200);
+    for caller in [user().sub("user-2"), Caller::t1("organizer")] {
+        t.delete(ERASE_USER_1, &caller)
+            .await
+            .assert_error(403, "ERR_NOTIFY_FORBIDDEN");
+    }
+    // Another tenant's admin reaches only their own tenant's user-1.
+    let there = ok(&t.delete(ERASE_USER_1, &Caller::t3("admin")).await, 200);
+    assert_eq!(there["data"]["preferencesErased"], false);
+    assert_eq!(
+        ok(&t.get(PREFS, &user()).await, 200)["data"]["source"],
+        "own"
+    );
+    let done = ok(&t.delete(ERASE_USER_1, &Caller::t1("admin")).await, 200);
+    assert_eq!(done["data"]["preferencesErased"], true);
+}
+
+#[tokio::test]
+async fn a_person_with_many_deliveries_is_erased_over_several_calls() {
+    let t = TestNotify::new().await;
+    let body = json!({
+        "channels": ["email"],
+        // One person under several addresses: a delivery each.
+        "recipients": (0..51)
+            .map(|i| json!({"userId": "user-1", "email": format!("u{i}@example.com")}))
+            .collect::<Vec<_>>(),
+        "content": {"subject": "Hi", "text": "Doors open at 9."},
+        "category": "transactional",
+    });
+    for _ in 0..2 {
+        let r = t
+            .post("/notify/v1/send", &Caller::t1("organizer"), &body)
+            .await;
+        ok(&r, 202);
+    }
+    let first = ok(&t.delete(ERASE_USER_1, &user()).await, 200)["data"].clone();
+    assert_eq!(
+        (first["deliveriesErased"].clone(), first["complete"].clone()),
+        (json!(100), json!(false))
+    );
+    let last = ok(&t.delete(ERASE_USER_1, &user()).await, 200)["data"].clone();
+    assert_eq!(
+        (last["deliveriesErased"].clone(), last["complete"].clone()),
+        (json!(2), json!(true))
+    );
+    assert_eq!(unread(&t, &user()).await, 0);
+}

@@ -126,6 +126,11 @@ const TABLE: &[Row] = &[
         "the unread items (one query, 100 a page), their deliveries (one batch read, 100 a \
          request), then the items, the unread count and the deliveries' moves in one \
          transaction (25 items a transaction)"),
+    row("DELETE", "/notify/v1/users/{userId}", 10, 10,
+        "measured with one in-app delivery and one device: the person's deliveries (one \
+         gsi1 query, 100 a call), devices and inbox (a query each), the unread count and the \
+         preferences (a delete each); each delivery +3 (its read, its inbox item's read, the \
+         erasing transaction), each device +2 (its endpoint's owner, the transaction)"),
     // ---- admin
     row("GET", "/notify/v1/suppressions", 1, 1, ""),
     row("POST", "/notify/v1/suppressions", 1, 1, ""),
@@ -613,6 +618,23 @@ async fn measure(method: &str, path: &str) -> Measured {
             let path = format!("/notify/v1/notifications/{}/read", m.in_app().await);
             let r = m.call(200, method, &path, Some(&usr), None).await;
             assert_eq!(r.reply.json()["data"]["changed"], true, "nothing marked");
+            r
+        }
+        ("DELETE", "/notify/v1/users/{userId}") => {
+            m.in_app().await;
+            let body = json!({"platform": "ios", "token": PUSH_TOKEN});
+            m.setup(201, "POST", "/notify/v1/devices", &usr, Some(body))
+                .await;
+            let path = format!("/notify/v1/users/{}", user().sub);
+            let r = m.call(200, method, &path, Some(&usr), None).await;
+            let erased = &r.reply.json()["data"];
+            assert_eq!(
+                (
+                    erased["deliveriesErased"].clone(),
+                    erased["devicesRemoved"].clone()
+                ),
+                (json!(1), json!(1))
+            );
             r
         }
         ("POST", "/notify/v1/notifications/read-all") => {

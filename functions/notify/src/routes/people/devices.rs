@@ -13,6 +13,7 @@ use shared::{
     auth::Claims,
     extract::ApiJson,
     openapi::{Data, IdempotencyKey},
+    tenant::TenantId,
 };
 use utoipa::{OpenApi, ToSchema};
 
@@ -207,23 +208,32 @@ pub async fn remove(
         None
     };
     let device = device.ok_or(NotifyError::NotFound)?;
-    // Without a push provider on this stage nothing can reach the device anyway: the
-    // person's wish to forget it still wins.
-    // A device whose token another person registered since is theirs now at the
-    // provider: only the record goes.
-    let owned = repo::owns_endpoint(st.store(), &t, &caller.sub, &device).await?;
-    if let Some(push) = st.channels.push.as_deref().filter(|_| owned) {
-        match push.unregister(&device.endpoint).await {
-            // A refused endpoint is one the provider no longer knows: nothing to undo.
-            Ok(()) | Err(ChannelError::Rejected(_)) => {}
-            Err(e) => return Err(provider_error(e, "unregister").into()),
-        }
-    }
-    repo::remove(st.store(), &t, &caller.sub, &device, owned).await?;
+    forget(&st, &t, &caller.sub, &device).await?;
     Ok(Envelope::ok(DeviceRemoved {
         id: device.id,
         deleted: true,
     }))
+}
+
+/// Unregisters `device` of `user_id` at the push provider and forgets it. Without a push
+/// provider on this stage nothing can reach the device anyway: the wish to forget it
+/// still wins. A device whose token another person registered since is theirs now at
+/// the provider: only the record goes.
+pub async fn forget(
+    st: &NotifyState,
+    t: &TenantId,
+    user_id: &str,
+    device: &Device,
+) -> NotifyResult<()> {
+    let owned = repo::owns_endpoint(st.store(), t, user_id, device).await?;
+    if let Some(push) = st.channels.push.as_deref().filter(|_| owned) {
+        match push.unregister(&device.endpoint).await {
+            // A refused endpoint is one the provider no longer knows: nothing to undo.
+            Ok(()) | Err(ChannelError::Rejected(_)) => {}
+            Err(e) => return Err(provider_error(e, "unregister")),
+        }
+    }
+    repo::remove(st.store(), t, user_id, device, owned).await
 }
 
 fn valid_token(raw: &str) -> Result<&str, ApiError> {
