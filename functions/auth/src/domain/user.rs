@@ -39,6 +39,10 @@ pub struct User {
     /// SHA-256 of each unused recovery code.
     #[serde(default)]
     pub recovery_codes: Vec<String>,
+    /// When the current set of recovery codes was made (epoch seconds; 0 before it was
+    /// recorded).
+    #[serde(default)]
+    pub recovery_codes_at: i64,
     /// Failed logins in the current 15-minute window, its start, and the lock's end.
     #[serde(default)]
     pub failed_logins: i64,
@@ -50,7 +54,8 @@ pub struct User {
 
 crate::redact::redacted_debug!(User {
     id, tenant_id, email, username, name, roles, status, email_verified, locale, timezone,
-    created_at, updated_at, totp_last_step, failed_logins, failure_window_start, locked_until
+    created_at, updated_at, totp_last_step, recovery_codes_at, failed_logins,
+    failure_window_start, locked_until
 } secret {
     password_hash, totp_secret, totp_pending_secret, recovery_codes
 });
@@ -84,6 +89,7 @@ impl User {
             totp_pending_secret: None,
             totp_last_step: None,
             recovery_codes: Vec::new(),
+            recovery_codes_at: 0,
             failed_logins: 0,
             failure_window_start: 0,
             locked_until: 0,

@@ -20,6 +20,7 @@ const SECRET: &str = "totp_secret";
 const PENDING: &str = "totp_pending_secret";
 const LAST_STEP: &str = "totp_last_step";
 const RECOVERY: &str = "recovery_codes";
+const RECOVERY_AT: &str = "recovery_codes_at";
 
 /// Applies `upd` when `cond` (and the item's existence) holds: `Ok(None)` when it did not.
 async fn update_if(store: &dyn Store, upd: Update, cond: Condition) -> AuthResult<Option<User>> {
@@ -68,11 +69,13 @@ pub async fn enable(
     pending: &str,
     step: i64,
     recovery_hashes: &[String],
+    now: i64,
 ) -> AuthResult<Option<User>> {
     let upd = Update::new(users::key_of(user)?)
         .set(SECRET, pending)
         .set(LAST_STEP, step)
         .set(RECOVERY, hashes(recovery_hashes))
+        .set(RECOVERY_AT, now)
         .remove(PENDING);
     let cond = Condition::eq(PENDING, pending)
         .and(Condition::not_exists(SECRET))
@@ -89,8 +92,11 @@ pub async fn replace_recovery_codes(
     user: &User,
     secret: &str,
     recovery_hashes: &[String],
+    now: i64,
 ) -> AuthResult<Option<User>> {
-    let upd = Update::new(users::key_of(user)?).set(RECOVERY, hashes(recovery_hashes));
+    let upd = Update::new(users::key_of(user)?)
+        .set(RECOVERY, hashes(recovery_hashes))
+        .set(RECOVERY_AT, now);
     let as_read =
         Condition::eq(SECRET, secret).and(Condition::eq(RECOVERY, hashes(&user.recovery_codes)));
     update_if(store, upd, as_read).await

@@ -12,7 +12,7 @@ use shared::{
 pub use super::lockout::Reservation;
 use super::lockout::{self, Counted, Counter};
 use crate::{
-    domain::{Email, User, Username},
+    domain::{Email, User, UserStatus, Username},
     error::{AuthError, AuthResult},
 };
 
@@ -207,6 +207,30 @@ pub async fn update(store: &dyn Store, update: Update) -> AuthResult<User> {
     from_item(&item)
 }
 
+/// Applies `update` (a new password, built on `key_of(user)`) only while the password is
+/// still the one `user` was read with. Of two password writes racing (two reset links, a
+/// reset and a change), one wins and the other gets `None`: what it checked (a link
+/// stamped with the old password, the current password) is no longer true, and it must
+/// not write over the winner.
+pub async fn replace_password(
+    store: &dyn Store,
+    user: &User,
+    update: Update,
+) -> AuthResult<Option<User>> {
+    let same = match &user.password_hash {
+        Some(h) => Condition::eq("password_hash", h.as_str()),
+        None => Condition::not_exists("password_hash"),
+    };
+    match store
+        .update(update.when(Condition::item_present().and(same)))
+        .await
+    {
+        Ok(item) => from_item(&item).map(Some),
+        Err(StoreError::ConditionFailed { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The lockout counter on `user`'s item.
 fn counted(user: &User) -> AuthResult<Counted> {
     Ok(Counted::account(key_of(user)?))
@@ -260,11 +284,26 @@ pub async fn clear_failures(store: &dyn Store, user: &User) -> AuthResult<User> 
 /// the password and the status are still those it read. A reset, change or suspension
 /// landing during the argon2 check lists the sessions to revoke before this sign-in
 /// writes its own; refused here (401), the sign-in writes none.
-pub async fn clear_failures_for_sign_in(store: &dyn Store, user: &User) -> AuthResult<User> {
+pub async fn clear_failures_for_sign_in(
+    store: &dyn Store,
+    user: &User,
+    reservation: &Reservation,
+) -> AuthResult<User> {
     let upd = clearing_failures(Update::new(key_of(user)?)).when(credentials_as_read(user));
     match store.update(upd).await {
         Ok(item) => from_item(&item),
-        Err(StoreError::ConditionFailed { .. }) => Err(AuthError::InvalidCredentials),
+        Err(StoreError::ConditionFailed { .. }) => {
+            // The password or the status changed while the password was checked. The
+            // guess was right, so it is given back (kept, five such races locked the
+            // owner out for 15 minutes), and the sign-in is refused as the account now
+            // stands: suspended (403), else no longer this password (401).
+            release_attempt(store, user, reservation).await?;
+            let now = get(store, &tenant_of(user)?, &user.id).await?;
+            Err(match now {
+                Some(u) if u.status == UserStatus::Suspended => AuthError::AccountSuspended,
+                _ => AuthError::InvalidCredentials,
+            })
+        }
         Err(e) => Err(e.into()),
     }
 }

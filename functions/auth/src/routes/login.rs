@@ -270,7 +270,7 @@ pub async fn check_password(
         users::release_attempt(st.store(), &user, &reservation).await?;
         user
     } else {
-        users::clear_failures_for_sign_in(st.store(), &user).await?
+        users::clear_failures_for_sign_in(st.store(), &user, &reservation).await?
     };
     if user
         .password_hash

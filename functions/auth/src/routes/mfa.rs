@@ -219,7 +219,7 @@ pub async fn confirm(
         .collect();
     let hashes: Vec<String> = codes.iter().map(RecoveryCode::hash).collect();
     // None: a concurrent confirm or enroll changed the state this code was checked on.
-    mfa::enable(st.store(), &user, pending, step, &hashes)
+    mfa::enable(st.store(), &user, pending, step, &hashes, st.epoch())
         .await?
         .ok_or(AuthError::MfaInvalidCode)?;
     record(&st, &user, "mfa.enabled", json!({ "method": "totp" })).await;

@@ -14,7 +14,11 @@ use chrono::Duration;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 use shared::{
-    store::{Delete, Item, Key, Put, Update},
+    store::{
+        Delete, Item, Key, Put, TransactOp, Update,
+        faults::{FaultyStore, Op},
+        memory::MemoryStore,
+    },
     tenant::TenantId,
     testing::t1,
 };
@@ -833,6 +837,79 @@ async fn a_second_verification_link_is_dead_once_the_address_is_verified() {
     app.post("/auth/v1/signup/verify", None, &json!({"token": second}))
         .await
         .assert_error(400, "ERR_AUTH_TOKEN_INVALID");
+}
+
+/// auth-svc on a store where another password write lands just before this request's
+/// own password write: two resets, or a reset and a change, at the same moment.
+async fn meeting_another_password_write() -> (TestAuth, Arc<FaultyStore>) {
+    let store: Arc<FaultyStore> = Arc::new(FaultyStore::wrap(Arc::new(MemoryStore::new())));
+    let app = TestAuth::with_store(store.clone()).await;
+    (app, store)
+}
+
+fn theirs(email: &str) -> TransactOp {
+    let id = auth::seed::STAGING_ACCOUNTS
+        .iter()
+        .find(|a| a.email == email)
+        .unwrap()
+        .id;
+    let key = auth::repo::user(&t1(), id);
+    TransactOp::Update(Update::new(key).set("password_hash", "$argon2id$the-winner"))
+}
+
+async fn stored_hash(app: &TestAuth, email: &str) -> Option<String> {
+    let email = Email::parse(email).unwrap();
+    users::by_email(app.state.store(), &email)
+        .await
+        .unwrap()
+        .unwrap()
+        .password_hash
+}
+
+/// Two reset links (or a reset and a change) at once each checked the same old password;
+/// the write that lands second must not replace the first one's password with its own
+/// (a thief's change racing the owner's reset kept the thief's password).
+#[tokio::test]
+async fn a_reset_racing_another_password_write_is_refused_and_writes_nothing() {
+    let (app, store) = meeting_another_password_write().await;
+    let to = "partner@eventzr.com";
+    let r = app
+        .post("/auth/v1/password/forgot", None, &json!({"email": to}))
+        .await;
+    assert_eq!(r.status, 202);
+    let token = mailed_token(&app, to, "reset-password");
+    store.meanwhile(Op::Update, vec![theirs(to)]);
+    let body = json!({"token": token, "newPassword": NEW_PASSWORD});
+    app.post("/auth/v1/password/reset", None, &body)
+        .await
+        .assert_error(400, "ERR_AUTH_TOKEN_INVALID");
+    assert_eq!(
+        stored_hash(&app, to).await.as_deref(),
+        Some("$argon2id$the-winner")
+    );
+}
+
+#[tokio::test]
+async fn a_change_racing_another_password_write_is_refused_and_writes_nothing() {
+    let (app, store) = meeting_another_password_write().await;
+    let to = "partner@eventzr.com";
+    let access = app.tokens(to).await.0;
+    // The change's writes: its guess reserved, then cleared (right password), then the
+    // new password — the other write lands just before that.
+    store.meanwhile_before(Op::Update, 3, vec![theirs(to)]);
+    let change = json!({"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD});
+    let r = app
+        .post("/auth/v1/password/change", Some(&access), &change)
+        .await;
+    r.assert_error(400, "ERR_AUTH_VALIDATION");
+    assert_eq!(
+        r.json()["error"]["details"]["fields"][0]["field"],
+        "currentPassword"
+    );
+    assert_eq!(
+        stored_hash(&app, to).await.as_deref(),
+        Some("$argon2id$the-winner")
+    );
 }
 
 #[tokio::test]

@@ -951,10 +951,33 @@ async fn of_two_new_sets_asked_at_once_only_the_one_kept_is_shown() {
     let secret = read.totp_secret.clone().unwrap();
     let store = app.state.store();
     let (a, b) = (vec!["a".to_owned()], vec!["b".to_owned()]);
-    let first = auth::repo::mfa::replace_recovery_codes(store, &read, &secret, &a).await;
+    let first = auth::repo::mfa::replace_recovery_codes(store, &read, &secret, &a, 0).await;
     assert!(first.unwrap().is_some());
     // The second finds the codes changed: not written, so its set is never shown (409).
-    let second = auth::repo::mfa::replace_recovery_codes(store, &read, &secret, &b).await;
+    let second = auth::repo::mfa::replace_recovery_codes(store, &read, &secret, &b, 0).await;
     assert!(second.unwrap().is_none());
     assert_eq!(stored_user(&app, USER).await.recovery_codes, ["a"]);
+}
+
+/// A double submit: the second request reads the first one's new set, so the codes
+/// condition holds for it too — both would be shown while only the second works.
+#[tokio::test]
+async fn a_new_set_asked_again_within_ten_seconds_is_refused_and_the_first_stays() {
+    let app = TestAuth::new().await;
+    let (access, _, _) = user_with_totp(&app).await;
+    app.advance(Duration::seconds(11));
+    let r = app.post(RECOVERY, Some(&access), &json!({})).await;
+    assert_eq!(r.status, 200, "{}", body(&r));
+    let first: Vec<String> =
+        serde_json::from_value(r.json()["data"]["recoveryCodes"].clone()).unwrap();
+    let again = app.post(RECOVERY, Some(&access), &json!({})).await;
+    again.assert_error(409, "ERR_AUTH_CONFLICT");
+    // The set shown first is the one that works.
+    access_of(&verify(&app, &challenge(&app, USER).await, &first[0]).await);
+    // Moments later, a new set may be made again.
+    app.advance(Duration::seconds(11));
+    assert_eq!(
+        app.post(RECOVERY, Some(&access), &json!({})).await.status,
+        200
+    );
 }

@@ -1757,6 +1757,19 @@ async fn a_reset_or_suspension_during_a_sign_in_leaves_it_no_session() {
         stored_user(&app, USER).await.password_hash.as_deref(),
         Some("$argon2id$reset")
     );
+    // The guess was right: it is given back, not left counting toward a lockout.
+    assert_eq!(stored_user(&app, USER).await.failed_logins, 0);
+    // A suspension landing there is told as one, and gives the guess back too (five
+    // such races used to lock the reactivated owner out for 15 minutes).
+    let store: Arc<FaultyStore> = Arc::new(FaultyStore::wrap(Arc::new(MemoryStore::new())));
+    let app = TestAuth::with_store(store.clone()).await;
+    let suspension = user().set("status", "suspended");
+    store.meanwhile_before(Op::Update, 2, vec![TransactOp::Update(suspension)]);
+    app.login(USER, PASSWORD)
+        .await
+        .assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
+    assert!(live_sessions(&app, USER).await.is_empty());
+    assert_eq!(stored_user(&app, USER).await.failed_logins, 0);
     // Without a change meanwhile, the same login signs in.
     let (app, reply) = login_meeting(user().set("locale", "fr")).await;
     assert_eq!(

@@ -143,7 +143,11 @@ pub async fn reset(
     if !user.email_verified {
         update = update.set("email_verified", true);
     }
-    let user = users::update(st.store(), update).await?;
+    // A reset or change that landed since the link was checked wins: this link was
+    // stamped with a password that is no longer the account's.
+    let user = users::replace_password(st.store(), &user, update)
+        .await?
+        .ok_or(AuthError::OneTimeTokenInvalid)?;
     let revoked = super::revoke_sessions(&st, &user, None).await?;
     record(&st, &user, "password.reset", revoked).await?;
     Ok(Envelope::ok(ResetDone { reset: true }))
@@ -251,7 +255,16 @@ pub async fn change(
     // check_password refuses an account that is gone (401), so the policy ran above.
     let password = password.ok_or(AuthError::InvalidCredentials)?;
     let phc = super::hash(&st, password).await?;
-    let user = users::update(st.store(), password_update(&st, &user, phc)?).await?;
+    // A reset or change that landed since the current password was checked wins: the
+    // password given is no longer the current one.
+    let user = users::replace_password(st.store(), &user, password_update(&st, &user, phc)?)
+        .await?
+        .ok_or_else(|| {
+            ApiError::validation(vec![FieldError::new(
+                "currentPassword",
+                "is no longer this account's current password: it was changed meanwhile",
+            )])
+        })?;
     let revoked = super::revoke_sessions(&st, &user, Some(&caller.session.id)).await?;
     record(&st, &user, "password.changed", revoked).await?;
     Ok(Envelope::ok(ChangeDone {

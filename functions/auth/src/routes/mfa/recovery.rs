@@ -53,6 +53,9 @@ pub async fn left(
     }))
 }
 
+/// A new set is refused this long after the last one was made.
+const FRESH_SET_SECS: i64 = 10;
+
 #[utoipa::path(
     post,
     path = "/auth/v1/mfa/recovery-codes",
@@ -76,9 +79,9 @@ pub async fn left(
         (status = 403, description = "`ERR_AUTH_REAUTHENTICATION_REQUIRED`: the session was opened more \
             than 10 minutes ago; sign in again"),
         (status = 404, description = "`ERR_AUTH_NOT_FOUND`: the user no longer exists"),
-        (status = 409, description = "`ERR_AUTH_CONFLICT`: the codes or TOTP changed while this \
-            set was made (another new set asked at once, a code spent): nothing changed by this \
-            request; ask again"),
+        (status = 409, description = "`ERR_AUTH_CONFLICT`: a set was made less than 10 seconds \
+            ago (a double submit: use that one), or the codes or TOTP changed while this set was \
+            made (a code spent): nothing changed by this request; ask again"),
     )
 )]
 pub async fn regenerate(
@@ -93,13 +96,22 @@ pub async fn regenerate(
         .totp_secret
         .as_deref()
         .ok_or(AuthError::MfaNotEnabled)?;
+    // Two asked at once (a double submit) would each be shown, and only the one written
+    // last works: a set made moments ago is the one to keep.
+    let now = st.epoch();
+    if now - user.recovery_codes_at < FRESH_SET_SECS {
+        return Err(ApiError::conflict(
+            "a new set of recovery codes was made less than 10 seconds ago: use that one, or \
+             ask again in a few seconds",
+        ));
+    }
     let codes: Vec<RecoveryCode> = (0..RECOVERY_CODES)
         .map(|_| RecoveryCode::generate())
         .collect();
     let hashes: Vec<String> = codes.iter().map(RecoveryCode::hash).collect();
     // None: TOTP or the codes changed since they were read (another new set at once, a
     // code spent): this set is not kept, so it is not shown either.
-    if mfa::replace_recovery_codes(st.store(), &user, secret, &hashes)
+    if mfa::replace_recovery_codes(st.store(), &user, secret, &hashes, now)
         .await?
         .is_none()
     {

@@ -107,7 +107,7 @@ pub async fn verify(
         users::release_attempt(st.store(), &user, &reservation).await?;
         return Err(e.into());
     }
-    let user = users::clear_failures_for_sign_in(st.store(), &user).await?;
+    let user = users::clear_failures_for_sign_in(st.store(), &user, &reservation).await?;
     let method = match code {
         MfaCode::Totp(_) => "totp",
         MfaCode::Recovery(_) => "recovery_code",
