@@ -24,7 +24,7 @@ use shared::{
 };
 
 use crate::helpers::{
-    PASSWORD, TestAuth, accept_invite, assert_not_cached, mailed_token, token_in,
+    PASSWORD, TestAuth, accept_invite, assert_not_cached, id_of, mailed_token, token_in,
 };
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
@@ -693,6 +693,39 @@ async fn a_reset_verifies_the_address_so_its_owner_takes_over_an_account_registe
     app.login(victim, "attacker knows this")
         .await
         .assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
+}
+
+/// The lifecycle review found a suspended account was still mailed reset links (not
+/// magic links) and that a reset changed its password, ready for when it came back.
+#[tokio::test]
+async fn a_suspended_account_gets_no_reset_link_and_an_earlier_one_changes_nothing() {
+    let app = TestAuth::new().await;
+    let to = "partner@eventzr.com";
+    let forgot = async || {
+        let r = app
+            .post("/auth/v1/password/forgot", None, &json!({"email": to}))
+            .await;
+        assert_eq!(r.status, 202);
+    };
+    forgot().await;
+    let earlier = mailed_token(&app, to, "reset-password");
+    let admin = app.tokens("admin@eventzr.com").await.0;
+    let path = format!("/auth/v1/users/{}", id_of(to));
+    let suspend = json!({"status": "suspended"});
+    let r = app.call("PATCH", &path, Some(&admin), Some(&suspend)).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+
+    forgot().await;
+    assert_eq!(app.tp.outbox.sent_to(to).len(), 1, "no second link");
+    let body = json!({"token": earlier, "newPassword": NEW_PASSWORD});
+    app.post("/auth/v1/password/reset", None, &body)
+        .await
+        .assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
+    // Reactivated (within the link's 30 minutes), the old password signs in.
+    let active = json!({"status": "active"});
+    let r = app.call("PATCH", &path, Some(&admin), Some(&active)).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(app.login(to, PASSWORD).await.status, 200);
 }
 
 #[tokio::test]

@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 
 use super::{Accepted, EmailBody, LinkMail};
 use crate::{
-    domain::{Email, Password, User},
+    domain::{Email, Password, User, UserStatus},
     error::{AuthError, AuthResult},
     repo::{
         self, audit,
@@ -48,7 +48,8 @@ const RESET_MAIL: LinkMail = LinkMail {
     summary = "Mail a password reset link",
     description = "Always 202, whether or not the account exists (no enumeration); an existing \
         account is mailed a single-use reset link valid for 30 minutes (to use with \
-        `POST /auth/v1/password/reset`). Works while the account is locked.",
+        `POST /auth/v1/password/reset`); a suspended one is not. Works while the account is \
+        locked.",
     params(IdempotencyKey),
     request_body(content = EmailBody, example = json!({"email": "partner@eventzr.com"})),
     responses(
@@ -63,7 +64,11 @@ pub async fn forgot(
     let email = super::parse_email(&body.email)?;
     let (st, client) = (&st, &client);
     super::for_account(st, &email, |user| async move {
-        if !super::mail_allowed(st, &user, &RESET_MAIL, client).await? {
+        // A suspended account gets no link, as for magic links: the admin who suspended
+        // it decides when it comes back, and with which password.
+        if user.status == UserStatus::Suspended
+            || !super::mail_allowed(st, &user, &RESET_MAIL, client).await?
+        {
             return Ok(());
         }
         let token = one_time::issue(
@@ -125,6 +130,8 @@ pub struct ResetDone {
             password was reset or changed since it was mailed); \
             `ERR_AUTH_WEAK_PASSWORD`: the new password is too short, too long, the email or a common one \
             (`details.fields` names `newPassword`)"),
+        (status = 403, description = "`ERR_AUTH_ACCOUNT_SUSPENDED`: the account was suspended since \
+            the link was mailed; nothing changed"),
     )
 )]
 pub async fn reset(
@@ -133,6 +140,11 @@ pub async fn reset(
 ) -> Result<Envelope<ResetDone>, ApiError> {
     let pending = one_time::peek(st.store(), Kind::PasswordReset, &body.token, st.epoch()).await?;
     let user = super::user_of(&st, &pending).await?;
+    // A link mailed before a suspension does not change the suspended account's password
+    // (the link is not spent: it works again if the account comes back in time).
+    if user.status == UserStatus::Suspended {
+        return Err(AuthError::AccountSuspended.into());
+    }
     let password = super::new_password(body.new_password, &email_of(&user)?, "newPassword")?;
     let phc = super::hash(&st, password).await?;
     one_time::redeem(st.store(), Kind::PasswordReset, &body.token, st.epoch()).await?;
