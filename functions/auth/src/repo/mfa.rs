@@ -184,6 +184,16 @@ pub async fn use_code(
     Err(StoreError::Unavailable("the recovery codes kept changing while using one".into()).into())
 }
 
+/// Whether `code` is a TOTP code of `user`'s secret for the current window, used or
+/// not: one that [`use_code`] refused only because it was used already (a double submit,
+/// a client's retry, the same code sent at once) is no guess at the second factor.
+pub fn is_right_totp(user: &User, code: &MfaCode, now: i64) -> bool {
+    let (MfaCode::Totp(code), Some(stored)) = (code, user.totp_secret.as_deref()) else {
+        return false;
+    };
+    TotpSecret::parse(stored).is_some_and(|s| s.matching_step(code, now, None).is_some())
+}
+
 /// Tries at using a recovery code. A try fails only when another code was used since
 /// the list was read, and a list holds at most [`RECOVERY_CODES`]: so every code of a set
 /// used at once gets through (three tries refused two of five used together, counting

@@ -239,6 +239,23 @@ async fn a_code_accepted_once_is_refused_when_replayed() {
     access_of(&verify(&app, &challenge(&app, DEV).await, &dev_code(&app, 0)).await);
 }
 
+/// A right code refused only as used already (a double submit, a retry) is no guess:
+/// six of them do not lock the account its owner just signed in to.
+#[tokio::test]
+async fn replays_of_a_right_code_are_not_counted_as_guesses() {
+    let app = TestAuth::new().await;
+    let code = dev_code(&app, 0);
+    access_of(&verify(&app, &challenge(&app, DEV).await, &code).await);
+    for _ in 0..6 {
+        verify(&app, &challenge(&app, DEV).await, &code)
+            .await
+            .assert_error(401, "ERR_AUTH_MFA_INVALID_CODE");
+    }
+    assert_eq!(stored_user(&app, DEV).await.failed_logins, 0);
+    app.advance(Duration::seconds(30));
+    access_of(&verify(&app, &challenge(&app, DEV).await, &dev_code(&app, 0)).await);
+}
+
 #[tokio::test]
 async fn one_code_sent_twice_at_once_signs_in_once() {
     let app = TestAuth::new().await;

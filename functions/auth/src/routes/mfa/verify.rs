@@ -99,6 +99,12 @@ pub async fn verify(
     // Counted before the code is checked, so parallel guesses cannot outrun the lockout.
     let reservation = reserve_guess(&st, &user).await?;
     if !mfa::use_code(st.store(), &user, &code, now).await? {
+        if mfa::is_right_totp(&user, &code, now) {
+            // Refused as used already, yet right: its guess is given back. Counted, eight
+            // copies of one code sent at once locked the owner out right after signing in.
+            users::release_attempt(st.store(), &user, &reservation).await?;
+            return Err(AuthError::MfaInvalidCode.into());
+        }
         return Err(failed_code(&st, &user, &reservation, "login").await.into());
     }
     // Exactly one sign-in per challenge, even with two good codes at once.
