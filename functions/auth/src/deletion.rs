@@ -7,7 +7,8 @@
 //!    role change): the user item and every global item naming it — the email and
 //!    username locks (so the address is free again) and each passkey's credential lock
 //!    (so no passkey signs in).
-//! 3. The rest of its partition goes: sessions, passkeys, counters. Best effort: what a
+//! 3. The rest of its partition goes: sessions, passkeys, counters; and an admin's
+//!    pending invites are revoked (acceptance would refuse them). Best effort: what a
 //!    failure leaves names no account any more (revoked sessions, passkeys without
 //!    locks), and a sign-in racing the deletion re-reads the user once its session is
 //!    written (`signin::settle`) and refuses itself.
@@ -30,6 +31,7 @@ use crate::{
     repo::{
         self, admin, audit,
         credentials::{self, StoredCredential},
+        invites,
         sessions::{self, Session},
         users,
     },
@@ -111,6 +113,13 @@ async fn delete_account(st: &AuthState, tenant: &TenantId, user_id: &str) -> Aut
         locks.extend(passkeys.iter().map(|p| credentials::lock(&p.credential_id)));
         if admin::delete_user(st.store(), tenant, &user, locks, seen).await? {
             sweep(st, tenant, &user.id).await;
+            if user.has_role("admin")
+                && let Err(e) =
+                    invites::revoke_sent_by(st.store(), tenant, &user.id, st.epoch()).await
+            {
+                // Acceptance refuses them anyway (their sender is gone): only the list shows them.
+                tracing::warn!(error = %e, "a deleted admin's pending invites not revoked");
+            }
             return Ok(user);
         }
     }

@@ -165,6 +165,49 @@ pub async fn revoke(
     }
 }
 
+/// Revokes every pending invite of the tenant that `sender` sent (they stopped being an
+/// admin, or their account was deleted): acceptance would refuse them anyway, and the
+/// pending list would show them as if they worked. A record re-sent by someone else
+/// meanwhile (its token changed) is left alone. How many were revoked.
+pub async fn revoke_sent_by(
+    store: &dyn Store,
+    t: &TenantId,
+    sender: &str,
+    now: i64,
+) -> AuthResult<usize> {
+    let mut start = None;
+    let mut revoked = 0;
+    loop {
+        let page = store
+            .query(
+                Query::partition(shared::store::tenant_pk(t, &[PARTITION]))
+                    .resume(start)
+                    .consistent(),
+            )
+            .await?;
+        for item in page.items.iter().filter(|i| !i.is_expired(now)) {
+            let pending = from_item(item)?;
+            if pending.revoked || pending.invited_by.user != sender {
+                continue;
+            }
+            let Some(key) = item.key() else { continue };
+            let tombstone = Update::new(key).set(REVOKED, true).when(
+                Condition::not_exists(REVOKED)
+                    .and(Condition::eq(DIGEST, pending.token_digest.as_str())),
+            );
+            match store.update(tombstone).await {
+                Ok(_) => revoked += 1,
+                Err(StoreError::ConditionFailed { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        match page.next {
+            Some(n) => start = Some(n),
+            None => return Ok(revoked),
+        }
+    }
+}
+
 /// One page of the tenant's pending invites (in address-digest order, which reveals
 /// nothing); expired ones are left out, so a page may hold fewer than `limit`.
 pub async fn page(

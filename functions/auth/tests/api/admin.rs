@@ -580,6 +580,18 @@ async fn an_invite_grants_nothing_once_its_inviter_is_no_longer_an_admin() {
             .status,
         200
     );
+    // The demotion revoked it: the pending list no longer shows it.
+    let pending = app.get("/auth/v1/users/invites", Some(&admin)).await;
+    assert_eq!(pending.status, 200);
+    assert!(
+        !pending.json()["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["email"] == "way-back@example.com"),
+        "{}",
+        pending.json()
+    );
     accept_invite(&app, "way-back@example.com", &token)
         .await
         .assert_error(400, "ERR_AUTH_TOKEN_INVALID");

@@ -264,3 +264,29 @@ async fn a_sign_in_racing_the_deletion_keeps_no_session() {
     assert_eq!(sessions.len(), 1);
     assert!(sessions[0].revoked, "{sessions:?}");
 }
+
+/// A deleted admin's pending invites are revoked: acceptance would refuse them (their
+/// sender is gone), and the pending list no longer shows them.
+#[tokio::test]
+async fn a_deleted_admins_pending_invites_are_revoked() {
+    let app = TestAuth::new().await;
+    let dev_admin = app.tokens(ADMIN).await.0;
+    let body = json!({"email": "newcomer@example.com", "roles": ["user"]});
+    let r = app
+        .post("/auth/v1/users/invite", Some(&dev_admin), &body)
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    // Another admin (dev@ has MFA: made admin here is organizer@) deletes admin@.
+    let organizer = id_of("organizer@eventzr.com");
+    let promote = json!({"roles": ["admin"]});
+    let path = format!("/auth/v1/users/{organizer}");
+    let r = app
+        .call("PATCH", &path, Some(&dev_admin), Some(&promote))
+        .await;
+    assert_eq!(r.status, 200);
+    let other = app.tokens("organizer@eventzr.com").await.0;
+    assert_eq!(delete_user(&app, &other, ADMIN).await.status, 200);
+    let pending = app.get("/auth/v1/users/invites", Some(&other)).await;
+    assert_eq!(pending.status, 200, "{}", pending.json());
+    assert_eq!(pending.json()["data"], json!([]));
+}

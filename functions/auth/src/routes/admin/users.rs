@@ -28,7 +28,7 @@ use crate::{
         user::UserView,
     },
     error::{AuthError, AuthResult},
-    repo::{self, admin, audit, credentials, sessions, tenants, users},
+    repo::{self, admin, audit, credentials, invites, sessions, tenants, users},
     state::AuthState,
 };
 
@@ -308,6 +308,11 @@ pub async fn patch(
         // tokens carry roles, so a demoted admin's token must not keep admin rights on
         // auth's routes (which check that the session is live). A retry re-revokes, harmlessly.
         revoke_sessions(&st, &tenant, &after.id).await?;
+    }
+    if admin::is_active_admin(&before) && !admin::is_active_admin(&after) {
+        // Their pending invites would be refused at acceptance: revoked, so the pending
+        // list shows only invites that work.
+        invites::revoke_sent_by(st.store(), &tenant, &after.id, st.epoch()).await?;
     }
     if roles_changed {
         let details = json!({ "from": before.roles, "to": after.roles });
