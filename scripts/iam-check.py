@@ -14,8 +14,9 @@ runs the functions against an emulator that does, for the events/ files.)
 
     scripts/iam-check.py    after the API tests; exit 1 on an action not allowed
 
-Resources are not checked (each function's policy names its own table). Needs PyYAML
-(the emulator's .venv/).
+Resources are not checked (each function's policy names its own table), except that a
+Query of an index (noted `dynamodb:Query@index`) needs a Query grant on a `/index/`
+resource. Needs PyYAML (the emulator's .venv/).
 """
 
 import json
@@ -25,6 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts" / "perf"))
 from lambda_plan import plan  # noqa: E402
+
+INDEX_QUERY = "dynamodb:Query@index"
 
 
 def main():
@@ -41,7 +44,13 @@ def main():
                 problems.append("%s: no function of template.yaml serves it" % route)
                 continue
             routes += 1
-            lacking = sorted(set(actions) - set(fn["actions"]))
+            # A Query of an index needs dynamodb:Query on `<table>/index/*` too.
+            if INDEX_QUERY in actions and not fn["queries_indexes"]:
+                problems.append(
+                    "%s (%s): queries an index, and its policy allows dynamodb:Query on no "
+                    "index resource (<table>/index/*)" % (route, fn["name"])
+                )
+            lacking = sorted(set(actions) - {INDEX_QUERY} - set(fn["actions"]))
             if lacking:
                 problems.append(
                     "%s (%s): %s not allowed by its policy" % (route, fn["name"], ", ".join(lacking))

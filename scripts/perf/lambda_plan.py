@@ -94,6 +94,29 @@ class Resolver:
         raise KeyError("!%s" % value.tag)
 
 
+def queries_indexes(policies):
+    """Whether an Allow statement grants dynamodb:Query on a table's indexes
+    (a resource ending in /index/*): a Query of an index needs it, not the table's ARN."""
+    for doc in policies:
+        for st in statements(doc.get("Statement", [])) if isinstance(doc, dict) else []:
+            a = st.get("Action", [])
+            acts = [a] if isinstance(a, str) else a
+            if st.get("Effect") == "Allow" and "dynamodb:Query" in acts and "/index/" in text_of(st.get("Resource")):
+                return True
+    return False
+
+
+def text_of(value):
+    """Every string in a template value, tags (!Sub, !GetAtt…) unwrapped, joined."""
+    if isinstance(value, Tag):
+        return text_of(value.value)
+    if isinstance(value, (list, tuple)):
+        return " ".join(text_of(v) for v in value)
+    if isinstance(value, dict):
+        return " ".join(text_of(v) for v in value.values())
+    return str(value)
+
+
 def allowed_actions(policies):
     """The actions of every Allow statement of a function's inline policy documents."""
     actions = set()
@@ -138,6 +161,7 @@ def plan(root, stage, overrides):
             "env": env,
             "events": [],
             "actions": allowed_actions(props.get("Policies", [])),
+            "queries_indexes": queries_indexes(props.get("Policies", [])),
             "routes": [],
         }
         functions.append(fn)

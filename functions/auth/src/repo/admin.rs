@@ -115,8 +115,10 @@ pub async fn change_user(
     guarded(store, t, change, Vec::new(), seen).await
 }
 
-/// Deletes `user`'s item and `locks` (the items naming it: each goes only while it still
-/// names the user, or is absent) under the roster guard, as [`change_user`] commits.
+/// Deletes `user`'s item, while its email and username are as read, and `locks` (the
+/// items naming it: each goes only while it still names the user, or is absent) under
+/// the roster guard, as [`change_user`] commits. `Ok(false)`: something moved (the
+/// roster, the user): read again and decide again.
 pub async fn delete_user(
     store: &dyn Store,
     t: &TenantId,
@@ -124,14 +126,25 @@ pub async fn delete_user(
     locks: Vec<Key>,
     seen: i64,
 ) -> AuthResult<bool> {
-    let delete =
-        TransactOp::Delete(Delete::new(users::key_of(user)?).when(Condition::item_present()));
+    // As read: a username changed meanwhile would leave its new lock naming nobody.
+    let username = match &user.username {
+        Some(u) => Condition::eq("username", u.as_str()),
+        None => Condition::not_exists("username"),
+    };
+    let as_read = Condition::item_present()
+        .and(Condition::eq("email", user.email.as_str()))
+        .and(username);
+    let delete = TransactOp::Delete(Delete::new(users::key_of(user)?).when(as_read));
     let names_user = || Condition::item_absent().or(Condition::eq("user_id", user.id.as_str()));
     let locks = locks
         .into_iter()
         .map(|k| TransactOp::Delete(Delete::new(k).when(names_user())))
         .collect();
-    guarded(store, t, delete, locks, seen).await
+    match guarded(store, t, delete, locks, seen).await {
+        // Gone, or its email or username changed: read again and decide again.
+        Err(AuthError::NotFound) => Ok(false),
+        other => other,
+    }
 }
 
 /// `first` (on a user item, which must exist: else NotFound), the roster's bump from

@@ -185,7 +185,8 @@ async fn create_with(
 /// The global items naming `user`: its email's lock (and, for an address the earlier
 /// rules stored in another form, that form's), its username's.
 pub fn locks_of(user: &User) -> AuthResult<Vec<Key>> {
-    let email = Email::parse(&user.email).map_err(|e| AuthError::Internal(e.issue))?;
+    // As stored, which earlier rules may have accepted and today's would refuse.
+    let email = Email::lookup(&user.email).map_err(|e| AuthError::Internal(e.issue))?;
     let mut keys = vec![super::email_lock(&email)];
     keys.extend(email.legacy_email().map(|l| super::email_lock(&l)));
     if let Some(u) = &user.username {

@@ -10,8 +10,8 @@ use auth::{
 use serde_json::{Value, json};
 use shared::{
     store::{
-        Delete, TransactOp,
-        faults::{FaultyStore, Op},
+        Delete, Item, Put, TransactOp, Update,
+        faults::{Fault, FaultyStore, Op},
         memory::MemoryStore,
     },
     tenant::TenantId,
@@ -289,4 +289,85 @@ async fn a_deleted_admins_pending_invites_are_revoked() {
     let pending = app.get("/auth/v1/users/invites", Some(&other)).await;
     assert_eq!(pending.status, 200, "{}", pending.json());
     assert_eq!(pending.json()["data"], json!([]));
+}
+
+/// auth-svc on a store that fails or changes things on demand.
+async fn faulty() -> (TestAuth, Arc<FaultyStore>) {
+    let store: Arc<FaultyStore> = Arc::new(FaultyStore::wrap(Arc::new(MemoryStore::new())));
+    let app = TestAuth::with_store(store.clone()).await;
+    (app, store)
+}
+
+/// The account is gone once its transaction commits; a failure deleting what is left
+/// (its sessions) answers 503, and the retry finds the account gone and finishes.
+#[tokio::test]
+async fn a_deletion_that_fails_after_its_transaction_is_finished_by_the_retry() {
+    let (app, store) = faulty().await;
+    let user_access = app.tokens(USER).await.0;
+    let admin = app.tokens(ADMIN).await.0;
+    store.fail_next_of(Op::Delete, 1, Fault::Timeout);
+    let r = delete_user(&app, &admin, USER).await;
+    assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.bytes));
+    assert_eq!(
+        left_of(&app, &t1(), USER).await,
+        (1, false),
+        "a session left"
+    );
+    // Audited already: the account is gone.
+    assert_eq!(audit_of(&app, "user.deleted").await.len(), 1);
+
+    delete_user(&app, &admin, USER)
+        .await
+        .assert_error(404, "ERR_AUTH_NOT_FOUND");
+    assert_eq!(left_of(&app, &t1(), USER).await, (0, false));
+    app.get("/auth/v1/profile", Some(&user_access))
+        .await
+        .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+}
+
+/// A username set while the deletion decided: the deletion reads again, and the new
+/// username's lock goes with the account instead of naming nobody for ever.
+#[tokio::test]
+async fn a_username_set_during_the_deletion_is_freed_with_it() {
+    let (app, store) = faulty().await;
+    let admin = app.tokens(ADMIN).await.0;
+    let username = auth::domain::Username::parse("renamed").unwrap();
+    let lock = repo::username_lock(&username);
+    let set = vec![
+        TransactOp::Update(Update::new(repo::user(&t1(), id_of(USER))).set("username", "renamed")),
+        TransactOp::Put(Put::new(
+            Item::new(&lock)
+                .with("tenant_id", T1)
+                .with("user_id", id_of(USER)),
+        )),
+    ];
+    store.meanwhile(Op::Transact, set);
+    assert_eq!(delete_user(&app, &admin, USER).await.status, 200);
+    assert!(app.state.store().get(&lock).await.unwrap().is_none());
+    assert_eq!(left_of(&app, &t1(), USER).await, (0, false));
+}
+
+/// Two admins leaving at once: each found the other still there. The other's deletion
+/// commits first (the roster moves); this one decides again, is refused as the last
+/// admin, and wrote nothing before that (not a session revoked).
+#[tokio::test]
+async fn a_deletion_refused_after_the_roster_moved_wrote_nothing() {
+    let (app, store) = faulty().await;
+    let admin = app.tokens(ADMIN).await.0;
+    let before = repo::user_items(app.state.store(), &t1(), id_of(ADMIN), None)
+        .await
+        .unwrap();
+    let roster = shared::store::Key::tenant(&t1(), &["ADMINS"], "ROSTER");
+    let other_leaves = vec![
+        TransactOp::Delete(Delete::new(repo::user(&t1(), id_of("dev@eventzr.com")))),
+        TransactOp::Update(Update::new(roster).add("version", 1)),
+    ];
+    store.meanwhile(Op::Transact, other_leaves);
+    delete_self(&app, &admin)
+        .await
+        .assert_error(409, "ERR_AUTH_LAST_ADMIN");
+    let after = repo::user_items(app.state.store(), &t1(), id_of(ADMIN), None)
+        .await
+        .unwrap();
+    assert_eq!(before, after, "not a session revoked");
 }

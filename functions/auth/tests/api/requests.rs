@@ -77,11 +77,13 @@ const TABLE: &[Row] = &[
     row("PATCH", "/auth/v1/profile", 2, 1,
         "+1 batch read: the live-session check with the user (its current username) and the \
          tenant (planTier, suspension) before the update"),
-    row("DELETE", "/auth/v1/profile", 8, 6,
-        "+1 live-session check; +1 the account's partition read again once it is deleted, so \
-         a session a sign-in wrote meanwhile goes too. Each live session costs +1 (revoked \
-         before the deletion, so its tokens die even if a later step fails) and each item \
-         left +1 (its delete)"),
+    row("DELETE", "/auth/v1/profile", 10, 5,
+        "measured for a founder alone in their tenant, with one session. +1 live-session \
+         check; +1 the account's partition read again once it is deleted, so a session a \
+         sign-in wrote meanwhile goes too; an admin also costs the last-admin rule's two \
+         users-index queries (other admins, other users) and the query revoking their \
+         pending invites. Each item left in the partition costs +1 (its delete; a \
+         passkey +2, with its credential lock)"),
     row("GET", "/auth/v1/sessions", 2, 1, live!()),
     row("DELETE", "/auth/v1/sessions/{sessionId}", 3, 2,
         "+1 batch read: the live-session check with the target session, which a conditional \
@@ -153,9 +155,10 @@ const TABLE: &[Row] = &[
          query; each one found costs +1 transaction removing it) and the conditional update \
          that turns TOTP off and returns the user"),
     row("DELETE", "/auth/v1/users/{userId}", 6, 4,
-        "+1 live-session check; +1 the account's partition read again once it is deleted \
-         (the roster's version and the partition are read side by side). Like \
-         DELETE /profile, each live session and each item left costs +1"),
+        "measured for a user with no session. +1 live-session check; +1 the account's \
+         partition read again once it is deleted. As for DELETE /profile, an admin costs the \
+         last-admin rule's index queries and the invites query, and each item left in the \
+         partition +1 (a passkey +2)"),
     row("POST", "/auth/v1/tenants", 3, 2, live!()),
     row("PATCH", "/auth/v1/tenants/{tenantId}", 3, 2, live!()),
     // ---- oauth
@@ -317,9 +320,10 @@ async fn measure(method: &str, path: &str) -> Measured {
             .await
         }
         ("DELETE", "/auth/v1/profile") => {
-            // The caller's own account, with the one session it signed in with.
-            m.call(200, method, path, Some(&m.access(PARTNER).await), None)
-                .await
+            // A founder leaving the tenant they are alone in (the admin case: the
+            // last-admin rule reads the users index), with the session it signed in with.
+            let founder = m.access("admin@startup.co").await;
+            m.call(200, method, path, Some(&founder), None).await
         }
         ("DELETE", "/auth/v1/sessions/{sessionId}") => {
             let other = m.access(PARTNER).await;

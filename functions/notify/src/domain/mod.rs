@@ -200,6 +200,14 @@ impl Status {
     }
 }
 
+/// A recipient's `userId` as sends take it: 1-128 letters, digits or `-_.@:` (no `#`,
+/// which would reach into the keys built from it).
+pub fn is_recipient_user_id(u: &str) -> bool {
+    (1..=128).contains(&u.len())
+        && u.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@:".contains(c))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

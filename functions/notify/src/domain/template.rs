@@ -768,13 +768,14 @@ struct Capped<'a> {
     object: bool,
 }
 
-/// What Handlebars writes for an object (`{{event}}` where `event` is `{"name": …}`), as
-/// one write of its own.
+/// What Handlebars writes for an object (`{{event}}` where `event` is `{"name": …}`), in
+/// an expression's one write.
 const OBJECT_TEXT: &str = "[object]";
 
 impl handlebars::Output for Capped<'_> {
     fn write(&mut self, seg: &str) -> std::io::Result<()> {
-        if seg == OBJECT_TEXT {
+        // A list of objects is written `[[object], [object]]`, in one piece too.
+        if seg.contains(OBJECT_TEXT) {
             self.object = true;
             return Err(std::io::Error::other("an object has no text"));
         }
@@ -956,6 +957,11 @@ mod tests {
                 );
             }
         }
+        // A list of objects is no better.
+        let mut t = email();
+        t.text = Some("{{list}}".into());
+        let list = json!({"user": {"firstName": "Ann"}, "list": [{"a": 1}, {"b": 2}]});
+        assert!(render(&t, None, &list).is_err());
         // Its fields, a list and a loop over the object render.
         let mut t = email();
         t.text = Some("{{event.name}} {{event.tags}}{{#each event}} {{@key}}{{/each}}".into());

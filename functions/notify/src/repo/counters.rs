@@ -336,6 +336,15 @@ fn metrics_pk(t: &TenantId, user: Option<&str>) -> String {
     }
 }
 
+/// Deletes `user_id`'s own metrics (erasing the person); the tenant's keep counting them.
+pub async fn erase_user_metrics(
+    store: &dyn Store,
+    t: &TenantId,
+    user_id: &str,
+) -> NotifyResult<usize> {
+    super::delete_partition(store, metrics_pk(t, Some(user_id))).await
+}
+
 /// The counters a delivery reaching `status` at `now` adds one to (repo::deliveries
 /// writes them in the same transaction as the transition, so each is counted exactly
 /// once): the tenant's day and, for a `userId` recipient, that user's day. These are the

@@ -6,8 +6,8 @@
 use serde::{Deserialize, Serialize};
 use shared::{
     store::{
-        CancelReason, Condition, Delete, Item, Key, Put, Query, ResumeKey, Store, StoreError,
-        TransactOp, Update, attr,
+        CancelReason, Condition, Delete, Key, Put, Query, ResumeKey, Store, StoreError, TransactOp,
+        Update, attr,
     },
     tenant::TenantId,
 };
@@ -386,28 +386,9 @@ fn resume_after(pk: &str, sort_key: &str) -> ResumeKey {
 /// Deletes every item of `user_id`'s inbox and its unread counter (erasing the person);
 /// how many items went.
 pub async fn clear(store: &dyn Store, t: &TenantId, user_id: &str) -> NotifyResult<usize> {
-    let mut keys = Vec::new();
-    let mut start = None;
-    loop {
-        let page = store
-            .query(
-                Query::partition(super::inbox_partition(t, user_id))
-                    .consistent()
-                    .resume(start),
-            )
-            .await?;
-        keys.extend(page.items.iter().filter_map(Item::key));
-        match page.next {
-            Some(n) => start = Some(n),
-            None => break,
-        }
-    }
-    for chunk in keys.chunks(25) {
-        let deletes = chunk.iter().map(|k| store.delete(Delete::new(k.clone())));
-        futures_util::future::try_join_all(deletes).await?;
-    }
+    let erased = super::delete_partition(store, super::inbox_partition(t, user_id)).await?;
     store.delete(Delete::new(counter(t, user_id))).await?;
-    Ok(keys.len())
+    Ok(erased)
 }
 
 /// What erasing delivery `d` does to its inbox item: delete it and, if it was unread,

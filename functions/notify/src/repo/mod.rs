@@ -35,7 +35,7 @@ pub mod templates;
 pub mod webhook_events;
 
 use shared::{
-    store::{Item, Key},
+    store::{Delete, Item, Key, Query, Store},
     tenant::TenantId,
 };
 
@@ -89,4 +89,26 @@ pub fn record<T: serde::de::DeserializeOwned>(item: &Item, what: &str) -> Notify
 /// Builds an item from a record under `key`.
 pub fn item<T: serde::Serialize>(key: &Key, record: &T, what: &str) -> NotifyResult<Item> {
     Item::from_record(key, record).map_err(|e| NotifyError::Internal(format!("{what} record: {e}")))
+}
+
+/// Deletes every item of partition `pk` (what erasing a person removes: their inbox,
+/// their metrics), 25 at a time; how many there were.
+pub async fn delete_partition(store: &dyn Store, pk: String) -> NotifyResult<usize> {
+    let mut keys = Vec::new();
+    let mut start = None;
+    loop {
+        let page = store
+            .query(Query::partition(pk.clone()).consistent().resume(start))
+            .await?;
+        keys.extend(page.items.iter().filter_map(Item::key));
+        match page.next {
+            Some(n) => start = Some(n),
+            None => break,
+        }
+    }
+    for chunk in keys.chunks(25) {
+        let deletes = chunk.iter().map(|k| store.delete(Delete::new(k.clone())));
+        futures_util::future::try_join_all(deletes).await?;
+    }
+    Ok(keys.len())
 }

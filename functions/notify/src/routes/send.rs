@@ -476,11 +476,7 @@ pub fn parse_recipients(
                 .map_err(contact)?;
             let user_id = r.user_id.as_deref().map(str::trim).map(str::to_owned);
             if let Some(u) = &user_id
-                && (u.is_empty()
-                    || u.len() > 128
-                    || !u
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "-_.@:".contains(c)))
+                && !crate::domain::is_recipient_user_id(u)
             {
                 return Err(contact(FieldError::new(
                     format!("recipients[{i}].userId"),

@@ -1173,11 +1173,23 @@ async fn erasing_a_person_leaves_nothing_of_them_in_notify() {
     ok(&t.put(PREFS, &other, &paris_prefs()).await, 200);
 
     let r = t.delete(ERASE_USER_1, &user()).await;
+    let mut erased = ok(&r, 200)["data"].clone();
+    let metrics = erased["metricsErased"].take();
+    assert!(metrics.as_u64().unwrap() > 0, "{metrics}");
     assert_eq!(
-        ok(&r, 200)["data"],
+        erased,
         json!({"userId": "user-1", "deliveriesErased": 3, "devicesRemoved": 1,
-            "inboxItemsErased": 1, "preferencesErased": true, "complete": true})
+            "inboxItemsErased": 1, "preferencesErased": true, "metricsErased": null,
+            "complete": true})
     );
+    let own_metrics = shared::store::tenant_pk(&t1(), &["U", "user-1", "MET"]);
+    let left = t
+        .state
+        .store()
+        .query(shared::store::Query::partition(own_metrics))
+        .await
+        .unwrap();
+    assert!(left.items.is_empty(), "{:?}", left.items);
 
     let store = t.state.store();
     assert!(
@@ -1237,6 +1249,12 @@ async fn only_the_person_or_an_admin_of_their_tenant_erases_them() {
         t.delete(ERASE_USER_1, &caller)
             .await
             .assert_error(403, "ERR_NOTIFY_FORBIDDEN");
+    }
+    // Ids a recipient cannot have name nobody (nor reach into other keys).
+    for bad in ["a%23b", &"x".repeat(200), "a%2Fb"] {
+        t.delete(&format!("/notify/v1/users/{bad}"), &Caller::t1("admin"))
+            .await
+            .assert_error(404, "ERR_NOTIFY_NOT_FOUND");
     }
     // Another tenant's admin reaches only their own tenant's user-1.
     let there = ok(&t.delete(ERASE_USER_1, &Caller::t3("admin")).await, 200);

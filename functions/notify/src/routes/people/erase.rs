@@ -7,17 +7,14 @@ use axum::{
     routing::delete,
 };
 use serde::Serialize;
-use shared::{
-    ApiError, Envelope,
-    access::Role,
-    auth::Claims,
-    openapi::{Data, IdempotencyKey},
-};
+use shared::{ApiError, Envelope, access::Role, auth::Claims, openapi::Data};
 use utoipa::{OpenApi, ToSchema};
 
 use super::devices::forget;
 use crate::{
+    error::NotifyError,
     repo::{
+        counters,
         deliveries::{self, Scope},
         devices, inbox, preferences,
     },
@@ -27,13 +24,10 @@ use crate::{
 // Routes (listed in the parent module):
 // ("DELETE", "/notify/v1/users/{userId}"),
 
-pub fn router(st: &NotifyState) -> Router<NotifyState> {
-    shared::idempotency::honour(
-        Router::new().route("/notify/v1/users/{userId}", delete(erase)),
-        &st.platform,
-        crate::SERVICE,
-        st.store.clone(),
-    )
+/// Not behind the Idempotency-Key layer: the call is safe to repeat as it is, and a
+/// stored first answer (`complete: false`) replayed would hide the progress of the next.
+pub fn router(_st: &NotifyState) -> Router<NotifyState> {
+    Router::new().route("/notify/v1/users/{userId}", delete(erase))
 }
 
 /// Deliveries one request erases at most (each a read and a transaction); a person with
@@ -57,6 +51,9 @@ pub struct UserErased {
     /// Whether the person had preferences of their own (now gone: the tenant's defaults
     /// would apply).
     pub preferences_erased: bool,
+    /// Their own daily metrics counters erased (the tenant's counters keep counting their
+    /// deliveries, by status and channel only).
+    pub metrics_erased: usize,
     /// False while deliveries to the person remain (over [`DELIVERIES_PER_CALL`] a call):
     /// call again.
     pub complete: bool,
@@ -79,14 +76,15 @@ pub struct UserErased {
         with `DELETE /deliveries/{deliveryId}`. A person may erase themselves; anyone else \
         needs the `admin` role.",
     params(
-        ("userId" = String, Path, description = "The person's id, as `recipients[].userId` names it"),
-        IdempotencyKey,
+        ("userId" = String, Path, description = "The person's id, as `recipients[].userId` names it \
+            (1-128 letters, digits or `-_.@:`; anything else names nobody: 404)"),
     ),
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "What was erased", body = Data<UserErased>),
         (status = 401, description = "`ERR_NOTIFY_UNAUTHORIZED`: no valid token"),
         (status = 403, description = "`ERR_NOTIFY_FORBIDDEN`: another person, without the `admin` role"),
+        (status = 404, description = "`ERR_NOTIFY_NOT_FOUND`: the userId is not one a recipient can have"),
         (status = 503, description = "`ERR_NOTIFY_PROVIDER_UNAVAILABLE`: the push provider cannot \
             be reached to unregister a device; what was erased stays erased, call again"),
     )
@@ -98,6 +96,11 @@ pub async fn erase(
 ) -> Result<Envelope<UserErased>, ApiError> {
     if caller.sub != user_id {
         caller.require_role(Role::Admin)?;
+    }
+    // What `recipients[].userId` accepts: anything else names nobody (and a long or `#`
+    // laden segment must not reach a key).
+    if !crate::domain::is_recipient_user_id(&user_id) {
+        return Err(NotifyError::NotFound.into());
     }
     let (t, store) = (caller.tenant(), st.store());
     // The index of a person's deliveries is eventually consistent: a delivery erased a
@@ -115,6 +118,7 @@ pub async fn erase(
     }
     let inbox_items_erased = inbox::clear(store, &t, &user_id).await?;
     let preferences_erased = preferences::erase_own(store, &t, &user_id).await?;
+    let metrics_erased = counters::erase_user_metrics(store, &t, &user_id).await?;
     tracing::info!(by = %caller.sub, deliveries_erased, devices = found.len(), "person erased");
     Ok(Envelope::ok(UserErased {
         user_id,
@@ -122,6 +126,7 @@ pub async fn erase(
         devices_removed: found.len(),
         inbox_items_erased,
         preferences_erased,
+        metrics_erased,
         complete: more.is_none() && listed.len() < DELIVERIES_PER_CALL as usize,
     }))
 }
