@@ -42,6 +42,8 @@ pub struct Claims {
     pub plan: PlanTier,
     pub session_id: Option<String>,
     pub token_id: String,
+    /// `iat`: when the token was issued (epoch seconds).
+    pub issued_at: i64,
     pub expires_at: i64,
     home_tenant: TenantId,
     acting_tenant: TenantId,
@@ -60,6 +62,7 @@ impl Claims {
             plan: PlanTier::parse(&t.plan_tier),
             session_id: t.sid,
             token_id: t.jti,
+            issued_at: t.iat,
             expires_at: t.exp,
             home_tenant: tenant,
             acting_tenant: tenant,

@@ -297,7 +297,7 @@ async fn apply(
         `DELETE /users/{userId}` deletes it: every session ends (this token too), the record, \
         passkeys and second factors go, and the email and username can be registered again. \
         The tenant's last active admin cannot leave while the tenant has other users (409 \
-        `LAST_ADMIN`: make another user admin first); alone in the tenant, they can. Audited \
+        `ERR_AUTH_LAST_ADMIN`: make another user admin first); alone in the tenant, they can. Audited \
         (`user.deleted`).",
     security(("bearerAuth" = [])),
     responses(

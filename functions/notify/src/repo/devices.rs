@@ -60,23 +60,39 @@ pub async fn get(
 
 /// Every device `user_id` registered.
 pub async fn list(store: &dyn Store, t: &TenantId, user_id: &str) -> NotifyResult<Vec<Device>> {
+    Ok(list_with_erasure(store, t, user_id).await?.0)
+}
+
+/// Every device `user_id` registered, and when the person was erased lately
+/// ([`super::erasure`]), in one query: the marker sorts right after the devices.
+pub async fn list_with_erasure(
+    store: &dyn Store,
+    t: &TenantId,
+    user_id: &str,
+) -> NotifyResult<(Vec<Device>, Option<i64>)> {
     let mut out = Vec::new();
+    let mut erased = None;
     let mut start = None;
+    let range = SortKey::Between(PREFIX.into(), super::erasure::SORT.into());
     loop {
         let page = store
             .query(
                 Query::partition(super::user_partition(t, user_id))
-                    .sk(SortKey::BeginsWith(PREFIX.into()))
+                    .sk(range.clone())
                     .consistent()
                     .resume(start),
             )
             .await?;
         for item in &page.items {
-            out.push(super::record(item, "device")?);
+            match item.key() {
+                Some(k) if k.sk.starts_with(PREFIX) => out.push(super::record(item, "device")?),
+                Some(k) if k.sk == super::erasure::SORT => erased = super::erasure::at(Some(item)),
+                _ => {}
+            }
         }
         match page.next {
             Some(n) => start = Some(n),
-            None => return Ok(out),
+            None => return Ok((out, erased)),
         }
     }
 }

@@ -27,6 +27,7 @@
 pub mod counters;
 pub mod deliveries;
 pub mod devices;
+pub mod erasure;
 pub mod inbox;
 pub mod preferences;
 pub mod send_reads;

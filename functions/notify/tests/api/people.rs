@@ -1297,3 +1297,47 @@ async fn a_person_with_many_deliveries_is_erased_over_several_calls() {
     );
     assert_eq!(unread(&t, &user()).await, 0);
 }
+
+/// The person's tokens issued before the erasure stay valid for their minutes (notify
+/// does not see auth's revocations): they must not put a device or preferences back.
+#[tokio::test]
+async fn a_token_from_before_the_erasure_cannot_put_the_persons_data_back() {
+    let t = TestNotify::new().await;
+    let old = t.token(&user());
+    t.advance(chrono::Duration::seconds(1));
+    ok(&t.delete(ERASE_USER_1, &Caller::t1("admin")).await, 200);
+    let with_old = async |method: &str, path: &str, body: Value| {
+        t.send(shared::testing::json_request(
+            method,
+            path,
+            Some(&old),
+            Some(&body),
+            &[],
+        ))
+        .await
+    };
+    with_old(
+        "POST",
+        DEVICES,
+        json!({"platform": "ios", "token": "back-again"}),
+    )
+    .await
+    .assert_error(401, "ERR_NOTIFY_TOKEN_REVOKED");
+    with_old("PUT", PREFS, paris_prefs())
+        .await
+        .assert_error(401, "ERR_NOTIFY_TOKEN_REVOKED");
+    assert!(
+        repo::devices::list(t.state.store(), &t1(), "user-1")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_ne!(
+        ok(&t.get(PREFS, &user()).await, 200)["data"]["source"],
+        "own"
+    );
+    // A token issued after it (the person signed in again) works.
+    t.advance(chrono::Duration::seconds(1));
+    ok(&register(&t, &user(), "back-again").await, 201);
+    ok(&t.put(PREFS, &user(), &paris_prefs()).await, 200);
+}

@@ -104,7 +104,9 @@ const TABLE: &[Row] = &[
     // A person without preferences of their own, in a tenant with defaults.
     row("GET", "/notify/v1/preferences", 1, 1,
         "the caller's own and the tenant's defaults in one batch read"),
-    row("PUT", "/notify/v1/preferences", 1, 1, ""),
+    row("PUT", "/notify/v1/preferences", 2, 2,
+        "the person's erasure marker read first (a token issued before an erasure must not \
+         save preferences again), then the put"),
     row("DELETE", "/notify/v1/preferences", 2, 2,
         "the caller's own deleted, then the tenant's defaults read for the answer"),
     row("GET", "/notify/v1/preferences/defaults", 1, 1, ""),
@@ -126,12 +128,13 @@ const TABLE: &[Row] = &[
         "the unread items (one query, 100 a page), their deliveries (one batch read, 100 a \
          request), then the items, the unread count and the deliveries' moves in one \
          transaction (25 items a transaction)"),
-    row("DELETE", "/notify/v1/users/{userId}", 14, 14,
+    row("DELETE", "/notify/v1/users/{userId}", 15, 15,
         "measured with one in-app delivery and one device: the person's deliveries (one \
          gsi1 query, 100 a call), devices, inbox and own metrics (a query each), the unread \
-         count and the preferences (a delete each); each delivery +3 (its read, its inbox \
-         item's read, the erasing transaction), each device +2 (its endpoint's owner, the \
-         transaction), each metrics counter +1 (here 3: the delivery's statuses)"),
+         count and the preferences (a delete each), the erasure marker (a put); each \
+         delivery +3 (its read, its inbox item's read, the erasing transaction), each \
+         device +2 (its endpoint's owner, the transaction), each metrics counter +1 (here \
+         3: the delivery's statuses)"),
     // ---- admin
     row("GET", "/notify/v1/suppressions", 1, 1, ""),
     row("POST", "/notify/v1/suppressions", 1, 1, ""),

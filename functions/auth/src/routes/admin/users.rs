@@ -501,7 +501,7 @@ pub async fn reset_mfa(
         routes), its record, passkeys, second factors and links stop working, and its email \
         and username can be registered again. Invites it sent can no longer be accepted. The \
         audit trail keeps its id (`user.deleted`), not its email. The tenant's last active \
-        admin cannot be deleted while the tenant has other users (409 `LAST_ADMIN`). A \
+        admin cannot be deleted while the tenant has other users (409 `ERR_AUTH_LAST_ADMIN`). A \
         `system` caller may act on another tenant's users by naming it in `x-tenant-id`. \
         Other services keep what they hold about the person (notify: see its erase routes).",
     params(

@@ -21,7 +21,10 @@ use crate::{
     channels::{ChannelError, PushSender},
     domain::Channel,
     error::{NotifyError, NotifyResult},
-    repo::devices::{self as repo, Device, MAX_DEVICES},
+    repo::{
+        devices::{self as repo, Device, MAX_DEVICES},
+        erasure,
+    },
     state::NotifyState,
 };
 
@@ -141,8 +144,10 @@ pub async fn register(
     let token = valid_token(&body.token)?;
     let (t, platform) = (caller.tenant(), body.platform.as_str());
     let id = repo::device_id(&t, &caller.sub, platform, token);
-    // One query answers both: is this token registered already, and is there room.
-    let mine = repo::list(st.store(), &t, &caller.sub).await?;
+    // One query answers all three: is this token registered already, is there room, and
+    // was the person erased since this token was issued (it must not put a device back).
+    let (mine, erased) = repo::list_with_erasure(st.store(), &t, &caller.sub).await?;
+    erasure::refuse_older_token(&caller, erased)?;
     if let Some(known) = mine.iter().find(|d| d.id == id) {
         return Ok(Envelope::ok(known.clone().into()));
     }

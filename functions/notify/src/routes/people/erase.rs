@@ -16,7 +16,7 @@ use crate::{
     repo::{
         counters,
         deliveries::{self, Scope},
-        devices, inbox, preferences,
+        devices, erasure, inbox, preferences,
     },
     state::NotifyState,
 };
@@ -71,7 +71,9 @@ pub struct UserErased {
         `userId` (a scheduled one will not go out), unregisters and forgets their push \
         devices, empties their in-app inbox and unread count, and deletes their own \
         preferences. At most 100 deliveries a call: `complete` is false while more remain, \
-        and the same call again goes on (every part is safe to repeat). Deliveries sent to \
+        and the same call again goes on (every part is safe to repeat). For 20 minutes, the \
+        person's tokens issued before the call cannot register a device or save preferences \
+        again (401 `ERR_NOTIFY_TOKEN_REVOKED`). Deliveries sent to \
         the person's email or phone without their `userId` are not found by it: erase those \
         with `DELETE /deliveries/{deliveryId}`. A person may erase themselves; anyone else \
         needs the `admin` role.",
@@ -119,6 +121,9 @@ pub async fn erase(
     let inbox_items_erased = inbox::clear(store, &t, &user_id).await?;
     let preferences_erased = preferences::erase_own(store, &t, &user_id).await?;
     let metrics_erased = counters::erase_user_metrics(store, &t, &user_id).await?;
+    // The person's tokens issued until now stay valid elsewhere for their minutes: they
+    // must not register a device or save preferences again (`repo::erasure`).
+    erasure::mark(store, &t, &user_id, st.epoch()).await?;
     tracing::info!(by = %caller.sub, deliveries_erased, devices = found.len(), "person erased");
     Ok(Envelope::ok(UserErased {
         user_id,

@@ -14,7 +14,10 @@ use utoipa::{OpenApi, ToSchema};
 
 use crate::{
     domain::preferences::{Preferences, PreferencesDoc, PreferencesSource},
-    repo::preferences::{self as repo, Effective},
+    repo::{
+        erasure,
+        preferences::{self as repo, Effective},
+    },
     state::NotifyState,
 };
 
@@ -122,6 +125,9 @@ pub async fn put_own(
     ApiJson(body): ApiJson<PreferencesDoc>,
 ) -> Result<Envelope<PreferencesView>, ApiError> {
     let prefs = Preferences::try_from(body)?;
+    // A token issued before the person was erased must not put their data back.
+    let erased = erasure::erased_at(st.store(), &caller.tenant(), &caller.sub).await?;
+    erasure::refuse_older_token(&caller, erased)?;
     let now = shared::clock::rfc3339_millis(st.now());
     repo::put_own(st.store(), &caller.tenant(), &caller.sub, &prefs, &now).await?;
     Ok(Envelope::ok(saved(prefs, PreferencesSource::Own, now)))
