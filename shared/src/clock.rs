@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Timelike, Utc};
 
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
@@ -33,6 +33,17 @@ impl ManualClock {
     /// Starts at the current real time.
     pub fn starting_now() -> Self {
         Self::at(Utc::now())
+    }
+    /// Starts today (UTC) at the current time, or at noon when the evening is on: tests
+    /// that move the clock on by hours and count "today" (quotas, caps, metrics) must not
+    /// depend on when they run — one failed only between 23:00 and midnight.
+    pub fn starting_today_away_from_midnight() -> Self {
+        let now = Utc::now();
+        if now.hour() < 18 {
+            return Self::at(now);
+        }
+        let noon = now.date_naive().and_hms_opt(12, 0, 0).unwrap_or_default();
+        Self::at(noon.and_utc())
     }
     pub fn advance(&self, by: Duration) {
         let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());

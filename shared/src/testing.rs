@@ -38,7 +38,7 @@ impl TestPlatform {
     }
 
     pub fn with_config(config: Config) -> Self {
-        let clock = ManualClock::starting_now();
+        let clock = ManualClock::starting_today_away_from_midnight();
         let key = Arc::new(SigningKey::generate("test-key-1").expect("rsa keygen"));
         let secrets = LocalSecrets::new();
         let jwks = crate::auth::keys::Jwks {

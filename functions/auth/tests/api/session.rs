@@ -1311,6 +1311,8 @@ async fn a_username_taken_by_another_user_is_409() {
 #[tokio::test]
 async fn the_jwks_is_a_bare_cacheable_key_set_that_verifies_issued_tokens() {
     let app = TestAuth::new().await;
+    // A third-party verifier checks `exp` against the real clock, not the test's.
+    app.tp.clock.set(chrono::Utc::now());
     let (access, _) = app.tokens(USER).await;
     let r = app.get("/auth/v1/.well-known/jwks.json", None).await;
     assert_eq!(r.status, 200);
