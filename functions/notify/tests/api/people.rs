@@ -405,6 +405,42 @@ async fn a_device_can_be_removed_by_its_owner_only() {
     ok(&register(&t, &user(), "tok-1").await, 201);
 }
 
+#[tokio::test]
+async fn the_callers_devices_are_listed_and_read_without_their_tokens() {
+    let t = TestNotify::new().await;
+    assert_eq!(ok(&t.get(DEVICES, &user()).await, 200)["data"], json!([]));
+    let first = ok(&register(&t, &user(), "tok-a").await, 201)["data"].clone();
+    t.advance(chrono::Duration::seconds(1));
+    let r = t
+        .post(
+            DEVICES,
+            &user(),
+            &json!({"platform": "web", "token": "tok-b"}),
+        )
+        .await;
+    let second = ok(&r, 201)["data"].clone();
+    ok(&register(&t, &user().sub("user-2"), "tok-c").await, 201);
+
+    let listed = t.get(DEVICES, &user()).await;
+    assert_eq!(
+        ok(&listed, 200)["data"],
+        json!([first, second]),
+        "oldest first, own only"
+    );
+    assert!(!String::from_utf8_lossy(&listed.bytes).contains("tok-a"));
+    // Where the registration's Location points.
+    let path = format!("{DEVICES}/{}", first["id"].as_str().unwrap());
+    assert_eq!(ok(&t.get(&path, &user()).await, 200)["data"], first);
+    for caller in [user().sub("user-2"), Caller::t3("user").sub("user-1")] {
+        t.get(&path, &caller)
+            .await
+            .assert_error(404, "ERR_NOTIFY_NOT_FOUND");
+    }
+    t.get(&format!("{DEVICES}/not-a-device"), &user())
+        .await
+        .assert_error(404, "ERR_NOTIFY_NOT_FOUND");
+}
+
 /// The owner item of `endpoint`: (tenant, user, device), if any.
 async fn endpoint_owner(t: &TestNotify, endpoint: &str) -> Option<(String, String, String)> {
     let key = Key::global(

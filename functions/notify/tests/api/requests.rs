@@ -111,6 +111,8 @@ const TABLE: &[Row] = &[
         "the caller's own deleted, then the tenant's defaults read for the answer"),
     row("GET", "/notify/v1/preferences/defaults", 1, 1, ""),
     row("PUT", "/notify/v1/preferences/defaults", 1, 1, ""),
+    row("GET", "/notify/v1/devices", 1, 1, ""),
+    row("GET", "/notify/v1/devices/{deviceId}", 1, 1, ""),
     row("POST", "/notify/v1/devices", 3, 3,
         "the caller's devices (one query: is the token known, is there room), the endpoint's \
          owner, then the device and its ownership in one transaction"),
@@ -606,7 +608,13 @@ async fn measure(method: &str, path: &str) -> Measured {
             let body = json!({"platform": "ios", "token": PUSH_TOKEN});
             m.call(201, method, path, Some(&usr), Some(body)).await
         }
-        ("DELETE", "/notify/v1/devices/{deviceId}") => {
+        ("GET", "/notify/v1/devices") => {
+            let body = json!({"platform": "ios", "token": PUSH_TOKEN});
+            m.setup(201, "POST", "/notify/v1/devices", &usr, Some(body))
+                .await;
+            m.call(200, method, path, Some(&usr), None).await
+        }
+        ("GET" | "DELETE", "/notify/v1/devices/{deviceId}") => {
             let body = json!({"platform": "ios", "token": PUSH_TOKEN});
             let device = m
                 .setup(201, "POST", "/notify/v1/devices", &usr, Some(body))

@@ -5,7 +5,7 @@
 use axum::{
     Router,
     extract::{Path, State},
-    routing::{delete, post},
+    routing::get,
 };
 use serde::{Deserialize, Serialize};
 use shared::{
@@ -29,14 +29,16 @@ use crate::{
 };
 
 // Routes (listed in the parent module):
+// ("GET", "/notify/v1/devices"),
 // ("POST", "/notify/v1/devices"),
+// ("GET", "/notify/v1/devices/{deviceId}"),
 // ("DELETE", "/notify/v1/devices/{deviceId}"),
 
 pub fn router(st: &NotifyState) -> Router<NotifyState> {
     shared::idempotency::honour(
         Router::new()
-            .route("/notify/v1/devices", post(register))
-            .route("/notify/v1/devices/{deviceId}", delete(remove)),
+            .route("/notify/v1/devices", get(list).post(register))
+            .route("/notify/v1/devices/{deviceId}", get(read).delete(remove)),
         &st.platform,
         crate::SERVICE,
         st.store.clone(),
@@ -108,6 +110,64 @@ impl From<Device> for DeviceView {
 pub struct DeviceRemoved {
     pub id: String,
     pub deleted: bool,
+}
+
+#[utoipa::path(
+    get,
+    path = "/notify/v1/devices",
+    operation_id = "list_devices",
+    tag = "people",
+    summary = "The caller's push devices",
+    description = "Every device the caller registered (at most 20), oldest first, so an app \
+        can show them and remove one it no longer uses. Tokens are never returned. Not paged.",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The caller's devices", body = Data<Vec<DeviceView>>),
+    )
+)]
+pub async fn list(
+    State(st): State<NotifyState>,
+    caller: Claims,
+) -> Result<Envelope<Vec<DeviceView>>, ApiError> {
+    let mut found = repo::list(st.store(), &caller.tenant(), &caller.sub).await?;
+    found.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+    Ok(Envelope::ok(found.into_iter().map(Into::into).collect()))
+}
+
+#[utoipa::path(
+    get,
+    path = "/notify/v1/devices/{deviceId}",
+    operation_id = "get_device",
+    tag = "people",
+    summary = "One of the caller's push devices",
+    description = "The device `POST /devices` answered (its `Location`). Only the caller's own \
+        devices can be named.",
+    params(("deviceId" = String, Path, description = "The `id` answered when the device was registered")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The device", body = Data<DeviceView>),
+        (status = 404, description = "`ERR_NOTIFY_NOT_FOUND`: the caller has no device with this id"),
+    )
+)]
+pub async fn read(
+    State(st): State<NotifyState>,
+    caller: Claims,
+    Path(device_id): Path<String>,
+) -> Result<Envelope<DeviceView>, ApiError> {
+    Ok(Envelope::ok(
+        own_device(&st, &caller, &device_id).await?.into(),
+    ))
+}
+
+/// The caller's device `device_id`. Keyed under the caller: another person's (or
+/// tenant's) device is simply not found, and so is an id no device can have.
+async fn own_device(st: &NotifyState, caller: &Claims, device_id: &str) -> NotifyResult<Device> {
+    let device = if repo::is_device_id(device_id) {
+        repo::get(st.store(), &caller.tenant(), &caller.sub, device_id).await?
+    } else {
+        None
+    };
+    device.ok_or(NotifyError::NotFound)
 }
 
 #[utoipa::path(
@@ -205,15 +265,8 @@ pub async fn remove(
     caller: Claims,
     Path(device_id): Path<String>,
 ) -> Result<Envelope<DeviceRemoved>, ApiError> {
-    let t = caller.tenant();
-    // Keyed under the caller: another person's (or tenant's) device is simply not found.
-    let device = if repo::is_device_id(&device_id) {
-        repo::get(st.store(), &t, &caller.sub, &device_id).await?
-    } else {
-        None
-    };
-    let device = device.ok_or(NotifyError::NotFound)?;
-    forget(&st, &t, &caller.sub, &device).await?;
+    let device = own_device(&st, &caller, &device_id).await?;
+    forget(&st, &caller.tenant(), &caller.sub, &device).await?;
     Ok(Envelope::ok(DeviceRemoved {
         id: device.id,
         deleted: true,
@@ -277,7 +330,7 @@ fn provider_error(e: ChannelError, call: &str) -> NotifyError {
 /// This module's part of the OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     #[derive(OpenApi)]
-    #[openapi(paths(register, remove))]
+    #[openapi(paths(list, register, read, remove))]
     struct Doc;
     Doc::openapi()
 }
