@@ -17,12 +17,11 @@
 //!
 //! The audit trail keeps the user's id (not its email or name) for the security record.
 
-use futures_util::future::join_all;
 use serde::Serialize;
 use serde_json::json;
 use shared::{
     ApiError, Envelope,
-    store::{Condition, Delete, Item, StoreError},
+    store::{Condition, Delete, Item},
     tenant::TenantId,
 };
 use utoipa::ToSchema;
@@ -124,7 +123,7 @@ async fn has_other_users(st: &AuthState, tenant: &TenantId, except: &str) -> Aut
     Ok(page.iter().any(|u| u.id != except))
 }
 
-/// Deletes `items` of a deleted account's partition, 25 at a time: its sessions (their
+/// Deletes `items` of a deleted account's partition: its sessions (their
 /// tokens fail auth's live-session check at once), its passkeys with their credential
 /// locks (each only while it still names the user), its counters. An error is answered
 /// (503): the caller's retry finds the account gone and finishes here.
@@ -139,17 +138,10 @@ async fn sweep(st: &AuthState, tenant: &TenantId, user_id: &str, items: &[Item])
         }
         deletes.push(Delete::new(key));
     }
-    for chunk in deletes.chunks(25) {
-        let done = join_all(chunk.iter().map(|d| st.store().delete(d.clone()))).await;
-        for r in done {
-            match r {
-                Ok(_) | Err(StoreError::ConditionFailed { .. }) => {}
-                Err(e) => {
-                    tracing::warn!(tenant = %tenant, error = %e, "deleted account's items not all removed");
-                    return Err(e.into());
-                }
-            }
-        }
-    }
+    shared::store::delete_each(st.store(), deletes)
+        .await
+        .inspect_err(|e| {
+            tracing::warn!(tenant = %tenant, error = %e, "deleted account's items not all removed");
+        })?;
     Ok(())
 }

@@ -1,11 +1,12 @@
 //! Reads of any number of known keys in as few requests as DynamoDB allows: one
-//! BatchGetItem per [`MAX_BATCH_GET_KEYS`] distinct keys, sent together.
+//! BatchGetItem per [`MAX_BATCH_GET_KEYS`] distinct keys, sent together. Also every
+//! page of a query, and deletes of many items, a few at a time.
 
 use std::collections::HashMap;
 
 use futures_util::future::try_join_all;
 
-use super::{Item, Key, MAX_BATCH_GET_KEYS, Store, StoreResult};
+use super::{Delete, Item, Key, MAX_BATCH_GET_KEYS, Query, Store, StoreError, StoreResult};
 
 /// The items of `keys`, in their order, None where an item is missing. A key may be named
 /// more than once (it is read once); no keys make no request. Like
@@ -30,6 +31,38 @@ pub async fn get_each(store: &dyn Store, keys: &[Key]) -> StoreResult<Vec<Option
     .await?;
     let found: Vec<Option<Item>> = chunks.into_iter().flatten().collect();
     Ok(at.into_iter().map(|i| found[i].clone()).collect())
+}
+
+/// Every item `query` matches, page after page (for partitions bounded by design: a
+/// person's sessions, devices or inbox, a tenant's pending invites).
+pub async fn query_all(store: &dyn Store, query: Query) -> StoreResult<Vec<Item>> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = store.query(query.clone().resume(start)).await?;
+        items.extend(page.items);
+        match page.next {
+            Some(n) => start = Some(n),
+            None => return Ok(items),
+        }
+    }
+}
+
+/// Runs `deletes`, 25 at a time side by side. A delete whose condition no longer holds
+/// is skipped, not an error (the item is no longer what was to be deleted); the first
+/// other failure stops the rest and is returned.
+pub async fn delete_each(store: &dyn Store, deletes: Vec<Delete>) -> StoreResult<()> {
+    for chunk in deletes.chunks(25) {
+        let done = try_join_all(chunk.iter().map(|d| async move {
+            match store.delete(d.clone()).await {
+                Ok(_) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
+                Err(e) => Err(e),
+            }
+        }))
+        .await;
+        done?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -80,5 +113,30 @@ mod tests {
         store.reset();
         assert!(get_each(&store, &[]).await.expect("no keys").is_empty());
         assert_eq!(store.snapshot().total(), 0);
+    }
+
+    #[tokio::test]
+    async fn query_all_reads_every_page() {
+        let store = stored(5).await;
+        let query = Query::partition("T#t1#BATCH").limit(2);
+        let items = query_all(&store, query).await.expect("query_all");
+        let sks: Vec<String> = items.iter().filter_map(|i| i.key()).map(|k| k.sk).collect();
+        assert_eq!(sks, ["000", "001", "002", "003", "004"]);
+        assert_eq!(store.snapshot().query, 3, "three pages of two");
+    }
+
+    #[tokio::test]
+    async fn delete_each_skips_a_delete_whose_condition_no_longer_holds() {
+        let store = stored(30).await;
+        let mut deletes: Vec<Delete> = (0..30)
+            .map(|i| Delete::new(key(&format!("{i:03}"))))
+            .collect();
+        deletes[7] = Delete::new(key("007")).when(crate::store::Condition::eq("i", "not 7"));
+        delete_each(&store, deletes).await.expect("delete_each");
+        let left = query_all(&store, Query::partition("T#t1#BATCH"))
+            .await
+            .unwrap();
+        let sks: Vec<String> = left.iter().filter_map(|i| i.key()).map(|k| k.sk).collect();
+        assert_eq!(sks, ["007"]);
     }
 }

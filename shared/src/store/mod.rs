@@ -18,7 +18,7 @@ pub mod conformance;
 
 use async_trait::async_trait;
 
-pub use batch::get_each;
+pub use batch::{delete_each, get_each, query_all};
 pub use model::*;
 
 /// What can go wrong at the port. Handlers map the first two to domain outcomes;

@@ -175,37 +175,28 @@ pub async fn revoke_sent_by(
     sender: &str,
     now: i64,
 ) -> AuthResult<usize> {
-    let mut start = None;
+    let all = Query::partition(shared::store::tenant_pk(t, &[PARTITION])).consistent();
     let mut revoked = 0;
-    loop {
-        let page = store
-            .query(
-                Query::partition(shared::store::tenant_pk(t, &[PARTITION]))
-                    .resume(start)
-                    .consistent(),
-            )
-            .await?;
-        for item in page.items.iter().filter(|i| !i.is_expired(now)) {
-            let pending = from_item(item)?;
-            if pending.revoked || pending.invited_by.user != sender {
-                continue;
-            }
-            let Some(key) = item.key() else { continue };
-            let tombstone = Update::new(key).set(REVOKED, true).when(
-                Condition::not_exists(REVOKED)
-                    .and(Condition::eq(DIGEST, pending.token_digest.as_str())),
-            );
-            match store.update(tombstone).await {
-                Ok(_) => revoked += 1,
-                Err(StoreError::ConditionFailed { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
+    for item in shared::store::query_all(store, all).await? {
+        if item.is_expired(now) {
+            continue;
         }
-        match page.next {
-            Some(n) => start = Some(n),
-            None => return Ok(revoked),
+        let pending = from_item(&item)?;
+        if pending.revoked || pending.invited_by.user != sender {
+            continue;
+        }
+        let Some(key) = item.key() else { continue };
+        let tombstone = Update::new(key).set(REVOKED, true).when(
+            Condition::not_exists(REVOKED)
+                .and(Condition::eq(DIGEST, pending.token_digest.as_str())),
+        );
+        match store.update(tombstone).await {
+            Ok(_) => revoked += 1,
+            Err(StoreError::ConditionFailed { .. }) => {}
+            Err(e) => return Err(e.into()),
         }
     }
+    Ok(revoked)
 }
 
 /// One page of the tenant's pending invites (in address-digest order, which reveals

@@ -49,20 +49,11 @@ pub async fn user_items(
     user_id: &str,
     range: Option<SortKey>,
 ) -> AuthResult<Vec<Item>> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let mut query = Query::partition(user_partition(t, user_id)).consistent();
-        if let Some(r) = &range {
-            query = query.sk(r.clone());
-        }
-        let page = store.query(query.resume(start)).await?;
-        items.extend(page.items);
-        match page.next {
-            Some(n) => start = Some(n),
-            None => return Ok(items),
-        }
+    let mut query = Query::partition(user_partition(t, user_id)).consistent();
+    if let Some(r) = range {
+        query = query.sk(r);
     }
+    Ok(shared::store::query_all(store, query).await?)
 }
 pub fn session(t: &TenantId, user_id: &str, session_id: &str) -> Key {
     Key::tenant(t, &["USER", user_id], format!("SESSION#{session_id}"))

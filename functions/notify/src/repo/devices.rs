@@ -70,31 +70,19 @@ pub async fn list_with_erasure(
     t: &TenantId,
     user_id: &str,
 ) -> NotifyResult<(Vec<Device>, Option<i64>)> {
-    let mut out = Vec::new();
-    let mut erased = None;
-    let mut start = None;
     let range = SortKey::Between(PREFIX.into(), super::erasure::SORT.into());
-    loop {
-        let page = store
-            .query(
-                Query::partition(super::user_partition(t, user_id))
-                    .sk(range.clone())
-                    .consistent()
-                    .resume(start),
-            )
-            .await?;
-        for item in &page.items {
-            match item.key() {
-                Some(k) if k.sk.starts_with(PREFIX) => out.push(super::record(item, "device")?),
-                Some(k) if k.sk == super::erasure::SORT => erased = super::erasure::at(Some(item)),
-                _ => {}
-            }
-        }
-        match page.next {
-            Some(n) => start = Some(n),
-            None => return Ok((out, erased)),
+    let query = Query::partition(super::user_partition(t, user_id))
+        .sk(range)
+        .consistent();
+    let (mut out, mut erased) = (Vec::new(), None);
+    for item in shared::store::query_all(store, query).await? {
+        match item.key() {
+            Some(k) if k.sk.starts_with(PREFIX) => out.push(super::record(&item, "device")?),
+            Some(k) if k.sk == super::erasure::SORT => erased = super::erasure::at(Some(&item)),
+            _ => {}
         }
     }
+    Ok((out, erased))
 }
 
 /// Who an endpoint belongs to (`ENDPOINT#<sha256(endpoint)>` / `OWNER`). The provider

@@ -93,23 +93,15 @@ pub fn item<T: serde::Serialize>(key: &Key, record: &T, what: &str) -> NotifyRes
 }
 
 /// Deletes every item of partition `pk` (what erasing a person removes: their inbox,
-/// their metrics), 25 at a time; how many there were.
+/// their metrics); how many there were.
 pub async fn delete_partition(store: &dyn Store, pk: String) -> NotifyResult<usize> {
-    let mut keys = Vec::new();
-    let mut start = None;
-    loop {
-        let page = store
-            .query(Query::partition(pk.clone()).consistent().resume(start))
-            .await?;
-        keys.extend(page.items.iter().filter_map(Item::key));
-        match page.next {
-            Some(n) => start = Some(n),
-            None => break,
-        }
-    }
-    for chunk in keys.chunks(25) {
-        let deletes = chunk.iter().map(|k| store.delete(Delete::new(k.clone())));
-        futures_util::future::try_join_all(deletes).await?;
-    }
-    Ok(keys.len())
+    let items = shared::store::query_all(store, Query::partition(pk).consistent()).await?;
+    let deletes: Vec<Delete> = items
+        .iter()
+        .filter_map(Item::key)
+        .map(Delete::new)
+        .collect();
+    let n = deletes.len();
+    shared::store::delete_each(store, deletes).await?;
+    Ok(n)
 }
