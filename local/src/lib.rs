@@ -313,8 +313,13 @@ mod tests {
         assert!(!e.to_string().contains("MIIEvQ"), "{e}");
     }
 
-    #[tokio::test]
-    async fn a_session_records_the_peer_address_not_x_forwarded_for() {
+    /// The gateway served on a free loopback port: its base URL, the sender that stops it,
+    /// and the server's task.
+    async fn serving() -> (
+        String,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    ) {
         let gateway = build(&Options::default()).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -322,6 +327,12 @@ mod tests {
         let server = tokio::spawn(serve(listener, gateway.router, async {
             let _ = stopped.await;
         }));
+        (base, stop, server)
+    }
+
+    #[tokio::test]
+    async fn a_session_records_the_peer_address_not_x_forwarded_for() {
+        let (base, stop, server) = serving().await;
         let client = reqwest::Client::builder().no_proxy().build().unwrap();
 
         let login: serde_json::Value = client
@@ -350,5 +361,81 @@ mod tests {
         server.await.unwrap().unwrap();
 
         assert_eq!(sessions["data"][0]["ip"], "127.0.0.1", "{sessions}");
+    }
+
+    /// The wiring of auth's published account records to notify: an account the admin
+    /// suspends, then deletes, gets no in-app message, saying why.
+    #[tokio::test]
+    async fn notify_sends_nothing_in_app_to_an_account_auth_suspended_or_deleted() {
+        use serde_json::{Value, json};
+        let (base, stop, server) = serving().await;
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let call = |method: reqwest::Method, path: &str, token: &str, body: Option<Value>| {
+            let mut req = client
+                .request(method, format!("{base}{path}"))
+                .bearer_auth(token);
+            if let Some(b) = body {
+                req = req.json(&b);
+            }
+            async move {
+                let r = req.send().await.unwrap();
+                (r.status().as_u16(), r.json::<Value>().await.unwrap())
+            }
+        };
+        let login = |email: &'static str| {
+            let req = client
+                .post(format!("{base}/auth/v1/login"))
+                .json(&json!({"email": email, "password": auth::seed::PASSWORD}));
+            async move {
+                let r: Value = req.send().await.unwrap().json().await.unwrap();
+                r["data"]["accessToken"].as_str().unwrap().to_owned()
+            }
+        };
+        let (admin, organizer) = (
+            login("admin@eventzr.com").await,
+            login("organizer@eventzr.com").await,
+        );
+        let user = auth::seed::STAGING_ACCOUNTS
+            .iter()
+            .find(|a| a.email == "user@eventzr.com")
+            .unwrap()
+            .id;
+        let in_app_outcome = || {
+            let body = json!({
+                "channels": ["in_app"],
+                "recipients": [{"userId": user}],
+                "content": {"subject": "Doors open", "text": "Hall B"},
+                "category": "reminder",
+            });
+            let send = call(
+                reqwest::Method::POST,
+                "/notify/v1/send",
+                &organizer,
+                Some(body),
+            );
+            async move {
+                let (status, r) = send.await;
+                assert_eq!(status, 202, "{r}");
+                let d = &r["data"]["deliveries"][0];
+                (d["status"].clone(), d["detail"].clone())
+            }
+        };
+        assert_eq!(in_app_outcome().await.0, "delivered");
+        let path = format!("/auth/v1/users/{user}");
+        let suspend = Some(json!({"status": "suspended"}));
+        let (status, r) = call(reqwest::Method::PATCH, &path, &admin, suspend).await;
+        assert_eq!(status, 200, "{r}");
+        assert_eq!(
+            in_app_outcome().await,
+            (json!("skipped"), json!("account suspended"))
+        );
+        let (status, r) = call(reqwest::Method::DELETE, &path, &admin, None).await;
+        assert_eq!(status, 200, "{r}");
+        assert_eq!(
+            in_app_outcome().await,
+            (json!("skipped"), json!("account deleted"))
+        );
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
     }
 }

@@ -1,14 +1,23 @@
-//! Whether a tenant is suspended, as auth-svc's record of it says. auth owns tenants;
-//! another service asks here before doing what a suspended tenant must not (notify:
-//! sending mail, SMS and push). The read is of the tenant's record in auth's table
-//! (`T#<tenant>#TENANT` / `META`, its `status`), the only items of that table another
-//! function's policy lets it read (template.yaml: `dynamodb:LeadingKeys`). Read each time,
-//! not cached: a suspension takes effect on the next send.
+//! Whether a tenant, or one of its accounts, is suspended or gone, as auth-svc's records
+//! say. auth owns tenants and accounts; another service asks here before doing what a
+//! suspended tenant, or a suspended or deleted account, must not have done (notify:
+//! sending anything for a suspended tenant; push and in-app messages to an account that
+//! is suspended or deleted). The reads are of the partition auth keeps for what it
+//! publishes about a tenant, `T#<tenant>#TENANT`: the tenant's record (`META`, its
+//! `status`), and one item per account that is not active (`USER#<userId>`, its `status`:
+//! `suspended` or `deleted`; none for an active account). That partition is the only
+//! one of auth's table another function's policy lets it read (template.yaml:
+//! `dynamodb:LeadingKeys`), so no other service can read a user's own partition, which
+//! holds password hashes, sessions and TOTP secrets. Read each time, not cached: a
+//! suspension takes effect on the next send.
 
-use std::{collections::HashSet, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use crate::{
-    store::{Key, Store, StoreResult, Value, get_each},
+    store::{Item, Key, Store, StoreResult, Value, get_each},
     tenant::TenantId,
 };
 
@@ -19,8 +28,66 @@ pub fn record_key(t: &TenantId) -> Key {
 /// The record's attribute holding `active` or `suspended`.
 pub const STATUS: &str = "status";
 pub const SUSPENDED: &str = "suspended";
+pub const DELETED: &str = "deleted";
 
-/// Reads tenants' status from auth's table.
+/// The key of the record auth publishes while account `user_id` of tenant `t` is not
+/// active (auth-svc writes it in the transaction that suspends or deletes the account,
+/// and deletes it in the one that reactivates it).
+pub fn account_key(t: &TenantId, user_id: &str) -> Key {
+    Key::tenant(t, &["TENANT"], format!("USER#{user_id}"))
+}
+
+/// Why an account is not active.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inactive {
+    Suspended,
+    Deleted,
+}
+
+impl Inactive {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Inactive::Suspended => SUSPENDED,
+            Inactive::Deleted => DELETED,
+        }
+    }
+
+    /// The record auth writes at [`account_key`] while the account is `self`.
+    pub fn record(self, t: &TenantId, user_id: &str) -> Item {
+        Item::new(&account_key(t, user_id)).with(STATUS, self.as_str())
+    }
+
+    fn of(item: &Item) -> Option<Self> {
+        match item.get(STATUS).and_then(Value::as_s)? {
+            SUSPENDED => Some(Inactive::Suspended),
+            DELETED => Some(Inactive::Deleted),
+            _ => None,
+        }
+    }
+}
+
+/// What one read of auth's records found: the suspended tenants, and the accounts
+/// that are not active, of those asked about.
+#[derive(Debug, Default)]
+pub struct Standing {
+    suspended: HashSet<TenantId>,
+    inactive: HashMap<(TenantId, String), Inactive>,
+}
+
+impl Standing {
+    pub fn tenant_suspended(&self, t: &TenantId) -> bool {
+        self.suspended.contains(t)
+    }
+
+    /// Why account `user_id` of `t` is not active; None when it is active, or was not
+    /// asked about. An account auth has no record of counts as active: a userId
+    /// nobody has is the sender's to answer for, as it was before accounts published.
+    pub fn inactive(&self, t: &TenantId, user_id: &str) -> Option<Inactive> {
+        self.inactive.get(&(*t, user_id.to_owned())).copied()
+    }
+}
+
+/// Reads tenants' and accounts' status from auth's table.
 #[derive(Clone)]
 pub struct TenantRecords {
     auth_table: Arc<dyn Store>,
@@ -31,22 +98,34 @@ impl TenantRecords {
         TenantRecords { auth_table }
     }
 
-    /// Which of `tenants` are suspended, in one batch read (several sent together past
-    /// 100 distinct tenants). A tenant with no record is not suspended: tokens name only
-    /// tenants auth issued them for, and a stage may hold no record of the platform
-    /// tenant (the seed writes one; nothing else must).
-    pub async fn suspended(&self, tenants: &[TenantId]) -> StoreResult<HashSet<TenantId>> {
-        let mut distinct: Vec<TenantId> = tenants.to_vec();
-        distinct.sort();
-        distinct.dedup();
-        if distinct.is_empty() {
-            return Ok(HashSet::new());
-        }
-        let keys: Vec<Key> = distinct.iter().map(record_key).collect();
+    /// The standing of `tenants` and of `accounts` (tenant, userId), in one batch read
+    /// (several sent together past 100 distinct keys). A tenant with no record is not
+    /// suspended: tokens name only tenants auth issued them for, and a stage may hold no
+    /// record of the platform tenant (the seed writes one; nothing else must).
+    pub async fn standing(
+        &self,
+        tenants: &[TenantId],
+        accounts: &[(TenantId, &str)],
+    ) -> StoreResult<Standing> {
+        let mut tenants: Vec<TenantId> = tenants.to_vec();
+        tenants.sort();
+        tenants.dedup();
+        let mut accounts: Vec<(TenantId, String)> = accounts
+            .iter()
+            .map(|(t, u)| (*t, (*u).to_owned()))
+            .collect();
+        accounts.sort();
+        accounts.dedup();
+        let keys: Vec<Key> = tenants
+            .iter()
+            .map(record_key)
+            .chain(accounts.iter().map(|(t, u)| account_key(t, u)))
+            .collect();
         let items = get_each(self.auth_table.as_ref(), &keys).await?;
-        Ok(distinct
+        let (tenant_items, account_items) = items.split_at(tenants.len());
+        let suspended = tenants
             .into_iter()
-            .zip(items)
+            .zip(tenant_items)
             .filter(|(_, item)| {
                 item.as_ref()
                     .and_then(|i| i.get(STATUS))
@@ -54,7 +133,21 @@ impl TenantRecords {
                     == Some(SUSPENDED)
             })
             .map(|(t, _)| t)
-            .collect())
+            .collect();
+        let inactive = accounts
+            .into_iter()
+            .zip(account_items)
+            .filter_map(|(a, item)| Some((a, Inactive::of(item.as_ref()?)?)))
+            .collect();
+        Ok(Standing {
+            suspended,
+            inactive,
+        })
+    }
+
+    /// Which of `tenants` are suspended.
+    pub async fn suspended(&self, tenants: &[TenantId]) -> StoreResult<HashSet<TenantId>> {
+        Ok(self.standing(tenants, &[]).await?.suspended)
     }
 
     /// Is `t` suspended?
@@ -91,5 +184,42 @@ mod tests {
             "no record"
         );
         assert!(records.suspended(&[]).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn accounts_without_a_record_are_active() {
+        let store = Arc::new(MemoryStore::new());
+        let records = TenantRecords::new(store.clone());
+        for (user, why) in [("u1", Inactive::Suspended), ("u2", Inactive::Deleted)] {
+            store
+                .put(Put::new(why.record(&tenant(1), user)))
+                .await
+                .unwrap();
+        }
+        // Another tenant's account of the same id is another account.
+        let asked = [
+            (tenant(1), "u1"),
+            (tenant(1), "u2"),
+            (tenant(1), "u3"),
+            (tenant(2), "u1"),
+            (tenant(1), "u1"),
+        ];
+        let standing = records.standing(&[tenant(1)], &asked).await.unwrap();
+        assert_eq!(
+            standing.inactive(&tenant(1), "u1"),
+            Some(Inactive::Suspended)
+        );
+        assert_eq!(standing.inactive(&tenant(1), "u2"), Some(Inactive::Deleted));
+        assert_eq!(standing.inactive(&tenant(1), "u3"), None);
+        assert_eq!(standing.inactive(&tenant(2), "u1"), None);
+        assert!(!standing.tenant_suspended(&tenant(1)));
+        // An account record never reads as the tenant's.
+        store
+            .put(Put::new(
+                Item::new(&account_key(&tenant(3), "META")).with(STATUS, SUSPENDED),
+            ))
+            .await
+            .unwrap();
+        assert!(!records.is_suspended(&tenant(3)).await.unwrap());
     }
 }

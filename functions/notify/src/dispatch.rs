@@ -4,7 +4,7 @@
 //! dispatchers (or a dispatcher and a send request) never send it twice.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
     time::{Duration, Instant},
 };
 
@@ -13,6 +13,7 @@ use serde::Serialize;
 use shared::{
     store::{Item, Key, get_each},
     tenant::TenantId,
+    tenant_status::Standing,
 };
 use utoipa::ToSchema;
 
@@ -124,8 +125,9 @@ struct Batch {
     deliveries: Vec<NotifyResult<Option<Delivery>>>,
     /// The items of every delivery's recheck keys, by key.
     rechecked: HashMap<Key, Item>,
-    /// The tenants of the batch the platform has suspended.
-    suspended: HashSet<TenantId>,
+    /// What auth's records say of the batch's tenants, and of the accounts its push and
+    /// in-app deliveries go to.
+    standing: Standing,
 }
 
 impl Batch {
@@ -146,12 +148,23 @@ impl Batch {
             .filter_map(|d| d.as_ref().ok()?.as_ref())
             .flat_map(sending::recheck_keys)
             .collect();
-        let tenants: Vec<TenantId> = deliveries
+        let addressed: Vec<(TenantId, Option<&str>)> = deliveries
             .iter()
-            .filter_map(|d| TenantId::parse(&d.as_ref().ok()?.as_ref()?.tenant_id).ok())
+            .filter_map(|d| d.as_ref().ok()?.as_ref())
+            .filter_map(|d| {
+                let t = TenantId::parse(&d.tenant_id).ok()?;
+                Some((t, d.recipient.account(d.channel)))
+            })
             .collect();
-        let (items, suspended) =
-            tokio::try_join!(get_each(st.store(), &keys), st.tenants.suspended(&tenants))?;
+        let tenants: Vec<TenantId> = addressed.iter().map(|(t, _)| *t).collect();
+        let accounts: Vec<(TenantId, &str)> = addressed
+            .iter()
+            .filter_map(|(t, u)| Some((*t, (*u)?)))
+            .collect();
+        let (items, standing) = tokio::try_join!(
+            get_each(st.store(), &keys),
+            st.tenants.standing(&tenants, &accounts)
+        )?;
         let mut rechecked = HashMap::new();
         for (key, item) in keys.into_iter().zip(items) {
             if let Some(i) = item {
@@ -161,7 +174,7 @@ impl Batch {
         Ok(Batch {
             deliveries,
             rechecked,
-            suspended,
+            standing,
         })
     }
 }
@@ -196,9 +209,14 @@ async fn one(
         return Ok(false);
     }
     let mut recheck = sending::Recheck::from_items(&d, |k| batch.rechecked.get(k))?;
-    recheck.tenant_suspended =
-        TenantId::parse(&d.tenant_id).is_ok_and(|t| batch.suspended.contains(&t));
-    let suspended = recheck.tenant_suspended;
+    if let Ok(t) = TenantId::parse(&d.tenant_id) {
+        recheck.tenant_suspended = batch.standing.tenant_suspended(&t);
+        recheck.account = d
+            .recipient
+            .account(d.channel)
+            .and_then(|u| batch.standing.inactive(&t, u));
+    }
+    let suspended = recheck.tenant_suspended || recheck.account.is_some();
     let Some(after) = sending::attempt_checked(st, &d, &recheck).await? else {
         report.skipped += 1;
         return Ok(false);

@@ -23,6 +23,7 @@ use shared::{
     mail::Mail,
     store::{Item, Key, get_each},
     tenant::TenantId,
+    tenant_status::Inactive,
 };
 use utoipa::ToSchema;
 
@@ -137,10 +138,17 @@ pub async fn send(st: &NotifyState, p: &Principal, cmd: SendCommand) -> NotifyRe
     let t = &p.tenant;
 
     // 1-4: per recipient, from one batch read (caps are taken after the quota is
-    // reserved); beside it, the tenant's status in auth's table.
+    // reserved); beside it, in auth's table, the tenant's status and that of the accounts
+    // push and in-app messages would go to.
     // A message scheduled for another day counts toward that day's caps.
     let cap_day = cap_day(&cmd, now);
-    let (reads, ()) = tokio::try_join!(
+    let accounts: Vec<(TenantId, &str)> = cmd
+        .recipients
+        .iter()
+        .flat_map(|r| cmd.channels.iter().filter_map(|&ch| r.account(ch)))
+        .map(|u| (*t, u))
+        .collect();
+    let (reads, standing) = tokio::try_join!(
         SendReads::read(
             store,
             t,
@@ -149,8 +157,17 @@ pub async fn send(st: &NotifyState, p: &Principal, cmd: SendCommand) -> NotifyRe
             cmd.category,
             cap_day
         ),
-        refuse_if_suspended(st, t)
+        async {
+            Ok::<_, NotifyError>(
+                st.tenants
+                    .standing(std::slice::from_ref(t), &accounts)
+                    .await?,
+            )
+        }
     )?;
+    if standing.tenant_suspended(t) {
+        return Err(NotifyError::TenantSuspended);
+    }
     let mut planned = Vec::new();
     for r in &cmd.recipients {
         let prefs = reads.preferences(r);
@@ -165,7 +182,12 @@ pub async fn send(st: &NotifyState, p: &Principal, cmd: SendCommand) -> NotifyRe
                 cap: None,
                 holds_cap: false,
             };
-            if let Some(s) = r.contact(ch).and_then(|c| reads.suppression(c)) {
+            if let Some(why) = r.account(ch).and_then(|u| standing.inactive(t, u)) {
+                // auth suspended or deleted the account: nothing goes to its devices or
+                // inbox (email and SMS go to the address given, under suppressions).
+                plan.status = Status::Skipped;
+                plan.detail = Some(format!("account {}", why.as_str()));
+            } else if let Some(s) = r.contact(ch).and_then(|c| reads.suppression(c)) {
                 plan.status = Status::Suppressed;
                 plan.detail = Some(format!("suppressed: {}", s.reason));
             } else if !prefs.allows(cmd.category, ch) {
@@ -265,7 +287,7 @@ pub async fn send(st: &NotifyState, p: &Principal, cmd: SendCommand) -> NotifyRe
 fn destination(r: &Recipient, channel: Channel) -> Option<&str> {
     match channel {
         Channel::Email | Channel::Sms => r.contact(channel),
-        Channel::Push | Channel::InApp => r.user_id.as_deref(),
+        Channel::Push | Channel::InApp => r.account(channel),
     }
 }
 
@@ -470,6 +492,9 @@ pub struct Recheck {
     /// The platform suspended the delivery's tenant since the send (the dispatcher reads
     /// auth's records for every delivery it handles, first attempts too).
     pub tenant_suspended: bool,
+    /// auth suspended or deleted the account a push or in-app delivery goes to since
+    /// the send (read as `tenant_suspended` is).
+    pub account: Option<Inactive>,
 }
 
 /// The items [`Recheck::from_items`] reads for `d`: its contact's suppression and, for
@@ -530,7 +555,7 @@ impl Recheck {
         Ok(Recheck {
             suppression,
             preferences,
-            tenant_suspended: false,
+            ..Recheck::default()
         })
     }
 }
@@ -546,18 +571,25 @@ pub async fn attempt_checked(
 ) -> NotifyResult<Option<Delivery>> {
     let store = st.store();
     let now = st.now();
-    let stopped = match (&recheck.suppression, &recheck.preferences) {
+    let by_platform = if recheck.tenant_suspended {
+        Some("tenant suspended".to_owned())
+    } else {
+        recheck
+            .account
+            .map(|why| format!("account {}", why.as_str()))
+    };
+    let stopped = match (by_platform, &recheck.suppression, &recheck.preferences) {
         // A claim abandoned mid-send can only fail; anything still waiting is cancelled.
-        _ if recheck.tenant_suspended => Some((
+        (Some(detail), ..) => Some((
             if d.status == Status::Sending {
                 Status::Failed
             } else {
                 Status::Cancelled
             },
-            "tenant suspended".to_owned(),
+            detail,
         )),
-        (Some(s), _) => Some((Status::Suppressed, format!("suppressed: {}", s.reason))),
-        (None, Some(p)) if !p.allows(d.category, d.channel) => {
+        (None, Some(s), _) => Some((Status::Suppressed, format!("suppressed: {}", s.reason))),
+        (None, None, Some(p)) if !p.allows(d.category, d.channel) => {
             Some((Status::Skipped, "opted out".to_owned()))
         }
         _ => None,

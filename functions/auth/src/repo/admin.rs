@@ -17,6 +17,7 @@ use shared::{
         attr,
     },
     tenant::TenantId,
+    tenant_status::Inactive,
 };
 
 use crate::{
@@ -102,22 +103,24 @@ pub async fn roster_version(store: &dyn Store, t: &TenantId) -> AuthResult<i64> 
         .unwrap_or(0))
 }
 
-/// Commits a role/status change of one user (`change` on its key) if no other change of
-/// the tenant's users committed since version `seen` was read. `Ok(false)`: one did (or
-/// the transaction met a concurrent one); re-read and decide again.
+/// Commits a role/status change of one user (`change` on its key), with `standing` (the
+/// account's published record, [`super::account_standing`], when its status changes), if
+/// no other change of the tenant's users committed since version `seen` was read.
+/// `Ok(false)`: one did (or the transaction met a concurrent one); re-read and decide again.
 pub async fn change_user(
     store: &dyn Store,
     t: &TenantId,
     change: Update,
+    standing: Option<TransactOp>,
     seen: i64,
 ) -> AuthResult<bool> {
     let change = TransactOp::Update(change.when(Condition::item_present()));
-    guarded(store, t, change, Vec::new(), seen).await
+    guarded(store, t, change, standing.into_iter().collect(), seen).await
 }
 
 /// Deletes `user`'s item, while its email and username are as read, and `locks` (the
-/// items naming it: each goes only while it still names the user, or is absent) under
-/// the roster guard, as [`change_user`] commits. `Ok(false)`: something moved (the
+/// items naming it: each goes only while it still names the user, or is absent), and
+/// publishes the account as deleted, under the roster guard, as [`change_user`] commits. `Ok(false)`: something moved (the
 /// roster, the user): read again and decide again.
 pub async fn delete_user(
     store: &dyn Store,
@@ -136,11 +139,17 @@ pub async fn delete_user(
         .and(username);
     let delete = TransactOp::Delete(Delete::new(users::key_of(user)?).when(as_read));
     let names_user = || Condition::item_absent().or(Condition::eq("user_id", user.id.as_str()));
-    let locks = locks
+    let mut more: Vec<TransactOp> = locks
         .into_iter()
         .map(|k| TransactOp::Delete(Delete::new(k).when(names_user())))
         .collect();
-    match guarded(store, t, delete, locks, seen).await {
+    // Other services stop addressing the account (notify: push and in-app messages).
+    more.push(super::account_standing(
+        t,
+        &user.id,
+        Some(Inactive::Deleted),
+    ));
+    match guarded(store, t, delete, more, seen).await {
         // Gone, or its email or username changed: read again and decide again.
         Err(AuthError::NotFound) => Ok(false),
         other => other,

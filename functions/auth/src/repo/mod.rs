@@ -17,8 +17,9 @@ pub mod tenants;
 pub mod users;
 
 use shared::{
-    store::{Item, Key, Query, SortKey, Store, tenant_pk},
+    store::{Delete, Item, Key, Put, Query, SortKey, Store, TransactOp, tenant_pk},
     tenant::TenantId,
+    tenant_status::Inactive,
 };
 
 use crate::{
@@ -29,6 +30,15 @@ use crate::{
 /// A tenant's record; other services read its `status` (`shared::tenant_status`).
 pub fn tenant(t: &TenantId) -> Key {
     shared::tenant_status::record_key(t)
+}
+/// What other services read of account `user_id` (`shared::tenant_status`): a record
+/// while it is suspended or deleted, none while it is active. Written in the transaction
+/// that changes the account, so the two never disagree.
+pub fn account_standing(t: &TenantId, user_id: &str, inactive: Option<Inactive>) -> TransactOp {
+    match inactive {
+        Some(why) => TransactOp::Put(Put::new(why.record(t, user_id))),
+        None => TransactOp::Delete(Delete::new(shared::tenant_status::account_key(t, user_id))),
+    }
 }
 pub fn user(t: &TenantId, user_id: &str) -> Key {
     Key::tenant(t, &["USER", user_id], PROFILE_SORT)

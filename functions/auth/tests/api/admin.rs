@@ -414,10 +414,18 @@ async fn a_role_change_decided_on_a_stale_roster_is_not_committed() {
     let seen = admin::roster_version(store, &t1).await.unwrap();
     let user = stored_user(&app, T1, "user@eventzr.com").await;
     let first = Update::new(users::key_of(&user).unwrap()).set("status", "suspended");
-    assert!(admin::change_user(store, &t1, first, seen).await.unwrap());
+    assert!(
+        admin::change_user(store, &t1, first, None, seen)
+            .await
+            .unwrap()
+    );
     // A second change decided on the same (now stale) version must re-read instead.
     let second = Update::new(users::key_of(&user).unwrap()).set("status", "active");
-    assert!(!admin::change_user(store, &t1, second, seen).await.unwrap());
+    assert!(
+        !admin::change_user(store, &t1, second, None, seen)
+            .await
+            .unwrap()
+    );
     let after = stored_user(&app, T1, "user@eventzr.com").await;
     assert_eq!(after.status, auth::domain::UserStatus::Suspended);
     assert_eq!(admin::roster_version(store, &t1).await.unwrap(), seen + 1);
@@ -1311,6 +1319,39 @@ async fn other_services_read_a_tenant_s_suspension_from_its_record() {
     assert!(records.is_suspended(&t3).await.unwrap());
     app.set_tenant_status(auth::seed::T3, "active").await;
     assert!(!records.is_suspended(&t3).await.unwrap());
+}
+
+/// The same contract for one account: while it is suspended, other services read it
+/// so (notify sends it no push or in-app message); reactivated, it reads active again.
+/// A role change alone publishes nothing.
+#[tokio::test]
+async fn other_services_read_an_account_s_suspension_from_its_record() {
+    use shared::tenant_status::{Inactive, TenantRecords};
+    let app = TestAuth::new().await;
+    let records = TenantRecords::new(app.state.store.clone());
+    let t1 = TenantId::parse(T1).unwrap();
+    let user = stored_user(&app, T1, "user@eventzr.com").await;
+    let standing = || async {
+        records
+            .standing(&[], &[(t1, user.id.as_str())])
+            .await
+            .unwrap()
+            .inactive(&t1, &user.id)
+    };
+    let admin = access(&app, "admin@eventzr.com").await;
+    let path = user_path("user@eventzr.com");
+    assert_eq!(standing().await, None);
+    let r = patch(&app, &path, &admin, json!({"roles": ["organizer"]})).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(standing().await, None, "a role change publishes nothing");
+    let r = patch(&app, &path, &admin, json!({"status": "suspended"})).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(standing().await, Some(Inactive::Suspended));
+    let r = patch(&app, &path, &admin, json!({"status": "active"})).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(standing().await, None);
+    let key = shared::tenant_status::account_key(&t1, &user.id);
+    assert!(app.state.store().get(&key).await.unwrap().is_none());
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ use shared::{
         memory::MemoryStore,
     },
     tenant::TenantId,
+    tenant_status::{Inactive, TenantRecords},
     testing::Reply,
 };
 
@@ -46,6 +47,15 @@ async fn left_of(app: &TestAuth, tenant: &TenantId, email: &str) -> (usize, bool
         .unwrap();
     let lock = repo::email_lock(&Email::parse(email).unwrap());
     (items.len(), store.get(&lock).await.unwrap().is_some())
+}
+
+/// What other services read of the account (`shared::tenant_status`).
+async fn published_of(app: &TestAuth, tenant: &TenantId, email: &str) -> Option<Inactive> {
+    TenantRecords::new(app.state.store.clone())
+        .standing(&[], &[(*tenant, id_of(email))])
+        .await
+        .unwrap()
+        .inactive(tenant, id_of(email))
 }
 
 async fn audit_of(app: &TestAuth, kind: &str) -> Vec<Value> {
@@ -83,9 +93,15 @@ async fn an_admin_deletes_a_user_and_nothing_of_the_account_stays_usable() {
         "profile, 2 sessions"
     );
     let admin = app.tokens(ADMIN).await.0;
+    assert_eq!(published_of(&app, &t1(), USER).await, None);
 
     let r = delete_user(&app, &admin, USER).await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    // Other services read the account as deleted (notify addresses it no more).
+    assert_eq!(
+        published_of(&app, &t1(), USER).await,
+        Some(Inactive::Deleted)
+    );
     assert_eq!(
         r.json()["data"],
         json!({"id": id_of(USER), "deleted": true})
@@ -222,6 +238,10 @@ async fn a_person_deletes_their_own_account() {
         .await
         .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
     assert_eq!(left_of(&app, &t1(), USER).await, (0, false));
+    assert_eq!(
+        published_of(&app, &t1(), USER).await,
+        Some(Inactive::Deleted)
+    );
     let audited = audit_of(&app, "user.deleted").await;
     assert_eq!(
         audited,

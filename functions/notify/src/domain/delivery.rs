@@ -153,6 +153,17 @@ impl Recipient {
     }
 }
 
+impl Recipient {
+    /// The account `channel` sends to (push devices, the inbox): its `userId`; None for
+    /// email and SMS, which go to the address the sender gave.
+    pub fn account(&self, channel: Channel) -> Option<&str> {
+        match channel {
+            Channel::Push | Channel::InApp => self.user_id.as_deref(),
+            Channel::Email | Channel::Sms => None,
+        }
+    }
+}
+
 impl Delivery {
     /// [`Recipient::contact`] of this delivery's channel.
     pub fn contact(&self) -> Option<&str> {

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use shared::{
     mail::{Mail, MailError, Mailer},
     store::faults::{Fault, Op},
+    tenant_status::Inactive,
 };
 
 use crate::{
@@ -123,21 +124,10 @@ async fn a_suspended_tenant_s_waiting_sends_are_cancelled_when_due_and_its_quota
     assert!(t.tp.outbox.sent_to("ada@example.com").is_empty());
     assert_eq!(t.tp.outbox.sent_to("bob@example.com").len(), 1);
     // The delivery says why.
-    let got = t
-        .get(
-            &format!("/notify/v1/deliveries/{t1_delivery}"),
-            &Caller::t1("admin"),
-        )
-        .await
-        .json();
-    assert_eq!(got["data"]["status"], "cancelled");
-    let last = got["data"]["timeline"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
-    assert_eq!(last["detail"], "tenant suspended");
+    assert_eq!(
+        status_and_last_detail(&t, &t1_delivery).await,
+        (json!("cancelled"), json!("tenant suspended"))
+    );
     assert_eq!(
         emails_today(&t).await,
         0,
@@ -155,6 +145,67 @@ async fn a_suspended_tenant_s_waiting_sends_are_cancelled_when_due_and_its_quota
         .await;
     assert_eq!(r.status, 202, "{}", r.json());
     assert_eq!(t.tp.outbox.sent_to("ada@example.com").len(), 1);
+}
+
+/// A delivery's status and the detail of its last timeline entry, as an admin reads it.
+async fn status_and_last_detail(t: &TestNotify, id: &str) -> (Value, Value) {
+    let got = t
+        .get(&format!("/notify/v1/deliveries/{id}"), &Caller::t1("admin"))
+        .await
+        .json();
+    let last = got["data"]["timeline"].as_array().unwrap().last().cloned();
+    (
+        got["data"]["status"].clone(),
+        last.unwrap()["detail"].clone(),
+    )
+}
+
+/// An in-app message scheduled for a person whom auth suspends before it is due is
+/// cancelled when due, saying why; one scheduled after the reactivation arrives.
+#[tokio::test]
+async fn a_waiting_in_app_message_to_an_account_suspended_since_is_cancelled_when_due() {
+    let t = with_key(TestNotify::new().await);
+    let me = Caller::t1("user");
+    let at = (t.state.now() + chrono::Duration::hours(1)).to_rfc3339();
+    let body = json!({
+        "channels": ["in_app"],
+        "recipients": [{"userId": me.sub}],
+        "content": {"subject": "Doors open", "text": "Hall B"},
+        "category": "reminder",
+        "scheduledAt": at,
+    });
+    let org = Caller::t1("organizer");
+    let r = t.post("/notify/v1/send", &org, &body).await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    let id = r.json()["data"]["deliveries"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.set_account_status(helpers::TENANT_1, &me.sub, Some(Inactive::Suspended))
+        .await;
+    t.advance(chrono::Duration::hours(1));
+    let report = dispatch(&t).await;
+    assert_eq!(
+        (report["cancelled"].as_i64(), report["sent"].as_i64()),
+        (Some(1), Some(0))
+    );
+    assert_eq!(
+        status_and_last_detail(&t, &id).await,
+        (json!("cancelled"), json!("account suspended"))
+    );
+    let count = t.get("/notify/v1/notifications/unread-count", &me).await;
+    assert_eq!(count.json()["data"]["count"], 0);
+
+    t.set_account_status(helpers::TENANT_1, &me.sub, None).await;
+    let at = (t.state.now() + chrono::Duration::hours(1)).to_rfc3339();
+    let mut again = body.clone();
+    again["scheduledAt"] = json!(at);
+    let r = t.post("/notify/v1/send", &org, &again).await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    t.advance(chrono::Duration::hours(1));
+    assert_eq!(dispatch(&t).await["sent"], 1);
+    let count = t.get("/notify/v1/notifications/unread-count", &me).await;
+    assert_eq!(count.json()["data"]["count"], 1);
 }
 
 /// A mail provider that takes a while (so concurrent senders overlap) and counts.

@@ -125,6 +125,31 @@ impl TestNotify {
         self.auth_table.put(Put::new(record)).await.unwrap();
     }
 
+    /// What auth-svc's `PATCH /users/{id}` (suspension) and `DELETE /users/{id}` leave in
+    /// its table for account `user_id`: a record while it is not active, none after.
+    pub async fn set_account_status(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        inactive: Option<tenant_status::Inactive>,
+    ) {
+        let t = shared::tenant::TenantId::parse(tenant).unwrap();
+        match inactive {
+            Some(why) => self
+                .auth_table
+                .put(Put::new(why.record(&t, user_id)))
+                .await
+                .unwrap(),
+            None => {
+                let key = tenant_status::account_key(&t, user_id);
+                self.auth_table
+                    .delete(shared::store::Delete::new(key))
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
     /// The same service after a change to its state (config, channels…).
     pub fn with_state(mut self, change: impl FnOnce(&mut NotifyState)) -> Self {
         change(&mut self.state);

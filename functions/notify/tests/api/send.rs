@@ -2,7 +2,9 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Caller, TestNotify};
+use shared::tenant_status::Inactive;
+
+use crate::helpers::{Caller, TENANT_1, TestNotify};
 
 pub fn email_send(to: &[&str]) -> Value {
     json!({
@@ -736,6 +738,111 @@ async fn push_goes_to_every_registered_device_and_in_app_to_the_inbox() {
         .unwrap()
         .clone();
     assert_eq!(push["daily"]["used"], 1, "{push}");
+}
+
+/// auth suspended one account and deleted another (its records in auth's table): their
+/// devices and inboxes get nothing, each delivery skipped saying why and taking no quota,
+/// while email still goes to the address the sender gave. Reactivated, the account gets
+/// in-app messages again.
+#[tokio::test]
+async fn a_suspended_or_deleted_account_gets_no_push_or_in_app_message() {
+    let t = TestNotify::new().await;
+    let me = Caller::t1("user");
+    let r = t
+        .post(
+            "/notify/v1/devices",
+            &me,
+            &json!({"platform": "ios", "token": "device-token-a"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.json());
+    t.set_account_status(TENANT_1, &me.sub, Some(Inactive::Suspended))
+        .await;
+    t.set_account_status(TENANT_1, "gone-user", Some(Inactive::Deleted))
+        .await;
+    let body = |recipients: Value| {
+        json!({
+            "channels": ["push", "in_app", "email"],
+            "recipients": recipients,
+            "content": {"subject": "Doors open", "text": "Hall B"},
+            "category": "reminder",
+        })
+    };
+    let org = Caller::t1("organizer");
+    let r = t
+        .post(
+            "/notify/v1/send",
+            &org,
+            &body(json!([
+                {"userId": me.sub, "email": "me@example.com"},
+                {"userId": "gone-user", "email": "gone@example.com"},
+                {"userId": "active-user", "email": "active@example.com"},
+            ])),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    let outcomes = r.json()["data"]["deliveries"].as_array().unwrap().clone();
+    let outcome = |user: &str, ch: &str| {
+        let d = outcomes
+            .iter()
+            .find(|d| d["recipient"]["userId"] == user && d["channel"] == ch)
+            .unwrap();
+        (d["status"].clone(), d["detail"].clone())
+    };
+    for ch in ["push", "in_app"] {
+        assert_eq!(
+            outcome(&me.sub, ch),
+            (json!("skipped"), json!("account suspended"))
+        );
+        assert_eq!(
+            outcome("gone-user", ch),
+            (json!("skipped"), json!("account deleted"))
+        );
+    }
+    assert_eq!(outcome("active-user", "in_app").0, "delivered");
+    for user in [me.sub.as_str(), "gone-user", "active-user"] {
+        assert_eq!(outcome(user, "email").0, "sent", "{user}");
+    }
+    // Nothing reached the suspended account's device or inbox, and no push was metered
+    // (the active user's push found no device and gave its unit back).
+    assert!(t.recorder.sent().iter().all(|m| m.channel != "push"));
+    let count = t.get("/notify/v1/notifications/unread-count", &me).await;
+    assert_eq!(count.json()["data"]["count"], 0);
+    let q = t
+        .get("/notify/v1/admin/quotas", &Caller::t1("admin"))
+        .await
+        .json();
+    let used = |ch: &str| {
+        q["data"]["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["channel"] == ch)
+            .unwrap()["daily"]["used"]
+            .clone()
+    };
+    assert_eq!((used("push"), used("email")), (json!(0), json!(3)));
+
+    // Reactivated (auth deletes the record), the account gets its messages again.
+    t.set_account_status(TENANT_1, &me.sub, None).await;
+    let r = t
+        .post(
+            "/notify/v1/send",
+            &org,
+            &body(json!([{"userId": me.sub, "email": "me@example.com"}])),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    let count = t.get("/notify/v1/notifications/unread-count", &me).await;
+    assert_eq!(count.json()["data"]["count"], 1);
+    assert_eq!(
+        t.recorder
+            .sent()
+            .iter()
+            .filter(|m| m.channel == "push")
+            .count(),
+        1
+    );
 }
 
 /// One message per channel and destination, however the entries naming it differ; the

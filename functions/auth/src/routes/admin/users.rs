@@ -16,6 +16,7 @@ use shared::{
     paging::{CursorScope, PageParams},
     store::{Update, Value},
     tenant::TenantId,
+    tenant_status::Inactive,
 };
 use utoipa::{IntoParams, ToSchema};
 
@@ -364,7 +365,13 @@ async fn apply(
             )
             .set("status", user_status_name(status))
             .set("updated_at", updated_at.as_str());
-        if admin::change_user(st.store(), tenant, update, seen).await? {
+        let standing = match (before.status, status) {
+            (_, UserStatus::Suspended) => Some(Some(Inactive::Suspended)),
+            (UserStatus::Suspended, UserStatus::Active) => Some(None),
+            (UserStatus::Active, UserStatus::Active) => None,
+        }
+        .map(|inactive| repo::account_standing(tenant, &before.id, inactive));
+        if admin::change_user(st.store(), tenant, update, standing, seen).await? {
             // A transaction returns no item: the answer is the user as read with the
             // change applied, not a second read.
             let after = User {
