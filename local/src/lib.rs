@@ -159,7 +159,7 @@ pub async fn build(opts: &Options) -> Result<Gateway, GatewayError> {
             platform: platform.clone(),
             store: stores[&Service::Auth].clone(),
         },
-        auth::AuthConfig::local(),
+        local_auth_config(),
     );
     let now = shared::clock::rfc3339_millis(clock.now());
     let seeded = auth::seed::staging(auth_state.store(), &auth_state.hasher, &now)
@@ -222,6 +222,20 @@ pub async fn build(opts: &Options) -> Result<Gateway, GatewayError> {
         messages: notify_recorder,
         notify: notify_state,
     })
+}
+
+/// auth's local settings. `LINK_BASE_URL`, `WEBAUTHN_RP_ID` and `WEBAUTHN_ORIGIN`, as in
+/// AWS, point mail links, allowed redirects and passkeys at a front end's dev server
+/// (e.g. `http://localhost:5173`); the rest stays local.
+fn local_auth_config() -> auth::AuthConfig {
+    let local = auth::AuthConfig::local();
+    let env = |name: &str, default: String| std::env::var(name).unwrap_or(default);
+    auth::AuthConfig {
+        link_base_url: env("LINK_BASE_URL", local.link_base_url.clone()),
+        webauthn_rp_id: env("WEBAUTHN_RP_ID", local.webauthn_rp_id.clone()),
+        webauthn_origin: env("WEBAUTHN_ORIGIN", local.webauthn_origin.clone()),
+        ..local
+    }
 }
 
 /// Serves `router` on `listener` until `shutdown` completes. Each request carries its

@@ -160,6 +160,17 @@ async fn request_context(State(st): State<ContextState>, req: Request, next: Nex
     if let Ok(v) = HeaderValue::from_str(&request_id.to_string()) {
         resp.headers_mut().insert(X_REQUEST_ID, v);
     }
+    let headers = resp.headers_mut();
+    // Answers are per caller and often personal (a profile, sessions, an inbox): no
+    // browser or proxy keeps them. A route whose answer may be kept (JWKS, the docs)
+    // says so itself.
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     // One access-log line per request: never headers, bodies or query strings
     // (tokens travel in Authorization and in one-time links).
     tracing::info!(

@@ -11,6 +11,10 @@ pub enum AuthError {
     AccountLocked { retry_after: u64 },
     #[error("account suspended")]
     AccountSuspended,
+    /// The account's tenant is suspended (the same code, ACCOUNT_SUSPENDED, as the spec
+    /// names; `details.scope` tells a client which to show).
+    #[error("tenant suspended")]
+    TenantSuspended,
     #[error("email not verified")]
     AccountNotVerified,
     #[error("email already registered")]
@@ -72,7 +76,14 @@ impl From<AuthError> for ApiError {
                 .with_retry_after(retry_after);
             }
             AuthError::AccountSuspended => {
-                (S::FORBIDDEN, "ACCOUNT_SUSPENDED", "account is suspended")
+                return ApiError::new(S::FORBIDDEN, "ACCOUNT_SUSPENDED", "account is suspended")
+                    .with_details(serde_json::json!({"scope": "account"}));
+            }
+            // Not "account is suspended": the operator acting on a suspended tenant, and
+            // its members, must be told what is suspended (a billing matter, not theirs).
+            AuthError::TenantSuspended => {
+                return ApiError::new(S::FORBIDDEN, "ACCOUNT_SUSPENDED", "the tenant is suspended")
+                    .with_details(serde_json::json!({"scope": "tenant"}));
             }
             AuthError::AccountNotVerified => (
                 S::FORBIDDEN,

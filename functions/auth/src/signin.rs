@@ -123,7 +123,7 @@ pub struct Admission {
 pub async fn admit(st: &AuthState, user: &User) -> AuthResult<Admission> {
     let tenant = tenants::get(st.store(), &tenant_of(user)?).await?;
     if tenant.as_ref().is_some_and(|t| t.is_suspended()) {
-        return Err(AuthError::AccountSuspended);
+        return Err(AuthError::TenantSuspended);
     }
     let plan = tenant
         .as_ref()

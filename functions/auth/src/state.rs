@@ -156,7 +156,7 @@ impl LiveCaller {
                 .transpose()?
                 .is_some_and(|t| t.is_suspended())
         {
-            return Err(crate::error::AuthError::AccountSuspended.into());
+            return Err(crate::error::AuthError::TenantSuspended.into());
         }
         let rest = std::array::from_fn(|_| items.next().flatten());
         Ok((LiveCaller { claims, session }, rest))

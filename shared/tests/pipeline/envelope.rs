@@ -29,6 +29,24 @@ async fn health_answers_in_the_envelope_with_meta_and_a_request_id() {
     );
 }
 
+/// No answer is kept by a browser or proxy unless its route says so (auth's JWKS test
+/// checks one that does), and none is content-sniffed.
+#[tokio::test]
+async fn answers_are_not_stored_or_sniffed_unless_the_route_says_so() {
+    let app = TestApp::new(Service::Auth);
+    for path in ["/auth/v1/health", "/auth/v1/nowhere"] {
+        let r = app.get(path, None).await;
+        assert_eq!(
+            (
+                r.header("cache-control"),
+                r.header("x-content-type-options")
+            ),
+            (Some("no-store"), Some("nosniff")),
+            "{path}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_valid_request_id_is_echoed_and_a_malformed_one_replaced() {
     let app = TestApp::new(Service::Auth);

@@ -61,7 +61,7 @@ pub fn plan_in_item(item: Option<&Item>) -> AuthResult<String> {
 
 fn plan_in(tenant: Option<Tenant>) -> AuthResult<String> {
     match tenant {
-        Some(t) if t.is_suspended() => Err(AuthError::AccountSuspended),
+        Some(t) if t.is_suspended() => Err(AuthError::TenantSuspended),
         Some(t) => Ok(t.plan_tier),
         None => Ok("BASE".into()),
     }

@@ -450,9 +450,9 @@ async fn suspending_a_user_revokes_their_sessions_and_blocks_login() {
     app.get("/auth/v1/profile", Some(&user_access))
         .await
         .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
-    app.login("user@eventzr.com", PASSWORD)
-        .await
-        .assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
+    let r = app.login("user@eventzr.com", PASSWORD).await;
+    r.assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
+    assert_eq!(r.json()["error"]["details"], json!({"scope": "account"}));
     assert!(
         audit_kinds(&app, T1)
             .await
@@ -1102,9 +1102,9 @@ async fn a_suspended_tenant_s_admin_changes_and_invites_no_one() {
 
     // The admin's session outlived the suspension: the change is refused before it is made.
     let body = json!({"status": "suspended", "roles": ["organizer"]});
-    patch(&app, &user_path("user@eventzr.com"), &admin, body)
-        .await
-        .assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
+    let r = patch(&app, &user_path("user@eventzr.com"), &admin, body).await;
+    r.assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
+    assert_eq!(r.json()["error"]["details"]["scope"], "tenant");
     let user = stored_user(&app, T1, "user@eventzr.com").await;
     assert_eq!(user.roles, ["user"]);
     assert_eq!(user.status, auth::domain::UserStatus::Active);
@@ -1297,12 +1297,16 @@ async fn a_suspended_tenant_s_users_can_neither_sign_in_nor_refresh() {
     let app = TestAuth::new().await;
     let (_, refresh) = app.tokens("admin@startup.co").await;
     app.set_tenant_status(auth::seed::T3, "suspended").await;
-    app.login("admin@startup.co", PASSWORD)
-        .await
-        .assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
-    app.post("/auth/v1/refresh", None, &json!({"refreshToken": refresh}))
-        .await
-        .assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
+    // Told that the tenant is suspended, not their account (same code, as specified).
+    let r = app.login("admin@startup.co", PASSWORD).await;
+    r.assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
+    assert_eq!(r.json()["error"]["details"], json!({"scope": "tenant"}));
+    assert_eq!(r.json()["error"]["message"], "the tenant is suspended");
+    let r = app
+        .post("/auth/v1/refresh", None, &json!({"refreshToken": refresh}))
+        .await;
+    r.assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
+    assert_eq!(r.json()["error"]["details"]["scope"], "tenant");
     // T1 is untouched.
     assert_eq!(app.login("user@eventzr.com", PASSWORD).await.status, 200);
 }

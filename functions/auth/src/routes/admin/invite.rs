@@ -108,7 +108,7 @@ pub async fn invite(
         .transpose()?
         .ok_or(AuthError::NotFound)?;
     if inviting.is_suspended() {
-        return Err(AuthError::AccountSuspended.into());
+        return Err(AuthError::TenantSuspended.into());
     }
     let name = inviting.name;
     // An account that never proved the address does not hold it against an invite: the
