@@ -90,7 +90,14 @@ impl From<AuthError> for ApiError {
                 "ACCOUNT_NOT_VERIFIED",
                 "verify your email first",
             ),
-            AuthError::EmailTaken => (S::CONFLICT, "EMAIL_TAKEN", "email is already registered"),
+            // The way in for the address's owner is a reset, never a verification: that
+            // would keep the password whoever registered it chose.
+            AuthError::EmailTaken => (
+                S::CONFLICT,
+                "EMAIL_TAKEN",
+                "email is already registered; if it is yours, reset its password \
+                 (POST /auth/v1/password/forgot)",
+            ),
             AuthError::UsernameTaken => (S::CONFLICT, "USERNAME_TAKEN", "username is taken"),
             AuthError::WeakPassword(why) => {
                 return ApiError::new(S::BAD_REQUEST, "WEAK_PASSWORD", why).with_details(

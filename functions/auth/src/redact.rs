@@ -95,6 +95,7 @@ mod tests {
                 mfa::Enabled {
                     mfa_enabled: true,
                     recovery_codes: vec![s()],
+                    revoked_sessions: Some(1),
                 }
             ),
             format!(

@@ -174,6 +174,24 @@ pub async fn revoke(store: &dyn Store, t: &TenantId, user_id: &str, id: &str) ->
     }
 }
 
+/// Revokes every live session of the user but `keep`; how many it revoked.
+pub async fn revoke_live(
+    store: &dyn Store,
+    t: &TenantId,
+    user_id: &str,
+    keep: Option<&str>,
+    now: i64,
+) -> AuthResult<usize> {
+    let mut revoked = 0;
+    for s in list(store, t, user_id).await? {
+        if s.is_live(now) && Some(s.id.as_str()) != keep {
+            revoke(store, t, user_id, &s.id).await?;
+            revoked += 1;
+        }
+    }
+    Ok(revoked)
+}
+
 /// Removes a session record (eviction past the session limit).
 pub async fn delete(store: &dyn Store, t: &TenantId, user_id: &str, id: &str) -> AuthResult<()> {
     store

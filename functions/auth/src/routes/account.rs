@@ -200,17 +200,13 @@ fn stamped(user: &User, mut data: serde_json::Value) -> serde_json::Value {
 }
 
 /// Revokes every live session of `user` but `keep`; returns how many.
-async fn revoke_sessions(st: &AuthState, user: &User, keep: Option<&str>) -> AuthResult<usize> {
+pub(crate) async fn revoke_sessions(
+    st: &AuthState,
+    user: &User,
+    keep: Option<&str>,
+) -> AuthResult<usize> {
     let tenant = signin::tenant_of(user)?;
-    let now = st.epoch();
-    let mut revoked = 0;
-    for s in sessions::list(st.store(), &tenant, &user.id).await? {
-        if s.is_live(now) && Some(s.id.as_str()) != keep {
-            sessions::revoke(st.store(), &tenant, &user.id, &s.id).await?;
-            revoked += 1;
-        }
-    }
-    Ok(revoked)
+    sessions::revoke_live(st.store(), &tenant, &user.id, keep, st.epoch()).await
 }
 
 /// The least time forgot/resend/magic-link take: the known-account branch also writes
@@ -262,6 +258,33 @@ async fn mail_allowed(
     Ok(allowed)
 }
 
+/// Mails `user` a single-use link of `kind` (valid `ttl_secs`, carrying `data` stamped
+/// with their current password) in `mail`'s words, within the account's hourly limit.
+async fn mail_link(
+    st: &AuthState,
+    user: &User,
+    (kind, ttl_secs): (crate::repo::one_time::Kind, i64),
+    data: serde_json::Value,
+    mail: &LinkMail,
+    client: &ClientMeta,
+) -> AuthResult<()> {
+    if !mail_allowed(st, user, mail, client).await? {
+        return Ok(());
+    }
+    let token = crate::repo::one_time::issue(
+        st.store(),
+        kind,
+        Some(&signin::tenant_of(user)?),
+        Some(&user.id),
+        stamped(user, data),
+        st.epoch(),
+        ttl_secs,
+    )
+    .await?;
+    send_link(st, &user.email, mail, &token).await;
+    Ok(())
+}
+
 /// One kind of link mail.
 pub struct LinkMail {
     pub subject: &'static str,
@@ -281,7 +304,8 @@ async fn send_link(st: &AuthState, to: &str, kind: &LinkMail, token: &str) {
         kind.page
     );
     let (action, valid_for) = (kind.action, kind.valid_for);
-    let ignore = "If you did not ask for this, ignore this mail; nothing changes.";
+    let ignore = "If you did not ask for this, ignore this mail and do not open the link; \
+                  nothing changes.";
     let mail = Mail {
         to: vec![to.to_owned()],
         subject: kind.subject.to_owned(),

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use shared::{ApiError, Envelope, auth::Claims, extract::ApiJson, openapi::Data, store::Item};
 use utoipa::ToSchema;
 
-use super::no_store;
+use super::{account::revoke_sessions, no_store};
 use crate::{
     AuthState,
     domain::{
@@ -98,9 +98,14 @@ pub struct Enabled {
     /// their SHA-256 is stored.
     #[schema(example = json!(["ABCD-EFGH-IJKL-MNOP", "QRST-UVWX-YZ23-4567"]))]
     pub recovery_codes: Vec<String>,
+    /// How many of the caller's other sessions ended (signed in without the new factor);
+    /// only when TOTP was just turned on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 1)]
+    pub revoked_sessions: Option<usize>,
 }
 
-crate::redact::redacted_debug!(Enabled { mfa_enabled } secret { recovery_codes });
+crate::redact::redacted_debug!(Enabled { mfa_enabled, revoked_sessions } secret { recovery_codes });
 
 /// TOTP is off.
 #[derive(Debug, Serialize, ToSchema)]
@@ -108,6 +113,9 @@ crate::redact::redacted_debug!(Enabled { mfa_enabled } secret { recovery_codes }
 pub struct Disabled {
     #[schema(example = false)]
     pub mfa_enabled: bool,
+    /// How many of the caller's other sessions ended.
+    #[schema(example = 1)]
+    pub revoked_sessions: usize,
 }
 
 /// `POST /mfa/totp/enroll`: a fresh secret, pending until a code from it is confirmed.
@@ -172,7 +180,9 @@ pub async fn enroll(
     description = "A current 6-digit code from the pending secret of \
         `POST /auth/v1/mfa/totp/enroll` turns TOTP on (logins then answer the MFA challenge) \
         and answers 10 single-use recovery codes, shown only here. Recovery codes are not \
-        accepted. The answer is `Cache-Control: no-store`.",
+        accepted. Every other session of the account ends: one signed in by whoever knew \
+        the password must not outlive the second factor. The answer is \
+        `Cache-Control: no-store`.",
     security(("bearerAuth" = [])),
     request_body(
         content = CodeBody,
@@ -199,7 +209,7 @@ pub async fn confirm(
     claims: Claims,
     body: Result<ApiJson<CodeBody>, ApiError>,
 ) -> Result<Envelope<Enabled>, ApiError> {
-    let (_, user) = caller_and_user(&st, claims).await?;
+    let (caller, user) = caller_and_user(&st, claims).await?;
     let ApiJson(body) = body?;
     let code = MfaCode::parse_totp(&body.code).map_err(|f| ApiError::validation(vec![f]))?;
     let user = users::found(user.as_ref())?;
@@ -222,10 +232,14 @@ pub async fn confirm(
     mfa::enable(st.store(), &user, pending, step, &hashes, st.epoch())
         .await?
         .ok_or(AuthError::MfaInvalidCode)?;
+    // ASVS 7.4.3: a factor changed, other sessions end (a session opened with a phished
+    // password would otherwise keep the account, and could manage its MFA, for days).
+    let revoked = revoke_sessions(&st, &user, Some(&caller.session.id)).await?;
     record(&st, &user, "mfa.enabled", json!({ "method": "totp" })).await;
     let body = Enabled {
         mfa_enabled: true,
         recovery_codes: codes.iter().map(RecoveryCode::display).collect(),
+        revoked_sessions: Some(revoked),
     };
     Ok(Envelope::ok(body))
 }
@@ -240,8 +254,9 @@ pub async fn confirm(
     tag = "mfa",
     summary = "Turn TOTP off",
     description = "A current TOTP code, or an unused recovery code, turns TOTP off and \
-        discards the recovery codes. A wrong code counts toward the lockout like a failed \
-        login: 5 failures in 15 minutes lock the account for 15 minutes.",
+        discards the recovery codes; every other session of the account ends. A wrong code \
+        counts toward the lockout like a failed login: 5 failures in 15 minutes lock the \
+        account for 15 minutes.",
     security(("bearerAuth" = [])),
     request_body(
         content = CodeBody,
@@ -263,7 +278,7 @@ pub async fn disable(
     claims: Claims,
     body: Result<ApiJson<CodeBody>, ApiError>,
 ) -> Result<Envelope<Disabled>, ApiError> {
-    let (_, user) = caller_and_user(&st, claims).await?;
+    let (caller, user) = caller_and_user(&st, claims).await?;
     let ApiJson(body) = body?;
     let code = MfaCode::parse(&body.code).map_err(|f| ApiError::validation(vec![f]))?;
     let user = users::found(user.as_ref())?;
@@ -278,8 +293,12 @@ pub async fn disable(
             .await
             .into());
     }
+    let revoked = revoke_sessions(&st, &user, Some(&caller.session.id)).await?;
     record(&st, &user, "mfa.disabled", json!({ "method": "totp" })).await;
-    Ok(Envelope::ok(Disabled { mfa_enabled: false }))
+    Ok(Envelope::ok(Disabled {
+        mfa_enabled: false,
+        revoked_sessions: revoked,
+    }))
 }
 
 /// The live-session check and the caller's user item in one batch read. The session

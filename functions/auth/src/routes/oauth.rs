@@ -167,7 +167,7 @@ crate::redact::redacted_debug!(CallbackBody {} secret { code, state });
             the email; `ERR_AUTH_ACCOUNT_SUSPENDED`: the account or its tenant is suspended"),
         (status = 404, description = "`ERR_AUTH_NOT_FOUND`: no such provider"),
         (status = 409, description = "`ERR_AUTH_EMAIL_TAKEN`: an account not yet verified holds this \
-            email (verify it or reset its password first)"),
+            email (reset its password first: `POST /auth/v1/password/forgot`)"),
         (status = 429, description = "`ERR_AUTH_MAX_SESSIONS_REACHED`: the session limit is reached \
             and the tenant refuses new sessions; `ERR_AUTH_RATE_LIMITED` (with `Retry-After`): \
             a first sign-in would found a tenant, and this client address founded 10 this hour \

@@ -238,21 +238,23 @@ pub async fn logout_all(
     State(st): State<AuthState>,
     EndingCaller(caller): EndingCaller,
 ) -> Result<Envelope<RevokedSessions>, ApiError> {
-    let now = st.epoch();
-    let mut revoked = 0;
-    for s in sessions::list(st.store(), &caller.tenant(), &caller.claims.sub).await? {
-        if s.is_live(now) {
-            sessions::revoke(st.store(), &caller.tenant(), &caller.claims.sub, &s.id).await?;
-            revoked += 1;
-        }
-    }
+    let revoked = sessions::revoke_live(
+        st.store(),
+        &caller.tenant(),
+        &caller.claims.sub,
+        None,
+        st.epoch(),
+    )
+    .await?;
     audit_revoked(
         &st,
         &caller,
         json!({ "sessions": revoked, "reason": "logout all" }),
     )
     .await;
-    Ok(Envelope::ok(RevokedSessions { revoked }))
+    Ok(Envelope::ok(RevokedSessions {
+        revoked: u32::try_from(revoked).unwrap_or(u32::MAX),
+    }))
 }
 
 async fn audit_revoked(st: &AuthState, caller: &LiveCaller, details: serde_json::Value) {

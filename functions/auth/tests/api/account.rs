@@ -189,11 +189,17 @@ async fn a_verification_link_expires_after_24_hours_and_resend_mails_a_new_one()
         .await;
     assert_eq!(r.status, 202);
     assert_eq!(app.tp.outbox.sent_to("late@example.com").len(), 2);
-    let fresh = mailed_token(&app, "late@example.com", "verify-email");
-    let v = app
-        .post("/auth/v1/signup/verify", None, &json!({"token": fresh}))
-        .await;
-    assert_eq!(v.status, 200);
+    // The resend's link chooses the password as it confirms the address.
+    let fresh = mailed_token(&app, "late@example.com", "reset-password");
+    let body = json!({"token": fresh, "newPassword": "a later passphrase 7"});
+    let v = app.post("/auth/v1/password/reset", None, &body).await;
+    assert_eq!(v.status, 200, "{}", v.json());
+    assert_eq!(
+        app.login("late@example.com", "a later passphrase 7")
+            .await
+            .status,
+        200
+    );
     // Verified now: a resend answers the same and mails nothing.
     let r = app
         .post(
@@ -842,12 +848,19 @@ async fn a_new_password_ends_every_link_mailed_before_it() {
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
 }
 
-/// Once the address is verified, another verification link (a resend's) is no 24-hour
-/// sign-in link.
+/// Someone registers the owner's address first, with a password they know. The owner,
+/// refused at signup, asks for the link again: it makes them choose the password as it
+/// confirms the address, so the squatter's password dies with the confirmation (a plain
+/// verification link handed the owner an account whose password the squatter kept).
 #[tokio::test]
-async fn a_second_verification_link_is_dead_once_the_address_is_verified() {
+async fn a_resend_confirms_the_address_only_with_a_password_its_owner_chooses() {
     let app = TestAuth::new().await;
-    let to = "twice@example.com";
+    let to = "owner@example.com";
+    let squatter = "the squatter's passphrase";
+    let r = app
+        .post("/auth/v1/signup/email", None, &signup_body(to, squatter))
+        .await;
+    assert_eq!(r.status, 201);
     let r = app
         .post(
             "/auth/v1/signup/email",
@@ -855,21 +868,29 @@ async fn a_second_verification_link_is_dead_once_the_address_is_verified() {
             &signup_body(to, NEW_PASSWORD),
         )
         .await;
-    assert_eq!(r.status, 201);
-    let first = mailed_token(&app, to, "verify-email");
+    r.assert_error(409, "ERR_AUTH_EMAIL_TAKEN");
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/auth/v1/password/forgot")
+    );
     let r = app
         .post("/auth/v1/signup/resend", None, &json!({"email": to}))
         .await;
     assert_eq!(r.status, 202);
-    let second = mailed_token(&app, to, "verify-email");
-    assert_ne!(first, second);
-    let v = app
-        .post("/auth/v1/signup/verify", None, &json!({"token": first}))
-        .await;
-    assert_eq!(v.status, 200, "{}", String::from_utf8_lossy(&v.bytes));
-    app.post("/auth/v1/signup/verify", None, &json!({"token": second}))
+    let mails = app.tp.outbox.sent_to(to);
+    let mail = &mails.last().unwrap().mail;
+    assert_eq!(mail.subject, "Finish setting up your EventZR account");
+    assert!(!mail.text.contains("verify-email"), "{}", mail.text);
+    let token = mailed_token(&app, to, "reset-password");
+    let body = json!({"token": token, "newPassword": NEW_PASSWORD});
+    let r = app.post("/auth/v1/password/reset", None, &body).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    app.login(to, squatter)
         .await
-        .assert_error(400, "ERR_AUTH_TOKEN_INVALID");
+        .assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
+    assert_eq!(app.login(to, NEW_PASSWORD).await.status, 200);
 }
 
 /// auth-svc on a store where another password write lands just before this request's

@@ -108,17 +108,7 @@ async fn an_admin_deletes_a_user_and_nothing_of_the_account_stays_usable() {
     );
 
     // Its tokens, its password and its record are gone.
-    app.get("/auth/v1/profile", Some(&user_access))
-        .await
-        .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
-    let refreshed = app
-        .post(
-            "/auth/v1/refresh",
-            None,
-            &json!({"refreshToken": user_refresh}),
-        )
-        .await;
-    assert_eq!(refreshed.status, 401, "{}", refreshed.json());
+    app.assert_session_ended(&user_access, &user_refresh).await;
     app.login(USER, PASSWORD)
         .await
         .assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");

@@ -166,6 +166,23 @@ impl TestAuth {
         .await
     }
 
+    /// The session of these tokens has ended: the access token is refused as revoked,
+    /// and the refresh token refreshes nothing.
+    pub async fn assert_session_ended(&self, access: &str, refresh: &str) {
+        self.get("/auth/v1/profile", Some(access))
+            .await
+            .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+        let refreshed = self
+            .post("/auth/v1/refresh", None, &json!({"refreshToken": refresh}))
+            .await;
+        assert_eq!(
+            refreshed.status,
+            401,
+            "{}",
+            String::from_utf8_lossy(&refreshed.bytes)
+        );
+    }
+
     /// Logs a staging account in; returns (access token, refresh token).
     pub async fn tokens(&self, email: &str) -> (String, String) {
         let r = self.login(email, PASSWORD).await;

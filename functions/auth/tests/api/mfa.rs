@@ -476,6 +476,39 @@ async fn a_recovery_code_signs_in_once() {
     assert_eq!(stored_user(&app, USER).await.recovery_codes.len(), 8);
 }
 
+/// A session opened with the password alone (say, by whoever phished it) does not
+/// outlive the second factor: turning TOTP on ends every other session, refresh tokens
+/// too, and turning it off does the same. The confirming session goes on.
+#[tokio::test]
+async fn turning_totp_on_or_off_ends_the_other_sessions() {
+    let app = TestAuth::new().await;
+    let (intruder, intruder_refresh) = app.tokens(USER).await;
+    let (access, _) = app.tokens(USER).await;
+    let r = enroll(&app, &access).await;
+    let secret = r.json()["data"]["secret"].as_str().unwrap().to_owned();
+    let r = confirm(&app, &access, &code(&app, &secret, 0)).await;
+    assert_eq!(r.status, 200, "{}", body(&r));
+    assert_eq!(r.json()["data"]["revokedSessions"], 1);
+    app.assert_session_ended(&intruder, &intruder_refresh).await;
+    assert_eq!(app.get("/auth/v1/profile", Some(&access)).await.status, 200);
+
+    // Off again: a session signed in through the challenge meanwhile ends too.
+    app.advance(Duration::seconds(30));
+    let other =
+        access_of(&verify(&app, &challenge(&app, USER).await, &code(&app, &secret, 0)).await);
+    app.advance(Duration::seconds(30));
+    let r = disable(&app, &access, &code(&app, &secret, 0)).await;
+    assert_eq!(r.status, 200, "{}", body(&r));
+    assert_eq!(
+        r.json()["data"],
+        json!({"mfaEnabled": false, "revokedSessions": 1})
+    );
+    app.get("/auth/v1/profile", Some(&other))
+        .await
+        .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+    assert_eq!(app.get("/auth/v1/profile", Some(&access)).await.status, 200);
+}
+
 #[tokio::test]
 async fn enroll_while_totp_is_enabled_is_a_conflict() {
     let app = TestAuth::new().await;

@@ -95,10 +95,14 @@ const TABLE: &[Row] = &[
     row("POST", "/auth/v1/mfa/totp/enroll", 2, 1,
         "+1 batch read: the live-session check with the user, before the conditional update \
          that already refuses an enabled TOTP (and returns the record)"),
-    row("POST", "/auth/v1/mfa/totp/confirm", 3, 3, ""),
+    // The other sessions end with the new factor (a query of them; each live one costs
+    // +1 revoke).
+    row("POST", "/auth/v1/mfa/totp/confirm", 4, 4,
+        "each other live session costs +1 revoke"),
     row("POST", "/auth/v1/mfa/totp/verify", 11, 11, ""),
     // The code checked, TOTP off and the reserved guess given back in one conditional update.
-    row("DELETE", "/auth/v1/mfa/totp", 4, 4, ""),
+    row("DELETE", "/auth/v1/mfa/totp", 5, 5,
+        "each other live session costs +1 revoke"),
     row("GET", "/auth/v1/mfa/recovery-codes", 1, 1, ""),
     // The session and the user in one batch read, the codes replaced, audited.
     row("POST", "/auth/v1/mfa/recovery-codes", 3, 3, ""),

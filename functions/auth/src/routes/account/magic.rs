@@ -16,7 +16,7 @@ use super::{Accepted, LinkMail, SignIn, TokenBody};
 use crate::{
     domain::UserStatus,
     repo::one_time::{self, Kind},
-    signin::{self, SignInAnswer},
+    signin::SignInAnswer,
     state::{AuthState, ClientMeta},
 };
 
@@ -77,24 +77,12 @@ pub async fn magic_link(
         .map_err(|f| ApiError::validation(vec![f]))?;
     let (st, client) = (&st, &client);
     super::for_account(st, &email, |user| async move {
-        if user.status != UserStatus::Active
-            || !user.email_verified
-            || !super::mail_allowed(st, &user, &MAGIC_MAIL, client).await?
-        {
+        if user.status != UserStatus::Active || !user.email_verified {
             return Ok(());
         }
-        let token = one_time::issue(
-            st.store(),
-            Kind::MagicLink,
-            Some(&signin::tenant_of(&user)?),
-            Some(&user.id),
-            super::stamped(&user, json!({ "redirectUri": redirect })),
-            st.epoch(),
-            MAGIC_LINK_TTL_SECS,
-        )
-        .await?;
-        super::send_link(st, &user.email, &MAGIC_MAIL, &token).await;
-        Ok(())
+        let link = (Kind::MagicLink, MAGIC_LINK_TTL_SECS);
+        let data = json!({ "redirectUri": redirect });
+        super::mail_link(st, &user, link, data, &MAGIC_MAIL, client).await
     })
     .await?;
     Ok(Envelope::accepted(Accepted::YES))

@@ -42,9 +42,20 @@ pub const VERIFY_TTL_SECS: i64 = 24 * 3600;
 
 const VERIFY_MAIL: LinkMail = LinkMail {
     subject: "Confirm your EventZR email address",
-    action: "confirm your email address",
+    action: "confirm your email address and the account you just created with it",
     page: "verify-email",
     valid_for: "24 hours",
+};
+
+/// What a resend mails: not a verification link but a link to choose the password. A
+/// resend is asked by anyone who types the address; whoever signed up first may have
+/// been someone else, and a plain verification would hand the mailbox's owner an account
+/// whose password that someone still knows (security review, 2026-12-05).
+const FINISH_MAIL: LinkMail = LinkMail {
+    subject: "Finish setting up your EventZR account",
+    action: "confirm your email address by choosing the account's password",
+    page: "reset-password",
+    valid_for: "30 minutes",
 };
 
 /// A new account: exactly one of `tenantName` (found a new organisation) and
@@ -367,21 +378,8 @@ fn may_still_invite(inviter: Option<&shared::store::Item>) -> AuthResult<bool> {
 }
 
 async fn send_verification(st: &AuthState, user: &User, client: &ClientMeta) -> AuthResult<()> {
-    if !super::mail_allowed(st, user, &VERIFY_MAIL, client).await? {
-        return Ok(());
-    }
-    let token = one_time::issue(
-        st.store(),
-        Kind::VerifyEmail,
-        Some(&signin::tenant_of(user)?),
-        Some(&user.id),
-        super::stamped(user, json!({})),
-        st.epoch(),
-        VERIFY_TTL_SECS,
-    )
-    .await?;
-    super::send_link(st, &user.email, &VERIFY_MAIL, &token).await;
-    Ok(())
+    let link = (Kind::VerifyEmail, VERIFY_TTL_SECS);
+    super::mail_link(st, user, link, json!({}), &VERIFY_MAIL, client).await
 }
 
 /// `POST /signup/verify`: the mailed token marks the email verified and signs in.
@@ -445,15 +443,21 @@ pub async fn verify(
     ))
 }
 
-/// `POST /signup/resend`: 202 always; a new link only for an unverified active account.
+/// `POST /signup/resend`: 202 always; a link only for an unverified active account, and
+/// that link chooses the password as it verifies ([`FINISH_MAIL`]).
 #[utoipa::path(
     post,
     path = "/auth/v1/signup/resend",
     operation_id = "signup_resend",
     tag = "account",
-    summary = "Mail the verification link again",
+    summary = "Mail a link that confirms the address again",
     description = "Always 202 (whether or not the account exists, is verified or active: no \
-        enumeration); a new 24-hour link is mailed only to an unverified, active account.",
+        enumeration). An unverified, active account is mailed a 30-minute link to its \
+        `reset-password` page: `POST /auth/v1/password/reset` with its token and a new \
+        password confirms the address, and the password chosen at signup stops working. \
+        Not a plain verification link: whoever asks for it may not be whoever signed up \
+        (a password chosen by someone else must not survive the mailbox owner's \
+        confirmation).",
     params(IdempotencyKey),
     request_body(content = EmailBody, example = json!({"email": "new.founder@eventzr.com"})),
     responses(
@@ -468,7 +472,7 @@ pub async fn resend(
     let (st, client, email) = (&st, &client, super::parse_email(&body.email)?);
     super::for_account(st, &email, |user| async move {
         if !user.email_verified && user.status == UserStatus::Active {
-            send_verification(st, &user, client).await?;
+            super::password::mail_reset_link(st, &user, &FINISH_MAIL, client).await?;
         }
         Ok(())
     })

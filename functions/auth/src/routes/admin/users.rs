@@ -308,7 +308,7 @@ pub async fn patch(
         // ASVS 7.4.2: a suspended account keeps no session. A role change ends them too:
         // tokens carry roles, so a demoted admin's token must not keep admin rights on
         // auth's routes (which check that the session is live). A retry re-revokes, harmlessly.
-        revoke_sessions(&st, &tenant, &after.id).await?;
+        sessions::revoke_live(st.store(), &tenant, &after.id, None, st.epoch()).await?;
     }
     if admin::is_active_admin(&before) && !admin::is_active_admin(&after) {
         // Their pending invites would be refused at acceptance: revoked, so the pending
@@ -384,15 +384,6 @@ async fn apply(
         }
     }
     Err(ApiError::conflict("the tenant's users changed meanwhile; retry").into())
-}
-
-async fn revoke_sessions(st: &AuthState, tenant: &TenantId, user_id: &str) -> AuthResult<()> {
-    for s in sessions::list(st.store(), tenant, user_id).await? {
-        if !s.revoked {
-            sessions::revoke(st.store(), tenant, user_id, &s.id).await?;
-        }
-    }
-    Ok(())
 }
 
 #[utoipa::path(

@@ -123,5 +123,6 @@ pub async fn regenerate(
     Ok(Envelope::ok(Enabled {
         mfa_enabled: true,
         recovery_codes: codes.iter().map(RecoveryCode::display).collect(),
+        revoked_sessions: None,
     }))
 }
