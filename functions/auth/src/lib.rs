@@ -6,6 +6,7 @@ pub mod config;
 pub mod deletion;
 pub mod domain;
 pub mod error;
+pub mod notices;
 pub mod oauth;
 pub mod openapi;
 pub mod ops;

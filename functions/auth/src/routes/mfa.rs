@@ -28,6 +28,7 @@ use crate::{
         totp::{MfaCode, RECOVERY_CODES, RecoveryCode, TotpSecret},
     },
     error::{AuthError, AuthResult},
+    notices::{self, Notice},
     repo::{self, audit, mfa, users},
     signin,
     state::LiveCaller,
@@ -236,6 +237,7 @@ pub async fn confirm(
     // password would otherwise keep the account, and could manage its MFA, for days).
     let revoked = revoke_sessions(&st, &user, Some(&caller.session.id)).await?;
     record(&st, &user, "mfa.enabled", json!({ "method": "totp" })).await;
+    notices::send(&st, &user.email, Notice::TotpEnabled).await;
     let body = Enabled {
         mfa_enabled: true,
         recovery_codes: codes.iter().map(RecoveryCode::display).collect(),
@@ -295,6 +297,7 @@ pub async fn disable(
     }
     let revoked = revoke_sessions(&st, &user, Some(&caller.session.id)).await?;
     record(&st, &user, "mfa.disabled", json!({ "method": "totp" })).await;
+    notices::send(&st, &user.email, Notice::TotpDisabled).await;
     Ok(Envelope::ok(Disabled {
         mfa_enabled: false,
         revoked_sessions: revoked,

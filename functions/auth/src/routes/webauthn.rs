@@ -257,6 +257,12 @@ pub async fn register(
     };
     credentials::create(st.store(), &stored).await?;
     security_event(&st, &tenant, "mfa.webauthn_registered", &stored).await;
+    crate::notices::send(
+        &st,
+        &caller.claims.email,
+        crate::notices::Notice::PasskeyAdded,
+    )
+    .await;
     Ok(Envelope::created(Registered {
         credential_id: stored.credential_id,
         created_at: stored.created_at,

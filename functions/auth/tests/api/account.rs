@@ -756,6 +756,11 @@ async fn a_locked_owner_can_reset_and_the_reset_clears_the_lock_and_ends_every_s
     let r = app.post("/auth/v1/password/reset", None, &body).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["data"], json!({"reset": true}));
+    // The owner is told, in a mail that carries no link.
+    let mails = app.tp.outbox.sent_to("user@eventzr.com");
+    let notice = &mails.last().unwrap().mail;
+    assert_eq!(notice.subject, "Your EventZR password was reset");
+    assert!(!notice.text.contains("http"), "{}", notice.text);
 
     let user = stored_user(&app, "user@eventzr.com").await.unwrap();
     assert_eq!((user.locked_until, user.failed_logins), (0, 0));
@@ -891,6 +896,11 @@ async fn a_resend_confirms_the_address_only_with_a_password_its_owner_chooses() 
         .await
         .assert_error(401, "ERR_AUTH_INVALID_CREDENTIALS");
     assert_eq!(app.login(to, NEW_PASSWORD).await.status, 200);
+    // Setting the account up is no news to its owner: no "password was reset" notice.
+    assert_eq!(
+        app.subjects_to(to).last().map(String::as_str),
+        Some("Finish setting up your EventZR account")
+    );
 }
 
 /// auth-svc on a store where another password write lands just before this request's
@@ -1038,6 +1048,10 @@ async fn changing_the_password_ends_the_other_sessions_but_keeps_this_one() {
         r.json()["data"],
         json!({"changed": true, "revokedSessions": 1})
     );
+    let mails = app.tp.outbox.sent_to("organizer@eventzr.com");
+    let notice = &mails.last().unwrap().mail;
+    assert_eq!(notice.subject, "Your EventZR password was changed");
+    assert!(!notice.text.contains(NEW_PASSWORD) && !notice.text.contains(PASSWORD));
     assert_eq!(
         app.get("/auth/v1/profile", Some(&this_access)).await.status,
         200

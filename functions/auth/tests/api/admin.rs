@@ -1252,6 +1252,10 @@ async fn an_admin_turns_off_a_users_lost_two_step_sign_in() {
             .await
             .contains(&"mfa.reset".to_owned())
     );
+    assert_eq!(
+        app.subjects_to(dev),
+        ["Your EventZR second factors were removed"]
+    );
     let login = app.login(dev, PASSWORD).await;
     assert_eq!(login.status, 200);
     assert!(

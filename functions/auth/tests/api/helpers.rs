@@ -183,6 +183,16 @@ impl TestAuth {
         );
     }
 
+    /// The subjects of the mails sent to `to`, oldest first.
+    pub fn subjects_to(&self, to: &str) -> Vec<String> {
+        self.tp
+            .outbox
+            .sent_to(to)
+            .into_iter()
+            .map(|m| m.mail.subject)
+            .collect()
+    }
+
     /// Logs a staging account in; returns (access token, refresh token).
     pub async fn tokens(&self, email: &str) -> (String, String) {
         let r = self.login(email, PASSWORD).await;

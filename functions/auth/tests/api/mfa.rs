@@ -490,6 +490,8 @@ async fn turning_totp_on_or_off_ends_the_other_sessions() {
     assert_eq!(r.status, 200, "{}", body(&r));
     assert_eq!(r.json()["data"]["revokedSessions"], 1);
     app.assert_session_ended(&intruder, &intruder_refresh).await;
+    let notice = "Two-step sign-in is on for your EventZR account";
+    assert_eq!(app.subjects_to(USER), [notice]);
     assert_eq!(app.get("/auth/v1/profile", Some(&access)).await.status, 200);
 
     // Off again: a session signed in through the challenge meanwhile ends too.
@@ -507,6 +509,10 @@ async fn turning_totp_on_or_off_ends_the_other_sessions() {
         .await
         .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
     assert_eq!(app.get("/auth/v1/profile", Some(&access)).await.status, 200);
+    assert_eq!(
+        app.subjects_to(USER).last().map(String::as_str),
+        Some("Two-step sign-in is off for your EventZR account")
+    );
 }
 
 #[tokio::test]
@@ -967,6 +973,10 @@ async fn recovery_codes_are_counted_and_a_new_set_voids_the_old() {
     assert!(
         kinds.contains(&"mfa.recovery_codes_regenerated".to_owned()),
         "{kinds:?}"
+    );
+    assert_eq!(
+        app.subjects_to(USER).last().map(String::as_str),
+        Some("New EventZR recovery codes were made")
     );
 }
 

@@ -604,6 +604,10 @@ async fn a_removed_passkey_no_longer_signs_in_and_its_credential_id_is_free_agai
             .await
             .assert_error(404, "ERR_AUTH_NOT_FOUND");
     }
+    // The owner was told of each passkey added, and of the one removed.
+    let added = "A passkey was added to your EventZR account";
+    let removed = "A passkey was removed from your EventZR account";
+    assert_eq!(app.subjects_to(PARTNER), [added, added, removed]);
     // Audited; and the credential id may be registered again.
     let kinds = app.audit_kinds(shared::testing::T1).await;
     assert!(

@@ -20,6 +20,7 @@ use super::{Accepted, EmailBody, LinkMail};
 use crate::{
     domain::{Email, Password, User, UserStatus},
     error::{AuthError, AuthResult},
+    notices::{self, Notice},
     repo::{
         self, audit,
         one_time::{self, Kind},
@@ -151,7 +152,8 @@ pub async fn reset(
     // so an unverified account is verified with it: whoever registered the address before
     // its owner (with a password they know) is out, and the owner signs in at once.
     let mut update = users::clearing_failures(password_update(&st, &user, phc)?);
-    if !user.email_verified {
+    let confirming = !user.email_verified;
+    if confirming {
         update = update.set("email_verified", true);
     }
     // A reset or change that landed since the link was checked wins: this link was
@@ -161,6 +163,11 @@ pub async fn reset(
         .ok_or(AuthError::OneTimeTokenInvalid)?;
     let revoked = super::revoke_sessions(&st, &user, None).await?;
     record(&st, &user, "password.reset", revoked).await?;
+    // Choosing the first password that holds (a resend's link) is the account's setup,
+    // not news to its owner.
+    if !confirming {
+        notices::send(&st, &user.email, Notice::PasswordReset).await;
+    }
     Ok(Envelope::ok(ResetDone { reset: true }))
 }
 
@@ -278,6 +285,7 @@ pub async fn change(
         })?;
     let revoked = super::revoke_sessions(&st, &user, Some(&caller.session.id)).await?;
     record(&st, &user, "password.changed", revoked).await?;
+    notices::send(&st, &user.email, Notice::PasswordChanged).await;
     Ok(Envelope::ok(ChangeDone {
         changed: true,
         revoked_sessions: revoked,

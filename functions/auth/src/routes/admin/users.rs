@@ -479,6 +479,7 @@ pub async fn reset_mfa(
     if totp || removed > 0 {
         let details = json!({ "totp": totp, "passkeysRemoved": removed });
         record(&st, &caller, "mfa.reset", &user.id, details).await;
+        crate::notices::send(&st, &user.email, crate::notices::Notice::SecondFactorsReset).await;
     }
     let reset = reset?;
     if reset.is_none() && removed == 0 {

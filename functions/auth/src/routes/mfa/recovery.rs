@@ -120,6 +120,12 @@ pub async fn regenerate(
         ));
     }
     record(&st, &user, "mfa.recovery_codes_regenerated", json!({})).await;
+    crate::notices::send(
+        &st,
+        &user.email,
+        crate::notices::Notice::RecoveryCodesRegenerated,
+    )
+    .await;
     Ok(Envelope::ok(Enabled {
         mfa_enabled: true,
         recovery_codes: codes.iter().map(RecoveryCode::display).collect(),

@@ -121,6 +121,12 @@ pub async fn remove(
         return Err(AuthError::NotFound.into());
     }
     security_event(&st, &caller.tenant(), "mfa.webauthn_removed", &stored).await;
+    crate::notices::send(
+        &st,
+        &caller.claims.email,
+        crate::notices::Notice::PasskeyRemoved,
+    )
+    .await;
     Ok(Envelope::ok(PasskeyRemoved {
         id: passkey_id,
         removed: true,
