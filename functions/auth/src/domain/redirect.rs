@@ -31,13 +31,35 @@ pub fn check<'a>(
 
 /// `uri` is `base` or below it; what follows the prefix cannot extend the host
 /// (`https://app.eventzr.com.evil.io`, `…com@evil.io`, `…com:8443`) nor start a
-/// protocol-relative path (`…com//evil.io`).
+/// protocol-relative path (`…com//evil.io`), and it stays below `base` as a browser
+/// resolves it ([`resolves_under`]).
 fn is_under(uri: &str, base: &str) -> bool {
     let base = base.trim_end_matches('/');
     !base.is_empty()
         && uri.strip_prefix(base).is_some_and(|rest| {
             (rest.is_empty() || rest.starts_with(['/', '?', '#'])) && !rest.starts_with("//")
         })
+        && resolves_under(uri, base)
+}
+
+/// The checks of [`is_under`] again on `uri` as a browser reads it (WHATWG URL: dot
+/// segments removed): the same origin as `base`, no credentials, a path at or below
+/// base's, and not protocol-relative. `https://app/.//evil.io/x` passes the text check
+/// but its path is `//evil.io/x`, which a front end navigating by path sends to
+/// evil.io (security review, 2026-12-05).
+fn resolves_under(uri: &str, base: &str) -> bool {
+    let (Ok(u), Ok(b)) = (url::Url::parse(uri), url::Url::parse(base)) else {
+        return false;
+    };
+    let base_path = b.path().trim_end_matches('/');
+    let path = u.path();
+    u.origin() == b.origin()
+        && u.username().is_empty()
+        && u.password().is_none()
+        && !path.starts_with("//")
+        && (path == base_path
+            || path == "/" && base_path.is_empty()
+            || path.starts_with(&format!("{base_path}/")))
 }
 
 #[cfg(test)]
@@ -65,6 +87,9 @@ mod tests {
             "https://app.eventzr.com/\\evil.io",
             "https://app.eventzr.com//evil.io",
             "https://app.eventzr.com/a b",
+            // Dot segments a browser removes: the path becomes `//evil.io/x`.
+            "https://app.eventzr.com/.//evil.io/x",
+            "https://app.eventzr.com/a/..//evil.io/x",
             "",
         ] {
             assert_eq!(
@@ -72,6 +97,24 @@ mod tests {
                 "redirectUri",
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn a_base_with_a_path_keeps_redirects_below_that_path() {
+        let base = "https://partner.example/app";
+        for ok in [
+            base,
+            "https://partner.example/app/cb",
+            "https://partner.example/app/./cb",
+        ] {
+            assert!(check(ok, [base]).is_ok(), "{ok}");
+        }
+        for bad in [
+            "https://partner.example/app/../admin",
+            "https://partner.example/apple",
+        ] {
+            assert!(check(bad, [base]).is_err(), "{bad}");
         }
     }
 
