@@ -25,6 +25,50 @@ impl Username {
     }
 }
 
+/// Names a person could mistake for the platform or its staff (an invite from
+/// `security`, a comment by `admin`): nobody claims them.
+const RESERVED_USERNAMES: &[&str] = &[
+    "abuse",
+    "account",
+    "accounts",
+    "admin",
+    "administrator",
+    "api",
+    "billing",
+    "eventzr",
+    "help",
+    "hostmaster",
+    "info",
+    "mailer-daemon",
+    "moderator",
+    "no-reply",
+    "noreply",
+    "official",
+    "operator",
+    "platform",
+    "postmaster",
+    "root",
+    "security",
+    "staff",
+    "support",
+    "sysadmin",
+    "system",
+    "team",
+    "webmaster",
+];
+
+impl Username {
+    /// [`Username::parse`], for a name being claimed (signup, profile): the reserved
+    /// names are refused. Finding a stored name (login) uses `parse`.
+    pub fn claim(raw: &str) -> Result<Self, FieldError> {
+        let u = Username::parse(raw)?;
+        if RESERVED_USERNAMES.contains(&u.0.as_str()) {
+            return Err(FieldError::new("username", "is reserved; choose another"));
+        }
+        Ok(u)
+    }
+}
+
 impl AsRef<str> for Username {
     fn as_ref(&self) -> &str {
         &self.0
@@ -41,5 +85,21 @@ mod tests {
         for bad in ["ab", "a b c", "x@y", &"a".repeat(33)] {
             assert!(Username::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn reserved_usernames_cannot_be_claimed_in_any_case() {
+        for name in ["admin", "Support", " SECURITY ", "no-reply"] {
+            let e = Username::claim(name).unwrap_err();
+            assert_eq!(
+                (e.field.as_str(), e.issue.as_str()),
+                ("username", "is reserved; choose another")
+            );
+            assert!(
+                Username::parse(name).is_ok(),
+                "still found at login: {name}"
+            );
+        }
+        assert_eq!(Username::claim("admin.ada").unwrap().as_ref(), "admin.ada");
     }
 }

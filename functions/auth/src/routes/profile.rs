@@ -154,7 +154,7 @@ impl TryFrom<ProfilePatch> for ProfileChange {
         };
         let change = ProfileChange {
             name,
-            username: Change::parse(body.username, Username::parse, &mut errors),
+            username: Change::parse(body.username, Username::claim, &mut errors),
             locale: Change::parse(body.locale, LocaleTag::parse, &mut errors),
             timezone: Change::parse(body.timezone, TimeZoneName::parse, &mut errors),
         };

@@ -235,6 +235,22 @@ async fn signup_rejects_a_taken_email_or_username() {
         .assert_error(409, "ERR_AUTH_USERNAME_TAKEN");
     assert!(stored_user(&app, "second@example.com").await.is_none());
     assert!(app.tp.outbox.sent_to("second@example.com").is_empty());
+    // A name people would take for the platform's staff is nobody's, at signup or later.
+    second["username"] = json!("Support");
+    let r = app.post("/auth/v1/signup/email", None, &second).await;
+    r.assert_error(400, "ERR_AUTH_VALIDATION");
+    assert_eq!(r.json()["error"]["details"]["fields"][0]["field"], "username");
+    let (access, _) = app.tokens("user@eventzr.com").await;
+    let r = app
+        .call(
+            "PATCH",
+            "/auth/v1/profile",
+            Some(&access),
+            Some(&json!({"username": "admin"})),
+        )
+        .await;
+    r.assert_error(400, "ERR_AUTH_VALIDATION");
+    assert_eq!(r.json()["error"]["details"]["fields"][0]["field"], "username");
 }
 
 /// One mailbox is one account: an internationalised domain and its punycode, or

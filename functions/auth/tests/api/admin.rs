@@ -508,6 +508,11 @@ async fn an_invite_mails_a_single_use_link_bound_to_the_tenant() {
     assert_eq!(mails.len(), 1);
     let link = "http://127.0.0.1:3000/accept-invite?token=";
     assert!(mails[0].mail.text.contains(link), "{}", mails[0].mail.text);
+    // The tenant's name is quoted as the organisation's own text.
+    assert_eq!(
+        mails[0].mail.subject,
+        "Invitation to the organisation “EventZR” on EventZR"
+    );
     let token = mailed_token(&app, "new.hire@eventzr.com", "accept-invite");
     assert!(
         !String::from_utf8_lossy(&r.bytes).contains(&token),

@@ -108,7 +108,7 @@ impl NewAccount {
         let username = b
             .username
             .as_deref()
-            .and_then(|u| collect(&mut errors, Username::parse(u)));
+            .and_then(|u| collect(&mut errors, Username::claim(u)));
         let joining = collect(&mut errors, joining(b.tenant_name, b.invite_token));
         let (Some(email), Some(name), Some(joining), true) =
             (email, name, joining, errors.is_empty())
