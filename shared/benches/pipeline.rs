@@ -39,7 +39,7 @@ const WHOAMI: &str = "/analytics/v1/whoami";
 const ORDERS: &str = "/analytics/v1/orders";
 const BARE: &str = "/bare";
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct Order {
     item: String,
     quantity: u32,

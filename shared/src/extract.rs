@@ -10,7 +10,7 @@ use crate::error::ApiError;
 
 pub struct ApiJson<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+impl<S: Send + Sync, T: DeserializeOwned + utoipa::PartialSchema> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
@@ -28,7 +28,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 ApiError::field("body", "could not be read")
             }
         })?;
-        parse_json(&bytes).map(ApiJson)
+        parse_json_naming(&bytes, required_of::<T>).map(ApiJson)
+    }
+}
+
+/// The fields the body's OpenAPI schema requires, in declaration order (serde's too).
+fn required_of<T: utoipa::PartialSchema>() -> Vec<String> {
+    use utoipa::openapi::{RefOr, schema::Schema};
+    match T::schema() {
+        RefOr::T(Schema::Object(object)) => object.required,
+        _ => Vec::new(),
     }
 }
 
@@ -75,6 +84,16 @@ pub fn is_json_or_absent(headers: &http::HeaderMap) -> bool {
 /// fields in order, so `[["email"], …]` would be a send and `[]` a preferences document
 /// with every field at its default: anything but an object is refused first.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    parse_json_naming(bytes, Vec::new)
+}
+
+/// [`parse_json`]; when a field of the body itself is missing, every field `required`
+/// names that the body lacks is named with it (serde stops at the first, and a form
+/// wants them all at once).
+fn parse_json_naming<T: DeserializeOwned>(
+    bytes: &[u8],
+    required: impl FnOnce() -> Vec<String>,
+) -> Result<T, ApiError> {
     let Some(first) = bytes.iter().find(|b| !b.is_ascii_whitespace()) else {
         return Err(ApiError::field("body", "a JSON body is required"));
     };
@@ -108,6 +127,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             (None, Some(name)) => (Some(name), "is not allowed here".to_owned()),
             (None, None) => (None, plain_types(&message)),
         };
+        if let (Some(name), true) = (missing_field(&message), path == ".") {
+            return all_missing(name, bytes, required());
+        }
         let field = match name {
             Some(name) if path == "." => name.to_owned(),
             // An unknown field's path already ends with it.
@@ -121,6 +143,26 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     de.end()
         .map_err(|_| ApiError::field("body", "has trailing characters after the JSON value"))?;
     Ok(value)
+}
+
+/// 400 naming `first` (serde's) and every other field of `required` absent from the
+/// body's top level, in `required`'s order.
+fn all_missing(first: &str, bytes: &[u8], required: Vec<String>) -> ApiError {
+    let present: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(bytes).unwrap_or_default();
+    let mut missing: Vec<String> = required
+        .into_iter()
+        .filter(|f| !present.contains_key(f))
+        .collect();
+    if !missing.iter().any(|f| f == first) {
+        missing.insert(0, first.to_owned());
+    }
+    ApiError::validation(
+        missing
+            .into_iter()
+            .map(|f| crate::FieldError::new(f, "is required"))
+            .collect(),
+    )
 }
 
 fn not_json(e: &serde_json::Error) -> ApiError {

@@ -43,7 +43,7 @@ pub struct TestApp {
     pub store: Arc<dyn Store>,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct Order {
     pub item: String,
     pub quantity: u32,

@@ -212,6 +212,24 @@ async fn a_verification_link_expires_after_24_hours_and_resend_mails_a_new_one()
     assert_eq!(app.tp.outbox.sent_to("late@example.com").len(), 2);
 }
 
+/// A form learns every missing field at once (serde stops at the first).
+#[tokio::test]
+async fn an_empty_signup_names_every_missing_field() {
+    let app = TestAuth::new().await;
+    let r = app
+        .post("/auth/v1/signup/email", None, &json!({"name": "Ada"}))
+        .await;
+    r.assert_error(400, "ERR_AUTH_VALIDATION");
+    assert_eq!(
+        r.json()["error"]["details"]["fields"],
+        json!([
+            {"field": "email", "issue": "is required"},
+            {"field": "password", "issue": "is required"},
+        ])
+    );
+    assert_eq!(r.json()["error"]["message"], "request validation failed");
+}
+
 #[tokio::test]
 async fn signup_rejects_a_taken_email_or_username() {
     let app = TestAuth::new().await;
@@ -239,7 +257,10 @@ async fn signup_rejects_a_taken_email_or_username() {
     second["username"] = json!("Support");
     let r = app.post("/auth/v1/signup/email", None, &second).await;
     r.assert_error(400, "ERR_AUTH_VALIDATION");
-    assert_eq!(r.json()["error"]["details"]["fields"][0]["field"], "username");
+    assert_eq!(
+        r.json()["error"]["details"]["fields"][0]["field"],
+        "username"
+    );
     let (access, _) = app.tokens("user@eventzr.com").await;
     let r = app
         .call(
@@ -250,7 +271,10 @@ async fn signup_rejects_a_taken_email_or_username() {
         )
         .await;
     r.assert_error(400, "ERR_AUTH_VALIDATION");
-    assert_eq!(r.json()["error"]["details"]["fields"][0]["field"], "username");
+    assert_eq!(
+        r.json()["error"]["details"]["fields"][0]["field"],
+        "username"
+    );
 }
 
 /// One mailbox is one account: an internationalised domain and its punycode, or
