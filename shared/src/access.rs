@@ -148,6 +148,9 @@ features! {
     EntityDashboards => "entity_dashboards", Startup;
     EngagementMetrics => "engagement_metrics", Startup;
     SearchAnalytics => "search_analytics", Startup;
+    // Texts cost money per message, and free tenants are founded by anyone: SMS to any
+    // number from them is toll-fraud bait (notify).
+    Sms => "sms", Startup;
     Comparisons => "comparisons", Pro;
     Forecasts => "forecasts", Pro;
     AiInsights => "ai_insights", Pro;

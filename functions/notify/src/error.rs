@@ -34,10 +34,14 @@ pub enum NotifyError {
     },
     #[error("missing template variables")]
     MissingTemplateVariables(Vec<String>),
-    #[error("template rendering failed: {0}")]
-    TemplateRenderingFailed(String),
+    #[error("template rendering failed: {}", .0.message)]
+    TemplateRenderingFailed(RenderFailure),
     #[error("template not found")]
     TemplateNotFound,
+    /// A send named a template that exists but is archived: a conflict with its state
+    /// (as a save of it is), not a 404 — it stays readable, so "no such template" is false.
+    #[error("template archived")]
+    TemplateArchived { id: String },
     #[error("delivery not cancellable")]
     DeliveryNotCancellable { status: Status },
     /// A test send to an address on the tenant's suppression list.
@@ -68,9 +72,48 @@ pub enum NotifyError {
 
 pub type NotifyResult<T> = Result<T, NotifyError>;
 
+/// Why and where a render failed: the message, and the parts of it a client points at
+/// (the editor's cursor, the variable to add) without parsing the message.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RenderFailure {
+    pub message: String,
+    /// The source that failed (`text`, `locales.fr.subject`, `content.html`); None when
+    /// the message as a whole is refused.
+    pub field: Option<String>,
+    /// 1-based, when Handlebars knows them.
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// The variable that is missing, when that is the failure.
+    pub variable: Option<String>,
+}
+
+impl RenderFailure {
+    /// `{field, part, line, column}` (null when unknown), and `variable` when one is
+    /// missing; `part` is the message part whatever the locale or shape.
+    fn details(&self) -> serde_json::Value {
+        let part = self.field.as_deref().and_then(|f| f.rsplit('.').next());
+        let mut d = json!({
+            "field": self.field,
+            "part": part,
+            "line": self.line,
+            "column": self.column,
+        });
+        if let Some(v) = &self.variable {
+            d["variable"] = json!(v);
+        }
+        d
+    }
+}
+
 impl From<FieldError> for NotifyError {
     fn from(e: FieldError) -> Self {
         NotifyError::Api(ApiError::validation(vec![e]))
+    }
+}
+
+impl From<RenderFailure> for NotifyError {
+    fn from(f: RenderFailure) -> Self {
+        NotifyError::TemplateRenderingFailed(f)
     }
 }
 
@@ -144,14 +187,19 @@ impl From<NotifyError> for ApiError {
                 ),
             )
             .with_details(json!({ "missing": names })),
-            NotifyError::TemplateRenderingFailed(reason) => ApiError::new(
+            NotifyError::TemplateRenderingFailed(f) => ApiError::new(
                 S::UNPROCESSABLE_ENTITY,
                 "TEMPLATE_RENDERING_FAILED",
-                format!("the template could not be rendered: {reason}"),
-            ),
+                format!("the template could not be rendered: {}", f.message),
+            )
+            .with_details(f.details()),
             NotifyError::TemplateNotFound => {
                 ApiError::new(S::NOT_FOUND, "TEMPLATE_NOT_FOUND", "no such template")
             }
+            NotifyError::TemplateArchived { id } => ApiError::conflict(
+                "the template is archived: send with an active template, or create a new one",
+            )
+            .with_details(json!({ "field": "templateId", "templateId": id, "archived": true })),
             NotifyError::DeliveryNotCancellable { status } => ApiError::new(
                 S::CONFLICT,
                 "DELIVERY_NOT_CANCELLABLE",

@@ -17,7 +17,8 @@ pub struct Caps {
 pub fn plan_caps(plan: PlanTier, channel: Channel) -> Caps {
     let (daily, monthly) = match (plan.level(), channel) {
         (0, Channel::Email) => (200, 3_000),
-        (0, Channel::Sms) => (20, 200),
+        // No SMS on the free plans: anyone can found one (`Feature::Sms`).
+        (0, Channel::Sms) => (0, 0),
         (0, Channel::Push) => (1_000, 20_000),
         (0, Channel::InApp) => (5_000, 100_000),
         (1, Channel::Email) => (2_000, 40_000),

@@ -29,7 +29,7 @@ use shared::{ApiError, FieldError};
 use utoipa::ToSchema;
 
 use super::{Channel, delivery::Rendered};
-use crate::error::{NotifyError, NotifyResult};
+use crate::error::{NotifyError, NotifyResult, RenderFailure};
 
 mod budget;
 mod charged;
@@ -684,22 +684,34 @@ fn render_parts(
             Ok(()) => Ok(Some(out.buf)),
             // Mailing `[object]` to every recipient helps nobody: refused like a missing
             // variable, where it is.
-            Err(e) if out.object => Err(NotifyError::TemplateRenderingFailed(cut(&format!(
-                "{field}{}: a variable holds an object, which has no text: name one of its \
-                 fields (`{{{{event.name}}}}`) or loop over it with `{{{{#each}}}}`",
-                at(&e)
-            )))),
-            Err(_) if out.exceeded => Err(NotifyError::TemplateRenderingFailed(
+            Err(e) if out.object => Err(NotifyError::from(failed(
+                &field,
+                Some(&e),
+                cut(&format!(
+                    "{field}{}: a variable holds an object, which has no text: name one of its \
+                     fields (`{{{{event.name}}}}`) or loop over it with `{{{{#each}}}}`",
+                    at(&e)
+                )),
+            ))),
+            // The budget is the whole message's: `field` is where it ran out.
+            Err(_) if out.exceeded => Err(NotifyError::from(failed(
+                &field,
+                None,
                 "the rendered message is larger than 256 KiB".into(),
-            )),
-            Err(_) if work.exhausted() => Err(NotifyError::TemplateRenderingFailed(format!(
-                "{field}: rendering it would take more than {MAX_RENDER_STEPS} steps (an element \
-                 is one, each {{{{#each}}}} costs its items times its body and nested loops \
-                 multiply; comparing or copying a variable costs its size)"
+            ))),
+            Err(_) if work.exhausted() => Err(NotifyError::from(failed(
+                &field,
+                None,
+                format!(
+                    "{field}: rendering it would take more than {MAX_RENDER_STEPS} steps (an \
+                     element is one, each {{{{#each}}}} costs its items times its body and nested \
+                     loops multiply; comparing or copying a variable costs its size)"
+                ),
             ))),
             Err(e) => Err(render_failed(&field, &e)),
         }
     };
+    let subject_field = subject.as_ref().map(|(f, _)| f.clone()).unwrap_or_default();
     let subject = one(subject, false)?.map(|s| {
         // A subject is one header line, whatever a variable holds.
         s.replace(char::is_control, " ").trim().to_owned()
@@ -708,15 +720,29 @@ fn render_parts(
         .as_ref()
         .is_some_and(|s| s.chars().count() > MAX_SUBJECT_CHARS)
     {
-        return Err(NotifyError::TemplateRenderingFailed(
+        return Err(failed(
+            &subject_field,
+            None,
             "the rendered subject is longer than 998 characters".into(),
-        ));
+        )
+        .into());
     }
     Ok(Rendered {
         subject,
         html: one(html, true)?,
         text: one(text, false)?,
     })
+}
+
+/// A render failure in `field`, at `e`'s position when there is one.
+fn failed(field: &str, e: Option<&RenderError>, message: String) -> RenderFailure {
+    RenderFailure {
+        message,
+        field: Some(field.to_owned()),
+        line: e.and_then(|e| e.line_no),
+        column: e.and_then(|e| e.column_no),
+        variable: None,
+    }
 }
 
 fn render_failed(field: &str, e: &RenderError) -> NotifyError {
@@ -729,7 +755,16 @@ fn render_failed(field: &str, e: &RenderError) -> NotifyError {
         RenderErrorReason::HelperNotFound(name) => format!("helper `{name}` does not exist"),
         other => other.to_string(),
     };
-    NotifyError::TemplateRenderingFailed(cut(&format!("{field}{}: {reason}", at(e))))
+    let variable = match e.reason() {
+        RenderErrorReason::MissingVariable(path) => path.clone(),
+        _ => None,
+    };
+    let message = cut(&format!("{field}{}: {reason}", at(e)));
+    RenderFailure {
+        variable,
+        ..failed(field, Some(e), message)
+    }
+    .into()
 }
 
 /// ` (line L, column C)` of the element that failed, when Handlebars knows it.
@@ -913,12 +948,18 @@ mod tests {
         let mut t = email();
         t.text = Some("Hello\n  {{user.lastName}}".into());
         let err = render(&t, None, &json!({"user": {"firstName": "Ann"}})).unwrap_err();
-        let NotifyError::TemplateRenderingFailed(m) = err else {
+        let NotifyError::TemplateRenderingFailed(f) = err else {
             panic!("{err:?}")
         };
         assert_eq!(
-            m,
-            "text (line 2, column 3): variable `user.lastName` is missing"
+            f,
+            RenderFailure {
+                message: "text (line 2, column 3): variable `user.lastName` is missing".into(),
+                field: Some("text".into()),
+                line: Some(2),
+                column: Some(3),
+                variable: Some("user.lastName".into()),
+            }
         );
         // Optional parts behind `if` do not fail.
         t.text = Some("Hi{{#if nick}} {{nick}}{{/if}}!".into());
@@ -946,7 +987,8 @@ mod tests {
                 let mut t = email();
                 set(&mut t, src);
                 let err = render(&t, None, &vars).unwrap_err();
-                let NotifyError::TemplateRenderingFailed(m) = err else {
+                let NotifyError::TemplateRenderingFailed(RenderFailure { message: m, .. }) = err
+                else {
                     panic!("{err:?}")
                 };
                 assert!(
@@ -1197,7 +1239,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            matches!(err, NotifyError::TemplateRenderingFailed(ref m) if m.starts_with("content.html: rendering it would take more than")),
+            matches!(err, NotifyError::TemplateRenderingFailed(ref f) if f.message.starts_with("content.html: rendering it would take more than")),
             "{err:?}"
         );
         // The budget is the message's: two parts of 60,000 steps each go over it together.
@@ -1214,7 +1256,7 @@ mod tests {
             ..Default::default()
         };
         assert!(
-            matches!(render_inline(&both, &wide), Err(NotifyError::TemplateRenderingFailed(ref m)) if m.starts_with("content.text: rendering it would take more than"))
+            matches!(render_inline(&both, &wide), Err(NotifyError::TemplateRenderingFailed(ref f)) if f.message.starts_with("content.text: rendering it would take more than"))
         );
     }
 
@@ -1236,7 +1278,7 @@ mod tests {
             };
             let err = render_inline(&content, &vars).unwrap_err();
             assert!(
-                matches!(err, NotifyError::TemplateRenderingFailed(ref m) if m.starts_with("content.text: rendering it would take more than")),
+                matches!(err, NotifyError::TemplateRenderingFailed(ref f) if f.message.starts_with("content.text: rendering it would take more than")),
                 "{source:.60}: {err:?}"
             );
         }
@@ -1293,7 +1335,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            matches!(err, NotifyError::TemplateRenderingFailed(ref m) if m.contains("256 KiB")),
+            matches!(err, NotifyError::TemplateRenderingFailed(ref f) if f.message.contains("256 KiB")),
             "{err:?}"
         );
     }

@@ -140,15 +140,16 @@ fn with_archive(mut v: TemplateVersion, head: &TemplateSummary) -> TemplateVersi
 }
 
 /// The latest version of a template a send may use: TEMPLATE_NOT_FOUND when it does not
-/// exist in tenant `t` or is archived.
+/// exist in tenant `t`, TEMPLATE_ARCHIVED when it is archived.
 pub async fn get_active(
     store: &dyn Store,
     t: &TenantId,
     id: &str,
 ) -> NotifyResult<TemplateVersion> {
     match get(store, t, id, None).await? {
-        Some(v) if !v.archived => Ok(v),
-        _ => Err(NotifyError::TemplateNotFound),
+        Some(v) if v.archived => Err(NotifyError::TemplateArchived { id: v.id }),
+        Some(v) => Ok(v),
+        None => Err(NotifyError::TemplateNotFound),
     }
 }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shared::{
     ApiError, Envelope, FieldError,
-    access::{RequireRole, roles},
+    access::{Feature, RequireRole, roles},
     contact::{Email, Phone},
     extract::ApiJson,
     mail::Mail,
@@ -138,9 +138,15 @@ pub struct SendBody {
             period's count starts afresh (absent when the send alone is over the whole limit); with \
             an Idempotency-Key the refusal is not stored, so the same key runs again then"),
         (status = 403, description = "`ERR_NOTIFY_FORBIDDEN`: organizer role required; \
-            `ERR_NOTIFY_TENANT_SUSPENDED`: the platform suspended the tenant, which sends nothing"),
-        (status = 404, description = "`ERR_NOTIFY_TEMPLATE_NOT_FOUND`"),
-        (status = 422, description = "`ERR_NOTIFY_TEMPLATE_RENDERING_FAILED`"),
+            `ERR_NOTIFY_TENANT_SUSPENDED`: the platform suspended the tenant, which sends nothing; \
+            `ERR_NOTIFY_SUBSCRIPTION_REQUIRED`: SMS needs the STARTUP plan or above \
+            (`details.feature`: `sms`)"),
+        (status = 404, description = "`ERR_NOTIFY_TEMPLATE_NOT_FOUND`: no such template in the \
+            caller's tenant"),
+        (status = 409, description = "`ERR_NOTIFY_CONFLICT`: `templateId` names an archived template \
+            (`details`: `field`, `templateId`, `archived: true`); send with an active one"),
+        (status = 422, description = "`ERR_NOTIFY_TEMPLATE_RENDERING_FAILED`: `details` names the \
+            `field`, `part`, `line` and `column` (and the missing `variable`), as on preview"),
     )
 )]
 pub async fn send(
@@ -150,6 +156,9 @@ pub async fn send(
 ) -> Result<Envelope<SendOutcome>, ApiError> {
     let now = st.now();
     let channels = parse_channels(&body.channels)?;
+    if channels.contains(&Channel::Sms) {
+        Feature::Sms.check(caller.plan)?;
+    }
     let recipients = parse_recipients(&body.recipients, &channels)?;
     let scheduled_at = parse_schedule(body.scheduled_at.as_deref(), now)?;
     let locale = parse_locale(body.locale.as_deref())?;
@@ -231,10 +240,12 @@ pub struct TestSent {
         (status = 402, description = "`ERR_NOTIFY_QUOTA_EXCEEDED` (with `retry-after`, as for `/send`)"),
         (status = 403, description = "`ERR_NOTIFY_FORBIDDEN`: organizer role required; \
             `ERR_NOTIFY_TENANT_SUSPENDED`: the platform suspended the tenant"),
-        (status = 404, description = "`ERR_NOTIFY_TEMPLATE_NOT_FOUND`"),
+        (status = 404, description = "`ERR_NOTIFY_TEMPLATE_NOT_FOUND`: no such template in the \
+            caller's tenant"),
         (status = 409, description = "`ERR_NOTIFY_CONTACT_SUPPRESSED`: the caller's address is on \
-            the tenant's suppression list (`details.reason`); an admin removes it first"),
-        (status = 422, description = "`ERR_NOTIFY_TEMPLATE_RENDERING_FAILED`"),
+            the tenant's suppression list (`details.reason`); an admin removes it first. \
+            `ERR_NOTIFY_CONFLICT`: `templateId` names an archived template (as for `/send`)"),
+        (status = 422, description = "`ERR_NOTIFY_TEMPLATE_RENDERING_FAILED` (`details` as for `/send`)"),
         (status = 503, description = "`ERR_NOTIFY_PROVIDER_UNAVAILABLE`"),
     )
 )]
@@ -338,8 +349,8 @@ pub async fn send_test(
     }))
 }
 
-/// The message of a send: the tenant's template (its latest active version) or the
-/// inline content, exactly one of the two, rendered with `vars`. With `channels`, a
+/// The message of a send: the tenant's template (its latest version; 409 when archived)
+/// or the inline content, exactly one of the two, rendered with `vars`. With `channels`, a
 /// template must be for every one of them.
 async fn render_content(
     st: &NotifyState,

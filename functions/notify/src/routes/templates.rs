@@ -170,16 +170,19 @@ fn not_found() -> ApiError {
     summary = "List the tenant's templates",
     description = "The tenant's templates by name (their latest version's summary, without \
         the sources), one cursor page at a time. Archived templates are left out unless \
-        `includeArchived=true`. A filtered page reads at most 1,000 templates: it may hold \
-        fewer than `limit` while `page.has_more` is true. Any role of the tenant may list.",
+        `includeArchived=true` (both kinds) or `archived=true` (archived ones only; \
+        `archived=false`: active ones only, the default). A filtered page reads at most 1,000 \
+        templates: it may hold fewer than `limit` while `page.has_more` is true. Any role of \
+        the tenant may list.",
     params(shared::openapi::PageQuery, ListQuery),
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "One page of templates", body = Paged<TemplateSummary>),
         (status = 400, description = "`ERR_NOTIFY_INVALID_CHANNEL`: `channel` is not email, sms, \
-            push or in_app; `ERR_NOTIFY_VALIDATION`: `limit`, `name` or `includeArchived` is \
-            invalid (`details.fields` names it); `ERR_NOTIFY_INVALID_CURSOR`: the cursor is \
-            tampered, expired or was issued for another query"),
+            push or in_app; `ERR_NOTIFY_VALIDATION`: `limit`, `name`, `includeArchived` or \
+            `archived` is invalid, or `archived=false` is given with `includeArchived=true` \
+            (`details.fields` names it); `ERR_NOTIFY_INVALID_CURSOR`: the cursor is tampered, \
+            expired or was issued for another query"),
     )
 )]
 pub async fn list(
@@ -327,7 +330,7 @@ pub async fn read(
         (status = 403, description = "`ERR_NOTIFY_FORBIDDEN`: the caller lacks the `organizer` role"),
         (status = 404, description = "`ERR_NOTIFY_TEMPLATE_NOT_FOUND`: no such template in the caller's tenant"),
         (status = 409, description = "`ERR_NOTIFY_CONFLICT`: `version` is not the latest \
-            (`details.currentVersion` is), or the template is archived"),
+            (`details.currentVersion` is), or the template is archived (`details.archived`)"),
     )
 )]
 pub async fn update(
@@ -341,7 +344,7 @@ pub async fn update(
         .await?
         .ok_or_else(not_found)?;
     if current.archived {
-        return Err(archived());
+        return Err(archived(&current.id));
     }
     if body.version != current.version {
         return Err(NotifyError::VersionConflict {
@@ -377,13 +380,15 @@ pub async fn update(
         &caller.sub,
     );
     if !repo::save_version(st.store(), &tenant, &next).await? {
-        return Err(archived());
+        return Err(archived(&current.id));
     }
     Ok(Envelope::ok(next))
 }
 
-fn archived() -> ApiError {
+/// The details a send of an archived template answers too (`TemplateArchived`).
+fn archived(id: &str) -> ApiError {
     ApiError::conflict("the template is archived; create a new one")
+        .with_details(serde_json::json!({ "templateId": id, "archived": true }))
 }
 
 #[utoipa::path(
@@ -392,9 +397,10 @@ fn archived() -> ApiError {
     operation_id = "archive_template",
     tag = "templates",
     summary = "Archive a template",
-    description = "Archives the template: sends can no longer use it, but every version stays \
-        readable for the deliveries that used it. Archiving again changes nothing. Needs the \
-        `admin` role.",
+    description = "Archives the template: sends can no longer use it (they answer 409 \
+        `ERR_NOTIFY_CONFLICT`), but every version stays readable, and previewable, for the \
+        deliveries that used it; `GET /notify/v1/templates?archived=true` lists archived \
+        templates. Archiving again changes nothing. Needs the `admin` role.",
     params(
         ("templateId" = String, Path, format = "uuid", description = "The template's id"),
         IdempotencyKey,
@@ -482,7 +488,9 @@ pub struct TemplatePreview {
             undeclared variable is missing, the result is over 256 KiB, or rendering would take more \
             than 100,000 steps: an element is one, a loop its items times its body, comparing or \
             copying a variable its size); the message names the part, and the line and column \
-            where there is one"),
+            where there is one; so does `details`: `field` (e.g. `locales.fr.text`), `part` \
+            (`subject`, `html` or `text`), `line`, `column` (null when unknown), and `variable` \
+            when one is missing"),
     )
 )]
 pub async fn preview(
@@ -534,28 +542,52 @@ pub struct ListQuery {
     /// Include archived templates (default false).
     #[param(rename = "includeArchived")]
     include_archived: Option<bool>,
+    /// `true`: only archived templates; `false`: only active ones (as when absent).
+    archived: Option<bool>,
 }
 
-/// `?channel=&name=&includeArchived=` of `GET /templates`.
+/// `?channel=&name=&includeArchived=&archived=` of `GET /templates`.
 #[derive(Debug, Default, PartialEq)]
 pub struct ListFilter {
     channel: Option<Channel>,
     name: String,
     include_archived: bool,
+    /// Only archived (true) or only active (false) templates.
+    archived: Option<bool>,
 }
 
 impl ListFilter {
+    /// The archive flag lives on the head the list reads anyway: any filter on it is
+    /// free (no further request).
     fn keeps(&self, s: &TemplateSummary) -> bool {
-        self.channel.is_none_or(|c| s.channel == c) && (self.include_archived || !s.archived)
+        let archive = match self.archived {
+            Some(wanted) => s.archived == wanted,
+            None => self.include_archived || !s.archived,
+        };
+        self.channel.is_none_or(|c| s.channel == c) && archive
     }
-    /// The query a cursor is bound to: the route and every filter.
+    /// The query a cursor is bound to: the route and every filter (`archived` only when
+    /// given, so the cursors of the other queries stay as they were).
     fn scope(&self) -> String {
+        let archived = self
+            .archived
+            .map_or(String::new(), |a| format!("&archived={a}"));
         format!(
-            "GET /notify/v1/templates?channel={}&name={}&includeArchived={}",
+            "GET /notify/v1/templates?channel={}&name={}&includeArchived={}{archived}",
             self.channel.map_or("", Channel::as_str),
             self.name.to_lowercase(),
             self.include_archived
         )
+    }
+}
+
+/// `true` or `false` of flag `name`, None when absent.
+fn flag(q: &BTreeMap<String, String>, name: &str) -> Result<Option<bool>, FieldError> {
+    match q.get(name).map(|s| s.trim()) {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(_) => Err(FieldError::new(name, "must be true or false")),
     }
 }
 
@@ -585,14 +617,20 @@ impl<S: Send + Sync> FromRequestParts<S> for ListFilter {
         if name.chars().count() > template::MAX_NAME_CHARS {
             errors.push(FieldError::new("name", "must be at most 100 characters"));
         }
-        let include_archived = match q.get("includeArchived").map(|s| s.trim()) {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(_) => {
-                errors.push(FieldError::new("includeArchived", "must be true or false"));
-                false
-            }
+        let mut read_flag = |name| {
+            flag(&q, name).unwrap_or_else(|e| {
+                errors.push(e);
+                None
+            })
         };
+        let include_archived = read_flag("includeArchived").unwrap_or(false);
+        let archived = read_flag("archived");
+        if include_archived && archived == Some(false) {
+            errors.push(FieldError::new(
+                "archived",
+                "false lists active templates only, which includeArchived=true contradicts",
+            ));
+        }
         if !errors.is_empty() {
             return Err(ApiError::validation(errors));
         }
@@ -600,6 +638,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ListFilter {
             channel,
             name,
             include_archived,
+            archived,
         })
     }
 }

@@ -8,6 +8,7 @@ mod checks;
 mod deliveries;
 mod helpers;
 mod people;
+mod quotas;
 mod requests;
 mod send;
 mod suppressions;

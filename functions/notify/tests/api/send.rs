@@ -740,6 +740,54 @@ async fn push_goes_to_every_registered_device_and_in_app_to_the_inbox() {
     assert_eq!(push["daily"]["used"], 1, "{push}");
 }
 
+/// Texts cost money and free tenants are founded by anyone: SMS needs a paid plan
+/// (toll fraud through self-service tenants; security review, 2026-12-05).
+#[tokio::test]
+async fn a_free_plan_sends_no_sms() {
+    let t = TestNotify::new().await;
+    let free = Caller::t3("organizer").plan("BASE");
+    let body = json!({
+        "channels": ["email", "sms"],
+        "recipients": [{"email": "a@example.com", "phone": "+882123456789"}],
+        "content": {"subject": "Hi", "text": "hi"},
+        "category": "transactional",
+    });
+    let r = t.post("/notify/v1/send", &free, &body).await;
+    r.assert_error(403, "ERR_NOTIFY_SUBSCRIPTION_REQUIRED");
+    assert_eq!(
+        r.json()["error"]["details"],
+        json!({"requiredTier": "STARTUP", "currentTier": "BASE", "feature": "sms"})
+    );
+    assert!(t.recorder.sent().is_empty());
+    assert!(
+        t.tp.outbox.sent_to("a@example.com").is_empty(),
+        "nothing at all"
+    );
+    // The quotas say so too; a paid plan sends.
+    let q = t
+        .get("/notify/v1/admin/quotas", &Caller::t3("admin").plan("BASE"))
+        .await
+        .json();
+    let sms = q["data"]["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel"] == "sms")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            sms["daily"]["limit"].clone(),
+            sms["monthly"]["limit"].clone()
+        ),
+        (json!(0), json!(0))
+    );
+    let r = t
+        .post("/notify/v1/send", &Caller::t3("organizer"), &body)
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json());
+}
+
 /// auth suspended one account and deleted another (its records in auth's table): their
 /// devices and inboxes get nothing, each delivery skipped saying why and taking no quota,
 /// while email still goes to the address the sender gave. Reactivated, the account gets
@@ -1129,6 +1177,10 @@ async fn a_variable_holding_an_object_is_422_and_nothing_is_sent() {
     assert!(
         message.contains("content.subject (line 1, column 7): a variable holds an object"),
         "{message}"
+    );
+    assert_eq!(
+        r.json()["error"]["details"],
+        json!({"field": "content.subject", "part": "subject", "line": 1, "column": 7})
     );
     assert!(t.tp.outbox.sent_to("ada@example.com").is_empty());
     // Named by its field, it renders.

@@ -173,7 +173,10 @@ async fn delete_archives_keeps_it_readable_and_refuses_sends() {
     let err = templates::get_active(store, &tenant, &id)
         .await
         .unwrap_err();
-    assert!(matches!(err, NotifyError::TemplateNotFound), "{err:?}");
+    assert!(
+        matches!(&err, NotifyError::TemplateArchived { id: archived } if *archived == id),
+        "{err:?}"
+    );
     assert!(
         templates::get(store, &tenant, &id, None)
             .await
@@ -185,9 +188,158 @@ async fn delete_archives_keeps_it_readable_and_refuses_sends() {
     // No new versions of an archived template.
     let mut body = welcome();
     body["version"] = json!(1);
-    t.put(&path, &organizer(), &body)
+    let r = t.put(&path, &organizer(), &body).await;
+    r.assert_error(409, "ERR_NOTIFY_CONFLICT");
+    assert_eq!(
+        r.json()["error"]["details"],
+        json!({"templateId": id, "archived": true})
+    );
+}
+
+#[tokio::test]
+async fn a_send_s_render_failure_names_the_locale_s_part_and_the_variable_in_details() {
+    let t = TestNotify::new().await;
+    let mut body = welcome();
+    body["locales"]["fr"]["text"] = json!("Bonjour {{user.firstName}},\n  votre code : {{code}}");
+    let id = id_of(&create(&t, &body).await);
+    let mut send = template_send(&id);
+    send["locale"] = json!("fr-CA");
+    let r = t.post("/notify/v1/send", &organizer(), &send).await;
+    r.assert_error(422, "ERR_NOTIFY_TEMPLATE_RENDERING_FAILED");
+    assert_eq!(
+        r.json()["error"]["message"],
+        "the template could not be rendered: locales.fr.text (line 2, column 16): variable \
+         `code` is missing"
+    );
+    assert_eq!(
+        r.json()["error"]["details"],
+        json!({"field": "locales.fr.text", "part": "text", "line": 2, "column": 16, "variable": "code"})
+    );
+    assert!(t.tp.outbox.sent().is_empty());
+}
+
+/// A send of template `id` to ada@example.com.
+fn template_send(id: &str) -> Value {
+    json!({
+        "channels": ["email"],
+        "recipients": [{"email": "ada@example.com"}],
+        "templateId": id,
+        "variables": {"user": {"firstName": "Ada"}},
+        "category": "transactional",
+    })
+}
+
+#[tokio::test]
+async fn a_send_of_an_archived_template_is_409_saying_so_and_sends_nothing() {
+    let t = TestNotify::new().await;
+    let id = id_of(&create(&t, &welcome()).await);
+    let path = format!("{BASE}/{id}");
+    assert_eq!(t.delete(&path, &Caller::t1("admin")).await.status, 200);
+
+    // The id in its other spelling names the same template, which the details echo.
+    let send = template_send(&id.to_uppercase());
+    let test_send = json!({"templateId": id, "variables": {"user": {"firstName": "Ada"}}});
+    for (route, body) in [
+        ("/notify/v1/send", &send),
+        ("/notify/v1/send/test", &test_send),
+    ] {
+        let r = t.post(route, &organizer(), body).await;
+        r.assert_error(409, "ERR_NOTIFY_CONFLICT");
+        assert_eq!(
+            r.json()["error"]["message"],
+            "the template is archived: send with an active template, or create a new one",
+            "{route}"
+        );
+        assert_eq!(
+            r.json()["error"]["details"],
+            json!({"field": "templateId", "templateId": id, "archived": true}),
+            "{route}"
+        );
+    }
+    assert!(t.tp.outbox.sent().is_empty());
+    assert!(
+        t.get("/notify/v1/deliveries", &organizer()).await.json()["data"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // It stays readable and previewable (for the deliveries that used it).
+    let r = t
+        .post(
+            &format!("{path}/preview"),
+            &organizer(),
+            &json!({"variables": {"user": {"firstName": "Ada"}}}),
+        )
+        .await;
+    assert_eq!(r.json()["data"]["subject"], "Welcome Ada", "{}", r.json());
+
+    // A template that does not exist, or is another tenant's, is still 404.
+    let unknown = template_send("0195f3a2-7c1e-7d4a-9b2e-3f4a5b6c7d8e");
+    t.post("/notify/v1/send", &organizer(), &unknown)
         .await
-        .assert_error(409, "ERR_NOTIFY_CONFLICT");
+        .assert_error(404, "ERR_NOTIFY_TEMPLATE_NOT_FOUND");
+    t.post("/notify/v1/send", &Caller::t3("organizer"), &send)
+        .await
+        .assert_error(404, "ERR_NOTIFY_TEMPLATE_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn archived_true_lists_only_archived_templates_and_pages() {
+    let t = TestNotify::new().await;
+    for name in ["Alpha", "Bravo", "Charlie", "Delta"] {
+        let id = id_of(&create(&t, &sms(name)).await);
+        if name != "Bravo" {
+            let r = t
+                .delete(&format!("{BASE}/{id}"), &Caller::t1("admin"))
+                .await;
+            assert_eq!(r.status, 200);
+        }
+    }
+    let user = Caller::t1("user");
+    let get = async |query: &str| t.get(&format!("{BASE}?{query}"), &user).await;
+
+    let archived = get("archived=true").await;
+    assert_eq!(archived.status, 200, "{}", archived.json());
+    assert_eq!(names(&archived.json()), ["Alpha", "Charlie", "Delta"]);
+    assert!(
+        archived.json()["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["archived"] == true)
+    );
+    assert_eq!(names(&get("archived=false").await.json()), ["Bravo"]);
+    assert_eq!(
+        names(&get("archived=true&includeArchived=true").await.json()),
+        ["Alpha", "Charlie", "Delta"]
+    );
+    assert_eq!(
+        names(&get("archived=true&name=del").await.json()),
+        ["Delta"]
+    );
+
+    // Two per page; the cursor is bound to the filter.
+    let first = get("archived=true&limit=2").await.json();
+    assert_eq!(names(&first), ["Alpha", "Charlie"]);
+    let cursor = first["page"]["next_cursor"].as_str().unwrap();
+    let second = get(&format!("archived=true&limit=2&cursor={cursor}"))
+        .await
+        .json();
+    assert_eq!(names(&second), ["Delta"]);
+    assert_eq!(second["page"]["has_more"], false);
+    get(&format!("limit=2&cursor={cursor}"))
+        .await
+        .assert_error(400, "ERR_NOTIFY_INVALID_CURSOR");
+
+    for query in ["archived=yes", "archived=false&includeArchived=true"] {
+        let r = get(query).await;
+        r.assert_error(400, "ERR_NOTIFY_VALIDATION");
+        assert_eq!(
+            r.json()["error"]["details"]["fields"][0]["field"],
+            "archived",
+            "{query}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -543,6 +695,11 @@ async fn a_render_failure_is_422_naming_the_part_and_position() {
     assert!(
         message.contains("text (line 2, column 1): variable `user.nickname` is missing"),
         "{message}"
+    );
+    // The same in details, for a client that points at it without parsing the message.
+    assert_eq!(
+        r.json()["error"]["details"],
+        json!({"field": "text", "part": "text", "line": 2, "column": 1, "variable": "user.nickname"})
     );
 
     // What can never render is refused when saved, with its position, and not stored.

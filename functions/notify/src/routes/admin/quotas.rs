@@ -1,21 +1,23 @@
 //! `GET|PUT /admin/quotas`: the tenant's caps per channel (the plan's, which an admin
 //! may lower, never raise) and today's / this month's usage.
 
-use std::collections::BTreeMap;
+mod body;
 
 use axum::{Router, extract::State, routing::get};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use shared::{
-    ApiError, Envelope, FieldError,
+    ApiError, Envelope,
     access::{RequireRole, roles},
     extract::ApiJson,
     openapi::Data,
 };
 use utoipa::{OpenApi, ToSchema};
 
+pub use body::QuotasBody;
+
 use crate::{
     domain::{Channel, quota::plan_caps},
-    repo::counters::{self, LoweredCaps, QuotaSettings},
+    repo::counters::{self, QuotaSettings},
     state::NotifyState,
 };
 
@@ -113,22 +115,6 @@ async fn view(
     })
 }
 
-/// New caps per channel; a missing channel or period goes back to the plan's.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct QuotasBody {
-    /// channel -> `{daily?, monthly?}`; each at most the plan's.
-    #[schema(example = json!({"email": {"daily": 500, "monthly": 10000}, "sms": {"daily": 50}}))]
-    pub channels: BTreeMap<String, CapsBody>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CapsBody {
-    pub daily: Option<i64>,
-    pub monthly: Option<i64>,
-}
-
 #[utoipa::path(
     put,
     path = "/notify/v1/admin/quotas",
@@ -136,15 +122,34 @@ pub struct CapsBody {
     tag = "admin",
     summary = "Lower the tenant's quotas",
     description = "Replaces the tenant's own caps. Each is at most the plan's (a plan upgrade is \
-        how caps go up); a channel or period left out goes back to the plan's cap.",
+        how caps go up); a channel or period left out goes back to the plan's cap. `channels` \
+        is a map (channel -> `{daily?, monthly?}`) or the list `GET` answers, edited and sent \
+        back as it is (`[{channel, daily?, monthly?}]`); a period is a whole number or `GET`'s \
+        period object, whose `limit` is the cap (`planLimit`, `used` and `remaining` are \
+        ignored).",
     params(shared::openapi::IdempotencyKey),
     security(("bearerAuth" = [])),
-    request_body = QuotasBody,
+    request_body(
+        content = QuotasBody,
+        examples(
+            ("map" = (summary = "Caps by channel", value = json!(
+                {"channels": {"email": {"daily": 500, "monthly": 10000}, "sms": {"daily": 50}}}
+            ))),
+            ("list" = (summary = "GET's channels, edited", value = json!({"channels": [
+                {"channel": "email",
+                 "daily": {"limit": 500, "planLimit": 500000, "used": 12, "remaining": 488},
+                 "monthly": {"limit": 10000, "planLimit": 10000000, "used": 340, "remaining": 9660}},
+                {"channel": "sms", "daily": 50}
+            ]})))
+        )
+    ),
     responses(
         (status = 200, description = "The caps now in force", body = Data<Quotas>),
         (status = 400, description = "`ERR_NOTIFY_VALIDATION`: a cap is negative or above the plan's, \
-            or a daily cap above the monthly one (`details.fields` names it, e.g. \
-            `channels.email.daily`); `ERR_NOTIFY_INVALID_CHANNEL`"),
+            a daily cap lowered above the monthly one, or a channel named twice (`details.fields` \
+            names it, e.g. `channels.email.daily` or `channels[0].daily`, as the shape sent); \
+            `ERR_NOTIFY_INVALID_CHANNEL`: an unknown channel (`channels.pigeon`, \
+            `channels[0].channel`)"),
         (status = 403, description = "`ERR_NOTIFY_FORBIDDEN`: admin role required"),
     )
 )]
@@ -153,51 +158,7 @@ pub async fn put_quotas(
     caller: RequireRole<roles::Admin>,
     ApiJson(body): ApiJson<QuotasBody>,
 ) -> Result<Envelope<Quotas>, ApiError> {
-    let mut settings = QuotaSettings::default();
-    let mut errors = Vec::new();
-    for (name, caps) in &body.channels {
-        let ch = Channel::parse_field(&format!("channels.{name}"), name)?;
-        let before = errors.len();
-        let plan = plan_caps(caller.plan, ch);
-        for (period, value, max) in [
-            ("daily", caps.daily, plan.daily),
-            ("monthly", caps.monthly, plan.monthly),
-        ] {
-            if let Some(v) = value
-                && !(0..=max).contains(&v)
-            {
-                errors.push(FieldError::new(
-                    format!("channels.{}.{period}", ch.as_str()),
-                    format!(
-                        "must be 0 to {max} (the {} plan's cap)",
-                        caller.plan.as_str()
-                    ),
-                ));
-            }
-        }
-        // A day's cap set above the month's would promise what the month refuses (a
-        // monthly cap lowered alone is fine: the month's counter holds it).
-        let monthly = caps.monthly.unwrap_or(plan.monthly);
-        if let Some(daily) = caps.daily
-            && daily > monthly
-            && errors.len() == before
-        {
-            errors.push(FieldError::new(
-                format!("channels.{}.daily", ch.as_str()),
-                format!("must not exceed the monthly cap ({monthly})"),
-            ));
-        }
-        settings.channels.insert(
-            ch,
-            LoweredCaps {
-                daily: caps.daily,
-                monthly: caps.monthly,
-            },
-        );
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
+    let settings = body.settings(caller.plan)?;
     counters::put_settings(st.store(), &caller.tenant(), &settings).await?;
     Ok(Envelope::ok(view(&st, &caller, Some(settings)).await?))
 }
