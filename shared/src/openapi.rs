@@ -118,8 +118,16 @@ fn null() -> Object {
 #[allow(dead_code)]
 pub struct IdempotencyKey {
     /// 1–255 printable ASCII characters, unique per intended operation (a UUID is ideal).
-    #[param(rename = "Idempotency-Key", min_length = 1, max_length = 255)]
-    idempotency_key: Option<String>,
+    // Optional, but a string when sent: an `Option` field would document it as nullable,
+    // and generated clients would take a null header.
+    #[param(
+        rename = "Idempotency-Key",
+        value_type = String,
+        required = false,
+        min_length = 1,
+        max_length = 255
+    )]
+    idempotency_key: String,
 }
 
 /// `?limit=&cursor=` of every list route (`shared::paging::PageParams`); a route's own

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use shared::{
     service::Service,
     store::{
+        counting::CountingStore,
         faults::{Fault, FaultyStore},
         memory::MemoryStore,
     },
@@ -30,4 +31,16 @@ async fn a_throttled_or_timed_out_store_makes_health_503_with_retry_after() {
     }
     faulty.heal();
     assert_eq!(app.get("/analytics/v1/health", None).await.status, 200);
+}
+
+/// The store's ping (DynamoDB's DescribeTable, a rate-limited control-plane call) is made
+/// once in a while, not once per health request.
+#[tokio::test]
+async fn health_asks_the_store_once_for_many_requests() {
+    let counting = Arc::new(CountingStore::new(MemoryStore::new()));
+    let app = TestApp::with_store(Service::Analytics, counting.clone());
+    for _ in 0..5 {
+        assert_eq!(app.get("/analytics/v1/health", None).await.status, 200);
+    }
+    assert_eq!(counting.snapshot().ping, 1);
 }

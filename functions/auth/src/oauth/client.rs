@@ -6,6 +6,7 @@
 use std::{
     collections::HashMap,
     sync::{LazyLock, Mutex},
+    time::{Duration, Instant},
 };
 
 use jsonwebtoken::{Algorithm, Validation};
@@ -31,16 +32,24 @@ pub struct Identity {
     pub name: Option<String>,
 }
 
-/// Client secrets read from the secrets store, cached for the process (a cold start
-/// reads each once).
-static SECRETS: LazyLock<Mutex<HashMap<String, String>>> = LazyLock::new(Default::default);
+/// Client secrets read from the secrets store, each kept [`SECRET_TTL`]: a rotated secret
+/// (Apple's expires within 6 months) reaches warm functions within minutes, without a
+/// deploy, as the signing keys do.
+static SECRETS: LazyLock<Mutex<HashMap<String, (Instant, String)>>> =
+    LazyLock::new(Default::default);
+const SECRET_TTL: Duration = Duration::from_secs(300);
 
 pub async fn client_secret(cfg: &ProviderConfig, secrets: &dyn Secrets) -> AuthResult<String> {
     let id = match &cfg.client_secret {
         ClientSecret::Value(v) => return Ok(v.clone()),
         ClientSecret::SecretId(id) => id,
     };
-    if let Some(v) = SECRETS.lock().ok().and_then(|m| m.get(id).cloned()) {
+    let fresh = SECRETS.lock().ok().and_then(|m| {
+        m.get(id)
+            .filter(|(at, _)| at.elapsed() < SECRET_TTL)
+            .map(|(_, v)| v.clone())
+    });
+    if let Some(v) = fresh {
         return Ok(v);
     }
     let value = secrets
@@ -48,7 +57,7 @@ pub async fn client_secret(cfg: &ProviderConfig, secrets: &dyn Secrets) -> AuthR
         .await
         .map_err(|e| AuthError::Api(ApiError::unavailable(format!("oauth client secret: {e}"))))?;
     if let Ok(mut m) = SECRETS.lock() {
-        m.insert(id.clone(), value.clone());
+        m.insert(id.clone(), (Instant::now(), value.clone()));
     }
     Ok(value)
 }
