@@ -3,7 +3,7 @@
 //! anyone could mail-bomb an account holder, spend the stage's SES quota and sender
 //! reputation (shared with every tenant's notifications), and leave dozens of live reset
 //! tokens. Per clock hour (UTC), an account is sent at most [`PER_SOURCE`] links asked
-//! from one client address and [`PER_ACCOUNT`] in all: one stranger cannot spend the
+//! from one client address (an IPv6 client's /48) and [`PER_ACCOUNT`] in all: one stranger cannot spend the
 //! person's own links (they still get theirs from their own address), and many together
 //! reach the account's ceiling only. Past either, the route issues no token and sends
 //! nothing, and still answers 202 after the same floor: no signal, nothing to enumerate.
@@ -42,7 +42,15 @@ pub async fn take(
     };
     let counts = vec![
         count(format!("MAILS#{hour}"), PER_ACCOUNT),
-        count(format!("MAILS#{hour}#{}", bucket(source)), PER_SOURCE),
+        // An IPv6 client by its /48, not its /64: a site has 65,536 /64s, and the account's
+        // ceiling must take more than one site to spend (security review, 2026-12-05).
+        count(
+            format!(
+                "MAILS#{hour}#{}",
+                network(source).unwrap_or_else(|| bucket(source))
+            ),
+            PER_SOURCE,
+        ),
     ];
     match store.transact(counts).await {
         Ok(()) => Ok(true),

@@ -657,6 +657,37 @@ async fn an_ipv6_client_founds_ten_tenants_an_hour_per_64_and_fifty_per_48() {
     assert_eq!(signup_from(elsewhere, 300).await.status, 201);
 }
 
+/// An IPv6 client's link mails count by its /48: other /64s of one site are the same
+/// asker, so one site cannot spend the account's hourly ceiling (its owner's links).
+#[tokio::test]
+async fn an_ipv6_site_asks_for_an_account_s_links_five_times_an_hour_whatever_its_64() {
+    let app = TestAuth::new().await;
+    let forgot_from = |net: u16| {
+        let ip = std::net::Ipv6Addr::new(0x2001, 0xdb8, 7, net, 0, 0, 0, 1);
+        let req = axum::http::Request::post("/auth/v1/password/forgot")
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(
+                json!({"email": "user@eventzr.com"}).to_string(),
+            ))
+            .unwrap();
+        app.send_from(std::net::IpAddr::V6(ip), req)
+    };
+    for net in 0..20 {
+        assert_eq!(forgot_from(net).await.status, 202);
+    }
+    assert_eq!(app.tp.outbox.sent_to("user@eventzr.com").len(), 5);
+    // The owner, elsewhere, still gets theirs.
+    let r = app
+        .post(
+            "/auth/v1/password/forgot",
+            None,
+            &json!({"email": "user@eventzr.com"}),
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    assert_eq!(app.tp.outbox.sent_to("user@eventzr.com").len(), 6);
+}
+
 #[tokio::test]
 async fn link_mails_share_one_budget_across_kinds_and_start_afresh_each_hour() {
     let app = TestAuth::new().await;
