@@ -664,7 +664,7 @@ fn render_parts(
             return Ok(None);
         };
         if escape {
-            registry.unregister_escape_fn(); // back to Handlebars' HTML escaping
+            registry.register_escape_fn(escape_html_value);
         } else {
             registry.register_escape_fn(no_escape);
         }
@@ -732,6 +732,45 @@ fn render_parts(
         html: one(html, true)?,
         text: one(text, false)?,
     })
+}
+
+/// A variable's value in the html body: HTML-escaped (Handlebars' escaping), and made
+/// inert if it is a script URL. Escaping keeps a value inside its attribute, but
+/// `<a href="{{profileUrl}}">` with `javascript:…` stays a script link; a value is not
+/// known to be a URL, so it keeps its text behind `unsafe:` (as Angular's sanitizer does)
+/// rather than being dropped.
+fn escape_html_value(value: &str) -> String {
+    let escaped = handlebars::html_escape(value);
+    if is_script_url(value) {
+        format!("unsafe:{escaped}")
+    } else {
+        escaped
+    }
+}
+
+/// A URL a browser or mail client would run or render as a document: `javascript:`,
+/// `vbscript:`, `data:` (but images), read as browsers read a URL (leading spaces and
+/// controls dropped, tabs and newlines ignored, any case).
+fn is_script_url(value: &str) -> bool {
+    let head: String = value
+        .trim_start_matches(|c: char| c <= ' ')
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .take(24)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let image = [
+        "data:image/png",
+        "data:image/gif",
+        "data:image/jpeg",
+        "data:image/webp",
+    ]
+    .iter()
+    .any(|p| head.starts_with(p));
+    ["javascript:", "vbscript:", "data:"]
+        .iter()
+        .any(|p| head.starts_with(p))
+        && !image
 }
 
 /// A render failure in `field`, at `e`'s position when there is one.
@@ -904,6 +943,29 @@ mod tests {
         );
         assert_eq!(r.text.as_deref(), Some("Hello <b>Ann</b> & co"));
         assert_eq!(r.subject.as_deref(), Some("Hi <b>Ann</b> & co"));
+    }
+
+    #[test]
+    fn a_script_url_in_a_variable_is_made_inert_in_the_html_body_only() {
+        let mut t = email();
+        t.html = Some("<a href=\"{{url}}\">{{url}}</a>".into());
+        t.text = Some("{{url}}".into());
+        t.subject = Some("Your link".into());
+        t.required_variables = vec!["url".into()];
+        for (url, inert) in [
+            ("javascript:alert(1)", true),
+            (" \u{1}JaVa\tScRiPt:alert(1)", true),
+            ("vbscript:msgbox", true),
+            ("data:text/html,<script>x</script>", true),
+            ("data:image/png;base64,AAAA", false),
+            ("https://eventzr.com/e/1", false),
+            ("mailto:ann@example.com", false),
+        ] {
+            let r = render(&t, None, &json!({ "url": url })).unwrap();
+            let html = r.html.unwrap();
+            assert_eq!(html.contains("\"unsafe:"), inert, "{url}: {html}");
+            assert_eq!(r.text.as_deref(), Some(url), "the text body is not HTML");
+        }
     }
 
     #[test]
