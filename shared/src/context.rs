@@ -2,7 +2,7 @@
 //! task-local for the duration of one request so that every response built inside it
 //! — handler results, extractor rejections, fallbacks — carries the same `meta`.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -15,7 +15,9 @@ pub struct RequestContext {
     pub trace_id: Option<String>,
     pub service: Service,
     pub started_at: DateTime<Utc>,
-    tenant: OnceLock<TenantId>,
+    /// The tenant the request acts on: set when the token is verified, and set again
+    /// when a route refuses to let it act on the tenant it named (then its own).
+    tenant: Mutex<Option<TenantId>>,
 }
 
 impl RequestContext {
@@ -30,15 +32,17 @@ impl RequestContext {
             trace_id,
             service,
             started_at: at,
-            tenant: OnceLock::new(),
+            tenant: Mutex::new(None),
         }
     }
     /// Recorded once the token is verified (for `meta.tenant_id` and the access log).
     pub fn set_tenant(&self, t: TenantId) {
-        let _ = self.tenant.set(t);
+        if let Ok(mut tenant) = self.tenant.lock() {
+            *tenant = Some(t);
+        }
     }
     pub fn tenant(&self) -> Option<TenantId> {
-        self.tenant.get().copied()
+        self.tenant.lock().ok().and_then(|t| *t)
     }
 }
 

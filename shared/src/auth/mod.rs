@@ -154,6 +154,11 @@ pub fn allow_cross_tenant() -> axum::Extension<CrossTenant> {
 /// The claims of a verified request, if this route lets them act where they ask to.
 fn permitted(c: &Arc<Claims>, parts: &Parts) -> Result<Claims, ApiError> {
     if c.tenant() != c.home_tenant() && parts.extensions.get::<CrossTenant>().is_none() {
+        // Refused: the request acted on no tenant but the caller's own, so `meta` and the
+        // access log name that one, not the tenant the header asked for.
+        if let Some(ctx) = context::current() {
+            ctx.set_tenant(c.home_tenant());
+        }
         return Err(AuthFailure::TenantMismatch.into());
     }
     Ok(Claims::clone(c))

@@ -108,9 +108,13 @@ async fn system_acts_on_another_tenant_only_where_the_route_allows_it() {
     let mut sys = app.tp.claims(&["system"]);
     sys.tenant_id = "00000000-0000-0000-0000-000000000000".into();
     let sys = app.tp.sign(&sys);
-    get_with_tenant(&app, "/notify/v1/whoami", &sys, Some(T3))
-        .await
-        .assert_error(403, "ERR_NOTIFY_FORBIDDEN");
+    let r = get_with_tenant(&app, "/notify/v1/whoami", &sys, Some(T3)).await;
+    r.assert_error(403, "ERR_NOTIFY_FORBIDDEN");
+    // Refused, it acted on its own tenant only: meta does not echo the one it asked for.
+    assert_eq!(
+        r.json()["meta"]["tenant_id"],
+        "00000000-0000-0000-0000-000000000000"
+    );
     assert_eq!(
         get_with_tenant(&app, "/notify/v1/whoami", &sys, None)
             .await

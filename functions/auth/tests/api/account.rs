@@ -121,6 +121,8 @@ async fn signup_mails_a_verification_link_and_login_waits_for_it() {
     assert_eq!(r.status, 201);
     let d = &r.json()["data"];
     assert_eq!(d["verificationRequired"], true);
+    assert_eq!(r.json()["meta"]["tenant_id"], d["user"]["tenantId"]);
+    assert!(r.json()["meta"]["tenant_id"].is_string());
     assert_eq!(d["user"]["email"], "ada@example.com");
     assert_eq!(d["user"]["roles"], json!(["admin"]));
     assert_eq!(d["user"]["planTier"], "BASE");

@@ -225,6 +225,8 @@ pub async fn signup(
     if !user.email_verified {
         send_verification(&st, &user, &client).await?;
     }
+    // The account's tenant is known now: `meta.tenant_id` says it, as for a sign-in.
+    signin::answer_for(&tenant);
     Ok(Envelope::created(SignupView {
         user: UserView::of(&user, &plan),
         verification_required: !user.email_verified,
