@@ -17,6 +17,7 @@ use std::{
 };
 
 use crate::{
+    access::PlanTier,
     store::{Item, Key, Store, StoreResult, Value, get_each},
     tenant::TenantId,
 };
@@ -27,6 +28,9 @@ pub fn record_key(t: &TenantId) -> Key {
 }
 /// The record's attribute holding `active` or `suspended`.
 pub const STATUS: &str = "status";
+/// The tenant record's attribute holding its plan (`BASE` … `ENTERPRISE`): what the
+/// tenant pays for now, where a token says what it paid for when it was issued.
+pub const PLAN: &str = "planTier";
 pub const SUSPENDED: &str = "suspended";
 pub const DELETED: &str = "deleted";
 
@@ -71,12 +75,18 @@ impl Inactive {
 #[derive(Debug, Default)]
 pub struct Standing {
     suspended: HashSet<TenantId>,
+    plans: HashMap<TenantId, PlanTier>,
     inactive: HashMap<(TenantId, String), Inactive>,
 }
 
 impl Standing {
     pub fn tenant_suspended(&self, t: &TenantId) -> bool {
         self.suspended.contains(t)
+    }
+
+    /// The plan tenant `t`'s record names; None without a record (or one naming none).
+    pub fn plan(&self, t: &TenantId) -> Option<PlanTier> {
+        self.plans.get(t).copied()
     }
 
     /// Why account `user_id` of `t` is not active; None when it is active, or was not
@@ -123,16 +133,19 @@ impl TenantRecords {
             .collect();
         let items = get_each(self.auth_table.as_ref(), &keys).await?;
         let (tenant_items, account_items) = items.split_at(tenants.len());
-        let suspended = tenants
+        let records: Vec<(TenantId, &Item)> = tenants
             .into_iter()
             .zip(tenant_items)
-            .filter(|(_, item)| {
-                item.as_ref()
-                    .and_then(|i| i.get(STATUS))
-                    .and_then(Value::as_s)
-                    == Some(SUSPENDED)
-            })
-            .map(|(t, _)| t)
+            .filter_map(|(t, item)| Some((t, item.as_ref()?)))
+            .collect();
+        let suspended = records
+            .iter()
+            .filter(|(_, i)| i.get(STATUS).and_then(Value::as_s) == Some(SUSPENDED))
+            .map(|(t, _)| *t)
+            .collect();
+        let plans = records
+            .iter()
+            .filter_map(|(t, i)| Some((*t, PlanTier::parse(i.get(PLAN)?.as_s()?))))
             .collect();
         let inactive = accounts
             .into_iter()
@@ -141,6 +154,7 @@ impl TenantRecords {
             .collect();
         Ok(Standing {
             suspended,
+            plans,
             inactive,
         })
     }
@@ -204,7 +218,15 @@ mod tests {
             (tenant(2), "u1"),
             (tenant(1), "u1"),
         ];
+        store
+            .put(Put::new(
+                Item::new(&record_key(&tenant(1))).with(PLAN, "startup"),
+            ))
+            .await
+            .unwrap();
         let standing = records.standing(&[tenant(1)], &asked).await.unwrap();
+        assert_eq!(standing.plan(&tenant(1)), Some(PlanTier::Startup));
+        assert_eq!(standing.plan(&tenant(2)), None, "not asked, no record");
         assert_eq!(
             standing.inactive(&tenant(1), "u1"),
             Some(Inactive::Suspended)

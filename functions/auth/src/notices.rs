@@ -38,7 +38,7 @@ impl Notice {
         }
     }
 
-    /// "… on <time>": what happened, in a sentence the time completes.
+    /// What happened, one sentence (the time follows on a line of its own).
     fn what(self) -> &'static str {
         match self {
             Notice::PasswordChanged => "The password of your EventZR account was changed",
@@ -66,23 +66,39 @@ impl Notice {
         }
     }
 
+    /// Who the change is expected from, and what to do if it was not them.
+    fn advice(self) -> (&'static str, &'static str) {
+        match self {
+            Notice::SecondFactorsReset => (
+                "If you asked your admin for this, there is nothing to do: sign in with your \
+                 password and set up two-step sign-in again.",
+                "If you did not ask for it, tell your organisation's admin, and reset your \
+                 password from the EventZR sign-in page (\"Forgot password\"): that ends every \
+                 session.",
+            ),
+            _ => (
+                "If this was you, there is nothing to do.",
+                "If this was not you, reset your password now from the EventZR sign-in page \
+                 (\"Forgot password\"): that ends every session. Then check your second \
+                 factors, and tell your organisation's admin.",
+            ),
+        }
+    }
+
     /// The mail to `to` for a change made at `at`.
     pub fn mail(self, to: &str, at: DateTime<Utc>) -> Mail {
-        let when = at.format("%Y-%m-%d at %H:%M UTC");
+        let when = at.format("%Y-%m-%d %H:%M UTC");
         let what = self.what();
-        let not_you = "If this was not you, reset your password now from the EventZR sign-in \
-                       page (\"Forgot password\"): that ends every session. Then check your \
-                       second factors, and tell your organisation's admin.";
+        let (expected, not_you) = self.advice();
         Mail {
             to: vec![to.to_owned()],
             subject: self.subject().to_owned(),
             text: format!(
-                "Hello,\n\n{what} on {when}.\n\nIf this was you, there is nothing to do.\n\n\
-                 {not_you}\n\n— EventZR\n"
+                "Hello,\n\n{what}.\nWhen: {when}.\n\n{expected}\n\n{not_you}\n\n— EventZR\n"
             ),
             html: Some(format!(
-                "<p>Hello,</p><p>{what} on {when}.</p><p>If this was you, there is nothing \
-                 to do.</p><p>{}</p><p>— EventZR</p>",
+                "<p>Hello,</p><p>{what}.<br>When: {when}.</p><p>{expected}</p><p>{}</p>\
+                 <p>— EventZR</p>",
                 not_you.replace('"', "&quot;")
             )),
         }
@@ -111,11 +127,19 @@ mod tests {
         assert_eq!(mail.subject, "Your EventZR password was changed");
         assert!(
             mail.text
-                .contains("was changed on 2026-12-05 at 09:07 UTC.")
+                .contains("was changed.\nWhen: 2026-12-05 09:07 UTC.")
+        );
+        assert!(
+            mail.text
+                .contains("If this was you, there is nothing to do.")
         );
         assert!(mail.text.contains("Forgot password"));
         for body in [&mail.text, mail.html.as_ref().unwrap()] {
             assert!(!body.contains("http"), "{body}");
         }
+        // An admin's reset is not the reader's doing.
+        let reset = Notice::SecondFactorsReset.mail("ada@example.com", at);
+        assert!(reset.text.contains("If you asked your admin for this"));
+        assert!(!reset.text.contains("If this was you"));
     }
 }

@@ -71,8 +71,14 @@ pub fn tenant_of(user: &User) -> AuthResult<TenantId> {
     TenantId::parse(&user.tenant_id).map_err(|e| AuthError::Internal(e.to_string()))
 }
 
-/// A single-use, 5-minute MFA challenge for `user`.
+/// A single-use, 5-minute MFA challenge for `user`; 403 when their tenant is suspended,
+/// as a sign-in without MFA is refused at this step (the code step would refuse it too,
+/// after the person typed a code for nothing).
 pub async fn mfa_challenge(st: &AuthState, user: &User) -> AuthResult<MfaChallenge> {
+    let tenant = tenants::get(st.store(), &tenant_of(user)?).await?;
+    if tenant.is_some_and(|t| t.is_suspended()) {
+        return Err(AuthError::TenantSuspended);
+    }
     let token = one_time::issue(
         st.store(),
         one_time::Kind::Mfa,

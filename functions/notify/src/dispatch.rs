@@ -11,6 +11,7 @@ use std::{
 use futures_util::future::try_join_all;
 use serde::Serialize;
 use shared::{
+    access::Feature,
     store::{Item, Key, get_each},
     tenant::TenantId,
     tenant_status::Standing,
@@ -18,7 +19,7 @@ use shared::{
 use utoipa::ToSchema;
 
 use crate::{
-    domain::{Delivery, Status},
+    domain::{Channel, Delivery, Status},
     error::NotifyResult,
     repo::{
         self,
@@ -215,8 +216,14 @@ async fn one(
             .recipient
             .account(d.channel)
             .and_then(|u| batch.standing.inactive(&t, u));
+        recheck.channel_not_in_plan = d.channel == Channel::Sms
+            && batch
+                .standing
+                .plan(&t)
+                .is_some_and(|plan| Feature::Sms.check(plan).is_err());
     }
-    let suspended = recheck.tenant_suspended || recheck.account.is_some();
+    let suspended =
+        recheck.tenant_suspended || recheck.account.is_some() || recheck.channel_not_in_plan;
     let Some(after) = sending::attempt_checked(st, &d, &recheck).await? else {
         report.skipped += 1;
         return Ok(false);

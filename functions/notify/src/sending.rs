@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use shared::{
-    access::PlanTier,
+    access::{Feature, PlanTier},
     mail::Mail,
     store::{Item, Key, get_each},
     tenant::TenantId,
@@ -168,6 +168,12 @@ pub async fn send(st: &NotifyState, p: &Principal, cmd: SendCommand) -> NotifyRe
     if standing.tenant_suspended(t) {
         return Err(NotifyError::TenantSuspended);
     }
+    // The plan the tenant pays for now, as auth's record says (the token's may be 15
+    // minutes old: a downgrade must take effect on the next send).
+    let plan = standing.plan(t).unwrap_or(p.plan);
+    if cmd.channels.contains(&Channel::Sms) {
+        Feature::Sms.check(plan)?;
+    }
     let mut planned = Vec::new();
     for r in &cmd.recipients {
         let prefs = reads.preferences(r);
@@ -235,7 +241,7 @@ pub async fn send(st: &NotifyState, p: &Principal, cmd: SendCommand) -> NotifyRe
         .iter()
         .filter(|p| matches!(p.status, Status::Queued | Status::Scheduled))
     {
-        let caps = quota.effective(pl.channel, plan_caps(p.plan, pl.channel));
+        let caps = quota.effective(pl.channel, plan_caps(plan, pl.channel));
         wanted.entry(pl.channel).or_insert((0, caps)).0 += 1;
     }
     counters::reserve(store, t, now, &wanted).await?;
@@ -495,6 +501,9 @@ pub struct Recheck {
     /// auth suspended or deleted the account a push or in-app delivery goes to since
     /// the send (read as `tenant_suspended` is).
     pub account: Option<Inactive>,
+    /// The tenant's plan no longer includes the delivery's channel (SMS after a
+    /// downgrade to a free plan).
+    pub channel_not_in_plan: bool,
 }
 
 /// The items [`Recheck::from_items`] reads for `d`: its contact's suppression and, for
@@ -573,6 +582,8 @@ pub async fn attempt_checked(
     let now = st.now();
     let by_platform = if recheck.tenant_suspended {
         Some("tenant suspended".to_owned())
+    } else if recheck.channel_not_in_plan {
+        Some(format!("the plan does not include {}", d.channel.as_str()))
     } else {
         recheck
             .account

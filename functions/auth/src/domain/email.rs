@@ -35,13 +35,12 @@ const RESERVED_USERNAMES: &[&str] = &[
     "administrator",
     "api",
     "billing",
-    "eventzr",
     "help",
+    "helpdesk",
     "hostmaster",
     "info",
-    "mailer-daemon",
+    "mailerdaemon",
     "moderator",
-    "no-reply",
     "noreply",
     "official",
     "operator",
@@ -49,11 +48,17 @@ const RESERVED_USERNAMES: &[&str] = &[
     "postmaster",
     "root",
     "security",
+    "securityteam",
+    "service",
     "staff",
     "support",
+    "supportteam",
     "sysadmin",
     "system",
     "team",
+    "trustandsafety",
+    "verification",
+    "verify",
     "webmaster",
 ];
 
@@ -62,7 +67,14 @@ impl Username {
     /// names are refused. Finding a stored name (login) uses `parse`.
     pub fn claim(raw: &str) -> Result<Self, FieldError> {
         let u = Username::parse(raw)?;
-        if RESERVED_USERNAMES.contains(&u.0.as_str()) {
+        // `no_reply`, `eventzr-support`, `admin.` read as the reserved ones do.
+        let bare: String = u.0.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+        let reserved = RESERVED_USERNAMES.iter().any(|r| {
+            r.chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .eq(bare.chars())
+        });
+        if reserved || bare.contains("eventzr") {
             return Err(FieldError::new("username", "is reserved; choose another"));
         }
         Ok(u)
@@ -89,7 +101,17 @@ mod tests {
 
     #[test]
     fn reserved_usernames_cannot_be_claimed_in_any_case() {
-        for name in ["admin", "Support", " SECURITY ", "no-reply"] {
+        for name in [
+            "admin",
+            "Support",
+            " SECURITY ",
+            "no-reply",
+            "no_reply",
+            "admin_",
+            "eventzr-support",
+            "team.eventzr",
+            "help.desk",
+        ] {
             let e = Username::claim(name).unwrap_err();
             assert_eq!(
                 (e.field.as_str(), e.issue.as_str()),

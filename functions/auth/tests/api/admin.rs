@@ -508,10 +508,17 @@ async fn an_invite_mails_a_single_use_link_bound_to_the_tenant() {
     assert_eq!(mails.len(), 1);
     let link = "http://127.0.0.1:3000/accept-invite?token=";
     assert!(mails[0].mail.text.contains(link), "{}", mails[0].mail.text);
-    // The tenant's name is quoted as the organisation's own text.
+    // The tenant's name is the organisation's own text: a labelled line of the body, never
+    // the subject.
     assert_eq!(
         mails[0].mail.subject,
-        "Invitation to the organisation “EventZR” on EventZR"
+        "You are invited to join an organisation on EventZR"
+    );
+    assert!(
+        mails[0]
+            .mail
+            .text
+            .contains("as its admins wrote it):\n    EventZR\n")
     );
     let token = mailed_token(&app, "new.hire@eventzr.com", "accept-invite");
     assert!(
@@ -1332,6 +1339,21 @@ async fn other_services_read_a_tenant_s_suspension_from_its_record() {
     assert!(records.is_suspended(&t3).await.unwrap());
     app.set_tenant_status(auth::seed::T3, "active").await;
     assert!(!records.is_suspended(&t3).await.unwrap());
+    // And its plan, as the platform changes it (notify: SMS needs STARTUP).
+    let plan = || async { records.standing(&[t3], &[]).await.unwrap().plan(&t3) };
+    assert_eq!(plan().await, Some(shared::access::PlanTier::Startup));
+    let system = app.tokens("system@eventzr.com").await.0;
+    let path = format!("/auth/v1/tenants/{}", auth::seed::T3);
+    let r = app
+        .call(
+            "PATCH",
+            &path,
+            Some(&system),
+            Some(&json!({"planTier": "base"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    assert_eq!(plan().await, Some(shared::access::PlanTier::Base));
 }
 
 /// The same contract for one account: while it is suspended, other services read it

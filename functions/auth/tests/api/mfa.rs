@@ -187,6 +187,11 @@ async fn a_suspended_tenant_refuses_before_the_challenge_or_code_is_spent() {
         "no guess was counted"
     );
 
+    // No new challenge while it lasts: the password step refuses, as it does without MFA.
+    let r = app.login(DEV, PASSWORD).await;
+    r.assert_error(403, "ERR_AUTH_ACCOUNT_SUSPENDED");
+    assert_eq!(r.json()["error"]["details"]["scope"], "tenant");
+
     // The same challenge and code sign in once the tenant is active again.
     app.set_tenant_status(auth::seed::T1, "active").await;
     let r = verify(&app, &token, &code).await;

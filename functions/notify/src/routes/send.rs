@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shared::{
     ApiError, Envelope, FieldError,
-    access::{Feature, RequireRole, roles},
+    access::{RequireRole, roles},
     contact::{Email, Phone},
     extract::ApiJson,
     mail::Mail,
@@ -156,9 +156,6 @@ pub async fn send(
 ) -> Result<Envelope<SendOutcome>, ApiError> {
     let now = st.now();
     let channels = parse_channels(&body.channels)?;
-    if channels.contains(&Channel::Sms) {
-        Feature::Sms.check(caller.plan)?;
-    }
     let recipients = parse_recipients(&body.recipients, &channels)?;
     let scheduled_at = parse_schedule(body.scheduled_at.as_deref(), now)?;
     let locale = parse_locale(body.locale.as_deref())?;

@@ -147,10 +147,48 @@ async fn a_suspended_tenant_s_waiting_sends_are_cancelled_when_due_and_its_quota
     assert_eq!(t.tp.outbox.sent_to("ada@example.com").len(), 1);
 }
 
-/// A delivery's status and the detail of its last timeline entry, as an admin reads it.
+/// Texts a tenant scheduled on a paid plan do not go out after it moved to a free one.
+#[tokio::test]
+async fn a_waiting_sms_of_a_tenant_downgraded_since_is_cancelled_when_due() {
+    let t = with_key(TestNotify::new().await);
+    let at = (t.state.now() + chrono::Duration::hours(1)).to_rfc3339();
+    let body = json!({
+        "channels": ["sms"],
+        "recipients": [{"phone": "+14155550123"}],
+        "content": {"text": "doors open"},
+        "category": "transactional",
+        "scheduledAt": at,
+    });
+    let r = t
+        .post("/notify/v1/send", &Caller::t3("organizer"), &body)
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    let id = r.json()["data"]["deliveries"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.set_tenant_plan(helpers::TENANT_3, "BASE").await;
+    t.advance(chrono::Duration::hours(1));
+    let report = dispatch(&t).await;
+    assert_eq!(
+        (report["cancelled"].as_i64(), report["sent"].as_i64()),
+        (Some(1), Some(0))
+    );
+    assert!(t.recorder.sent().is_empty());
+    assert_eq!(
+        status_and_last_detail_as(&t, &Caller::t3("admin"), &id).await,
+        (json!("cancelled"), json!("the plan does not include sms"))
+    );
+}
+
+/// A delivery's status and the detail of its last timeline entry, as T1's admin reads it.
 async fn status_and_last_detail(t: &TestNotify, id: &str) -> (Value, Value) {
+    status_and_last_detail_as(t, &Caller::t1("admin"), id).await
+}
+
+async fn status_and_last_detail_as(t: &TestNotify, reader: &Caller, id: &str) -> (Value, Value) {
     let got = t
-        .get(&format!("/notify/v1/deliveries/{id}"), &Caller::t1("admin"))
+        .get(&format!("/notify/v1/deliveries/{id}"), reader)
         .await
         .json();
     let last = got["data"]["timeline"].as_array().unwrap().last().cloned();

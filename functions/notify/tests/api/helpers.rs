@@ -125,6 +125,14 @@ impl TestNotify {
         self.auth_table.put(Put::new(record)).await.unwrap();
     }
 
+    /// What auth-svc's `PATCH /tenants/{id}` `{"planTier"}` leaves in the tenant's record.
+    pub async fn set_tenant_plan(&self, tenant: &str, plan: &str) {
+        let t = shared::tenant::TenantId::parse(tenant).unwrap();
+        let change = shared::store::Update::new(tenant_status::record_key(&t))
+            .set(tenant_status::PLAN, plan);
+        self.auth_table.update(change).await.unwrap();
+    }
+
     /// What auth-svc's `PATCH /users/{id}` (suspension) and `DELETE /users/{id}` leave in
     /// its table for account `user_id`: a record while it is not active, none after.
     pub async fn set_account_status(

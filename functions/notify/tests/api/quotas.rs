@@ -88,6 +88,12 @@ async fn the_channels_get_answers_can_be_edited_and_put_back() {
     let r = t.put(QUOTAS, &admin(), &json!({"channels": []})).await;
     assert_eq!(limits(&r.json(), "email"), (2_000, 40_000));
     assert_eq!(stored(&t, Channel::Email).await, (None, None));
+    // `planLimit` is read-only: a client's own value decides nothing.
+    let body =
+        json!({"channels": [{"channel": "email", "daily": {"limit": 100, "planLimit": 100}}]});
+    let r = t.put(QUOTAS, &admin(), &body).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    assert_eq!(stored(&t, Channel::Email).await, (Some(100), None));
 }
 
 #[tokio::test]

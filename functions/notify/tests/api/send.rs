@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use shared::tenant_status::Inactive;
 
-use crate::helpers::{Caller, TENANT_1, TestNotify};
+use crate::helpers::{self, Caller, TENANT_1, TestNotify};
 
 pub fn email_send(to: &[&str]) -> Value {
     json!({
@@ -786,6 +786,26 @@ async fn a_free_plan_sends_no_sms() {
         .post("/notify/v1/send", &Caller::t3("organizer"), &body)
         .await;
     assert_eq!(r.status, 202, "{}", r.json());
+}
+
+/// The plan is the one the tenant has now (auth's record), not the one a token issued
+/// before a downgrade says.
+#[tokio::test]
+async fn a_tenant_downgraded_to_a_free_plan_sends_no_sms_with_an_older_token() {
+    let t = TestNotify::new().await;
+    t.set_tenant_plan(helpers::TENANT_3, "BASE").await;
+    let body = json!({
+        "channels": ["sms"],
+        "recipients": [{"phone": "+14155550123"}],
+        "content": {"text": "hi"},
+        "category": "transactional",
+    });
+    let r = t
+        .post("/notify/v1/send", &Caller::t3("organizer"), &body)
+        .await;
+    r.assert_error(403, "ERR_NOTIFY_SUBSCRIPTION_REQUIRED");
+    assert_eq!(r.json()["error"]["details"]["currentTier"], "BASE");
+    assert!(t.recorder.sent().is_empty());
 }
 
 /// auth suspended one account and deleted another (its records in auth's table): their

@@ -191,13 +191,15 @@ async fn send_invite(st: &AuthState, name: &str, email: &Email, token: &str) -> 
     );
     let mail = Mail {
         to: vec![email.as_ref().to_owned()],
-        // The name is the tenant's own text, mailed from the platform's address: quoted
-        // and said to be theirs, so "EventZR Security: verify at …" reads as the name it
-        // is, not as the platform speaking (security review, 2026-12-05).
-        subject: format!("Invitation to the organisation “{name}” on EventZR"),
+        // The name is the tenant's own text, mailed from the platform's address: never in
+        // the subject, and in the body only as a labelled field on its own line, so that
+        // "EventZR Security: verify at …" reads as the name it is, not as the platform
+        // speaking; quotes around it could be closed by the name itself (reviews,
+        // 2026-12-05).
+        subject: "You are invited to join an organisation on EventZR".to_owned(),
         text: format!(
-            "You have been invited to join the organisation “{name}” on EventZR (its name \
-             is chosen by the organisation, not by EventZR).\n\n\
+            "You have been invited to join an organisation on EventZR.\n\n\
+             Organisation (its name, as its admins wrote it):\n    {name}\n\n\
              Accept the invitation within 7 days:\n{link}\n\n\
              If you did not expect this mail, ignore it. EventZR never asks for your \
              password by mail."

@@ -40,8 +40,8 @@ struct Entry {
     /// Its index in the list; None for a key of the map.
     index: Option<usize>,
     name: String,
-    daily: Option<i64>,
-    monthly: Option<i64>,
+    daily: Option<Cap>,
+    monthly: Option<Cap>,
 }
 
 impl Entry {
@@ -80,9 +80,10 @@ impl QuotasBody {
             }
             seen.insert(ch, e.channel_field());
             errors.extend(check(e, ch, plan));
+            let plan_caps = plan_caps(plan, ch);
             let caps = LoweredCaps {
-                daily: e.daily,
-                monthly: e.monthly,
+                daily: kept(e.daily, plan_caps.daily),
+                monthly: kept(e.monthly, plan_caps.monthly),
             };
             settings.channels.insert(ch, caps);
         }
@@ -98,8 +99,8 @@ fn check(e: &Entry, ch: Channel, plan: PlanTier) -> Vec<FieldError> {
     let caps = plan_caps(plan, ch);
     let mut errors = Vec::new();
     for (period, value, max) in [
-        ("daily", e.daily, caps.daily),
-        ("monthly", e.monthly, caps.monthly),
+        ("daily", e.daily.map(|c| c.value), caps.daily),
+        ("monthly", e.monthly.map(|c| c.value), caps.monthly),
     ] {
         if value.is_some_and(|v| !(0..=max).contains(&v)) {
             errors.push(FieldError::new(
@@ -111,8 +112,8 @@ fn check(e: &Entry, ch: Channel, plan: PlanTier) -> Vec<FieldError> {
     // A day's cap lowered above the month's would promise what the month refuses (a
     // monthly cap lowered alone is fine: the month's counter holds it). A daily at the
     // plan's cap is not lowered: it is what `GET` shows when only the month is.
-    let monthly = e.monthly.unwrap_or(caps.monthly);
-    if let Some(daily) = e.daily
+    let monthly = e.monthly.map_or(caps.monthly, |c| c.value);
+    if let Some(daily) = e.daily.map(|c| c.value)
         && daily < caps.daily
         && daily > monthly
         && errors.is_empty()
@@ -148,8 +149,8 @@ impl<'de> Visitor<'de> for ChannelsVisitor {
             out.push(Entry {
                 index: None,
                 name,
-                daily: caps.daily.and_then(|c| c.0),
-                monthly: caps.monthly.and_then(|c| c.0),
+                daily: caps.daily,
+                monthly: caps.monthly,
             });
         }
         Ok(Channels(out))
@@ -161,8 +162,8 @@ impl<'de> Visitor<'de> for ChannelsVisitor {
             out.push(Entry {
                 index: Some(out.len()),
                 name: e.channel,
-                daily: e.daily.and_then(|c| c.0),
-                monthly: e.monthly.and_then(|c| c.0),
+                daily: e.daily,
+                monthly: e.monthly,
             });
         }
         Ok(Channels(out))
@@ -212,10 +213,20 @@ struct ListEntryIn {
     monthly: Option<Cap>,
 }
 
-/// A period's cap: a whole number, or `GET`'s period object (its `limit`). None: the
-/// plan's — a period object sent back with its `limit` at its `planLimit` was not
-/// lowered, and storing it would pin the cap where a later plan upgrade cannot lift it.
-struct Cap(Option<i64>);
+/// A period's cap: a whole number, or `GET`'s period object (its `limit`: `as_read`).
+#[derive(Debug, Clone, Copy)]
+struct Cap {
+    value: i64,
+    as_read: bool,
+}
+
+/// The cap to store: none (the plan's) for a period sent back as `GET` showed it at the
+/// plan's cap — it was not lowered, and storing it would pin it where a later upgrade
+/// cannot lift it. A plain number is stored as given, the plan's value included.
+fn kept(cap: Option<Cap>, plan_cap: i64) -> Option<i64> {
+    cap.filter(|c| !(c.as_read && c.value == plan_cap))
+        .map(|c| c.value)
+}
 
 impl<'de> Deserialize<'de> for Cap {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -233,18 +244,27 @@ impl<'de> Visitor<'de> for CapVisitor {
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Cap, E> {
-        Ok(Cap(Some(v)))
+        Ok(Cap {
+            value: v,
+            as_read: false,
+        })
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Cap, E> {
         i64::try_from(v)
-            .map(|v| Cap(Some(v)))
+            .map(|value| Cap {
+                value,
+                as_read: false,
+            })
             .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Cap, A::Error> {
         let p = PeriodIn::deserialize(MapAccessDeserializer::new(map))?;
-        Ok(Cap((p.plan_limit != Some(p.limit)).then_some(p.limit)))
+        Ok(Cap {
+            value: p.limit,
+            as_read: true,
+        })
     }
 }
 
@@ -254,9 +274,8 @@ impl<'de> Visitor<'de> for CapVisitor {
 #[allow(dead_code)] // the read-only fields are read to be accepted, then dropped
 struct PeriodIn {
     limit: i64,
-    /// Read only to tell a cap left at the plan's from one lowered.
     #[serde(default)]
-    plan_limit: Option<i64>,
+    plan_limit: Option<IgnoredAny>,
     #[serde(default)]
     used: Option<IgnoredAny>,
     #[serde(default)]
@@ -312,7 +331,7 @@ pub enum QuotaCapIn {
 pub struct QuotaPeriodIn {
     #[schema(minimum = 0)]
     limit: i64,
-    /// Read-only; a `limit` equal to it means the plan's cap (not pinned to it).
+    /// Read-only: ignored (a `limit` at the current plan's cap stays the plan's).
     plan_limit: Option<i64>,
     /// Read-only: ignored.
     used: Option<i64>,
