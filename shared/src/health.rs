@@ -23,14 +23,15 @@ pub struct Health {
 struct HealthState {
     service: Service,
     store: Arc<dyn Store>,
-    /// When the store last answered a ping.
-    reached: Arc<Mutex<Option<Instant>>>,
+    /// When the store was last pinged, and whether it answered.
+    last: Arc<Mutex<Option<(Instant, bool)>>>,
 }
 
-/// How long a store that answered counts as reachable. The ping is DynamoDB's
-/// DescribeTable, a control-plane call with its own low rate limit: a public route must
-/// not make one per request (a monitor's poll, or a flood, would throttle it).
+/// How long a ping's outcome stands. The ping is DynamoDB's DescribeTable, a control-plane
+/// call with its own low rate limit: a public route must not make one per request (a
+/// monitor's poll, or a flood, would throttle it), least of all during an outage.
 const REACHED_FOR: Duration = Duration::from_secs(10);
+const UNREACHED_FOR: Duration = Duration::from_secs(2);
 
 /// The health route of `service`, ready to merge into its router.
 pub fn router(service: Service, store: Arc<dyn Store>) -> Router {
@@ -39,21 +40,35 @@ pub fn router(service: Service, store: Arc<dyn Store>) -> Router {
         .with_state(HealthState {
             service,
             store,
-            reached: Arc::default(),
+            last: Arc::default(),
         })
 }
 
 async fn health(State(st): State<HealthState>) -> Result<Envelope<Health>, ApiError> {
-    let recent = |at: &Option<Instant>| at.is_some_and(|t| t.elapsed() < REACHED_FOR);
-    if !st.reached.lock().is_ok_and(|at| recent(&at)) {
-        // Any store failure makes the service unhealthy: 503 with retry-after, never 500.
-        // A failure is not remembered: the next request asks again.
-        st.store.ping().await.map_err(|e| {
-            ApiError::unavailable(e).with_details(json!({ "store": "unreachable" }))
-        })?;
-        if let Ok(mut at) = st.reached.lock() {
-            *at = Some(Instant::now());
+    // Any store failure makes the service unhealthy: 503 with retry-after, never 500.
+    let unreachable = || {
+        ApiError::unavailable("store unreachable").with_details(json!({ "store": "unreachable" }))
+    };
+    let standing = st.last.lock().ok().and_then(|last| {
+        let (at, ok) = (*last)?;
+        let lasts = if ok { REACHED_FOR } else { UNREACHED_FOR };
+        (at.elapsed() < lasts).then_some(ok)
+    });
+    let ok = match standing {
+        Some(ok) => ok,
+        None => {
+            let pinged = st.store.ping().await;
+            if let Err(e) = &pinged {
+                tracing::warn!(error = %e, "health: the store did not answer");
+            }
+            if let Ok(mut last) = st.last.lock() {
+                *last = Some((Instant::now(), pinged.is_ok()));
+            }
+            pinged.is_ok()
         }
+    };
+    if !ok {
+        return Err(unreachable());
     }
     Ok(Envelope::ok(Health {
         status: "ok",

@@ -235,11 +235,9 @@ mod tests {
         assert_eq!(standing.inactive(&tenant(1), "u3"), None);
         assert_eq!(standing.inactive(&tenant(2), "u1"), None);
         assert!(!standing.tenant_suspended(&tenant(1)));
-        // An account record never reads as the tenant's.
+        // A suspended account does not suspend its tenant.
         store
-            .put(Put::new(
-                Item::new(&account_key(&tenant(3), "META")).with(STATUS, SUSPENDED),
-            ))
+            .put(Put::new(Inactive::Suspended.record(&tenant(3), "u1")))
             .await
             .unwrap();
         assert!(!records.is_suspended(&tenant(3)).await.unwrap());

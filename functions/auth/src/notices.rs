@@ -51,7 +51,7 @@ impl Notice {
             }
             Notice::TotpDisabled => {
                 "Two-step sign-in with an authenticator app was turned off for your EventZR \
-                 account"
+                 account (its other sessions were ended)"
             }
             Notice::RecoveryCodesRegenerated => {
                 "A new set of recovery codes was made for your EventZR account; the earlier \

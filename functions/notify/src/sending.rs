@@ -118,13 +118,11 @@ struct Planned {
     holds_cap: bool,
 }
 
-/// 403 TENANT_SUSPENDED when the platform suspended tenant `t` (its record in auth's
-/// table): a suspended tenant sends nothing, from a live token or from the queue.
-pub async fn refuse_if_suspended(st: &NotifyState, t: &TenantId) -> NotifyResult<()> {
-    if st.tenants.is_suspended(t).await? {
-        return Err(NotifyError::TenantSuspended);
-    }
-    Ok(())
+/// The plan tenant `t` pays for now (auth's record), else the token's `claimed` one: a
+/// token may be 15 minutes older than a plan change.
+pub async fn plan_of(st: &NotifyState, t: &TenantId, claimed: PlanTier) -> NotifyResult<PlanTier> {
+    let standing = st.tenants.standing(std::slice::from_ref(t), &[]).await?;
+    Ok(standing.plan(t).unwrap_or(claimed))
 }
 
 pub async fn send(st: &NotifyState, p: &Principal, cmd: SendCommand) -> NotifyResult<SendOutcome> {
@@ -170,9 +168,9 @@ pub async fn send(st: &NotifyState, p: &Principal, cmd: SendCommand) -> NotifyRe
     }
     // The plan the tenant pays for now, as auth's record says (the token's may be 15
     // minutes old: a downgrade must take effect on the next send).
-    let plan = standing.plan(t).unwrap_or(p.plan);
+    let tier = standing.plan(t).unwrap_or(p.plan);
     if cmd.channels.contains(&Channel::Sms) {
-        Feature::Sms.check(plan)?;
+        Feature::Sms.check(tier)?;
     }
     let mut planned = Vec::new();
     for r in &cmd.recipients {
@@ -241,7 +239,7 @@ pub async fn send(st: &NotifyState, p: &Principal, cmd: SendCommand) -> NotifyRe
         .iter()
         .filter(|p| matches!(p.status, Status::Queued | Status::Scheduled))
     {
-        let caps = quota.effective(pl.channel, plan_caps(plan, pl.channel));
+        let caps = quota.effective(pl.channel, plan_caps(tier, pl.channel));
         wanted.entry(pl.channel).or_insert((0, caps)).0 += 1;
     }
     counters::reserve(store, t, now, &wanted).await?;

@@ -16,8 +16,10 @@ use crate::helpers::TestApp;
 #[tokio::test]
 async fn a_throttled_or_timed_out_store_makes_health_503_with_retry_after() {
     let faulty = Arc::new(FaultyStore::new(MemoryStore::new()));
-    let app = TestApp::with_store(Service::Analytics, faulty.clone());
+    let mut apps = Vec::new();
     for fault in [Fault::Throttle, Fault::Timeout] {
+        // A new app for each: a failure is remembered for a moment (below).
+        let app = TestApp::with_store(Service::Analytics, faulty.clone());
         faulty.fail_always(fault);
         let r = app.get("/analytics/v1/health", None).await;
         r.assert_error(503, "ERR_ANALYTICS_UNAVAILABLE");
@@ -28,8 +30,14 @@ async fn a_throttled_or_timed_out_store_makes_health_503_with_retry_after() {
             !text.contains("throttl") && !text.contains("timeout"),
             "no internals leak: {text}"
         );
+        apps.push(app);
     }
+    let app = apps.pop().unwrap();
     faulty.heal();
+    // A failure stands 2 s (an outage must not turn every health poll into a
+    // DescribeTable), then the store is asked again.
+    assert_eq!(app.get("/analytics/v1/health", None).await.status, 503);
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
     assert_eq!(app.get("/analytics/v1/health", None).await.status, 200);
 }
 

@@ -53,7 +53,14 @@ fn resolves_under(uri: &str, base: &str) -> bool {
     };
     let base_path = b.path().trim_end_matches('/');
     let path = u.path();
-    u.origin() == b.origin()
+    // An app's own scheme (`com.eventzr.app:/oauth`, OAUTH_REDIRECT_ALLOWLIST) has an
+    // opaque origin, equal to nothing but itself: compare what names it instead.
+    let same_origin = if b.origin().is_tuple() {
+        u.origin() == b.origin()
+    } else {
+        u.scheme() == b.scheme() && u.host_str() == b.host_str() && u.port() == b.port()
+    };
+    same_origin
         && u.username().is_empty()
         && u.password().is_none()
         && !path.starts_with("//")
@@ -114,6 +121,17 @@ mod tests {
             "https://partner.example/app/../admin",
             "https://partner.example/apple",
         ] {
+            assert!(check(bad, [base]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_app_s_own_scheme_is_a_base_too() {
+        let base = "com.eventzr.app:/oauth";
+        for ok in ["com.eventzr.app:/oauth", "com.eventzr.app:/oauth/cb?x=1"] {
+            assert!(check(ok, [base]).is_ok(), "{ok}");
+        }
+        for bad in ["com.eventzr.app:/oauth/../x", "com.evil.app:/oauth/cb"] {
             assert!(check(bad, [base]).is_err(), "{bad}");
         }
     }

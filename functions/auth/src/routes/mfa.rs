@@ -235,7 +235,7 @@ pub async fn confirm(
         .ok_or(AuthError::MfaInvalidCode)?;
     // ASVS 7.4.3: a factor changed, other sessions end (a session opened with a phished
     // password would otherwise keep the account, and could manage its MFA, for days).
-    let revoked = revoke_sessions(&st, &user, Some(&caller.session.id)).await?;
+    let revoked = others_ended(&st, &user, &caller).await;
     record(&st, &user, "mfa.enabled", json!({ "method": "totp" })).await;
     notices::send(&st, &user.email, Notice::TotpEnabled).await;
     let body = Enabled {
@@ -295,13 +295,25 @@ pub async fn disable(
             .await
             .into());
     }
-    let revoked = revoke_sessions(&st, &user, Some(&caller.session.id)).await?;
+    let revoked = others_ended(&st, &user, &caller).await;
     record(&st, &user, "mfa.disabled", json!({ "method": "totp" })).await;
     notices::send(&st, &user.email, Notice::TotpDisabled).await;
     Ok(Envelope::ok(Disabled {
         mfa_enabled: false,
         revoked_sessions: revoked,
     }))
+}
+
+/// Ends the caller's other sessions once a factor changed; how many. After the change is
+/// committed, so best effort: an error must not hide the recovery codes of a TOTP now on
+/// (its retry would find the pending secret spent), and is logged instead.
+async fn others_ended(st: &AuthState, user: &User, caller: &LiveCaller) -> usize {
+    revoke_sessions(st, user, Some(&caller.session.id))
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not end the other sessions after an MFA change");
+            0
+        })
 }
 
 /// The live-session check and the caller's user item in one batch read. The session

@@ -154,7 +154,7 @@ impl TryFrom<ProfilePatch> for ProfileChange {
         };
         let change = ProfileChange {
             name,
-            username: Change::parse(body.username, Username::claim, &mut errors),
+            username: Change::parse(body.username, Username::parse, &mut errors),
             locale: Change::parse(body.locale, LocaleTag::parse, &mut errors),
             timezone: Change::parse(body.timezone, TimeZoneName::parse, &mut errors),
         };
@@ -236,6 +236,11 @@ async fn apply(
         Change::Set(new) if old.as_ref() == Some(&new) => Change::Keep,
         other => other,
     };
+    if let Change::Set(new) = &username {
+        // A name being taken must not be a reserved one; a user keeping theirs may (it
+        // predates the list), so a full form sent back with it still saves.
+        Username::claim(new.as_ref()).map_err(|e| ApiError::validation(vec![e]))?;
+    }
     let taking = matches!(username, Change::Set(_));
     let mut locks = Vec::new();
     if let Change::Set(new) = &username {

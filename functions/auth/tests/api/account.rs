@@ -277,6 +277,24 @@ async fn signup_rejects_a_taken_email_or_username() {
         r.json()["error"]["details"]["fields"][0]["field"],
         "username"
     );
+    // A name taken before it was reserved stays its holder's: a full form sent back with
+    // it saves.
+    let user = stored_user(&app, "user@eventzr.com").await.unwrap();
+    let key = users::key_of(&user).unwrap();
+    app.state
+        .store()
+        .update(shared::store::Update::new(key).set("username", "team"))
+        .await
+        .unwrap();
+    let r = app
+        .call(
+            "PATCH",
+            "/auth/v1/profile",
+            Some(&access),
+            Some(&json!({"username": "team", "name": "User Again"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
 }
 
 /// One mailbox is one account: an internationalised domain and its punycode, or

@@ -756,21 +756,21 @@ fn is_script_url(value: &str) -> bool {
         .trim_start_matches(|c: char| c <= ' ')
         .chars()
         .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
-        .take(24)
+        .take(128)
         .collect::<String>()
         .to_ascii_lowercase();
-    let image = [
-        "data:image/png",
-        "data:image/gif",
-        "data:image/jpeg",
-        "data:image/webp",
-    ]
-    .iter()
-    .any(|p| head.starts_with(p));
-    ["javascript:", "vbscript:", "data:"]
-        .iter()
-        .any(|p| head.starts_with(p))
-        && !image
+    if head.starts_with("javascript:") || head.starts_with("vbscript:") {
+        return true;
+    }
+    // A data URL has a media type without spaces (or none) before its `,` or `;`: "Data:
+    // your export is ready" is text. Images are let through (no script runs in an img).
+    let Some(rest) = head.strip_prefix("data:") else {
+        return false;
+    };
+    let media = rest.split([',', ';']).next().unwrap_or(rest);
+    let data_url = media.len() < rest.len() && !media.contains(' ');
+    let image = ["image/png", "image/gif", "image/jpeg", "image/webp"].contains(&media);
+    data_url && !image
 }
 
 /// A render failure in `field`, at `e`'s position when there is one.
@@ -957,6 +957,8 @@ mod tests {
             (" \u{1}JaVa\tScRiPt:alert(1)", true),
             ("vbscript:msgbox", true),
             ("data:text/html,<script>x</script>", true),
+            ("data:,hello", true),
+            ("Data: your export is ready", false),
             ("data:image/png;base64,AAAA", false),
             ("https://eventzr.com/e/1", false),
             ("mailto:ann@example.com", false),

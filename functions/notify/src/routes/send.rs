@@ -296,7 +296,7 @@ pub async fn send_test(
     // is a mail like any other, and a suppressed address (a bounce, a complaint) gets
     // none.
     let store = st.store();
-    let (found, ()) = tokio::try_join!(
+    let (found, standing) = tokio::try_join!(
         async {
             let keys = [
                 counters::settings_key(&tenant),
@@ -304,14 +304,25 @@ pub async fn send_test(
             ];
             Ok(store.get_many(&keys).await?)
         },
-        sending::refuse_if_suspended(&st, &tenant)
+        async {
+            Ok::<_, NotifyError>(
+                st.tenants
+                    .standing(std::slice::from_ref(&tenant), &[])
+                    .await?,
+            )
+        }
     )?;
+    if standing.tenant_suspended(&tenant) {
+        return Err(NotifyError::TenantSuspended.into());
+    }
     if let Some(item) = &found[1] {
         let s = crate::repo::suppressions::parse(item)?;
         return Err(NotifyError::ContactSuppressed { reason: s.reason }.into());
     }
+    // The plan paid for now (auth's record), as for a send.
+    let tier = standing.plan(&tenant).unwrap_or(caller.plan);
     let caps = counters::parse_settings(found[0].as_ref())?
-        .effective(Channel::Email, plan_caps(caller.plan, Channel::Email));
+        .effective(Channel::Email, plan_caps(tier, Channel::Email));
     counters::reserve(
         st.store(),
         &tenant,

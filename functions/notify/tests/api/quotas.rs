@@ -250,3 +250,25 @@ async fn the_map_takes_periods_as_get_shows_them_and_refuses_a_channel_named_twi
     assert_eq!(field(&r), "channels.email");
     assert_eq!(stored(&t, Channel::Email).await, (Some(7), Some(70)));
 }
+
+/// The caps follow the plan the tenant has now (auth's record), not the one a token
+/// issued before the change says: what is shown is what sends are held to.
+#[tokio::test]
+async fn quotas_follow_the_plan_of_the_tenant_s_record() {
+    let t = TestNotify::new().await;
+    t.set_tenant_plan(TENANT_3, "BASE").await;
+    let got = t.get(QUOTAS, &admin()).await.json();
+    assert_eq!(got["data"]["plan"], "BASE");
+    assert_eq!(limits(&got, "sms"), (0, 0));
+    assert_eq!(limits(&got, "email"), (200, 3_000));
+    // A cap above the BASE plan's is refused, whatever the token says.
+    let r = t
+        .put(
+            QUOTAS,
+            &admin(),
+            &json!({"channels": {"email": {"daily": 1_000}}}),
+        )
+        .await;
+    r.assert_error(400, "ERR_NOTIFY_VALIDATION");
+    assert_eq!(field(&r), "channels.email.daily");
+}

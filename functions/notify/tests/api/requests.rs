@@ -147,8 +147,12 @@ const TABLE: &[Row] = &[
         "one batch read of up to 100 contacts"),
     // The settings and the 8 usage counters, known keys, in one batch read; after a PUT
     // the settings just written are not read again.
-    row("GET", "/notify/v1/admin/quotas", 1, 1, ""),
-    row("PUT", "/notify/v1/admin/quotas", 2, 2, ""),
+    // The plan the caps follow is the tenant's record in auth's table (the token's may
+    // be older than a plan change): another table, so another request, made beside.
+    row("GET", "/notify/v1/admin/quotas", 2, 2,
+        "+1 the tenant's plan, read in auth's table at the same time"),
+    row("PUT", "/notify/v1/admin/quotas", 3, 3,
+        "+1 the tenant's plan (auth's table), which the caps are checked against"),
     row("GET", "/notify/v1/admin/providers", 1, 1, ""),
     // ---- webhooks: a delivery report for a sent email
     row("POST", "/notify/v1/webhooks/ses", 4, 4,

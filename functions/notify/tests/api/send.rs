@@ -16,6 +16,20 @@ pub fn email_send(to: &[&str]) -> Value {
     })
 }
 
+/// The (status, detail) of the delivery to `user` over `channel` in a send's answer.
+fn outcome(r: &shared::testing::Reply, user: &str, channel: &str) -> (Value, Value) {
+    assert_eq!(r.status, 202, "{}", r.json());
+    let body = r.json();
+    let d = body["data"]["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["recipient"]["userId"] == user && d["channel"] == channel)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {channel} delivery to {user}"));
+    (d["status"].clone(), d["detail"].clone())
+}
+
 #[tokio::test]
 async fn an_email_send_is_rendered_mailed_and_recorded_with_its_timeline() {
     let t = TestNotify::new().await;
@@ -911,6 +925,36 @@ async fn a_suspended_or_deleted_account_gets_no_push_or_in_app_message() {
             .count(),
         1
     );
+}
+
+/// 100 in-app recipients and the tenant make 101 keys: two batch reads of auth's records,
+/// whose answers must still line up with the accounts asked about.
+#[tokio::test]
+async fn account_standing_holds_across_the_batch_reads_of_a_full_send() {
+    let t = TestNotify::new().await;
+    for u in ["u0", "u99"] {
+        t.set_account_status(TENANT_1, u, Some(Inactive::Suspended))
+            .await;
+    }
+    let recipients: Vec<Value> = (0..100)
+        .map(|i| json!({"userId": format!("u{i}")}))
+        .collect();
+    let body = json!({
+        "channels": ["in_app"],
+        "recipients": recipients,
+        "content": {"subject": "Doors open", "text": "Hall B"},
+        "category": "reminder",
+    });
+    let r = t
+        .post("/notify/v1/send", &Caller::t1("organizer"), &body)
+        .await;
+    for u in ["u0", "u99"] {
+        let skipped = (json!("skipped"), json!("account suspended"));
+        assert_eq!(outcome(&r, u, "in_app"), skipped, "{u}");
+    }
+    for u in ["u1", "u50", "u98"] {
+        assert_eq!(outcome(&r, u, "in_app").0, "delivered", "{u}");
+    }
 }
 
 /// One message per channel and destination, however the entries naming it differ; the

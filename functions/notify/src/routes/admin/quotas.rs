@@ -7,7 +7,7 @@ use axum::{Router, extract::State, routing::get};
 use serde::Serialize;
 use shared::{
     ApiError, Envelope,
-    access::{RequireRole, roles},
+    access::{PlanTier, RequireRole, roles},
     extract::ApiJson,
     openapi::Data,
 };
@@ -18,6 +18,7 @@ pub use body::QuotasBody;
 use crate::{
     domain::{Channel, quota::plan_caps},
     repo::counters::{self, QuotaSettings},
+    sending,
     state::NotifyState,
 };
 
@@ -81,21 +82,30 @@ pub async fn get_quotas(
     State(st): State<NotifyState>,
     caller: RequireRole<roles::Admin>,
 ) -> Result<Envelope<Quotas>, ApiError> {
-    Ok(Envelope::ok(view(&st, &caller, None).await?))
+    Ok(Envelope::ok(view(&st, &caller, None, None).await?))
 }
 
-/// The quotas as the admin sees them; `settings` when just written (not read again).
+/// The quotas as the admin sees them; `settings` and the plan `tier` when just read or
+/// written (not read again).
 async fn view(
     st: &NotifyState,
     caller: &shared::auth::Claims,
     settings: Option<QuotaSettings>,
+    tier: Option<PlanTier>,
 ) -> Result<Quotas, ApiError> {
     let t = caller.tenant();
-    let (settings, usage) =
-        counters::settings_and_usage(st.store(), &t, settings, st.now()).await?;
+    let ((settings, usage), tier) = tokio::try_join!(
+        counters::settings_and_usage(st.store(), &t, settings, st.now()),
+        async {
+            match tier {
+                Some(tier) => Ok(tier),
+                None => sending::plan_of(st, &t, caller.plan).await,
+            }
+        }
+    )?;
     let mut channels = Vec::new();
     for (ch, d, m) in usage {
-        let plan = plan_caps(caller.plan, ch);
+        let plan = plan_caps(tier, ch);
         let caps = settings.effective(ch, plan);
         let period = |limit: i64, plan_limit: i64, used: i64| Period {
             limit,
@@ -110,7 +120,7 @@ async fn view(
         });
     }
     Ok(Quotas {
-        plan: caller.plan.as_str().into(),
+        plan: tier.as_str().into(),
         channels,
     })
 }
@@ -158,7 +168,10 @@ pub async fn put_quotas(
     caller: RequireRole<roles::Admin>,
     ApiJson(body): ApiJson<QuotasBody>,
 ) -> Result<Envelope<Quotas>, ApiError> {
-    let settings = body.settings(caller.plan)?;
+    let tier = sending::plan_of(&st, &caller.tenant(), caller.plan).await?;
+    let settings = body.settings(tier)?;
     counters::put_settings(st.store(), &caller.tenant(), &settings).await?;
-    Ok(Envelope::ok(view(&st, &caller, Some(settings)).await?))
+    Ok(Envelope::ok(
+        view(&st, &caller, Some(settings), Some(tier)).await?,
+    ))
 }
