@@ -952,8 +952,11 @@ async fn account_standing_holds_across_the_batch_reads_of_a_full_send() {
         let skipped = (json!("skipped"), json!("account suspended"));
         assert_eq!(outcome(&r, u, "in_app"), skipped, "{u}");
     }
+    // The others go (delivered now, or queued past the request's send budget on a busy
+    // machine).
     for u in ["u1", "u50", "u98"] {
-        assert_eq!(outcome(&r, u, "in_app").0, "delivered", "{u}");
+        let (status, _) = outcome(&r, u, "in_app");
+        assert!(status == "delivered" || status == "queued", "{u}: {status}");
     }
 }
 
