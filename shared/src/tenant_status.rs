@@ -159,14 +159,9 @@ impl TenantRecords {
         })
     }
 
-    /// Which of `tenants` are suspended.
-    pub async fn suspended(&self, tenants: &[TenantId]) -> StoreResult<HashSet<TenantId>> {
-        Ok(self.standing(tenants, &[]).await?.suspended)
-    }
-
-    /// Is `t` suspended?
-    pub async fn is_suspended(&self, t: &TenantId) -> StoreResult<bool> {
-        Ok(!self.suspended(std::slice::from_ref(t)).await?.is_empty())
+    /// The standing of one tenant (its status and plan), no accounts.
+    pub async fn tenant(&self, t: &TenantId) -> StoreResult<Standing> {
+        self.standing(std::slice::from_ref(t), &[]).await
     }
 }
 
@@ -188,16 +183,31 @@ mod tests {
         }
         let records = TenantRecords::new(store);
         let asked = [tenant(1), tenant(2), tenant(3), tenant(2)];
-        assert_eq!(
-            records.suspended(&asked).await.unwrap(),
-            HashSet::from([tenant(2)])
-        );
-        assert!(records.is_suspended(&tenant(2)).await.unwrap());
+        let standing = records.standing(&asked, &[]).await.unwrap();
+        assert_eq!(standing.suspended, HashSet::from([tenant(2)]));
         assert!(
-            !records.is_suspended(&tenant(3)).await.unwrap(),
+            records
+                .tenant(&tenant(2))
+                .await
+                .unwrap()
+                .tenant_suspended(&tenant(2))
+        );
+        assert!(
+            !records
+                .tenant(&tenant(3))
+                .await
+                .unwrap()
+                .tenant_suspended(&tenant(3)),
             "no record"
         );
-        assert!(records.suspended(&[]).await.unwrap().is_empty());
+        assert!(
+            records
+                .standing(&[], &[])
+                .await
+                .unwrap()
+                .suspended
+                .is_empty()
+        );
     }
 
     #[tokio::test]
@@ -240,6 +250,7 @@ mod tests {
             .put(Put::new(Inactive::Suspended.record(&tenant(3), "u1")))
             .await
             .unwrap();
-        assert!(!records.is_suspended(&tenant(3)).await.unwrap());
+        let t3 = records.tenant(&tenant(3)).await.unwrap();
+        assert!(!t3.tenant_suspended(&tenant(3)));
     }
 }

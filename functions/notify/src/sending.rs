@@ -121,8 +121,7 @@ struct Planned {
 /// The plan tenant `t` pays for now (auth's record), else the token's `claimed` one: a
 /// token may be 15 minutes older than a plan change.
 pub async fn plan_of(st: &NotifyState, t: &TenantId, claimed: PlanTier) -> NotifyResult<PlanTier> {
-    let standing = st.tenants.standing(std::slice::from_ref(t), &[]).await?;
-    Ok(standing.plan(t).unwrap_or(claimed))
+    Ok(st.tenants.tenant(t).await?.plan(t).unwrap_or(claimed))
 }
 
 pub async fn send(st: &NotifyState, p: &Principal, cmd: SendCommand) -> NotifyResult<SendOutcome> {

@@ -1334,13 +1334,13 @@ async fn other_services_read_a_tenant_s_suspension_from_its_record() {
     let app = TestAuth::new().await;
     let records = shared::tenant_status::TenantRecords::new(app.state.store.clone());
     let t3 = shared::tenant::TenantId::parse(auth::seed::T3).unwrap();
-    assert!(!records.is_suspended(&t3).await.unwrap());
+    assert!(!records.tenant(&t3).await.unwrap().tenant_suspended(&t3));
     app.set_tenant_status(auth::seed::T3, "suspended").await;
-    assert!(records.is_suspended(&t3).await.unwrap());
+    assert!(records.tenant(&t3).await.unwrap().tenant_suspended(&t3));
     app.set_tenant_status(auth::seed::T3, "active").await;
-    assert!(!records.is_suspended(&t3).await.unwrap());
+    assert!(!records.tenant(&t3).await.unwrap().tenant_suspended(&t3));
     // And its plan, as the platform changes it (notify: SMS needs STARTUP).
-    let plan = || async { records.standing(&[t3], &[]).await.unwrap().plan(&t3) };
+    let plan = || async { records.tenant(&t3).await.unwrap().plan(&t3) };
     assert_eq!(plan().await, Some(shared::access::PlanTier::Startup));
     let system = app.tokens("system@eventzr.com").await.0;
     let path = format!("/auth/v1/tenants/{}", auth::seed::T3);

@@ -304,13 +304,7 @@ pub async fn send_test(
             ];
             Ok(store.get_many(&keys).await?)
         },
-        async {
-            Ok::<_, NotifyError>(
-                st.tenants
-                    .standing(std::slice::from_ref(&tenant), &[])
-                    .await?,
-            )
-        }
+        async { Ok::<_, NotifyError>(st.tenants.tenant(&tenant).await?) }
     )?;
     if standing.tenant_suspended(&tenant) {
         return Err(NotifyError::TenantSuspended.into());
