@@ -25,7 +25,14 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    shared::telemetry::init();
+    // The access log leaves through a background thread that writes lines in batches
+    // (one write per batch, not a locked write per request on the serving threads); a
+    // line is written as soon as the thread is free. Dropping the guard flushes it.
+    let (log_writer, _flush_on_exit) =
+        tracing_appender::non_blocking::NonBlockingBuilder::default()
+            .lossy(false)
+            .finish(std::io::BufWriter::new(std::io::stdout()));
+    shared::telemetry::init_with(log_writer);
     let args = Args::parse();
     let gateway = eventzr_local::build(&Options {
         store: args.store,

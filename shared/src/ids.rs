@@ -17,8 +17,10 @@ pub fn id_at(at: chrono::DateTime<chrono::Utc>) -> Uuid {
 }
 
 /// Random id where ordering would leak timing (request ids).
+/// From aws-lc's per-thread DRBG, like tokens: `Uuid::new_v4` asks the kernel
+/// (`getrandom`) for every id, a system call per request.
 pub fn random_id() -> Uuid {
-    Uuid::new_v4()
+    uuid::Builder::from_random_bytes(random_bytes()).into_uuid()
 }
 
 /// `n` bytes from the OS CSPRNG (aws-lc), for tokens and keys.
@@ -50,6 +52,14 @@ pub fn sha256_hex(data: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_ids_are_random_version_4_uuids_and_differ() {
+        let (a, b) = (random_id(), random_id());
+        assert_eq!(a.get_version(), Some(uuid::Version::Random));
+        assert_eq!(a.get_variant(), uuid::Variant::RFC4122);
+        assert_ne!(a, b);
+    }
 
     #[test]
     fn tokens_are_43_url_safe_characters_and_differ() {

@@ -9,6 +9,14 @@ pub fn init() {
     let _ = tracing::subscriber::set_global_default(subscriber(std::io::stdout));
 }
 
+/// Installs the subscriber writing to `writer` once (eventzr-local: a background writer).
+pub fn init_with<W>(writer: W)
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    let _ = tracing::subscriber::set_global_default(subscriber(writer));
+}
+
 /// The platform's subscriber writing to `writer` (tests capture the log with it).
 pub fn subscriber<W>(writer: W) -> impl tracing::Subscriber + Send + Sync + 'static
 where

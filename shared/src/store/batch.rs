@@ -29,8 +29,23 @@ pub async fn get_each(store: &dyn Store, keys: &[Key]) -> StoreResult<Vec<Option
             .map(|chunk| store.get_many(chunk)),
     )
     .await?;
-    let found: Vec<Option<Item>> = chunks.into_iter().flatten().collect();
-    Ok(at.into_iter().map(|i| found[i].clone()).collect())
+    let mut found: Vec<Option<Item>> = chunks.into_iter().flatten().collect();
+    // Each item moves to the last position that names it; only repeats are copies.
+    let mut last = vec![0; found.len()];
+    for (pos, &i) in at.iter().enumerate() {
+        last[i] = pos;
+    }
+    Ok(at
+        .iter()
+        .enumerate()
+        .map(|(pos, &i)| {
+            if last[i] == pos {
+                found[i].take()
+            } else {
+                found[i].clone()
+            }
+        })
+        .collect())
 }
 
 /// Every item `query` matches, page after page (for partitions bounded by design: a
