@@ -6,8 +6,12 @@
 //! Without `ROUTE_GROUP` (the local gateway, `cargo lambda watch`, tests) every group is
 //! served.
 
+use std::sync::Arc;
+
 use axum::{
     Router,
+    extract::{Request, State},
+    middleware::{self, Next},
     response::{IntoResponse, Response},
 };
 use http::{HeaderValue, Method, header};
@@ -62,6 +66,64 @@ pub fn merge<S: Clone + Send + Sync + 'static>(
         .iter()
         .filter(|(group, _)| serves(only, group))
         .fold(Router::new(), |all, (_, build)| all.merge(build(state)))
+}
+
+/// `router`, serving only group `only`, leaves to [`unmatched`] the requests for another
+/// group's route that one of its own `{param}` routes would take: auth's admin group
+/// serves `GET /auth/v1/tenants/{tenantId}`, its session group `GET
+/// /auth/v1/tenants/current`. API Gateway sends each such request to the other group's
+/// function (a literal segment beats a path variable), and a router of every group
+/// prefers the literal route too (matchit); alone, the admin function would answer
+/// `current` as a tenant id. `router` is returned as it is when nothing overlaps (or
+/// `only` is None: every group served).
+pub fn yield_to_other_groups(
+    router: Router,
+    only: Option<&str>,
+    groups: &'static RouteGroups,
+) -> Router {
+    let Some((_, own)) = groups.iter().find(|(name, _)| Some(*name) == only) else {
+        return router;
+    };
+    let taken: Vec<(&'static str, &'static str)> = groups
+        .iter()
+        .filter(|(name, _)| Some(*name) != only)
+        .flat_map(|(_, routes)| routes.iter().copied())
+        .filter(|&(method, theirs)| {
+            own.iter()
+                .any(|&(m, mine)| m == method && mine != theirs && path_matches(mine, theirs))
+        })
+        .collect();
+    if taken.is_empty() {
+        return router;
+    }
+    let yielded = Yielded {
+        groups,
+        routes: taken.into(),
+    };
+    router.route_layer(middleware::from_fn_with_state(yielded, yield_request))
+}
+
+/// What [`yield_to_other_groups`] leaves to [`unmatched`]: other groups' routes.
+#[derive(Clone)]
+struct Yielded {
+    groups: &'static RouteGroups,
+    routes: Arc<[(&'static str, &'static str)]>,
+}
+
+async fn yield_request(State(y): State<Yielded>, req: Request, next: Next) -> Response {
+    // HEAD is served by a GET route.
+    let method = match req.method() {
+        &Method::HEAD => Method::GET,
+        m => m.clone(),
+    };
+    let path = req.uri().path();
+    if y.routes
+        .iter()
+        .any(|&(m, theirs)| m == method.as_str() && path_matches(theirs, path))
+    {
+        return unmatched(y.groups, req.method(), path);
+    }
+    next.run(req).await
 }
 
 /// The answer to a request no route of this function serves: 405 with `Allow` when a
@@ -158,6 +220,69 @@ mod tests {
                 "{path}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn one_group_alone_leaves_another_group_s_literal_route_to_unmatched() {
+        use axum::{body::Body, routing::get};
+        use tower::ServiceExt as _;
+        const ROUTES: &RouteGroups = &[
+            ("session", &[("GET", "/x/v1/things/current")]),
+            (
+                "admin",
+                &[
+                    ("GET", "/x/v1/things/{thingId}"),
+                    ("PATCH", "/x/v1/things/{thingId}"),
+                ],
+            ),
+        ];
+        let admin = Router::new().route(
+            "/x/v1/things/{thingId}",
+            get(|| async { "a thing" }).patch(|| async { "patched" }),
+        );
+        let status = async |router: &Router, method: Method, path: &str| {
+            let req = http::Request::builder()
+                .method(method)
+                .uri(path)
+                .body(Body::empty())
+                .unwrap();
+            let resp = router.clone().oneshot(req).await.unwrap();
+            (
+                resp.status().as_u16(),
+                resp.headers().get(header::ALLOW).cloned(),
+            )
+        };
+        let alone = yield_to_other_groups(admin.clone(), Some("admin"), ROUTES);
+        let allow = Some(HeaderValue::from_static("GET,HEAD,PATCH"));
+        assert_eq!(
+            status(&alone, Method::GET, "/x/v1/things/current").await,
+            (405, allow.clone())
+        );
+        assert_eq!(
+            status(&alone, Method::HEAD, "/x/v1/things/current").await.0,
+            405
+        );
+        // What API Gateway does send the admin function still reaches it.
+        assert_eq!(
+            status(&alone, Method::GET, "/x/v1/things/t-1").await,
+            (200, None)
+        );
+        assert_eq!(
+            status(&alone, Method::PATCH, "/x/v1/things/current").await,
+            (200, None)
+        );
+        // Serving every group (or nothing overlapping), the router is left as it is.
+        let all = yield_to_other_groups(admin.clone(), None, ROUTES);
+        assert_eq!(
+            status(&all, Method::GET, "/x/v1/things/current").await,
+            (200, None)
+        );
+        let session = Router::new().route("/x/v1/things/current", get(|| async { "mine" }));
+        let session = yield_to_other_groups(session, Some("session"), ROUTES);
+        assert_eq!(
+            status(&session, Method::GET, "/x/v1/things/current").await,
+            (200, None)
+        );
     }
 
     #[test]

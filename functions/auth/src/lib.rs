@@ -69,6 +69,8 @@ pub fn group_router(state: AuthState, only: Option<&str>) -> Router {
         ],
     )
     .with_state(state.clone());
+    // Alone, the admin group's GET /tenants/{tenantId} would take GET /tenants/current.
+    routes = route_groups::yield_to_other_groups(routes, only, ROUTE_GROUPS);
     if route_groups::serves(only, HEALTH) {
         routes = routes.merge(shared::openapi::health_group(
             SERVICE,

@@ -52,6 +52,7 @@ use crate::routes::{jwks, mfa, profile, refresh, sessions, tenants, webauthn};
         admin::users::reset_mfa,
         admin::users::delete,
         admin::tenants::create,
+        admin::tenants::get,
         admin::tenants::patch,
         oauth::authorize,
         oauth::callback,

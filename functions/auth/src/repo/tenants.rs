@@ -37,6 +37,11 @@ pub async fn get(store: &dyn Store, id: &TenantId) -> AuthResult<Option<Tenant>>
         .transpose()
 }
 
+/// The tenant of an item read in a batch read; NotFound when there is none.
+pub fn found(item: Option<&Item>) -> AuthResult<Tenant> {
+    item.map(from_item).transpose()?.ok_or(AuthError::NotFound)
+}
+
 pub fn from_item(item: &Item) -> AuthResult<Tenant> {
     item.to_record()
         .map_err(|e| AuthError::Internal(format!("tenant record: {e}")))

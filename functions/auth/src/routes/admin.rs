@@ -16,7 +16,7 @@ use std::{marker::PhantomData, ops::Deref};
 use axum::{
     Router,
     extract::FromRequestParts,
-    routing::{delete, get, patch, post},
+    routing::{delete, get, post},
 };
 use http::request::Parts;
 use shared::{
@@ -40,6 +40,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/auth/v1/users/{userId}/unlock"),
     ("DELETE", "/auth/v1/users/{userId}/mfa"),
     ("POST", "/auth/v1/tenants"),
+    ("GET", "/auth/v1/tenants/{tenantId}"),
     ("PATCH", "/auth/v1/tenants/{tenantId}"),
 ];
 
@@ -64,7 +65,10 @@ pub fn router(st: &AuthState) -> Router<AuthState> {
         Router::new()
             .merge(users)
             .route("/auth/v1/tenants", post(tenants::create))
-            .route("/auth/v1/tenants/{tenantId}", patch(tenants::patch)),
+            .route(
+                "/auth/v1/tenants/{tenantId}",
+                get(tenants::get).patch(tenants::patch),
+            ),
         st,
     )
 }

@@ -5,7 +5,6 @@ use axum::extract::State;
 use shared::{ApiError, Envelope, auth::Claims, openapi::Data};
 
 use crate::{
-    error::AuthError,
     repo::{
         self,
         tenants::{self, Tenant},
@@ -36,6 +35,5 @@ pub async fn current(
     // tenant in x-tenant-id reads that one.
     let wanted = [repo::tenant(&claims.tenant())];
     let (_, [tenant]) = LiveCaller::check_with(claims, &st, wanted).await?;
-    let tenant = tenant.as_ref().ok_or(AuthError::NotFound)?;
-    Ok(Envelope::ok(tenants::from_item(tenant)?))
+    Ok(Envelope::ok(tenants::found(tenant.as_ref())?))
 }

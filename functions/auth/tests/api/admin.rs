@@ -1069,6 +1069,139 @@ async fn a_system_role_in_an_ordinary_tenant_creates_and_patches_no_tenant() {
         .assert_error(403, "ERR_AUTH_FORBIDDEN");
 }
 
+/// `GET /tenants/{tenantId}` of `token`: the reply, asserted to be in the envelope.
+async fn read_tenant(app: &TestAuth, id: &str, token: Option<&str>) -> Reply {
+    let r = app.get(&format!("/auth/v1/tenants/{id}"), token).await;
+    let body = r.json();
+    assert_eq!(body["meta"]["service"], "auth-svc", "{body}");
+    assert!(
+        body.get("data").is_some() && body.get("error").is_some(),
+        "{body}"
+    );
+    r
+}
+
+/// The tenant a 200 answered, its envelope's error null.
+fn tenant_in(r: &Reply) -> Value {
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    assert!(r.json()["error"].is_null());
+    r.json()["data"].clone()
+}
+
+#[tokio::test]
+async fn the_system_role_reads_a_tenant_where_its_create_says_it_is() {
+    let app = TestAuth::new().await;
+    let system = access(&app, "system@eventzr.com").await;
+    let body = json!({"name": "Acme Events", "planTier": "STARTUP"});
+    let created = app.post("/auth/v1/tenants", Some(&system), &body).await;
+    assert_eq!(created.status, 201);
+    let location = created.header("location").expect("Location").to_owned();
+    let made = created.json()["data"].clone();
+    let id = made["id"].as_str().unwrap().to_owned();
+    assert_eq!(location, format!("/auth/v1/tenants/{id}"));
+
+    let r = app.get(&location, Some(&system)).await;
+    let read = tenant_in(&r);
+    assert_eq!(
+        read,
+        json!({"id": id, "name": "Acme Events", "planTier": "STARTUP", "status": "active",
+               "strictSessions": false})
+    );
+    assert_eq!(read, made);
+
+    let r = patch(
+        &app,
+        &location,
+        &system,
+        json!({"status": "suspended", "planTier": "PRO"}),
+    )
+    .await;
+    let patched = tenant_in(&r);
+    let read = tenant_in(&read_tenant(&app, &id, Some(&system)).await);
+    assert_eq!(
+        (
+            &read["id"],
+            &read["name"],
+            &read["planTier"],
+            &read["status"]
+        ),
+        (
+            &json!(id),
+            &json!("Acme Events"),
+            &json!("PRO"),
+            &json!("suspended")
+        )
+    );
+    assert_eq!(read, patched);
+    // The platform's own tenant too (the caller's home tenant, which the live-session
+    // check reads in the same batch).
+    let platform = tenant_in(&read_tenant(&app, auth::seed::SYSTEM, Some(&system)).await);
+    assert_eq!(
+        (&platform["id"], &platform["status"]),
+        (&json!(auth::seed::SYSTEM), &json!("active"))
+    );
+}
+
+/// `GET` and `PATCH /tenants/{id}` with `token` both answer (`status`, `code`).
+async fn read_and_patch_refused(app: &TestAuth, id: &str, token: &str, status: u16, code: &str) {
+    read_tenant(app, id, Some(token))
+        .await
+        .assert_error(status, code);
+    let path = format!("/auth/v1/tenants/{id}");
+    patch(app, &path, token, json!({"planTier": "PRO"}))
+        .await
+        .assert_error(status, code);
+}
+
+#[tokio::test]
+async fn a_tenant_admin_cannot_read_a_tenant() {
+    let app = TestAuth::new().await;
+    let admin = access(&app, "admin@eventzr.com").await;
+    // Not even its own: tenants are the platform's business.
+    for t in [T1, T3] {
+        read_and_patch_refused(&app, t, &admin, 403, "ERR_AUTH_FORBIDDEN").await;
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_tenant_is_not_found() {
+    let app = TestAuth::new().await;
+    let system = access(&app, "system@eventzr.com").await;
+    let unknown = uuid::Uuid::new_v4().to_string();
+    read_and_patch_refused(&app, &unknown, &system, 404, "ERR_AUTH_NOT_FOUND").await;
+}
+
+/// As PATCH answers it and every route with an id in its path: a malformed id names no
+/// tenant (404), once the caller is authenticated and authorised.
+#[tokio::test]
+async fn a_malformed_tenant_id_is_not_found_after_the_caller_is_checked() {
+    let app = TestAuth::new().await;
+    let system = access(&app, "system@eventzr.com").await;
+    read_and_patch_refused(&app, "not-a-uuid", &system, 404, "ERR_AUTH_NOT_FOUND").await;
+    let admin = access(&app, "admin@eventzr.com").await;
+    read_and_patch_refused(&app, "not-a-uuid", &admin, 403, "ERR_AUTH_FORBIDDEN").await;
+    read_tenant(&app, "not-a-uuid", None)
+        .await
+        .assert_error(401, "ERR_AUTH_UNAUTHORIZED");
+}
+
+#[tokio::test]
+async fn a_tenant_is_not_read_without_a_live_session() {
+    let app = TestAuth::new().await;
+    read_tenant(&app, T3, None)
+        .await
+        .assert_error(401, "ERR_AUTH_UNAUTHORIZED");
+    read_and_patch_refused(&app, T3, "not-a-token", 401, "ERR_AUTH_TOKEN_INVALID").await;
+    let system = access(&app, "system@eventzr.com").await;
+    assert_eq!(
+        tenant_in(&read_tenant(&app, T3, Some(&system)).await)["id"],
+        T3
+    );
+    let out = app.post("/auth/v1/logout", Some(&system), &json!({})).await;
+    assert_eq!(out.status, 200);
+    read_and_patch_refused(&app, T3, &system, 401, "ERR_AUTH_TOKEN_REVOKED").await;
+}
+
 #[tokio::test]
 async fn over_the_wire_an_admin_lists_and_patches_users() {
     let Some(app) = TestAuth::on_dynamodb("over_the_wire_an_admin_lists_and_patches_users").await

@@ -1,11 +1,12 @@
-//! `POST /tenants`, `PATCH /tenants/{tenantId}` (the platform tenant's system role only:
-//! tenants are the platform's business, not a tenant admin's).
+//! `POST /tenants`, `GET /tenants/{tenantId}`, `PATCH /tenants/{tenantId}` (the platform
+//! tenant's system role only: tenants are the platform's business, not a tenant admin's).
 
 use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use shared::{
     ApiError, Envelope, FieldError,
+    auth::Claims,
     extract::ApiJson,
     openapi::{Data, IdempotencyKey},
     tenant::TenantId,
@@ -17,6 +18,7 @@ use crate::{
     domain::admin::{plan_tier, tenant_name, tenant_status},
     error::AuthError,
     repo::{
+        self,
         admin::{self, TenantChange},
         audit,
         tenants::{self, Tenant},
@@ -78,6 +80,43 @@ pub async fn create(
     record(&st, &caller, "tenant.created", &tenant, json!({})).await;
     let location = format!("/auth/v1/tenants/{}", tenant.id);
     Ok(Envelope::created(tenant).at(location))
+}
+
+#[utoipa::path(
+    get,
+    path = "/auth/v1/tenants/{tenantId}",
+    operation_id = "get_tenant",
+    tag = "admin",
+    summary = "Read a tenant",
+    description = "Needs the `system` role. The tenant as stored: name, plan, status and \
+        session mode (what `POST /auth/v1/tenants` answered and its `Location` names, with \
+        every change since). A malformed id names no tenant (404).",
+    params(("tenantId" = String, Path, format = "uuid", description = "The tenant's id (a UUID)")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The tenant", body = Data<Tenant>),
+        (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the token's session has ended"),
+        (status = 403, description = "`ERR_AUTH_FORBIDDEN`: the caller lacks the `system` role \
+            of the platform tenant"),
+        (status = 404, description = "`ERR_AUTH_NOT_FOUND`: no such tenant"),
+    )
+)]
+pub async fn get(
+    State(st): State<AuthState>,
+    claims: Claims,
+    Path(tenant_id): Path<String>,
+) -> Result<Envelope<Tenant>, ApiError> {
+    // The caller's session and the tenant in one batch read: 401/403 first, then 404 (a
+    // malformed id is not read).
+    let id = match tenant_id_of(&tenant_id) {
+        Ok(id) => id,
+        Err(e) => {
+            SystemCaller::check_with(claims, &st, []).await?;
+            return Err(e);
+        }
+    };
+    let (_, [tenant]) = SystemCaller::check_with(claims, &st, [repo::tenant(&id)]).await?;
+    Ok(Envelope::ok(tenants::found(tenant.as_ref())?))
 }
 
 /// What to change: at least one of the four.
@@ -165,8 +204,7 @@ pub async fn patch(
     Path(tenant_id): Path<String>,
     ApiJson(body): ApiJson<TenantPatch>,
 ) -> Result<Envelope<Tenant>, ApiError> {
-    // A malformed id names no tenant.
-    let id = TenantId::parse(&tenant_id).map_err(|_| ApiError::not_found())?;
+    let id = tenant_id_of(&tenant_id)?;
     let change = TenantChange::try_from(body)?;
     // The platform's own tenant holds the system role: suspended, nobody could sign in
     // to lift the suspension.
@@ -185,6 +223,12 @@ pub async fn patch(
     });
     record(&st, &caller, "tenant.updated", &tenant, details).await;
     Ok(Envelope::ok(tenant))
+}
+
+/// A `tenantId` path segment. Anything but a UUID names no tenant: 404, as on every route
+/// with an id in its path (API-CONVENTIONS: "route or resource absent").
+fn tenant_id_of(raw_id: &str) -> Result<TenantId, ApiError> {
+    TenantId::parse(raw_id).map_err(|_| ApiError::not_found())
 }
 
 fn errors<const N: usize>(all: [Option<FieldError>; N]) -> Vec<FieldError> {
