@@ -51,6 +51,7 @@ use crate::routes::{jwks, mfa, profile, refresh, sessions, tenants, webauthn};
         admin::users::unlock,
         admin::users::reset_mfa,
         admin::users::delete,
+        admin::tenants::list,
         admin::tenants::create,
         admin::tenants::get,
         admin::tenants::patch,

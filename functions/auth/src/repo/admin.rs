@@ -1,5 +1,5 @@
-//! Data access of tenant administration: filtered user pages, the per-tenant roster
-//! guard behind the last-admin rule, tenant updates.
+//! Data access of tenant administration: filtered pages of users and of tenants, the
+//! per-tenant roster guard behind the last-admin rule, tenant updates.
 //!
 //! Last admin: every role or status change of a tenant's users commits in one
 //! transaction with a bump of the tenant's roster item (`T#<t>#ADMINS` / `ROSTER`),
@@ -9,12 +9,10 @@
 //! an active-admin counter item — every writer of users (signup, invites, seeding) would
 //! have to keep it exact, and one missed path would lock a tenant out for good.
 
-use std::collections::BTreeMap;
-
 use shared::{
     store::{
-        CancelReason, Condition, Delete, Key, ResumeKey, Store, StoreError, TransactOp, Update,
-        attr,
+        CancelReason, Condition, Delete, Item, Key, Query, ResumeKey, Store, StoreError,
+        TransactOp, Update,
     },
     tenant::TenantId,
     tenant_status::Inactive,
@@ -23,7 +21,10 @@ use shared::{
 use crate::{
     domain::{User, UserStatus},
     error::{AuthError, AuthResult},
-    repo::{tenants::Tenant, users},
+    repo::{
+        tenants::{self, Tenant},
+        users,
+    },
 };
 
 fn roster(t: &TenantId) -> Key {
@@ -34,60 +35,89 @@ pub fn is_active_admin(u: &User) -> bool {
     u.status == UserStatus::Active && u.has_role("admin")
 }
 
-/// Where a users-index query resumes after `user`: its table key plus its index key,
-/// as `users::create` writes them (DynamoDB takes any key of the index as the
-/// ExclusiveStartKey, so a page may stop in the middle of a batch).
-fn resume_after(t: &TenantId, user: &User) -> ResumeKey {
-    let key = super::user(t, &user.id);
-    ResumeKey(BTreeMap::from([
-        (attr::PK.to_owned(), key.pk),
-        (attr::SK.to_owned(), key.sk),
-        (attr::GSI1PK.to_owned(), super::users_index(t)),
-        (
-            attr::GSI1SK.to_owned(),
-            format!("{}#{}", user.created_at, user.id),
-        ),
-    ]))
-}
-
-/// Users a filtered page reads at most before it ends (short, with a cursor).
+/// Records a filtered page reads at most before it ends (short, with a cursor).
 pub const MAX_SCANNED: usize = 1_000;
 
 /// Up to `limit` users of the tenant that `keep` accepts, in creation order, and where
-/// the next page starts. DynamoDB applies `Limit` before any filter, so this reads on
-/// until the page is full or the partition ends.
+/// the next page starts ([`filtered_page`] of the tenant's users index).
 pub async fn list_users(
     store: &dyn Store,
     t: &TenantId,
     limit: u32,
-    mut start: Option<ResumeKey>,
+    start: Option<ResumeKey>,
     filtered: bool,
     keep: impl Fn(&User) -> bool,
 ) -> AuthResult<(Vec<User>, Option<ResumeKey>)> {
+    let query = users::index(t);
+    filtered_page(store, query, limit, start, filtered, users::from_item, keep).await
+}
+
+/// Up to `limit` tenants that `keep` accepts, in id order, and where the next page
+/// starts ([`filtered_page`] of the tenants index).
+pub async fn list_tenants(
+    store: &dyn Store,
+    limit: u32,
+    start: Option<ResumeKey>,
+    filtered: bool,
+    keep: impl Fn(&Tenant) -> bool,
+) -> AuthResult<(Vec<Tenant>, Option<ResumeKey>)> {
+    let query = tenants::all();
+    filtered_page(
+        store,
+        query,
+        limit,
+        start,
+        filtered,
+        tenants::from_item,
+        keep,
+    )
+    .await
+}
+
+/// Up to `limit` records of `query`'s partition (read as `record`) that `keep` accepts,
+/// in the partition's order from `start`, and where the next page starts. DynamoDB
+/// applies `Limit` before any filter, so a `filtered` page reads on until it is full, the
+/// partition ends or it has read [`MAX_SCANNED`] records.
+async fn filtered_page<T>(
+    store: &dyn Store,
+    query: Query,
+    limit: u32,
+    mut start: Option<ResumeKey>,
+    filtered: bool,
+    record: fn(&Item) -> AuthResult<T>,
+    keep: impl Fn(&T) -> bool,
+) -> AuthResult<(Vec<T>, Option<ResumeKey>)> {
     // Unfiltered, one more than the page tells exactly whether more follow; filtered,
     // wide batches keep the round trips few.
     let batch = if filtered { 100 } else { limit + 1 };
-    let (mut out, mut scanned) = (Vec::new(), 0usize);
+    // Where a page ending after an item resumes: its table key plus its index key
+    // (DynamoDB takes any key of the index as the ExclusiveStartKey, so a page may stop
+    // in the middle of a batch).
+    let after = |item: &Item| ResumeKey::after(item, query.index);
+    let (mut out, mut last, mut scanned) = (Vec::new(), None, 0usize);
     loop {
-        let (users, next) = users::list(store, t, batch, start).await?;
-        for user in users {
+        let page = store
+            .query(query.clone().limit(batch).resume(start))
+            .await?;
+        for item in &page.items {
+            let found = record(item)?;
             scanned += 1;
-            if !keep(&user) {
+            if !keep(&found) {
                 if scanned >= MAX_SCANNED {
-                    // A rare filter over a large roster: a short page and a cursor, not
-                    // one request reading the whole partition.
-                    return Ok((out, Some(resume_after(t, &user))));
+                    // A rare filter over a large partition: a short page and a cursor,
+                    // not one request reading the whole partition.
+                    return Ok((out, Some(after(item))));
                 }
                 continue;
             }
             if out.len() == limit as usize {
                 // A further match exists: the page ends after the last one kept.
-                let last = out.last().map(|u| resume_after(t, u));
                 return Ok((out, last));
             }
-            out.push(user);
+            out.push(found);
+            last = Some(after(item));
         }
-        match next {
+        match page.next {
             Some(n) => start = Some(n),
             None => return Ok((out, None)),
         }
@@ -241,8 +271,13 @@ pub async fn update_tenant(
     id: &TenantId,
     change: &TenantChange,
 ) -> AuthResult<Tenant> {
-    // Attribute names are the record's serde names (camelCase), as `tenants::create` stores them.
+    // Attribute names are the record's serde names (camelCase), as `tenants::create` stores
+    // them. The index attributes are set again: a record written before the tenants index
+    // existed joins it here (no extra request).
     let mut upd = Update::new(super::tenant(id));
+    for (name, value) in tenants::index_attrs(id) {
+        upd = upd.set(name, value);
+    }
     if let Some(n) = &change.name {
         upd = upd.set("name", n.as_str());
     }

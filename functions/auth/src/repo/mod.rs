@@ -1,6 +1,7 @@
 //! auth-svc's table: every key built here, from newtypes, tenant first. The only
 //! global keys are the lookups that precede knowing the tenant: email and username
-//! locks (login, uniqueness) and one-time tokens (links in mail).
+//! locks (login, uniqueness) and one-time tokens (links in mail); the only global index
+//! partition lists the tenants themselves ([`tenants::INDEX`]).
 
 pub mod admin;
 pub mod audit;
@@ -44,7 +45,8 @@ pub fn user(t: &TenantId, user_id: &str) -> Key {
     Key::tenant(t, &["USER", user_id], PROFILE_SORT)
 }
 pub const PROFILE_SORT: &str = "PROFILE";
-/// gsi1 partition listing a tenant's users (sort: creation time, then id).
+/// gsi1 partition listing a tenant's users (sort: creation time, then id). Tenant-first,
+/// so it never meets [`tenants::INDEX`].
 pub fn users_index(t: &TenantId) -> String {
     tenant_pk(t, &["USERS"])
 }

@@ -1,8 +1,9 @@
-//! Tenants: `T#<tenant>#TENANT` / `META`.
+//! Tenants: `T#<tenant>#TENANT` / `META`, each also in gsi1 under [`INDEX`] (sorted by id),
+//! which lists them all (`GET /tenants`).
 
 use serde::{Deserialize, Serialize};
 use shared::{
-    store::{Condition, Item, Put, Store},
+    store::{Condition, Index, Item, Put, Query, Store, attr},
     tenant::TenantId,
 };
 
@@ -72,11 +73,35 @@ fn plan_in(tenant: Option<Tenant>) -> AuthResult<String> {
     }
 }
 
+/// gsi1 partition holding every tenant record, sorted by tenant id. Not tenant-first,
+/// unlike every other partition: it lists the tenants themselves, for the platform's
+/// system role. Cannot meet another index partition: those are all `T#<tenant>#…`.
+pub const INDEX: &str = "TENANTS";
+
+/// The query of every tenant, in id order (a created tenant's id is a UUIDv7: creation
+/// order).
+pub fn all() -> Query {
+    Query::partition(INDEX).on(Index::Gsi1)
+}
+
+/// The attributes placing tenant `id`'s record in [`INDEX`]. Every write that creates a
+/// tenant record goes through [`create`]; `admin::update_tenant` sets them again, so a
+/// record written before the index existed joins it at its first change.
+pub fn index_attrs(id: &TenantId) -> [(&'static str, String); 2] {
+    [
+        (attr::GSI1PK, INDEX.to_owned()),
+        (attr::GSI1SK, id.to_string()),
+    ]
+}
+
 /// Creates a tenant; false if it already exists.
 pub async fn create(store: &dyn Store, tenant: &Tenant) -> AuthResult<bool> {
     let id = TenantId::parse(&tenant.id).map_err(|e| AuthError::Internal(e.to_string()))?;
-    let item = Item::from_record(&super::tenant(&id), tenant)
+    let mut item = Item::from_record(&super::tenant(&id), tenant)
         .map_err(|e| AuthError::Internal(e.to_string()))?;
+    for (name, value) in index_attrs(&id) {
+        item.set(name, value);
+    }
     match store
         .put(Put::new(item).when(Condition::item_absent()))
         .await

@@ -331,6 +331,11 @@ pub fn clearing_failures(upd: Update) -> Update {
         .set("locked_until", 0)
 }
 
+/// The query of the tenant's users index (gsi1), in creation order.
+pub fn index(tenant: &TenantId) -> shared::store::Query {
+    shared::store::Query::partition(super::users_index(tenant)).on(shared::store::Index::Gsi1)
+}
+
 /// A tenant's users in creation order, one page.
 pub async fn list(
     store: &dyn Store,
@@ -338,14 +343,8 @@ pub async fn list(
     limit: u32,
     start: Option<shared::store::ResumeKey>,
 ) -> AuthResult<(Vec<User>, Option<shared::store::ResumeKey>)> {
-    use shared::store::{Index, Query};
     let page = store
-        .query(
-            Query::partition(super::users_index(tenant))
-                .on(Index::Gsi1)
-                .limit(limit)
-                .resume(start),
-        )
+        .query(index(tenant).limit(limit).resume(start))
         .await?;
     let users = page
         .items

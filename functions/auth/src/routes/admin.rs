@@ -11,11 +11,11 @@ pub mod invite;
 pub mod tenants;
 pub mod users;
 
-use std::{marker::PhantomData, ops::Deref};
+use std::{collections::BTreeMap, marker::PhantomData, ops::Deref};
 
 use axum::{
     Router,
-    extract::FromRequestParts,
+    extract::{FromRequestParts, Query},
     routing::{delete, get, post},
 };
 use http::request::Parts;
@@ -23,11 +23,16 @@ use shared::{
     ApiError,
     access::{Role, RoleRequirement, roles},
     auth::{Claims, allow_cross_tenant},
-    store::{Item, Key},
+    envelope::Page,
+    paging::{CursorScope, PageParams},
+    store::{Item, Key, ResumeKey},
     tenant::TenantId,
 };
 
-use crate::state::{AuthState, LiveCaller};
+use crate::{
+    error::AuthResult,
+    state::{AuthState, LiveCaller},
+};
 
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/auth/v1/users"),
@@ -39,6 +44,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/auth/v1/users/{userId}"),
     ("POST", "/auth/v1/users/{userId}/unlock"),
     ("DELETE", "/auth/v1/users/{userId}/mfa"),
+    ("GET", "/auth/v1/tenants"),
     ("POST", "/auth/v1/tenants"),
     ("GET", "/auth/v1/tenants/{tenantId}"),
     ("PATCH", "/auth/v1/tenants/{tenantId}"),
@@ -64,7 +70,7 @@ pub fn router(st: &AuthState) -> Router<AuthState> {
     super::idempotent(
         Router::new()
             .merge(users)
-            .route("/auth/v1/tenants", post(tenants::create))
+            .route("/auth/v1/tenants", get(tenants::list).post(tenants::create))
             .route(
                 "/auth/v1/tenants/{tenantId}",
                 get(tenants::get).patch(tenants::patch),
@@ -131,4 +137,34 @@ impl<R: RoleRequirement> FromRequestParts<AuthState> for Live<R> {
         let claims = Claims::from_request_parts(parts, st).await?;
         Ok(Self::check_with(claims, st, []).await?.0)
     }
+}
+
+/// The query string's parameters, for a list's filters (400 naming `query` when it is
+/// not a query string).
+fn query_params(parts: &Parts) -> Result<BTreeMap<String, String>, ApiError> {
+    Query::try_from_uri(&parts.uri)
+        .map(|Query(q)| q)
+        .map_err(|_| ApiError::field("query", "is not a valid query string"))
+}
+
+/// One cursor page of a list (`GET /users`, `GET /tenants`): `read` from where `page`'s
+/// cursor, issued under `scope`, resumes (400 INVALID_CURSOR for one issued under another
+/// scope, tampered or expired), and the envelope's `page` sealing where it stopped.
+async fn cursor_page<T, F>(
+    st: &AuthState,
+    scope: &CursorScope,
+    page: &PageParams,
+    read: impl FnOnce(Option<ResumeKey>) -> F,
+) -> Result<(Vec<T>, Page), ApiError>
+where
+    F: Future<Output = AuthResult<(Vec<T>, Option<ResumeKey>)>>,
+{
+    let start = st.platform.cursors.resume(scope, page).await?;
+    let (found, next) = read(start).await?;
+    let page = st
+        .platform
+        .cursors
+        .page(scope, page.limit, next.as_ref())
+        .await?;
+    Ok((found, page))
 }

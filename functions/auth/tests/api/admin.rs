@@ -43,28 +43,51 @@ async fn access(app: &TestAuth, email: &str) -> String {
 
 /// Walks `GET /users?<query>` page by page; returns every id and the page sizes.
 async fn walk(app: &TestAuth, token: &str, query: &str) -> (Vec<String>, Vec<usize>) {
-    let (mut ids, mut sizes) = (Vec::new(), Vec::new());
+    let (users, sizes) = walk_list(app, "/auth/v1/users", token, query).await;
+    (users.iter().map(id_in).collect(), sizes)
+}
+
+/// Walks the list at `path` (`?<query>`) page by page, each page's `page` asserted
+/// consistent (`has_more` exactly when there is a `next_cursor`; the limit asked for);
+/// returns every item and the page sizes.
+async fn walk_list(
+    app: &TestAuth,
+    path: &str,
+    token: &str,
+    query: &str,
+) -> (Vec<Value>, Vec<usize>) {
+    let (mut items, mut sizes) = (Vec::new(), Vec::new());
     let mut cursor: Option<String> = None;
     loop {
         let path = match &cursor {
-            Some(c) => format!("/auth/v1/users?{query}&cursor={c}"),
-            None => format!("/auth/v1/users?{query}"),
+            Some(c) => format!("{path}?{query}&cursor={c}"),
+            None => format!("{path}?{query}"),
         };
         let r = app.get(&path, Some(token)).await;
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
         let body = r.json();
+        assert!(body["error"].is_null(), "{body}");
         let page = body["data"].as_array().unwrap();
         sizes.push(page.len());
-        ids.extend(page.iter().map(|u| u["id"].as_str().unwrap().to_owned()));
+        items.extend(page.iter().cloned());
         assert_eq!(
             body["page"]["has_more"],
             body["page"]["next_cursor"].is_string()
         );
+        let limit = query
+            .split('&')
+            .find_map(|p| p.strip_prefix("limit="))
+            .map_or(20, |l| l.parse().unwrap());
+        assert_eq!(body["page"]["limit"], limit, "{body}");
         match body["page"]["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
-            None => return (ids, sizes),
+            None => return (items, sizes),
         }
     }
+}
+
+fn id_in(item: &Value) -> String {
+    item["id"].as_str().expect("an id").to_owned()
 }
 
 /// The audit event kinds written for `tenant` this month.
@@ -1200,6 +1223,341 @@ async fn a_tenant_is_not_read_without_a_live_session() {
     let out = app.post("/auth/v1/logout", Some(&system), &json!({})).await;
     assert_eq!(out.status, 200);
     read_and_patch_refused(&app, T3, &system, 401, "ERR_AUTH_TOKEN_REVOKED").await;
+}
+
+const TENANTS: &str = "/auth/v1/tenants";
+
+/// Every tenant `GET /tenants?<query>` lists to `token`, walked page by page.
+async fn listed_tenants(app: &TestAuth, token: &str, query: &str) -> Vec<Value> {
+    walk_list(app, TENANTS, token, query).await.0
+}
+
+/// The tenant `POST /tenants` created (as it answered).
+async fn new_tenant(app: &TestAuth, system: &str, name: &str, plan: &str) -> Value {
+    let body = json!({"name": name, "planTier": plan});
+    let r = app.post(TENANTS, Some(system), &body).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.bytes));
+    r.json()["data"].clone()
+}
+
+/// The listed tenant of id `id`, asserted to be listed once.
+fn listed<'a>(list: &'a [Value], id: &str) -> &'a Value {
+    let found: Vec<_> = list.iter().filter(|t| t["id"] == id).collect();
+    assert_eq!(found.len(), 1, "{id} once in {list:?}");
+    found[0]
+}
+
+fn ids_of(list: &[Value]) -> Vec<String> {
+    list.iter().map(id_in).collect()
+}
+
+#[track_caller]
+fn assert_in_id_order(list: &[Value]) {
+    let ids = ids_of(list);
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted, "ascending tenant ids");
+}
+
+#[tokio::test]
+async fn the_system_role_lists_every_tenant_in_id_order() {
+    let app = TestAuth::new().await;
+    let system = access(&app, "system@eventzr.com").await;
+    let acme = new_tenant(&app, &system, "Acme Events", "STARTUP").await;
+    let zeta = new_tenant(&app, &system, "Zeta Fest", "enterprise").await;
+
+    let r = app.get(TENANTS, Some(&system)).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    let body = r.json();
+    assert!(body["error"].is_null());
+    assert_eq!(body["meta"]["service"], "auth-svc");
+    assert_eq!(
+        body["page"],
+        json!({"has_more": false, "next_cursor": null, "limit": 20})
+    );
+    let list = body["data"].as_array().unwrap().clone();
+    let staging = [auth::seed::SYSTEM, T1, T3];
+    assert_eq!(list.len(), staging.len() + 2, "{list:?}");
+    // The staging seed's tenants, as stored.
+    assert_eq!(
+        listed(&list, T1),
+        &json!({"id": T1, "name": "EventZR", "planTier": "ENTERPRISE", "status": "active",
+               "strictSessions": false})
+    );
+    assert_eq!(listed(&list, T3)["name"], "StartupCo");
+    assert_eq!(
+        listed(&list, auth::seed::SYSTEM)["name"],
+        "EventZR Platform"
+    );
+    // The created ones as their POST answered them: name, plan and status.
+    for made in [&acme, &zeta] {
+        assert_eq!(listed(&list, made["id"].as_str().unwrap()), made);
+    }
+    assert_eq!(
+        (&zeta["name"], &zeta["planTier"], &zeta["status"]),
+        (&json!("Zeta Fest"), &json!("ENTERPRISE"), &json!("active"))
+    );
+    assert_in_id_order(&list);
+    // Created later, listed later: ids are UUIDv7.
+    let ids = ids_of(&list);
+    let at = |t: &Value| ids.iter().position(|i| *i == t["id"]).unwrap();
+    assert!(at(&acme) < at(&zeta), "{ids:?}");
+
+    // A change shows in the list.
+    let path = format!("{TENANTS}/{}", zeta["id"].as_str().unwrap());
+    let r = patch(&app, &path, &system, json!({"status": "suspended"})).await;
+    let patched = tenant_in(&r);
+    let list = listed_tenants(&app, &system, "").await;
+    assert_eq!(listed(&list, zeta["id"].as_str().unwrap()), &patched);
+    assert_eq!(patched["status"], "suspended");
+    assert_eq!(
+        listed(&list, acme["id"].as_str().unwrap())["status"],
+        "active"
+    );
+}
+
+#[tokio::test]
+async fn the_tenant_list_pages_through_every_tenant_exactly_once() {
+    let app = TestAuth::new().await;
+    let system = access(&app, "system@eventzr.com").await;
+    for i in 0..4 {
+        new_tenant(&app, &system, &format!("Tenant {i}"), "BASE").await;
+    }
+    let whole = listed_tenants(&app, &system, "limit=100").await;
+    assert_eq!(whole.len(), 7);
+    let (pages, sizes) = walk_list(&app, TENANTS, &system, "limit=2").await;
+    // The last page is full and says so: no next cursor, no empty page after it.
+    assert_eq!(sizes, [2, 2, 2, 1]);
+    assert_eq!(pages, whole, "every tenant once, in the same order");
+    assert_in_id_order(&pages);
+    let (pages, sizes) = walk_list(&app, TENANTS, &system, "limit=7").await;
+    assert_eq!((pages.len(), sizes), (7, vec![7]));
+}
+
+/// `GET <path>?<query>` as `token`: 400 with `code`, and its `error` (code, message,
+/// details).
+async fn refused_400(app: &TestAuth, path: &str, query: &str, token: &str, code: &str) -> Value {
+    let r = app.get(&format!("{path}?{query}"), Some(token)).await;
+    r.assert_error(400, code);
+    r.json()["error"].clone()
+}
+
+/// `GET /tenants?<query>` as `token`: 400 VALIDATION naming `field` alone, with `issue`;
+/// its `error`.
+async fn refused_field(
+    app: &TestAuth,
+    query: &str,
+    token: &str,
+    field: &str,
+    issue: &str,
+) -> Value {
+    let error = refused_400(app, TENANTS, query, token, "ERR_AUTH_VALIDATION").await;
+    let fields = &error["details"]["fields"];
+    assert_eq!(
+        fields,
+        &json!([{"field": field, "issue": issue}]),
+        "{query}"
+    );
+    error
+}
+
+#[tokio::test]
+async fn a_bad_limit_or_cursor_is_refused_as_the_users_list_refuses_it() {
+    let app = TestAuth::new().await;
+    let system = access(&app, "system@eventzr.com").await;
+    let admin = access(&app, "admin@eventzr.com").await;
+    for limit in ["0", "101", "abc", "-1", ""] {
+        let query = format!("limit={limit}");
+        let issue = "must be an integer from 1 to 100";
+        let error = refused_field(&app, &query, &system, "limit", issue).await;
+        let users = refused_400(
+            &app,
+            "/auth/v1/users",
+            &query,
+            &admin,
+            "ERR_AUTH_VALIDATION",
+        );
+        assert_eq!(users.await, error, "limit={limit}");
+    }
+    let r = app.get(&format!("{TENANTS}?limit=1"), Some(&system)).await;
+    let cursor = r.json()["page"]["next_cursor"].as_str().unwrap().to_owned();
+    // One character changed: refused as /users refuses a tampered cursor.
+    let users = app.get("/auth/v1/users?limit=1", Some(&admin)).await;
+    let users_cursor = users.json()["page"]["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tamper = |c: &str| {
+        let mut c = c.to_owned().into_bytes();
+        c[10] = if c[10] == b'A' { b'B' } else { b'A' };
+        String::from_utf8(c).unwrap()
+    };
+    let error = refused_400(
+        &app,
+        TENANTS,
+        &format!("limit=1&cursor={}", tamper(&cursor)),
+        &system,
+        "ERR_AUTH_INVALID_CURSOR",
+    )
+    .await;
+    let query = format!("limit=1&cursor={}", tamper(&users_cursor));
+    let users = refused_400(
+        &app,
+        "/auth/v1/users",
+        &query,
+        &admin,
+        "ERR_AUTH_INVALID_CURSOR",
+    );
+    assert_eq!(users.await, error);
+    // A cursor of another list, or of the same list under another filter, is no cursor
+    // here.
+    for query in [
+        format!("limit=1&cursor={users_cursor}"),
+        format!("limit=1&status=active&cursor={cursor}"),
+    ] {
+        refused_400(&app, TENANTS, &query, &system, "ERR_AUTH_INVALID_CURSOR").await;
+    }
+    // The untouched cursor still works.
+    let r = app
+        .get(&format!("{TENANTS}?limit=1&cursor={cursor}"), Some(&system))
+        .await;
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn the_tenant_list_filters_by_status_and_names_a_bad_one() {
+    let app = TestAuth::new().await;
+    let system = access(&app, "system@eventzr.com").await;
+    let made: Vec<Value> = created_tenants(&app, &system, 3).await;
+    for id in [T3, made[1]["id"].as_str().unwrap()] {
+        app.set_tenant_status(id, "suspended").await;
+    }
+    let suspended = listed_tenants(&app, &system, "status=suspended").await;
+    assert_eq!(
+        ids_of(&suspended),
+        sorted([T3, made[1]["id"].as_str().unwrap()])
+    );
+    assert!(suspended.iter().all(|t| t["status"] == "suspended"));
+    // Paged through a filter, a page at a time: every active one exactly once.
+    let (active, sizes) = walk_list(&app, TENANTS, &system, "status=active&limit=1").await;
+    let mut expected = vec![auth::seed::SYSTEM, T1];
+    expected.extend([&made[0], &made[2]].map(|t| t["id"].as_str().unwrap()));
+    assert_eq!(ids_of(&active), sorted(expected));
+    assert!(sizes.iter().all(|n| *n <= 1), "{sizes:?}");
+    // Case and blanks as PATCH takes them.
+    let upper = listed_tenants(&app, &system, "status=%20SUSPENDED").await;
+    assert_eq!(upper, suspended);
+    for bad in ["bogus", "deleted", ""] {
+        let query = format!("status={bad}");
+        let issue = "must be 'active' or 'suspended'";
+        refused_field(&app, &query, &system, "status", issue).await;
+    }
+}
+
+/// `n` tenants created by `POST /tenants`, in order.
+async fn created_tenants(app: &TestAuth, system: &str, n: usize) -> Vec<Value> {
+    let mut made = Vec::new();
+    for i in 0..n {
+        made.push(new_tenant(app, system, &format!("Tenant {i}"), "BASE").await);
+    }
+    made
+}
+
+fn sorted<'a>(ids: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut ids: Vec<String> = ids.into_iter().map(str::to_owned).collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn only_a_live_system_session_lists_tenants() {
+    let app = TestAuth::new().await;
+    // A tenant admin: 403, as for one tenant; before a bad limit is looked at.
+    let admin = access(&app, "admin@eventzr.com").await;
+    for query in ["", "?limit=0", "?status=bogus"] {
+        app.get(&format!("{TENANTS}{query}"), Some(&admin))
+            .await
+            .assert_error(403, "ERR_AUTH_FORBIDDEN");
+    }
+    read_tenant(&app, T1, Some(&admin))
+        .await
+        .assert_error(403, "ERR_AUTH_FORBIDDEN");
+    app.get(TENANTS, None)
+        .await
+        .assert_error(401, "ERR_AUTH_UNAUTHORIZED");
+    let system = access(&app, "system@eventzr.com").await;
+    assert_eq!(listed_tenants(&app, &system, "").await.len(), 3);
+    let out = app.post("/auth/v1/logout", Some(&system), &json!({})).await;
+    assert_eq!(out.status, 200);
+    for query in ["", "?limit=0"] {
+        app.get(&format!("{TENANTS}{query}"), Some(&system))
+            .await
+            .assert_error(401, "ERR_AUTH_TOKEN_REVOKED");
+    }
+}
+
+/// Every path that founds a tenant puts it in the list: a signup, an OAuth sign-up (and
+/// `POST /tenants` and the staging seed, above).
+#[tokio::test]
+async fn tenants_founded_by_signup_and_oauth_sign_up_are_listed() {
+    let (app, fake) = crate::oauth::app().await;
+    let body = json!({"email": "founder@example.com", "password": "a brand new passphrase",
+        "name": "Ada Founder", "tenantName": "Founded Events"});
+    let r = app.post("/auth/v1/signup/email", None, &body).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.bytes));
+    let login = crate::oauth::fake_provider::Login::verified("ada@analytical.engine");
+    let r = crate::oauth::sign_in(&app, &fake, "google", login).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+
+    let system = access(&app, "system@eventzr.com").await;
+    let list = listed_tenants(&app, &system, "").await;
+    assert_eq!(list.len(), 5, "{list:?}");
+    for (email, name) in [
+        ("founder@example.com", "Founded Events"),
+        ("ada@analytical.engine", "Ada Lovelace"),
+    ] {
+        let user = users::by_email(app.state.store(), &Email::parse(email).unwrap())
+            .await
+            .unwrap()
+            .expect("founder");
+        assert_eq!(
+            listed(&list, &user.tenant_id),
+            &json!({"id": user.tenant_id, "name": name, "planTier": "BASE",
+                   "status": "active", "strictSessions": false})
+        );
+    }
+    assert_in_id_order(&list);
+}
+
+/// A tenant record written before the list existed carries no index attributes: not
+/// listed until its first change, which puts it there.
+#[tokio::test]
+async fn a_tenant_written_before_the_index_joins_the_list_at_its_first_change() {
+    let app = TestAuth::new().await;
+    let id = TenantId::from_uuid(uuid::Uuid::now_v7());
+    let record = tenants::Tenant {
+        id: id.to_string(),
+        name: "Old Co".into(),
+        plan_tier: "PRO".into(),
+        status: "active".into(),
+        strict_sessions: false,
+    };
+    // As tenants::create wrote it until 2026-12-05.
+    let item = shared::store::Item::from_record(&auth::repo::tenant(&id), &record).unwrap();
+    app.state
+        .store()
+        .put(shared::store::Put::new(item))
+        .await
+        .unwrap();
+    let system = access(&app, "system@eventzr.com").await;
+    let list = listed_tenants(&app, &system, "").await;
+    assert!(!ids_of(&list).contains(&id.to_string()), "{list:?}");
+    let path = format!("{TENANTS}/{id}");
+    let r = patch(&app, &path, &system, json!({"planTier": "PRO"})).await;
+    let patched = tenant_in(&r);
+    let list = listed_tenants(&app, &system, "").await;
+    assert_eq!(listed(&list, &id.to_string()), &patched);
+    assert_eq!(list.len(), 4);
 }
 
 #[tokio::test]

@@ -44,7 +44,7 @@ async fn app_with(t: TestAuth) -> (TestAuth, FakeProvider) {
     (t.with_config(cfg), fake)
 }
 
-async fn app() -> (TestAuth, FakeProvider) {
+pub(crate) async fn app() -> (TestAuth, FakeProvider) {
     app_with(TestAuth::new().await).await
 }
 
@@ -85,7 +85,12 @@ async fn callback(t: &TestAuth, provider: &str, code: &str, state: &str) -> Repl
 }
 
 /// Authorize, sign in at the fake provider as `login`, call back.
-async fn sign_in(t: &TestAuth, fake: &FakeProvider, provider: &str, login: Login) -> Reply {
+pub(crate) async fn sign_in(
+    t: &TestAuth,
+    fake: &FakeProvider,
+    provider: &str,
+    login: Login,
+) -> Reply {
     let started = authorize(t, provider).await;
     let code = fake.grant(&started.params, login);
     callback(t, provider, &code, &started.state).await

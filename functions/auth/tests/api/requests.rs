@@ -164,6 +164,9 @@ const TABLE: &[Row] = &[
          last-admin rule's index queries and the invites query, and each item left in the \
          partition +1 (a passkey +2)"),
     row("POST", "/auth/v1/tenants", 3, 2, live!()),
+    // One query of the tenants index (gsi1) a page.
+    row("GET", "/auth/v1/tenants", 2, 1,
+        "+1 batch read: the live-session check; a query cannot share a request with item reads"),
     // The live-session check shares one batch read with the tenant read.
     row("GET", "/auth/v1/tenants/{tenantId}", 1, 1, ""),
     row("PATCH", "/auth/v1/tenants/{tenantId}", 3, 2, live!()),
@@ -493,6 +496,14 @@ async fn measure(method: &str, path: &str) -> Measured {
                 Some(new_tenant()),
             )
             .await
+        }
+        ("GET", "/auth/v1/tenants") => {
+            let r = m
+                .call(200, method, path, Some(&m.access(SYSTEM).await), None)
+                .await;
+            let listed = r.reply.json()["data"].as_array().map(Vec::len);
+            assert_eq!(listed, Some(3), "the staging tenants");
+            r
         }
         ("GET" | "PATCH", "/auth/v1/tenants/{tenantId}") => {
             let path = format!("/auth/v1/tenants/{}", auth::seed::T3);

@@ -1,17 +1,20 @@
-//! `POST /tenants`, `GET /tenants/{tenantId}`, `PATCH /tenants/{tenantId}` (the platform
-//! tenant's system role only: tenants are the platform's business, not a tenant admin's).
+//! `GET /tenants`, `POST /tenants`, `GET /tenants/{tenantId}`, `PATCH /tenants/{tenantId}`
+//! (the platform tenant's system role only: tenants are the platform's business, not a
+//! tenant admin's).
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
+use http::request::Parts;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use shared::{
     ApiError, Envelope, FieldError,
     auth::Claims,
     extract::ApiJson,
-    openapi::{Data, IdempotencyKey},
+    openapi::{Data, IdempotencyKey, Paged},
+    paging::{CursorScope, PageParams},
     tenant::TenantId,
 };
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::SystemCaller;
 use crate::{
@@ -25,6 +28,95 @@ use crate::{
     },
     state::AuthState,
 };
+
+/// `?status=` of `GET /tenants`: `active` or `suspended`.
+#[derive(Debug, Default, PartialEq)]
+pub struct TenantFilter {
+    status: Option<&'static str>,
+}
+
+impl TenantFilter {
+    fn keeps(&self, t: &Tenant) -> bool {
+        self.status.is_none_or(|s| t.status == s)
+    }
+    /// The query a cursor is bound to: the route and the filter.
+    fn scope(&self) -> String {
+        format!(
+            "GET /auth/v1/tenants?status={}",
+            self.status.unwrap_or_default()
+        )
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for TenantFilter {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let status = super::query_params(parts)?
+            .get("status")
+            .map(|s| tenant_status(s))
+            .transpose()
+            .map_err(|e| ApiError::validation(vec![e]))?;
+        Ok(TenantFilter { status })
+    }
+}
+
+/// The filter of `GET /tenants` as documented (parsed by `TenantFilter`; paging:
+/// `PageQuery`).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // a schema only
+pub struct TenantListQuery {
+    /// Only tenants with this status.
+    #[param(inline)]
+    status: Option<crate::domain::UserStatus>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/auth/v1/tenants",
+    operation_id = "list_tenants",
+    tag = "admin",
+    summary = "List the tenants",
+    description = "Needs the `system` role. Every tenant, one cursor page at a time, in \
+        ascending id order, which is creation order (a tenant created by `POST \
+        /auth/v1/tenants`, a signup or an OAuth sign-in gets a UUIDv7 id). Optionally \
+        filtered by `status` (a filtered page reads at most 1,000 tenants: it may hold fewer \
+        than `limit` while `page.has_more` is true). Read from an index: a tenant created or \
+        changed a moment ago may show the change a moment later.",
+    params(shared::openapi::PageQuery, TenantListQuery),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "One page of tenants", body = Paged<Tenant>),
+        (status = 400, description = "`ERR_AUTH_VALIDATION`: `limit` or `status` is invalid \
+            (`details.fields` names it); `ERR_AUTH_INVALID_CURSOR`: the cursor is tampered, \
+            expired or was issued for another query or caller"),
+        (status = 401, description = "`ERR_AUTH_TOKEN_REVOKED`: the token's session has ended"),
+        (status = 403, description = "`ERR_AUTH_FORBIDDEN`: the caller lacks the `system` role \
+            of the platform tenant"),
+    )
+)]
+pub async fn list(
+    State(st): State<AuthState>,
+    claims: Claims,
+    page: Result<PageParams, ApiError>,
+    filter: Result<TenantFilter, ApiError>,
+) -> Result<Envelope<Vec<Tenant>>, ApiError> {
+    // 401/403 before 400.
+    let (caller, []) = SystemCaller::check_with(claims, &st, []).await?;
+    let (page, filter) = (page?, filter?);
+    let scope = CursorScope::new(&caller.claims, filter.scope());
+    let (found, page) = super::cursor_page(&st, &scope, &page, |start| {
+        admin::list_tenants(
+            st.store(),
+            page.limit,
+            start,
+            filter.status.is_some(),
+            |t| filter.keeps(t),
+        )
+    })
+    .await?;
+    Ok(Envelope::ok(found).with_page(page))
+}
 
 /// A new tenant.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -1,9 +1,9 @@
 //! `/users…` (admin): the acting tenant's users. Keys are built from the caller's
 //! tenant, so another tenant's user id is a 404 (never 403: nothing leaks).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, State};
 use http::request::Parts;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
@@ -85,10 +85,8 @@ pub enum RoleName {
 
 impl<S: Send + Sync> FromRequestParts<S> for ListFilter {
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, st: &S) -> Result<Self, ApiError> {
-        let Query(q) = Query::<BTreeMap<String, String>>::from_request_parts(parts, st)
-            .await
-            .map_err(|_| ApiError::field("query", "is not a valid query string"))?;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let q = super::query_params(parts)?;
         let mut errors = Vec::new();
         let role = q.get("role").and_then(|r| {
             Role::parse(r.trim()).or_else(|| {
@@ -149,22 +147,18 @@ pub async fn list(
         return Err(AuthError::NotFound.into());
     }
     let scope = CursorScope::new(&caller.claims, filter.scope());
-    let start = st.platform.cursors.resume(&scope, &page).await?;
-    let (found, next) = admin::list_users(
-        st.store(),
-        &tenant,
-        page.limit,
-        start,
-        filter.is_set(),
-        |u| filter.keeps(u),
-    )
+    let (found, page) = super::cursor_page(&st, &scope, &page, |start| {
+        admin::list_users(
+            st.store(),
+            &tenant,
+            page.limit,
+            start,
+            filter.is_set(),
+            |u| filter.keeps(u),
+        )
+    })
     .await?;
     let plan = tenants::plan_in_item(tenant_item.as_ref())?;
-    let page = st
-        .platform
-        .cursors
-        .page(&scope, page.limit, next.as_ref())
-        .await?;
     let views = found.iter().map(|u| UserView::of(u, &plan)).collect();
     Ok(Envelope::ok(views).with_page(page))
 }
