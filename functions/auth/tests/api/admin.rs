@@ -1031,8 +1031,17 @@ async fn the_platform_account_cannot_be_changed_through_the_admin_routes() {
     assert_eq!(stored.roles, ["system"]);
 }
 
-/// `token` may neither create a tenant nor patch T1's or T3's: 403, and T3 unchanged.
+/// `token` may neither create a tenant, list them, nor read or patch T1's or T3's: 403,
+/// and T3 unchanged.
 async fn creates_and_patches_no_tenant(app: &TestAuth, token: &str) {
+    app.get("/auth/v1/tenants", Some(token))
+        .await
+        .assert_error(403, "ERR_AUTH_FORBIDDEN");
+    for t in [T1, T3] {
+        app.get(&format!("/auth/v1/tenants/{t}"), Some(token))
+            .await
+            .assert_error(403, "ERR_AUTH_FORBIDDEN");
+    }
     app.post(
         "/auth/v1/tenants",
         Some(token),
@@ -1326,7 +1335,7 @@ async fn the_tenant_list_pages_through_every_tenant_exactly_once() {
     let whole = listed_tenants(&app, &system, "limit=100").await;
     assert_eq!(whole.len(), 7);
     let (pages, sizes) = walk_list(&app, TENANTS, &system, "limit=2").await;
-    // The last page is full and says so: no next cursor, no empty page after it.
+    // Pages of two, then the last one, with no next cursor (no empty page after it).
     assert_eq!(sizes, [2, 2, 2, 1]);
     assert_eq!(pages, whole, "every tenant once, in the same order");
     assert_in_id_order(&pages);
@@ -1417,6 +1426,16 @@ async fn a_bad_limit_or_cursor_is_refused_as_the_users_list_refuses_it() {
     ] {
         refused_400(&app, TENANTS, &query, &system, "ERR_AUTH_INVALID_CURSOR").await;
     }
+    // Nor is this list's cursor one of the users list, for the same caller and tenant.
+    let query = format!("limit=1&cursor={cursor}");
+    refused_400(
+        &app,
+        "/auth/v1/users",
+        &query,
+        &system,
+        "ERR_AUTH_INVALID_CURSOR",
+    )
+    .await;
     // The untouched cursor still works.
     let r = app
         .get(&format!("{TENANTS}?limit=1&cursor={cursor}"), Some(&system))
@@ -1443,7 +1462,9 @@ async fn the_tenant_list_filters_by_status_and_names_a_bad_one() {
     let mut expected = vec![auth::seed::SYSTEM, T1];
     expected.extend([&made[0], &made[2]].map(|t| t["id"].as_str().unwrap()));
     assert_eq!(ids_of(&active), sorted(expected));
-    assert!(sizes.iter().all(|n| *n <= 1), "{sizes:?}");
+    // In id order the last active one (T1) is followed only by suspended T3: its page
+    // ends the list, with no cursor to an empty page.
+    assert_eq!(sizes, [1, 1, 1, 1]);
     // Case and blanks as PATCH takes them.
     let upper = listed_tenants(&app, &system, "status=%20SUSPENDED").await;
     assert_eq!(upper, suspended);

@@ -78,8 +78,8 @@ pub struct TenantListQuery {
     tag = "admin",
     summary = "List the tenants",
     description = "Needs the `system` role. Every tenant, one cursor page at a time, in \
-        ascending id order, which is creation order (a tenant created by `POST \
-        /auth/v1/tenants`, a signup or an OAuth sign-in gets a UUIDv7 id). Optionally \
+        ascending id order: for tenants created by `POST /auth/v1/tenants`, a signup or an \
+        OAuth sign-in (UUIDv7 ids) that is creation order, to the millisecond. Optionally \
         filtered by `status` (a filtered page reads at most 1,000 tenants: it may hold fewer \
         than `limit` while `page.has_more` is true). Read from an index: a tenant created or \
         changed a moment ago may show the change a moment later.",
