@@ -12,6 +12,7 @@ pub mod dynamo;
 pub mod faults;
 pub mod memory;
 mod model;
+mod record;
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod conformance;
