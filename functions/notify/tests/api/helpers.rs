@@ -83,7 +83,14 @@ impl TestNotify {
             let endpoint = emulator_endpoint("notify suite on DynamoDB")
                 .expect("EVENTZR_TEST_STORE=dynamodb needs the emulator (AWS_ENDPOINT_URL)");
             let auth_table = dynamo_table(&endpoint).await;
-            return Self::with_stores(dynamo_table(&endpoint).await, auth_table);
+            // The emulator on a loaded machine can take seconds per request: a send must
+            // not run out of its budget (5 s, then the rest stays queued for the
+            // dispatcher), or what a test expects sent would still be queued.
+            let cfg = notify::NotifyConfig {
+                send_budget_ms: 120_000,
+                ..notify::NotifyConfig::local()
+            };
+            return Self::configured(dynamo_table(&endpoint).await, auth_table, cfg);
         }
         Self::with_store(Arc::new(MemoryStore::new()))
     }
@@ -95,9 +102,17 @@ impl TestNotify {
 
     /// Over `store`, reading tenant status from `auth_table`.
     pub fn with_stores(store: Arc<dyn Store>, auth_table: Arc<dyn Store>) -> Self {
+        Self::configured(store, auth_table, notify::NotifyConfig::local())
+    }
+
+    fn configured(
+        store: Arc<dyn Store>,
+        auth_table: Arc<dyn Store>,
+        cfg: notify::NotifyConfig,
+    ) -> Self {
         let tp = TestPlatform::new();
         let recorder = Recorder::new();
-        let state = NotifyState::local(
+        let mut state = NotifyState::local(
             ServiceState {
                 platform: tp.platform.clone(),
                 store,
@@ -105,6 +120,7 @@ impl TestNotify {
             &recorder,
             TenantRecords::new(auth_table.clone()),
         );
+        state.cfg = Arc::new(cfg);
         let router = notify::router(state.clone());
         TestNotify {
             tp,
