@@ -6,7 +6,7 @@ use tracing_subscriber::{EnvFilter, fmt, fmt::MakeWriter};
 
 /// Installs the JSON subscriber on stdout once (later calls are no-ops).
 pub fn init() {
-    let _ = tracing::subscriber::set_global_default(subscriber(std::io::stdout));
+    init_with(std::io::stdout);
 }
 
 /// Installs the subscriber writing to `writer` once (eventzr-local: a background writer).
