@@ -22,6 +22,7 @@ pub mod openapi;
 pub mod outbound;
 pub mod paging;
 pub mod platform;
+pub mod query;
 pub mod route_groups;
 pub mod secrets;
 pub mod service;

@@ -9,15 +9,15 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use aws_lc_rs::{aead, hmac};
-use axum::extract::{FromRequestParts, Query};
+use axum::extract::FromRequestParts;
 use base64::Engine as _;
 use http::request::Parts;
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
 use crate::{
-    auth::Claims, clock::Clock, envelope::Page, error::ApiError, ids::sha256_hex, secrets::Secrets,
-    store::ResumeKey, tenant::TenantId,
+    auth::Claims, clock::Clock, envelope::Page, error::ApiError, ids::sha256_hex,
+    query::QueryParams, secrets::Secrets, store::ResumeKey, tenant::TenantId,
 };
 
 pub const DEFAULT_LIMIT: u32 = 20;
@@ -36,10 +36,8 @@ pub struct PageParams {
 impl<S: Send + Sync> FromRequestParts<S> for PageParams {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Query(q) = Query::<BTreeMap<String, String>>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::field("query", "is not a valid query string"))?;
-        PageParams::parse(q.get("limit").map(String::as_str), q.get("cursor").cloned())
+        let q = QueryParams::from_request_parts(parts, state).await?;
+        PageParams::parse(q.get("limit"), q.get("cursor").map(str::to_owned))
     }
 }
 

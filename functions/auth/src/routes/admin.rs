@@ -11,11 +11,11 @@ pub mod invite;
 pub mod tenants;
 pub mod users;
 
-use std::{collections::BTreeMap, marker::PhantomData, ops::Deref};
+use std::{marker::PhantomData, ops::Deref};
 
 use axum::{
     Router,
-    extract::{FromRequestParts, Query},
+    extract::FromRequestParts,
     routing::{delete, get, post},
 };
 use http::request::Parts;
@@ -137,14 +137,6 @@ impl<R: RoleRequirement> FromRequestParts<AuthState> for Live<R> {
         let claims = Claims::from_request_parts(parts, st).await?;
         Ok(Self::check_with(claims, st, []).await?.0)
     }
-}
-
-/// The query string's parameters, for a list's filters (400 naming `query` when it is
-/// not a query string).
-fn query_params(parts: &Parts) -> Result<BTreeMap<String, String>, ApiError> {
-    Query::try_from_uri(&parts.uri)
-        .map(|Query(q)| q)
-        .map_err(|_| ApiError::field("query", "is not a valid query string"))
 }
 
 /// One cursor page of a list (`GET /users`, `GET /tenants`): `read` from where `page`'s

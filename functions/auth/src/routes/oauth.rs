@@ -10,12 +10,12 @@
 
 use axum::{
     Router,
-    extract::{Path, Query, State, rejection::QueryRejection},
+    extract::{Path, State},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
 use serde::{Deserialize, Serialize};
-use shared::{ApiError, Envelope, FieldError, extract::ApiJson, openapi::Data};
+use shared::{ApiError, Envelope, FieldError, extract::ApiJson, openapi::Data, query::ApiQuery};
 use utoipa::ToSchema;
 
 use crate::{
@@ -101,10 +101,11 @@ struct Pending {
 pub async fn authorize(
     State(st): State<AuthState>,
     Path(provider): Path<String>,
-    query: Result<Query<AuthorizeQuery>, QueryRejection>,
+    query: Result<ApiQuery<AuthorizeQuery>, ApiError>,
 ) -> Result<Envelope<AuthorizeView>, ApiError> {
     let (provider, cfg) = configured(&st, &provider)?;
-    let Query(query) = query.map_err(|_| ApiError::field("redirectUri", "is malformed"))?;
+    // After the provider: an unknown one is 404 whatever the query.
+    let ApiQuery(query) = query?;
     let redirect_uri = redirect_uri(&st, query.redirect_uri.as_deref())?;
     // RFC 7636: a 43-character verifier from the CSPRNG (256 bits), sent as S256.
     let pending = Pending {

@@ -2016,3 +2016,67 @@ async fn a_filtered_list_over_a_large_roster_pages_instead_of_reading_it_all() {
     assert_eq!(admins.len(), 2, "both admins, once each");
     assert!(sizes.len() >= 2, "the scan stopped and went on: {sizes:?}");
 }
+
+/// The one field a 400 names, and its issue.
+fn named_field(r: &Reply) -> (String, String) {
+    r.assert_error(400, "ERR_AUTH_VALIDATION");
+    let fields = r.json()["error"]["details"]["fields"].clone();
+    assert_eq!(fields.as_array().map(Vec::len), Some(1), "{fields}");
+    let text = |k: &str| fields[0][k].as_str().unwrap().to_owned();
+    (text("field"), text("issue"))
+}
+
+#[tokio::test]
+async fn a_query_parameter_given_twice_is_refused_naming_it() {
+    let app = TestAuth::new().await;
+    let admin = access(&app, "admin@eventzr.com").await;
+    // Before, the last value won: the first listed suspended users only, the second
+    // answered pages of 100.
+    for (query, field) in [
+        ("status=active&status=suspended", "status"),
+        ("limit=5&limit=100", "limit"),
+        ("role=admin&limit=1&role=user", "role"),
+        ("cursor=a&cursor=b", "cursor"),
+    ] {
+        let r = app
+            .get(&format!("/auth/v1/users?{query}"), Some(&admin))
+            .await;
+        let (named, issue) = named_field(&r);
+        assert_eq!(named, field, "{query}");
+        assert!(issue.contains("more than once"), "{query}: {issue}");
+    }
+    // Once each, and names no route reads, are as before.
+    let r = app
+        .get(
+            "/auth/v1/users?status=active&limit=5&utm=x&other=y",
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+
+    let system = access(&app, "system@eventzr.com").await;
+    let r = app
+        .get(
+            &format!("{TENANTS}?status=active&status=active"),
+            Some(&system),
+        )
+        .await;
+    assert_eq!(named_field(&r).0, "status");
+
+    // A revoke naming two addresses revokes neither.
+    for to in ["ann@example.com", "bob@example.com"] {
+        let body = json!({"email": to, "roles": ["user"]});
+        let r = app.post("/auth/v1/users/invite", Some(&admin), &body).await;
+        assert_eq!(r.status, 202);
+    }
+    let both = "email=ann%40example.com&email=bob%40example.com";
+    let r = app
+        .call("DELETE", &format!("{INVITES}?{both}"), Some(&admin), None)
+        .await;
+    assert_eq!(named_field(&r).0, "email");
+    let pending = app.get(INVITES, Some(&admin)).await;
+    assert_eq!(
+        emails(&pending),
+        BTreeSet::from(["ann@example.com".into(), "bob@example.com".into()])
+    );
+}

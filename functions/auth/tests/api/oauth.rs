@@ -170,6 +170,21 @@ async fn authorize_refuses_a_redirect_uri_outside_the_application() {
     }
     let r = t.get("/auth/v1/oauth/google/authorize", None).await;
     r.assert_error(400, "ERR_AUTH_VALIDATION");
+    // Two of them, even both allowed: which one was meant is not ours to guess.
+    let allowed = "http%3A%2F%2F127.0.0.1%3A3000%2Foauth%2Fdone";
+    let path =
+        format!("/auth/v1/oauth/google/authorize?redirectUri={allowed}&redirectUri={allowed}");
+    let r = t.get(&path, None).await;
+    r.assert_error(400, "ERR_AUTH_VALIDATION");
+    let field = &r.json()["error"]["details"]["fields"][0];
+    assert_eq!(field["field"], "redirectUri");
+    assert!(field["issue"].as_str().unwrap().contains("more than once"));
+    // An unknown provider is still 404 first.
+    let path =
+        format!("/auth/v1/oauth/facebook/authorize?redirectUri={allowed}&redirectUri={allowed}");
+    t.get(&path, None)
+        .await
+        .assert_error(404, "ERR_AUTH_NOT_FOUND");
 }
 
 #[tokio::test]

@@ -6,15 +6,14 @@
 
 pub mod metrics;
 
-use std::collections::BTreeMap;
-
 use axum::{
     Router,
-    extract::{Path, Query, State},
+    extract::{Path, State},
     routing::{get, post},
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use shared::query::QueryParams;
 use shared::{
     ApiError, Envelope, FieldError,
     access::{RequireRole, Role, roles},
@@ -164,7 +163,7 @@ struct Filter {
 }
 
 impl Filter {
-    fn parse(q: &BTreeMap<String, String>) -> Result<Self, ApiError> {
+    fn parse(q: &QueryParams) -> Result<Self, ApiError> {
         let mut errors = Vec::new();
         let mut one = |name: &str, ok: bool, why: &str| {
             if !ok {
@@ -189,7 +188,7 @@ impl Filter {
             !matches!(category, Some(None)),
             "must be transactional, system, marketing or reminder",
         );
-        let time = |s: &String| {
+        let time = |s: &str| {
             DateTime::parse_from_rfc3339(s.trim())
                 .map(|t| t.with_timezone(&Utc))
                 .ok()
@@ -304,7 +303,7 @@ pub async fn list(
     State(st): State<NotifyState>,
     caller: Claims,
     page: PageParams,
-    Query(q): Query<BTreeMap<String, String>>,
+    q: QueryParams,
 ) -> Result<Envelope<Vec<DeliveryView>>, ApiError> {
     let filter = Filter::parse(&q)?;
     let t = caller.tenant();

@@ -8,12 +8,13 @@ use std::collections::BTreeMap;
 
 use axum::{
     Router,
-    extract::{FromRequestParts, Path, Query, State},
+    extract::{FromRequestParts, Path, State},
     routing::{get, post},
 };
 use http::request::Parts;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use shared::query::QueryParams;
 use shared::{
     ApiError, Envelope, FieldError,
     access::{RequireRole, roles},
@@ -582,7 +583,7 @@ impl ListFilter {
 }
 
 /// `true` or `false` of flag `name`, None when absent.
-fn flag(q: &BTreeMap<String, String>, name: &str) -> Result<Option<bool>, FieldError> {
+fn flag(q: &QueryParams, name: &str) -> Result<Option<bool>, FieldError> {
     match q.get(name).map(|s| s.trim()) {
         None => Ok(None),
         Some("true") => Ok(Some(true)),
@@ -591,20 +592,10 @@ fn flag(q: &BTreeMap<String, String>, name: &str) -> Result<Option<bool>, FieldE
     }
 }
 
-async fn query_map<S: Send + Sync>(
-    parts: &mut Parts,
-    st: &S,
-) -> Result<BTreeMap<String, String>, ApiError> {
-    Query::<BTreeMap<String, String>>::from_request_parts(parts, st)
-        .await
-        .map(|Query(q)| q)
-        .map_err(|_| ApiError::field("query", "is not a valid query string"))
-}
-
 impl<S: Send + Sync> FromRequestParts<S> for ListFilter {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, st: &S) -> Result<Self, ApiError> {
-        let q = query_map(parts, st).await?;
+        let q = QueryParams::from_request_parts(parts, st).await?;
         let channel = match q.get("channel").map(|c| c.trim()).filter(|c| !c.is_empty()) {
             Some(c) => Some(Channel::parse_field("channel", c)?),
             None => None,
@@ -659,7 +650,7 @@ pub struct VersionParam(pub Option<i64>);
 impl<S: Send + Sync> FromRequestParts<S> for VersionParam {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, st: &S) -> Result<Self, ApiError> {
-        let q = query_map(parts, st).await?;
+        let q = QueryParams::from_request_parts(parts, st).await?;
         match q.get("version").map(|v| v.trim()) {
             None | Some("") => Ok(VersionParam(None)),
             Some(v) => v

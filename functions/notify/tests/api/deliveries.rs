@@ -708,6 +708,20 @@ async fn deliveries_filter_and_page_newest_first() {
             .await
             .assert_error(400, "ERR_NOTIFY_VALIDATION");
     }
+    // A filter given twice names itself: before, the last one silently won, so
+    // `status=sent&status=failed` listed only the failed deliveries.
+    for (twice, field) in [
+        ("deliveries?status=sent&status=failed", "status"),
+        ("deliveries?channel=email&limit=2&channel=email", "channel"),
+        ("deliveries?limit=2&limit=50", "limit"),
+        ("metrics?from=2026-01-01&from=2026-02-01", "from"),
+    ] {
+        let r = t.get(&format!("/notify/v1/{twice}"), &org).await;
+        r.assert_error(400, "ERR_NOTIFY_VALIDATION");
+        let named = &r.json()["error"]["details"]["fields"][0];
+        assert_eq!(named["field"], field, "{twice}");
+        assert!(named["issue"].as_str().unwrap().contains("more than once"));
+    }
 }
 
 #[tokio::test]

@@ -727,6 +727,8 @@ async fn the_inbox_pages_with_a_cursor_bound_to_its_filter() {
         bad_fields(&t.get(&format!("{INBOX}?unread=yes"), &user()).await),
         ["unread"]
     );
+    let twice = format!("{INBOX}?unread=true&unread=false");
+    assert_eq!(bad_fields(&t.get(&twice, &user()).await), ["unread"]);
     assert_eq!(
         bad_fields(&t.get(&format!("{INBOX}?limit=0"), &user()).await),
         ["limit"]
@@ -842,6 +844,13 @@ async fn read_all_marks_every_unread_item_and_zeroes_the_count() {
         .await
         .unwrap();
 
+    // Two cursors: refused, and nothing is marked.
+    let two = format!("{READ_ALL}?cursor=a&cursor=b");
+    assert_eq!(
+        bad_fields(&t.post(&two, &user(), &json!({})).await),
+        ["cursor"]
+    );
+    assert_eq!(unread(&t, &user()).await, 29);
     let r = ok(&t.post(READ_ALL, &user(), &json!({})).await, 200);
     assert_eq!(
         r["data"],

@@ -98,6 +98,22 @@ async fn an_admin_removes_any_address_named_in_the_query() {
     t.delete(&remove("bob%40example.com"), &Caller::t1("organizer"))
         .await
         .assert_error(403, "ERR_NOTIFY_FORBIDDEN");
+    // Two contacts: neither is removed (the last one was, before).
+    let r = t
+        .delete(
+            &format!("{LIST}?contact=x%40example.com&contact=bob%40example.com"),
+            &admin(),
+        )
+        .await;
+    r.assert_error(400, "ERR_NOTIFY_VALIDATION");
+    let field = &r.json()["error"]["details"]["fields"][0];
+    assert_eq!(field["field"], "contact");
+    assert!(field["issue"].as_str().unwrap().contains("more than once"));
+    assert!(
+        listed(&t, &admin())
+            .await
+            .contains(&"bob@example.com".to_owned())
+    );
     t.delete(&remove("bob%40example.com"), &Caller::t3("admin"))
         .await
         .assert_error(404, "ERR_NOTIFY_NOT_FOUND");

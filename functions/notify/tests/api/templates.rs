@@ -331,7 +331,11 @@ async fn archived_true_lists_only_archived_templates_and_pages() {
         .await
         .assert_error(400, "ERR_NOTIFY_INVALID_CURSOR");
 
-    for query in ["archived=yes", "archived=false&includeArchived=true"] {
+    for query in [
+        "archived=yes",
+        "archived=false&includeArchived=true",
+        "archived=true&archived=false",
+    ] {
         let r = get(query).await;
         r.assert_error(400, "ERR_NOTIFY_VALIDATION");
         assert_eq!(

@@ -1,9 +1,10 @@
 //! `POST /users/invite` (admin): mails a single-use invite token for the acting tenant;
 //! `GET` / `DELETE /users/invites`: the tenant's pending invites, and revoking one.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use shared::query::ApiQuery;
 use shared::{
     ApiError, Envelope,
     auth::Claims,
@@ -331,7 +332,7 @@ pub struct InvitedQuery {
 pub async fn revoke(
     State(st): State<AuthState>,
     claims: Claims,
-    Query(q): Query<InvitedQuery>,
+    ApiQuery(q): ApiQuery<InvitedQuery>,
 ) -> Result<Envelope<PendingInvite>, ApiError> {
     let tenant = claims.tenant();
     let (caller, []) = AdminCaller::check_with(claims, &st, []).await?;

@@ -6,6 +6,7 @@ use axum::extract::{FromRequestParts, Path, State};
 use http::request::Parts;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
+use shared::query::QueryParams;
 use shared::{
     ApiError, Envelope, FieldError,
     auth::Claims,
@@ -51,9 +52,9 @@ impl TenantFilter {
 impl<S: Send + Sync> FromRequestParts<S> for TenantFilter {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let status = super::query_params(parts)?
+        let status = QueryParams::from_uri(&parts.uri)?
             .get("status")
-            .map(|s| tenant_status(s))
+            .map(tenant_status)
             .transpose()
             .map_err(|e| ApiError::validation(vec![e]))?;
         Ok(TenantFilter { status })

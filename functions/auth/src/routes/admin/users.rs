@@ -7,6 +7,7 @@ use axum::extract::{FromRequestParts, Path, State};
 use http::request::Parts;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
+use shared::query::QueryParams;
 use shared::{
     ApiError, Envelope, FieldError,
     access::Role,
@@ -86,7 +87,7 @@ pub enum RoleName {
 impl<S: Send + Sync> FromRequestParts<S> for ListFilter {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let q = super::query_params(parts)?;
+        let q = QueryParams::from_uri(&parts.uri)?;
         let mut errors = Vec::new();
         let role = q.get("role").and_then(|r| {
             Role::parse(r.trim()).or_else(|| {

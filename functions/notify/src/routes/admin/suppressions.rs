@@ -4,10 +4,11 @@
 
 use axum::{
     Router,
-    extract::{Path, Query, State},
+    extract::{Path, State},
     routing::{delete, get, post},
 };
 use serde::{Deserialize, Serialize};
+use shared::query::ApiQuery;
 use shared::{
     ApiError, Envelope,
     access::{RequireRole, roles},
@@ -264,7 +265,7 @@ pub struct ContactQuery {
 pub async fn remove_named(
     State(st): State<NotifyState>,
     caller: RequireRole<roles::Admin>,
-    Query(q): Query<ContactQuery>,
+    ApiQuery(q): ApiQuery<ContactQuery>,
 ) -> Result<Envelope<SuppressionView>, ApiError> {
     let contact = q
         .contact

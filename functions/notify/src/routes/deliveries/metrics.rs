@@ -3,13 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use axum::{
-    Router,
-    extract::{Query, State},
-    routing::get,
-};
+use axum::{Router, extract::State, routing::get};
 use chrono::{Duration, NaiveDate};
 use serde::Serialize;
+use shared::query::QueryParams;
 use shared::{ApiError, Envelope, FieldError, access::Role, auth::Claims, openapi::Data};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -101,7 +98,7 @@ pub struct Metrics {
 pub async fn metrics(
     State(st): State<NotifyState>,
     caller: Claims,
-    Query(q): Query<BTreeMap<String, String>>,
+    q: QueryParams,
 ) -> Result<Envelope<Metrics>, ApiError> {
     let date = |name: &str| -> Result<Option<NaiveDate>, ApiError> {
         q.get(name)

@@ -2,15 +2,16 @@
 //! partition, so another person's (or tenant's) item is simply not found. Marking an item
 //! read also moves its delivery to `read`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use axum::{
     Router,
-    extract::{FromRequestParts, Path, Query, State},
+    extract::{FromRequestParts, Path, State},
     routing::{get, post},
 };
 use http::request::Parts;
 use serde::{Deserialize, Serialize};
+use shared::query::{ApiQuery, QueryParams};
 use shared::{
     ApiError, Envelope,
     auth::Claims,
@@ -92,10 +93,8 @@ pub struct UnreadFilter(bool);
 impl<S: Send + Sync> FromRequestParts<S> for UnreadFilter {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, st: &S) -> Result<Self, ApiError> {
-        let Query(q) = Query::<BTreeMap<String, String>>::from_request_parts(parts, st)
-            .await
-            .map_err(|_| ApiError::field("query", "is not a valid query string"))?;
-        match q.get("unread").map(String::as_str) {
+        let q = QueryParams::from_request_parts(parts, st).await?;
+        match q.get("unread") {
             None | Some("false") => Ok(UnreadFilter(false)),
             Some("true") => Ok(UnreadFilter(true)),
             Some(_) => Err(ApiError::field("unread", "must be true or false")),
@@ -318,7 +317,7 @@ pub struct ReadAllQuery {
 pub async fn read_all(
     State(st): State<NotifyState>,
     caller: Claims,
-    Query(q): Query<ReadAllQuery>,
+    ApiQuery(q): ApiQuery<ReadAllQuery>,
 ) -> Result<Envelope<ReadAll>, ApiError> {
     let (t, now) = (caller.tenant(), st.now());
     let stamp = shared::clock::rfc3339_millis(now);
