@@ -160,8 +160,8 @@ pub fn document(service: Service, routes: OpenApi) -> OpenApi {
     let mut info = Info::new(service.name(), env!("CARGO_PKG_VERSION"));
     info.description = Some(format!(
         "EventZR {} API. Every answer is a JSON envelope `{{data, error, page?, meta}}`; \
-         errors carry `ERR_{}_<NAME>` codes. A query parameter is given at most once (a \
-         repeated one is 400 `VALIDATION` naming it). Tokens come from `POST /auth/v1/login` \
+         errors carry `ERR_{}_<NAME>` codes. A query parameter a route reads is given at most once \
+         (a repeated one is 400 `VALIDATION` naming it). Tokens come from `POST /auth/v1/login` \
          (staging account partner@eventzr.com / Password123!).",
         service.name(),
         service.code()

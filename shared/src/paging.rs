@@ -35,9 +35,9 @@ pub struct PageParams {
 
 impl<S: Send + Sync> FromRequestParts<S> for PageParams {
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let q = QueryParams::from_request_parts(parts, state).await?;
-        PageParams::parse(q.get("limit"), q.get("cursor").map(str::to_owned))
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let q = QueryParams::from_uri(&parts.uri);
+        PageParams::parse(q.get("limit")?, q.get("cursor")?.map(str::to_owned))
     }
 }
 

@@ -170,19 +170,19 @@ impl Filter {
                 errors.push(FieldError::new(name, why));
             }
         };
-        let status = q.get("status").map(|s| Status::parse(s.trim()));
+        let status = q.get("status")?.map(|s| Status::parse(s.trim()));
         one(
             "status",
             !matches!(status, Some(None)),
             "is not a delivery status",
         );
-        let channel = q.get("channel").map(|s| Channel::parse(s.trim()));
+        let channel = q.get("channel")?.map(|s| Channel::parse(s.trim()));
         one(
             "channel",
             !matches!(channel, Some(None)),
             "must be email, sms, push or in_app",
         );
-        let category = q.get("category").map(|s| Category::parse(s.trim()));
+        let category = q.get("category")?.map(|s| Category::parse(s.trim()));
         one(
             "category",
             !matches!(category, Some(None)),
@@ -193,13 +193,13 @@ impl Filter {
                 .map(|t| t.with_timezone(&Utc))
                 .ok()
         };
-        let from = q.get("from").map(time);
+        let from = q.get("from")?.map(time);
         one(
             "from",
             !matches!(from, Some(None)),
             "must be an RFC 3339 date-time",
         );
-        let to = q.get("to").map(time);
+        let to = q.get("to")?.map(time);
         one(
             "to",
             !matches!(to, Some(None)),
@@ -207,7 +207,7 @@ impl Filter {
         );
         // An address or a number in the form deliveries store it (a phone number as sent,
         // `+1 415 555 0100`, is `+14155550100`); anything else is matched as given (a user id).
-        let recipient = q.get("recipient").map(|r| {
+        let recipient = q.get("recipient")?.map(|r| {
             crate::repo::suppressions::normalise(r, "recipient")
                 .unwrap_or_else(|_| r.trim().to_lowercase())
         });

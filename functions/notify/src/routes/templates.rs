@@ -584,7 +584,7 @@ impl ListFilter {
 
 /// `true` or `false` of flag `name`, None when absent.
 fn flag(q: &QueryParams, name: &str) -> Result<Option<bool>, FieldError> {
-    match q.get(name).map(|s| s.trim()) {
+    match q.field(name)?.map(|s| s.trim()) {
         None => Ok(None),
         Some("true") => Ok(Some(true)),
         Some("false") => Ok(Some(false)),
@@ -594,15 +594,19 @@ fn flag(q: &QueryParams, name: &str) -> Result<Option<bool>, FieldError> {
 
 impl<S: Send + Sync> FromRequestParts<S> for ListFilter {
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, st: &S) -> Result<Self, ApiError> {
-        let q = QueryParams::from_request_parts(parts, st).await?;
-        let channel = match q.get("channel").map(|c| c.trim()).filter(|c| !c.is_empty()) {
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let q = QueryParams::from_uri(&parts.uri);
+        let channel = match q
+            .get("channel")?
+            .map(|c| c.trim())
+            .filter(|c| !c.is_empty())
+        {
             Some(c) => Some(Channel::parse_field("channel", c)?),
             None => None,
         };
         let mut errors = Vec::new();
         let name = q
-            .get("name")
+            .get("name")?
             .map(|n| n.trim().to_owned())
             .unwrap_or_default();
         if name.chars().count() > template::MAX_NAME_CHARS {
@@ -649,9 +653,9 @@ pub struct VersionParam(pub Option<i64>);
 
 impl<S: Send + Sync> FromRequestParts<S> for VersionParam {
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, st: &S) -> Result<Self, ApiError> {
-        let q = QueryParams::from_request_parts(parts, st).await?;
-        match q.get("version").map(|v| v.trim()) {
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let q = QueryParams::from_uri(&parts.uri);
+        match q.get("version")?.map(|v| v.trim()) {
             None | Some("") => Ok(VersionParam(None)),
             Some(v) => v
                 .parse::<i64>()

@@ -98,7 +98,8 @@ async fn an_admin_removes_any_address_named_in_the_query() {
     t.delete(&remove("bob%40example.com"), &Caller::t1("organizer"))
         .await
         .assert_error(403, "ERR_NOTIFY_FORBIDDEN");
-    // Two contacts: neither is removed (the last one was, before).
+    // Two contacts: neither is removed, and the error names `contact` (before, it was
+    // "request is invalid", naming nothing).
     let r = t
         .delete(
             &format!("{LIST}?contact=x%40example.com&contact=bob%40example.com"),

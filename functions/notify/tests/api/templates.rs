@@ -344,6 +344,11 @@ async fn archived_true_lists_only_archived_templates_and_pages() {
             "{query}"
         );
     }
+    let r = get("archived=true&archived=false").await;
+    let issue = &r.json()["error"]["details"]["fields"][0]["issue"];
+    assert_eq!(issue, "is given more than once (give one value)");
+    // A name the list does not read may be repeated.
+    assert_eq!(get("utm=a&utm=b").await.status, 200);
 }
 
 #[tokio::test]

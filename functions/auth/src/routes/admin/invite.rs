@@ -332,10 +332,12 @@ pub struct InvitedQuery {
 pub async fn revoke(
     State(st): State<AuthState>,
     claims: Claims,
-    ApiQuery(q): ApiQuery<InvitedQuery>,
+    query: Result<ApiQuery<InvitedQuery>, ApiError>,
 ) -> Result<Envelope<PendingInvite>, ApiError> {
     let tenant = claims.tenant();
     let (caller, []) = AdminCaller::check_with(claims, &st, []).await?;
+    // After the role and session checks, as on every admin route.
+    let ApiQuery(q) = query?;
     let raw = q
         .email
         .ok_or_else(|| ApiError::field("email", "is required: ?email=<invited address>"))?;

@@ -52,8 +52,8 @@ impl TenantFilter {
 impl<S: Send + Sync> FromRequestParts<S> for TenantFilter {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let status = QueryParams::from_uri(&parts.uri)?
-            .get("status")
+        let status = QueryParams::from_uri(&parts.uri)
+            .get("status")?
             .map(tenant_status)
             .transpose()
             .map_err(|e| ApiError::validation(vec![e]))?;

@@ -101,7 +101,7 @@ pub async fn metrics(
     q: QueryParams,
 ) -> Result<Envelope<Metrics>, ApiError> {
     let date = |name: &str| -> Result<Option<NaiveDate>, ApiError> {
-        q.get(name)
+        q.get(name)?
             .map(|s| {
                 NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
                     .ok()
@@ -124,7 +124,7 @@ pub async fn metrics(
             format!("the range is at most {MAX_DAYS} days"),
         )]));
     }
-    let channel = match q.get("channel") {
+    let channel = match q.get("channel")? {
         Some(c) => Some(
             crate::domain::Channel::parse(c.trim())
                 .ok_or_else(|| ApiError::field("channel", "must be email, sms, push or in_app"))?

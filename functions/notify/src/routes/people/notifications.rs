@@ -92,9 +92,9 @@ pub struct UnreadFilter(bool);
 
 impl<S: Send + Sync> FromRequestParts<S> for UnreadFilter {
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, st: &S) -> Result<Self, ApiError> {
-        let q = QueryParams::from_request_parts(parts, st).await?;
-        match q.get("unread") {
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let q = QueryParams::from_uri(&parts.uri);
+        match q.get("unread")? {
             None | Some("false") => Ok(UnreadFilter(false)),
             Some("true") => Ok(UnreadFilter(true)),
             Some(_) => Err(ApiError::field("unread", "must be true or false")),
