@@ -2,7 +2,7 @@
 //! - a parameter the route reads is given at most once: a repeated one is 400 VALIDATION
 //!   naming it (axum's `Query` kept the last value for a map, so
 //!   `?status=sent&status=failed` listed only failed deliveries and `?limit=5&limit=100`
-//!   answered 100; a typed query answered "request is invalid" naming nothing);
+//!   answered 100; most typed queries answered "request is invalid" naming nothing);
 //! - names a route does not read are ignored, repeated or not, as on routes that read none;
 //! - a typed parameter that does not parse (a word for a number) is 400 naming `query`.
 //!
@@ -48,12 +48,21 @@ impl QueryParams {
         self.field(name).map_err(|e| ApiError::validation(vec![e]))
     }
 
-    /// As [`get`](Self::get), for a caller that gathers every field's error first.
+    /// As [`get`](Self::get), with the repeat as a field error.
     pub fn field(&self, name: &str) -> Result<Option<&str>, FieldError> {
         if self.repeated.contains(name) {
             return Err(given_twice(name));
         }
         Ok(self.first.get(name).map(String::as_str))
+    }
+
+    /// As [`get`](Self::get), for a caller that answers every bad field at once: a repeat
+    /// joins `errors` and reads as absent.
+    pub fn gathered(&self, name: &str, errors: &mut Vec<FieldError>) -> Option<&str> {
+        self.field(name).unwrap_or_else(|e| {
+            errors.push(e);
+            None
+        })
     }
 }
 
@@ -201,6 +210,13 @@ mod tests {
     struct Typed {
         redirect_uri: Option<String>,
         count: Option<u32>,
+        kind: Option<Kind>,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "lowercase")]
+    enum Kind {
+        Plain,
     }
 
     fn typed(query: &str) -> Result<Typed, ApiError> {
@@ -213,7 +229,8 @@ mod tests {
             typed("redirectUri=https%3A%2F%2Fapp.example%2Fcb&other=1&other=2").unwrap(),
             Typed {
                 redirect_uri: Some("https://app.example/cb".into()),
-                count: None
+                count: None,
+                kind: None,
             }
         );
         let repeated = typed("other=1&other=2&redirectUri=secret&redirectUri=secret");
@@ -221,7 +238,10 @@ mod tests {
         assert_eq!(field, "redirectUri");
         assert!(issue.contains("more than once"));
         assert_eq!(field_of(typed("count=1&count=2").unwrap_err()).0, "count");
-        let wrong_type = typed("count=secret").unwrap_err();
-        assert_eq!(field_of(wrong_type).0, "query");
+        // serde's own words would repeat the value ("unknown variant `secret`").
+        for wrong in ["count=secret", "kind=secret"] {
+            assert_eq!(field_of(typed(wrong).unwrap_err()).0, "query", "{wrong}");
+        }
+        assert_eq!(typed("kind=plain").unwrap().kind, Some(Kind::Plain));
     }
 }

@@ -2045,6 +2045,18 @@ async fn a_query_parameter_given_twice_is_refused_naming_it() {
         assert_eq!(named, field, "{query}");
         assert!(issue.contains("more than once"), "{query}: {issue}");
     }
+    // A repeat is one more bad field: the others are named with it.
+    let r = app
+        .get("/auth/v1/users?role=root&status=a&status=b", Some(&admin))
+        .await;
+    r.assert_error(400, "ERR_AUTH_VALIDATION");
+    let fields: Vec<_> = r.json()["error"]["details"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(fields, ["role", "status"]);
     // Once each, and names the route does not read (repeated or not), are as before.
     let r = app
         .get(
@@ -2063,13 +2075,23 @@ async fn a_query_parameter_given_twice_is_refused_naming_it() {
         .await;
     assert_eq!(named_field(&r).0, "status");
 
-    // A revoke naming two addresses revokes neither.
+    // A revoke naming two addresses revokes neither; a caller who may not revoke is told
+    // that first.
+    let organizer = access(&app, "organizer@eventzr.com").await;
+    let both = "email=ann%40example.com&email=bob%40example.com";
+    app.call(
+        "DELETE",
+        &format!("{INVITES}?{both}"),
+        Some(&organizer),
+        None,
+    )
+    .await
+    .assert_error(403, "ERR_AUTH_FORBIDDEN");
     for to in ["ann@example.com", "bob@example.com"] {
         let body = json!({"email": to, "roles": ["user"]});
         let r = app.post("/auth/v1/users/invite", Some(&admin), &body).await;
         assert_eq!(r.status, 202);
     }
-    let both = "email=ann%40example.com&email=bob%40example.com";
     let r = app
         .call("DELETE", &format!("{INVITES}?{both}"), Some(&admin), None)
         .await;

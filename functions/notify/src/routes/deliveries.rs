@@ -165,25 +165,34 @@ struct Filter {
 impl Filter {
     fn parse(q: &QueryParams) -> Result<Self, ApiError> {
         let mut errors = Vec::new();
-        let mut one = |name: &str, ok: bool, why: &str| {
+        let one = |errors: &mut Vec<FieldError>, name: &str, ok: bool, why: &str| {
             if !ok {
                 errors.push(FieldError::new(name, why));
             }
         };
-        let status = q.get("status")?.map(|s| Status::parse(s.trim()));
+        let status = q
+            .gathered("status", &mut errors)
+            .map(|s| Status::parse(s.trim()));
         one(
+            &mut errors,
             "status",
             !matches!(status, Some(None)),
             "is not a delivery status",
         );
-        let channel = q.get("channel")?.map(|s| Channel::parse(s.trim()));
+        let channel = q
+            .gathered("channel", &mut errors)
+            .map(|s| Channel::parse(s.trim()));
         one(
+            &mut errors,
             "channel",
             !matches!(channel, Some(None)),
             "must be email, sms, push or in_app",
         );
-        let category = q.get("category")?.map(|s| Category::parse(s.trim()));
+        let category = q
+            .gathered("category", &mut errors)
+            .map(|s| Category::parse(s.trim()));
         one(
+            &mut errors,
             "category",
             !matches!(category, Some(None)),
             "must be transactional, system, marketing or reminder",
@@ -193,25 +202,28 @@ impl Filter {
                 .map(|t| t.with_timezone(&Utc))
                 .ok()
         };
-        let from = q.get("from")?.map(time);
+        let from = q.gathered("from", &mut errors).map(time);
         one(
+            &mut errors,
             "from",
             !matches!(from, Some(None)),
             "must be an RFC 3339 date-time",
         );
-        let to = q.get("to")?.map(time);
+        let to = q.gathered("to", &mut errors).map(time);
         one(
+            &mut errors,
             "to",
             !matches!(to, Some(None)),
             "must be an RFC 3339 date-time",
         );
         // An address or a number in the form deliveries store it (a phone number as sent,
         // `+1 415 555 0100`, is `+14155550100`); anything else is matched as given (a user id).
-        let recipient = q.get("recipient")?.map(|r| {
+        let recipient = q.gathered("recipient", &mut errors).map(|r| {
             crate::repo::suppressions::normalise(r, "recipient")
                 .unwrap_or_else(|_| r.trim().to_lowercase())
         });
         one(
+            &mut errors,
             "recipient",
             recipient
                 .as_ref()

@@ -722,6 +722,21 @@ async fn deliveries_filter_and_page_newest_first() {
         assert_eq!(named["field"], field, "{twice}");
         assert!(named["issue"].as_str().unwrap().contains("more than once"));
     }
+    // Named with the other bad filters, not instead of them.
+    let r = t
+        .get(
+            "/notify/v1/deliveries?status=lost&channel=email&channel=sms",
+            &org,
+        )
+        .await;
+    r.assert_error(400, "ERR_NOTIFY_VALIDATION");
+    let fields: Vec<_> = r.json()["error"]["details"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(fields, ["status", "channel"]);
 }
 
 #[tokio::test]

@@ -102,7 +102,9 @@ async fn an_admin_removes_any_address_named_in_the_query() {
     // "request is invalid", naming nothing).
     let r = t
         .delete(
-            &format!("{LIST}?contact=x%40example.com&contact=bob%40example.com"),
+            &format!(
+                "{LIST}?contact=ann%2Fsales%3F%23100%25%40example.com&contact=bob%40example.com"
+            ),
             &admin(),
         )
         .await;
@@ -110,11 +112,8 @@ async fn an_admin_removes_any_address_named_in_the_query() {
     let field = &r.json()["error"]["details"]["fields"][0];
     assert_eq!(field["field"], "contact");
     assert!(field["issue"].as_str().unwrap().contains("more than once"));
-    assert!(
-        listed(&t, &admin())
-            .await
-            .contains(&"bob@example.com".to_owned())
-    );
+    let kept = listed(&t, &admin()).await;
+    assert!(kept.contains(&odd.to_owned()) && kept.contains(&"bob@example.com".to_owned()));
     t.delete(&remove("bob%40example.com"), &Caller::t3("admin"))
         .await
         .assert_error(404, "ERR_NOTIFY_NOT_FOUND");

@@ -89,7 +89,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ListFilter {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let q = QueryParams::from_uri(&parts.uri);
         let mut errors = Vec::new();
-        let role = q.get("role")?.and_then(|r| {
+        let role = q.gathered("role", &mut errors).and_then(|r| {
             Role::parse(r.trim()).or_else(|| {
                 errors.push(FieldError::new(
                     "role",
@@ -99,7 +99,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ListFilter {
             })
         });
         let status = q
-            .get("status")?
+            .gathered("status", &mut errors)
             .and_then(|s| user_status("status", s).map_err(|e| errors.push(e)).ok());
         if !errors.is_empty() {
             return Err(ApiError::validation(errors));
