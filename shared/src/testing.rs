@@ -255,6 +255,15 @@ impl Reply {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+    /// The fields a validation error names (`error.details.fields[].field`), in order.
+    pub fn error_fields(&self) -> Vec<String> {
+        self.json()["error"]["details"]["fields"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no fields named: {}", self.json()))
+            .iter()
+            .map(|f| f["field"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
     /// Asserts a status and error code, with the body in the failure message.
     #[track_caller]
     pub fn assert_error(&self, status: u16, code: &str) {

@@ -139,12 +139,7 @@ async fn malformed_json_is_400_naming_the_field() {
             .unwrap();
         let r = app.send(req).await;
         r.assert_error(400, "ERR_REPORTS_VALIDATION");
-        let named: Vec<String> = r.json()["error"]["details"]["fields"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["field"].as_str().unwrap().to_owned())
-            .collect();
+        let named = r.error_fields();
         assert_eq!(named.join(","), field, "{body}");
     }
     assert_eq!(app.calls(), 0, "no handler ran");

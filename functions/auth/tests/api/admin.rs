@@ -155,12 +155,7 @@ async fn the_list_filters_by_role_and_status_and_names_a_bad_filter() {
         .get("/auth/v1/users?role=root&status=gone", Some(&token))
         .await;
     r.assert_error(400, "ERR_AUTH_VALIDATION");
-    let fields: Vec<_> = r.json()["error"]["details"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap().to_owned())
-        .collect();
+    let fields = r.error_fields();
     assert_eq!(fields, ["role", "status"]);
 }
 
@@ -2050,12 +2045,7 @@ async fn a_query_parameter_given_twice_is_refused_naming_it() {
         .get("/auth/v1/users?role=root&status=a&status=b", Some(&admin))
         .await;
     r.assert_error(400, "ERR_AUTH_VALIDATION");
-    let fields: Vec<_> = r.json()["error"]["details"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap().to_owned())
-        .collect();
+    let fields = r.error_fields();
     assert_eq!(fields, ["role", "status"]);
     // Once each, and names the route does not read (repeated or not), are as before.
     let r = app

@@ -730,12 +730,7 @@ async fn deliveries_filter_and_page_newest_first() {
         )
         .await;
     r.assert_error(400, "ERR_NOTIFY_VALIDATION");
-    let fields: Vec<_> = r.json()["error"]["details"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap().to_owned())
-        .collect();
+    let fields = r.error_fields();
     assert_eq!(fields, ["status", "channel"]);
 }
 

@@ -46,12 +46,7 @@ fn ok(r: &Reply, status: u16) -> Value {
 #[track_caller]
 fn bad_fields(r: &Reply) -> Vec<String> {
     r.assert_error(400, "ERR_NOTIFY_VALIDATION");
-    r.json()["error"]["details"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap().to_owned())
-        .collect()
+    r.error_fields()
 }
 
 fn user() -> Caller {

@@ -778,12 +778,7 @@ async fn validation_errors_name_the_field() {
     let t = TestNotify::new().await;
     let field_of = |r: &shared::testing::Reply| {
         r.assert_error(400, "ERR_NOTIFY_VALIDATION");
-        r.json()["error"]["details"]["fields"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["field"].as_str().unwrap().to_owned())
-            .collect::<Vec<_>>()
+        r.error_fields()
     };
     let mut no_subject = welcome();
     no_subject.as_object_mut().unwrap().remove("subject");
