@@ -12,8 +12,12 @@
 #                is reported beside it.
 #   throughput   eventzr-local (release, memory store) on loopback under wrk: GET
 #                /auth/v1/health and GET /auth/v1/profile with a bearer token from
-#                POST /auth/v1/login; hello-axum (perf/) is the floor.
-#                                                    Budget: profile >= 70% of hello-axum.
+#                POST /auth/v1/login; hello-axum (perf/) is the floor, and hello-axum
+#                --access-log (the floor plus the access-log line every request must
+#                write) beside it. Budget: profile >= 70% of hello-axum. Then
+#                scripts/perf/headroom.py (wrk only): the same with the server and
+#                wrk each on a core of its own, and the per-request CPU the budget
+#                leaves a handler (hello-axum --busy-ns N).
 #   size, RSS    each release bootstrap's size; each template function's peak RSS
 #                (VmHWM) after serving all of its events/ files, before it is stopped.
 #   in-process   `cargo bench -p shared --bench pipeline`, `cargo bench -p auth-svc
@@ -77,6 +81,8 @@ cleanup() {
     wait "$pid" 2>/dev/null || true
   done
   moto_stop
+  # A run stopped under load leaves a whole access log (a line per request, ~150 MB).
+  rm -f "$OUT/eventzr-local.log" "$OUT/hello-axum-logged.log"
 }
 # Long commands (wrk, cargo bench) run in the background and are waited for: bash
 # runs a trap only once the foreground command ends, so a TERM would otherwise wait
@@ -255,6 +261,27 @@ wait_http "http://127.0.0.1:$port/" "$SERVER_PID" || { log "hello-axum did not c
 load hello_axum "http://127.0.0.1:$port/auth/v1/health"
 record rss_hello_axum "$(vmhwm "$SERVER_PID")"
 kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+
+# The same floor plus only the access-log line ARCHITECTURE.md requires of every request.
+port="$(free_port)"
+target/release/hello-axum "$port" --access-log >"$OUT/hello-axum-logged.log" 2>&1 &
+SERVER_PID=$!
+wait_http "http://127.0.0.1:$port/" "$SERVER_PID" || { log "hello-axum --access-log did not come up"; exit 2; }
+load hello_axum_logged "http://127.0.0.1:$port/auth/v1/health"
+kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+head -n 20 "$OUT/hello-axum-logged.log" >"$OUT/hello-axum-logged.head.log" && rm -f "$OUT/hello-axum-logged.log"
+
+# What the throughput budget leaves for per-request work, with the server and the load
+# generator each on a core of its own (scripts/perf/headroom.py).
+rm -f "$OUT/headroom.md" "$OUT/headroom.json"
+if [[ $LOADGEN == wrk ]]; then
+  log "scripts/perf/headroom.py --rounds 5 --duration 5 (server on core 0, wrk on core 1)"
+  waited python3 "$PERF/headroom.py" --rounds 5 --duration 5 \
+    --out "$OUT/headroom.md" --json "$OUT/headroom.json" >/dev/null \
+    || log "  headroom.py failed (its message is above); the report goes on without it"
+else
+  log "headroom.py needs wrk: skipped"
+fi
 
 # --- in-process ----------------------------------------------------------------------
 INPROC_CMDS=(
