@@ -81,8 +81,14 @@ cleanup() {
     wait "$pid" 2>/dev/null || true
   done
   moto_stop
-  # A run stopped under load leaves a whole access log (a line per request, ~150 MB).
-  rm -f "$OUT/eventzr-local.log" "$OUT/hello-axum-logged.log"
+  # A run stopped under load leaves a whole access log (a line per request, ~150 MB):
+  # keep its start (why a server did not come up, say), not the whole.
+  local f
+  for f in "$OUT/eventzr-local.log" "$OUT/hello-axum-logged.log"; do
+    [[ -f $f ]] || continue
+    head -n 50 "$f" >"${f%.log}.head.log" || true
+    rm -f "$f"
+  done
 }
 # Long commands (wrk, cargo bench) run in the background and are waited for: bash
 # runs a trap only once the foreground command ends, so a TERM would otherwise wait
@@ -275,7 +281,7 @@ head -n 20 "$OUT/hello-axum-logged.log" >"$OUT/hello-axum-logged.head.log" && rm
 # generator each on a core of its own (scripts/perf/headroom.py).
 rm -f "$OUT/headroom.md" "$OUT/headroom.json"
 if [[ $LOADGEN == wrk ]]; then
-  log "scripts/perf/headroom.py --rounds 5 --duration 5 (server on core 0, wrk on core 1)"
+  log "scripts/perf/headroom.py --rounds 5 --duration 5 (the server and wrk on a CPU each)"
   waited python3 "$PERF/headroom.py" --rounds 5 --duration 5 \
     --out "$OUT/headroom.md" --json "$OUT/headroom.json" >/dev/null \
     || log "  headroom.py failed (its message is above); the report goes on without it"

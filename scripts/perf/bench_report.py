@@ -212,7 +212,7 @@ def main():
         md += [
             "### Local gateway throughput: the budget's headroom (a core each)",
             "",
-            "The same servers with the server on core 0 (one tokio worker) and wrk on core 1, "
+            "The same servers with the server on one CPU (one tokio worker) and wrk on another, "
             "so the server's CPU sets the rate; hello-axum with `--busy-ns N` spends N ns of "
             "CPU in its handler, which shows how much per-request work the throughput budget "
             "leaves; `--access-log` adds only the JSON access-log line ARCHITECTURE.md "
@@ -230,14 +230,15 @@ def main():
         logged = res.get("load_hello_axum_logged")
         if logged:
             context += "; hello-axum with only the access-log line: %.0f%%" % (logged["rps"] / axum * 100)
-        shares = (headroom or {}).get("share", {})
-        if headroom and headroom.get("headroom_ns") is not None and "logged" in shares:
+        shares = headroom.get("share") if isinstance(headroom, dict) else None
+        shares = shares if isinstance(shares, dict) else {}
+        if shares and headroom.get("headroom_ns") is not None and {"logged", "profile"} <= shares.keys():
             context += ("; with a core each, the budget leaves a handler %.1f us of CPU a request "
                         "(%+.1f us of server CPU over hello-axum), the access-log line alone "
                         "reaches %.0f%%, the profile route %.0f%% (scripts/perf/headroom.py)"
                         % (headroom["headroom_ns"] / 1000,
                            headroom.get("headroom_server_cpu_us") or 0,
-                           shares["logged"] * 100, shares.get("profile", 0) * 100))
+                           shares["logged"] * 100, shares["profile"] * 100))
         verdicts.append("%s throughput GET /auth/v1/profile: %.0f req/s = %.0f%% of hello-axum (%.0f req/s), p99 %.2f ms; budget >= %.0f%%%s%s"
                         % ("PASS" if ok else "FAIL", prof["rps"], share * 100, axum, prof["p99_ms"] or 0,
                            THROUGHPUT_BUDGET * 100,

@@ -4,8 +4,8 @@
 The budget compares eventzr-local with a bare axum hello world (perf/'s hello-axum) by
 throughput, so it allows a JWT-verified GET only so much CPU per request more than an
 empty handler. This finds how much, on this machine, with each side on a core of its
-own (the server on core 0 with one tokio worker, `wrk -t1` on core 1, so the server's
-CPU is what limits the rate):
+own (the server on one CPU with one tokio worker, `wrk -t1` on another: the first two
+this process may use), so the server's CPU is what limits the rate:
 
 - hello-axum with `--busy-ns N` (N ns of CPU spent in the handler) for each N: the
   throughput a given amount of per-request work leaves, and the N at which it falls to
@@ -45,7 +45,8 @@ ROOT = Path(__file__).resolve().parents[2]
 RELEASE = ROOT / "target" / "release"
 LOGS = ROOT / "target" / "bench"
 TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")
-SERVER_CPU, LOADGEN_CPU = 0, 1
+# The server's CPU and the load generator's: the first two this process may use.
+CPUS = sorted(os.sched_getaffinity(0))[:2]
 
 
 def free_port():
@@ -101,17 +102,18 @@ def stop(proc):
 
 
 def run(row, duration):
-    """Starts the row's server pinned to core 0, loads it from core 1, stops it."""
+    """Starts the row's server pinned to the first CPU, loads it from the second, stops it."""
     port = free_port()
     base = "http://127.0.0.1:%d" % port
     argv = [str(RELEASE / row["binary"])] + [a.replace("{port}", str(port)) for a in row["args"]]
     # RUST_LOG fixed: eventzr-local honours it, hello-axum --access-log does not.
     env = dict(os.environ, TOKIO_WORKER_THREADS="1", RUST_LOG="info")
     log_path = LOGS / ("headroom-%s.log" % row["key"])
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                preexec_fn=pinned(SERVER_CPU))
+    proc = None
     try:
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                    preexec_fn=pinned(CPUS[0]))
         # hello-axum answers any path; eventzr-local's health route needs no token.
         wait_http(base + ("/auth/v1/health" if row.get("login") else row["path"]), proc)
         headers = {"Authorization": "Bearer " + login(base)} if row.get("login") else {}
@@ -123,12 +125,13 @@ def run(row, duration):
         before = cpu_ticks(proc.pid)
         out = subprocess.run(["wrk", "-t1", "-c16", "-d%ds" % duration] + wrk_headers + [url],
                              capture_output=True, text=True, check=True, timeout=duration + 30,
-                             preexec_fn=pinned(LOADGEN_CPU)).stdout
+                             preexec_fn=pinned(CPUS[1])).stdout
         after = cpu_ticks(proc.pid)
         if proc.poll() is not None:
             sys.exit("headroom: %s exited during the run (%s)" % (row["label"], proc.returncode))
     finally:
-        stop(proc)
+        if proc is not None:
+            stop(proc)
         keep_head(log_path)
     requests = re.search(r"(\d+) requests in", out)
     rps = re.search(r"Requests/sec:\s*([\d.]+)", out)
@@ -184,8 +187,8 @@ def main():
     p.add_argument("--out", type=Path)
     p.add_argument("--json", type=Path)
     a = p.parse_args()
-    if not {SERVER_CPU, LOADGEN_CPU} <= os.sched_getaffinity(0):
-        sys.exit("headroom: needs CPUs 0 and 1 (the server and wrk each on its own)")
+    if len(CPUS) < 2:
+        sys.exit("headroom: needs two CPUs (the server and wrk each on its own)")
     try:
         busy = sorted({int(n) for n in a.busy.split(",") if n.strip()})
     except ValueError:
@@ -215,8 +218,10 @@ def main():
 
     results = {r["key"]: [] for r in rows}
     for i in range(a.rounds):
-        # Each round starts one row later, so drift during a round favours no row.
-        for r in rows[i % len(rows):] + rows[:i % len(rows)]:
+        # Each round starts at another row, spread over the rounds, so that drift during
+        # a round does not always favour the same rows.
+        start = i * len(rows) // a.rounds
+        for r in rows[start:] + rows[:start]:
             results[r["key"]].append(run(r, a.duration))
         print("headroom: round %d of %d done" % (i + 1, a.rounds), file=sys.stderr)
 
@@ -242,11 +247,11 @@ def main():
     headroom_cpu = statistics.median(c[1] for c in found) if found else None
     md += [
         "",
-        "Median (min to max) of %d rounds of `wrk -t1 -c16 -d%ds` on core 1 against the server "
-        "on core 0 (`TOKIO_WORKER_THREADS=1`), the rows interleaved (each round starting one "
-        "row later); shares are against the same round's hello-axum. "
+        "Median (min to max) of %d rounds of `wrk -t1 -c16 -d%ds` on CPU %d against the server "
+        "on CPU %d (`TOKIO_WORKER_THREADS=1`), the rows interleaved (each round starting at "
+        "another row); shares are against the same round's hello-axum. "
         "`python3 scripts/perf/headroom.py --rounds %d --duration %d --busy %s`."
-        % (a.rounds, a.duration, a.rounds, a.duration, ",".join(map(str, busy))),
+        % (a.rounds, a.duration, CPUS[1], CPUS[0], a.rounds, a.duration, ",".join(map(str, busy))),
         "",
     ]
     if found:
@@ -254,11 +259,14 @@ def main():
             "Headroom at the %.0f %% budget: bare axum falls to %.0f %% of hello-axum when its "
             "handler spends **%.1f µs** of CPU a request (%s by round), which costs the server "
             "**%+.1f µs** a request over hello-axum: a row whose last column is above that is "
-            "below the budget." % (
+            "below the budget.%s" % (
                 a.budget * 100, a.budget * 100, headroom_ns / 1000,
                 ", ".join("%.1f µs" % (c[0] / 1000) if c else "> %.1f µs" % (busy[-1] / 1000)
                           for c in by_round),
-                headroom_cpu))
+                headroom_cpu,
+                "" if len(found) == len(by_round) else
+                " (the median of the %d rounds that crossed it within the --busy range)"
+                % len(found)))
     else:
         md.append("Headroom at the %.0f %% budget: not within the --busy range measured "
                   "(up to %d ns)." % (a.budget * 100, busy[-1]))

@@ -187,7 +187,8 @@ impl FromRequestParts<AuthState> for EndingCaller {
     }
 }
 
-/// Where a request came from, for the session list (never used for decisions).
+/// Where a request came from: shown in the session list, and the client the per-source
+/// limits count (failed sign-ins, link mails, foundings: `repo::source`).
 #[derive(Debug, Clone, Default)]
 pub struct ClientMeta {
     pub user_agent: Option<String>,

@@ -60,7 +60,8 @@ const TABLE: &[Row] = &[
     // checks, quota reserved (day and month), delivery stored, claimed, sent.
     row("POST", "/notify/v1/send", 7, 6,
         "+1 the tenant's status, read in auth's table beside the checks' batch read (one \
-         BatchGetItem may name both tables; the Store port reads one table a request); each further recipient's reads (own preferences, a suppression per email/SMS \
+         BatchGetItem may name both tables; the Store port reads one table a request); \
+         each further recipient's reads (own preferences, a suppression per email/SMS \
          contact, under a cappable category its count today) join the one batch read (100 \
          keys a request, sent together); its deliveries join the store transaction (49 \
          deliveries with due entries a transaction, fewer past 3 MiB); each delivery sent \
@@ -70,10 +71,9 @@ const TABLE: &[Row] = &[
     // A template (its latest version) mailed to the caller.
     row("POST", "/notify/v1/send/test", 5, 4,
         "the template (head and latest version, one query), the quota settings and the \
-         caller's suppression (one batch read) beside the tenant's status (auth's table: +1, \
-         as for /send), \
-         the quota reserved (day and month; a test \
-         send stores no delivery)"),
+         caller's suppression (one batch read) beside the tenant's status (auth's table: \
+         +1, as for /send), the quota reserved (day and month; a test send stores no \
+         delivery)"),
     // ---- deliveries
     row("GET", "/notify/v1/deliveries", 1, 1, ""),
     row("GET", "/notify/v1/deliveries/{deliveryId}", 1, 1, ""),
@@ -154,8 +154,8 @@ const TABLE: &[Row] = &[
     // both tables, but the Store port reads one table a request: so one request over the
     // minimum, and over the read budget for GET (BENCHMARKS.md).
     row("GET", "/notify/v1/admin/quotas", 2, 1,
-        "+1 the tenant's plan, read in auth's table beside it (one BatchGetItem could name \
-         both tables; the Store port reads one table a request)"),
+        "+1 the tenant's plan, read in auth's table beside the settings' batch read (one \
+         BatchGetItem could name both tables; the Store port reads one table a request)"),
     row("PUT", "/notify/v1/admin/quotas", 3, 2,
         "+1 the tenant's plan (auth's table), which the caps are checked against, read \
          beside the settings as for GET"),
@@ -166,12 +166,12 @@ const TABLE: &[Row] = &[
     row("POST", "/notify/v1/webhooks/{provider}", 4, 4,
         "a hard bounce or a complaint costs +1 (the suppression put)"),
     // ---- jobs: one scheduled email come due
-    row("POST", "/notify/v1/jobs/dispatch", 13, 13,
+    row("POST", "/notify/v1/jobs/dispatch", 13, 12,
         "8 queries (one per due partition) whatever is due; a batch of up to 50 due entries \
          costs 3 batch reads (their deliveries, then, sent together, what the scheduled or \
          retried ones are checked against again — their contacts' suppressions, their \
          recipients' preferences and the tenant's defaults — and their tenants' status in \
-         auth's table) and each due delivery +2 (claim, outcome)"),
+         auth's table: +1, as for /send) and each due delivery +2 (claim, outcome)"),
 ];
 
 /// The performance budget: an authenticated read (a GET with a bearer token) makes at
