@@ -30,6 +30,8 @@
 #                and for a wrong password within 1.1x of each other at p50 (no user
 #                enumeration by timing); an authenticated read <= 1 DynamoDB
 #                request plus auth's live-session check; Idempotency-Key <= +3 requests.
+#                A command that fails is a FAIL line of its own, and leaves no
+#                fragment (an earlier run's are removed before they run).
 #
 # Usage: scripts/bench.sh [--runs N] [--duration S] [--threads T] [--connections C]
 #                         [--no-build] [--skip-inprocess] [--strict]
@@ -297,14 +299,24 @@ INPROC_CMDS=(
   "cargo test -p notify-svc --test api requests"
 )
 if $inprocess; then
+  # Their fragments from an earlier run go first: a command that fails now must leave
+  # no figures behind to be reported as this run's.
+  rm -f "$OUT"/{inprocess-shared,inprocess-auth,dynamo-requests,dynamo-requests-notify}.{md,json}
+  failed=()
   for c in "${INPROC_CMDS[@]}"; do
     log "$c"
     # With the emulator's AWS_* exports, so DynamoDB-wire measurements run too.
     status=0
     # shellcheck disable=SC2086 # the command's words
     waited $c >"$OUT/$(echo "$c" | tr ' ' '_').log" 2>&1 || status=$?
-    ((status == 0)) || log "  failed, exit $status (see target/bench/$(echo "$c" | tr ' ' '_').log)"
+    if ((status != 0)); then
+      log "  failed, exit $status (see target/bench/$(echo "$c" | tr ' ' '_').log)"
+      failed+=("$(python3 -c 'import json, sys; print(json.dumps({"command": sys.argv[1], "exit": int(sys.argv[2]), "log": sys.argv[3]}))' \
+        "$c" "$status" "target/bench/$(echo "$c" | tr ' ' '_').log")")
+    fi
   done
+  # The report prints a FAIL line for each: a bench that stops is a failed budget check.
+  record inprocess_failed "[$(IFS=,; echo "${failed[*]}")]"
 fi
 moto_stop
 

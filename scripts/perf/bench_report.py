@@ -285,6 +285,9 @@ def main():
             md += ["(not produced in this run)", ""]
 
     verdicts += inprocess_verdicts(out)
+    for f in res.get("inprocess_failed") or []:
+        verdicts.append("FAIL in-process command `%s` exited %s, so its budgets were not "
+                        "judged (%s)" % (f["command"], f["exit"], f["log"]))
     md += ["### Budgets", "", "```"] + verdicts + ["```"]
 
     bench_md = root / "BENCHMARKS.md"
