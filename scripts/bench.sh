@@ -83,14 +83,17 @@ cleanup() {
     wait "$pid" 2>/dev/null || true
   done
   moto_stop
-  # A run stopped under load leaves a whole access log (a line per request, ~150 MB):
-  # keep its start (why a server did not come up, say), not the whole.
-  local f
-  for f in "$OUT/eventzr-local.log" "$OUT/hello-axum-logged.log"; do
-    [[ -f $f ]] || continue
-    head -n 50 "$f" >"${f%.log}.head.log" || true
-    rm -f "$f"
-  done
+  # A run stopped under load leaves a whole access log: keep its start (why a server
+  # did not come up, say), not the whole.
+  keep_head "$OUT/eventzr-local.log"
+  keep_head "$OUT/hello-axum-logged.log"
+}
+# keep_head FILE: an access log is a line per request (~150 MB after a wrk run): keep its
+# first lines, as a sample, in FILE's .head.log beside it.
+keep_head() {
+  [[ -f $1 ]] || return 0
+  head -n 50 "$1" >"${1%.log}.head.log" || true
+  rm -f "$1"
 }
 # Long commands (wrk, cargo bench) run in the background and are waited for: bash
 # runs a trap only once the foreground command ends, so a TERM would otherwise wait
@@ -259,8 +262,7 @@ load health "http://127.0.0.1:$port/auth/v1/health"
 load profile "http://127.0.0.1:$port/auth/v1/profile" "Authorization: Bearer $token"
 record rss_eventzr_local "$(vmhwm "$SERVER_PID")"
 kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
-# One access-log line per request is ~150 MB by now: keep the start, as a sample.
-head -n 20 "$OUT/eventzr-local.log" >"$OUT/eventzr-local.head.log" && rm -f "$OUT/eventzr-local.log"
+keep_head "$OUT/eventzr-local.log"
 
 port="$(free_port)"
 target/release/hello-axum "$port" >/dev/null 2>&1 &
@@ -277,7 +279,7 @@ SERVER_PID=$!
 wait_http "http://127.0.0.1:$port/" "$SERVER_PID" || { log "hello-axum --access-log did not come up"; exit 2; }
 load hello_axum_logged "http://127.0.0.1:$port/auth/v1/health"
 kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
-head -n 20 "$OUT/hello-axum-logged.log" >"$OUT/hello-axum-logged.head.log" && rm -f "$OUT/hello-axum-logged.log"
+keep_head "$OUT/hello-axum-logged.log"
 
 # What the throughput budget leaves for per-request work, with the server and the load
 # generator each on a core of its own (scripts/perf/headroom.py).
@@ -306,13 +308,13 @@ if $inprocess; then
   for c in "${INPROC_CMDS[@]}"; do
     log "$c"
     # With the emulator's AWS_* exports, so DynamoDB-wire measurements run too.
-    status=0
+    status=0 out_log="$(echo "$c" | tr ' ' '_').log"
     # shellcheck disable=SC2086 # the command's words
-    waited $c >"$OUT/$(echo "$c" | tr ' ' '_').log" 2>&1 || status=$?
+    waited $c >"$OUT/$out_log" 2>&1 || status=$?
     if ((status != 0)); then
-      log "  failed, exit $status (see target/bench/$(echo "$c" | tr ' ' '_').log)"
+      log "  failed, exit $status (see target/bench/$out_log)"
       failed+=("$(python3 -c 'import json, sys; print(json.dumps({"command": sys.argv[1], "exit": int(sys.argv[2]), "log": sys.argv[3]}))' \
-        "$c" "$status" "target/bench/$(echo "$c" | tr ' ' '_').log")")
+        "$c" "$status" "target/bench/$out_log")")
     fi
   done
   # The report prints a FAIL line for each: a bench that stops is a failed budget check.
