@@ -18,7 +18,7 @@ use std::{
 
 use crate::{
     access::PlanTier,
-    store::{Item, Key, Store, StoreResult, Value, get_each},
+    store::{Item, Key, Store, StoreResult, Value, get_each, get_each_beside},
     tenant::TenantId,
 };
 
@@ -97,6 +97,66 @@ impl Standing {
     }
 }
 
+/// The tenants and accounts one read asks about, each once, in the order of its keys.
+struct Asked {
+    tenants: Vec<TenantId>,
+    accounts: Vec<(TenantId, String)>,
+}
+
+impl Asked {
+    fn new(tenants: &[TenantId], accounts: &[(TenantId, &str)]) -> Self {
+        let mut tenants: Vec<TenantId> = tenants.to_vec();
+        tenants.sort();
+        tenants.dedup();
+        let mut accounts: Vec<(TenantId, String)> = accounts
+            .iter()
+            .map(|(t, u)| (*t, (*u).to_owned()))
+            .collect();
+        accounts.sort();
+        accounts.dedup();
+        Asked { tenants, accounts }
+    }
+
+    fn keys(&self) -> Vec<Key> {
+        self.tenants
+            .iter()
+            .map(record_key)
+            .chain(self.accounts.iter().map(|(t, u)| account_key(t, u)))
+            .collect()
+    }
+
+    /// What the items read for [`keys`](Self::keys) say.
+    fn standing(self, items: Vec<Option<Item>>) -> Standing {
+        let (tenant_items, account_items) = items.split_at(self.tenants.len());
+        let records: Vec<(TenantId, &Item)> = self
+            .tenants
+            .into_iter()
+            .zip(tenant_items)
+            .filter_map(|(t, item)| Some((t, item.as_ref()?)))
+            .collect();
+        let suspended = records
+            .iter()
+            .filter(|(_, i)| i.get(STATUS).and_then(Value::as_s) == Some(SUSPENDED))
+            .map(|(t, _)| *t)
+            .collect();
+        let plans = records
+            .iter()
+            .filter_map(|(t, i)| Some((*t, PlanTier::parse(i.get(PLAN)?.as_s()?))))
+            .collect();
+        let inactive = self
+            .accounts
+            .into_iter()
+            .zip(account_items)
+            .filter_map(|(a, item)| Some((a, Inactive::of(item.as_ref()?)?)))
+            .collect();
+        Standing {
+            suspended,
+            plans,
+            inactive,
+        }
+    }
+}
+
 /// Reads tenants' and accounts' status from auth's table.
 #[derive(Clone)]
 pub struct TenantRecords {
@@ -117,46 +177,25 @@ impl TenantRecords {
         tenants: &[TenantId],
         accounts: &[(TenantId, &str)],
     ) -> StoreResult<Standing> {
-        let mut tenants: Vec<TenantId> = tenants.to_vec();
-        tenants.sort();
-        tenants.dedup();
-        let mut accounts: Vec<(TenantId, String)> = accounts
-            .iter()
-            .map(|(t, u)| (*t, (*u).to_owned()))
-            .collect();
-        accounts.sort();
-        accounts.dedup();
-        let keys: Vec<Key> = tenants
-            .iter()
-            .map(record_key)
-            .chain(accounts.iter().map(|(t, u)| account_key(t, u)))
-            .collect();
-        let items = get_each(self.auth_table.as_ref(), &keys).await?;
-        let (tenant_items, account_items) = items.split_at(tenants.len());
-        let records: Vec<(TenantId, &Item)> = tenants
-            .into_iter()
-            .zip(tenant_items)
-            .filter_map(|(t, item)| Some((t, item.as_ref()?)))
-            .collect();
-        let suspended = records
-            .iter()
-            .filter(|(_, i)| i.get(STATUS).and_then(Value::as_s) == Some(SUSPENDED))
-            .map(|(t, _)| *t)
-            .collect();
-        let plans = records
-            .iter()
-            .filter_map(|(t, i)| Some((*t, PlanTier::parse(i.get(PLAN)?.as_s()?))))
-            .collect();
-        let inactive = accounts
-            .into_iter()
-            .zip(account_items)
-            .filter_map(|(a, item)| Some((a, Inactive::of(item.as_ref()?)?)))
-            .collect();
-        Ok(Standing {
-            suspended,
-            plans,
-            inactive,
-        })
+        let asked = Asked::new(tenants, accounts);
+        let items = get_each(self.auth_table.as_ref(), &asked.keys()).await?;
+        Ok(asked.standing(items))
+    }
+
+    /// [`standing`](Self::standing), read beside the caller's own `keys` in its table
+    /// `own`: one request for both where the store can (one BatchGetItem naming both
+    /// tables; [`get_each_beside`]). Answers the items of `keys`, in their order.
+    pub async fn standing_beside(
+        &self,
+        own: &dyn Store,
+        keys: &[Key],
+        tenants: &[TenantId],
+        accounts: &[(TenantId, &str)],
+    ) -> StoreResult<(Vec<Option<Item>>, Standing)> {
+        let asked = Asked::new(tenants, accounts);
+        let (items, records) =
+            get_each_beside(own, keys, self.auth_table.as_ref(), &asked.keys()).await?;
+        Ok((items, asked.standing(records)))
     }
 
     /// The standing of one tenant (its status and plan), no accounts.
@@ -208,6 +247,40 @@ mod tests {
                 .suspended
                 .is_empty()
         );
+    }
+
+    #[tokio::test]
+    async fn standing_beside_own_keys_is_one_request_answering_both() {
+        use crate::store::counting::CountingStore;
+        let auth = Arc::new(MemoryStore::new());
+        let item = Item::new(&record_key(&tenant(1)))
+            .with(STATUS, SUSPENDED)
+            .with(PLAN, "startup");
+        auth.put(Put::new(item)).await.unwrap();
+        auth.put(Put::new(Inactive::Deleted.record(&tenant(1), "u1")))
+            .await
+            .unwrap();
+        let own = CountingStore::new(MemoryStore::new());
+        let mine = Key::global("own", "x");
+        own.put(Put::new(Item::new(&mine).with("n", 1i64)))
+            .await
+            .unwrap();
+        own.reset();
+        let records = TenantRecords::new(auth);
+        let keys = [mine.clone(), Key::global("own", "missing"), mine];
+        let (items, standing) = records
+            .standing_beside(&own, &keys, &[tenant(1)], &[(tenant(1), "u1")])
+            .await
+            .unwrap();
+        let ns: Vec<Option<i64>> = items
+            .iter()
+            .map(|i| i.as_ref().and_then(|i| i.get_i64("n")))
+            .collect();
+        assert_eq!(ns, [Some(1), None, Some(1)]);
+        assert!(standing.tenant_suspended(&tenant(1)));
+        assert_eq!(standing.plan(&tenant(1)), Some(PlanTier::Startup));
+        assert_eq!(standing.inactive(&tenant(1), "u1"), Some(Inactive::Deleted));
+        assert_eq!(own.snapshot().total(), 1, "one batch read for both tables");
     }
 
     #[tokio::test]

@@ -120,8 +120,8 @@ pub async fn run_in_batches(
 
 /// What a batch of due entries needs read, in two rounds of batch reads: their
 /// deliveries, then what those due again are checked against
-/// ([`sending::recheck_keys`]: suppressions and preferences) and, beside it, their
-/// tenants' status in auth's table.
+/// ([`sending::recheck_keys`]: suppressions and preferences) and their tenants' status
+/// in auth's table, in one batch read naming both tables.
 struct Batch {
     deliveries: Vec<NotifyResult<Option<Delivery>>>,
     /// The items of every delivery's recheck keys, by key.
@@ -162,10 +162,10 @@ impl Batch {
             .iter()
             .filter_map(|(t, u)| Some((*t, (*u)?)))
             .collect();
-        let (items, standing) = tokio::try_join!(
-            get_each(st.store(), &keys),
-            st.tenants.standing(&tenants, &accounts)
-        )?;
+        let (items, standing) = st
+            .tenants
+            .standing_beside(st.store(), &keys, &tenants, &accounts)
+            .await?;
         let mut rechecked = HashMap::new();
         for (key, item) in keys.into_iter().zip(items) {
             if let Some(i) = item {

@@ -118,12 +118,6 @@ struct Planned {
     holds_cap: bool,
 }
 
-/// The plan tenant `t` pays for now (auth's record), else the token's `claimed` one: a
-/// token may be 15 minutes older than a plan change.
-pub async fn plan_of(st: &NotifyState, t: &TenantId, claimed: PlanTier) -> NotifyResult<PlanTier> {
-    Ok(st.tenants.tenant(t).await?.plan(t).unwrap_or(claimed))
-}
-
 pub async fn send(st: &NotifyState, p: &Principal, cmd: SendCommand) -> NotifyResult<SendOutcome> {
     for ch in &cmd.channels {
         if !st.channels.is_configured(*ch) {
@@ -135,33 +129,20 @@ pub async fn send(st: &NotifyState, p: &Principal, cmd: SendCommand) -> NotifyRe
     let t = &p.tenant;
 
     // 1-4: per recipient, from one batch read (caps are taken after the quota is
-    // reserved); beside it, in auth's table, the tenant's status and that of the accounts
+    // reserved) naming auth's table too: the tenant's status and that of the accounts
     // push and in-app messages would go to.
     // A message scheduled for another day counts toward that day's caps.
     let cap_day = cap_day(&cmd, now);
-    let accounts: Vec<(TenantId, &str)> = cmd
-        .recipients
-        .iter()
-        .flat_map(|r| cmd.channels.iter().filter_map(|&ch| r.account(ch)))
-        .map(|u| (*t, u))
-        .collect();
-    let (reads, standing) = tokio::try_join!(
-        SendReads::read(
-            store,
-            t,
-            &cmd.recipients,
-            &cmd.channels,
-            cmd.category,
-            cap_day
-        ),
-        async {
-            Ok::<_, NotifyError>(
-                st.tenants
-                    .standing(std::slice::from_ref(t), &accounts)
-                    .await?,
-            )
-        }
-    )?;
+    let (reads, standing) = SendReads::read(
+        store,
+        &st.tenants,
+        t,
+        &cmd.recipients,
+        &cmd.channels,
+        cmd.category,
+        cap_day,
+    )
+    .await?;
     if standing.tenant_suspended(t) {
         return Err(NotifyError::TenantSuspended);
     }

@@ -6,15 +6,58 @@ use std::collections::HashMap;
 
 use futures_util::future::try_join_all;
 
-use super::{Delete, Item, Key, MAX_BATCH_GET_KEYS, Query, Store, StoreError, StoreResult};
+use super::{
+    Delete, Item, Key, MAX_BATCH_GET_KEYS, Query, ReadBeside, Store, StoreError, StoreResult,
+};
 
 /// The items of `keys`, in their order, None where an item is missing. A key may be named
 /// more than once (it is read once); no keys make no request. Like
 /// [`Store::get_many`], each item is read on its own, not as one snapshot.
 pub async fn get_each(store: &dyn Store, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
+    let (distinct, at) = distinct(keys);
+    let chunks = try_join_all(
+        distinct
+            .chunks(MAX_BATCH_GET_KEYS)
+            .map(|chunk| store.get_many(chunk)),
+    )
+    .await?;
+    Ok(spread(chunks.into_iter().flatten().collect(), &at))
+}
+
+/// [`get_each`] of `keys` in `store` and of `other_keys` in `other` (another service's
+/// table) together, through [`Store::get_many_beside`]: one request per
+/// [`MAX_BATCH_GET_KEYS`] distinct keys of both, sent together, where the backend can
+/// name both tables in one request.
+pub async fn get_each_beside(
+    store: &dyn Store,
+    keys: &[Key],
+    other: &dyn Store,
+    other_keys: &[Key],
+) -> StoreResult<ReadBeside> {
+    let (mine, my_at) = distinct(keys);
+    let (theirs, their_at) = distinct(other_keys);
+    // Chunks of the two lists one after the other: each holds the end of the first, the
+    // start of the second, or one of them alone.
+    let (m, all) = (mine.len(), mine.len() + theirs.len());
+    let reads = (0..all).step_by(MAX_BATCH_GET_KEYS).map(|start| {
+        let end = (start + MAX_BATCH_GET_KEYS).min(all);
+        let here = &mine[start.min(m)..end.min(m)];
+        let there = &theirs[start.max(m) - m..end.max(m) - m];
+        store.get_many_beside(here, other, there)
+    });
+    let (mut found, mut found_other) = (Vec::new(), Vec::new());
+    for (here, there) in try_join_all(reads).await? {
+        found.extend(here);
+        found_other.extend(there);
+    }
+    Ok((spread(found, &my_at), spread(found_other, &their_at)))
+}
+
+/// `keys` without repeats, and the position in it of each key of `keys`.
+fn distinct(keys: &[Key]) -> (Vec<Key>, Vec<usize>) {
     let mut distinct: Vec<Key> = Vec::new();
     let mut slot: HashMap<&Key, usize> = HashMap::new();
-    let at: Vec<usize> = keys
+    let at = keys
         .iter()
         .map(|k| {
             *slot.entry(k).or_insert_with(|| {
@@ -23,20 +66,18 @@ pub async fn get_each(store: &dyn Store, keys: &[Key]) -> StoreResult<Vec<Option
             })
         })
         .collect();
-    let chunks = try_join_all(
-        distinct
-            .chunks(MAX_BATCH_GET_KEYS)
-            .map(|chunk| store.get_many(chunk)),
-    )
-    .await?;
-    let mut found: Vec<Option<Item>> = chunks.into_iter().flatten().collect();
+    (distinct, at)
+}
+
+/// The items read for the distinct keys (`found`), answered at every position that
+/// named them (`at`, from [`distinct`]).
+fn spread(mut found: Vec<Option<Item>>, at: &[usize]) -> Vec<Option<Item>> {
     // Each item moves to the last position that names it; only repeats are copies.
     let mut last = vec![0; found.len()];
     for (pos, &i) in at.iter().enumerate() {
         last[i] = pos;
     }
-    Ok(at
-        .iter()
+    at.iter()
         .enumerate()
         .map(|(pos, &i)| {
             if last[i] == pos {
@@ -45,7 +86,7 @@ pub async fn get_each(store: &dyn Store, keys: &[Key]) -> StoreResult<Vec<Option
                 found[i].clone()
             }
         })
-        .collect())
+        .collect()
 }
 
 /// Every item `query` matches, page after page (for partitions bounded by design: a
@@ -128,6 +169,58 @@ mod tests {
         store.reset();
         assert!(get_each(&store, &[]).await.expect("no keys").is_empty());
         assert_eq!(store.snapshot().total(), 0);
+    }
+
+    #[tokio::test]
+    async fn beside_another_table_chunks_both_lists_together_reading_repeats_once() {
+        let store = stored(150).await;
+        let other = CountingStore::new(MemoryStore::new());
+        for i in 0..80 {
+            let item = Item::new(&key(&format!("{i:03}"))).with("i", format!("other {i}"));
+            other.put(Put::new(item)).await.expect("put");
+        }
+        other.reset();
+        // 150 own keys and 80 of the other table (one named twice, one missing):
+        // 231 distinct keys, 3 requests, each counted by the store asked.
+        let keys: Vec<Key> = (0..150).map(|i| key(&format!("{i:03}"))).collect();
+        let mut other_keys: Vec<Key> = (0..80).map(|i| key(&format!("{i:03}"))).collect();
+        other_keys.push(key("079"));
+        other_keys.push(key("missing"));
+        let (mine, theirs) = get_each_beside(&store, &keys, &other, &other_keys)
+            .await
+            .expect("get_each_beside");
+        let i_of =
+            |item: &Option<Item>| item.as_ref().and_then(|i| i.get_s("i")).map(str::to_owned);
+        assert!(
+            mine.iter()
+                .enumerate()
+                .all(|(i, item)| i_of(item) == Some(i.to_string()))
+        );
+        assert_eq!(theirs.len(), 82);
+        assert!(
+            theirs[..80]
+                .iter()
+                .enumerate()
+                .all(|(i, item)| i_of(item) == Some(format!("other {i}")))
+        );
+        assert_eq!(i_of(&theirs[80]), Some("other 79".into()));
+        assert_eq!(theirs[81], None);
+        assert_eq!(
+            (store.snapshot().get_many, other.snapshot().total()),
+            (3, 0)
+        );
+        // Nothing asked: no request.
+        store.reset();
+        let none = get_each_beside(&store, &[], &other, &[])
+            .await
+            .expect("none");
+        assert_eq!(none, (vec![], vec![]));
+        assert_eq!(store.snapshot().total(), 0);
+        // The other table's keys alone.
+        let (mine, theirs) = get_each_beside(&store, &[], &other, &[key("001")])
+            .await
+            .expect("other only");
+        assert!(mine.is_empty() && i_of(&theirs[0]) == Some("other 1".into()));
     }
 
     #[tokio::test]

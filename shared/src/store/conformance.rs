@@ -63,6 +63,14 @@ pub async fn run_all(store: &dyn Store) {
     transaction_of_100_puts_succeeds(store).await;
 }
 
+/// The checks of a read across two tables: `first` and `second` are two tables of one
+/// backend (on DynamoDB, reached with one client).
+pub async fn run_beside(first: &dyn Store, second: &dyn Store) {
+    get_many_beside_reads_each_table_s_own_items(first, second).await;
+    get_many_beside_one_table_reads_each_list(first).await;
+    get_many_beside_of_no_keys_too_many_or_a_key_twice_is_invalid(first, second).await;
+}
+
 // Helpers.
 
 /// A fresh partition: checks never see each other's items, nor a previous run's.
@@ -262,6 +270,79 @@ pub async fn get_many_of_no_keys_too_many_or_a_key_twice_is_invalid(store: &dyn 
     assert_invalid(store.get_many(&keys).await, "101 keys");
     let twice = [key(&p, "a"), key(&p, "a")];
     assert_invalid(store.get_many(&twice).await, "a key twice");
+}
+
+pub async fn get_many_beside_reads_each_table_s_own_items(first: &dyn Store, second: &dyn Store) {
+    let p = partition();
+    // One key in both tables names two items.
+    let mine = Item::new(&key(&p, "same")).with("table", "first");
+    let theirs = Item::new(&key(&p, "same")).with("table", "second");
+    let only_theirs = Item::new(&key(&p, "theirs")).with("n", n(2));
+    put(first, &mine).await;
+    put(second, &theirs).await;
+    put(second, &only_theirs).await;
+    let keys = [key(&p, "missing"), key(&p, "same")];
+    let other_keys = [key(&p, "same"), key(&p, "theirs"), key(&p, "missing")];
+    let got = first.get_many_beside(&keys, second, &other_keys).await;
+    let (here, there) = got.expect("get_many_beside");
+    assert_eq!(here, vec![None, Some(mine.clone())]);
+    assert_eq!(there, vec![Some(theirs), Some(only_theirs.clone()), None]);
+    // Either list may be empty: the other table's read alone, or this table's.
+    let got = first
+        .get_many_beside(&[], second, &[key(&p, "theirs")])
+        .await;
+    assert_eq!(got.expect("other only"), (vec![], vec![Some(only_theirs)]));
+    let got = first.get_many_beside(&[key(&p, "same")], second, &[]).await;
+    assert_eq!(got.expect("own only"), (vec![Some(mine)], vec![]));
+    // Strongly consistent on both tables, like get_many.
+    let fresh = Item::new(&key(&p, "fresh")).with("n", n(7));
+    put(second, &fresh).await;
+    let got = first
+        .get_many_beside(&[], second, &[key(&p, "fresh")])
+        .await;
+    assert_eq!(got.expect("fresh").1, vec![Some(fresh)]);
+}
+
+pub async fn get_many_beside_one_table_reads_each_list(store: &dyn Store) {
+    let p = partition();
+    let a = Item::new(&key(&p, "a")).with("n", n(1));
+    let b = Item::new(&key(&p, "b")).with("n", n(2));
+    put(store, &a).await;
+    put(store, &b).await;
+    // Beside itself (a stage whose services share a table): a key in both lists is one
+    // key of the request, answered in both.
+    let got = store
+        .get_many_beside(&[key(&p, "a"), key(&p, "b")], store, &[key(&p, "b")])
+        .await;
+    let (here, there) = got.expect("one table twice");
+    assert_eq!(here, vec![Some(a), Some(b.clone())]);
+    assert_eq!(there, vec![Some(b)]);
+}
+
+pub async fn get_many_beside_of_no_keys_too_many_or_a_key_twice_is_invalid(
+    first: &dyn Store,
+    second: &dyn Store,
+) {
+    let p = partition();
+    assert_invalid(first.get_many_beside(&[], second, &[]).await, "no keys");
+    let keys: Vec<Key> = (0..60).map(|i| key(&p, &format!("{i:03}"))).collect();
+    assert_invalid(
+        first.get_many_beside(&keys, second, &keys[..41]).await,
+        "101 keys in all",
+    );
+    let fifty = first
+        .get_many_beside(&keys[..50], second, &keys[..50])
+        .await;
+    assert_eq!(fifty.expect("100 keys in all").1.len(), 50);
+    let twice = [key(&p, "a"), key(&p, "a")];
+    assert_invalid(
+        first.get_many_beside(&twice, second, &[]).await,
+        "a key twice here",
+    );
+    assert_invalid(
+        first.get_many_beside(&[], second, &twice).await,
+        "a key twice there",
+    );
 }
 
 pub async fn put_then_get_round_trips_every_value_type(store: &dyn Store) {

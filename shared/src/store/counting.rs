@@ -17,7 +17,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use super::{
-    Delete, Index, Item, Key, Put, Query, QueryPage, Store, StoreResult, TransactOp, Update,
+    Delete, Index, Item, Key, Put, Query, QueryPage, ReadBeside, Store, StoreResult, TransactOp,
+    Update,
 };
 
 /// Not an IAM action: a Query of an index, which needs `dynamodb:Query` on the table's
@@ -167,6 +168,23 @@ impl<S: Store + ?Sized> Store for CountingStore<S> {
         self.hit(&self.counts.get_many, &["dynamodb:BatchGetItem"]);
         self.inner.get_many(keys).await
     }
+    /// One batch read, as DynamoDB sends it (one BatchGetItem naming both tables): counted
+    /// here, and not by `other` when it counts too (it may be this store, standing in
+    /// for both tables).
+    async fn get_many_beside(
+        &self,
+        keys: &[Key],
+        other: &dyn Store,
+        other_keys: &[Key],
+    ) -> StoreResult<ReadBeside> {
+        self.hit(&self.counts.get_many, &["dynamodb:BatchGetItem"]);
+        self.inner
+            .get_many_beside(keys, other.unwatched(), other_keys)
+            .await
+    }
+    fn unwatched(&self) -> &dyn Store {
+        self.inner.unwatched()
+    }
     async fn put(&self, put: Put) -> StoreResult<()> {
         self.hit(&self.counts.put, &["dynamodb:PutItem"]);
         self.inner.put(put).await
@@ -306,6 +324,42 @@ mod tests {
         assert!(counted.get(&key()).await.is_err());
         assert_eq!((store.snapshot().put, counted.snapshot().get), (1, 1));
         assert_eq!(faulty.faulted(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_read_beside_another_table_is_one_request_counted_by_the_store_asked() {
+        let (own, other) = (Key::global("p", "own"), Key::global("q", "other"));
+        // One counting store for both tables (how the requests tests stand in for two).
+        let store = CountingStore::new(MemoryStore::new());
+        store.put(Put::new(Item::new(&other))).await.unwrap();
+        store.reset();
+        let (here, there) = store
+            .get_many_beside(
+                std::slice::from_ref(&own),
+                &store,
+                std::slice::from_ref(&other),
+            )
+            .await
+            .unwrap();
+        assert_eq!((here, there.len()), (vec![None], 1));
+        assert!(there[0].is_some());
+        assert_eq!(
+            (store.snapshot().get_many, store.snapshot().total()),
+            (1, 1)
+        );
+        let actions: Vec<&str> = store.iam_actions().into_iter().collect();
+        assert_eq!(actions, ["dynamodb:BatchGetItem"]);
+        // Two counting stores: the one asked counts the read; the other, nothing.
+        let beside = CountingStore::new(MemoryStore::new());
+        store.reset();
+        store
+            .get_many_beside(&[own], &beside, &[other])
+            .await
+            .unwrap();
+        assert_eq!(
+            (store.snapshot().total(), beside.snapshot().total()),
+            (1, 0)
+        );
     }
 
     #[tokio::test]

@@ -6,6 +6,8 @@
 //! timeouts belong to the `SdkConfig` the caller builds; errors reach us after them.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -23,9 +25,9 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::{
-    CancelReason, Condition, Delete, Index, Item, Key, Put, Query, QueryPage, ResumeKey, SortKey,
-    Store, StoreError, StoreResult, TransactOp, Update, Value, attr, validate_get_many,
-    validate_transaction,
+    CancelReason, Condition, Delete, Index, Item, Key, Put, Query, QueryPage, ReadBeside,
+    ResumeKey, SortKey, Store, StoreError, StoreResult, TransactOp, Update, Value, attr,
+    read_each_beside, validate_get_beside, validate_get_many, validate_transaction,
 };
 
 type AvMap = HashMap<String, AttributeValue>;
@@ -35,6 +37,21 @@ type AvMap = HashMap<String, AttributeValue>;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// IAM refused a BatchGetItem naming this table and another: reads beside another
+    /// table are sent one per table from then on (see `get_many_beside`).
+    across_refused: Arc<AtomicBool>,
+}
+
+/// A BatchGetItem that failed, and whether IAM refused it.
+struct BatchGetFailed {
+    error: StoreError,
+    denied: bool,
+}
+
+impl From<BatchGetFailed> for StoreError {
+    fn from(f: BatchGetFailed) -> Self {
+        f.error
+    }
 }
 
 impl DynamoStore {
@@ -42,10 +59,105 @@ impl DynamoStore {
         DynamoStore {
             client,
             table: table.into(),
+            across_refused: Arc::default(),
         }
     }
     pub fn table(&self) -> &str {
         &self.table
+    }
+    #[cfg(test)]
+    fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// One BatchGetItem of every part's keys (a part: a table and its keys; a table named
+    /// by two parts is sent one list of their keys), answered part by part in the order
+    /// of its keys. Keys DynamoDB leaves unprocessed (throttling, the 16 MB answer limit)
+    /// are asked for again after a short pause, up to 4 more times, and then the read
+    /// fails as throttled rather than answering `None` for an item that exists.
+    async fn batch_get(
+        &self,
+        parts: &[(&str, &[Key])],
+    ) -> Result<Vec<Vec<Option<Item>>>, BatchGetFailed> {
+        let failed = |error| BatchGetFailed {
+            error,
+            denied: false,
+        };
+        // How many parts ask for each item: the last one takes it, the others a copy.
+        let mut asked: HashMap<(&str, &Key), usize> = HashMap::new();
+        let mut pending: HashMap<String, Vec<AvMap>> = HashMap::new();
+        for &(table, keys) in parts {
+            for key in keys {
+                let n = asked.entry((table, key)).or_default();
+                if *n == 0 {
+                    pending
+                        .entry(table.to_owned())
+                        .or_default()
+                        .push(key_to_av(key));
+                }
+                *n += 1;
+            }
+        }
+        let mut found: HashMap<String, HashMap<Key, Item>> = HashMap::new();
+        for attempt in 0..5u32 {
+            let mut wanted = HashMap::with_capacity(pending.len());
+            for (table, keys) in pending.drain() {
+                let keys = ddb::KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| failed(StoreError::Invalid(short(e.to_string()))))?;
+                wanted.insert(table, keys);
+            }
+            let out = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(wanted))
+                .send()
+                .await
+                .map_err(|e| BatchGetFailed {
+                    denied: e.code() == Some("AccessDeniedException"),
+                    error: classify(e),
+                })?;
+            for (table, rows) in out.responses().into_iter().flatten() {
+                let items = found.entry(table.clone()).or_default();
+                for item in rows.iter().map(item_from_av) {
+                    if let Some(key) = item.key() {
+                        items.insert(key, item);
+                    }
+                }
+            }
+            pending = out
+                .unprocessed_keys()
+                .into_iter()
+                .flatten()
+                .filter(|(_, k)| !k.keys().is_empty())
+                .map(|(table, k)| (table.clone(), k.keys().to_vec()))
+                .collect();
+            if pending.is_empty() {
+                let mut answer = Vec::with_capacity(parts.len());
+                for &(table, keys) in parts {
+                    let mut rows = found.remove(table).unwrap_or_default();
+                    let mut items = Vec::with_capacity(keys.len());
+                    for key in keys {
+                        let left = asked.get_mut(&(table, key)).map(|n| {
+                            *n -= 1;
+                            *n
+                        });
+                        items.push(match left {
+                            Some(0) => rows.remove(key),
+                            _ => rows.get(key).cloned(),
+                        });
+                    }
+                    answer.push(items);
+                    // A later part of the same table finds what this one left.
+                    found.insert(table.to_owned(), rows);
+                }
+                return Ok(answer);
+            }
+            tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+        }
+        Err(failed(StoreError::Throttled))
     }
 
     async fn transact_once(&self, items: Vec<ddb::TransactWriteItem>) -> StoreResult<()> {
@@ -92,43 +204,62 @@ impl Store for DynamoStore {
         Ok(out.item().filter(|m| !m.is_empty()).map(item_from_av))
     }
 
-    /// One BatchGetItem; keys DynamoDB leaves unprocessed (throttling, the 16 MB answer
-    /// limit) are asked for again after a short pause, up to 4 more times, and then the
-    /// read fails as throttled rather than answering `None` for an item that exists.
+    /// One BatchGetItem (see `batch_get` for the keys it leaves unprocessed).
     async fn get_many(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
         validate_get_many(keys)?;
-        let mut found: HashMap<Key, Item> = HashMap::with_capacity(keys.len());
-        let mut pending: Vec<AvMap> = keys.iter().map(key_to_av).collect();
-        for attempt in 0..5u32 {
-            let wanted = ddb::KeysAndAttributes::builder()
-                .set_keys(Some(pending))
-                .consistent_read(true)
-                .build()
-                .map_err(|e| StoreError::Invalid(short(e.to_string())))?;
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, wanted)
-                .send()
-                .await
-                .map_err(classify)?;
-            let rows = out.responses().and_then(|r| r.get(&self.table));
-            for item in rows.into_iter().flatten().map(item_from_av) {
-                if let Some(key) = item.key() {
-                    found.insert(key, item);
+        let parts = self.batch_get(&[(&self.table, keys)]).await?;
+        Ok(parts.into_iter().next().unwrap_or_default())
+    }
+
+    /// One BatchGetItem naming both tables, when `other` is a DynamoDB table too. IAM
+    /// authorizes it table by table, each against its own grant (this function's policy
+    /// allows BatchGetItem on each table, the other's under its own `LeadingKeys`
+    /// condition). Should IAM refuse the pair where it grants each alone, each table is
+    /// read on its own, now and for the rest of the process, and a warning says so: the
+    /// reads keep working at one request more.
+    async fn get_many_beside(
+        &self,
+        keys: &[Key],
+        other: &dyn Store,
+        other_keys: &[Key],
+    ) -> StoreResult<ReadBeside> {
+        validate_get_beside(keys, other_keys)?;
+        let together = other
+            .unwatched()
+            .as_dynamo()
+            .filter(|_| !self.across_refused.load(Ordering::Relaxed));
+        let Some(o) = together else {
+            return read_each_beside(self, keys, other, other_keys).await;
+        };
+        match self
+            .batch_get(&[(&self.table, keys), (&o.table, other_keys)])
+            .await
+        {
+            Ok(parts) => {
+                let mut parts = parts.into_iter();
+                let mine = parts.next().unwrap_or_default();
+                Ok((mine, parts.next().unwrap_or_default()))
+            }
+            // Refused together: read each alone. Only if that is allowed was it the pair
+            // that IAM refused (not one of the tables, or a grant still spreading), and
+            // only then are pairs given up, with one warning however many reads met it.
+            Err(f) if f.denied && o.table != self.table => {
+                let each = read_each_beside(self, keys, other, other_keys).await?;
+                if !self.across_refused.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        table = %self.table,
+                        other = %o.table,
+                        "IAM refused one BatchGetItem naming both tables; each is read on its own from now on"
+                    );
                 }
+                Ok(each)
             }
-            pending = out
-                .unprocessed_keys()
-                .and_then(|u| u.get(&self.table))
-                .map(|k| k.keys().to_vec())
-                .unwrap_or_default();
-            if pending.is_empty() {
-                return Ok(keys.iter().map(|k| found.remove(k)).collect());
-            }
-            tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+            Err(f) => Err(f.error),
         }
-        Err(StoreError::Throttled)
+    }
+
+    fn as_dynamo(&self) -> Option<&DynamoStore> {
+        Some(self)
     }
 
     async fn put(&self, put: Put) -> StoreResult<()> {
@@ -1191,11 +1322,28 @@ mod tests {
         struct Fake {
             url: String,
             hits: Arc<AtomicUsize>,
+            bodies: Arc<std::sync::Mutex<Vec<String>>>,
         }
 
         impl Fake {
             fn hits(&self) -> usize {
                 self.hits.load(Ordering::SeqCst)
+            }
+            /// The tables each request named (`RequestItems`' keys), in arrival order.
+            fn tables_asked(&self) -> Vec<Vec<String>> {
+                let bodies = self.bodies.lock().unwrap();
+                bodies
+                    .iter()
+                    .map(|b| {
+                        let v: serde_json::Value = serde_json::from_str(b).unwrap();
+                        let mut t: Vec<String> = v["RequestItems"]
+                            .as_object()
+                            .map(|m| m.keys().cloned().collect())
+                            .unwrap_or_default();
+                        t.sort();
+                        t
+                    })
+                    .collect()
             }
         }
 
@@ -1211,10 +1359,15 @@ mod tests {
             let url = format!("http://{}", listener.local_addr().unwrap());
             let hits = Arc::new(AtomicUsize::new(0));
             let counter = hits.clone();
+            let bodies = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let kept = bodies.clone();
             let answers = Arc::new(answers);
-            let app = axum::Router::new().fallback(move |_req: axum::body::Bytes| {
-                let (counter, answers) = (counter.clone(), answers.clone());
+            let app = axum::Router::new().fallback(move |req: axum::body::Bytes| {
+                let (counter, answers, kept) = (counter.clone(), answers.clone(), kept.clone());
                 async move {
+                    kept.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&req).into_owned());
                     let n = counter.fetch_add(1, Ordering::SeqCst);
                     let (status, error_type, body) = answers[n.min(answers.len() - 1)];
                     let mut res = axum::http::Response::builder()
@@ -1228,7 +1381,7 @@ mod tests {
                 }
             });
             tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-            Fake { url, hits }
+            Fake { url, hits, bodies }
         }
 
         fn store(url: &str, attempt_timeout: Option<Duration>) -> DynamoStore {
@@ -1254,6 +1407,97 @@ mod tests {
 
         fn key() -> Key {
             Key::global("p", "s")
+        }
+
+        /// Store "t" and store "u", one client.
+        fn two_tables(url: &str) -> (DynamoStore, DynamoStore) {
+            let t = store(url, None);
+            let u = DynamoStore::new(t.client().clone(), "u");
+            (t, u)
+        }
+
+        fn n_of(item: &Option<Item>) -> Option<i64> {
+            item.as_ref()?.get_i64("n")
+        }
+
+        const BOTH: &str = r#"{"Responses":{
+            "t":[{"pk":{"S":"p"},"sk":{"S":"s"},"n":{"N":"1"}}],
+            "u":[{"pk":{"S":"p"},"sk":{"S":"s"},"n":{"N":"2"}}]},"UnprocessedKeys":{}}"#;
+
+        #[tokio::test]
+        async fn a_read_beside_another_table_is_one_batch_get_item_naming_both() {
+            let f = fake(200, "", BOTH).await;
+            let (t, u) = two_tables(&f.url);
+            let missing = Key::global("p", "gone");
+            let (here, there) = t
+                .get_many_beside(&[key()], &u, &[missing, key()])
+                .await
+                .unwrap();
+            assert_eq!(here.iter().map(n_of).collect::<Vec<_>>(), [Some(1)]);
+            assert_eq!(there.iter().map(n_of).collect::<Vec<_>>(), [None, Some(2)]);
+            assert_eq!(f.tables_asked(), [["t", "u"]]);
+        }
+
+        #[tokio::test]
+        async fn keys_of_either_table_left_unprocessed_are_asked_for_again() {
+            let f = fake_in_turn(vec![
+                (
+                    200,
+                    "",
+                    r#"{"Responses":{"t":[{"pk":{"S":"p"},"sk":{"S":"s"},"n":{"N":"1"}}]},
+                    "UnprocessedKeys":{"u":{"Keys":[{"pk":{"S":"p"},"sk":{"S":"s"}}],"ConsistentRead":true}}}"#,
+                ),
+                (200, "", BOTH),
+            ])
+            .await;
+            let (t, u) = two_tables(&f.url);
+            let (here, there) = t.get_many_beside(&[key()], &u, &[key()]).await.unwrap();
+            assert_eq!((n_of(&here[0]), n_of(&there[0])), (Some(1), Some(2)));
+            assert_eq!(f.tables_asked(), [vec!["t", "u"], vec!["u"]]);
+        }
+
+        #[tokio::test]
+        async fn a_pair_iam_refuses_is_read_one_table_a_request_from_then_on() {
+            let f = fake_in_turn(vec![
+                (
+                    400,
+                    "AccessDeniedException",
+                    r#"{"__type":"com.amazon.coral.service#AccessDeniedException","message":"not authorized"}"#,
+                ),
+                (200, "", BOTH),
+            ])
+            .await;
+            let (t, u) = two_tables(&f.url);
+            for round in 0..2 {
+                let (here, there) = t.get_many_beside(&[key()], &u, &[key()]).await.unwrap();
+                assert_eq!(
+                    (n_of(&here[0]), n_of(&there[0])),
+                    (Some(1), Some(2)),
+                    "{round}"
+                );
+            }
+            let mut asked = f.tables_asked();
+            assert_eq!(asked.remove(0), ["t", "u"], "tried together once");
+            asked.sort();
+            assert_eq!(
+                asked,
+                [["t"], ["t"], ["u"], ["u"]],
+                "then one table a request"
+            );
+            // Refused alone too: the refusal is the caller's error, not read around.
+            let f = fake(
+                400,
+                "AccessDeniedException",
+                r#"{"__type":"com.amazon.coral.service#AccessDeniedException","message":"not authorized"}"#,
+            )
+            .await;
+            let (t, u) = two_tables(&f.url);
+            let err = t.get_many_beside(&[key()], &u, &[key()]).await.unwrap_err();
+            assert!(matches!(err, StoreError::Other(_)), "{err:?}");
+            assert!(
+                !t.across_refused.load(Ordering::Relaxed),
+                "not the pair: later reads still try it"
+            );
         }
 
         #[tokio::test]

@@ -713,6 +713,11 @@ mod tests {
         conformance::run_all(&MemoryStore::new()).await
     }
 
+    #[tokio::test]
+    async fn memory_stores_pass_the_checks_of_a_read_beside_another_table() {
+        conformance::run_beside(&MemoryStore::new(), &MemoryStore::new()).await
+    }
+
     #[test]
     fn numbers_parse_to_their_canonical_form() {
         for (given, canonical) in [

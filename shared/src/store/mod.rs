@@ -19,7 +19,7 @@ pub mod conformance;
 
 use async_trait::async_trait;
 
-pub use batch::{delete_each, get_each, query_all};
+pub use batch::{delete_each, get_each, get_each_beside, query_all};
 pub use model::*;
 
 /// What can go wrong at the port. Handlers map the first two to domain outcomes;
@@ -58,9 +58,25 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// The items of a read beside another table's: this table's, then the other's, each in
+/// the order of its keys.
+pub type ReadBeside = (Vec<Option<Item>>, Vec<Option<Item>>);
+
+/// Any store as a `&dyn Store` (implemented for every sized store), so a wrapper can hand
+/// on the store it wraps whatever its type.
+pub trait AsDynStore {
+    fn as_dyn_store(&self) -> &dyn Store;
+}
+
+impl<S: Store> AsDynStore for S {
+    fn as_dyn_store(&self) -> &dyn Store {
+        self
+    }
+}
+
 /// One service's table.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AsDynStore + Send + Sync + 'static {
     /// Strongly consistent read of one item.
     async fn get(&self, key: &Key) -> StoreResult<Option<Item>>;
     /// Strongly consistent read of 1 to [`MAX_BATCH_GET_KEYS`] distinct items in one
@@ -83,6 +99,53 @@ pub trait Store: Send + Sync + 'static {
     async fn transact(&self, ops: Vec<TransactOp>) -> StoreResult<()>;
     /// Reachability check for health routes (cheap; no item read).
     async fn ping(&self) -> StoreResult<()>;
+
+    /// [`get_many`](Store::get_many) of `keys` here and of `other_keys` in `other`,
+    /// another service's table, as one request where the backend can: on DynamoDB one
+    /// BatchGetItem naming both tables (sent with this store's client), one key list
+    /// when both are the same table. Otherwise one read of each, side by side. Either
+    /// list may be empty; together they hold 1 to [`MAX_BATCH_GET_KEYS`] keys, and
+    /// neither names a key twice.
+    async fn get_many_beside(
+        &self,
+        keys: &[Key],
+        other: &dyn Store,
+        other_keys: &[Key],
+    ) -> StoreResult<ReadBeside> {
+        validate_get_beside(keys, other_keys)?;
+        read_each_beside(self.as_dyn_store(), keys, other, other_keys).await
+    }
+    /// This store as the DynamoDB table it is, if it is one (a read beside it can then
+    /// join its request). The port names one backend here on purpose: only DynamoDB
+    /// can send two tables' keys in one request, and only to a table it can reach.
+    fn as_dynamo(&self) -> Option<&dynamo::DynamoStore> {
+        None
+    }
+    /// The store a read beside this one is sent to: itself, or, for a wrapper that only
+    /// watches calls (the counting store), the store it wraps, so that the read is
+    /// counted once, by the store it was asked of.
+    fn unwatched(&self) -> &dyn Store {
+        self.as_dyn_store()
+    }
+}
+
+/// `keys` in `first` and `other_keys` in `second`, one read of each, side by side (none
+/// for an empty list).
+pub(crate) async fn read_each_beside(
+    first: &dyn Store,
+    keys: &[Key],
+    second: &dyn Store,
+    other_keys: &[Key],
+) -> StoreResult<ReadBeside> {
+    futures_util::future::try_join(read_any(first, keys), read_any(second, other_keys)).await
+}
+
+async fn read_any(store: &dyn Store, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
+    if keys.is_empty() {
+        Ok(Vec::new())
+    } else {
+        store.get_many(keys).await
+    }
 }
 
 /// One page of up to `limit` items whose `next` is set only when more may follow.
@@ -141,6 +204,23 @@ pub(crate) fn validate_get_many(keys: &[Key]) -> StoreResult<()> {
         return Err(StoreError::Invalid(
             "a batch read names the same key twice".into(),
         ));
+    }
+    Ok(())
+}
+
+/// What [`Store::get_many_beside`] refuses, alike on every backend: no keys or more than
+/// [`MAX_BATCH_GET_KEYS`] in all, or a key twice in one list.
+pub(crate) fn validate_get_beside(keys: &[Key], other_keys: &[Key]) -> StoreResult<()> {
+    let total = keys.len() + other_keys.len();
+    if total == 0 || total > MAX_BATCH_GET_KEYS {
+        return Err(StoreError::Invalid(format!(
+            "a batch read holds 1 to {MAX_BATCH_GET_KEYS} keys, got {total}"
+        )));
+    }
+    for list in [keys, other_keys] {
+        if !list.is_empty() {
+            validate_get_many(list)?;
+        }
     }
     Ok(())
 }

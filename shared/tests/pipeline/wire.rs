@@ -38,6 +38,23 @@ async fn dynamodb_store_passes_the_conformance_suite() {
 }
 
 #[tokio::test]
+async fn dynamodb_store_reads_beside_another_table_in_one_request() {
+    let Some(endpoint) = emulator_endpoint("dynamodb_store_reads_beside_another_table") else {
+        return;
+    };
+    let sdk = emulator_sdk_config(&endpoint).await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let mut tables = Vec::new();
+    for _ in 0..2 {
+        let table = format!("test-{}", uuid::Uuid::new_v4().simple());
+        ensure_table(&client, &table).await.expect("create table");
+        tables.push(DynamoStore::new(client.clone(), table));
+    }
+    shared::store::conformance::run_beside(&tables[0], &tables[1]).await;
+    println!("the checks of a read beside another table passed against {endpoint}");
+}
+
+#[tokio::test]
 async fn idempotency_holds_on_dynamodb() {
     let Some(endpoint) = emulator_endpoint("idempotency_holds_on_dynamodb") else {
         return;

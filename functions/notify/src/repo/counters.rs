@@ -8,8 +8,9 @@ use chrono::{DateTime, Datelike, Utc};
 use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 use shared::{
-    store::{Condition, Key, Put, Query, SortKey, Store, TransactOp, Update, Value},
+    store::{Condition, Item, Key, Put, Query, SortKey, Store, TransactOp, Update, Value},
     tenant::TenantId,
+    tenant_status::{Standing, TenantRecords},
 };
 
 use crate::{
@@ -84,7 +85,7 @@ pub fn settings_key(t: &TenantId) -> Key {
 }
 
 /// The quota settings as read (none saved: the plan's caps alone).
-pub fn parse_settings(item: Option<&shared::store::Item>) -> NotifyResult<QuotaSettings> {
+pub fn parse_settings(item: Option<&Item>) -> NotifyResult<QuotaSettings> {
     item.map_or_else(
         || Ok(QuotaSettings::default()),
         |i| super::record(i, "quota settings"),
@@ -115,36 +116,38 @@ pub async fn usage(
     ))
 }
 
-/// The quota settings (None: read them too, else as given) and every channel's usage
-/// today and this month, in one batch read: all are known keys (the admin quotas view).
+/// Every channel's usage today and this month.
+pub type Usage = Vec<(Channel, i64, i64)>;
+
+/// The stored quota settings item (parsed by [`parse_settings`] where they are shown: a
+/// PUT replaces them unread) and every channel's usage today and this month (all known
+/// keys), and, in the same request, from auth's table (`records`), the tenant's
+/// standing: the plan it pays for now (the admin quotas view).
 pub async fn settings_and_usage(
     store: &dyn Store,
+    records: &TenantRecords,
     t: &TenantId,
-    settings: Option<QuotaSettings>,
     now: DateTime<Utc>,
-) -> NotifyResult<(QuotaSettings, Vec<(Channel, i64, i64)>)> {
+) -> NotifyResult<(Option<Item>, Usage, Standing)> {
     let mut keys: Vec<Key> = Channel::ALL
         .iter()
         .flat_map(|&ch| [daily_key(t, ch, now), monthly_key(t, ch, now)])
         .collect();
-    if settings.is_none() {
-        keys.push(settings_key(t));
-    }
-    let mut items = store.get_many(&keys).await?;
-    let settings = match settings {
-        Some(s) => s,
-        None => parse_settings(items.pop().flatten().as_ref())?,
-    };
+    keys.push(settings_key(t));
+    let (mut items, standing) = records
+        .standing_beside(store, &keys, std::slice::from_ref(t), &[])
+        .await?;
+    let settings = items.pop().flatten();
     let usage = Channel::ALL
         .iter()
         .zip(items.chunks(2))
         .map(|(&ch, dm)| (ch, used(dm[0].as_ref()), used(dm[1].as_ref())))
         .collect();
-    Ok((settings, usage))
+    Ok((settings, usage, standing))
 }
 
 /// A usage counter's count (0 before its first send).
-fn used(counter: Option<&shared::store::Item>) -> i64 {
+fn used(counter: Option<&Item>) -> i64 {
     counter.and_then(|i| i.get_i64("used")).unwrap_or(0)
 }
 
@@ -291,7 +294,7 @@ pub fn cap_key(t: &TenantId, person: &str, category: Category, now: DateTime<Utc
 }
 
 /// How many messages a day counter read by [`cap_key`] says were sent (0: none yet).
-pub fn cap_sent(counter: Option<&shared::store::Item>) -> i64 {
+pub fn cap_sent(counter: Option<&Item>) -> i64 {
     counter.and_then(|i| i.get_i64("n")).unwrap_or(0)
 }
 
@@ -501,7 +504,7 @@ mod tests {
             // Outside the range.
             ("2026-12-05#email#sent#03", 100),
         ] {
-            let item = shared::store::Item::new(&Key::global(pk.clone(), sk)).with("n", n);
+            let item = Item::new(&Key::global(pk.clone(), sk)).with("n", n);
             store.put(Put::new(item)).await.unwrap();
         }
         let got = metrics(&store, &t, None, "2026-12-03", "2026-12-04")

@@ -1,7 +1,9 @@
 //! What a send's checks read, in one batch read of known keys (BatchGetItem; past 100
 //! keys, several sent together): the quota settings, the tenant's preference defaults,
 //! each person's own preferences, the suppression of each contact the send would reach,
-//! and, for a category that can be capped, each person's count of it today.
+//! and, for a category that can be capped, each person's count of it today; in the same
+//! request, from auth's table, the tenant's status and plan and the status of the
+//! accounts its push and in-app messages would go to.
 //!
 //! The caps are read for every person before their preferences say whether a cap
 //! applies: one more key in the same request costs a read unit, a second round trip
@@ -11,8 +13,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use shared::{
-    store::{Item, Store, get_each},
+    store::{Item, Store},
     tenant::TenantId,
+    tenant_status::{Standing, TenantRecords},
 };
 
 use super::{
@@ -43,15 +46,24 @@ pub fn person(r: &Recipient) -> Option<&str> {
 }
 
 impl SendReads {
+    /// The reads, and beside them in auth's table (`records`; one request naming both
+    /// tables) the standing of tenant `t` and of the accounts push and in-app messages
+    /// would go to.
     pub async fn read(
         store: &dyn Store,
+        records: &TenantRecords,
         t: &TenantId,
         recipients: &[Recipient],
         channels: &[Channel],
         category: Category,
         // The day whose caps apply: the send's, or the day it is scheduled for.
         cap_day: DateTime<Utc>,
-    ) -> NotifyResult<Self> {
+    ) -> NotifyResult<(Self, Standing)> {
+        let accounts: Vec<(TenantId, &str)> = recipients
+            .iter()
+            .flat_map(|r| channels.iter().filter_map(|&ch| r.account(ch)))
+            .map(|u| (*t, u))
+            .collect();
         let users: Vec<&str> = recipients
             .iter()
             .filter_map(|r| r.user_id.as_deref())
@@ -74,7 +86,9 @@ impl SendReads {
                 .iter()
                 .map(|p| counters::cap_key(t, p, category, cap_day)),
         );
-        let items = get_each(store, &keys).await?;
+        let (items, standing) = records
+            .standing_beside(store, &keys, std::slice::from_ref(t), &accounts)
+            .await?;
 
         let (head, rest) = items.split_at(2);
         let (own, rest) = rest.split_at(users.len());
@@ -104,7 +118,7 @@ impl SendReads {
             out.sent_today
                 .insert((*p).to_owned(), counters::cap_sent(i.as_ref()));
         }
-        Ok(out)
+        Ok((out, standing))
     }
 
     /// What applies to `r`: their own preferences, else the tenant's defaults, else the

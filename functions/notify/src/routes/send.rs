@@ -292,20 +292,17 @@ pub async fn send_test(
     }
     check_rendered(&content, &[Channel::Email])?;
     let now = st.now();
-    // The quota settings and the caller's suppression, in one batch read: a test send
-    // is a mail like any other, and a suppressed address (a bounce, a complaint) gets
-    // none.
-    let store = st.store();
-    let (found, standing) = tokio::try_join!(
-        async {
-            let keys = [
-                counters::settings_key(&tenant),
-                crate::repo::suppression(&tenant, to.as_ref()),
-            ];
-            Ok(store.get_many(&keys).await?)
-        },
-        async { Ok::<_, NotifyError>(st.tenants.tenant(&tenant).await?) }
-    )?;
+    // The quota settings and the caller's suppression, in one batch read naming auth's
+    // table too (the tenant's status and plan): a test send is a mail like any other,
+    // and a suppressed address (a bounce, a complaint) gets none.
+    let keys = [
+        counters::settings_key(&tenant),
+        crate::repo::suppression(&tenant, to.as_ref()),
+    ];
+    let (found, standing) = st
+        .tenants
+        .standing_beside(st.store(), &keys, std::slice::from_ref(&tenant), &[])
+        .await?;
     if standing.tenant_suspended(&tenant) {
         return Err(NotifyError::TenantSuspended.into());
     }

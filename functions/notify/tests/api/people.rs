@@ -122,8 +122,9 @@ async fn send_preferences(t: &TestNotify, user_id: Option<&str>) -> Preferences 
         ..Recipient::default()
     };
     let now = chrono::Utc::now();
-    let reads = SendReads::read(
+    let (reads, _) = SendReads::read(
         t.state.store(),
+        &t.state.tenants,
         &t1(),
         std::slice::from_ref(&r),
         &[Channel::Email],

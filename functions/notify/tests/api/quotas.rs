@@ -272,3 +272,24 @@ async fn quotas_follow_the_plan_of_the_tenant_s_record() {
     r.assert_error(400, "ERR_NOTIFY_VALIDATION");
     assert_eq!(field(&r), "channels.email.daily");
 }
+
+/// A PUT replaces the stored settings without reading them: settings an older version
+/// wrote in a shape this one no longer reads are put right by the next PUT.
+#[tokio::test]
+async fn a_put_replaces_stored_settings_it_cannot_read() {
+    use shared::store::{Item, Put};
+    let t = TestNotify::new().await;
+    let tenant = TenantId::parse(TENANT_3).unwrap();
+    let unreadable = Item::new(&counters::settings_key(&tenant)).with("channels", "email: 5");
+    t.state.store().put(Put::new(unreadable)).await.unwrap();
+    assert!(counters::settings(t.state.store(), &tenant).await.is_err());
+
+    let body = json!({"channels": {"email": {"daily": 5}}});
+    let put = t.put(QUOTAS, &admin(), &body).await;
+    assert_eq!(put.status, 200, "{}", String::from_utf8_lossy(&put.bytes));
+    assert_eq!(limits(&put.json(), "email"), (5, 40_000));
+    assert_eq!(stored(&t, Channel::Email).await, (Some(5), None));
+    let got = t.get(QUOTAS, &admin()).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(limits(&got.json(), "email"), (5, 40_000));
+}

@@ -58,21 +58,20 @@ const TABLE: &[Row] = &[
     // ---- send
     // One address-only email recipient, inline content, transactional, sent at once:
     // checks, quota reserved (day and month), delivery stored, claimed, sent.
-    row("POST", "/notify/v1/send", 7, 6,
-        "+1 the tenant's status, read in auth's table beside the checks' batch read (one \
-         BatchGetItem may name both tables; the Store port reads one table a request); \
-         each further recipient's reads (own preferences, a suppression per email/SMS \
+    row("POST", "/notify/v1/send", 6, 6,
+        "each further recipient's reads (own preferences, a suppression per email/SMS \
          contact, under a cappable category its count today) join the one batch read (100 \
-         keys a request, sent together); its deliveries join the store transaction (49 \
+         keys a request, sent together; the tenant's and its accounts' status in auth's \
+         table ride in the same request); its deliveries join the store transaction (49 \
          deliveries with due entries a transaction, fewer past 3 MiB); each delivery sent \
          now costs +2 (claim, outcome; in-app +3: the inbox write is a transaction between \
          them), +1 cap update under a cap, and each further channel +2 (its day and month \
          reserved)"),
     // A template (its latest version) mailed to the caller.
-    row("POST", "/notify/v1/send/test", 5, 4,
-        "the template (head and latest version, one query), the quota settings and the \
-         caller's suppression (one batch read) beside the tenant's status (auth's table: \
-         +1, as for /send), the quota reserved (day and month; a test send stores no \
+    row("POST", "/notify/v1/send/test", 4, 4,
+        "the template (head and latest version, one query), the quota settings, the \
+         caller's suppression and the tenant's status in auth's table (one batch read \
+         naming both tables), the quota reserved (day and month; a test send stores no \
          delivery)"),
     // ---- deliveries
     row("GET", "/notify/v1/deliveries", 1, 1, ""),
@@ -147,18 +146,11 @@ const TABLE: &[Row] = &[
     // Two contacts.
     row("POST", "/notify/v1/suppressions/check", 1, 1,
         "one batch read of up to 100 contacts"),
-    // The settings and the 8 usage counters, known keys, in one batch read; after a PUT
-    // the settings just written are not read again.
-    // The plan the caps follow is the tenant's record in auth's table (the token's may
-    // be older than a plan change), read beside the batch read. One BatchGetItem may name
-    // both tables, but the Store port reads one table a request: so one request over the
-    // minimum, and over the read budget for GET (BENCHMARKS.md).
-    row("GET", "/notify/v1/admin/quotas", 2, 1,
-        "+1 the tenant's plan, read in auth's table beside the settings' batch read (one \
-         BatchGetItem could name both tables; the Store port reads one table a request)"),
-    row("PUT", "/notify/v1/admin/quotas", 3, 2,
-        "+1 the tenant's plan (auth's table), which the caps are checked against, read \
-         beside the settings as for GET"),
+    // The settings and the 8 usage counters, known keys, and the plan the caps follow
+    // (the tenant's record in auth's table: the token's may be older than a plan
+    // change), in one batch read naming both tables; a PUT reads them before its write.
+    row("GET", "/notify/v1/admin/quotas", 1, 1, ""),
+    row("PUT", "/notify/v1/admin/quotas", 2, 2, ""),
     row("GET", "/notify/v1/admin/providers", 1, 1, ""),
     // ---- webhooks: a delivery report for a sent email
     row("POST", "/notify/v1/webhooks/ses", 4, 4,
@@ -166,12 +158,12 @@ const TABLE: &[Row] = &[
     row("POST", "/notify/v1/webhooks/{provider}", 4, 4,
         "a hard bounce or a complaint costs +1 (the suppression put)"),
     // ---- jobs: one scheduled email come due
-    row("POST", "/notify/v1/jobs/dispatch", 13, 12,
+    row("POST", "/notify/v1/jobs/dispatch", 12, 12,
         "8 queries (one per due partition) whatever is due; a batch of up to 50 due entries \
-         costs 3 batch reads (their deliveries, then, sent together, what the scheduled or \
-         retried ones are checked against again — their contacts' suppressions, their \
-         recipients' preferences and the tenant's defaults — and their tenants' status in \
-         auth's table: +1, as for /send) and each due delivery +2 (claim, outcome)"),
+         costs 2 batch reads (their deliveries, then what the scheduled or retried ones are \
+         checked against again — their contacts' suppressions, their recipients' \
+         preferences and the tenant's defaults — with their tenants' status in auth's \
+         table, one request naming both tables) and each due delivery +2 (claim, outcome)"),
 ];
 
 /// The performance budget: an authenticated read (a GET with a bearer token) makes at
@@ -217,8 +209,8 @@ async fn every_route_stays_within_its_dynamodb_request_budget() {
 
 /// A send's checks read what they need in one batch read, however many recipients and
 /// whatever each one needs: here a person at their daily cap (own preferences, today's
-/// count), a suppressed address and an address-only recipient. (Beside it, sent at the
-/// same time, the tenant's status in auth's table.)
+/// count), a suppressed address and an address-only recipient. The same request names
+/// auth's table for the tenant's status.
 #[tokio::test]
 async fn a_sends_checks_read_all_their_recipients_in_one_batch_read() {
     let m = Meter::new();
@@ -245,7 +237,7 @@ async fn a_sends_checks_read_all_their_recipients_in_one_batch_read() {
         .call(202, "POST", SEND, Some(&organizer()), Some(body))
         .await;
     let r = &sent.requests;
-    assert_reads(r, (0, 2, 0), "the checks' reads and the tenant's status");
+    assert_reads(r, (0, 1, 0), "the checks' reads and the tenant's status");
     // The count read says the person is at their cap: no cap is taken (and given back);
     // the two updates are the quota's day and month.
     assert_eq!(r.update, 2, "a cap taken{}", breakdown(r));
@@ -307,11 +299,11 @@ async fn a_send_stores_its_deliveries_in_as_few_transactions_as_dynamodb_takes()
 }
 
 /// The dispatcher reads a batch of due deliveries, then the suppressions it must check
-/// them against and their tenants' status in auth's table (sent together), in three
-/// batch reads: here three scheduled emails come due, one to a contact suppressed
-/// meanwhile.
+/// them against with their tenants' status in auth's table (one request naming both
+/// tables), in two batch reads: here three scheduled emails come due, one to a contact
+/// suppressed meanwhile.
 #[tokio::test]
-async fn the_dispatcher_reads_a_due_batch_in_three_batch_reads() {
+async fn the_dispatcher_reads_a_due_batch_in_two_batch_reads() {
     let m = Meter::new();
     let mut body = email_send(&[ADA, ANN, "bob@example.com"]);
     let at = m.app.state.now() + chrono::Duration::hours(2);
@@ -324,7 +316,7 @@ async fn the_dispatcher_reads_a_due_batch_in_three_batch_reads() {
     let run = m.dispatch().await;
 
     let r = &run.requests;
-    assert_reads(r, (0, 3, 8), "the run's reads");
+    assert_reads(r, (0, 2, 8), "the run's reads");
     // Two claimed and sent (2 each), one moved to suppressed.
     assert_eq!(r.transact, 5, "{}", breakdown(r));
     let report = run.reply.json()["data"].clone();

@@ -10,6 +10,7 @@ use shared::{
     access::{PlanTier, RequireRole, roles},
     extract::ApiJson,
     openapi::Data,
+    store::Item,
 };
 use utoipa::{OpenApi, ToSchema};
 
@@ -17,8 +18,7 @@ pub use body::QuotasBody;
 
 use crate::{
     domain::{Channel, quota::plan_caps},
-    repo::counters::{self, QuotaSettings},
-    sending,
+    repo::counters::{self, QuotaSettings, Usage},
     state::NotifyState,
 };
 
@@ -82,27 +82,27 @@ pub async fn get_quotas(
     State(st): State<NotifyState>,
     caller: RequireRole<roles::Admin>,
 ) -> Result<Envelope<Quotas>, ApiError> {
-    Ok(Envelope::ok(view(&st, &caller, None, None).await?))
+    let (settings, usage, tier) = read_quotas(&st, &caller).await?;
+    let settings = counters::parse_settings(settings.as_ref())?;
+    Ok(Envelope::ok(view(&settings, usage, tier)))
 }
 
-/// The quotas as the admin sees them; `settings` and the plan `tier` when just read or
-/// written (not read again).
-async fn view(
+/// The stored settings item, the usage and the plan the view is made of, in one
+/// request: the plan is the one the tenant pays for now (auth's record), else the
+/// token's (a token may be 15 minutes older than a plan change).
+async fn read_quotas(
     st: &NotifyState,
     caller: &shared::auth::Claims,
-    settings: Option<QuotaSettings>,
-    tier: Option<PlanTier>,
-) -> Result<Quotas, ApiError> {
+) -> Result<(Option<Item>, Usage, PlanTier), ApiError> {
     let t = caller.tenant();
-    let ((settings, usage), tier) = tokio::try_join!(
-        counters::settings_and_usage(st.store(), &t, settings, st.now()),
-        async {
-            match tier {
-                Some(tier) => Ok(tier),
-                None => sending::plan_of(st, &t, caller.plan).await,
-            }
-        }
-    )?;
+    let (settings, usage, standing) =
+        counters::settings_and_usage(st.store(), &st.tenants, &t, st.now()).await?;
+    let tier = standing.plan(&t).unwrap_or(caller.plan);
+    Ok((settings, usage, tier))
+}
+
+/// The quotas as the admin sees them.
+fn view(settings: &QuotaSettings, usage: Usage, tier: PlanTier) -> Quotas {
     let mut channels = Vec::new();
     for (ch, d, m) in usage {
         let plan = plan_caps(tier, ch);
@@ -119,10 +119,10 @@ async fn view(
             monthly: period(caps.monthly, plan.monthly, m),
         });
     }
-    Ok(Quotas {
+    Quotas {
         plan: tier.as_str().into(),
         channels,
-    })
+    }
 }
 
 #[utoipa::path(
@@ -168,10 +168,10 @@ pub async fn put_quotas(
     caller: RequireRole<roles::Admin>,
     ApiJson(body): ApiJson<QuotasBody>,
 ) -> Result<Envelope<Quotas>, ApiError> {
-    let tier = sending::plan_of(&st, &caller.tenant(), caller.plan).await?;
+    // Usage is read with the plan, before the write (which does not change it).
+    // The stored settings are replaced unread (even ones that no longer parse).
+    let (_, usage, tier) = read_quotas(&st, &caller).await?;
     let settings = body.settings(tier)?;
     counters::put_settings(st.store(), &caller.tenant(), &settings).await?;
-    Ok(Envelope::ok(
-        view(&st, &caller, Some(settings), Some(tier)).await?,
-    ))
+    Ok(Envelope::ok(view(&settings, usage, tier)))
 }
