@@ -13,7 +13,10 @@
 #      and every example in them against its schema (scripts/openapi-examples.py);
 #   4. holds each route's DynamoDB actions (noted by the requests-per-route tests in
 #      target/bench/iam-actions-*.json) against its template function's IAM policy
-#      (scripts/iam-check.py): neither store enforces IAM, AWS does.
+#      (scripts/iam-check.py): neither store enforces IAM, AWS does;
+#   5. runs the criterion benches once each (`cargo test --bench`: every benchmark once,
+#      unmeasured, a few seconds), so a bench that no longer runs fails here and not
+#      first in scripts/bench.sh, which CI does not run.
 # (The eventzr-local binary test lives in local/tests, so cargo builds the binary itself.)
 # It stops the emulator whatever happens, and fails if either pass fails.
 set -euo pipefail
@@ -42,5 +45,7 @@ scripts/emulator.sh run -- bash -c '
   fi
   echo "=== IAM actions per route (scripts/iam-check.py)"
   .venv/bin/python scripts/iam-check.py || status=$?
+  echo "=== benches, each run once (cargo test --bench pipeline --bench auth)"
+  cargo test --workspace --bench pipeline --bench auth --no-fail-fast || status=$?
   exit "$status"
 ' test.sh "$@"
