@@ -211,12 +211,13 @@ impl Store for DynamoStore {
         Ok(parts.into_iter().next().unwrap_or_default())
     }
 
-    /// One BatchGetItem naming both tables, when `other` is a DynamoDB table too. IAM
-    /// authorizes it table by table, each against its own grant (this function's policy
+    /// One BatchGetItem naming both tables, when `other` is a DynamoDB table too. IAM is
+    /// expected to hold each table's keys to that table's grant (this function's policy
     /// allows BatchGetItem on each table, the other's under its own `LeadingKeys`
-    /// condition). Should IAM refuse the pair where it grants each alone, each table is
-    /// read on its own, now and for the rest of the process, and a warning says so: the
-    /// reads keep working at one request more.
+    /// condition), but no AWS page says so for a multi-table batch. Should IAM refuse the
+    /// pair where it grants each alone, each table is read on its own, now and for the
+    /// rest of the process, and a warning says so: the reads keep working at one request
+    /// more (docs/DESIGN-NOTES.md, "Reads beside another table").
     async fn get_many_beside(
         &self,
         keys: &[Key],
